@@ -1,0 +1,222 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Testing } from 'cdktf';
+import { Image } from '@cdktf/provider-docker/lib/image';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
+
+describe('ImageHierarchy: the standard tree', () => {
+  const { stack, json, raw } = synthImages({ rootImage: 'modulus/root:bookworm' });
+
+  it('creates one docker_image per standard image', () => {
+    expect(Object.keys(json.resource.docker_image).sort()).toHaveLength(STANDARD_IMAGES.length);
+    expect(stack.hierarchy.names).toEqual(STANDARD_IMAGES.map((image) => image.name).sort());
+    expect(Testing.toHaveResource(raw, Image.tfResourceType)).toBe(true);
+  });
+
+  it('builds base FROM the root image and every other image FROM its parent', () => {
+    expect(imageResource(json, 'base').build.build_args).toEqual({ BASE_IMAGE: 'modulus/root:bookworm' });
+    for (const spec of STANDARD_IMAGES.filter((image) => image.parent)) {
+      expect(imageResource(json, spec.name).build.build_args).toEqual({ BASE_IMAGE: `modulus/${spec.parent}:latest` });
+    }
+  });
+
+  it('orders each child after its parent and rebuilds it when the parent image id changes', () => {
+    for (const spec of STANDARD_IMAGES.filter((image) => image.parent)) {
+      expect(imageResource(json, spec.name).triggers.parent).toBe(
+        `\${docker_image.${resourceKey(json, spec.parent!)}.image_id}`,
+      );
+    }
+    expect(imageResource(json, 'base').triggers.parent).toBe('modulus/root:bookworm');
+  });
+
+  it('rebuilds an image when a file of its folder changes, and only that image', () => {
+    const imagesDirectory = makeImagesDirectory();
+    const before = synthImages({ imagesDirectory }).json;
+    fs.appendFileSync(path.join(imagesDirectory, 'run-node', 'Dockerfile'), 'LABEL changed=yes\n');
+    const after = synthImages({ imagesDirectory }).json;
+    const changed = STANDARD_IMAGES.map((image) => image.name).filter(
+      (name) => imageResource(before, name).triggers.context_sha256 !== imageResource(after, name).triggers.context_sha256,
+    );
+    expect(changed).toEqual(['run-node']);
+    expect(imageResource(after, 'run-node').build.context).not.toBe(imageResource(before, 'run-node').build.context);
+  });
+
+  it('treats a renamed file or a flipped executable bit as a change', () => {
+    const imagesDirectory = makeImagesDirectory(['base']);
+    const script = path.join(imagesDirectory, 'base', 'tool.sh');
+    fs.writeFileSync(script, 'echo hi\n');
+    const hash = () => synthImages({ images: [{ name: 'base' }], imagesDirectory }).stack.hierarchy.image('base').contextHash;
+    const original = hash();
+    fs.chmodSync(script, 0o755);
+    const executable = hash();
+    fs.renameSync(script, path.join(imagesDirectory, 'base', 'renamed.sh'));
+    expect(new Set([original, executable, hash()]).size).toBe(3);
+  });
+
+  it('packages each folder as a relative asset path inside cdktf.out', () => {
+    for (const resource of Object.values(json.resource.docker_image)) {
+      expect(resource.build.context).toMatch(/^assets\/[\w-]+\/[0-9A-F]{32}$/);
+    }
+  });
+
+  it('builds with host networking and removes images on destroy by default', () => {
+    expect(imageResource(json, 'run-php').build.network_mode).toBe('host');
+    expect(imageResource(json, 'run-php').keep_locally).toBe(false);
+  });
+
+  it('pins the providers to the versions the bindings were generated from', () => {
+    expect(json.terraform.required_providers).toEqual({
+      docker: { source: 'kreuzwerker/docker', version: '3.6.2' },
+      null: { source: 'hashicorp/null', version: '3.2.4' },
+    });
+  });
+
+  it('keeps state in a local backend at a relative path', () => {
+    expect(json.terraform.backend).toEqual({ local: { path: '../../../terraform.images.tfstate' } });
+  });
+
+  it('talks to the local Docker socket unless told otherwise', () => {
+    expect(Testing.toHaveProviderWithProperties(raw, DockerProvider.tfResourceType, { host: 'unix:///var/run/docker.sock' })).toBe(true);
+    const other = synthImages({ dockerHost: 'tcp://127.0.0.1:2375' }).raw;
+    expect(Testing.toHaveProviderWithProperties(other, DockerProvider.tfResourceType, { host: 'tcp://127.0.0.1:2375' })).toBe(true);
+  });
+
+  it('defaults the root image to public Debian', () => {
+    expect(imageResource(synthImages().json, 'base').build.build_args.BASE_IMAGE).toBe('debian:bookworm-slim');
+  });
+
+  it('looks images up by name and lists the known ones when asked for an unknown one', () => {
+    expect(stack.hierarchy.image('run-java')).toBeInstanceOf(ModulusImage);
+    expect(stack.hierarchy.image('run-java').parentImage).toBe(stack.hierarchy.image('run-base'));
+    expect(() => stack.hierarchy.image('run-cobol')).toThrow(/no image named "run-cobol"; known images: base, build-base/);
+  });
+});
+
+describe('ImageHierarchy: extension', () => {
+  it('adds a language as one entry plus one folder', () => {
+    const imagesDirectory = makeImagesDirectory();
+    addImageFolder(imagesDirectory, 'run-python');
+    const { json, stack } = synthImages({ imagesDirectory, additionalImages: [{ name: 'run-python', parent: 'run-base' }] });
+    expect(Object.keys(json.resource.docker_image)).toHaveLength(STANDARD_IMAGES.length + 1);
+    expect(imageResource(json, 'run-python').triggers.parent).toBe(`\${docker_image.${resourceKey(json, 'run-base')}.image_id}`);
+    expect(stack.hierarchy.image('run-python').imageRef).toBe('modulus/run-python:latest');
+  });
+
+  it('takes an added image from a folder outside the images directory, with its own build args and labels', () => {
+    const elsewhere = makeImagesDirectory(['build-python']);
+    const { json } = synthImages({
+      additionalImages: [
+        {
+          name: 'build-python',
+          parent: 'build-base',
+          directory: path.join(elsewhere, 'build-python'),
+          buildArgs: { PYTHON_VERSION: '3.11' },
+          labels: { team: 'data' },
+        },
+      ],
+    });
+    const image = imageResource(json, 'build-python');
+    expect(image.build.build_args).toEqual({ BASE_IMAGE: 'modulus/build-base:latest', PYTHON_VERSION: '3.11' });
+    expect(image.build.label).toEqual({ 'org.modulus.image': 'build-python', team: 'data' });
+  });
+});
+
+describe('bad input fails at synth with the construct path, the field and what is allowed', () => {
+  const attempt = (props: Parameters<typeof synthImages>[0]) => () => synthImages(props);
+
+  it.each([
+    ['not a valid::ref'],
+    ['Debian:bookworm'],
+    ['debian:'],
+    ['debian:bookworm@sha256:short'],
+  ])('rejects root image %j', (rootImage) => {
+    expect(attempt({ rootImage })).toThrow(new RegExp(`^images/hierarchy: rootImage "${escape(rootImage)}" is not valid; expected a Docker image reference`));
+  });
+
+  it.each([['debian:bookworm-slim'], ['localhost:5000/team/root:1.0'], ['phusion/baseimage:jammy-1.0.4'], [`debian@sha256:${'a'.repeat(64)}`]])(
+    'accepts root image %j',
+    (rootImage) => {
+      expect(attempt({ rootImage })).not.toThrow();
+    },
+  );
+
+  it('rejects an invalid tag', () => {
+    expect(attempt({ tag: '-dash-first' })).toThrow(/^images\/hierarchy\/base: tag "-dash-first" is not valid; expected \[A-Za-z0-9_\]/);
+  });
+
+  it('rejects an invalid repository prefix', () => {
+    expect(attempt({ repositoryPrefix: 'Modulus/' })).toThrow(/^images\/hierarchy\/base: repository "Modulus\/base" is not valid/);
+  });
+
+  it('rejects an invalid image name', () => {
+    expect(attempt({ additionalImages: [{ name: 'Run_Python', parent: 'run-base' }] })).toThrow(
+      /^images\/hierarchy: image name "Run_Python" is not valid; use lowercase letters and digits joined by "-"/,
+    );
+  });
+
+  it('rejects a missing folder', () => {
+    expect(attempt({ additionalImages: [{ name: 'run-python', parent: 'run-base' }] })).toThrow(
+      /^images\/hierarchy\/run-python: directory ".*run-python" does not exist; create it with a Dockerfile in it\.$/,
+    );
+  });
+
+  it('rejects a folder without a Dockerfile', () => {
+    const imagesDirectory = makeImagesDirectory();
+    fs.mkdirSync(path.join(imagesDirectory, 'run-python'));
+    expect(attempt({ imagesDirectory, additionalImages: [{ name: 'run-python', parent: 'run-base' }] })).toThrow(
+      /^images\/hierarchy\/run-python: directory ".*run-python" has no Dockerfile; add one starting with "ARG BASE_IMAGE" and "FROM \$\{BASE_IMAGE\}"\.$/,
+    );
+  });
+
+  it('rejects an unknown parent', () => {
+    expect(attempt({ additionalImages: [{ name: 'run-python', parent: 'run-bsae' }] })).toThrow(
+      /^images\/hierarchy: image "run-python" has unknown parent "run-bsae"; known images: base, build-base, .*run-python, run-static\.$/,
+    );
+  });
+
+  it('rejects a cycle', () => {
+    const imagesDirectory = makeImagesDirectory(['a', 'b', 'c']);
+    expect(
+      attempt({ imagesDirectory, images: [{ name: 'a', parent: 'c' }, { name: 'b', parent: 'a' }, { name: 'c', parent: 'b' }] }),
+    ).toThrow(/^images\/hierarchy: images form a cycle: a -> c -> b -> a\.$/);
+  });
+
+  it('rejects a duplicate image name', () => {
+    expect(attempt({ additionalImages: [{ name: 'run-node', parent: 'run-base' }] })).toThrow(
+      /^images\/hierarchy: image "run-node" is defined twice; image names must be unique\.$/,
+    );
+  });
+
+  it('rejects BASE_IMAGE among the extra build args', () => {
+    const imagesDirectory = makeImagesDirectory(['base']);
+    expect(attempt({ imagesDirectory, images: [{ name: 'base', buildArgs: { BASE_IMAGE: 'x' } }] })).toThrow(
+      /^images\/hierarchy\/base: buildArgs\.BASE_IMAGE is reserved for the parent image; set "parent" instead\.$/,
+    );
+  });
+
+  it('rejects a malformed Docker host and an absolute state path', () => {
+    expect(attempt({ dockerHost: '/var/run/docker.sock' })).toThrow(/^images: dockerHost "\/var\/run\/docker.sock" is not valid; expected unix:\/\/\/path/);
+    expect(attempt({ statePath: '/tmp/state.tfstate' })).toThrow(/^images: statePath "\/tmp\/state.tfstate" is absolute/);
+  });
+
+  it('validates a standalone ModulusImage parent reference', () => {
+    const stack = new ModulusStack(Testing.app(), 'solo');
+    const directory = path.join(makeImagesDirectory(['x']), 'x');
+    expect(() => new ModulusImage(stack, 'x', { repository: 'team/x', directory, parent: 'UPPER:case' })).toThrow(
+      /^solo\/x: parent "UPPER:case" is not valid/,
+    );
+  });
+
+  it('builds nothing for a hierarchy that failed validation', () => {
+    const app = new App({ outdir: fs.mkdtempSync('/tmp/modulus-out-') });
+    const stack = new ModulusStack(app, 'broken');
+    expect(() => new ImageHierarchy(stack, 'h', { rootImage: 'bad ref' })).toThrow();
+    expect(stack.node.findAll().filter((c) => c instanceof Image)).toHaveLength(0);
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

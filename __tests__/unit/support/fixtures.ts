@@ -1,0 +1,46 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing } from 'cdktf';
+import { ImagesStack, ImagesStackProps } from '../../../stacks/images-stack';
+import { STANDARD_IMAGES } from '../../../lib/standard-images';
+
+/** A temporary images/ folder with a minimal Dockerfile per name, for tests that must not depend on images/. */
+export function makeImagesDirectory(names: readonly string[] = STANDARD_IMAGES.map((image) => image.name)): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-images-'));
+  for (const name of names) addImageFolder(root, name);
+  return root;
+}
+
+export function addImageFolder(root: string, name: string, body = `LABEL fixture="${name}"\n`): string {
+  const folder = path.join(root, name);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, 'Dockerfile'), `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\n${body}`);
+  return folder;
+}
+
+export interface SynthesizedStack {
+  resource: Record<string, Record<string, any>>;
+  terraform: Record<string, any>;
+}
+
+/** Synthesizes an ImagesStack into memory and parses its JSON. */
+export function synthImages(props: ImagesStackProps = {}): { stack: ImagesStack; json: SynthesizedStack; raw: string } {
+  const app = Testing.app();
+  const stack = new ImagesStack(app, 'images', { imagesDirectory: makeImagesDirectory(), ...props });
+  const raw = Testing.synth(stack);
+  return { stack, json: JSON.parse(raw), raw };
+}
+
+/** The docker_image resource whose `name` is `modulus/<image>:latest`. */
+export function imageResource(json: SynthesizedStack, image: string): Record<string, any> {
+  const found = Object.values(json.resource.docker_image).find((r) => r.name === `modulus/${image}:latest`);
+  if (!found) throw new Error(`no docker_image named modulus/${image}:latest`);
+  return found;
+}
+
+export function resourceKey(json: SynthesizedStack, image: string): string {
+  const entry = Object.entries(json.resource.docker_image).find(([, r]) => r.name === `modulus/${image}:latest`);
+  if (!entry) throw new Error(`no docker_image named modulus/${image}:latest`);
+  return entry[0];
+}

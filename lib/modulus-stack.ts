@@ -1,0 +1,49 @@
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { NullProvider } from '@cdktf/provider-null/lib/provider';
+import { LocalBackend, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+
+/** Where Terraform reaches the Docker engine unless told otherwise. */
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+export interface ModulusStackProps {
+  /**
+   * Docker engine address (`unix://…`, `tcp://…` or `ssh://…`).
+   * @default 'unix:///var/run/docker.sock'
+   */
+  readonly dockerHost?: string;
+  /**
+   * Local state file, relative to the stack's folder in cdktf.out (cdktf.out/stacks/<id>), so no absolute path of
+   * this machine lands in the synthesized JSON.
+   * @default '../../../terraform.<id>.tfstate' (the project root, next to cdktf.json)
+   */
+  readonly statePath?: string;
+}
+
+/**
+ * A stack wired the way every modulus-images stack is: the docker and null providers (pinned to exactly the
+ * versions the bindings were generated from: kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4) and a local backend
+ * with a relative state path.
+ */
+export class ModulusStack extends TerraformStack {
+  public readonly dockerProvider: DockerProvider;
+
+  constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
+    super(scope, id);
+    const dockerHost = props.dockerHost ?? DEFAULT_DOCKER_HOST;
+    if (!/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
+      throw new Error(
+        `${this.node.path}: dockerHost "${dockerHost}" is not valid; expected unix:///path, tcp://host:port or ssh://user@host.`,
+      );
+    }
+    const statePath = props.statePath ?? `../../../terraform.${id}.tfstate`;
+    if (statePath.startsWith('/')) {
+      throw new Error(`${this.node.path}: statePath "${statePath}" is absolute; give a path relative to cdktf.out/stacks/${id}.`);
+    }
+    this.dockerProvider = new DockerProvider(this, 'docker', { host: dockerHost });
+    new NullProvider(this, 'null');
+    // cdktf writes the short source "null"; spell out the namespace a provider mirror is laid out by.
+    this.addOverride('terraform.required_providers.null.source', 'hashicorp/null');
+    new LocalBackend(this, { path: statePath });
+  }
+}
