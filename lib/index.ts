@@ -3,3 +3,4 @@ export * from './image-hierarchy';
 export * from './modulus-image';
 export * from './modulus-stack';
 export * from './standard-images';
+export * from './mermaid';

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { App, Testing } from 'cdktf';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { hierarchyToMermaid, ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
 import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
 
 describe('ImageHierarchy: the standard tree', () => {
@@ -220,3 +220,15 @@ describe('bad input fails at synth with the construct path, the field and what i
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('hierarchyToMermaid', () => {
+  it('draws every image under its parent, the root image on top', () => {
+    const { stack } = synthImages({ rootImage: 'modulus/root:bookworm' });
+    const chart = hierarchyToMermaid(stack.hierarchy);
+    expect(chart).toMatch(/^flowchart TD\n  root\(\["modulus\/root:bookworm \(root image\)"\]\)\n/);
+    expect(chart).toContain('  root --> base\n');
+    expect(chart).toContain('  run_base --> run_node\n');
+    expect(chart).toContain('  build_base --> build_static\n');
+    expect(chart.match(/-->/g)).toHaveLength(STANDARD_IMAGES.length);
+  });
+});
