@@ -1,0 +1,36 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { copyCheckout } from './support/checkout';
+
+jest.setTimeout(180_000);
+
+/** The real `cdktf synth` command, as a user runs it, in a copy of this checkout. */
+describe('npx cdktf synth', () => {
+  const checkout = copyCheckout(fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-cli-')));
+  const synth = (env: Record<string, string>) =>
+    spawnSync('npx', ['cdktf', 'synth'], {
+      cwd: checkout,
+      env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1', ...env },
+      encoding: 'utf8',
+    });
+  afterAll(() => fs.rmSync(checkout, { recursive: true, force: true }));
+
+  it('writes the images stack with one docker_image per standard image', () => {
+    const result = synth({ MODULUS_ROOT_IMAGE: 'modulus/root:bookworm' });
+    expect(result.status).toBe(0);
+    const stack = JSON.parse(fs.readFileSync(path.join(checkout, 'cdktf.out/stacks/images/cdk.tf.json'), 'utf8'));
+    expect(Object.keys(stack.resource.docker_image)).toHaveLength(11);
+  });
+
+  it('fails on an invalid MODULUS_ROOT_IMAGE with a message naming the field, and leaves no stack behind', () => {
+    const result = synth({ MODULUS_ROOT_IMAGE: 'not a valid::ref' });
+    expect(result.status).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(
+      'images/hierarchy: rootImage "not a valid::ref" is not valid; expected a Docker image reference',
+    );
+    expect(result.stdout + result.stderr).toContain('rootImage comes from MODULUS_ROOT_IMAGE');
+    expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/images'))).toBe(false);
+  });
+});
