@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# modulus-volume.sh: create, grow, configure and remove the size-limited volume of one Modulus app.
+#
+# Called by the AppVolume construct's null_resource provisioners (lib/app-volume.ts), and usable by hand.
+# Runs as root on the Docker host. Everything is passed through the environment, never on the command line,
+# so that values (and the supervisor.conf, which may hold secrets) never show up in Terraform's
+# "Executing: ..." line or in `ps`.
+#
+# Usage: modulus-volume.sh COMMAND
+#   create         make the volume if it is missing (keeps existing data), mount it, lay out /mnt,
+#                  and grow it to MODULUS_SIZE_MIB when it is smaller. Idempotent: also the way to
+#                  re-mount after a host reboot.
+#   resize         grow the volume in place to MODULUS_SIZE_MIB (online). Refuses to shrink.
+#   set-policy     record MODULUS_REMOVAL_POLICY (retain|destroy), read later by `destroy`.
+#   write-config   write MODULUS_SUPERVISOR_CONF to <mount>/supervisor.conf (0600, mop), never printing it.
+#   prepare-build  empty input/ and output/, copy the folder MODULUS_SOURCE into input/.
+#   publish        replace app/ with the build's output/ (renames, no copy), leave an empty output/.
+#   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
+#                  (the default, also when no policy was recorded): change nothing.
+#   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
+#
+# Environment:
+#   MODULUS_APP              app name (required): [a-z], then [a-z0-9-], ending in [a-z0-9], at most 40
+#   MODULUS_BACKEND          loopfile (default) | lvm-thin
+#   MODULUS_ROOT             host folder of the volume (default /var/lib/modulus/volumes/$MODULUS_APP):
+#                              loopfile: $MODULUS_ROOT/volume.img (sparse file holding an ext4 file system)
+#                              both:     $MODULUS_ROOT/mnt (mount point; this is what containers mount)
+#                                        $MODULUS_ROOT/removal-policy, $MODULUS_ROOT/.lock
+#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize
+#   MODULUS_LVM_VG           lvm-thin: volume group (required for lvm-thin)
+#   MODULUS_LVM_POOL         lvm-thin: thin pool in that group (required for lvm-thin)
+#   MODULUS_REMOVAL_POLICY   set-policy: retain | destroy
+#   MODULUS_SUPERVISOR_CONF  write-config: the file's content
+#   MODULUS_SOURCE           prepare-build: folder to copy into input/
+#   MODULUS_DRY_RUN=1        print the commands that would change the system, one per line, shell-quoted,
+#                            instead of running them; nothing is read from or written to the host.
+#   MODULUS_DRY_RUN_SIZE_MIB dry run only: pretend the volume exists, is mounted and has this size
+#                            (unset or 0: pretend it does not exist)
+#   MODULUS_DRY_RUN_LOOP_DEVICE  dry run only: loop device to print for a loopfile volume (default /dev/loop0)
+#
+# Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 refused (shrink; or destroy of a busy mount).
+set -euo pipefail
+
+readonly MOP_UID=441
+readonly MOP_GID=444
+readonly LAYOUT_DIRS=(app home log notifications tmp input output)
+readonly PRIVATE_DIRS=(home tmp)
+readonly MIN_SIZE_MIB=16
+
+log() { printf 'modulus-volume: %s\n' "$*" >&2; }
+fail() {
+  local code=$1
+  shift
+  printf 'modulus-volume: error: %s\n' "$*" >&2
+  exit "${code}"
+}
+
+dry_run() { [[ "${MODULUS_DRY_RUN:-0}" == "1" ]]; }
+
+# Run a command that changes the system, or print it (shell-quoted) in dry-run mode.
+run() {
+  if dry_run; then
+    local quoted=()
+    local arg
+    for arg in "$@"; do
+      if [[ "${arg}" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
+        quoted+=("${arg}")
+      else
+        quoted+=("$(printf '%q' "${arg}")")
+      fi
+    done
+    printf '%s\n' "${quoted[*]}"
+  else
+    "$@"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Input
+
+APP="${MODULUS_APP:-}"
+BACKEND="${MODULUS_BACKEND:-loopfile}"
+ROOT=""
+SIZE_MIB=""
+VG="${MODULUS_LVM_VG:-}"
+POOL="${MODULUS_LVM_POOL:-}"
+
+validate_common() {
+  [[ -n "${APP}" ]] || fail 2 "MODULUS_APP is required"
+  [[ "${APP}" =~ ^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$ ]] ||
+    fail 2 "invalid app name '${APP}': use a lowercase letter, then letters, digits or '-', ending in a letter or digit, at most 40 characters"
+  ROOT="${MODULUS_ROOT:-/var/lib/modulus/volumes/${APP}}"
+  [[ "${ROOT}" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ ]] ||
+    fail 2 "invalid MODULUS_ROOT '${ROOT}': an absolute path of letters, digits, '.', '_', '-' and '/', not ending in '/'"
+  case "/${ROOT}/" in
+    */../* | */./*) fail 2 "invalid MODULUS_ROOT '${ROOT}': no '.' or '..' components" ;;
+  esac
+  [[ "${ROOT}" != "/" ]] || fail 2 "MODULUS_ROOT may not be /"
+  case "${BACKEND}" in
+    loopfile) ;;
+    lvm-thin)
+      [[ "${VG}" =~ ^[A-Za-z0-9_.+-]+$ ]] || fail 2 "lvm-thin needs MODULUS_LVM_VG (a volume group name), got '${VG}'"
+      [[ "${POOL}" =~ ^[A-Za-z0-9_.+-]+$ ]] || fail 2 "lvm-thin needs MODULUS_LVM_POOL (a thin pool name), got '${POOL}'"
+      ;;
+    *) fail 2 "unknown MODULUS_BACKEND '${BACKEND}': use loopfile or lvm-thin" ;;
+  esac
+}
+
+validate_size() {
+  SIZE_MIB="${MODULUS_SIZE_MIB:-2048}"
+  [[ "${SIZE_MIB}" =~ ^[1-9][0-9]{0,8}$ ]] || fail 2 "invalid MODULUS_SIZE_MIB '${SIZE_MIB}': a whole number of MiB"
+  ((SIZE_MIB >= MIN_SIZE_MIB)) || fail 2 "MODULUS_SIZE_MIB ${SIZE_MIB} is below the minimum of ${MIN_SIZE_MIB} MiB"
+}
+
+image_file() { printf '%s/volume.img' "${ROOT}"; }
+mount_dir() { printf '%s/mnt' "${ROOT}"; }
+lv_name() { printf 'modulus-%s' "${APP}"; }
+lv_device() { printf '/dev/%s/%s' "${VG}" "$(lv_name)"; }
+
+# ---------------------------------------------------------------------------------------------------------
+# Probes (never printed in dry-run mode: they change nothing)
+
+DRY_CREATED=""
+dry_size() {
+  if [[ -n "${DRY_CREATED}" ]]; then
+    printf '%s' "${SIZE_MIB}"
+  else
+    printf '%s' "${MODULUS_DRY_RUN_SIZE_MIB:-0}"
+  fi
+}
+
+volume_exists() {
+  if dry_run; then
+    ((${MODULUS_DRY_RUN_SIZE_MIB:-0} > 0))
+    return
+  fi
+  case "${BACKEND}" in
+    loopfile) [[ -f "$(image_file)" ]] ;;
+    lvm-thin) lvs "${VG}/$(lv_name)" >/dev/null 2>&1 ;;
+  esac
+}
+
+# Current size in MiB (rounded down).
+current_size_mib() {
+  if dry_run; then
+    dry_size
+    return
+  fi
+  local bytes
+  case "${BACKEND}" in
+    loopfile) bytes=$(stat -c %s -- "$(image_file)") ;;
+    lvm-thin) bytes=$(lvs --noheadings --nosuffix --units b -o lv_size "${VG}/$(lv_name)" | tr -d '[:space:]') ;;
+  esac
+  printf '%s' $((bytes / 1048576))
+}
+
+is_mounted() {
+  if dry_run; then
+    ((${MODULUS_DRY_RUN_SIZE_MIB:-0} > 0))
+    return
+  fi
+  mountpoint -q -- "$(mount_dir)"
+}
+
+# The block device the mount point is mounted from.
+mounted_device() {
+  if dry_run; then
+    case "${BACKEND}" in
+      loopfile) printf '%s' "${MODULUS_DRY_RUN_LOOP_DEVICE:-/dev/loop0}" ;;
+      lvm-thin) lv_device ;;
+    esac
+    return
+  fi
+  findmnt -n -o SOURCE --mountpoint "$(mount_dir)"
+}
+
+# Take the volume's lock (serialises the provisioners of one volume, which Terraform may run in parallel).
+lock() {
+  dry_run && return 0
+  [[ -d "${ROOT}" ]] || fail 1 "volume folder ${ROOT} does not exist (run create first)"
+  exec 9>"${ROOT}/.lock"
+  flock 9
+}
+
+require_mounted() {
+  is_mounted || fail 1 "volume of app '${APP}' is not mounted at $(mount_dir) (run create first)"
+}
+
+# Make sure PATH (inside the mounted volume) is a real directory owned by mop: the app can write to the
+# volume, so it could have replaced a layout folder with a symlink pointing anywhere on the host.
+ensure_real_dir() {
+  local path=$1 mode=$2
+  if ! dry_run && [[ -L "${path}" || (-e "${path}" && ! -d "${path}") ]]; then
+    log "replacing non-directory ${path}"
+    rm -f -- "${path}"
+  fi
+  run install -d -o "${MOP_UID}" -g "${MOP_GID}" -m "${mode}" -- "${path}"
+}
+
+config_missing() {
+  if dry_run; then
+    ((${MODULUS_DRY_RUN_SIZE_MIB:-0} == 0))
+    return
+  fi
+  [[ ! -e "$1" && ! -L "$1" ]]
+}
+
+layout() {
+  local mnt dir mode
+  mnt=$(mount_dir)
+  run chown "${MOP_UID}:${MOP_GID}" -- "${mnt}"
+  run chmod 0750 -- "${mnt}"
+  for dir in "${LAYOUT_DIRS[@]}"; do
+    mode=0750
+    if [[ " ${PRIVATE_DIRS[*]} " == *" ${dir} "* ]]; then
+      mode=0700
+    fi
+    ensure_real_dir "${mnt}/${dir}" "${mode}"
+  done
+  # An empty supervisor.conf until write-config runs, so the layout is complete right after create.
+  if config_missing "${mnt}/supervisor.conf"; then
+    run install -o "${MOP_UID}" -g "${MOP_GID}" -m 0600 /dev/null "${mnt}/supervisor.conf"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Backends
+
+make_volume() {
+  DRY_CREATED=1
+  case "${BACKEND}" in
+    loopfile)
+      local img tmp
+      img=$(image_file)
+      tmp="${img}.new"
+      # Built under a temporary name and renamed, so an interrupted create never leaves a half-made image
+      # that a later create would mistake for an existing volume.
+      run rm -f -- "${tmp}"
+      run truncate -s "${SIZE_MIB}M" -- "${tmp}"
+      run chmod 0600 -- "${tmp}"
+      run mkfs.ext4 -q -m 0 -E "root_owner=${MOP_UID}:${MOP_GID}" -- "${tmp}"
+      run mv -- "${tmp}" "${img}"
+      ;;
+    lvm-thin)
+      run lvcreate --yes --virtualsize "${SIZE_MIB}m" --thin "${VG}/${POOL}" --name "$(lv_name)"
+      run mkfs.ext4 -q -m 0 -E "root_owner=${MOP_UID}:${MOP_GID}" -- "$(lv_device)"
+      ;;
+  esac
+}
+
+mount_volume() {
+  local mnt
+  mnt=$(mount_dir)
+  # While nothing is mounted the mount point is root's and closed (0000): a container started against an
+  # unmounted volume (e.g. after a reboot) fails instead of writing to the host's disk without a limit.
+  run install -d -o 0 -g 0 -m 0000 -- "${mnt}"
+  case "${BACKEND}" in
+    loopfile) run mount -o loop,nodev,nosuid -- "$(image_file)" "${mnt}" ;;
+    lvm-thin) run mount -o nodev,nosuid -- "$(lv_device)" "${mnt}" ;;
+  esac
+}
+
+# Size of the ext4 file system in MiB (from its superblock).
+fs_size_mib() {
+  if dry_run; then
+    dry_size
+    return
+  fi
+  local device=$1 blocks block_size
+  blocks=$(dumpe2fs -h -- "${device}" 2>/dev/null | sed -n 's/^Block count:[[:space:]]*//p')
+  block_size=$(dumpe2fs -h -- "${device}" 2>/dev/null | sed -n 's/^Block size:[[:space:]]*//p')
+  [[ "${blocks}" =~ ^[0-9]+$ && "${block_size}" =~ ^[0-9]+$ ]] || fail 1 "cannot read the file system size of ${device}"
+  printf '%s' $((blocks * block_size / 1048576))
+}
+
+# True while the volume's block device is still in use after our mount point was unmounted, i.e. the file
+# system is still mounted elsewhere (typically inside a running container's mount namespace).
+still_in_use() {
+  case "${BACKEND}" in
+    loopfile) [[ -n "$(losetup -j "$(image_file)" -O NAME -n 2>/dev/null)" ]] ;;
+    lvm-thin) [[ "$(lvs --noheadings -o lv_attr "${VG}/$(lv_name)" | tr -d '[:space:]' | cut -c6)" == "o" ]] ;;
+  esac
+}
+
+# Offline resize, for kernels that refuse online resizing (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE, which
+# some container sandboxes drop): unmount, check, resize, mount again. Only when nothing else has the file
+# system mounted: resizing a file system that is live elsewhere would corrupt it.
+offline_resize() {
+  local mnt target device
+  mnt=$(mount_dir)
+  device=$(mounted_device)
+  umount -- "${mnt}" ||
+    fail 3 "cannot unmount ${mnt} for an offline resize (in use); stop the app and run resize again. No data was changed."
+  case "${BACKEND}" in
+    loopfile) target=$(image_file) ;;
+    lvm-thin) target=$(lv_device) ;;
+  esac
+  if still_in_use; then
+    # Mount the very device that is still live (never a second loop device over the same file).
+    mount -o nodev,nosuid -- "${device}" "${mnt}"
+    fail 3 "the file system of app '${APP}' is still mounted elsewhere (a running container?); stop it and run resize again. No data was changed; the backing store is already ${SIZE_MIB} MiB and the file system will grow on the next resize."
+  fi
+  local rc=0
+  e2fsck -f -p -- "${target}" || rc=$?
+  if ((rc > 1)); then
+    mount_volume
+    fail 1 "e2fsck of ${target} exited ${rc}; file system left at its old size"
+  fi
+  resize2fs -- "${target}"
+  mount_volume
+}
+
+extend_backing() {
+  case "${BACKEND}" in
+    loopfile)
+      run truncate -s "${SIZE_MIB}M" -- "$(image_file)"
+      run losetup --set-capacity "$(mounted_device)"
+      ;;
+    lvm-thin)
+      run lvextend --size "${SIZE_MIB}m" "${VG}/$(lv_name)"
+      ;;
+  esac
+}
+
+grow_file_system() {
+  local device
+  device=$(mounted_device)
+  if run resize2fs -- "${device}"; then
+    return 0
+  fi
+  log "online resize refused by the kernel; resizing offline"
+  offline_resize
+}
+
+# Grow to SIZE_MIB if smaller; refuse (before changing anything) if larger.
+ensure_size() {
+  local current fs
+  current=$(current_size_mib)
+  if ((SIZE_MIB < current)); then
+    fail 3 "refusing to shrink the volume of app '${APP}' from ${current} MiB to ${SIZE_MIB} MiB: volumes only grow (shrinking an ext4 file system needs it offline and risks the data). Nothing was changed; set the size back to at least ${current} MiB."
+  fi
+  if ((SIZE_MIB > current)); then
+    log "growing the volume of app '${APP}' from ${current} MiB to ${SIZE_MIB} MiB in place"
+    extend_backing
+  fi
+  # Comparing the file system (not only the backing store) with the target also completes a grow that
+  # was interrupted after the backing store had been extended.
+  fs=$(fs_size_mib "$(mounted_device)")
+  if ((fs < SIZE_MIB)); then
+    grow_file_system
+  elif ((SIZE_MIB == current)); then
+    log "volume of app '${APP}' is already ${current} MiB"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Commands
+
+cmd_create() {
+  validate_size
+  run install -d -o 0 -g 0 -m 0700 -- "${ROOT}"
+  lock
+  if volume_exists; then
+    log "volume of app '${APP}' exists; keeping its data"
+  else
+    log "creating a ${SIZE_MIB} MiB ${BACKEND} volume for app '${APP}'"
+    make_volume
+  fi
+  if ! is_mounted; then
+    mount_volume
+  fi
+  layout
+  ensure_size
+}
+
+cmd_resize() {
+  validate_size
+  lock
+  volume_exists || fail 1 "volume of app '${APP}' does not exist (run create first)"
+  require_mounted
+  ensure_size
+}
+
+cmd_set_policy() {
+  local policy="${MODULUS_REMOVAL_POLICY:-}"
+  case "${policy}" in
+    retain | destroy) ;;
+    *) fail 2 "invalid MODULUS_REMOVAL_POLICY '${policy}': use retain or destroy" ;;
+  esac
+  lock
+  if dry_run; then
+    printf '# write %q to %q\n' "${policy}" "${ROOT}/removal-policy"
+    return 0
+  fi
+  printf '%s\n' "${policy}" >"${ROOT}/removal-policy.new"
+  mv -f -- "${ROOT}/removal-policy.new" "${ROOT}/removal-policy"
+  log "removal policy of app '${APP}': ${policy}"
+}
+
+recorded_policy() {
+  local policy=retain
+  if ! dry_run && [[ -f "${ROOT}/removal-policy" ]]; then
+    policy=$(<"${ROOT}/removal-policy")
+  elif dry_run && [[ -n "${MODULUS_REMOVAL_POLICY:-}" ]]; then
+    policy=${MODULUS_REMOVAL_POLICY}
+  fi
+  case "${policy}" in
+    retain | destroy) printf '%s' "${policy}" ;;
+    *) printf 'retain' ;;
+  esac
+}
+
+cmd_write_config() {
+  [[ -n "${MODULUS_SUPERVISOR_CONF+set}" ]] || fail 2 "MODULUS_SUPERVISOR_CONF is required"
+  lock
+  require_mounted
+  local mnt tmp
+  mnt=$(mount_dir)
+  if dry_run; then
+    printf '# write MODULUS_SUPERVISOR_CONF (%d bytes) to %q, owner %s:%s, mode 0600\n' \
+      "${#MODULUS_SUPERVISOR_CONF}" "${mnt}/supervisor.conf" "${MOP_UID}" "${MOP_GID}"
+    return 0
+  fi
+  tmp=$(mktemp -- "${mnt}/.supervisor.conf.XXXXXX")
+  chmod 0600 -- "${tmp}"
+  printf '%s' "${MODULUS_SUPERVISOR_CONF}" >"${tmp}"
+  chown "${MOP_UID}:${MOP_GID}" -- "${tmp}"
+  mv -f -- "${tmp}" "${mnt}/supervisor.conf"
+  log "wrote supervisor.conf for app '${APP}'"
+}
+
+cmd_prepare_build() {
+  local source="${MODULUS_SOURCE:-}"
+  [[ -n "${source}" ]] || fail 2 "MODULUS_SOURCE is required"
+  dry_run || [[ -d "${source}" ]] || fail 2 "MODULUS_SOURCE '${source}' is not a folder"
+  lock
+  require_mounted
+  local mnt
+  mnt=$(mount_dir)
+  ensure_real_dir "${mnt}/input" 0750
+  ensure_real_dir "${mnt}/output" 0750
+  run find "${mnt}/input" "${mnt}/output" -mindepth 1 -delete
+  run cp -R --no-dereference --preserve=mode,timestamps,links -- "${source}/." "${mnt}/input/"
+  run chown -R -h "${MOP_UID}:${MOP_GID}" -- "${mnt}/input"
+  run chmod -R o-rwx -- "${mnt}/input"
+  log "copied the source of app '${APP}' into input/"
+}
+
+cmd_publish() {
+  lock
+  require_mounted
+  local mnt
+  mnt=$(mount_dir)
+  ensure_real_dir "${mnt}/output" 0750
+  ensure_real_dir "${mnt}/app" 0750
+  if ! dry_run && [[ -e "${mnt}/app.previous" || -L "${mnt}/app.previous" ]]; then
+    rm -rf -- "${mnt}/app.previous"
+  fi
+  run mv -T -- "${mnt}/app" "${mnt}/app.previous"
+  run mv -T -- "${mnt}/output" "${mnt}/app"
+  run chmod 0750 -- "${mnt}/app"
+  ensure_real_dir "${mnt}/output" 0750
+  run rm -rf -- "${mnt}/app.previous"
+  log "published the build output of app '${APP}' to app/"
+}
+
+cmd_destroy() {
+  local policy
+  policy=$(recorded_policy)
+  if [[ "${policy}" != "destroy" ]]; then
+    log "removal policy is '${policy}': keeping the volume of app '${APP}' (data and mount unchanged)"
+    return 0
+  fi
+  if ! dry_run && [[ ! -d "${ROOT}" ]]; then
+    log "volume folder ${ROOT} is already gone"
+    return 0
+  fi
+  lock
+  local mnt
+  mnt=$(mount_dir)
+  if is_mounted; then
+    if ! run umount -- "${mnt}"; then
+      fail 3 "cannot unmount ${mnt} (still in use?); nothing was deleted"
+    fi
+  fi
+  case "${BACKEND}" in
+    loopfile)
+      local img device
+      img=$(image_file)
+      if ! dry_run; then
+        # mount -o loop sets autoclear, so unmounting detaches the loop device; detach leftovers anyway.
+        while read -r device; do
+          [[ -n "${device}" ]] && losetup -d "${device}"
+        done < <(losetup -j "${img}" -O NAME -n 2>/dev/null || true)
+      fi
+      run rm -f -- "${img}" "${img}.new"
+      ;;
+    lvm-thin)
+      if volume_exists; then
+        run lvremove --yes "${VG}/$(lv_name)"
+      fi
+      ;;
+  esac
+  if dry_run || [[ -d "${mnt}" ]]; then
+    run rmdir -- "${mnt}"
+  fi
+  run rm -f -- "${ROOT}/removal-policy" "${ROOT}/.lock"
+  if dry_run; then
+    run rmdir -- "${ROOT}"
+  elif ! rmdir -- "${ROOT}" 2>/dev/null; then
+    log "left ${ROOT} in place: it holds files this script did not create"
+  fi
+  log "removed the volume of app '${APP}'"
+}
+
+cmd_status() {
+  local exists=false mounted=false size=0
+  if volume_exists; then
+    exists=true
+    size=$(current_size_mib)
+  fi
+  if is_mounted; then
+    mounted=true
+  fi
+  printf 'app=%s\nbackend=%s\nexists=%s\nmounted=%s\nsize_mib=%s\npolicy=%s\nmount=%s\n' \
+    "${APP}" "${BACKEND}" "${exists}" "${mounted}" "${size}" "$(recorded_policy)" "$(mount_dir)"
+}
+
+main() {
+  local command="${1:-}"
+  case "${command}" in
+    create | resize | set-policy | write-config | prepare-build | publish | destroy | status) ;;
+    -h | --help | help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      return 0
+      ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, prepare-build, publish, destroy or status" ;;
+  esac
+  validate_common
+  if ! dry_run && [[ "${command}" != "status" && "$(id -u)" != "0" ]]; then
+    fail 1 "${command} must run as root (mount, mkfs, chown)"
+  fi
+  case "${command}" in
+    create) cmd_create ;;
+    resize) cmd_resize ;;
+    set-policy) cmd_set_policy ;;
+    write-config) cmd_write_config ;;
+    prepare-build) cmd_prepare_build ;;
+    publish) cmd_publish ;;
+    destroy) cmd_destroy ;;
+    status) cmd_status ;;
+  esac
+}
+
+main "$@"
