@@ -69,14 +69,13 @@ for dir in home tmp input output app log notifications; do
 done
 chmod 1770 /mnt/tmp
 
-# mop may not write anywhere else on the image: shared scratch directories are for root only
-# (TMPDIR points at /mnt/tmp), and nothing outside /mnt may be owned by mop or be world-writable.
-for dir in /tmp /var/tmp /run/lock /var/lock /var/mail /var/spool/mail; do
-  if [[ -d "${dir}" && ! -L "${dir}" ]]; then
-    chmod 0755 "${dir}"
-  fi
-done
+# mop may not write anywhere else on the image: nothing outside /mnt may be owned by mop or be
+# world-writable. The exceptions are /tmp and /var/tmp (sticky, 1777): apt's unprivileged _apt
+# sandbox user falls back to /tmp when it cannot use TMPDIR (/mnt/tmp), so child images could not
+# apt-get without them. At run time the platform mounts the root filesystem read-only, which closes
+# them too; TMPDIR/TEMP_DIR/TMP_DIR send well-behaved tools to /mnt/tmp.
 find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev \) -prune -o \
   \( -uid "${MOP_UID}" -o -gid "${MOP_GID}" \) -print0 | xargs -0 -r chown -h root:root
-find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev \) -prune -o \
-  \( -type d -o -type f \) -perm -0002 -print0 | xargs -0 -r chmod o-w
+find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/tmp \) \
+  -prune -o \( -type d -o -type f \) -perm -0002 -print0 | xargs -0 -r chmod o-w
+chmod 1777 /tmp /var/tmp
