@@ -12,7 +12,9 @@
 #                  re-mount after a host reboot.
 #   resize         grow the volume in place to MODULUS_SIZE_MIB (online). Refuses to shrink.
 #   set-policy     record MODULUS_REMOVAL_POLICY (retain|destroy), read later by `destroy`.
-#   write-config   write MODULUS_SUPERVISOR_CONF to <mount>/supervisor.conf (0600, mop), never printing it.
+#   write-config   render supervisor.conf from MODULUS_ENV_* / MODULUS_SECRET_* and write it to
+#                  <mount>/supervisor.conf (0600, mop), never printing a value.
+#   render-config  print that supervisor.conf on stdout (for tests and debugging: it prints secrets).
 #   prepare-build  empty input/ and output/, copy the folder MODULUS_SOURCE into input/.
 #   publish        replace app/ with the build's output/ (renames, no copy), leave an empty output/.
 #   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
@@ -30,12 +32,16 @@
 #   MODULUS_LVM_VG           lvm-thin: volume group (required for lvm-thin)
 #   MODULUS_LVM_POOL         lvm-thin: thin pool in that group (required for lvm-thin)
 #   MODULUS_REMOVAL_POLICY   set-policy: retain | destroy
-#   MODULUS_SUPERVISOR_CONF  write-config: the file's content
+#   MODULUS_ENV_NAMES        write-config: space-separated names of the app's environment variables; the
+#                            value of NAME is in MODULUS_ENV_NAME
+#   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
+#                            sensitive values, which also silences this script's output)
 #   MODULUS_SOURCE           prepare-build: folder to copy into input/
 #   MODULUS_DRY_RUN=1        print the commands that would change the system, one per line, shell-quoted,
 #                            instead of running them; nothing is read from or written to the host.
 #   MODULUS_DRY_RUN_SIZE_MIB dry run only: pretend the volume exists, is mounted and has this size
 #                            (unset or 0: pretend it does not exist)
+#   MODULUS_REMOVAL_POLICY   dry run of destroy only: pretend this policy was recorded
 #   MODULUS_DRY_RUN_LOOP_DEVICE  dry run only: loop device to print for a loopfile volume (default /dev/loop0)
 #
 # Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 refused (shrink; or destroy of a busy mount).
@@ -410,20 +416,116 @@ recorded_policy() {
   esac
 }
 
+# ---------------------------------------------------------------------------------------------------------
+# supervisor.conf
+#
+# Supervisor 4 reads `environment=` with %-expansion first (so % is written %%), then a non-POSIX shlex
+# split: no backslash escapes at all, a quoted value ends at the next quote of its kind, and quote characters
+# are stripped from both ends of each value; before that, its ini parser cuts a line at whitespace followed
+# by ';' or '#' (inline comment) and joins indented lines, and it replaces the text '%(here)s' anywhere. So each value is written in double quotes (single
+# quotes when it contains a double quote), and values it cannot read back unchanged are refused.
+
+value_problem() {
+  local value=$1
+  if [[ "${value}" == *$'\n'* || "${value}" == *$'\r'* ]]; then
+    printf 'contains a line break'
+  elif [[ "${value}" =~ [[:space:]][\;#] ]]; then
+    printf "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"
+  elif [[ "${value}" == *'%(here)s'* ]]; then
+    printf "contains '%%(here)s' (supervisor substitutes it even when escaped)"
+  elif [[ "${value}" == *\"* && "${value}" == *\'* ]]; then
+    printf 'contains both single and double quotes'
+  elif [[ "${value}" =~ ^[\"\'] || "${value}" =~ [\"\']$ ]]; then
+    printf 'starts or ends with a quote character (supervisor strips those)'
+  fi
+}
+
+quote_value() {
+  local value=$1 escaped
+  escaped=${value//%/%%}
+  if [[ "${value}" == *\"* ]]; then
+    printf "'%s'" "${escaped}"
+  else
+    printf '"%s"' "${escaped}"
+  fi
+}
+
+render_config() {
+  local -A kinds=()
+  local names=() name var value problem pairs=() environment=""
+  read -r -a names <<<"${MODULUS_ENV_NAMES:-}"
+  for name in "${names[@]}"; do
+    kinds[${name}]=ENV
+  done
+  read -r -a names <<<"${MODULUS_SECRET_NAMES:-}"
+  for name in "${names[@]}"; do
+    [[ -z "${kinds[${name}]+set}" ]] || fail 2 "environment variable ${name} is given both as a plain and as a secret value"
+    kinds[${name}]=SECRET
+  done
+  if ((${#kinds[@]} > 0)); then
+    mapfile -t names < <(printf '%s\n' "${!kinds[@]}" | LC_ALL=C sort)
+  else
+    names=()
+  fi
+  for name in "${names[@]}"; do
+    [[ "${name}" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || fail 2 "invalid environment variable name '${name}'"
+    var="MODULUS_${kinds[${name}]}_${name}"
+    [[ -n "${!var+set}" ]] || fail 2 "${var} is not set"
+    value=${!var}
+    problem=$(value_problem "${value}")
+    # Never print the value itself: it may be a secret.
+    [[ -z "${problem}" ]] || fail 2 "the value of environment variable ${name} ${problem}"
+    pairs+=("${name}=$(quote_value "${value}")")
+  done
+  if ((${#pairs[@]} > 0)); then
+    environment=$(IFS=,; printf 'environment=%s' "${pairs[*]}")
+  fi
+  printf '%s\n' \
+    "; /mnt/supervisor.conf for app '${APP}', generated by modulus-images (AppVolume) on every deploy." \
+    "; Included by the run image's /etc/supervisor/supervisord.conf; edits here are overwritten." \
+    "" \
+    "[program:app]" \
+    "command=start"
+  if [[ -n "${environment}" ]]; then
+    printf '%s\n' "${environment}"
+  fi
+  printf '%s\n' \
+    "stdout_logfile=/mnt/log/app.log" \
+    "stdout_logfile_maxbytes=10MB" \
+    "stdout_logfile_backups=5" \
+    "redirect_stderr=true" \
+    "autostart=true" \
+    "autorestart=true" \
+    "stopasgroup=true" \
+    "killasgroup=true" \
+    "" \
+    "[eventlistener:navi]" \
+    "command=navi --output /mnt/notifications --log /mnt/log/navi.log" \
+    "events=PROCESS_STATE" \
+    "buffer_size=100" \
+    "stdout_logfile=NONE" \
+    "stderr_logfile=/mnt/log/navi.log"
+}
+
+cmd_render_config() {
+  render_config
+}
+
 cmd_write_config() {
-  [[ -n "${MODULUS_SUPERVISOR_CONF+set}" ]] || fail 2 "MODULUS_SUPERVISOR_CONF is required"
+  local conf mnt tmp
+  # Rendered (and validated) before anything is touched.
+  conf=$(render_config)
   lock
   require_mounted
-  local mnt tmp
   mnt=$(mount_dir)
   if dry_run; then
-    printf '# write MODULUS_SUPERVISOR_CONF (%d bytes) to %q, owner %s:%s, mode 0600\n' \
-      "${#MODULUS_SUPERVISOR_CONF}" "${mnt}/supervisor.conf" "${MOP_UID}" "${MOP_GID}"
+    printf '# write supervisor.conf (%d bytes) to %s, owner %s:%s, mode 0600\n' \
+      "$((${#conf} + 1))" "${mnt}/supervisor.conf" "${MOP_UID}" "${MOP_GID}"
     return 0
   fi
   tmp=$(mktemp -- "${mnt}/.supervisor.conf.XXXXXX")
   chmod 0600 -- "${tmp}"
-  printf '%s' "${MODULUS_SUPERVISOR_CONF}" >"${tmp}"
+  printf '%s\n' "${conf}" >"${tmp}"
   chown "${MOP_UID}:${MOP_GID}" -- "${tmp}"
   mv -f -- "${tmp}" "${mnt}/supervisor.conf"
   log "wrote supervisor.conf for app '${APP}'"
@@ -529,15 +631,15 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | prepare-build | publish | destroy | status) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | publish | destroy | status) ;;
     -h | --help | help)
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, prepare-build, publish, destroy or status" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, publish, destroy or status" ;;
   esac
   validate_common
-  if ! dry_run && [[ "${command}" != "status" && "$(id -u)" != "0" ]]; then
+  if ! dry_run && [[ "${command}" != "status" && "${command}" != "render-config" && "$(id -u)" != "0" ]]; then
     fail 1 "${command} must run as root (mount, mkfs, chown)"
   fi
   case "${command}" in
@@ -545,6 +647,7 @@ main() {
     resize) cmd_resize ;;
     set-policy) cmd_set_policy ;;
     write-config) cmd_write_config ;;
+    render-config) cmd_render_config ;;
     prepare-build) cmd_prepare_build ;;
     publish) cmd_publish ;;
     destroy) cmd_destroy ;;
