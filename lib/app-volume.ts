@@ -1,0 +1,304 @@
+import { Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { Construct } from 'constructs';
+import {
+  escapeTemplate,
+  invalid,
+  parseSizeMiB,
+  requireLiteral,
+  supervisorValueProblem,
+  validateAppName,
+  validateEnvNames,
+  validateHostPath,
+  volumeScriptPath,
+} from './private/app-runtime';
+
+/**
+ * Where an app volume's blocks live.
+ * - `loopfile`: a sparse file holding an ext4 file system, mounted through a loop device (development, CI).
+ * - `lvm-thin`: a thin logical volume in an LVM thin pool (production, as the original platform did).
+ */
+export type VolumeBackend = 'loopfile' | 'lvm-thin';
+
+/**
+ * What happens to the data when the volume leaves the Terraform state (`terraform destroy`, or a change of
+ * app name, backend, host root or LVM location, which replaces the volume).
+ * - `retain`: nothing: the volume stays mounted with its data; creating it again adopts it as it is.
+ * - `destroy`: unmount it and delete the backing file / logical volume and the host folder.
+ */
+export type VolumeRemovalPolicy = 'retain' | 'destroy';
+
+/** Location of `lvm-thin` volumes. */
+export interface LvmThinPool {
+  /** Volume group holding the thin pool. */
+  readonly volumeGroup: string;
+  /** Thin pool (an LVM thin-pool logical volume) in that group. */
+  readonly thinPool: string;
+}
+
+/** Everything about an app volume but the app's name (shared with AppProps). */
+export interface AppVolumeOptions {
+  /**
+   * Size limit of the volume: a number and a binary unit, e.g. '2GiB', '2G', '512MiB' (G = GB = GiB = 1024 MiB,
+   * as with lvcreate); a whole number of MiB from 64 MiB to 16 TiB. Writes past it fail with "No space left on
+   * device". Raising it grows the volume in place (online where the kernel allows, else briefly offline when
+   * nothing has it mounted); lowering it is refused at apply time, before anything changes.
+   * @default '2GiB'
+   */
+  readonly size?: string;
+
+  /** @default 'loopfile' */
+  readonly backend?: VolumeBackend;
+
+  /** Volume group and thin pool. Required with `backend: 'lvm-thin'`, not allowed otherwise. */
+  readonly lvm?: LvmThinPool;
+
+  /**
+   * Host folder of the volume: the loop file (`volume.img`) and the mount point (`mnt`, mounted into the
+   * containers at /mnt) live here. An absolute path without '.' or '..' components.
+   * @default `/var/lib/modulus/volumes/<app>`
+   */
+  readonly hostRoot?: string;
+
+  /**
+   * What `terraform destroy` (or a replacement of the volume) does with the data.
+   * @default 'retain'
+   */
+  readonly removalPolicy?: VolumeRemovalPolicy;
+
+  /**
+   * Environment of the app, written to /mnt/supervisor.conf (`[program:app] environment=`). Values may be
+   * Terraform tokens. Values supervisor cannot read back unchanged (line breaks, whitespace before ';' or '#',
+   * both kinds of quotes, a leading or trailing quote, '%(here)s') are refused: at synth for literals, at
+   * apply (before the file is written) for tokens.
+   * @default {}
+   */
+  readonly environment?: Record<string, string>;
+
+  /**
+   * Secret environment values, written to supervisor.conf like `environment` (the file is 0600, owned by mop)
+   * but passed to the volume script only as sensitive provisioner environment: never in a command line, in
+   * plan output or in provisioner logs. Prefer tokens of sensitive variables: a literal value is part of the
+   * synthesized JSON.
+   * @default {}
+   */
+  readonly secretEnvironment?: Record<string, string>;
+}
+
+export interface AppVolumeProps extends AppVolumeOptions {
+  /**
+   * The app's name: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at
+   * most 40 characters. Names the host folder, the logical volume (`modulus-<app>`) and the app's containers.
+   */
+  readonly app: string;
+}
+
+/** Default host folder of all app volumes. */
+export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
+
+/**
+ * The size-limited host volume of one app, mounted into its containers at /mnt, with the Modulus layout:
+ * app/ home/ log/ notifications/ tmp/ input/ output/ and supervisor.conf, owned by mop (441:444) and closed to
+ * other users.
+ *
+ * Terraform resources (all null_resources with local-exec provisioners calling scripts/volume/modulus-volume.sh,
+ * shipped as a stack asset):
+ * - `Volume`: creates the volume (keeps an existing one's data) and, on destroy, applies the recorded removal
+ *   policy. Its triggers hold only the volume's identity (app, backend, host root, LVM location), so nothing
+ *   else replaces it.
+ * - `Size`: keyed on the size; grows the volume in place, refuses to shrink.
+ * - `RemovalPolicy`: keyed on the policy; records it on the host, where the Volume's destroy reads it (a
+ *   destroy-time provisioner can only see its own triggers, and a policy in the triggers would make a policy
+ *   change replace, i.e. destroy, the volume).
+ * - `Config`: keyed on the environment; rewrites supervisor.conf.
+ */
+export class AppVolume extends Construct {
+  /** The app's name. */
+  public readonly app: string;
+  public readonly backend: VolumeBackend;
+  /** Size limit in MiB. */
+  public readonly sizeMiB: number;
+  /** Host folder of the volume. */
+  public readonly hostRoot: string;
+  /** Host folder to mount at /mnt: the volume's mount point, `<hostRoot>/mnt`. */
+  public readonly hostPath: string;
+  public readonly removalPolicy: VolumeRemovalPolicy;
+  /** Id of the volume resource: changes only when the volume itself is replaced. */
+  public readonly volumeId: string;
+  /** Id of the supervisor.conf resource: changes whenever supervisor.conf is rewritten. */
+  public readonly configId: string;
+  /** The resources that must exist before a container mounts the volume. */
+  public readonly ready: ITerraformDependable[];
+
+  private readonly scriptPath: string;
+  private readonly identityEnv: Record<string, string>;
+  private readonly volume: NullResource;
+
+  public constructor(scope: Construct, id: string, props: AppVolumeProps) {
+    super(scope, id);
+
+    this.app = validateAppName(this, 'app', props.app);
+    const backend = props.backend ?? 'loopfile';
+    requireLiteral(this, 'backend', backend);
+    if (backend !== 'loopfile' && backend !== 'lvm-thin') {
+      throw invalid(this, 'backend', `'${backend}' is not a volume backend: use 'loopfile' or 'lvm-thin'`);
+    }
+    this.backend = backend;
+    this.sizeMiB = parseSizeMiB(this, 'size', props.size ?? '2GiB');
+    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${DEFAULT_VOLUME_HOST_ROOT}/${this.app}`);
+    this.hostPath = `${this.hostRoot}/mnt`;
+    const removalPolicy = props.removalPolicy ?? 'retain';
+    if (removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
+      throw invalid(this, 'removalPolicy', `'${removalPolicy}' is not a removal policy: use 'retain' or 'destroy'`);
+    }
+    this.removalPolicy = removalPolicy;
+
+    let vg = '';
+    let pool = '';
+    if (backend === 'lvm-thin') {
+      if (!props.lvm) throw invalid(this, 'lvm', "backend 'lvm-thin' needs lvm: { volumeGroup, thinPool }");
+      for (const [field, value] of [
+        ['lvm.volumeGroup', props.lvm.volumeGroup],
+        ['lvm.thinPool', props.lvm.thinPool],
+      ] as const) {
+        requireLiteral(this, field, value);
+        if (typeof value !== 'string' || !/^[A-Za-z0-9_.+-]+$/.test(value) || value.startsWith('-')) {
+          throw invalid(this, field, `'${value}' is not an LVM name: use letters, digits, '_', '.', '+' and '-', not starting with '-'`);
+        }
+      }
+      vg = props.lvm.volumeGroup;
+      pool = props.lvm.thinPool;
+    } else if (props.lvm) {
+      throw invalid(this, 'lvm', `only used with backend 'lvm-thin', not '${backend}'`);
+    }
+
+    const environment = props.environment ?? {};
+    const secrets = props.secretEnvironment ?? {};
+    validateEnvNames(this, 'environment', environment);
+    validateEnvNames(this, 'secretEnvironment', secrets);
+    for (const name of Object.keys(secrets)) {
+      if (name in environment) {
+        throw invalid(this, 'secretEnvironment', `'${name}' is also in environment: give each variable once`);
+      }
+    }
+    for (const [field, env] of [
+      ['environment', environment],
+      ['secretEnvironment', secrets],
+    ] as const) {
+      for (const [name, value] of Object.entries(env)) {
+        if (typeof value !== 'string') throw invalid(this, `${field}.${name}`, 'must be a string');
+        const problem = Token.isUnresolved(value) ? undefined : supervisorValueProblem(value);
+        // The message names the variable, never the value (it may be a secret).
+        if (problem) throw invalid(this, `${field}.${name}`, `the value ${problem}; supervisor.conf cannot hold it unchanged`);
+      }
+    }
+
+    this.scriptPath = volumeScriptPath(this);
+    this.identityEnv = {
+      MODULUS_APP: this.app,
+      MODULUS_BACKEND: this.backend,
+      MODULUS_ROOT: this.hostRoot,
+      MODULUS_LVM_VG: vg,
+      MODULUS_LVM_POOL: pool,
+    };
+
+    // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
+    // the plan summary (scripts/plan-summary.ts), which flags replacing or destroying it.
+    this.volume = new NullResource(this, 'Volume', {
+      triggers: {
+        modulus_volume: this.app,
+        backend: this.backend,
+        host_root: this.hostRoot,
+        lvm_volume_group: vg,
+        lvm_thin_pool: pool,
+      },
+      provisioners: [
+        {
+          type: 'local-exec',
+          command: this.command('create'),
+          environment: { ...this.identityEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
+        },
+        {
+          type: 'local-exec',
+          when: 'destroy',
+          // Destroy-time provisioners may only use self: the identity comes back from the triggers; the
+          // policy from the host (recorded by the RemovalPolicy resource).
+          command: this.command('destroy'),
+          environment: {
+            MODULUS_APP: '${self.triggers.modulus_volume}',
+            MODULUS_BACKEND: '${self.triggers.backend}',
+            MODULUS_ROOT: '${self.triggers.host_root}',
+            MODULUS_LVM_VG: '${self.triggers.lvm_volume_group}',
+            MODULUS_LVM_POOL: '${self.triggers.lvm_thin_pool}',
+          },
+        },
+      ],
+    });
+    this.volumeId = this.volume.id;
+
+    const size = this.step('Size', 'resize', { size_mib: String(this.sizeMiB) }, { MODULUS_SIZE_MIB: String(this.sizeMiB) });
+    const policy = this.step('RemovalPolicy', 'set-policy', { removal_policy: this.removalPolicy }, { MODULUS_REMOVAL_POLICY: this.removalPolicy });
+
+    // supervisor.conf: plain values are triggers as they are; secrets only as a sensitive hash, through a local
+    // so that no literal secret ends up inside a Terraform expression.
+    const names = (env: Record<string, string>) => Object.keys(env).sort();
+    const configTriggers: Record<string, string> = {};
+    const configEnv: Record<string, string> = {
+      MODULUS_ENV_NAMES: names(environment).join(' '),
+      MODULUS_SECRET_NAMES: names(secrets).join(' '),
+    };
+    for (const name of names(environment)) {
+      const value = templateValue(environment[name]);
+      configTriggers[`env_${name}`] = value;
+      configEnv[`MODULUS_ENV_${name}`] = value;
+    }
+    for (const name of names(secrets)) {
+      const local = new TerraformLocal(this, `Secret_${name}`, templateValue(secrets[name]));
+      configTriggers[`secret_${name}_sha256`] = Fn.sensitive(Fn.sha256(local.asString));
+      configEnv[`MODULUS_SECRET_${name}`] = Fn.sensitive(local.asString);
+    }
+    const config = this.step('Config', 'write-config', configTriggers, configEnv);
+    this.configId = config.id;
+    this.ready = [this.volume, size, policy, config];
+  }
+
+  /**
+   * A null_resource in `scope` that runs one volume-script command (after the volume exists) whenever its
+   * triggers change. Used by BuildJob for prepare-build and publish.
+   * @internal
+   */
+  public _scriptStep(
+    scope: Construct,
+    id: string,
+    command: string,
+    triggers: Record<string, string>,
+    environment: Record<string, string>,
+    dependsOn: ITerraformDependable[] = [],
+  ): NullResource {
+    return new NullResource(scope, id, {
+      triggers: { volume: this.volumeId, ...triggers },
+      dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
+      provisioners: [
+        {
+          type: 'local-exec',
+          command: this.command(command),
+          environment: { ...this.identityEnv, ...environment },
+        },
+      ],
+    });
+  }
+
+  private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {
+    return this._scriptStep(this, id, command, triggers, environment);
+  }
+
+  /** The command line: only the script path and the command, never a value (those go in the environment). */
+  private command(command: string): string {
+    return `bash ${this.scriptPath} ${command}`;
+  }
+}
+
+/** A string for a JSON template position: literals escaped, tokens as they are. */
+function templateValue(value: string): string {
+  return Token.isUnresolved(value) ? value : escapeTemplate(value);
+}

@@ -1,0 +1,210 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { AssetType, TerraformAsset } from 'cdktf';
+import { Container } from '@cdktf/provider-docker/lib/container';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { Construct } from 'constructs';
+import { AppVolume } from './app-volume';
+import { hashDirectory } from './content-hash';
+import {
+  MOP_USER,
+  dockerEnv,
+  invalid,
+  requireLiteral,
+  validateContainerProps,
+  validateEnvNames,
+  validateInteger,
+} from './private/app-runtime';
+import { Language } from './standard-images';
+
+export interface BuildJobProps {
+  /** The app's volume: input/ (read-only), output/, home/ and tmp/ are mounted from it. */
+  readonly volume: AppVolume;
+
+  /** The build image: id or reference of a build-<language> image, e.g. a ModulusImage's `imageId`. */
+  readonly image: string;
+
+  /** The app's language (labels the container; must be one of LANGUAGES). */
+  readonly language: Language;
+
+  /**
+   * Local folder holding the app's source. It is packaged with the stack (content-addressed, so the
+   * synthesized JSON holds no absolute path), copied into the volume's input/ before the build, and a change
+   * of its content (or of the image) runs the build again. Relative paths are relative to cdktf.json's folder.
+   */
+  readonly source: string;
+
+  /**
+   * The build is stopped after this many seconds (SIGTERM, SIGKILL 10 s later) and the deploy fails.
+   * @default 900 (15 minutes, the original platform's limit)
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * Memory limit in MiB; swap is limited to the same value (no swap).
+   * @default 1024
+   */
+  readonly memoryMiB?: number;
+
+  /**
+   * Extra build environment, e.g. RUN_TESTS or NPM_USER. INPUT, OUTPUT, INPUT_DIR, OUTPUT_DIR are set by the
+   * job and cannot be given here.
+   * @default {}
+   */
+  readonly environment?: Record<string, string>;
+
+  /**
+   * Docker network mode of the build (builds usually need the network to fetch dependencies): 'bridge',
+   * 'host', 'none' or the name of a Docker network.
+   * @default 'bridge'
+   */
+  readonly networkMode?: string;
+
+  /**
+   * How many of the build's last log lines the failure message shows.
+   * @default 30
+   */
+  readonly failureLogLines?: number;
+}
+
+/** Name of an app's build container. */
+export function buildContainerName(app: string): string {
+  return `modulus-build-${app}`;
+}
+
+const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR'];
+
+/**
+ * One build of an app: copies the source into the volume's input/, runs `build` from a build-<language> image
+ * to completion (the deploy waits for it), and on success moves output/ to app/ for the run container.
+ *
+ * The container runs as mop (441:444) with a read-only root file system, no capabilities and
+ * no-new-privileges; it sees the volume's input/ read-only and output/, home/ and tmp/ writable (not app/,
+ * logs or supervisor.conf). INPUT/OUTPUT and INPUT_DIR/OUTPUT_DIR name /mnt/input and /mnt/output.
+ *
+ * The docker provider waits for a container with `attach`, keeps its output in `container_logs` and its exit
+ * status in `exit_code`, but does not fail on a non-zero status; a postcondition does, with the last log
+ * lines in the message. The exit status of `timeout` (124) reports a timeout.
+ */
+export class BuildJob extends Construct {
+  /** The build container (run to completion). */
+  public readonly container: Container;
+  /** The build container's name, `modulus-build-<app>`. */
+  public readonly containerName: string;
+  /** SHA-256 of the source folder (paths, modes, contents). */
+  public readonly sourceHash: string;
+  /**
+   * Id of the step that published this build's output to app/: changes with every successful new build.
+   * Give it to RunContainer (`buildId`) to restart the app on a new build.
+   */
+  public readonly artifactId: string;
+  /** The resource that publishes the output; exists once the build has succeeded. */
+  public readonly published: NullResource;
+
+  public constructor(scope: Construct, id: string, props: BuildJobProps) {
+    super(scope, id);
+    const { volume, language, memory, networkMode } = validateContainerProps(this, props, 1024);
+    const timeout = validateInteger(this, 'timeoutSeconds', props.timeoutSeconds ?? 900, 10, 24 * 3600);
+    const logLines = validateInteger(this, 'failureLogLines', props.failureLogLines ?? 30, 1, 1000);
+    const environment = props.environment ?? {};
+    validateEnvNames(this, 'environment', environment);
+    for (const name of RESERVED_BUILD_ENV) {
+      if (name in environment) throw invalid(this, `environment.${name}`, 'is set by the build job (/mnt/input or /mnt/output)');
+    }
+
+    requireLiteral(this, 'source', props.source);
+    const sourcePath = resolveSourcePath(this, props.source);
+    if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isDirectory()) {
+      throw invalid(this, 'source', `'${props.source}' is not a folder`);
+    }
+    this.sourceHash = hashDirectory(sourcePath);
+    // Our own content hash names the asset: cdktf's default hashes file contents only, so renaming a file would
+    // not change it. The asset path in the JSON is relative and content-addressed.
+    const asset = new TerraformAsset(this, 'Source', {
+      path: sourcePath,
+      type: AssetType.DIRECTORY,
+      assetHash: this.sourceHash.slice(0, 32).toUpperCase(),
+    });
+
+    const input = volume._scriptStep(
+      this,
+      'Input',
+      'prepare-build',
+      { source_sha256: this.sourceHash, image: props.image },
+      { MODULUS_SOURCE: asset.path },
+      volume.ready,
+    );
+
+    this.containerName = buildContainerName(volume.app);
+    const mount = (dir: string, readOnly = false) => ({
+      type: 'bind',
+      source: `${volume.hostPath}/${dir}`,
+      target: `/mnt/${dir}`,
+      readOnly,
+    });
+    const lines = `split("\\n", trimspace(self.container_logs == null ? "" : self.container_logs))`;
+    const lastLines = `join("\\n", slice(${lines}, max(0, length(${lines}) - ${logLines}), length(${lines})))`;
+    const outcome =
+      `self.exit_code == 124 ? "timed out after ${timeout} s" : ` +
+      `self.exit_code == 137 ? "was killed (exit status 137: out of memory at ${memory} MiB, or the timeout's kill)" : ` +
+      `"failed with exit status \${self.exit_code}"`;
+
+    this.container = new Container(this, 'Container', {
+      name: this.containerName,
+      image: props.image,
+      command: ['timeout', '--kill-after=10', String(timeout), 'build'],
+      user: MOP_USER,
+      readOnly: true,
+      capabilities: { drop: ['ALL'] },
+      securityOpts: ['no-new-privileges:true'],
+      memory,
+      memorySwap: memory,
+      networkMode,
+      env: dockerEnv({
+        ...environment,
+        INPUT: '/mnt/input',
+        OUTPUT: '/mnt/output',
+        INPUT_DIR: '/mnt/input',
+        OUTPUT_DIR: '/mnt/output',
+      }),
+      mounts: [mount('input', true), mount('output'), mount('home'), mount('tmp')],
+      labels: [
+        { label: 'org.modulus.app', value: volume.app },
+        { label: 'org.modulus.role', value: 'build' },
+        { label: 'org.modulus.language', value: language },
+        { label: 'org.modulus.source-sha256', value: this.sourceHash },
+        // A new copy of the source (or a new volume) replaces the container, i.e. builds again.
+        { label: 'org.modulus.input', value: input.id },
+      ],
+      // Run to completion: apply waits for the exit and keeps the output.
+      attach: true,
+      logs: true,
+      mustRun: false,
+      start: true,
+      dependsOn: [input],
+      lifecycle: {
+        postcondition: [
+          {
+            condition: '${self.exit_code == 0}',
+            errorMessage: `Build of app '${volume.app}' (${language}) \${${outcome}}. Last log lines:\n\${${lastLines}}`,
+          },
+        ],
+      },
+    });
+
+    this.published = volume._scriptStep(this, 'Publish', 'publish', { build: this.container.id }, {}, [this.container]);
+    this.artifactId = this.published.id;
+  }
+}
+
+/** Like TerraformAsset: relative paths are relative to the folder of cdktf.json (else the working directory). */
+function resolveSourcePath(scope: Construct, source: string): string {
+  if (typeof source !== 'string' || source === '') throw invalid(scope, 'source', 'must be a folder path');
+  if (path.isAbsolute(source)) return source;
+  let cdktfJson: string | undefined = scope.node.tryGetContext('cdktfJsonPath');
+  for (let dir = process.cwd(); !cdktfJson; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'cdktf.json'))) cdktfJson = path.join(dir, 'cdktf.json');
+    if (path.dirname(dir) === dir) break;
+  }
+  return path.resolve(cdktfJson ? path.dirname(cdktfJson) : process.cwd(), source);
+}

@@ -1,0 +1,153 @@
+import { Annotations, IAspect, TerraformResource, Token } from 'cdktf';
+import { IConstruct } from 'constructs';
+
+/** The checks of ContainerSecurityPolicy. */
+export type ContainerPolicyRule =
+  /** `user` set, and neither root nor uid 0 (the image's USER is not visible at synth, so it must be explicit). */
+  | 'non-root-user'
+  /** `read_only = true`: the app writes only to its volume. */
+  | 'read-only-root-fs'
+  /** `memory` set (MiB, > 0). */
+  | 'memory-limit'
+  /** `capabilities { drop = ["ALL"] }` and nothing in `add`. */
+  | 'drop-all-capabilities'
+  /** `security_opts` contains no-new-privileges (setuid binaries cannot raise privileges). */
+  | 'no-new-privileges'
+  /** not `privileged`. */
+  | 'not-privileged';
+
+export const CONTAINER_POLICY_RULES: readonly ContainerPolicyRule[] = [
+  'non-root-user',
+  'read-only-root-fs',
+  'memory-limit',
+  'drop-all-capabilities',
+  'no-new-privileges',
+  'not-privileged',
+];
+
+export interface ContainerSecurityPolicyProps {
+  /**
+   * Annotation level of a violation. Errors make `cdktf synth` fail.
+   * @default 'error'
+   */
+  readonly level?: 'error' | 'warning';
+}
+
+const EXEMPTION_METADATA = 'modulus:container-security-policy-exemption';
+
+interface Exemption {
+  readonly reason: string;
+  readonly rules: readonly ContainerPolicyRule[];
+}
+
+/**
+ * An Aspect checking every docker_container in its scope, ours and any other (including containers added
+ * with escape hatches: the synthesized attributes, overrides included, are checked), for a root or missing
+ * user, a writable root file system, a missing memory limit, kept or added capabilities, missing
+ * no-new-privileges and privileged mode. Each violation is an error annotation on the container (or a
+ * warning, see `level`), which fails synth.
+ *
+ *     Aspects.of(stack).add(new ContainerSecurityPolicy());
+ *
+ * Opt-out is explicit, per construct, with a reason, and recorded: `ContainerSecurityPolicy.exempt(construct,
+ * reason, rules?)` exempts the containers in that construct's subtree (from the given rules, or all), and
+ * each exempted violation becomes an info annotation quoting the reason.
+ */
+export class ContainerSecurityPolicy implements IAspect {
+  /**
+   * Exempts the docker_containers at or below `scope` from `rules` (default: every rule).
+   * @param reason why the exemption is acceptable; shown in an info annotation on each exempted violation.
+   */
+  public static exempt(scope: IConstruct, reason: string, rules: readonly ContainerPolicyRule[] = CONTAINER_POLICY_RULES): void {
+    if (typeof reason !== 'string' || reason.trim().length < 3) {
+      throw new Error(`${scope.node.path}: invalid ContainerSecurityPolicy exemption: give a reason (at least a few words)`);
+    }
+    for (const rule of rules) {
+      if (!CONTAINER_POLICY_RULES.includes(rule)) {
+        throw new Error(`${scope.node.path}: invalid ContainerSecurityPolicy exemption: unknown rule '${rule}', use one of ${CONTAINER_POLICY_RULES.join(', ')}`);
+      }
+    }
+    const exemption: Exemption = { reason: reason.trim(), rules: [...rules] };
+    scope.node.addMetadata(EXEMPTION_METADATA, exemption);
+  }
+
+  private readonly level: 'error' | 'warning';
+
+  public constructor(props: ContainerSecurityPolicyProps = {}) {
+    const level = props.level ?? 'error';
+    if (level !== 'error' && level !== 'warning') {
+      throw new Error(`invalid ContainerSecurityPolicy level '${level}': use 'error' or 'warning'`);
+    }
+    this.level = level;
+  }
+
+  public visit(node: IConstruct): void {
+    if (!(node instanceof TerraformResource) || node.terraformResourceType !== 'docker_container') return;
+    const synthesized = (node.toTerraform() as any)?.resource?.docker_container?.[node.friendlyUniqueId] ?? {};
+    const exemptions = node.node.scopes.flatMap((scope) =>
+      scope.node.metadata.filter((entry) => entry.type === EXEMPTION_METADATA).map((entry) => entry.data as Exemption),
+    );
+    const annotations = Annotations.of(node);
+    for (const [rule, problem] of checkContainer(synthesized)) {
+      const exemption = exemptions.find((candidate) => candidate.rules.includes(rule));
+      if (exemption) {
+        annotations.addInfo(`[ContainerSecurityPolicy] ${rule}: exempt (${exemption.reason}); ${problem}`);
+        continue;
+      }
+      const message =
+        `[ContainerSecurityPolicy] ${rule}: ${problem}. ` +
+        `Fix the container, or opt out explicitly with ContainerSecurityPolicy.exempt(construct, reason, ['${rule}']).`;
+      if (this.level === 'error') annotations.addError(message);
+      else annotations.addWarning(message);
+    }
+  }
+}
+
+/** The violations of one synthesized docker_container block, as [rule, problem] pairs. */
+function checkContainer(attributes: Record<string, any>): Array<[ContainerPolicyRule, string]> {
+  const problems: Array<[ContainerPolicyRule, string]> = [];
+  const unknown = (value: unknown) => Token.isUnresolved(value);
+
+  const user = attributes.user;
+  if (user === undefined || user === null || user === '') {
+    problems.push(['non-root-user', "no user set: the container would run as the image's user, possibly root; set user (e.g. '441:444')"]);
+  } else if (unknown(user)) {
+    problems.push(['non-root-user', 'user is only known at apply time and cannot be checked; use a literal user']);
+  } else {
+    const name = String(user).split(':')[0];
+    if (name === 'root' || /^0+$/.test(name)) problems.push(['non-root-user', `runs as root (user '${user}')`]);
+  }
+
+  if (attributes.read_only !== true) {
+    problems.push(['read-only-root-fs', 'the root file system is writable; set read_only = true']);
+  }
+
+  const memory = attributes.memory;
+  if (memory === undefined || memory === null) {
+    problems.push(['memory-limit', 'no memory limit; set memory (MiB)']);
+  } else if (!unknown(memory) && !(Number(memory) > 0)) {
+    problems.push(['memory-limit', `memory ${memory} is not a limit; set a positive number of MiB`]);
+  }
+
+  const capabilities = Array.isArray(attributes.capabilities) ? attributes.capabilities[0] : attributes.capabilities;
+  const drop: unknown[] = Array.isArray(capabilities?.drop) ? capabilities.drop : [];
+  const add: unknown[] = Array.isArray(capabilities?.add) ? capabilities.add : [];
+  if (!drop.some((cap) => typeof cap === 'string' && cap.toUpperCase() === 'ALL')) {
+    problems.push(['drop-all-capabilities', "keeps Docker's default capabilities; set capabilities { drop = [\"ALL\"] }"]);
+  }
+  if (add.length > 0) {
+    problems.push(['drop-all-capabilities', `adds capabilities ${add.map(String).join(', ')}`]);
+  }
+
+  const securityOpts: unknown[] = Array.isArray(attributes.security_opts) ? attributes.security_opts : [];
+  if (!securityOpts.some((opt) => typeof opt === 'string' && /^no-new-privileges(:true|=true)?$/.test(opt))) {
+    problems.push(['no-new-privileges', 'setuid programs could raise privileges; add "no-new-privileges:true" to security_opts']);
+  }
+
+  if (attributes.privileged === true || (typeof attributes.privileged === 'string' && attributes.privileged === 'true')) {
+    problems.push(['not-privileged', 'runs privileged (all capabilities and devices)']);
+  } else if (attributes.privileged !== undefined && unknown(attributes.privileged)) {
+    problems.push(['not-privileged', 'privileged is only known at apply time and cannot be checked']);
+  }
+  return problems;
+}

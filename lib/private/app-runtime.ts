@@ -1,0 +1,200 @@
+/**
+ * Helpers shared by AppVolume, BuildJob, RunContainer and App. Not exported from lib/index.ts: the public
+ * surface is the constructs themselves.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { AssetType, TerraformAsset, TerraformStack, Token } from 'cdktf';
+import { IConstruct } from 'constructs';
+import { packageRoot } from '../package-root';
+import { LANGUAGES, Language } from '../standard-images';
+
+/** uid:gid of `mop`, the user every customer process runs as (images/base). */
+export const MOP_USER = '441:444';
+
+/** App names: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit; 1-40. */
+export const APP_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** An Error whose message names the construct path, the field and what is allowed. */
+export function invalid(scope: IConstruct, field: string, message: string): Error {
+  return new Error(`${scope.node.path}: invalid ${field}: ${message}`);
+}
+
+export function requireLiteral(scope: IConstruct, field: string, value: unknown): void {
+  if (typeof value === 'string' ? Token.isUnresolved(value) : typeof value === 'number' && Token.isUnresolved(value)) {
+    throw invalid(scope, field, 'must be a literal known at synth time, not a Terraform token');
+  }
+}
+
+export function validateAppName(scope: IConstruct, field: string, value: string): string {
+  requireLiteral(scope, field, value);
+  if (typeof value !== 'string' || !APP_NAME_PATTERN.test(value)) {
+    throw invalid(
+      scope,
+      field,
+      `'${value}' is not an app name: use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')`,
+    );
+  }
+  return value;
+}
+
+export function validateLanguage(scope: IConstruct, field: string, value: string): Language {
+  if (!(LANGUAGES as readonly string[]).includes(value)) {
+    throw invalid(scope, field, `'${value}' is not a Modulus language: use one of ${LANGUAGES.join(', ')}`);
+  }
+  return value as Language;
+}
+
+/** The props BuildJob and RunContainer share, validated the same way. */
+export interface ContainerPropsLike {
+  readonly volume: unknown;
+  readonly image: string;
+  readonly language: string;
+  readonly memoryMiB?: number;
+  readonly networkMode?: string;
+}
+
+export function validateContainerProps<V>(
+  scope: IConstruct,
+  props: ContainerPropsLike & { readonly volume: V },
+  defaultMemoryMiB: number,
+): { volume: V; language: Language; memory: number; networkMode: string } {
+  // AppVolume is checked structurally (importing it here would be circular).
+  const volume = props.volume as any;
+  if (!volume || typeof volume.hostPath !== 'string' || typeof volume._scriptStep !== 'function') {
+    throw invalid(scope, 'volume', 'must be an AppVolume');
+  }
+  const language = validateLanguage(scope, 'language', props.language);
+  if (typeof props.image !== 'string' || props.image.trim() === '') {
+    throw invalid(scope, 'image', 'must be a non-empty image id or reference (e.g. modulusImage.imageId)');
+  }
+  const memory = validateInteger(scope, 'memoryMiB', props.memoryMiB ?? defaultMemoryMiB, 64, 1024 * 1024);
+  const networkMode = props.networkMode ?? 'bridge';
+  requireLiteral(scope, 'networkMode', networkMode);
+  if (typeof networkMode !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(networkMode)) {
+    throw invalid(scope, 'networkMode', `'${networkMode}' is not a network mode: use 'bridge', 'host', 'none' or a network name`);
+  }
+  return { volume: props.volume, language, memory, networkMode };
+}
+
+/** Positive whole number in [min, max]. */
+export function validateInteger(scope: IConstruct, field: string, value: number, min: number, max: number): number {
+  requireLiteral(scope, field, value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(scope, field, `${value} is not allowed: use a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+const SIZE_UNITS_MIB: Record<string, number> = { m: 1, g: 1024, t: 1024 * 1024 };
+export const MIN_VOLUME_MIB = 64;
+export const MAX_VOLUME_MIB = 16 * 1024 * 1024;
+
+/**
+ * Parses a volume size such as '2GiB', '2G', '2GB', '512MiB' or '1.5TiB' into MiB. Units are binary whatever
+ * their spelling (G = GB = GiB = 1024 MiB), as with lvcreate and truncate; the result must be a whole number
+ * of MiB from 64 MiB to 16 TiB.
+ */
+export function parseSizeMiB(scope: IConstruct, field: string, value: string): number {
+  requireLiteral(scope, field, value);
+  const allowed = `use a number and a unit M, G or T (also MB/MiB, GB/GiB, TB/TiB; all binary), e.g. '2GiB' or '512MiB', from ${MIN_VOLUME_MIB} MiB to 16 TiB`;
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([mgt])(?:i?b)?\s*$/i.exec(value) : null;
+  if (!match) throw invalid(scope, field, `'${value}' is not a size: ${allowed}`);
+  const mib = Number(match[1]) * SIZE_UNITS_MIB[match[2].toLowerCase()];
+  if (!Number.isInteger(mib)) throw invalid(scope, field, `'${value}' is not a whole number of MiB: ${allowed}`);
+  if (mib < MIN_VOLUME_MIB || mib > MAX_VOLUME_MIB) throw invalid(scope, field, `'${value}' is out of range: ${allowed}`);
+  return mib;
+}
+
+/** Absolute host path of safe characters, without '.'/'..' components or a trailing '/'. */
+export function validateHostPath(scope: IConstruct, field: string, value: string): string {
+  requireLiteral(scope, field, value);
+  const parts = typeof value === 'string' ? value.split('/') : [];
+  if (
+    typeof value !== 'string' ||
+    !/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(value) ||
+    parts.some((part, index) => index > 0 && (part === '' || part === '.' || part === '..'))
+  ) {
+    throw invalid(
+      scope,
+      field,
+      `'${value}' is not allowed: use an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' components, empty components or a trailing '/'`,
+    );
+  }
+  return value;
+}
+
+/** Environment variable names accepted everywhere (supervisor, Docker, local-exec). */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function validateEnvNames(scope: IConstruct, field: string, env: Record<string, string>): void {
+  for (const name of Object.keys(env)) {
+    if (!ENV_NAME_PATTERN.test(name)) {
+      throw invalid(scope, field, `'${name}' is not an environment variable name: use letters, digits and '_', not starting with a digit`);
+    }
+  }
+}
+
+/**
+ * Escapes a literal string for Terraform's JSON syntax, where every string is a template: `${` and `%{` would
+ * otherwise start an interpolation or directive.
+ */
+export function escapeTemplate(value: string): string {
+  // (A replacement function, because '$$' in a replacement string means a single '$'.)
+  return value.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
+/** The Docker `env` list for a record, literal values escaped for Terraform. Sorted for stable output. */
+export function dockerEnv(env: Record<string, string>): string[] {
+  return Object.keys(env)
+    .sort()
+    .map((name) => `${name}=${Token.isUnresolved(env[name]) ? env[name] : escapeTemplate(env[name])}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// supervisor.conf
+
+/**
+ * Why a value cannot go into supervisor.conf's `environment=` unchanged, or undefined when it can. The volume
+ * script renders the file (scripts/volume/modulus-volume.sh, `render_config`) and refuses the same values at
+ * apply time for values that are only known then; this check gives the error at synth for literal values.
+ *
+ * Supervisor 4 reads the line like this: its ini parser cuts it at whitespace followed by `;` or `#`
+ * (inline comment), treats line breaks as continuation lines and replaces the text `%(here)s` anywhere; then
+ * `%`-expansion (so `%` is written `%%`); then a non-POSIX shlex split: no backslash escapes at all, a quoted
+ * value ends at the next quote of its kind, and quote characters are stripped from both ends of each value.
+ * So values are written in double quotes (single quotes when they contain a double quote).
+ */
+export function supervisorValueProblem(value: string): string | undefined {
+  if (/[\r\n]/.test(value)) return 'contains a line break';
+  if (/\s[;#]/.test(value)) return "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)";
+  if (value.includes('%(here)s')) return "contains '%(here)s' (supervisor substitutes it even when escaped)";
+  if (value.includes('"') && value.includes("'")) return 'contains both single and double quotes';
+  if (/^['"]|['"]$/.test(value)) return 'starts or ends with a quote character (supervisor strips those)';
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Files
+
+/** scripts/volume of this package (from lib/ with ts-node as from dist/lib/). */
+export function volumeScriptDir(): string {
+  const dir = path.join(packageRoot(), 'scripts', 'volume');
+  if (!fs.existsSync(path.join(dir, 'modulus-volume.sh'))) throw new Error(`modulus-images: ${dir}/modulus-volume.sh not found`);
+  return dir;
+}
+
+const VOLUME_SCRIPT_ASSET_ID = 'ModulusVolumeScript';
+
+/**
+ * The volume script's path as Terraform sees it: the scripts/volume folder is copied into the stack's
+ * output as one asset per stack, so the synthesized JSON holds only a relative, content-addressed path
+ * (`assets/ModulusVolumeScript/<hash>/modulus-volume.sh`), never this machine's absolute path.
+ */
+export function volumeScriptPath(scope: IConstruct): string {
+  const stack = TerraformStack.of(scope);
+  const asset =
+    (stack.node.tryFindChild(VOLUME_SCRIPT_ASSET_ID) as TerraformAsset | undefined) ??
+    new TerraformAsset(stack, VOLUME_SCRIPT_ASSET_ID, { path: volumeScriptDir(), type: AssetType.DIRECTORY });
+  return `${asset.path}/modulus-volume.sh`;
+}

@@ -1,0 +1,240 @@
+import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
+import { Construct } from 'constructs';
+import { AppVolume } from './app-volume';
+import { APP_NAME_PATTERN, MOP_USER, dockerEnv, invalid, requireLiteral, validateContainerProps, validateInteger } from './private/app-runtime';
+import { Language } from './standard-images';
+
+/** Docker restart policies. */
+export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+/** Where a bridge-networked app's port is published on the host. */
+export interface PortPublication {
+  /**
+   * Host address to bind. The default keeps the app reachable only from the host (behind a proxy or router);
+   * use '0.0.0.0' to expose it on every interface.
+   * @default '127.0.0.1'
+   */
+  readonly hostIp?: string;
+  /** @default the app's port */
+  readonly hostPort?: number;
+}
+
+/** HTTP health check: GET http://127.0.0.1:$PORT<path> with curl from inside the container. */
+export interface HttpHealthCheck {
+  /**
+   * Request path. Any HTTP response counts as healthy (the check is about the app answering at all); a
+   * refused or timed-out connection counts as unhealthy.
+   * @default '/'
+   */
+  readonly path?: string;
+  /** @default 15 */
+  readonly intervalSeconds?: number;
+  /** @default 5 */
+  readonly timeoutSeconds?: number;
+  /** @default 3 */
+  readonly retries?: number;
+  /** Failures during this time after start do not count. @default 30 */
+  readonly startPeriodSeconds?: number;
+  /**
+   * Whether the deploy waits until the container is healthy (and fails if it does not get there).
+   * @default true
+   */
+  readonly waitForHealthy?: boolean;
+  /** How long the deploy waits for health. @default 120 */
+  readonly waitTimeoutSeconds?: number;
+}
+
+/** Everything about a run container but what ties it to an app (shared with AppProps). */
+export interface RunContainerOptions {
+  /**
+   * Port the app listens on, passed as PORT; the health check and the published port use it.
+   * @default 8080
+   */
+  readonly port?: number;
+
+  /**
+   * Memory limit in MiB, also passed as SERVO_SIZE (run-java and run-php size their heaps from it); swap is
+   * limited to the same value (no swap).
+   * @default 512
+   */
+  readonly memoryMiB?: number;
+
+  /**
+   * Docker network mode: 'bridge' (with the port published, for users), 'host' (CI: apps bind 127.0.0.1 on
+   * the host's network, nothing is published), 'none', or the name of a Docker network.
+   * @default 'bridge'
+   */
+  readonly networkMode?: string;
+
+  /**
+   * Port publication with a bridge (or named) network; false to publish nothing. Not allowed with 'host' or
+   * 'none'.
+   * @default { hostIp: '127.0.0.1', hostPort: port } for 'bridge', nothing otherwise
+   */
+  readonly publish?: PortPublication | false;
+
+  /** @default 'unless-stopped' */
+  readonly restart?: RestartPolicy;
+
+  /** HTTP health check on PORT; false for none. @default {} (a check with the defaults) */
+  readonly healthCheck?: HttpHealthCheck | false;
+
+  /**
+   * Docker's init (tini) as PID 1, reaping zombies and forwarding signals whatever the image's entrypoint is.
+   * The Modulus images already start with their own tini; under Docker's init it runs as a subreaper
+   * (TINI_SUBREAPER is set), which costs nothing and keeps the guarantee for any other image.
+   * @default true
+   */
+  readonly init?: boolean;
+
+  /**
+   * json-file log driver options for the container's own output (supervisord's; the app logs to
+   * /mnt/log/app.log on the volume).
+   * @default { 'max-size': '10m', 'max-file': '3' }
+   */
+  readonly logOptions?: Record<string, string>;
+}
+
+export interface RunContainerProps extends RunContainerOptions {
+  /** The app's volume, mounted at /mnt. The container is replaced when supervisor.conf is rewritten. */
+  readonly volume: AppVolume;
+
+  /** The run image: id or reference of a run-<language> image, e.g. a ModulusImage's `imageId`. */
+  readonly image: string;
+
+  /** The app's language (labels the container; must be one of LANGUAGES). */
+  readonly language: Language;
+
+  /**
+   * The build whose output the container runs (BuildJob.artifactId): a new build replaces the container.
+   * @default none: the container runs whatever is in app/
+   */
+  readonly buildId?: string;
+}
+
+/** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
+export function runContainerName(app: string): string {
+  if (!APP_NAME_PATTERN.test(app)) {
+    throw new Error(`invalid app name '${app}': use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters`);
+  }
+  return `modulus-app-${app}`;
+}
+
+const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
+
+/**
+ * The container that serves an app: a run-<language> image with the app's volume at /mnt, running
+ * supervisord (which starts `start` from /mnt/supervisor.conf) as mop (441:444), with a read-only root file
+ * system, all capabilities dropped, no-new-privileges, an init as PID 1, a memory limit without swap, a
+ * restart policy, an HTTP health check on PORT and rotated logs.
+ */
+export class RunContainer extends Construct {
+  public readonly container: Container;
+  /** `modulus-app-<app>`. */
+  public readonly containerName: string;
+  public readonly port: number;
+
+  public constructor(scope: Construct, id: string, props: RunContainerProps) {
+    super(scope, id);
+    const { volume, language, memory, networkMode } = validateContainerProps(this, props, 512);
+    this.port = validateInteger(this, 'port', props.port ?? 8080, 1, 65535);
+    const restart = props.restart ?? 'unless-stopped';
+    if (!RESTART_POLICIES.includes(restart)) {
+      throw invalid(this, 'restart', `'${restart}' is not a restart policy: use one of ${RESTART_POLICIES.join(', ')}`);
+    }
+    const init = props.init ?? true;
+
+    const isolated = networkMode === 'host' || networkMode === 'none';
+    if (isolated && props.publish) {
+      throw invalid(this, 'publish', `ports cannot be published with network mode '${networkMode}'`);
+    }
+    const publication = isolated || props.publish === false ? undefined : props.publish ?? {};
+    const ports = publication
+      ? [
+          {
+            internal: this.port,
+            external: validateInteger(this, 'publish.hostPort', publication.hostPort ?? this.port, 1, 65535),
+            ip: validateHostIp(this, publication.hostIp ?? '127.0.0.1'),
+            protocol: 'tcp',
+          },
+        ]
+      : undefined;
+
+    const logOptions = props.logOptions ?? { 'max-size': '10m', 'max-file': '3' };
+
+    let healthcheck: ContainerHealthcheck | undefined;
+    let wait = false;
+    let waitTimeout: number | undefined;
+    if (props.healthCheck !== false) {
+      const check = props.healthCheck ?? {};
+      const path = check.path ?? '/';
+      if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(path)) {
+        throw invalid(this, 'healthCheck.path', `'${path}' is not a URL path: start with '/', no spaces or quotes`);
+      }
+      const interval = validateInteger(this, 'healthCheck.intervalSeconds', check.intervalSeconds ?? 15, 1, 3600);
+      const timeout = validateInteger(this, 'healthCheck.timeoutSeconds', check.timeoutSeconds ?? 5, 1, 3600);
+      const retries = validateInteger(this, 'healthCheck.retries', check.retries ?? 3, 1, 100);
+      const startPeriod = validateInteger(this, 'healthCheck.startPeriodSeconds', check.startPeriodSeconds ?? 30, 0, 3600);
+      healthcheck = {
+        // Exec form: no shell involved. curl is in the Modulus base image; no proxy for a loopback request.
+        test: ['CMD', 'curl', '-sS', '-o', '/dev/null', '--noproxy', '*', '--max-time', String(timeout), `http://127.0.0.1:${this.port}${path}`],
+        interval: `${interval}s`,
+        timeout: `${timeout + 1}s`,
+        retries,
+        startPeriod: `${startPeriod}s`,
+      };
+      wait = check.waitForHealthy ?? true;
+      if (wait) waitTimeout = validateInteger(this, 'healthCheck.waitTimeoutSeconds', check.waitTimeoutSeconds ?? 120, 1, 3600);
+    }
+
+    this.containerName = runContainerName(volume.app);
+    const env: Record<string, string> = { PORT: String(this.port), SERVO_SIZE: String(memory) };
+    if (init) env.TINI_SUBREAPER = '1';
+
+    const labels = [
+      { label: 'org.modulus.app', value: volume.app },
+      { label: 'org.modulus.role', value: 'run' },
+      { label: 'org.modulus.language', value: language },
+      // Labels force a new container when they change: a rewritten supervisor.conf, a new volume or a new
+      // build restarts the app.
+      { label: 'org.modulus.volume', value: volume.volumeId },
+      { label: 'org.modulus.config', value: volume.configId },
+    ];
+    if (props.buildId !== undefined) labels.push({ label: 'org.modulus.build', value: props.buildId });
+
+    this.container = new Container(this, 'Container', {
+      name: this.containerName,
+      image: props.image,
+      user: MOP_USER,
+      readOnly: true,
+      capabilities: { drop: ['ALL'] },
+      securityOpts: ['no-new-privileges:true'],
+      init,
+      memory,
+      memorySwap: memory,
+      restart,
+      networkMode,
+      ports,
+      env: dockerEnv(env),
+      mounts: [{ type: 'bind', source: volume.hostPath, target: '/mnt' }],
+      healthcheck,
+      wait,
+      waitTimeout,
+      logDriver: 'json-file',
+      logOpts: logOptions,
+      labels,
+      mustRun: true,
+      destroyGraceSeconds: 10,
+      dependsOn: volume.ready,
+    });
+  }
+}
+
+function validateHostIp(scope: Construct, ip: string): string {
+  requireLiteral(scope, 'publish.hostIp', ip);
+  const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+  if (typeof ip !== 'string' || !(ipv4.test(ip) || /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(':'))) {
+    throw invalid(scope, 'publish.hostIp', `'${ip}' is not an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
+  }
+  return ip;
+}
