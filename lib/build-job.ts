@@ -35,7 +35,8 @@ export interface BuildJobProps {
   readonly source: string;
 
   /**
-   * The build is stopped after this many seconds (SIGTERM, SIGKILL 10 s later) and the deploy fails.
+   * The build is stopped after this many seconds and the deploy fails: passed as BUILD_TIMEOUT, which the
+   * Modulus build images enforce; any image is also stopped 30 s later from outside (coreutils timeout).
    * @default 900 (15 minutes, the original platform's limit)
    */
   readonly timeoutSeconds?: number;
@@ -47,8 +48,8 @@ export interface BuildJobProps {
   readonly memoryMiB?: number;
 
   /**
-   * Extra build environment, e.g. RUN_TESTS or NPM_USER. INPUT, OUTPUT, INPUT_DIR, OUTPUT_DIR are set by the
-   * job and cannot be given here.
+   * Extra build environment, e.g. RUN_TESTS or NPM_USER. INPUT, OUTPUT, INPUT_DIR, OUTPUT_DIR and
+   * BUILD_TIMEOUT are set by the job and cannot be given here.
    * @default {}
    */
   readonly environment?: Record<string, string>;
@@ -72,7 +73,7 @@ export function buildContainerName(app: string): string {
   return `modulus-build-${app}`;
 }
 
-const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR'];
+const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD_TIMEOUT'];
 
 /**
  * One build of an app: copies the source into the volume's input/, runs `build` from a build-<language> image
@@ -84,7 +85,7 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR'];
  *
  * The docker provider waits for a container with `attach`, keeps its output in `container_logs` and its exit
  * status in `exit_code`, but does not fail on a non-zero status; a postcondition does, with the last log
- * lines in the message. The exit status of `timeout` (124) reports a timeout.
+ * lines in the message. Exit status 124 (from `build` or `timeout`) reports a timeout.
  */
 export class BuildJob extends Construct {
   /** The build container (run to completion). */
@@ -152,7 +153,9 @@ export class BuildJob extends Construct {
     this.container = new Container(this, 'Container', {
       name: this.containerName,
       image: props.image,
-      command: ['timeout', '--kill-after=10', String(timeout), 'build'],
+      // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);
+      // coreutils' timeout, a little later, is the backstop for any other image.
+      command: ['timeout', '--kill-after=10', String(timeout + 30), 'build'],
       user: MOP_USER,
       readOnly: true,
       capabilities: { drop: ['ALL'] },
@@ -162,6 +165,7 @@ export class BuildJob extends Construct {
       networkMode,
       env: dockerEnv({
         ...environment,
+        BUILD_TIMEOUT: String(timeout),
         INPUT: '/mnt/input',
         OUTPUT: '/mnt/output',
         INPUT_DIR: '/mnt/input',

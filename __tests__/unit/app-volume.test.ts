@@ -1,0 +1,281 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { NullProvider } from '@cdktf/provider-null/lib/provider';
+import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
+import { localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+
+function synthVolume(props: Partial<AppVolumeProps> = {}) {
+  let volume!: AppVolume;
+  const result = synthStack((stack) => {
+    volume = new AppVolume(stack, 'Vol', { app: 'shop', ...props });
+  });
+  return { ...result, volume };
+}
+
+function volumeError(props: Partial<AppVolumeProps>): string {
+  try {
+    synthVolume(props);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected an error');
+}
+
+describe('AppVolume: resources', () => {
+  const { json, raw, volume } = synthVolume();
+  const nulls = resourcesOf(json, 'null_resource');
+
+  it('creates the volume, size, removal policy and supervisor.conf steps', () => {
+    expect(Object.keys(nulls).sort()).toEqual(
+      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
+    );
+    expect(Testing.toHaveResource(raw, 'null_resource')).toBe(true);
+  });
+
+  it('keys the volume on its identity only (app, backend, host root, LVM location), marked for the plan summary', () => {
+    expect(resource(json, 'null_resource', 'Vol_Volume').triggers).toEqual({
+      modulus_volume: 'shop',
+      backend: 'loopfile',
+      host_root: '/var/lib/modulus/volumes/shop',
+      lvm_volume_group: '',
+      lvm_thin_pool: '',
+    });
+  });
+
+  it('creates with the default size 2 GiB under /var/lib/modulus/volumes/<app>', () => {
+    const [create, destroy] = localExecs(resource(json, 'null_resource', 'Vol_Volume'));
+    expect(create.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh create$/);
+    expect(create.environment).toEqual({
+      MODULUS_APP: 'shop',
+      MODULUS_BACKEND: 'loopfile',
+      MODULUS_ROOT: '/var/lib/modulus/volumes/shop',
+      MODULUS_LVM_VG: '',
+      MODULUS_LVM_POOL: '',
+      MODULUS_SIZE_MIB: '2048',
+    });
+    expect(create.when).toBeUndefined();
+    expect(volume.sizeMiB).toBe(2048);
+    expect(volume.hostPath).toBe('/var/lib/modulus/volumes/shop/mnt');
+    expect(destroy.when).toBe('destroy');
+  });
+
+  it('gives the destroy provisioner only self.triggers (what Terraform allows at destroy time)', () => {
+    const destroy = localExecs(resource(json, 'null_resource', 'Vol_Volume'))[1];
+    expect(destroy.command).toMatch(/modulus-volume\.sh destroy$/);
+    for (const value of Object.values(destroy.environment) as string[]) {
+      expect(value).toMatch(/^\$\{self\.triggers\.[a-z_]+\}$/);
+      const key = value.slice('${self.triggers.'.length, -1);
+      expect(Object.keys(resource(json, 'null_resource', 'Vol_Volume').triggers)).toContain(key);
+    }
+  });
+
+  it('keeps the size out of the volume triggers: a separate step, keyed on the size, grows it in place', () => {
+    const size = resource(json, 'null_resource', 'Vol_Size');
+    expect(size.triggers).toEqual({ volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`, size_mib: '2048' });
+    expect(localExecs(size)[0].command).toMatch(/modulus-volume\.sh resize$/);
+    expect(localExecs(size)[0].environment.MODULUS_SIZE_MIB).toBe('2048');
+  });
+
+  it('records the removal policy (default retain) in a step of its own', () => {
+    const policy = resource(json, 'null_resource', 'Vol_RemovalPolicy');
+    expect(policy.triggers.removal_policy).toBe('retain');
+    expect(localExecs(policy)[0].command).toMatch(/modulus-volume\.sh set-policy$/);
+    expect(localExecs(policy)[0].environment.MODULUS_REMOVAL_POLICY).toBe('retain');
+    expect(volume.removalPolicy).toBe('retain');
+  });
+
+  it('exposes ids that change with the volume and with supervisor.conf', () => {
+    const { json: withOutputs } = synthStack((stack) => {
+      const v = new AppVolume(stack, 'Vol', { app: 'shop' });
+      new TerraformOutput(stack, 'volume_id', { value: v.volumeId });
+      new TerraformOutput(stack, 'config_id', { value: v.configId });
+    });
+    expect(withOutputs.output.volume_id.value).toBe(`\${null_resource.${resourceKey(withOutputs, 'null_resource', 'Vol_Volume')}.id}`);
+    expect(withOutputs.output.config_id.value).toBe(`\${null_resource.${resourceKey(withOutputs, 'null_resource', 'Vol_Config')}.id}`);
+  });
+});
+
+describe('AppVolume: changes', () => {
+  const base = synthVolume().json;
+  const triggersOf = (json: any, name: string) => resource(json, 'null_resource', `Vol_${name}`).triggers;
+
+  it('growing changes only the size step, never the volume triggers (no replacement)', () => {
+    const grown = synthVolume({ size: '5GiB' }).json;
+    expect(triggersOf(grown, 'Volume')).toEqual(triggersOf(base, 'Volume'));
+    expect(triggersOf(grown, 'Size').size_mib).toBe('5120');
+    expect(triggersOf(grown, 'Config')).toEqual(triggersOf(base, 'Config'));
+    expect(triggersOf(grown, 'RemovalPolicy')).toEqual(triggersOf(base, 'RemovalPolicy'));
+  });
+
+  it('changing the environment touches only supervisor.conf', () => {
+    const changed = synthVolume({ environment: { NODE_ENV: 'production' } }).json;
+    expect(triggersOf(changed, 'Volume')).toEqual(triggersOf(base, 'Volume'));
+    expect(triggersOf(changed, 'Size')).toEqual(triggersOf(base, 'Size'));
+    expect(triggersOf(changed, 'Config')).not.toEqual(triggersOf(base, 'Config'));
+  });
+
+  it('changing the removal policy does not replace the volume (it would run the old policy)', () => {
+    const changed = synthVolume({ removalPolicy: 'destroy' }).json;
+    expect(triggersOf(changed, 'Volume')).toEqual(triggersOf(base, 'Volume'));
+    expect(triggersOf(changed, 'RemovalPolicy').removal_policy).toBe('destroy');
+  });
+
+  it('a new host root or backend is a new volume (identity)', () => {
+    expect(triggersOf(synthVolume({ hostRoot: '/srv/volumes/shop' }).json, 'Volume').host_root).toBe('/srv/volumes/shop');
+    expect(synthVolume({ hostRoot: '/srv/volumes/shop' }).volume.hostPath).toBe('/srv/volumes/shop/mnt');
+  });
+});
+
+describe('AppVolume: sizes', () => {
+  it.each([
+    ['2GiB', 2048],
+    ['2G', 2048],
+    ['2GB', 2048],
+    ['2 gib', 2048],
+    ['512MiB', 512],
+    ['1.5GiB', 1536],
+    ['1T', 1048576],
+    ['64M', 64],
+  ])('%s is %d MiB', (size, mib) => {
+    expect(synthVolume({ size }).volume.sizeMiB).toBe(mib);
+  });
+
+  it.each(['2XB', '-1G', '0G', '2', 'GiB', '', '1.0001G', '63MiB', '17TiB', '2 G B'])('refuses %j with the construct path, field and what is allowed', (size) => {
+    const message = volumeError({ size });
+    expect(message).toMatch(/^test\/Vol: invalid size: /);
+    expect(message).toContain('unit M, G or T');
+  });
+});
+
+describe('AppVolume: validation', () => {
+  it.each(['Shop', '1shop', 'shop-', 'sh_op', 'a'.repeat(41), '', 'shop api', '-shop'])('refuses the app name %j', (app) => {
+    expect(volumeError({ app })).toMatch(/^test\/Vol: invalid app: .* is not an app name: use a lowercase letter/);
+  });
+
+  it('accepts app names up to 40 characters', () => {
+    expect(synthVolume({ app: `a${'b'.repeat(38)}9` }).volume.app).toHaveLength(40);
+  });
+
+  it('refuses unknown backends and policies', () => {
+    expect(volumeError({ backend: 'zfs' as any })).toBe("test/Vol: invalid backend: 'zfs' is not a volume backend: use 'loopfile' or 'lvm-thin'");
+    expect(volumeError({ removalPolicy: 'snapshot' as any })).toBe(
+      "test/Vol: invalid removalPolicy: 'snapshot' is not a removal policy: use 'retain' or 'destroy'",
+    );
+  });
+
+  it('needs lvm settings exactly with the lvm-thin backend', () => {
+    expect(volumeError({ backend: 'lvm-thin' })).toMatch(/invalid lvm: backend 'lvm-thin' needs lvm: \{ volumeGroup, thinPool \}/);
+    expect(volumeError({ lvm: { volumeGroup: 'vg0', thinPool: 'pool0' } })).toMatch(/invalid lvm: only used with backend 'lvm-thin'/);
+    expect(volumeError({ backend: 'lvm-thin', lvm: { volumeGroup: 'vg 0', thinPool: 'pool0' } })).toMatch(/invalid lvm.volumeGroup: 'vg 0' is not an LVM name/);
+  });
+
+  it('refuses relative or unsafe host roots', () => {
+    for (const hostRoot of ['var/lib/x', '/var/lib/../x', '/var/lib/x/', '/var lib', '/', '/var//x']) {
+      expect(volumeError({ hostRoot })).toMatch(/^test\/Vol: invalid hostRoot: .* use an absolute path/);
+    }
+  });
+
+  it('refuses invalid variable names and a name given both plain and secret', () => {
+    expect(volumeError({ environment: { '1X': 'a' } })).toMatch(/invalid environment: '1X' is not an environment variable name/);
+    expect(volumeError({ environment: { A: 'a' }, secretEnvironment: { A: 'b' } })).toMatch(/invalid secretEnvironment: 'A' is also in environment/);
+  });
+
+  it.each([
+    ['a\nb', 'line break'],
+    ['a ;b', "whitespace followed by ';' or '#'"],
+    ['a #b', "whitespace followed by ';' or '#'"],
+    [`it's "x"`, 'both single and double quotes'],
+    ['"quoted"', 'starts or ends with a quote'],
+    ['x%(here)s', '%(here)s'],
+  ])('refuses %j, which supervisor cannot read back, naming the variable but not the value', (value, reason) => {
+    const message = volumeError({ secretEnvironment: { DB_PASSWORD: value } });
+    expect(message).toContain('test/Vol: invalid secretEnvironment.DB_PASSWORD: the value ');
+    expect(message).toContain(reason);
+    expect(message).not.toContain(value);
+  });
+});
+
+describe('AppVolume: supervisor.conf and secrets', () => {
+  it('passes the environment to the volume script by name, values escaped for Terraform templates', () => {
+    const { json } = synthVolume({ environment: { NODE_ENV: 'production', GREETING: 'costs 100% ${HOME} %{x} a\\b "q" end' } });
+    const config = resource(json, 'null_resource', 'Vol_Config');
+    const [write] = localExecs(config);
+    expect(write.command).toMatch(/modulus-volume\.sh write-config$/);
+    expect(write.environment).toMatchObject({
+      MODULUS_ENV_NAMES: 'GREETING NODE_ENV',
+      MODULUS_SECRET_NAMES: '',
+      MODULUS_ENV_NODE_ENV: 'production',
+      MODULUS_ENV_GREETING: 'costs 100% $${HOME} %%{x} a\\b "q" end',
+    });
+    expect(config.triggers).toMatchObject({ env_NODE_ENV: 'production' });
+  });
+
+  it('keeps secrets out of command lines and triggers: sensitive environment and a sensitive hash only', () => {
+    const secret = 's3cr3t-literal-value';
+    const { json, raw } = synthStack((stack) => {
+      const variable = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
+      new AppVolume(stack, 'Vol', { app: 'shop', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
+    });
+    const config = resource(json, 'null_resource', 'Vol_Config');
+    const [write] = localExecs(config);
+    expect(write.environment.MODULUS_SECRET_NAMES).toBe('API_KEY DB_PASSWORD');
+    expect(write.environment.MODULUS_SECRET_DB_PASSWORD).toMatch(/^\$\{sensitive\(local\.Vol_Secret_DB_PASSWORD_[0-9A-F]{8}\)\}$/);
+    expect(write.environment.MODULUS_SECRET_API_KEY).toMatch(/^\$\{sensitive\(local\.Vol_Secret_API_KEY_[0-9A-F]{8}\)\}$/);
+    expect(config.triggers.secret_DB_PASSWORD_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Vol_Secret_DB_PASSWORD_[0-9A-F]{8}\)\)\}$/);
+    // The literal secret appears once in the whole JSON: as the value of its local, nowhere else.
+    expect(raw.split(secret)).toHaveLength(2);
+    expect(Object.values(json.locals)).toContain(secret);
+    for (const nullResource of Object.values(resourcesOf(json, 'null_resource'))) {
+      for (const exec of localExecs(nullResource)) {
+        expect(exec.command).not.toContain(secret);
+        expect(exec.command).not.toContain('var.db_password');
+        expect(exec.command).not.toMatch(/\$\{/);
+      }
+      expect(JSON.stringify(nullResource.triggers)).not.toContain(secret);
+      expect(JSON.stringify(nullResource.triggers)).not.toContain('var.db_password}');
+    }
+    expect(json.variable.db_password.sensitive).toBe(true);
+  });
+});
+
+describe('AppVolume: lvm-thin', () => {
+  it('passes the volume group and thin pool and keys the volume on them', () => {
+    const { json } = synthVolume({ backend: 'lvm-thin', lvm: { volumeGroup: 'vg0', thinPool: 'pool0' }, size: '10G' });
+    const volume = resource(json, 'null_resource', 'Vol_Volume');
+    expect(volume.triggers).toMatchObject({ backend: 'lvm-thin', lvm_volume_group: 'vg0', lvm_thin_pool: 'pool0' });
+    expect(localExecs(volume)[0].environment).toMatchObject({ MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_VG: 'vg0', MODULUS_LVM_POOL: 'pool0', MODULUS_SIZE_MIB: '10240' });
+  });
+});
+
+describe('AppVolume: synthesized output', () => {
+  it('is deterministic and free of absolute paths of this machine', () => {
+    const first = synthVolume({ environment: { A: 'b' } }).raw;
+    const second = synthVolume({ environment: { A: 'b' } }).raw;
+    expect(second).toBe(first);
+    expect(first).not.toContain(REPO_ROOT);
+    expect(first).not.toContain(os.tmpdir());
+    expect(first).not.toContain(os.homedir());
+  });
+
+  it('ships the volume script once per stack, at the relative path the provisioners call', () => {
+    const stack = new TerraformStack(Testing.app(), 'shipped');
+    new NullProvider(stack, 'null', {});
+    new AppVolume(stack, 'One', { app: 'one' });
+    new AppVolume(stack, 'Two', { app: 'two' });
+    const outdir = Testing.fullSynth(stack);
+    const stackDir = path.join(outdir, 'stacks', 'shipped');
+    const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
+    const commands = Object.values(json.resource.null_resource).flatMap((r: any) => localExecs(r).map((exec) => exec.command as string));
+    const scripts = new Set(commands.map((command) => command.split(' ')[1]));
+    expect(scripts.size).toBe(1);
+    const [script] = [...scripts];
+    expect(path.isAbsolute(script)).toBe(false);
+    expect(fs.readFileSync(path.join(stackDir, script), 'utf8')).toBe(
+      fs.readFileSync(path.join(REPO_ROOT, 'scripts/volume/modulus-volume.sh'), 'utf8'),
+    );
+  });
+});
