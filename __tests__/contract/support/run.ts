@@ -1,0 +1,289 @@
+/**
+ * Helpers for the run-image contract tests: a volume folder with the platform's layout, containers started
+ * with the platform's restrictions, polling, HTTP and the supervisor.conf the platform generates.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { docker, dockerRun, DockerResult, REPO_ROOT } from './docker';
+
+export const MOP_UID = 441;
+export const MOP_GID = 444;
+
+/**
+ * The [eventlistener:navi] section the platform must generate (images/run-base/README.md documents it).
+ * Navi logs to stderr, which supervisord writes (and rotates) in /mnt/log/navi.log; stdout is the protocol.
+ */
+export const NAVI_EVENTLISTENER = [
+  '[eventlistener:navi]',
+  'command=navi --output /mnt/notifications',
+  'events=PROCESS_STATE',
+  'buffer_size=100',
+  'autostart=true',
+  'autorestart=true',
+  'stdout_logfile=NONE',
+  'stderr_logfile=/mnt/log/navi.log',
+  'stderr_logfile_maxbytes=1MB',
+  'stderr_logfile_backups=2',
+].join('\n');
+
+export interface AppProgram {
+  /** The program's command; the platform always uses `start`. */
+  command?: string;
+  environment?: Record<string, string>;
+  /** Extra `key=value` lines for [program:app]. */
+  extra?: string[];
+}
+
+/** /mnt/supervisor.conf as the platform generates it: [program:app] and Navi's event listener. */
+export function supervisorConf(program: AppProgram = {}): string {
+  const env = Object.entries(program.environment ?? {})
+    .map(([key, value]) => `${key}="${value.replace(/%/g, '%%')}"`)
+    .join(',');
+  return [
+    '[program:app]',
+    `command=${program.command ?? 'start'}`,
+    ...(env ? [`environment=${env}`] : []),
+    'stdout_logfile=/mnt/log/app.log',
+    'redirect_stderr=true',
+    'autostart=true',
+    'autorestart=true',
+    'startsecs=1',
+    'stopasgroup=true',
+    'killasgroup=true',
+    ...(program.extra ?? []),
+    '',
+    NAVI_EVENTLISTENER,
+    '',
+  ].join('\n');
+}
+
+const tempRoots: string[] = [];
+
+function chownTree(dir: string): void {
+  execFileSync('chown', ['-R', `${MOP_UID}:${MOP_GID}`, dir]);
+}
+
+/** A host folder laid out like the platform's app volume: app/ home/ log/ notifications/ tmp/ + supervisor.conf. */
+export class RunVolume {
+  readonly dir: string;
+
+  constructor(program: AppProgram = {}, appSource?: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-run-volume-'));
+    tempRoots.push(this.dir);
+    for (const sub of ['app', 'home', 'log', 'notifications', 'tmp']) fs.mkdirSync(path.join(this.dir, sub));
+    if (appSource) fs.cpSync(appSource, path.join(this.dir, 'app'), { recursive: true });
+    fs.writeFileSync(path.join(this.dir, 'supervisor.conf'), supervisorConf(program));
+    chownTree(this.dir);
+    fs.chmodSync(this.dir, 0o755);
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  /** Writes a file as mop would own it. */
+  write(relative: string, content: string, mode = 0o644): void {
+    const file = this.path(relative);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content, { mode });
+    execFileSync('chown', [`${MOP_UID}:${MOP_GID}`, file]);
+  }
+
+  read(relative: string): string {
+    try {
+      return fs.readFileSync(this.path(relative), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Parsed notifications (*.json), oldest first; temp files are not listed. */
+  notifications(): Array<Record<string, unknown>> {
+    return fs
+      .readdirSync(this.path('notifications'))
+      .filter((name) => name.endsWith('.json'))
+      .sort()
+      .map((name) => JSON.parse(fs.readFileSync(this.path('notifications', name), 'utf8')));
+  }
+
+  notificationFiles(): string[] {
+    return fs.readdirSync(this.path('notifications')).sort();
+  }
+}
+
+export interface RunOptions {
+  name?: string;
+  network?: 'host' | 'none';
+  memory?: string;
+  env?: Record<string, string>;
+  /** Arguments before the image (extra docker run flags). */
+  extraArgs?: string[];
+  /** Command after the image; default the image's CMD (supervisord). */
+  command?: string[];
+}
+
+/** The platform's restrictions: read-only root, only /mnt writable, no capabilities, no privilege gain, mop. */
+export function restrictedRunArgs(volume: RunVolume, options: RunOptions = {}): string[] {
+  const args = [
+    '--read-only',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--user',
+    `${MOP_UID}:${MOP_GID}`,
+    '--network',
+    options.network ?? 'none',
+    '-v',
+    `${volume.dir}:/mnt`,
+  ];
+  if (options.memory) args.push('--memory', options.memory, '--memory-swap', options.memory);
+  for (const [key, value] of Object.entries(options.env ?? {})) args.push('-e', `${key}=${value}`);
+  return [...args, ...(options.extraArgs ?? [])];
+}
+
+const containers: string[] = [];
+
+/** Starts a detached container (supervisord by default) and returns its name. */
+export function startContainer(image: string, volume: RunVolume, options: RunOptions = {}): string {
+  const name = options.name ?? `modulus-test-${path.basename(volume.dir).replace(/[^a-zA-Z0-9_.-]/g, '')}`;
+  dockerRun(['rm', '-f', name]);
+  docker(['run', '-d', '--name', name, ...restrictedRunArgs(volume, options), image, ...(options.command ?? [])]);
+  containers.push(name);
+  return name;
+}
+
+/** A one-off restricted container; returns status and output. */
+export function runOnce(image: string, volume: RunVolume, command: string[], options: RunOptions = {}, input?: string): DockerResult {
+  return dockerRun(['run', '--rm', '-i', ...restrictedRunArgs(volume, options), image, ...command], input);
+}
+
+export function exec(container: string, command: string[], input?: string): DockerResult {
+  return dockerRun(['exec', '-i', container, ...command], input);
+}
+
+/** Removes the containers and volume folders this test file created. */
+export function cleanup(): void {
+  for (const name of containers.splice(0)) dockerRun(['rm', '-f', name]);
+  for (const dir of tempRoots.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns a truthy value or the timeout passes; returns the last value. */
+export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!value && Date.now() < deadline) {
+    await sleep(intervalMs);
+    value = await probe();
+  }
+  return value;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (distinct per call within a process). */
+const handedOut = new Set<number>();
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address() as net.AddressInfo;
+        server.close(() => resolve(address.port));
+      });
+    });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+}
+
+/** GET http://127.0.0.1:<port><path>; status 0 when the connection fails. */
+export function httpGet(port: number, urlPath = '/', timeoutMs = 5_000): Promise<HttpResult> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
+/** Waits until GET answers 200. */
+export async function waitForHttp(port: number, urlPath = '/', timeoutMs = 60_000): Promise<HttpResult> {
+  let last: HttpResult = { status: 0, body: '' };
+  await waitFor(async () => {
+    last = await httpGet(port, urlPath);
+    return last.status === 200;
+  }, timeoutMs, 500);
+  return last;
+}
+
+/** `supervisorctl status` lines as { name: state }. */
+export function supervisorStates(container: string): Record<string, string> {
+  const result = exec(container, ['supervisorctl', 'status']);
+  const states: Record<string, string> = {};
+  for (const line of result.stdout.split('\n')) {
+    const [name, state] = line.trim().split(/\s+/);
+    if (name && state) states[name] = state;
+  }
+  return states;
+}
+
+export function appPid(container: string): number {
+  return Number(exec(container, ['supervisorctl', 'pid', 'app']).stdout.trim());
+}
+
+/** Processes in the container as { pid, ppid, stat, user, args }. */
+export function processes(container: string): Array<{ pid: number; ppid: number; stat: string; user: string; args: string }> {
+  const out = exec(container, ['ps', '-eo', 'pid=,ppid=,stat=,user=,args=']).stdout;
+  return out
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [pid, ppid, stat, user, ...args] = line.trim().split(/\s+/);
+      return { pid: Number(pid), ppid: Number(ppid), stat, user, args: args.join(' ') };
+    });
+}
+
+/**
+ * Runs a build image's `build` on a copy of samples/<sample> and leaves the output in `outputDir` (e.g. a run
+ * volume's app/ folder), with the same restrictions as the platform's build containers.
+ */
+export function buildSample(buildImageRef: string, sample: string, outputDir: string, env: Record<string, string> = {}): DockerResult {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-build-volume-'));
+  tempRoots.push(work);
+  fs.cpSync(path.join(REPO_ROOT, 'samples', sample), path.join(work, 'input'), { recursive: true });
+  for (const sub of ['home', 'tmp']) fs.mkdirSync(path.join(work, sub));
+  fs.mkdirSync(outputDir, { recursive: true });
+  chownTree(work);
+  chownTree(outputDir);
+  const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  return dockerRun(
+    [
+      'run', '--rm', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+      '--user', `${MOP_UID}:${MOP_GID}`, '--network', 'host',
+      '-v', `${work}/input:/mnt/input`, '-v', `${outputDir}:/mnt/output`,
+      '-v', `${work}/home:/mnt/home`, '-v', `${work}/tmp:/mnt/tmp`,
+      ...envArgs, buildImageRef, 'build',
+    ],
+    undefined,
+    1_200_000,
+  );
+}
