@@ -4,7 +4,7 @@ import * as path from 'path';
 import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
-import { localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
+import { errorMessage, localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -16,14 +16,7 @@ function synthVolume(props: Partial<AppVolumeProps> = {}) {
   return { ...result, volume };
 }
 
-function volumeError(props: Partial<AppVolumeProps>): string {
-  try {
-    synthVolume(props);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected an error');
-}
+const volumeError = (props: Partial<AppVolumeProps>): string => errorMessage(() => synthVolume(props));
 
 describe('AppVolume: resources', () => {
   const { json, raw, volume } = synthVolume();
@@ -257,7 +250,7 @@ describe('AppVolume: synthesized output', () => {
     const second = synthVolume({ environment: { A: 'b' } }).raw;
     expect(second).toBe(first);
     expect(first).not.toContain(REPO_ROOT);
-    expect(first).not.toContain(os.tmpdir());
+    expect(first).not.toMatch(new RegExp(`"${os.tmpdir()}/`));
     expect(first).not.toContain(os.homedir());
   });
 

@@ -65,3 +65,13 @@ export function annotations(stack: TerraformStack): Array<{ path: string; level:
       .map((entry) => ({ path: construct.node.path, level: entry.type.replace('@cdktf/', ''), message: String(entry.data) })),
   );
 }
+
+/** The message of the Error `fn` throws (fails the test when it does not throw). */
+export function errorMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected an error, got none');
+}

@@ -1,0 +1,93 @@
+import * as os from 'os';
+import { Aspects } from 'cdktf';
+import { App, AppProps } from '../../lib/app';
+import { ContainerSecurityPolicy } from '../../lib/container-policy';
+import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
+
+const SOURCE = sourceFolder({ 'package.json': '{"name":"hello","scripts":{"start":"node index.js"}}\n', 'index.js': 'require("http")\n' });
+
+function synthApp(props: Partial<AppProps> = {}, source = SOURCE) {
+  let app!: App;
+  const result = synthStack((stack) => {
+    app = new App(stack, 'Hello', {
+      name: 'hello',
+      language: 'node',
+      source,
+      buildImage: '${docker_image.build_node.image_id}',
+      runImage: '${docker_image.run_node.image_id}',
+      ...props,
+    });
+    Aspects.of(stack).add(new ContainerSecurityPolicy());
+  });
+  return { ...result, app };
+}
+
+describe('App: volume → build → run', () => {
+  const { json, stack, app } = synthApp({ environment: { NODE_ENV: 'production' }, networkMode: 'host', size: '1GiB' });
+  const build = resource(json, 'docker_container', 'Hello_Build_Container');
+  const run = resource(json, 'docker_container', 'Hello_Run_Container');
+
+  it('composes one volume, one build and one run container named after the app', () => {
+    expect(Object.keys(resourcesOf(json, 'docker_container'))).toHaveLength(2);
+    expect(build.name).toBe('modulus-build-hello');
+    expect(run.name).toBe('modulus-app-hello');
+    expect(app.containerName).toBe('modulus-app-hello');
+    expect(resource(json, 'null_resource', 'Hello_Volume').triggers.modulus_volume).toBe('hello');
+    expect(app.volume.sizeMiB).toBe(1024);
+  });
+
+  it('uses the build image for the build and the run image for the run container', () => {
+    expect(build.image).toBe('${docker_image.build_node.image_id}');
+    expect(run.image).toBe('${docker_image.run_node.image_id}');
+  });
+
+  it('orders the run container after the published build, and replaces it on every new build', () => {
+    const publish = resourceKey(json, 'null_resource', 'Hello_Build_Publish');
+    expect(run.labels).toContainEqual({ label: 'org.modulus.build', value: `\${null_resource.${publish}.id}` });
+    expect(resource(json, 'null_resource', 'Hello_Build_Publish').triggers.build).toBe(
+      `\${docker_container.${resourceKey(json, 'docker_container', 'Hello_Build_Container')}.id}`,
+    );
+  });
+
+  it('applies the network mode to build and run', () => {
+    expect(build.network_mode).toBe('host');
+    expect(run.network_mode).toBe('host');
+  });
+
+  it('passes the secure defaults of its own policy', () => {
+    expect(annotations(stack).filter((annotation) => annotation.level !== 'info')).toEqual([]);
+  });
+
+  it('keeps the volume untouched when the source, the images or the environment change', () => {
+    const volumeOf = (j: any) => resource(j, 'null_resource', 'Hello_Volume');
+    const changed = synthApp(
+      { environment: { NODE_ENV: 'staging' }, networkMode: 'host', size: '1GiB', runImage: 'other', buildImage: 'other-build' },
+      sourceFolder({ 'index.js': 'changed' }),
+    ).json;
+    expect(volumeOf(changed)).toEqual(volumeOf(json));
+    expect(resource(changed, 'null_resource', 'Hello_Volume_Size')).toEqual(resource(json, 'null_resource', 'Hello_Volume_Size'));
+    expect(resource(changed, 'null_resource', 'Hello_Build_Input').triggers).not.toEqual(resource(json, 'null_resource', 'Hello_Build_Input').triggers);
+  });
+
+  it('keeps the synthesized JSON free of the source folder path', () => {
+    const { raw } = synthApp();
+    expect(raw).not.toContain(SOURCE);
+    expect(raw).not.toMatch(new RegExp(`"${os.tmpdir()}/`));
+  });
+});
+
+describe('App: validation', () => {
+  const appError = (props: Partial<AppProps>) => errorMessage(() => synthApp(props));
+
+  it.each([
+    [{ name: 'Hello World' }, "test/Hello: invalid name: 'Hello World' is not an app name"],
+    [{ language: 'go' as any }, "test/Hello: invalid language: 'go' is not a Modulus language: use one of node, java, php, static"],
+    [{ size: '2XB' }, "test/Hello/Volume: invalid size: '2XB' is not a size"],
+    [{ size: '-2G' }, "test/Hello/Volume: invalid size: '-2G' is not a size"],
+    [{ environment: { PORT: '80' } }, 'test/Hello: invalid environment.PORT: is set from port; use that prop'],
+    [{ buildTimeoutSeconds: 5 }, 'test/Hello/Build: invalid timeoutSeconds: 5 is not allowed'],
+    [{ port: -1 }, 'test/Hello/Run: invalid port: -1 is not allowed'],
+  ])('refuses %j at synth', (props, message) => {
+    expect(appError(props)).toContain(message);
+  });
+});

@@ -1,0 +1,161 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing } from 'cdktf';
+import { AppVolume } from '../../lib/app-volume';
+import { BuildJob, BuildJobProps, buildContainerName } from '../../lib/build-job';
+import { errorMessage, localExecs, resource, resourceKey, sourceFolder, synthStack } from './support/app-runtime';
+
+const IMAGE = 'sha256:0123456789abcdef';
+
+function synthBuild(props: Partial<BuildJobProps> = {}, source = sourceFolder()) {
+  let job!: BuildJob;
+  const result = synthStack((stack) => {
+    const volume = new AppVolume(stack, 'Vol', { app: 'shop' });
+    job = new BuildJob(stack, 'Build', { volume, image: IMAGE, language: 'node', source, ...props });
+  });
+  return { ...result, job, source };
+}
+
+const buildError = (props: Partial<BuildJobProps>): string => errorMessage(() => synthBuild(props));
+
+describe('BuildJob: the build container', () => {
+  const { json, raw, job } = synthBuild();
+  const container = resource(json, 'docker_container', 'Build_Container');
+
+  it('runs `build` from the build image as mop, read-only, without capabilities, to completion', () => {
+    expect(Testing.toHaveResourceWithProperties(raw, 'docker_container', { name: 'modulus-build-shop', image: IMAGE })).toBe(true);
+    expect(container).toMatchObject({
+      name: buildContainerName('shop'),
+      user: '441:444',
+      read_only: true,
+      capabilities: { drop: ['ALL'] },
+      security_opts: ['no-new-privileges:true'],
+      memory: 1024,
+      memory_swap: 1024,
+      network_mode: 'bridge',
+      attach: true,
+      logs: true,
+      must_run: false,
+    });
+    expect(container.command).toEqual(['timeout', '--kill-after=10', '930', 'build']);
+    expect(job.containerName).toBe('modulus-build-shop');
+  });
+
+  it('sets INPUT/OUTPUT, INPUT_DIR/OUTPUT_DIR and BUILD_TIMEOUT (15 minutes by default)', () => {
+    expect(container.env).toEqual(['BUILD_TIMEOUT=900', 'INPUT=/mnt/input', 'INPUT_DIR=/mnt/input', 'OUTPUT=/mnt/output', 'OUTPUT_DIR=/mnt/output']);
+  });
+
+  it('mounts input/ read-only and output/, home/, tmp/ writable; nothing else of the volume', () => {
+    expect(container.mounts).toEqual([
+      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/input', target: '/mnt/input', read_only: true },
+      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/output', target: '/mnt/output', read_only: false },
+      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/home', target: '/mnt/home', read_only: false },
+      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/tmp', target: '/mnt/tmp', read_only: false },
+    ]);
+  });
+
+  it('fails the deploy on a non-zero exit, with the last log lines (the provider itself does not)', () => {
+    const [postcondition] = container.lifecycle.postcondition;
+    expect(postcondition.condition).toBe('${self.exit_code == 0}');
+    expect(postcondition.error_message).toContain("Build of app 'shop' (node) ${self.exit_code == 124 ? \"timed out after 900 s\" : ");
+    expect(postcondition.error_message).toContain('"failed with exit status ${self.exit_code}"');
+    expect(postcondition.error_message).toContain('Last log lines:\n${join("\\n", slice(split("\\n", trimspace(self.container_logs == null ? "" : self.container_logs))');
+    expect(postcondition.error_message).toContain(' - 30), length(');
+  });
+
+  it('copies the source into input/ first (after the volume is ready), and publishes output/ to app/ after', () => {
+    const input = resource(json, 'null_resource', 'Build_Input');
+    const [copy] = localExecs(input);
+    expect(copy.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh prepare-build$/);
+    expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}$/);
+    expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
+    expect(input.depends_on).toEqual(
+      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+    );
+    expect(container.depends_on).toEqual([`null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}`]);
+
+    const publish = resource(json, 'null_resource', 'Build_Publish');
+    expect(localExecs(publish)[0].command).toMatch(/modulus-volume\.sh publish$/);
+    expect(publish.triggers.build).toBe(`\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`);
+  });
+
+  it('rebuilds when the copied input changes: the container is labelled with the copy step and the source hash', () => {
+    const labels = Object.fromEntries(container.labels.map((label: any) => [label.label, label.value]));
+    expect(labels).toEqual({
+      'org.modulus.app': 'shop',
+      'org.modulus.role': 'build',
+      'org.modulus.language': 'node',
+      'org.modulus.source-sha256': job.sourceHash,
+      'org.modulus.input': `\${null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}.id}`,
+    });
+  });
+});
+
+describe('BuildJob: source changes', () => {
+  const hashOf = (files: Record<string, string>) => synthBuild({}, sourceFolder(files)).job.sourceHash;
+
+  it('hashes names, contents and the executable bit, not the folder location', () => {
+    const base = hashOf({ 'a.js': '1' });
+    expect(hashOf({ 'a.js': '1' })).toBe(base);
+    expect(hashOf({ 'a.js': '2' })).not.toBe(base);
+    expect(hashOf({ 'b.js': '1' })).not.toBe(base);
+    const executable = sourceFolder({ 'a.js': '1' });
+    fs.chmodSync(path.join(executable, 'a.js'), 0o755);
+    expect(synthBuild({}, executable).job.sourceHash).not.toBe(base);
+  });
+
+  it('a changed source changes the copy step and the container label, nothing of the volume', () => {
+    const before = synthBuild({}, sourceFolder({ 'a.js': '1' })).json;
+    const after = synthBuild({}, sourceFolder({ 'a.js': '2' })).json;
+    expect(resource(after, 'null_resource', 'Build_Input').triggers.source_sha256).not.toBe(
+      resource(before, 'null_resource', 'Build_Input').triggers.source_sha256,
+    );
+    for (const name of ['Volume', 'Size', 'RemovalPolicy', 'Config']) {
+      expect(resource(after, 'null_resource', `Vol_${name}`)).toEqual(resource(before, 'null_resource', `Vol_${name}`));
+    }
+  });
+
+  it('keeps absolute source paths out of the JSON', () => {
+    const { raw, source } = synthBuild();
+    expect(raw).not.toContain(source);
+    expect(raw).not.toContain('modulus-source-');
+    expect(raw).not.toMatch(new RegExp(`"${os.tmpdir()}/`));
+  });
+
+  it('resolves relative sources like cdktf assets, from the folder of cdktf.json', () => {
+    const repo = path.resolve(__dirname, '../..');
+    const relative = path.relative(repo, sourceFolder({ 'x.js': 'x' }));
+    expect(synthBuild({ source: relative }).job.sourceHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('BuildJob: options', () => {
+  it('passes timeout, memory, network and extra environment', () => {
+    const { json } = synthBuild({ timeoutSeconds: 60, memoryMiB: 2048, networkMode: 'host', environment: { RUN_TESTS: 'true', NPM_TOKEN: '${abc}' } });
+    const container = resource(json, 'docker_container', 'Build_Container');
+    expect(container).toMatchObject({ memory: 2048, memory_swap: 2048, network_mode: 'host', command: ['timeout', '--kill-after=10', '90', 'build'] });
+    expect(container.env).toEqual(expect.arrayContaining(['BUILD_TIMEOUT=60', 'RUN_TESTS=true', 'NPM_TOKEN=$${abc}']));
+    expect(container.lifecycle.postcondition[0].error_message).toContain('timed out after 60 s');
+  });
+
+  it.each([
+    [{ language: 'ruby' as any }, "test/Build: invalid language: 'ruby' is not a Modulus language: use one of node, java, php, static"],
+    [{ image: '' }, 'test/Build: invalid image: must be a non-empty image id or reference'],
+    [{ timeoutSeconds: 0 }, 'test/Build: invalid timeoutSeconds: 0 is not allowed: use a whole number from 10 to 86400'],
+    [{ memoryMiB: -1 }, 'test/Build: invalid memoryMiB: -1 is not allowed'],
+    [{ memoryMiB: 1.5 }, 'test/Build: invalid memoryMiB: 1.5 is not allowed'],
+    [{ networkMode: 'my net' }, "test/Build: invalid networkMode: 'my net' is not a network mode"],
+    [{ environment: { INPUT: '/x' } }, 'test/Build: invalid environment.INPUT: is set by the build job'],
+    [{ environment: { 'A-B': '1' } }, "test/Build: invalid environment: 'A-B' is not an environment variable name"],
+    [{ source: '/nonexistent/modulus-source' }, "test/Build: invalid source: '/nonexistent/modulus-source' is not a folder"],
+  ])('refuses %j', (props, message) => {
+    expect(buildError(props)).toContain(message);
+  });
+
+  it('needs an AppVolume', () => {
+    expect(() =>
+      synthStack((stack) => new BuildJob(stack, 'Build', { volume: {} as any, image: IMAGE, language: 'node', source: sourceFolder() })),
+    ).toThrow('test/Build: invalid volume: must be an AppVolume');
+  });
+});

@@ -1,0 +1,119 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App as CdktfApp, Aspects, TerraformStack } from 'cdktf';
+import { Container, ContainerConfig } from '@cdktf/provider-docker/lib/container';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { Construct } from 'constructs';
+import { AppVolume } from '../../lib/app-volume';
+import { CONTAINER_POLICY_RULES, ContainerSecurityPolicy } from '../../lib/container-policy';
+import { RunContainer } from '../../lib/run-container';
+import { annotations, synthStack } from './support/app-runtime';
+
+const SECURE: Omit<ContainerConfig, 'name' | 'image'> = {
+  user: '441:444',
+  readOnly: true,
+  memory: 256,
+  capabilities: { drop: ['ALL'] },
+  securityOpts: ['no-new-privileges:true'],
+};
+
+/** Annotations on docker_containers after the policy ran, as "<construct id>: <level>: <rule>". */
+function check(fill: (stack: TerraformStack) => void, level?: 'error' | 'warning'): string[] {
+  const { stack } = synthStack((s) => {
+    fill(s);
+    Aspects.of(s).add(new ContainerSecurityPolicy({ level }));
+  });
+  return annotations(stack)
+    .filter((annotation) => annotation.message.startsWith('[ContainerSecurityPolicy]'))
+    .map((annotation) => `${annotation.path.split('/').slice(1).join('/')}: ${annotation.level}: ${annotation.message.split(':')[0].replace('[ContainerSecurityPolicy] ', '')}`);
+}
+
+const container = (scope: Construct, id: string, config: Partial<ContainerConfig> = {}) =>
+  new Container(scope, id, { name: id.toLowerCase(), image: 'busybox', ...SECURE, ...config });
+
+describe('ContainerSecurityPolicy', () => {
+  it('passes a container with the secure settings, and our RunContainer', () => {
+    expect(
+      check((stack) => {
+        container(stack, 'Secure');
+        new RunContainer(stack, 'Run', { volume: new AppVolume(stack, 'Vol', { app: 'x' }), image: 'i', language: 'static' });
+      }),
+    ).toEqual([]);
+  });
+
+  it('flags a user-added container with none of them: one error per rule', () => {
+    expect(check((stack) => new Container(stack, 'Bare', { name: 'bare', image: 'busybox' }))).toEqual([
+      'Bare: error: non-root-user',
+      'Bare: error: read-only-root-fs',
+      'Bare: error: memory-limit',
+      'Bare: error: drop-all-capabilities',
+      'Bare: error: no-new-privileges',
+    ]);
+  });
+
+  it.each([
+    [{ user: 'root' }, 'non-root-user'],
+    [{ user: '0:0' }, 'non-root-user'],
+    [{ user: '0' }, 'non-root-user'],
+    [{ user: '' }, 'non-root-user'],
+    [{ readOnly: false }, 'read-only-root-fs'],
+    [{ memory: 0 }, 'memory-limit'],
+    [{ capabilities: { drop: ['NET_RAW'] } }, 'drop-all-capabilities'],
+    [{ capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } }, 'drop-all-capabilities'],
+    [{ securityOpts: [] }, 'no-new-privileges'],
+    [{ privileged: true }, 'not-privileged'],
+  ])('flags %j as %s', (config, rule) => {
+    expect(check((stack) => container(stack, 'C', config))).toEqual([`C: error: ${rule}`]);
+  });
+
+  it('accepts lowercase "all" and the no-new-privileges spellings', () => {
+    expect(check((stack) => container(stack, 'C', { capabilities: { drop: ['all'] }, securityOpts: ['no-new-privileges'] }))).toEqual([]);
+  });
+
+  it('sees escape-hatch overrides', () => {
+    expect(
+      check((stack) => {
+        container(stack, 'C').addOverride('read_only', false);
+      }),
+    ).toEqual(['C: error: read-only-root-fs']);
+  });
+
+  it('can report warnings instead of errors', () => {
+    expect(check((stack) => container(stack, 'C', { readOnly: false }), 'warning')).toEqual(['C: warn: read-only-root-fs']);
+  });
+
+  it('exempts a construct subtree explicitly, per rule, and records the reason', () => {
+    const { stack } = synthStack((s) => {
+      const legacy = new Construct(s, 'Legacy');
+      container(legacy, 'Writer', { readOnly: false, user: 'root' });
+      ContainerSecurityPolicy.exempt(legacy, 'legacy importer writes to /var/spool until ticket 42', ['read-only-root-fs']);
+      Aspects.of(s).add(new ContainerSecurityPolicy());
+    });
+    const found = annotations(stack).map((a) => `${a.level}: ${a.message}`);
+    expect(found).toContainEqual(expect.stringMatching(/^info: \[ContainerSecurityPolicy\] read-only-root-fs: exempt \(legacy importer writes to \/var\/spool until ticket 42\)/));
+    expect(found).toContainEqual(expect.stringMatching(/^error: \[ContainerSecurityPolicy\] non-root-user: runs as root \(user 'root'\)/));
+  });
+
+  it('exempts every rule by default and insists on a reason and known rules', () => {
+    expect(
+      check((stack) => {
+        const c = new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
+        ContainerSecurityPolicy.exempt(c, 'a vendor sidecar we do not control');
+      }),
+    ).toEqual(CONTAINER_POLICY_RULES.filter((rule) => rule !== 'not-privileged').map((rule) => `Bare: info: ${rule}`));
+    const { stack } = synthStack(() => undefined);
+    expect(() => ContainerSecurityPolicy.exempt(stack, '')).toThrow('test: invalid ContainerSecurityPolicy exemption: give a reason');
+    expect(() => ContainerSecurityPolicy.exempt(stack, 'because', ['no-root' as any])).toThrow("unknown rule 'no-root'");
+    expect(() => new ContainerSecurityPolicy({ level: 'fatal' as any })).toThrow("invalid ContainerSecurityPolicy level 'fatal'");
+  });
+
+  it('fails a real synth with the error annotations', () => {
+    const app = new CdktfApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'policy-')) });
+    const stack = new TerraformStack(app, 'insecure');
+    new DockerProvider(stack, 'docker', {});
+    new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
+    Aspects.of(stack).add(new ContainerSecurityPolicy());
+    expect(() => app.synth()).toThrow(/\[insecure\/Bare\] \[ContainerSecurityPolicy\] non-root-user/);
+  });
+});

@@ -1,0 +1,149 @@
+import { Testing } from 'cdktf';
+import { AppVolume } from '../../lib/app-volume';
+import { RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
+import { errorMessage, resource, resourceKey, synthStack } from './support/app-runtime';
+
+const IMAGE = 'modulus/run-node:latest';
+
+function synthRun(props: Partial<RunContainerProps> = {}) {
+  let run!: RunContainer;
+  const result = synthStack((stack) => {
+    const volume = new AppVolume(stack, 'Vol', { app: 'shop' });
+    run = new RunContainer(stack, 'Run', { volume, image: IMAGE, language: 'node', ...props });
+  });
+  return { ...result, run, container: resource(result.json, 'docker_container', 'Run_Container') };
+}
+
+const runError = (props: Partial<RunContainerProps>): string => errorMessage(() => synthRun(props));
+
+describe('RunContainer: secure defaults', () => {
+  const { json, raw, run, container } = synthRun();
+
+  it('is named modulus-app-<app>, derivable from the app name', () => {
+    expect(container.name).toBe('modulus-app-shop');
+    expect(run.containerName).toBe(runContainerName('shop'));
+    expect(Testing.toHaveResourceWithProperties(raw, 'docker_container', { name: 'modulus-app-shop', image: IMAGE })).toBe(true);
+  });
+
+  it('runs as mop with a read-only root, no capabilities, no-new-privileges and an init', () => {
+    expect(container).toMatchObject({
+      user: '441:444',
+      read_only: true,
+      capabilities: { drop: ['ALL'] },
+      security_opts: ['no-new-privileges:true'],
+      init: true,
+      must_run: true,
+    });
+    expect(container.privileged).toBeUndefined();
+  });
+
+  it('limits memory (512 MiB by default) without swap and passes it as SERVO_SIZE', () => {
+    expect(container).toMatchObject({ memory: 512, memory_swap: 512 });
+    expect(container.env).toEqual(['PORT=8080', 'SERVO_SIZE=512', 'TINI_SUBREAPER=1']);
+  });
+
+  it('mounts the volume at /mnt and starts after the volume, its size, policy and supervisor.conf', () => {
+    expect(container.mounts).toEqual([{ type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt', target: '/mnt' }]);
+    expect(container.depends_on).toEqual(
+      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+    );
+  });
+
+  it('restarts unless stopped, rotates its log and stops gracefully', () => {
+    expect(container).toMatchObject({
+      restart: 'unless-stopped',
+      log_driver: 'json-file',
+      log_opts: { 'max-size': '10m', 'max-file': '3' },
+      destroy_grace_seconds: 10,
+    });
+  });
+
+  it('checks health over HTTP on PORT and waits for it on deploy', () => {
+    expect(container.healthcheck).toEqual({
+      test: ['CMD', 'curl', '-sS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '5', 'http://127.0.0.1:8080/'],
+      interval: '15s',
+      timeout: '6s',
+      retries: 3,
+      start_period: '30s',
+    });
+    expect(container).toMatchObject({ wait: true, wait_timeout: 120 });
+  });
+
+  it('publishes the port on the host loopback with the default bridge network', () => {
+    expect(container.network_mode).toBe('bridge');
+    expect(container.ports).toEqual([{ internal: 8080, external: 8080, ip: '127.0.0.1', protocol: 'tcp' }]);
+  });
+
+  it('is replaced when the volume or its supervisor.conf is', () => {
+    const labels = Object.fromEntries(container.labels.map((label: any) => [label.label, label.value]));
+    expect(labels).toEqual({
+      'org.modulus.app': 'shop',
+      'org.modulus.role': 'run',
+      'org.modulus.language': 'node',
+      'org.modulus.volume': `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`,
+      'org.modulus.config': `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Config')}.id}`,
+    });
+  });
+});
+
+describe('RunContainer: options', () => {
+  it('host networking (CI): nothing published', () => {
+    const { container } = synthRun({ networkMode: 'host' });
+    expect(container.network_mode).toBe('host');
+    expect(container.ports).toBeUndefined();
+  });
+
+  it('custom port, publication, memory, restart, health check, init and logs', () => {
+    const { container } = synthRun({
+      port: 3000,
+      publish: { hostIp: '0.0.0.0', hostPort: 80 },
+      memoryMiB: 1024,
+      restart: 'on-failure',
+      healthCheck: { path: '/healthz?deep=1', intervalSeconds: 5, timeoutSeconds: 2, retries: 5, startPeriodSeconds: 0, waitTimeoutSeconds: 30 },
+      init: false,
+      logOptions: { 'max-size': '1m' },
+    });
+    expect(container.ports).toEqual([{ internal: 3000, external: 80, ip: '0.0.0.0', protocol: 'tcp' }]);
+    expect(container).toMatchObject({ memory: 1024, memory_swap: 1024, restart: 'on-failure', init: false, log_opts: { 'max-size': '1m' }, wait_timeout: 30 });
+    expect(container.env).toEqual(['PORT=3000', 'SERVO_SIZE=1024']);
+    expect(container.healthcheck.test.at(-1)).toBe('http://127.0.0.1:3000/healthz?deep=1');
+  });
+
+  it('no health check: nothing to wait for', () => {
+    const { container } = synthRun({ healthCheck: false });
+    expect(container.healthcheck).toBeUndefined();
+    expect(container.wait).toBe(false);
+  });
+
+  it('publish: false publishes nothing on a bridge', () => {
+    expect(synthRun({ publish: false }).container.ports).toBeUndefined();
+  });
+
+  it('a new build replaces the container', () => {
+    const { container } = synthRun({ buildId: 'build-42' });
+    expect(container.labels).toContainEqual({ label: 'org.modulus.build', value: 'build-42' });
+  });
+
+  it.each([
+    [{ language: 'cobol' as any }, "test/Run: invalid language: 'cobol' is not a Modulus language: use one of node, java, php, static"],
+    [{ port: 0 }, 'test/Run: invalid port: 0 is not allowed: use a whole number from 1 to 65535'],
+    [{ port: 70000 }, 'test/Run: invalid port: 70000 is not allowed'],
+    [{ memoryMiB: 32 }, 'test/Run: invalid memoryMiB: 32 is not allowed: use a whole number from 64'],
+    [{ restart: 'sometimes' as any }, "test/Run: invalid restart: 'sometimes' is not a restart policy: use one of no, on-failure, always, unless-stopped"],
+    [{ networkMode: 'host', publish: { hostPort: 80 } }, "test/Run: invalid publish: ports cannot be published with network mode 'host'"],
+    [{ publish: { hostIp: 'localhost' } }, "test/Run: invalid publish.hostIp: 'localhost' is not an IP address"],
+    [{ healthCheck: { path: 'health' } }, "test/Run: invalid healthCheck.path: 'health' is not a URL path"],
+    [{ healthCheck: { path: '/a b' } }, "test/Run: invalid healthCheck.path: '/a b' is not a URL path"],
+    [{ image: ' ' }, 'test/Run: invalid image: must be a non-empty image id or reference'],
+  ])('refuses %j', (props, message) => {
+    expect(runError(props)).toContain(message);
+  });
+});
+
+describe('runContainerName', () => {
+  it('derives the name from the app and refuses invalid app names', () => {
+    expect(runContainerName('my-app2')).toBe('modulus-app-my-app2');
+    expect(() => runContainerName('My App')).toThrow("invalid app name 'My App'");
+    expect(() => runContainerName('')).toThrow("invalid app name ''");
+  });
+});
