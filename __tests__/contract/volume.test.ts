@@ -1,0 +1,327 @@
+/**
+ * The volume script's loopfile backend for real: loop devices, ext4, mounts, ownership, the size limit as
+ * mop inside a container, keeping data across re-creates, growing, refusing to shrink, supervisor.conf as
+ * supervisord itself parses it, the build copy/publish steps and destroy per removal policy.
+ * Needs root, loop devices and the Docker engine (the contract suite's machine). Every volume lives under a
+ * temporary host root; afterAll unmounts them and detaches their loop devices whatever happened.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
+
+const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
+const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-contract-'));
+const roots: string[] = [];
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function volumeScript(command: string, root: string, env: Record<string, string> = {}): Run {
+  const clean: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
+  }
+  const result = spawnSync('bash', [SCRIPT, command], {
+    env: { ...clean, MODULUS_APP: path.basename(root), MODULUS_ROOT: root, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function ok(run: Run): Run {
+  if (run.status !== 0) throw new Error(`volume script exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
+  return run;
+}
+
+/** A fresh volume of `sizeMiB` under the temporary root. */
+function createVolume(name: string, sizeMiB = 64): string {
+  const root = path.join(TEMP, name);
+  roots.push(root);
+  ok(volumeScript('create', root, { MODULUS_SIZE_MIB: String(sizeMiB) }));
+  return root;
+}
+
+const mnt = (root: string) => path.join(root, 'mnt');
+const isMounted = (dir: string) => spawnSync('mountpoint', ['-q', dir]).status === 0;
+const loopDevices = (root: string) =>
+  spawnSync('losetup', ['-j', path.join(root, 'volume.img'), '-O', 'NAME', '-n'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean);
+/** Size of the mounted file system in MiB (total blocks). */
+const fsSizeMiB = (dir: string) => {
+  const stat = fs.statfsSync(dir);
+  return Math.round((stat.blocks * stat.bsize) / 1048576);
+};
+const modeOf = (file: string) => (fs.statSync(file).mode & 0o7777).toString(8).padStart(4, '0');
+const ownerOf = (file: string) => `${fs.statSync(file).uid}:${fs.statSync(file).gid}`;
+
+/** Runs a shell command as mop (441:444) in a container with the volume at /mnt. */
+function asMop(root: string, command: string): { status: number; output: string } {
+  const result = dockerRun(['run', '--rm', '--network', 'none', '--user', '441:444', '-v', `${mnt(root)}:/mnt`, ROOT_IMAGE, 'bash', '-c', command]);
+  return { status: result.status, output: result.stdout + result.stderr };
+}
+
+afterAll(() => {
+  for (const root of roots) {
+    if (isMounted(mnt(root))) spawnSync('umount', [mnt(root)]);
+    for (const device of loopDevices(root)) spawnSync('losetup', ['-d', device]);
+  }
+  fs.rmSync(TEMP, { recursive: true, force: true });
+});
+
+describe('loopfile volume: create', () => {
+  let root: string;
+  beforeAll(() => {
+    root = createVolume('layout');
+  });
+
+  it('mounts an ext4 file system from a sparse file through a loop device, nodev and nosuid', () => {
+    expect(isMounted(mnt(root))).toBe(true);
+    const mount = spawnSync('findmnt', ['-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '--mountpoint', mnt(root)], { encoding: 'utf8' }).stdout;
+    expect(mount).toMatch(/^\/dev\/loop\d+\s+ext4\s+\S*nosuid/);
+    expect(mount).toContain('nodev');
+    const image = fs.statSync(path.join(root, 'volume.img'));
+    expect(image.size).toBe(64 * 1048576);
+    expect(image.blocks * 512).toBeLessThan(image.size); // sparse
+  });
+
+  it('lays out app/ home/ log/ notifications/ tmp/ input/ output/ and supervisor.conf, owned by mop, closed to others', () => {
+    expect(ownerOf(mnt(root))).toBe('441:444');
+    expect(modeOf(mnt(root))).toBe('0750');
+    for (const dir of ['app', 'log', 'notifications', 'input', 'output']) {
+      expect([dir, ownerOf(path.join(mnt(root), dir)), modeOf(path.join(mnt(root), dir))]).toEqual([dir, '441:444', '0750']);
+    }
+    for (const dir of ['home', 'tmp']) {
+      expect([dir, ownerOf(path.join(mnt(root), dir)), modeOf(path.join(mnt(root), dir))]).toEqual([dir, '441:444', '0700']);
+    }
+    const conf = path.join(mnt(root), 'supervisor.conf');
+    expect([ownerOf(conf), modeOf(conf)]).toEqual(['441:444', '0600']);
+    expect(modeOf(root)).toBe('0700');
+    expect(ownerOf(root)).toBe('0:0');
+  });
+
+  it('reports itself', () => {
+    expect(ok(volumeScript('status', root)).stdout).toContain('exists=true\nmounted=true\nsize_mib=64\npolicy=retain\n');
+  });
+});
+
+describe('loopfile volume: the size limit', () => {
+  it('lets mop write inside the limit and fails past it with "No space left on device"', () => {
+    const root = createVolume('quota', 64);
+    const small = asMop(root, 'head -c 1048576 /dev/zero > /mnt/tmp/small && echo written');
+    expect(small).toEqual({ status: 0, output: 'written\n' });
+    const big = asMop(root, 'dd if=/dev/zero of=/mnt/tmp/big bs=1M count=200 status=none');
+    expect(big.status).not.toBe(0);
+    expect(big.output).toContain('No space left on device');
+    // No reserved blocks: root on the host hits the same limit.
+    const hostWrite = spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt(root), 'tmp', 'root')}`, 'bs=1M', 'count=200', 'status=none'], { encoding: 'utf8' });
+    expect(hostWrite.stderr).toContain('No space left on device');
+  });
+
+  it('keeps mop out of everything but the volume root folders it owns', () => {
+    const root = createVolume('perms', 64);
+    expect(asMop(root, 'touch /mnt/app/x && touch /mnt/home/x && echo ok')).toEqual({ status: 0, output: 'ok\n' });
+    expect(asMop(root, 'ls /mnt/lost+found').status).not.toBe(0);
+  });
+});
+
+describe('loopfile volume: never losing data', () => {
+  let root: string;
+  beforeAll(() => {
+    root = createVolume('data', 64);
+    fs.writeFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'precious\n');
+  });
+
+  it('re-running create keeps the file system and its data', () => {
+    const before = fs.statSync(path.join(root, 'volume.img')).ino;
+    const run = ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
+    expect(run.stderr).toContain('exists; keeping its data');
+    expect(fs.statSync(path.join(root, 'volume.img')).ino).toBe(before);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('re-mounts after an unmount (e.g. a reboot) without touching the data', () => {
+    expect(spawnSync('umount', [mnt(root)]).status).toBe(0);
+    expect(modeOf(mnt(root))).toBe('0000'); // closed while unmounted: nothing can write to the host disk
+    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
+    expect(isMounted(mnt(root))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('grows in place, keeping the data', () => {
+    const run = ok(volumeScript('resize', root, { MODULUS_SIZE_MIB: '128' }));
+    expect(run.stderr).toContain('from 64 MiB to 128 MiB in place');
+    expect(fs.statSync(path.join(root, 'volume.img')).size).toBe(128 * 1048576);
+    expect(fsSizeMiB(mnt(root))).toBeGreaterThan(100);
+    expect(isMounted(mnt(root))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(ok(volumeScript('status', root)).stdout).toContain('size_mib=128');
+  });
+
+  it('refuses to shrink, changing nothing', () => {
+    const run = volumeScript('resize', root, { MODULUS_SIZE_MIB: '64' });
+    expect(run.status).toBe(3);
+    expect(run.stderr).toContain("refusing to shrink the volume of app 'data' from 128 MiB to 64 MiB");
+    expect(fs.statSync(path.join(root, 'volume.img')).size).toBe(128 * 1048576);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('never resizes a file system that a container still has mounted; finishes the grow once it is free', () => {
+    const container = docker(['run', '-d', '--network', 'none', '--user', '441:444', '-v', `${mnt(root)}:/mnt`, ROOT_IMAGE, 'sleep', '300']).trim();
+    try {
+      const run = volumeScript('resize', root, { MODULUS_SIZE_MIB: '192' });
+      // Online growth works where the kernel allows it (CAP_SYS_RESOURCE); otherwise the offline fallback must
+      // refuse while the container holds the file system.
+      if (run.status !== 0) {
+        expect(run.status).toBe(3);
+        expect(run.stderr).toContain('still mounted elsewhere');
+      }
+      expect(isMounted(mnt(root))).toBe(true);
+      expect(loopDevices(root)).toHaveLength(1);
+      expect(docker(['exec', container, 'cat', '/mnt/app/keep.txt'])).toBe('precious\n');
+    } finally {
+      docker(['rm', '-f', container]);
+    }
+    ok(volumeScript('resize', root, { MODULUS_SIZE_MIB: '192' }));
+    expect(fsSizeMiB(mnt(root))).toBeGreaterThan(160);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+});
+
+describe('loopfile volume: build input and output', () => {
+  let root: string;
+  let source: string;
+  beforeAll(() => {
+    root = createVolume('build', 64);
+    source = fs.mkdtempSync(path.join(TEMP, 'source-'));
+    fs.mkdirSync(path.join(source, 'lib'));
+    fs.writeFileSync(path.join(source, 'package.json'), '{"name":"x"}\n');
+    fs.writeFileSync(path.join(source, 'lib', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  });
+
+  it('copies the source into input/ for mop, replacing what was there', () => {
+    fs.writeFileSync(path.join(mnt(root), 'input', 'stale'), 'old');
+    fs.writeFileSync(path.join(mnt(root), 'output', 'stale'), 'old');
+    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source }));
+    expect(fs.readdirSync(path.join(mnt(root), 'input')).sort()).toEqual(['lib', 'package.json']);
+    expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
+    expect(ownerOf(path.join(mnt(root), 'input', 'lib', 'run.sh'))).toBe('441:444');
+    expect(modeOf(path.join(mnt(root), 'input', 'lib', 'run.sh'))).toBe('0750');
+  });
+
+  it('publishes output/ as app/ and leaves an empty output/', () => {
+    expect(asMop(root, 'echo built > /mnt/output/index.js').status).toBe(0);
+    ok(volumeScript('publish', root));
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'index.js'), 'utf8')).toBe('built\n');
+    expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
+    expect(fs.existsSync(path.join(mnt(root), 'app.previous'))).toBe(false);
+    expect([ownerOf(path.join(mnt(root), 'app')), modeOf(path.join(mnt(root), 'app'))]).toEqual(['441:444', '0750']);
+  });
+
+  it('does not follow a symlink the app planted in place of input/ out of the volume', () => {
+    const outside = fs.mkdtempSync(path.join(TEMP, 'outside-'));
+    // What a malicious app could do (mop owns the volume root): input/ → a folder outside the volume.
+    fs.rmSync(path.join(mnt(root), 'input'), { recursive: true, force: true });
+    fs.symlinkSync(outside, path.join(mnt(root), 'input'));
+    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source }));
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(fs.lstatSync(path.join(mnt(root), 'input')).isDirectory()).toBe(true);
+    expect(fs.readdirSync(path.join(mnt(root), 'input')).sort()).toEqual(['lib', 'package.json']);
+  });
+});
+
+describe('loopfile volume: supervisor.conf', () => {
+  const env = {
+    MODULUS_ENV_NAMES: 'NODE_ENV GREETING',
+    MODULUS_ENV_NODE_ENV: 'production',
+    MODULUS_ENV_GREETING: 'say "hi", 100% a\\b $HOME ${X} a;b#c %(ENV_HOME)s',
+    MODULUS_SECRET_NAMES: 'DB_PASSWORD',
+    MODULUS_SECRET_DB_PASSWORD: "p@ss'w0rd,=x",
+  };
+
+  it('writes it 0600 for mop, never printing a value', () => {
+    const root = createVolume('config', 64);
+    const run = ok(volumeScript('write-config', root, env));
+    expect(run.stdout + run.stderr).not.toContain("p@ss'w0rd");
+    const conf = path.join(mnt(root), 'supervisor.conf');
+    expect([ownerOf(conf), modeOf(conf)]).toEqual(['441:444', '0600']);
+    expect(fs.readFileSync(conf, 'utf8')).toBe(ok(volumeScript('render-config', root, env)).stdout);
+  });
+
+  it('is read back unchanged by supervisord in the run-base image', () => {
+    const root = path.join(TEMP, 'parse');
+    const conf = ok(volumeScript('render-config', root, env)).stdout;
+    const runBase = buildImage('run-base');
+    // Parse with supervisor's own option parser, /mnt paths pointed at a scratch folder.
+    const parser = [
+      'import os, sys, tempfile',
+      'from supervisor.options import ServerOptions',
+      'd = tempfile.mkdtemp()',
+      'os.makedirs(d + "/log")',
+      'conf = sys.stdin.read().replace("/mnt/", d + "/")',
+      'open(d + "/app.conf", "w").write(conf)',
+      'open(d + "/main.conf", "w").write("[supervisord]\\nlogfile=%s/s.log\\n[include]\\nfiles=%s/app.conf\\n" % (d, d))',
+      'o = ServerOptions(); o.configfile = d + "/main.conf"; o.process_config(do_usage=False)',
+      'import json',
+      'print(json.dumps({p.name: {"command": p.command, "environment": p.environment} for g in o.process_group_configs for p in g.process_configs}, sort_keys=True))',
+    ].join('\n');
+    const parsed = JSON.parse(docker(['run', '--rm', '-i', '--network', 'none', '--entrypoint', 'python3', runBase, '-c', parser], conf));
+    expect(parsed.app).toEqual({
+      command: 'start',
+      environment: {
+        DB_PASSWORD: "p@ss'w0rd,=x",
+        GREETING: 'say "hi", 100% a\\b $HOME ${X} a;b#c %(ENV_HOME)s',
+        NODE_ENV: 'production',
+      },
+    });
+    expect(parsed.navi.command).toMatch(/^navi --output .*\/notifications --log .*\/log\/navi\.log$/);
+  }, 1_800_000);
+});
+
+describe('loopfile volume: destroy per removal policy', () => {
+  it('retain (the default): destroy leaves the volume mounted with its data', () => {
+    const root = createVolume('retained', 64);
+    fs.writeFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'kept\n');
+    const run = ok(volumeScript('destroy', root));
+    expect(run.stderr).toContain("removal policy is 'retain'");
+    expect(isMounted(mnt(root))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('kept\n');
+    ok(volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'retain' }));
+    ok(volumeScript('destroy', root));
+    expect(isMounted(mnt(root))).toBe(true);
+  });
+
+  it('destroy: unmounts, detaches the loop device and removes the volume and its folder', () => {
+    const root = createVolume('destroyed', 64);
+    expect(loopDevices(root)).toHaveLength(1);
+    ok(volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy' }));
+    expect(ok(volumeScript('status', root)).stdout).toContain('policy=destroy');
+    ok(volumeScript('destroy', root));
+    expect(isMounted(mnt(root))).toBe(false);
+    expect(loopDevices(root)).toEqual([]);
+    expect(fs.existsSync(root)).toBe(false);
+    // Destroying again is harmless.
+    ok(volumeScript('destroy', root));
+  });
+
+  it('destroy refuses while the volume is busy, deleting nothing', () => {
+    const root = createVolume('busy', 64);
+    ok(volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy' }));
+    const holder = spawnSync('bash', ['-c', `(cd ${mnt(root)} && exec sleep 30) >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' }).stdout.trim();
+    try {
+      const run = volumeScript('destroy', root);
+      expect(run.status).toBe(3);
+      expect(run.stderr).toContain('nothing was deleted');
+      expect(fs.existsSync(path.join(root, 'volume.img'))).toBe(true);
+      expect(isMounted(mnt(root))).toBe(true);
+    } finally {
+      spawnSync('kill', [holder]);
+    }
+  });
+});
