@@ -11,15 +11,30 @@ try {
   if (networkMode !== 'bridge' && networkMode !== 'host') {
     throw new Error(`MODULUS_NETWORK_MODE "${networkMode}" is not valid; use "bridge" (default) or "host".`);
   }
-  const images = new ImagesStack(app, 'images', { rootImage: process.env.MODULUS_ROOT_IMAGE || undefined, dockerHost });
-  new AppsStack(app, 'apps', { images: images.hierarchy, dockerHost, networkMode });
+  const images = new ImagesStack(app, 'images', {
+    rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
+    repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
+    dockerHost,
+  });
+  const removalPolicy = process.env.MODULUS_VOLUME_REMOVAL || 'retain';
+  if (removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
+    throw new Error(`MODULUS_VOLUME_REMOVAL "${removalPolicy}" is not valid; use "retain" (default) or "destroy".`);
+  }
+  new AppsStack(app, 'apps', {
+    images: images.hierarchy,
+    dockerHost,
+    networkMode,
+    volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
+    volume: { removalPolicy },
+  });
 } catch (error) {
   // A failed synth must not leave an earlier synth's stacks behind, where a plan or deploy would pick them up.
   fs.rmSync(path.join(app.outdir, 'stacks'), { recursive: true, force: true });
   fs.rmSync(path.join(app.outdir, 'manifest.json'), { force: true });
   console.error(`modulus-images: synth failed: ${(error as Error).message}`);
   console.error(
-    '(rootImage comes from MODULUS_ROOT_IMAGE, dockerHost from MODULUS_DOCKER_HOST, networkMode from MODULUS_NETWORK_MODE when they are set)',
+    '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, ' +
+      'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy)',
   );
   process.exit(1);
 }

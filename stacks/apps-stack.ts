@@ -32,7 +32,12 @@ export interface AppsStackProps extends ModulusStackProps {
    * Volume options for every app (backend, size, host root, removal policy).
    * @default loopfile volumes of 2 GB under /var/lib/modulus/volumes, retained on destroy
    */
-  readonly volume?: Omit<AppVolumeOptions, 'environment' | 'secretEnvironment'>;
+  readonly volume?: Omit<AppVolumeOptions, 'environment' | 'secretEnvironment' | 'hostRoot'>;
+  /**
+   * Host folder under which each app's volume lives, in `<volumeRoot>/<app name>`.
+   * @default '/var/lib/modulus/volumes'
+   */
+  readonly volumeRoot?: string;
 }
 
 /** The `apps` stack: one sample app per language, each volume → build → run, on the images stack's images. */
@@ -55,6 +60,7 @@ export class AppsStack extends ModulusStack {
         networkMode,
         environment: { MODULUS_SAMPLE: language },
         ...props.volume,
+        hostRoot: props.volumeRoot ? `${props.volumeRoot}/sample-${language}` : undefined,
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());

@@ -30,7 +30,7 @@ describe('npx cdktf synth', () => {
     expect(result.stdout + result.stderr).toContain(
       'images/hierarchy: rootImage "not a valid::ref" is not valid; expected a Docker image reference',
     );
-    expect(result.stdout + result.stderr).toContain('rootImage comes from MODULUS_ROOT_IMAGE');
+    expect(result.stdout + result.stderr).toContain('MODULUS_ROOT_IMAGE sets rootImage');
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/images'))).toBe(false);
   });
 });

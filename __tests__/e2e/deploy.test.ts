@@ -1,0 +1,156 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
+import { copyCheckout } from '../unit/support/checkout';
+import { bash, docker, httpStatus, ok, waitFor } from './support/shell';
+
+/**
+ * The mission: one `cdktf deploy` builds every image and starts the four sample apps, on a real engine with real
+ * Terraform, volumes and supervisord. Runs in a copy of this checkout (its own state, cdktf.out and volumes).
+ * Needs scripts/toolchain/setup.sh to have run.
+ */
+jest.setTimeout(45 * 60_000);
+
+const FIRST_PORT = 18080;
+const ports = Object.fromEntries(LANGUAGES.map((language, index) => [language, FIRST_PORT + index]));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-apps-'));
+const checkout = path.join(work, 'checkout');
+const volumeRoot = path.join(work, 'volumes');
+// Its own repository prefix: destroying its images must not untag the ones the contract tests built, which are
+// the layer cache that keeps the next run fast.
+const PREFIX = 'modulus-e2e/';
+const env = {
+  MODULUS_REPOSITORY_PREFIX: PREFIX,
+  MODULUS_ROOT_IMAGE: process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm',
+  MODULUS_NETWORK_MODE: 'host',
+  MODULUS_VOLUME_ROOT: volumeRoot,
+  MODULUS_VOLUME_REMOVAL: 'destroy',
+};
+const cdktf = (args: string) =>
+  ok(bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env }), `cdktf ${args}`);
+const mnt = (language: string) => path.join(volumeRoot, `sample-${language}`, 'mnt');
+const container = (language: string) => `modulus-app-sample-${language}`;
+const imageIds = () =>
+  Object.fromEntries(
+    STANDARD_IMAGES.map(({ name }) => [name, ok(docker('image', 'inspect', '-f', '{{.Id}}', `${PREFIX}${name}:latest`), name).trim()]),
+  );
+const containerIds = () =>
+  ok(docker('ps', '-a', '--filter', 'name=^modulus-', '--format', '{{.Names}} {{.ID}}'), 'docker ps').trim().split('\n').sort();
+const notifications = (language: string) =>
+  fs
+    .readdirSync(path.join(mnt(language), 'notifications'))
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => JSON.parse(fs.readFileSync(path.join(mnt(language), 'notifications', file), 'utf8')));
+
+beforeAll(() => {
+  copyCheckout(checkout);
+});
+
+afterAll(() => {
+  // Whatever failed above: take down what this test deployed, then its folder.
+  bash('scripts/toolchain/cdktf.sh destroy apps images --auto-approve --no-color', { cwd: checkout, env });
+  for (const language of LANGUAGES) {
+    bash(`MODULUS_APP=sample-${language} MODULUS_ROOT="$ROOT/sample-${language}" MODULUS_REMOVAL_POLICY=destroy bash scripts/volume/modulus-volume.sh set-policy && MODULUS_APP=sample-${language} MODULUS_ROOT="$ROOT/sample-${language}" bash scripts/volume/modulus-volume.sh destroy`, {
+      cwd: checkout,
+      env: { ROOT: volumeRoot },
+    });
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('one cdktf deploy', () => {
+  it('deploys the images and apps stacks', () => {
+    const output = cdktf('deploy images apps --auto-approve');
+    expect(output).toMatch(/images\s+Apply complete!/);
+    expect(output).toMatch(/apps\s+Apply complete!/);
+  });
+
+  it('built all the standard images', () => {
+    expect(Object.keys(imageIds())).toHaveLength(STANDARD_IMAGES.length);
+  });
+
+  it.each(LANGUAGES.map((language) => [language]))('serves the %s sample with HTTP 200 on loopback', async (language) => {
+    expect(await waitFor(`${language} on port ${ports[language]}`, async () => ((await httpStatus(ports[language])) === 200 ? 200 : undefined))).toBe(200);
+  });
+
+  it('runs the node sample on the node major its package.json pins, not the build image default', async () => {
+    const response = await fetch(`http://127.0.0.1:${ports.node}/`);
+    expect(await response.text()).toMatch(/on node v20\./);
+  });
+
+  it('restarts a killed app and writes a crash notification to its volume', async () => {
+    const before = notifications('node').length;
+    const pid = ok(docker('exec', container('node'), 'supervisorctl', 'pid', 'app'), 'supervisorctl pid').trim();
+    ok(docker('exec', container('node'), 'kill', '-KILL', pid), 'kill the app');
+    const crash = await waitFor('a crash notification', () => notifications('node').slice(before).find((n) => n.type === 'crash'));
+    expect(crash).toMatchObject({ type: 'crash', process: 'app', expected: false });
+    expect(crash).toHaveProperty('Header');
+    expect(crash).toHaveProperty('Payload');
+    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+    const newPid = ok(docker('exec', container('node'), 'supervisorctl', 'pid', 'app'), 'supervisorctl pid').trim();
+    expect(newPid).not.toBe(pid);
+  });
+
+  it('writes an oom notification when the app is killed for allocating past the memory limit', async () => {
+    const before = notifications('node').length;
+    // Make the app the kernel's first choice, then allocate past the container's limit from beside it.
+    docker(
+      'exec',
+      container('node'),
+      'bash',
+      '-c',
+      'echo 1000 > "/proc/$(supervisorctl pid app)/oom_score_adj" && python3 -c "' +
+        'import time\nchunks = []\nfor _ in range(200):\n    chunks.append(bytearray(8 << 20))\n    time.sleep(0.01)"',
+    );
+    const oom = await waitFor('an oom notification', () => notifications('node').slice(before).find((n) => n.type === 'oom'), 90_000);
+    expect(oom).toMatchObject({ type: 'oom', process: 'app' });
+    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+  });
+
+  it('refuses writes past the volume size', () => {
+    const fill = docker('exec', container('static'), 'bash', '-c', 'dd if=/dev/zero of=/mnt/tmp/fill bs=1M count=2200 2>&1; status=$?; rm -f /mnt/tmp/fill; exit $status');
+    expect(fill.status).not.toBe(0);
+    expect(fill.stdout).toContain('No space left on device');
+  });
+
+  it('changes nothing on a second deploy', () => {
+    const output = cdktf('deploy images apps --auto-approve');
+    expect(output).not.toMatch(/Apply complete! Resources: [1-9]/);
+    for (const stack of ['images', 'apps']) {
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {
+        cwd: path.join(checkout, 'cdktf.out', 'stacks', stack),
+        env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' },
+      });
+      expect({ stack, status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ stack, status: 0, plan: '' });
+    }
+  });
+
+  it('rebuilds exactly the edited leaf image, and replaces only the container that runs it', () => {
+    const imagesBefore = imageIds();
+    const containersBefore = containerIds();
+    fs.appendFileSync(path.join(checkout, 'images', 'run-static', 'Dockerfile'), '# edited by the e2e test\n');
+    cdktf('deploy images apps --auto-approve');
+    const imagesAfter = imageIds();
+    const rebuilt = Object.keys(imagesAfter).filter((name) => imagesAfter[name] !== imagesBefore[name]);
+    expect(rebuilt).toEqual(['run-static']);
+    const replaced = containerIds().filter((line) => !containersBefore.includes(line)).map((line) => line.split(' ')[0]);
+    expect(replaced).toEqual([container('static')]);
+  });
+
+  it('destroy leaves no container of ours and removes images and volumes per their policies', () => {
+    cdktf('destroy apps images --auto-approve');
+    expect(ok(docker('ps', '-a', '--filter', 'name=^modulus-app-', '--format', '{{.Names}}'), 'docker ps').trim()).toBe('');
+    for (const { name } of STANDARD_IMAGES) {
+      expect({ name, present: docker('image', 'inspect', `${PREFIX}${name}:latest`).status === 0 }).toEqual({ name, present: false });
+    }
+    for (const language of LANGUAGES) {
+      const mounted = bash(`findmnt --noheadings "${mnt(language)}"`).status === 0;
+      expect({ language, mounted, image: fs.existsSync(path.join(volumeRoot, `sample-${language}`, 'volume.img')) }).toEqual({
+        language,
+        mounted: false,
+        image: false,
+      });
+    }
+  });
+});

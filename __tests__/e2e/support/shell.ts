@@ -1,0 +1,61 @@
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a bash script; never throws on a non-zero exit. */
+export function bash(script: string, options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+  const result = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, CI: '1', ...options.env },
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Fails with the command's whole output when it did not exit 0; returns stdout. */
+export function ok(run: Run, what: string): string {
+  if (run.status !== 0) {
+    throw new Error(`${what} exited ${run.status}\n--- stdout\n${run.stdout.slice(-20000)}\n--- stderr\n${run.stderr.slice(-20000)}`);
+  }
+  return run.stdout;
+}
+
+export function docker(...args: string[]): Run {
+  const result = spawnSync('docker', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Polls `probe` every 500 ms until it returns a value or `timeoutMs` passes; then throws with `what`. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
+}
+
+/** GET on loopback; resolves to the status code, or undefined when nothing answers. */
+export async function httpStatus(port: number, pathname = '/'): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${pathname}`, { signal: AbortSignal.timeout(3000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return undefined;
+  }
+}
