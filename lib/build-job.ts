@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AssetType, TerraformAsset } from 'cdktf';
+import { AssetType, DataResource, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
-import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import { hashDirectory } from './content-hash';
@@ -100,7 +99,7 @@ export class BuildJob extends Construct {
    */
   public readonly artifactId: string;
   /** The resource that publishes the output; exists once the build has succeeded. */
-  public readonly published: NullResource;
+  public readonly published: DataResource;
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
     super(scope, id);

@@ -4,7 +4,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { NullProvider } from '@cdktf/provider-null/lib/provider';
 
 export interface Synthesized {
   stack: TerraformStack;
@@ -12,11 +11,10 @@ export interface Synthesized {
   json: any;
 }
 
-/** A stack with the docker and null providers, filled by `fill`, synthesized (aspects included). */
+/** A stack with the docker provider, filled by `fill`, synthesized (aspects included). */
 export function synthStack(fill: (stack: TerraformStack) => void): Synthesized {
   const stack = new TerraformStack(Testing.app(), 'test');
   new DockerProvider(stack, 'docker', {});
-  new NullProvider(stack, 'null', {});
   fill(stack);
   const raw = Testing.synth(stack);
   return { stack, raw, json: JSON.parse(raw) };
@@ -42,9 +40,9 @@ export function resourceKey(json: any, type: string, prefix: string): string {
   return key;
 }
 
-/** The local-exec provisioners of a null_resource. */
-export function localExecs(nullResource: any): any[] {
-  return (nullResource.provisioner ?? []).map((provisioner: any) => provisioner['local-exec']);
+/** The local-exec provisioners of a resource (terraform_data). */
+export function localExecs(step: any): any[] {
+  return (step.provisioner ?? []).map((provisioner: any) => provisioner['local-exec']);
 }
 
 /** A temporary app source folder with the given files (relative path → content). */
