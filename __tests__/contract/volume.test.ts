@@ -2,13 +2,19 @@
  * The volume script's loopfile backend for real: loop devices, ext4, mounts, ownership, the size limit as
  * mop inside a container, keeping data across re-creates, growing, refusing to shrink, supervisor.conf as
  * supervisord itself parses it, the build copy/publish steps and destroy per removal policy.
- * Needs root, loop devices and the Docker engine (the contract suite's machine). Every volume lives under a
- * temporary host root; afterAll unmounts them and detaches their loop devices whatever happened.
+ * The last part drives an AppVolume through Terraform itself (terraform_data needs no provider): growing
+ * and changing the environment without replacing the volume, refusing to shrink, secrets kept out of the
+ * output, destroy per removal policy.
+ * Needs root, loop devices, the Docker engine and Terraform (TERRAFORM_BINARY_NAME from
+ * scripts/toolchain/env.sh, else `terraform` on PATH): the contract suite's machine. Every volume lives under
+ * a temporary host root; afterAll unmounts them and detaches their loop devices whatever happened.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { App as CdktfApp, TerraformStack, TerraformVariable } from 'cdktf';
+import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
 import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
@@ -35,7 +41,7 @@ function volumeScript(command: string, root: string, env: Record<string, string>
 }
 
 function ok(run: Run): Run {
-  if (run.status !== 0) throw new Error(`volume script exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
+  if (run.status !== 0) throw new Error(`exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
   return run;
 }
 
@@ -323,5 +329,117 @@ describe('loopfile volume: destroy per removal policy', () => {
     } finally {
       spawnSync('kill', [holder]);
     }
+  });
+});
+
+describe('AppVolume through Terraform', () => {
+  const terraform = process.env.TERRAFORM_BINARY_NAME || 'terraform';
+  const work = path.join(TEMP, 'terraform');
+  const hostRoot = path.join(TEMP, 'tf-volumes', 'tfshop');
+  const secret = 'tf-s3cr3t "quoted" 100%';
+  const stackDir = path.join(work, 'stacks', 'volume');
+
+  function synth(props: Partial<AppVolumeProps>): void {
+    const app = new CdktfApp({ outdir: work });
+    const stack = new TerraformStack(app, 'volume');
+    const password = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
+    new AppVolume(stack, 'Vol', {
+      app: 'tfshop',
+      hostRoot,
+      size: '64MiB',
+      environment: { NODE_ENV: 'production' },
+      secretEnvironment: { DB_PASSWORD: password.stringValue },
+      ...props,
+    });
+    app.synth();
+  }
+
+  function tf(...args: string[]): Run {
+    const flags = args[0] === 'show' ? ['-no-color'] : ['-no-color', '-input=false'];
+    const result = spawnSync(terraform, [...args, ...flags], {
+      cwd: stackDir,
+      env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_VAR_db_password: secret, TF_IN_AUTOMATION: '1' },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    if (result.error) throw result.error;
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Actions per resource address prefix of a saved plan. */
+  function planActions(): Record<string, string[]> {
+    ok(tf('plan', '-out=plan.bin'));
+    const plan = JSON.parse(spawnSync(terraform, ['show', '-json', 'plan.bin'], { cwd: stackDir, encoding: 'utf8' }).stdout);
+    return Object.fromEntries(
+      plan.resource_changes.map((change: any) => [change.address.replace(/^terraform_data\.Vol_/, '').replace(/_[0-9A-F]{8}$/, ''), change.change.actions]),
+    );
+  }
+
+  beforeAll(() => {
+    roots.push(hostRoot);
+    synth({});
+    ok(tf('init'));
+  });
+
+  it('creates the volume and supervisor.conf, keeping the secret out of the output', () => {
+    const run = ok(tf('apply', '-auto-approve'));
+    expect(run.stdout + run.stderr).not.toContain('tf-s3cr3t');
+    expect(run.stdout).toContain('(output suppressed due to sensitive value in config)');
+    expect(isMounted(mnt(hostRoot))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'supervisor.conf'), 'utf8')).toContain(
+      `environment=DB_PASSWORD='tf-s3cr3t "quoted" 100%%',NODE_ENV="production"\n`,
+    );
+    fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
+    const state = ok(tf('show')).stdout;
+    expect(state).not.toContain('tf-s3cr3t');
+  });
+
+  it('grows the volume and rewrites supervisor.conf without replacing the volume', () => {
+    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' } });
+    expect(planActions()).toEqual({
+      Volume: ['no-op'],
+      Size: ['delete', 'create'],
+      RemovalPolicy: ['no-op'],
+      Config: ['delete', 'create'],
+    });
+    ok(tf('apply', '-auto-approve'));
+    expect(fs.statSync(path.join(hostRoot, 'volume.img')).size).toBe(96 * 1048576);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'supervisor.conf'), 'utf8')).toContain('NODE_ENV="staging"');
+  });
+
+  it('fails the apply on a shrink, before anything changes', () => {
+    synth({ size: '64MiB', environment: { NODE_ENV: 'staging' } });
+    const run = tf('apply', '-auto-approve');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr.replace(/\s+/g, ' ')).toContain("refusing to shrink the volume of app 'tfshop' from 96 MiB to 64 MiB");
+    expect(fs.statSync(path.join(hostRoot, 'volume.img')).size).toBe(96 * 1048576);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('retain (default): terraform destroy keeps the data; applying again adopts it', () => {
+    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' } });
+    ok(tf('apply', '-auto-approve'));
+    ok(tf('destroy', '-auto-approve'));
+    expect(isMounted(mnt(hostRoot))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    ok(tf('apply', '-auto-approve'));
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it("destroy: switching the policy doesn't replace the volume; terraform destroy then removes it", () => {
+    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' }, removalPolicy: 'destroy' });
+    expect(planActions()).toEqual({
+      Volume: ['no-op'],
+      Size: ['no-op'],
+      RemovalPolicy: ['delete', 'create'],
+      Config: ['no-op'],
+    });
+    ok(tf('apply', '-auto-approve'));
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    ok(tf('destroy', '-auto-approve'));
+    expect(isMounted(mnt(hostRoot))).toBe(false);
+    expect(fs.existsSync(hostRoot)).toBe(false);
+    expect(loopDevices(hostRoot)).toEqual([]);
   });
 });
