@@ -1,0 +1,104 @@
+/**
+ * `npm run bench`: every benchmark, with numbers and ratios against their goals ("met" / "NOT met"; a missed goal
+ * never fails the run, a measurement that could not be taken does, after the others have run).
+ *
+ *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready
+ *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, cold)
+ *   BENCH_COLD=1 npm run bench         adds the cold build (two full builds without cache: slow)
+ *
+ * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
+ * BENCH_WORK=<folder> (measure against a kept deployment), BENCH_LANGUAGES (apps to deploy, default all),
+ * BENCH_COLD_BUILDER=legacy, MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
+ * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth.
+ */
+import * as path from 'path';
+import { coldBuild } from './cold';
+import { noopRedeploy } from './noop';
+import { appReadyTime } from './ready';
+import { rebuildPrecision } from './rebuild';
+import { benchLanguages } from './support/app';
+import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
+import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
+
+const ALL = ['synth', 'noop', 'rebuild', 'ready', 'cold'] as const;
+type Benchmark = (typeof ALL)[number];
+
+function selected(): Set<Benchmark> {
+  const args = process.argv.slice(2);
+  for (const arg of args) {
+    if (!(ALL as readonly string[]).includes(arg)) throw new Error(`unknown benchmark "${arg}"; choose from ${ALL.join(', ')}`);
+  }
+  const chosen = new Set<Benchmark>(args.length > 0 ? (args as Benchmark[]) : ALL.filter((b) => b !== 'cold'));
+  if (process.env.BENCH_COLD === '1') chosen.add('cold');
+  return chosen;
+}
+
+/** Deploys images and the benchmark apps in a copy; the stacks that deployed (apps may fail while images work). */
+function deploy(): { checkout: Checkout; stacks: string[] } {
+  const checkout = prepareCheckout('deployed', 'modulus-bench/');
+  console.log(`\n# deployment (copy in ${checkout.work}, images modulus-bench/*, apps bench-{${benchLanguages().join(',')}})`);
+  let images;
+  try {
+    images = cdktf(checkout, ['deploy', 'images', '--auto-approve']);
+  } catch (error) {
+    teardown(checkout, ['images']);
+    throw error;
+  }
+  console.log(`  cdktf deploy images: ${formatMs(images.ms)}`);
+  try {
+    const apps = cdktf(checkout, ['deploy', 'apps', '--auto-approve']);
+    console.log(`  cdktf deploy apps: ${formatMs(apps.ms)}`);
+    return { checkout, stacks: ['images', 'apps'] };
+  } catch (error) {
+    failed('deployment of the apps stack', error);
+    return { checkout, stacks: ['images'] };
+  }
+}
+
+async function main(): Promise<void> {
+  const chosen = selected();
+  console.log(`modulus-images benchmarks, ${new Date().toISOString()}, ${require('os').cpus().length} cores; ${[...chosen].join(', ')}`);
+  if (chosen.has('synth')) {
+    console.log('\n# synth (bench/synth.ts)');
+    try {
+      const out = must('npx', ['ts-node', path.join('bench', 'synth.ts')], { cwd: REPO_ROOT }).stdout;
+      process.stdout.write(out.replace(/^/gm, '  '));
+      const full = /^synth full hierarchy\s*:\s*([\d.]+ ms)/m.exec(out);
+      const one = /^synth one-resource app\s*:\s*([\d.]+ ms) \(median of (\d+)\)/m.exec(out);
+      const ratio = /^ratio\s*:\s*([\d.]+) \(goal ≤ ([\d.]+)\) (met|NOT met)/m.exec(out);
+      if (!full || !one || !ratio) throw new Error(`unexpected output of bench/synth.ts:\n${out}`);
+      record({
+        benchmark: 'synth',
+        measure: `full hierarchy / one-resource app (${full[1]} / ${one[1]}, medians of ${one[2]})`,
+        value: `${ratio[1]}×`,
+        goal: `≤ ${ratio[2]}×`,
+        met: ratio[3] === 'met',
+      });
+    } catch (error) {
+      failed('synth', error);
+    }
+  }
+  if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready')) {
+    let deployment: { checkout: Checkout; stacks: string[] } | undefined;
+    try {
+      deployment = deploy();
+      if (chosen.has('noop')) noopRedeploy(deployment.checkout, deployment.stacks);
+      if (chosen.has('rebuild')) rebuildPrecision(deployment.checkout);
+      if (chosen.has('ready')) {
+        if (deployment.stacks.includes('apps')) await appReadyTime();
+        else failed('app ready time', 'the apps stack did not deploy (see above)');
+      }
+    } catch (error) {
+      failed('deployment', error);
+    } finally {
+      if (deployment) teardown(deployment.checkout, [...deployment.stacks].reverse());
+    }
+  }
+  if (chosen.has('cold')) coldBuild();
+  summarize();
+}
+
+main().catch((error) => {
+  failed('bench', error);
+  summarize();
+});

@@ -1,0 +1,78 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { cdktf, Checkout, planStatus, terraform } from './support/deployment';
+import { describeSamples, failed, formatMs, median, must, repeat, runCount, verdict } from './support/measure';
+
+const NAME = 'no-op redeploy';
+const GOAL = 1.5;
+
+/** `terraform plan` of an empty, initialised configuration: the floor of any Terraform run on this machine. */
+function emptyPlanSamples(env: NodeJS.ProcessEnv, runs: number): number[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-empty-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'main.tf'), '');
+    must(env.TERRAFORM_BINARY_NAME!, ['init', '-input=false', '-no-color'], { cwd: dir, env });
+    return repeat(runs, 1, () => must(env.TERRAFORM_BINARY_NAME!, ['plan', '-input=false', '-no-color'], { cwd: dir, env }).ms);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A redeploy that changes nothing, against `terraform plan` of an empty config (goal ≤ 1.5×), on a deployed
+ * copy: first the plans must be empty (`terraform plan -detailed-exitcode` = 0), then `terraform apply
+ * -auto-approve` of each stack and `cdktf deploy` of all stacks are timed. The goal is judged on `terraform apply`
+ * of the images stack (Terraform's own no-op: refresh of every image plus an empty apply); cdktf deploy adds a
+ * synth (a ts-node process) and a `terraform init` per stack, printed as well.
+ */
+export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
+  const runs = runCount(5);
+  console.log(`\n# ${NAME} (stacks: ${stacks.join(', ')})`);
+  try {
+    for (const stack of stacks) {
+      const plan = planStatus(checkout, stack);
+      console.log(`  plan of ${stack}: terraform plan -detailed-exitcode = ${plan.status}`);
+      verdict(NAME, `${stack}: planned changes after deploy (detailed exit code)`, plan.status, { equals: 0 }, '', plan.status === 0 ? undefined : plan.output.slice(-2000));
+    }
+
+    const empty = emptyPlanSamples(checkout.env, runs);
+    const floor = median(empty);
+    console.log(`  terraform plan, empty config: ${describeSamples(empty)}`);
+
+    for (const stack of stacks) {
+      const resources = countResources(checkout, stack);
+      const applies = repeat(runs, 1, () => {
+        const apply = terraform(checkout, stack, ['apply', '-auto-approve', '-input=false', '-no-color']);
+        if (changed(apply.stdout)) {
+          throw new Error(`terraform apply of ${stack} changed something:\n${apply.stdout.slice(-3000)}`);
+        }
+        return apply.ms;
+      });
+      console.log(`  terraform apply -auto-approve, ${stack} (${resources} resources in state, no change): ${describeSamples(applies)}`);
+      verdict(NAME, `terraform apply ${stack} / empty plan (${formatMs(median(applies))} / ${formatMs(floor)}, ${runs} runs)`, median(applies) / floor, { max: GOAL }, '×');
+    }
+
+    const deployRuns = Math.min(runs, 3);
+    const deploys = repeat(deployRuns, 0, () => {
+      const deploy = cdktf(checkout, ['deploy', ...stacks, '--auto-approve']);
+      if (changed(deploy.stdout)) {
+        throw new Error(`cdktf deploy changed something:\n${deploy.stdout.slice(-3000)}`);
+      }
+      return deploy.ms;
+    });
+    console.log(`  cdktf deploy ${stacks.join(' ')} --auto-approve (synth + init + plan/apply of each stack): ${describeSamples(deploys)}`);
+    verdict(NAME, `cdktf deploy ${stacks.join('+')} / empty plan (${formatMs(median(deploys))} / ${formatMs(floor)}, ${deployRuns} runs)`, median(deploys) / floor, { max: GOAL }, '×', 'informational: includes synth and terraform init');
+  } catch (error) {
+    failed(NAME, error);
+  }
+}
+
+/** Whether Terraform's output reports any resource added, changed or destroyed. */
+function changed(output: string): boolean {
+  return [...output.matchAll(/Resources: (\d+) added, (\d+) changed, (\d+) destroyed/g)].some((m) => m.slice(1).some((n) => n !== '0'));
+}
+
+function countResources(checkout: Checkout, stack: string): number {
+  return terraform(checkout, stack, ['state', 'list']).stdout.split('\n').filter(Boolean).length;
+}

@@ -1,0 +1,66 @@
+/**
+ * The cdktf app the benchmarks deploy in their copy of the checkout (its cdktf.json points here instead of
+ * main.ts). The images stack is main.ts's ImagesStack; the apps are the same App constructs the apps stack
+ * uses (same samples, host networking, security policy), but named `bench-<language>` on ports from 18180, so
+ * that their container names, ports and volumes never collide with a concurrent e2e run of main.ts's
+ * `sample-<language>` apps.
+ *
+ * Environment: MODULUS_ROOT_IMAGE, MODULUS_REPOSITORY_PREFIX, MODULUS_VOLUME_ROOT (as main.ts),
+ * BENCH_LANGUAGES (comma-separated, default all), BENCH_FIRST_PORT (default 18180),
+ * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource).
+ */
+import * as path from 'path';
+import { App as CdktfApp, Aspects } from 'cdktf';
+import { App } from '../../lib/app';
+import { ContainerSecurityPolicy } from '../../lib/container-policy';
+import { ModulusStack } from '../../lib/modulus-stack';
+import { Language, LANGUAGES } from '../../lib/standard-images';
+import { ImagesStack } from '../../stacks/images-stack';
+
+export const BENCH_FIRST_PORT = 18180;
+
+export function benchLanguages(): Language[] {
+  const wanted = (process.env.BENCH_LANGUAGES ?? LANGUAGES.join(',')).split(',').filter(Boolean);
+  for (const language of wanted) {
+    if (!(LANGUAGES as readonly string[]).includes(language)) {
+      throw new Error(`BENCH_LANGUAGES: "${language}" is not one of ${LANGUAGES.join(', ')}`);
+    }
+  }
+  return wanted as Language[];
+}
+
+export function benchPort(language: Language): number {
+  return Number(process.env.BENCH_FIRST_PORT ?? BENCH_FIRST_PORT) + LANGUAGES.indexOf(language);
+}
+
+function synth(): void {
+  const app = new CdktfApp();
+  const images = new ImagesStack(app, 'images', {
+    rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
+    repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
+  });
+  if (process.env.BENCH_NO_CACHE === '1') {
+    for (const image of images.hierarchy.images) image.resource.addOverride('build.no_cache', true);
+  }
+  const apps = new ModulusStack(app, 'apps');
+  const volumeRoot = process.env.MODULUS_VOLUME_ROOT;
+  if (!volumeRoot) throw new Error('MODULUS_VOLUME_ROOT must be set for the benchmark apps');
+  for (const language of benchLanguages()) {
+    new App(apps, `bench-${language}`, {
+      name: `bench-${language}`,
+      language,
+      source: path.resolve(__dirname, '../../samples', language),
+      buildImage: images.hierarchy.image(`build-${language}`).imageId,
+      runImage: images.hierarchy.image(`run-${language}`).imageId,
+      port: benchPort(language),
+      networkMode: 'host',
+      environment: { MODULUS_SAMPLE: language },
+      hostRoot: `${volumeRoot}/bench-${language}`,
+      removalPolicy: 'destroy',
+    });
+  }
+  Aspects.of(apps).add(new ContainerSecurityPolicy());
+  app.synth();
+}
+
+if (require.main === module) synth();
