@@ -13,8 +13,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App as CdktfApp, TerraformStack, TerraformVariable } from 'cdktf';
+import { App as CdktfApp, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
 import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
+import { runContainerName } from '../../lib/run-container';
+import { ctlCommand } from '../../scripts/ctl';
 import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
@@ -290,6 +292,50 @@ describe('loopfile volume: supervisor.conf', () => {
   }, 1_800_000);
 });
 
+describe('npm run ctl against supervisord in the run-base image', () => {
+  const name = runContainerName('ctltest');
+  let root: string;
+
+  beforeAll(() => {
+    const runBase = buildImage('run-base');
+    root = createVolume('ctltest', 64);
+    // The generated file, with `start` (which only run-<language> images have) replaced by a long sleep.
+    const conf = ok(volumeScript('render-config', root)).stdout.replace('command=start\n', 'command=bash -c "echo app started; exec sleep 600"\n');
+    fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
+    fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
+    dockerRun(['rm', '-f', name]);
+    docker(['run', '-d', '--name', name, '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges:true', '--init', '-e', 'TINI_SUBREAPER=1', '-v', `${mnt(root)}:/mnt`, runBase]);
+    for (let i = 0; i < 30 && !ctl('status').stdout.includes('RUNNING'); i++) spawnSync('sleep', ['1']);
+  }, 1_800_000);
+
+  afterAll(() => {
+    dockerRun(['rm', '-f', name]);
+  });
+
+  function ctl(action: string, timeout = 60_000): Run {
+    const [command, ...args] = ctlCommand('ctltest', action);
+    const result = spawnSync(command, args, { encoding: 'utf8', timeout });
+    return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  }
+
+  it('status, stop, start and restart go through supervisorctl as mop', () => {
+    expect(ctl('status').stdout).toMatch(/^app\s+RUNNING\s+pid \d+/);
+    expect(ctl('stop').stdout).toBe('app: stopped\n');
+    const stopped = ctl('status');
+    expect(stopped.stdout).toMatch(/^app\s+STOPPED/);
+    expect(stopped.status).toBe(3);
+    expect(ctl('start').stdout).toBe('app: started\n');
+    expect(ctl('restart').stdout).toBe('app: stopped\napp: started\n');
+    expect(ctl('status').status).toBe(0);
+  });
+
+  it('tail follows /mnt/log/app.log', () => {
+    const tail = ctl('tail', 3_000);
+    expect(tail.stdout).toContain('app started\n');
+  });
+});
+
 describe('loopfile volume: destroy per removal policy', () => {
   it('retain (the default): destroy leaves the volume mounted with its data', () => {
     const root = createVolume('retained', 64);
@@ -338,10 +384,12 @@ describe('AppVolume through Terraform', () => {
   const hostRoot = path.join(TEMP, 'tf-volumes', 'tfshop');
   const secret = 'tf-s3cr3t "quoted" 100%';
   const stackDir = path.join(work, 'stacks', 'volume');
+  const statePath = path.join(work, 'volume.tfstate');
 
   function synth(props: Partial<AppVolumeProps>): void {
     const app = new CdktfApp({ outdir: work });
     const stack = new TerraformStack(app, 'volume');
+    new LocalBackend(stack, { path: statePath });
     const password = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
     new AppVolume(stack, 'Vol', {
       app: 'tfshop',
@@ -390,7 +438,9 @@ describe('AppVolume through Terraform', () => {
       `environment=DB_PASSWORD='tf-s3cr3t "quoted" 100%%',NODE_ENV="production"\n`,
     );
     fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
-    const state = ok(tf('show')).stdout;
+    expect(ok(tf('show')).stdout).not.toContain('tf-s3cr3t');
+    const state = fs.readFileSync(statePath, 'utf8');
+    expect(state).toContain('"modulus_volume": "tfshop"');
     expect(state).not.toContain('tf-s3cr3t');
   });
 
