@@ -10,6 +10,7 @@ import { buildImage } from './support/docker';
 import { cleanup, restrictedRunArgs, RunVolume } from './support/run';
 
 const MINUTES = 60_000;
+jest.setTimeout(5 * MINUTES);
 let ref = '';
 
 beforeAll(() => {

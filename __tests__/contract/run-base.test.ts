@@ -17,6 +17,7 @@ import {
 } from './support/run';
 
 const MINUTES = 60_000;
+jest.setTimeout(5 * MINUTES);
 let ref = '';
 
 beforeAll(() => {

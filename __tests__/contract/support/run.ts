@@ -287,3 +287,20 @@ export function buildSample(buildImageRef: string, sample: string, outputDir: st
     1_200_000,
   );
 }
+
+/**
+ * The npm registry settings of this machine (`npm config get registry` / `cafile`), as container arguments:
+ * the registry as npm_config_registry and, when npm trusts an extra CA bundle (a TLS-intercepting proxy), that
+ * file mounted read-only with npm_config_cafile pointing at it. Mirrors how the platform passes its registry.
+ */
+export function machineNpmSettings(): { env: Record<string, string>; extraArgs: string[] } {
+  const get = (key: string) => execFileSync('npm', ['config', 'get', key], { encoding: 'utf8' }).trim();
+  const env: Record<string, string> = { npm_config_registry: get('registry') };
+  const extraArgs: string[] = [];
+  const cafile = get('cafile');
+  if (cafile && cafile !== 'null' && cafile !== 'undefined' && fs.existsSync(cafile)) {
+    extraArgs.push('-v', `${cafile}:/etc/modulus-machine/npm-ca.crt:ro`);
+    env.npm_config_cafile = '/etc/modulus-machine/npm-ca.crt';
+  }
+  return { env, extraArgs };
+}
