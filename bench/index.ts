@@ -16,6 +16,7 @@ import { coldBuild } from './cold';
 import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
 import { rebuildPrecision } from './rebuild';
+import { synthCli } from './synth-cli';
 import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     } catch (error) {
       failed('synth', error);
     }
+    synthCli();
   }
   if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready')) {
     let deployment: { checkout: Checkout; stacks: string[] } | undefined;
