@@ -84,7 +84,10 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD
  *
  * The docker provider waits for a container with `attach`, keeps its output in `container_logs` and its exit
  * status in `exit_code`, but does not fail on a non-zero status; a postcondition does, with the last log
- * lines in the message. Exit status 124 (from `build` or `timeout`) reports a timeout.
+ * lines in the message. Exit status 124 (from `build` or `timeout`) reports a timeout. The failed container
+ * stays in the state, so later plans keep failing with the same message until the source or the image changes
+ * (which replaces it), or `terraform apply -replace=<build container>` runs the build again. The running app
+ * is not touched by a failed build: publishing and the run container come after the check.
  */
 export class BuildJob extends Construct {
   /** The build container (run to completion). */
