@@ -90,6 +90,7 @@ describe('env.sh', () => {
     const version = JSON.parse(ok(withToolchain('terraform version -json'), 'terraform version'));
     expect(version.terraform_version).toBe('1.5.7');
     expect(ok(withToolchain('printf %s "$TERRAFORM_BINARY_NAME"'), 'env')).toBe(toolchain.terraform);
+    expect(ok(withToolchain('printf %s "$MODULUS_DOCKER_PROVIDER_VERSION"'), 'env')).toBe(toolchain.dockerProvider);
   });
 
   it('points Terraform at a CLI config that installs providers from the local mirror only', () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Source me (bash or zsh) after scripts/toolchain/setup.sh:  source scripts/toolchain/env.sh
+# Source me (bash) after scripts/toolchain/setup.sh:  source scripts/toolchain/env.sh
 # Puts the toolchain's Terraform first on PATH and points Terraform (and cdktf, which runs it) at the
 # provider mirror. Use `cdktf deploy|destroy --skip-provider-lock` (or scripts/toolchain/cdktf):
 # cdktf otherwise runs `terraform providers lock`, which asks the public registry, not the mirror.
@@ -20,6 +20,12 @@ mkdir -p "$TF_PLUGIN_CACHE_DIR"
 export CHECKPOINT_DISABLE=1
 # cdktf: do not look up newer cdktf releases.
 export DISABLE_VERSION_CHECK=true
+
+# The kreuzwerker/docker version the mirror holds (the newest, if several): pin stacks to it when
+# synthesizing for this toolchain, e.g. required_providers.docker.version.
+MODULUS_DOCKER_PROVIDER_VERSION="$(find "$_modulus_tc_cache/mirror/registry.terraform.io/kreuzwerker/docker" \
+  -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)"
+export MODULUS_DOCKER_PROVIDER_VERSION
 
 if [ ! -x "$TERRAFORM_BINARY_NAME" ] || [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
   echo "[toolchain] env.sh: toolchain not set up in $_modulus_tc_cache; run scripts/toolchain/setup.sh" >&2

@@ -62,9 +62,14 @@ build_one() {
   declared="$(awk '$1 == "module" { gsub(/"/, "", $2); print $2; exit }' "$gomod")"
   [[ -n "$declared" ]] || tc_fail "$step" "read module path from $gomod" ""
 
+  # The wrapper takes the source's go directive: from go 1.17 on the module graph is pruned, so only
+  # modules that the provider's packages import are needed (not every tool its go.mod lists).
+  local go_version
+  go_version="$(awk '$1 == "go" { print $2; exit }' "$gomod")"
+
   # Wrapper module: require the declared path, replace it by the source when the paths differ.
   {
-    printf 'module modulus.local/toolchain/%s-%s\n\n' "$ns" "$type"
+    printf 'module modulus.local/toolchain/%s-%s\n\ngo %s\n\n' "$ns" "$type" "${go_version:-1.21}"
     if [[ "$declared" == "$module" ]]; then
       printf 'require %s %s\n' "$module" "$source_version"
     else
