@@ -417,7 +417,7 @@ recorded_policy() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# supervisor.conf
+# supervisor.conf: [program:app] and Navi's [eventlistener:navi] as images/run-base/README.md specifies.
 #
 # Supervisor 4 reads `environment=` with %-expansion first (so % is written %%), then a non-POSIX shlex
 # split: no backslash escapes at all, a quoted value ends at the next quote of its kind, and quote characters
@@ -500,11 +500,15 @@ render_config() {
     "killasgroup=true" \
     "" \
     "[eventlistener:navi]" \
-    "command=navi --output /mnt/notifications --log /mnt/log/navi.log" \
+    "command=navi --output /mnt/notifications" \
     "events=PROCESS_STATE" \
     "buffer_size=100" \
+    "autostart=true" \
+    "autorestart=true" \
     "stdout_logfile=NONE" \
-    "stderr_logfile=/mnt/log/navi.log"
+    "stderr_logfile=/mnt/log/navi.log" \
+    "stderr_logfile_maxbytes=1MB" \
+    "stderr_logfile_backups=2"
 }
 
 cmd_render_config() {
