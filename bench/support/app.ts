@@ -7,7 +7,10 @@
  *
  * Environment: MODULUS_ROOT_IMAGE, MODULUS_REPOSITORY_PREFIX, MODULUS_VOLUME_ROOT (as main.ts),
  * BENCH_LANGUAGES (comma-separated, default all), BENCH_FIRST_PORT (default 18180),
- * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource).
+ * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource),
+ * BENCH_DOCKER_PROVIDER / BENCH_WITHOUT_NULL_PROVIDER=1 (the provider versions the toolchain's mirror holds, set
+ * by bench/support/deployment.ts: the same overrides as __tests__/e2e/support/base-app.ts, no-ops once
+ * ModulusStack pins what the mirror has).
  */
 import * as path from 'path';
 import { App as CdktfApp, Aspects } from 'cdktf';
@@ -60,6 +63,13 @@ function synth(): void {
     });
   }
   Aspects.of(apps).add(new ContainerSecurityPolicy());
+  for (const stack of [images, apps]) {
+    if (process.env.BENCH_DOCKER_PROVIDER) stack.addOverride('terraform.required_providers.docker.version', process.env.BENCH_DOCKER_PROVIDER);
+    if (process.env.BENCH_WITHOUT_NULL_PROVIDER === '1') {
+      stack.addOverride('terraform.required_providers.null', undefined);
+      stack.addOverride('provider.null', undefined);
+    }
+  }
   app.synth();
 }
 
