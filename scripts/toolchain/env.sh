@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Source me (bash) after scripts/toolchain/setup.sh:  source scripts/toolchain/env.sh
 # Puts the toolchain's Terraform first on PATH and points Terraform (and cdktf, which runs it) at the
-# provider mirror. Use `cdktf deploy|destroy --skip-provider-lock` (or scripts/toolchain/cdktf):
+# provider mirror. Use `cdktf deploy|destroy --skip-provider-lock` (or scripts/toolchain/cdktf.sh):
 # cdktf otherwise runs `terraform providers lock`, which asks the public registry, not the mirror.
-# Sourcing has no side effects beyond these exports and never exits the calling shell.
+# Sourcing has no side effects beyond these exports (and the plugin cache folder), and never fails, even
+# in a shell with set -euo pipefail.
 
 _modulus_tc_cache="${MODULUS_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modulus-images/toolchain}"
 _modulus_tc_version="${MODULUS_TERRAFORM_VERSION:-1.5.7}"
@@ -15,7 +16,7 @@ export TERRAFORM_BINARY_NAME="$_modulus_tc_cache/terraform/$_modulus_tc_version/
 export TF_CLI_CONFIG_FILE="$_modulus_tc_cache/terraform.rc"
 # Shared by terraform init across stacks (cdktf would otherwise create ~/.terraform.d/plugin-cache).
 export TF_PLUGIN_CACHE_DIR="$_modulus_tc_cache/plugin-cache"
-mkdir -p "$TF_PLUGIN_CACHE_DIR"
+mkdir -p "$TF_PLUGIN_CACHE_DIR" 2>/dev/null || true
 # Terraform and cdktf both read CHECKPOINT_DISABLE (no telemetry, no version check calls home).
 export CHECKPOINT_DISABLE=1
 # cdktf: do not look up newer cdktf releases.
@@ -24,7 +25,7 @@ export DISABLE_VERSION_CHECK=true
 # The kreuzwerker/docker version the mirror holds (the newest, if several): pin stacks to it when
 # synthesizing for this toolchain, e.g. required_providers.docker.version.
 MODULUS_DOCKER_PROVIDER_VERSION="$(find "$_modulus_tc_cache/mirror/registry.terraform.io/kreuzwerker/docker" \
-  -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)"
+  -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1 || true)"
 export MODULUS_DOCKER_PROVIDER_VERSION
 
 if [ ! -x "$TERRAFORM_BINARY_NAME" ] || [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
