@@ -47,8 +47,8 @@ function deploy(): { checkout: Checkout; stacks: string[] } {
   }
   console.log(`  cdktf deploy images: ${formatMs(images.ms)}`);
   try {
-    const apps = cdktf(checkout, ['deploy', 'apps', '--auto-approve']);
-    console.log(`  cdktf deploy apps: ${formatMs(apps.ms)}`);
+    const apps = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
+    console.log(`  cdktf deploy images apps (images unchanged): ${formatMs(apps.ms)}`);
     return { checkout, stacks: ['images', 'apps'] };
   } catch (error) {
     failed('deployment of the apps stack', error);

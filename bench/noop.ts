@@ -7,11 +7,14 @@ import { describeSamples, failed, formatMs, median, must, repeat, runCount, verd
 const NAME = 'no-op redeploy';
 const GOAL = 1.5;
 
-/** `terraform plan` of an empty, initialised configuration: the floor of any Terraform run on this machine. */
-function emptyPlanSamples(env: NodeJS.ProcessEnv, runs: number): number[] {
+/**
+ * `terraform plan` of an initialised configuration: `main.tf` empty (the goal's baseline, the floor of any
+ * Terraform run here), or only the docker provider block (what starting the provider adds, informational).
+ */
+function planSamples(env: NodeJS.ProcessEnv, runs: number, mainTf: string): number[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-empty-'));
   try {
-    fs.writeFileSync(path.join(dir, 'main.tf'), '');
+    fs.writeFileSync(path.join(dir, 'main.tf'), mainTf);
     must(env.TERRAFORM_BINARY_NAME!, ['init', '-input=false', '-no-color'], { cwd: dir, env });
     return repeat(runs, 1, () => must(env.TERRAFORM_BINARY_NAME!, ['plan', '-input=false', '-no-color'], { cwd: dir, env }).ms);
   } finally {
@@ -36,9 +39,12 @@ export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
       verdict(NAME, `${stack}: planned changes after deploy (detailed exit code)`, plan.status, { equals: 0 }, '', plan.status === 0 ? undefined : plan.output.slice(-2000));
     }
 
-    const empty = emptyPlanSamples(checkout.env, runs);
+    const empty = planSamples(checkout.env, runs, '');
     const floor = median(empty);
     console.log(`  terraform plan, empty config: ${describeSamples(empty)}`);
+    const providerOnly = planSamples(checkout.env, runs, dockerProviderOnly(checkout.env.BENCH_DOCKER_PROVIDER!));
+    console.log(`  terraform plan, only the docker provider configured (no resource): ${describeSamples(providerOnly)}`);
+    verdict(NAME, `docker provider alone / empty plan (${formatMs(median(providerOnly))} / ${formatMs(floor)}, ${runs} runs)`, median(providerOnly) / floor, { max: GOAL }, '×', 'informational: the cost of starting the provider');
 
     for (const stack of stacks) {
       const resources = countResources(checkout, stack);
@@ -51,6 +57,7 @@ export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
       });
       console.log(`  terraform apply -auto-approve, ${stack} (${resources} resources in state, no change): ${describeSamples(applies)}`);
       verdict(NAME, `terraform apply ${stack} / empty plan (${formatMs(median(applies))} / ${formatMs(floor)}, ${runs} runs)`, median(applies) / floor, { max: GOAL }, '×');
+      verdict(NAME, `terraform apply ${stack} / provider-only plan (${formatMs(median(applies))} / ${formatMs(median(providerOnly))}, ${runs} runs)`, median(applies) / median(providerOnly), { max: GOAL }, '×', 'informational');
     }
 
     const deployRuns = Math.min(runs, 3);
@@ -66,6 +73,16 @@ export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
   } catch (error) {
     failed(NAME, error);
   }
+}
+
+function dockerProviderOnly(version: string): string {
+  return [
+    'terraform {',
+    `  required_providers {\n    docker = {\n      source  = "kreuzwerker/docker"\n      version = "${version}"\n    }\n  }`,
+    '}',
+    'provider "docker" {\n  host = "unix:///var/run/docker.sock"\n}',
+    '',
+  ].join('\n');
 }
 
 /** Whether Terraform's output reports any resource added, changed or destroyed. */
