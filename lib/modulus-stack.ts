@@ -1,5 +1,4 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { LocalBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 
@@ -18,12 +17,22 @@ export interface ModulusStackProps {
    * @default '../../../terraform.<id>.tfstate' (the project root, next to cdktf.json)
    */
   readonly statePath?: string;
+  /**
+   * Exact kreuzwerker/docker version to require. Set it only when the provider you can install is not the one the
+   * bindings were generated from (the offline toolchain exports its build's version as
+   * MODULUS_DOCKER_PROVIDER_VERSION, which main.ts passes here).
+   * @default '3.6.2' (the version @cdktf/provider-docker 12.0.x was generated from)
+   */
+  readonly dockerProviderVersion?: string;
 }
 
+/** The kreuzwerker/docker version the @cdktf/provider-docker bindings were generated from. */
+export const DOCKER_PROVIDER_VERSION = '3.6.2';
+
 /**
- * A stack wired the way every modulus-images stack is: the docker and null providers (pinned to exactly the
- * versions the bindings were generated from: kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4) and a local backend
- * with a relative state path.
+ * A stack wired the way every modulus-images stack is: the docker provider, pinned to exactly the version the
+ * bindings were generated from (kreuzwerker/docker 3.6.2), and a local backend with a relative state path.
+ * App volumes use Terraform's built-in `terraform_data`, so no null provider is needed.
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
@@ -40,10 +49,16 @@ export class ModulusStack extends TerraformStack {
     if (statePath.startsWith('/')) {
       throw new Error(`${this.node.path}: statePath "${statePath}" is absolute; give a path relative to cdktf.out/stacks/${id}.`);
     }
+    const providerVersion = props.dockerProviderVersion ?? DOCKER_PROVIDER_VERSION;
+    if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(providerVersion)) {
+      throw new Error(
+        `${this.node.path}: dockerProviderVersion "${providerVersion}" is not valid; expected an exact version such as "${DOCKER_PROVIDER_VERSION}".`,
+      );
+    }
     this.dockerProvider = new DockerProvider(this, 'docker', { host: dockerHost });
-    new NullProvider(this, 'null');
-    // cdktf writes the short source "null"; spell out the namespace a provider mirror is laid out by.
-    this.addOverride('terraform.required_providers.null.source', 'hashicorp/null');
+    if (providerVersion !== DOCKER_PROVIDER_VERSION) {
+      this.addOverride('terraform.required_providers.docker.version', providerVersion);
+    }
     new LocalBackend(this, { path: statePath });
   }
 }

@@ -25,10 +25,10 @@ export function classify(actions: string[]): Action | undefined {
   return undefined;
 }
 
-/** App volumes are the null_resources whose triggers carry the `modulus_volume` key (see AppVolume). */
+/** App volumes are the terraform_data resources whose triggers_replace carry the `modulus_volume` key (see AppVolume). */
 export function isVolume(change: ResourceChange): boolean {
-  if (change.type !== 'null_resource') return false;
-  const triggers = change.change.before?.triggers ?? change.change.after?.triggers ?? {};
+  if (change.type !== 'terraform_data') return false;
+  const triggers = change.change.before?.triggers_replace ?? change.change.after?.triggers_replace ?? {};
   return typeof triggers === 'object' && triggers !== null && 'modulus_volume' in triggers;
 }
 

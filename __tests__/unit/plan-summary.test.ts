@@ -2,8 +2,8 @@ import { classify, summarizePlan, TerraformPlan } from '../../scripts/plan-summa
 
 const volume = (address: string, actions: string[]) => ({
   address,
-  type: 'null_resource',
-  change: { actions, before: { triggers: { modulus_volume: 'node' } }, after: null },
+  type: 'terraform_data',
+  change: { actions, before: { triggers_replace: { modulus_volume: 'node' } }, after: null },
 });
 const image = (address: string, actions: string[]) => ({
   address,
@@ -44,22 +44,22 @@ describe('summarizePlan', () => {
     const summary = summarizePlan('apps', {
       resource_changes: [
         image('docker_image.a', ['create']),
-        volume('null_resource.node_volume', ['delete', 'create']),
-        volume('null_resource.php_volume', ['delete']),
-        volume('null_resource.new_volume', ['create']),
+        volume('terraform_data.node_volume', ['delete', 'create']),
+        volume('terraform_data.php_volume', ['delete']),
+        volume('terraform_data.new_volume', ['create']),
       ],
     });
     const lines = summary.split('\n');
     expect(lines[2]).toBe('> [!CAUTION]');
     expect(lines[3]).toContain('replaces or destroys 2 app volume(s)');
-    expect(summary).toContain('> - `null_resource.node_volume` (replace)');
-    expect(summary).toContain('> - `null_resource.php_volume` (destroy)');
-    expect(summary).not.toContain('> - `null_resource.new_volume`');
+    expect(summary).toContain('> - `terraform_data.node_volume` (replace)');
+    expect(summary).toContain('> - `terraform_data.php_volume` (destroy)');
+    expect(summary).not.toContain('> - `terraform_data.new_volume`');
   });
 
-  it('does not flag other null_resources', () => {
+  it('does not flag other terraform_data resources', () => {
     const summary = summarizePlan('apps', {
-      resource_changes: [{ address: 'null_resource.x', type: 'null_resource', change: { actions: ['delete'], before: { triggers: { a: '1' } } } }],
+      resource_changes: [{ address: 'terraform_data.x', type: 'terraform_data', change: { actions: ['delete'], before: { triggers_replace: { a: '1' } } } }],
     });
     expect(summary).not.toContain('Data-destroying');
     expect(summary).toContain('| destroy | 1 |');
