@@ -4,6 +4,7 @@ const project = (name, extra = {}) => ({
   preset: 'ts-jest',
   testEnvironment: 'node',
   testMatch: [`<rootDir>/__tests__/${name}/**/*.test.ts`],
+  modulePathIgnorePatterns: ['<rootDir>/cdktf.out/', '<rootDir>/dist/'],
   ...extra,
 });
 
