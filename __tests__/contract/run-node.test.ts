@@ -10,7 +10,7 @@ import * as path from 'path';
 import { buildImage, REPO_ROOT } from './support/docker';
 import { describeRunImage } from './support/run-contract';
 import {
-  buildSample,
+  buildSampleInto,
   cleanup,
   freePort,
   machineNpmSettings,
@@ -27,10 +27,7 @@ const PINNED_MAJOR = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'samples/no
 
 describeRunImage({
   image: 'run-node',
-  prepareApp: (appDir) => {
-    const build = buildSample(buildImage('build-node'), 'node', appDir);
-    if (build.status !== 0) throw new Error(`build-node failed:\n${build.stdout}\n${build.stderr}`);
-  },
+  prepareApp: (appDir) => buildSampleInto(buildImage('build-node'), 'node', appDir),
   expectBody: new RegExp(`on node v${PINNED_MAJOR}\\.`),
   // npm start runs `node server.js` as its child; killing that node is the app crashing.
   crash: ['pkill', '-KILL', '-f', '^node server.js'],

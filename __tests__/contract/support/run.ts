@@ -8,7 +8,8 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { docker, dockerRun, DockerResult, REPO_ROOT } from './docker';
+import { BuildVolume, outputOf, removeTempDirs, runBuild, SAMPLES } from './build';
+import { docker, dockerRun, DockerResult } from './docker';
 
 export const MOP_UID = 441;
 export const MOP_GID = 444;
@@ -170,6 +171,7 @@ export function exec(container: string, command: string[], input?: string): Dock
 export function cleanup(): void {
   for (const name of containers.splice(0)) dockerRun(['rm', '-f', name]);
   for (const dir of tempRoots.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  removeTempDirs();
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -263,29 +265,16 @@ export function processes(container: string): Array<{ pid: number; ppid: number;
 }
 
 /**
- * Runs a build image's `build` on a copy of samples/<sample> and leaves the output in `outputDir` (e.g. a run
- * volume's app/ folder), with the same restrictions as the platform's build containers.
+ * Builds samples/<sample> with a build image the way the platform does (support/build.ts runBuild: read-only,
+ * mop, host network, the machine's CA bundle) and copies the output into `appDir` (a run volume's app/).
  */
-export function buildSample(buildImageRef: string, sample: string, outputDir: string, env: Record<string, string> = {}): DockerResult {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-build-volume-'));
-  tempRoots.push(work);
-  fs.cpSync(path.join(REPO_ROOT, 'samples', sample), path.join(work, 'input'), { recursive: true });
-  for (const sub of ['home', 'tmp']) fs.mkdirSync(path.join(work, sub));
-  fs.mkdirSync(outputDir, { recursive: true });
-  chownTree(work);
-  chownTree(outputDir);
-  const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
-  return dockerRun(
-    [
-      'run', '--rm', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-      '--user', `${MOP_UID}:${MOP_GID}`, '--network', 'host',
-      '-v', `${work}/input:/mnt/input`, '-v', `${outputDir}:/mnt/output`,
-      '-v', `${work}/home:/mnt/home`, '-v', `${work}/tmp:/mnt/tmp`,
-      ...envArgs, buildImageRef, 'build',
-    ],
-    undefined,
-    1_200_000,
-  );
+export function buildSampleInto(buildImageRef: string, sample: string, appDir: string): DockerResult {
+  const volume = new BuildVolume(path.join(SAMPLES, sample));
+  const result = runBuild(buildImageRef, volume);
+  if (result.status !== 0) throw new Error(`${buildImageRef} could not build samples/${sample}:\n${outputOf(result)}`);
+  fs.cpSync(volume.output, appDir, { recursive: true });
+  chownTree(appDir);
+  return result;
 }
 
 /**
