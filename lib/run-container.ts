@@ -188,7 +188,10 @@ export class RunContainer extends Construct {
     }
 
     this.containerName = runContainerName(volume.app);
-    const env: Record<string, string> = { PORT: String(this.port), SERVO_SIZE: String(memory) };
+    // Where the app binds: loopback when it shares the host's network (or has none), every interface of its own
+    // network namespace otherwise, so a published port reaches it. The run images and samples read HOST.
+    const bindAddress = isolated ? '127.0.0.1' : '0.0.0.0';
+    const env: Record<string, string> = { HOST: bindAddress, PORT: String(this.port), SERVO_SIZE: String(memory) };
     if (init) env.TINI_SUBREAPER = '1';
 
     const labels = [

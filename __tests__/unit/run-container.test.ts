@@ -39,7 +39,7 @@ describe('RunContainer: secure defaults', () => {
 
   it('limits memory (512 MiB by default) without swap and passes it as SERVO_SIZE', () => {
     expect(container).toMatchObject({ memory: 512, memory_swap: 512 });
-    expect(container.env).toEqual(['PORT=8080', 'SERVO_SIZE=512', 'TINI_SUBREAPER=1']);
+    expect(container.env).toEqual(['HOST=0.0.0.0', 'PORT=8080', 'SERVO_SIZE=512', 'TINI_SUBREAPER=1']);
   });
 
   it('mounts the volume at /mnt and starts after the volume, its size, policy and supervisor.conf', () => {
@@ -87,10 +87,11 @@ describe('RunContainer: secure defaults', () => {
 });
 
 describe('RunContainer: options', () => {
-  it('host networking (CI): nothing published', () => {
+  it('host networking (CI): nothing published, the app binds loopback only', () => {
     const { container } = synthRun({ networkMode: 'host' });
     expect(container.network_mode).toBe('host');
     expect(container.ports).toBeUndefined();
+    expect(container.env).toContain('HOST=127.0.0.1');
   });
 
   it('custom port, publication, memory, restart, health check, init and logs', () => {
@@ -105,7 +106,7 @@ describe('RunContainer: options', () => {
     });
     expect(container.ports).toEqual([{ internal: 3000, external: 80, ip: '0.0.0.0', protocol: 'tcp' }]);
     expect(container).toMatchObject({ memory: 1024, memory_swap: 1024, restart: 'on-failure', init: false, log_opts: { 'max-size': '1m' }, wait_timeout: 30 });
-    expect(container.env).toEqual(['PORT=3000', 'SERVO_SIZE=1024']);
+    expect(container.env).toEqual(['HOST=0.0.0.0', 'PORT=3000', 'SERVO_SIZE=1024']);
     expect(container.healthcheck.test.at(-1)).toBe('http://127.0.0.1:3000/healthz?deep=1');
   });
 
