@@ -8,7 +8,8 @@
  *
  * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
  * BENCH_WORK=<folder> (measure against a kept deployment), BENCH_LANGUAGES (apps to deploy, default all),
- * BENCH_COLD_BUILDER=legacy, MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
+ * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_BUILDER=legacy,
+ * MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
  * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth.
  */
 import * as path from 'path';
@@ -17,6 +18,7 @@ import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
 import { rebuildPrecision } from './rebuild';
 import { synthCli } from './synth-cli';
+import { Language } from '../lib/standard-images';
 import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
@@ -34,8 +36,11 @@ function selected(): Set<Benchmark> {
   return chosen;
 }
 
-/** Deploys images and the benchmark apps in a copy; the stacks that deployed (apps may fail while images work). */
-function deploy(): { checkout: Checkout; stacks: string[] } {
+/**
+ * Deploys images and the benchmark apps in a copy. `stacks`: what deployed completely (apps may fail while images
+ * work); `created`: what to destroy afterwards (a failed apps deploy may have created part of its resources).
+ */
+function deploy(): { checkout: Checkout; stacks: string[]; created: string[] } {
   const checkout = prepareCheckout('deployed', 'modulus-bench/');
   console.log(`\n# deployment (copy in ${checkout.work}, images modulus-bench/*, apps bench-{${benchLanguages().join(',')}})`);
   let images;
@@ -49,11 +54,17 @@ function deploy(): { checkout: Checkout; stacks: string[] } {
   try {
     const apps = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
     console.log(`  cdktf deploy images apps (images unchanged): ${formatMs(apps.ms)}`);
-    return { checkout, stacks: ['images', 'apps'] };
+    return { checkout, stacks: ['images', 'apps'], created: ['apps', 'images'] };
   } catch (error) {
     failed('deployment of the apps stack', error);
-    return { checkout, stacks: ['images'] };
+    return { checkout, stacks: ['images'], created: ['apps', 'images'] };
   }
+}
+
+/** The samples whose ready time is measured: BENCH_READY_LANGUAGES, default node and java (deployed ones only). */
+function readyLanguages(): Language[] {
+  const wanted = (process.env.BENCH_READY_LANGUAGES ?? 'node,java').split(',').filter(Boolean);
+  return benchLanguages().filter((language) => wanted.includes(language));
 }
 
 async function main(): Promise<void> {
@@ -81,19 +92,17 @@ async function main(): Promise<void> {
     synthCli();
   }
   if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready')) {
-    let deployment: { checkout: Checkout; stacks: string[] } | undefined;
+    let deployment: ReturnType<typeof deploy> | undefined;
     try {
       deployment = deploy();
       if (chosen.has('noop')) noopRedeploy(deployment.checkout, deployment.stacks);
       if (chosen.has('rebuild')) rebuildPrecision(deployment.checkout);
-      if (chosen.has('ready')) {
-        if (deployment.stacks.includes('apps')) await appReadyTime();
-        else failed('app ready time', 'the apps stack did not deploy (see above)');
-      }
+      // A failed apps deploy may still have started some apps: measure those that answer.
+      if (chosen.has('ready')) await appReadyTime(readyLanguages());
     } catch (error) {
       failed('deployment', error);
     } finally {
-      if (deployment) teardown(deployment.checkout, [...deployment.stacks].reverse());
+      if (deployment) teardown(deployment.checkout, deployment.created);
     }
   }
   if (chosen.has('cold')) coldBuild();
