@@ -15,7 +15,7 @@ describeRunImage({
   },
   expectBody: /modulus sample java app on java 17\..*max heap \d+ MiB/,
   extraArgs: ['--memory', '512m', '--memory-swap', '512m'],
-  crash: ['pkill', '-KILL', '-f', '-jar app.jar'],
+  crash: ['pkill', '-KILL', '-f', 'java .*-jar app\\.jar'],
   more: (context) => {
     test('heap is 75 % of the container memory: -Xms384m -Xmx384m under --memory 512m', () => {
       const cmdline = exec(context().container, ['sh', '-c', `tr '\\0' ' ' < /proc/${appPid(context().container)}/cmdline`]).stdout;

@@ -99,7 +99,8 @@ export function describeRunImage(spec: RunImageSpec): void {
 
     test('serves the sample with HTTP 200 on the loopback port', async () => {
       const answer = await httpGet(context.port);
-      expect(answer.status).toBe(200);
+      const logs = answer.status === 200 ? '' : `${context.volume.read('log/app.log')}\n${context.volume.read('log/supervisord.log')}`;
+      expect({ status: answer.status, logs }).toEqual({ status: 200, logs: '' });
       expect(answer.body).toMatch(spec.expectBody);
     });
 

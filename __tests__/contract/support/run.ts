@@ -216,7 +216,9 @@ export interface HttpResult {
 /** GET http://127.0.0.1:<port><path>; status 0 when the connection fails. */
 export function httpGet(port: number, urlPath = '/', timeoutMs = 5_000): Promise<HttpResult> {
   return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: timeoutMs }, (response) => {
+    // agent: false, a fresh connection each time: node's default agent keeps sockets alive, and a server's
+    // keep-alive timeout would make a later request on the pooled socket fail.
+    const request = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: timeoutMs, agent: false }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk) => (body += chunk));
