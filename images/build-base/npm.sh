@@ -64,7 +64,8 @@ npm_private_config() {
     log "registry login: user ${NPM_USER} for ${registry}"
   fi
   if [[ -n "${NPM_EMAIL:-}" ]]; then
-    printf 'email=%s\n%s:email=%s\n' "${NPM_EMAIL}" "${key}" "${NPM_EMAIL}" >>"${npmrc}"
+    # Registry-scoped only: npm >= 9 rejects a global `email`.
+    printf '%s:email=%s\n' "${key}" "${NPM_EMAIL}" >>"${npmrc}"
   fi
   # The secrets live in the private userconfig only; install scripts of dependencies do not get them
   # through the environment (unless a user config of the app refers to them as ${NPM_...}).
