@@ -1,7 +1,7 @@
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 
 /**
  * The offline deploy toolchain (scripts/toolchain/) against a real engine, real Terraform and real providers:
@@ -13,45 +13,18 @@ import * as path from 'path';
 
 jest.setTimeout(20 * 60_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-const ENV_SH = path.join(ROOT, 'scripts/toolchain/env.sh');
+const ENV_SH = path.join(REPO_ROOT, 'scripts/toolchain/env.sh');
 const ROOT_IMAGE = process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm';
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs a bash script with scripts/toolchain/env.sh sourced, as a user of the toolchain would. */
 function withToolchain(script: string, options: { cwd?: string; env?: Record<string, string> } = {}): Run {
-  const result = spawnSync('bash', ['-c', `set -euo pipefail\nsource "$ENV_SH"\n${script}`], {
-    cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ENV_SH, CI: '1', ...options.env },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** Fails with the command's whole output when it did not exit 0. */
-function ok(run: Run, what: string): string {
-  if (run.status !== 0) {
-    throw new Error(`${what} exited ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
-  }
-  return run.stdout;
-}
-
-function docker(...args: string[]): Run {
-  const result = spawnSync('docker', args, { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return bash(`source "$ENV_SH"\n${script}`, { cwd: options.cwd, env: { ENV_SH, ...options.env } });
 }
 
 interface Toolchain {
   cache: string;
   terraform: string;
   dockerProvider: string;
-  hasNullProvider: boolean;
 }
 
 let toolchain: Toolchain;
@@ -71,7 +44,7 @@ function inspectToolchain(): Toolchain {
   if (docker.length !== 1) {
     throw new Error(`toolchain: expected one kreuzwerker/docker in ${mirror}, found [${docker.join(', ')}]; ${setupHint}`);
   }
-  return { cache, terraform, dockerProvider: docker[0], hasNullProvider: versions('hashicorp/null').length > 0 };
+  return { cache, terraform, dockerProvider: docker[0] };
 }
 
 beforeAll(() => {
@@ -175,8 +148,6 @@ describe('cdktf deploy and destroy of root -> base', () => {
             OUT: path.join(work, 'cdktf.out'),
             E2E_ROOT_IMAGE: ROOT_IMAGE,
             E2E_REPOSITORY_PREFIX: prefix,
-            E2E_DOCKER_PROVIDER: toolchain.dockerProvider,
-            E2E_WITHOUT_NULL_PROVIDER: toolchain.hasNullProvider ? '0' : '1',
           },
         },
       );

@@ -2,10 +2,9 @@
  * A cdktf app for the end-to-end deploy test: the images stack cut down to root -> base, built under a
  * repository prefix of its own so that a deploy and destroy never touch the real modulus/* images.
  *
- *   E2E_ROOT_IMAGE             root image reference (the toolchain's modulus/root:bookworm)
- *   E2E_REPOSITORY_PREFIX      e.g. modulus-e2e-1234/
- *   E2E_DOCKER_PROVIDER        version of kreuzwerker/docker that the toolchain's mirror holds
- *   E2E_WITHOUT_NULL_PROVIDER  "1" when the mirror holds no hashicorp/null (no null resource is used)
+ *   E2E_ROOT_IMAGE                   root image reference (the toolchain's modulus/root:bookworm)
+ *   E2E_REPOSITORY_PREFIX            e.g. modulus-e2e-1234/
+ *   MODULUS_DOCKER_PROVIDER_VERSION  the kreuzwerker/docker version the toolchain's mirror holds (env.sh sets it)
  */
 import { App } from 'cdktf';
 import { ImagesStack } from '../../../stacks/images-stack';
@@ -17,15 +16,11 @@ const need = (name: string): string => {
 };
 
 const app = new App();
-const stack = new ImagesStack(app, 'e2e-base', {
+new ImagesStack(app, 'e2e-base', {
   rootImage: need('E2E_ROOT_IMAGE'),
   images: [{ name: 'base' }],
   repositoryPrefix: need('E2E_REPOSITORY_PREFIX'),
   statePath: 'terraform.tfstate',
+  dockerProviderVersion: need('MODULUS_DOCKER_PROVIDER_VERSION'),
 });
-stack.addOverride('terraform.required_providers.docker.version', need('E2E_DOCKER_PROVIDER'));
-if (process.env.E2E_WITHOUT_NULL_PROVIDER === '1') {
-  stack.addOverride('terraform.required_providers.null', undefined);
-  stack.addOverride('provider.null', undefined);
-}
 app.synth();
