@@ -31,7 +31,7 @@ let toolchain: Toolchain;
 
 /** What setup.sh left behind; throws (failing every test) when any piece is missing. */
 function inspectToolchain(): Toolchain {
-  const setupHint = 'run `bash scripts/toolchain/setup.sh` first (see scripts/toolchain/README.md)';
+  const setupHint = 'run `bash scripts/toolchain/setup.sh` first (see "Offline / air-gapped installation" in README.md)';
   const facts = withToolchain('printf "%s\\n%s\\n" "$MODULUS_TOOLCHAIN_CACHE" "$(command -v terraform)"');
   const [cache, terraform] = ok(facts, 'source env.sh').trim().split('\n');
   if (!fs.existsSync(path.join(cache, 'terraform.rc'))) {

@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STEP="providers"
 
 # The Go module proxy reachable here serves neither kreuzwerker/docker v3.6.2 nor hashicorp/null v3.2.4
-# (see README.md in this folder). It serves kreuzwerker/docker at one master commit, taken after the
+# (see "Provider versions" in the top-level README.md). It serves kreuzwerker/docker at one master commit, taken after the
 # v4.6.0 release (2026-09-01); it is labelled with Go's pseudo-version convention for "a commit after
 # 4.6.0", so it can never be mistaken for a release. Point MODULUS_PROVIDER_SPECS at your own list to
 # build other versions from a proxy that has them.
