@@ -5,7 +5,7 @@
  */
 import { buildImage } from './support/docker';
 import { describeRunImage } from './support/run-contract';
-import { buildSampleInto, exec, httpGet, processes } from './support/run';
+import { buildSampleInto, exec, httpGet, processes, waitFor } from './support/run';
 
 jest.setTimeout(300_000);
 
@@ -29,9 +29,11 @@ describeRunImage({
     });
 
     test('access log lines land in /mnt/log/app.log', async () => {
-      await httpGet(context().port, '/?modulus-access-log-probe');
-      const log = context().volume.read('log/app.log');
-      expect(log).toMatch(/"GET \/\?modulus-access-log-probe HTTP\/1\.1" 200 /);
+      expect((await httpGet(context().port, '/?modulus-access-log-probe')).status).toBe(200);
+      // nginx writes to supervisord's pipe; supervisord copies it into the file within its next poll.
+      const probe = /"GET \/\?modulus-access-log-probe HTTP\/1\.1" 200 /;
+      const log = await waitFor(() => (probe.test(context().volume.read('log/app.log')) ? context().volume.read('log/app.log') : ''), 10_000);
+      expect(log).toMatch(probe);
     });
 
     test('missing files are 404, dot-files are not published', async () => {
