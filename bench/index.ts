@@ -8,8 +8,8 @@
  *
  * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
  * BENCH_WORK=<folder> (measure against a kept deployment), BENCH_LANGUAGES (apps to deploy, default all),
- * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_BUILDER=legacy,
- * MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
+ * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_RUNS,
+ * BENCH_COLD_PARALLELISM, MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
  * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth.
  */
 import * as path from 'path';
