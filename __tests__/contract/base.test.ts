@@ -3,7 +3,8 @@
  * then run read-only with only /mnt writable.
  */
 import { buildImage } from './support/docker';
-import { bashIn, removeTempDirs } from './support/build';
+import * as fs from 'fs';
+import { bashIn, removeTempDirs, tempDir, chownMop, runIn } from './support/build';
 import { imageContract } from './support/image-contract';
 
 jest.setTimeout(1_800_000);
@@ -36,5 +37,13 @@ describe('base', () => {
   it('keeps no apt lists or caches in the image', () => {
     const result = bashIn(image, 'ls -A /var/lib/apt/lists | grep -v "^lock$\\|^partial$\\|^auxfiles$" | wc -l; ls -A /var/cache/apt | grep -c "\\.bin$" || true');
     expect(result.stdout.trim().split('\n')).toEqual(['0', '0']);
+  });
+
+  it('creates nothing root-owned in a volume that lacks the standard folders', () => {
+    const volume = tempDir('modulus-empty-volume-');
+    chownMop(volume);
+    const result = runIn(image, ['bash', '-c', 'pwd; mkdir -p "$HOME" "$TMPDIR" && echo made'], { volume });
+    expect(result.stdout).toBe('/mnt\nmade\n');
+    for (const entry of fs.readdirSync(volume)) expect(fs.statSync(`${volume}/${entry}`).uid).toBe(441);
   });
 });

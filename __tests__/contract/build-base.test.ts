@@ -100,6 +100,16 @@ describe('build-base', () => {
     expect(fs.readFileSync(`${volume.dir}/dst/app.txt`, 'utf8')).toBe('app\n');
   });
 
+  it('works on a volume holding only input/: creates output/, home/ and tmp/ as mop', () => {
+    const volume = new BuildVolume(undefined, { 'a.txt': 'a\n' });
+    for (const sub of ['output', 'home', 'tmp']) fs.rmdirSync(`${volume.dir}/${sub}`);
+    const result = runBuild(image, volume);
+    expect(result.status).toBe(0);
+    expect(fs.readdirSync(volume.dir).sort()).toEqual(['home', 'input', 'output', 'tmp']);
+    for (const sub of ['output', 'home', 'tmp']) expect(fs.statSync(`${volume.dir}/${sub}`).uid).toBe(441);
+    expect(fs.readFileSync(volume.out('a.txt'), 'utf8')).toBe('a\n');
+  });
+
   it('runs NN-name hooks in order with INPUT/OUTPUT exported, stderr folded into stdout', () => {
     const volume = new BuildVolume(undefined, { 'a.txt': 'a\n' });
     const result = runBuild(hooked, volume);

@@ -138,6 +138,40 @@ describe('build-node', () => {
     expect(fs.existsSync(volume.out('node_modules', 'devonly'))).toBe(false);
   });
 
+  it('compiles a native module with node-gyp against the bundled node headers, offline', () => {
+    const addon = [
+      '#include <node_api.h>',
+      'static napi_value Hello(napi_env env, napi_callback_info info) {',
+      '  napi_value result;',
+      '  napi_create_string_utf8(env, "native ok", NAPI_AUTO_LENGTH, &result);',
+      '  return result;',
+      '}',
+      'NAPI_MODULE_INIT() {',
+      '  napi_value fn;',
+      '  napi_create_function(env, "hello", NAPI_AUTO_LENGTH, Hello, NULL, &fn);',
+      '  napi_set_named_property(env, exports, "hello", fn);',
+      '  return exports;',
+      '}',
+    ].join('\n');
+    const volume = new BuildVolume(undefined, {
+      // npm 10: npm >= 12 runs dependency install scripts only when the app lists them in allowScripts.
+      'package.json': JSON.stringify({ name: 'native', version: '1.0.0', engines: { node: '22.x', npm: '10.x' }, dependencies: { addon: 'file:./addon' } }),
+      'addon/package.json': JSON.stringify({ name: 'addon', version: '1.0.0', main: 'index.js', scripts: { install: 'node-gyp rebuild' } }),
+      'addon/binding.gyp': '{"targets": [{"target_name": "addon", "sources": ["addon.c"]}]}\n',
+      'addon/addon.c': addon,
+      'addon/index.js': "module.exports = require('./build/Release/addon.node');\n",
+    });
+    const result = runBuild(image, volume);
+    expect(result.status).toBe(0);
+    // The headers served the compile and are gone; the addon loads with the bundled node, without network.
+    expect(fs.existsSync(volume.out('.modulus', 'node', 'include'))).toBe(false);
+    const run = runIn(image, ['bash', '-c', 'cd /mnt/app && .modulus/node/bin/node -e "console.log(require(\'addon\').hello())"'], {
+      volume: new BuildVolume().dir,
+      mounts: [`${volume.output}:/mnt/app:ro`],
+    });
+    expect(run.stdout).toBe('native ok\n');
+  });
+
   it('RUN_TESTS=true installs dev dependencies, runs npm test, then prunes them', () => {
     const volume = new BuildVolume(path.join(SAMPLES, 'node'), {
       'devonly/package.json': '{"name":"devonly","version":"1.0.0"}\n',
