@@ -96,6 +96,9 @@ export class ModulusImage extends Construct {
     this.resource = new Image(this, 'image', {
       name: this.imageRef,
       keepLocally: props.keepLocally ?? false,
+      // A rebuild removes the old image while containers (in other stacks) still run it: force only untags it,
+      // and the old layers go once those containers are replaced.
+      forceRemove: true,
       buildAttribute: {
         context: context.path,
         buildArgs: { ...sortedRecord(props.buildArgs ?? {}), [PARENT_BUILD_ARG]: parentRef },

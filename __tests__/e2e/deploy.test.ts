@@ -92,19 +92,29 @@ describe('one cdktf deploy', () => {
     expect(newPid).not.toBe(pid);
   });
 
-  it('writes an oom notification when the app is killed for allocating past the memory limit', async () => {
-    const before = notifications('node').length;
-    // Make the app the kernel's first choice, then allocate past the container's limit from beside it.
-    docker(
-      'exec',
-      container('node'),
-      'bash',
-      '-c',
-      'echo 1000 > "/proc/$(supervisorctl pid app)/oom_score_adj" && python3 -c "' +
-        'import time\nchunks = []\nfor _ in range(200):\n    chunks.append(bytearray(8 << 20))\n    time.sleep(0.01)"',
+  it('rebuilds and restarts an app when its source changes', async () => {
+    const before = containerIds();
+    // The kernel's OOM killer picks the largest process, so the app itself must be the one that allocates.
+    fs.appendFileSync(
+      path.join(checkout, 'samples', 'node', 'server.js'),
+      "\n// Added by the e2e test: GET /allocate grows the app past its memory limit.\n" +
+        "server.on('request', (req) => {\n" +
+        "  if (req.url !== '/allocate') return;\n" +
+        '  const chunks = [];\n' +
+        '  setInterval(() => chunks.push(Buffer.alloc(64 << 20, 1)), 50);\n' +
+        '});\n',
     );
+    cdktf('deploy images apps --auto-approve');
+    const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
+    expect(replaced.sort()).toEqual([`modulus-build-sample-node`, container('node')].sort());
+    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+  });
+
+  it('writes an oom notification when the app allocates past its memory limit', async () => {
+    const before = notifications('node').length;
+    await httpStatus(ports.node, '/allocate');
     const oom = await waitFor('an oom notification', () => notifications('node').slice(before).find((n) => n.type === 'oom'), 90_000);
-    expect(oom).toMatchObject({ type: 'oom', process: 'app' });
+    expect(oom).toMatchObject({ type: 'oom', process: 'app', expected: false });
     expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
   });
 

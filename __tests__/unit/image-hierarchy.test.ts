@@ -61,9 +61,10 @@ describe('ImageHierarchy: the standard tree', () => {
     }
   });
 
-  it('builds with host networking and removes images on destroy by default', () => {
+  it('builds with host networking and removes images on destroy by default, even while containers run them', () => {
     expect(imageResource(json, 'run-php').build.network_mode).toBe('host');
     expect(imageResource(json, 'run-php').keep_locally).toBe(false);
+    expect(imageResource(json, 'run-php').force_remove).toBe(true);
   });
 
   it('pins the docker provider to the version the bindings were generated from, and needs no other provider', () => {
