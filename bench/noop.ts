@@ -45,7 +45,7 @@ export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
     const empty = planSamples(checkout.env, runs, '');
     const floor = median(empty);
     console.log(`  terraform plan, empty config: ${describeSamples(empty)}`);
-    const providerOnly = planSamples(checkout.env, runs, dockerProviderOnly(checkout.env.BENCH_DOCKER_PROVIDER!));
+    const providerOnly = planSamples(checkout.env, runs, dockerProviderOnly(checkout.env.MODULUS_DOCKER_PROVIDER_VERSION!));
     console.log(`  terraform plan, only the docker provider configured (no resource): ${describeSamples(providerOnly)}`);
     console.log(`  (docker provider alone / empty plan: ${(median(providerOnly) / floor).toFixed(2)}×: starting the provider alone costs ${formatMs(median(providerOnly) - floor)})`);
 

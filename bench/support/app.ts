@@ -7,10 +7,8 @@
  *
  * Environment: MODULUS_ROOT_IMAGE, MODULUS_REPOSITORY_PREFIX, MODULUS_VOLUME_ROOT (as main.ts),
  * BENCH_LANGUAGES (comma-separated, default all), BENCH_FIRST_PORT (default 18180),
- * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource),
- * BENCH_DOCKER_PROVIDER / BENCH_WITHOUT_NULL_PROVIDER=1 (the provider versions the toolchain's mirror holds, set
- * by bench/support/deployment.ts: the same overrides as __tests__/e2e/support/base-app.ts, no-ops once
- * ModulusStack pins what the mirror has).
+ * MODULUS_DOCKER_PROVIDER_VERSION (as main.ts; env.sh sets it to the mirror's build),
+ * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource).
  */
 import * as path from 'path';
 import { App as CdktfApp, Aspects } from 'cdktf';
@@ -38,14 +36,16 @@ export function benchPort(language: Language): number {
 
 function synth(): void {
   const app = new CdktfApp();
+  const dockerProviderVersion = process.env.MODULUS_DOCKER_PROVIDER_VERSION || undefined;
   const images = new ImagesStack(app, 'images', {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
+    dockerProviderVersion,
   });
   if (process.env.BENCH_NO_CACHE === '1') {
     for (const image of images.hierarchy.images) image.resource.addOverride('build.no_cache', true);
   }
-  const apps = new ModulusStack(app, 'apps');
+  const apps = new ModulusStack(app, 'apps', { dockerProviderVersion });
   const volumeRoot = process.env.MODULUS_VOLUME_ROOT;
   if (!volumeRoot) throw new Error('MODULUS_VOLUME_ROOT must be set for the benchmark apps');
   for (const language of benchLanguages()) {
@@ -63,13 +63,6 @@ function synth(): void {
     });
   }
   Aspects.of(apps).add(new ContainerSecurityPolicy());
-  for (const stack of [images, apps]) {
-    if (process.env.BENCH_DOCKER_PROVIDER) stack.addOverride('terraform.required_providers.docker.version', process.env.BENCH_DOCKER_PROVIDER);
-    if (process.env.BENCH_WITHOUT_NULL_PROVIDER === '1') {
-      stack.addOverride('terraform.required_providers.null', undefined);
-      stack.addOverride('provider.null', undefined);
-    }
-  }
   app.synth();
 }
 

@@ -19,13 +19,7 @@ export function toolchainEnv(): NodeJS.ProcessEnv {
   }
   const version = must(terraform, ['version'], { env }).stdout;
   if (!/^Terraform v1\.5\.7\b/m.test(version)) throw new Error(`expected Terraform v1.5.7, found: ${version.split('\n')[0]}`);
-  // The provider versions the mirror holds, for bench/support/app.ts's overrides (as __tests__/e2e/support/base-app.ts).
-  const mirror = path.join(env.MODULUS_TOOLCHAIN_CACHE!, 'mirror', 'registry.terraform.io');
-  const versions = (provider: string) => (fs.existsSync(path.join(mirror, provider)) ? fs.readdirSync(path.join(mirror, provider)) : []);
-  const docker = versions('kreuzwerker/docker');
-  if (docker.length !== 1) throw new Error(`expected one kreuzwerker/docker version in ${mirror}, found [${docker.join(', ')}]`);
-  env.BENCH_DOCKER_PROVIDER = docker[0];
-  env.BENCH_WITHOUT_NULL_PROVIDER = versions('hashicorp/null').length > 0 ? '0' : '1';
+  if (!env.MODULUS_DOCKER_PROVIDER_VERSION) throw new Error('env.sh set no MODULUS_DOCKER_PROVIDER_VERSION: is the provider mirror built?');
   return env;
 }
 
