@@ -139,8 +139,10 @@ describe('one cdktf deploy', () => {
   it('rebuilds exactly the edited leaf image, and replaces only the container that runs it', () => {
     const imagesBefore = imageIds();
     const containersBefore = containerIds();
-    fs.appendFileSync(path.join(checkout, 'images', 'run-static', 'Dockerfile'), '# edited by the e2e test\n');
-    cdktf('deploy images apps --auto-approve');
+    // A label changes the image itself; a comment alone would rebuild to the same id from Docker's cache.
+    fs.appendFileSync(path.join(checkout, 'images', 'run-static', 'Dockerfile'), 'LABEL org.modulus.e2e-edit="1"\n');
+    const output = cdktf('deploy images apps --auto-approve');
+    expect(output).toMatch(/images\s+Apply complete! Resources: 1 added, 0 changed, 1 destroyed\./);
     const imagesAfter = imageIds();
     const rebuilt = Object.keys(imagesAfter).filter((name) => imagesAfter[name] !== imagesBefore[name]);
     expect(rebuilt).toEqual(['run-static']);
