@@ -35,7 +35,7 @@ export interface LvmThinPool {
   readonly thinPool: string;
 }
 
-/** Everything about an app volume but the app's name (shared with AppProps). */
+/** Everything about an app volume but the app's name (shared with ModulusAppProps). */
 export interface AppVolumeOptions {
   /**
    * Size limit of the volume: a number and a binary unit, e.g. '2GiB', '2G', '512MiB' (G = GB = GiB = 1024 MiB,

@@ -11,7 +11,7 @@ import { Language } from './standard-images';
  * (RunContainerOptions: port, memoryMiB, networkMode, publish, restart, healthCheck, ...). The network mode
  * applies to the build too.
  */
-export interface AppProps extends AppVolumeOptions, RunContainerOptions {
+export interface ModulusAppProps extends AppVolumeOptions, RunContainerOptions {
   /** The app's name (see AppVolumeProps.app); its run container is `modulus-app-<name>`. */
   readonly name: string;
 
@@ -43,14 +43,14 @@ export interface AppProps extends AppVolumeOptions, RunContainerOptions {
  * publish output/ to app/ → run container (replaced when a build is published, supervisor.conf is
  * rewritten or the run image changes). A failed build fails the deploy and leaves the running app alone.
  */
-export class App extends Construct {
+export class ModulusApp extends Construct {
   public readonly volume: AppVolume;
   public readonly build: BuildJob;
   public readonly run: RunContainer;
   /** `modulus-app-<name>`. */
   public readonly containerName: string;
 
-  public constructor(scope: Construct, id: string, props: AppProps) {
+  public constructor(scope: Construct, id: string, props: ModulusAppProps) {
     super(scope, id);
     const name = validateAppName(this, 'name', props.name);
     const language = validateLanguage(this, 'language', props.language);

@@ -44,7 +44,7 @@ export interface HttpHealthCheck {
   readonly waitTimeoutSeconds?: number;
 }
 
-/** Everything about a run container but what ties it to an app (shared with AppProps). */
+/** Everything about a run container but what ties it to an app (shared with ModulusAppProps). */
 export interface RunContainerOptions {
   /**
    * Port the app listens on, passed as PORT; the health check and the published port use it.

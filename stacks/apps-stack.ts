@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Aspects } from 'cdktf';
 import { Construct } from 'constructs';
-import { App } from '../lib/app';
+import { ModulusApp } from '../lib/app';
 import { AppVolumeOptions } from '../lib/app-volume';
 import { ContainerSecurityPolicy } from '../lib/container-policy';
 import { ImageHierarchy } from '../lib/image-hierarchy';
@@ -42,7 +42,7 @@ export interface AppsStackProps extends ModulusStackProps {
 
 /** The `apps` stack: one sample app per language, each volume → build → run, on the images stack's images. */
 export class AppsStack extends ModulusStack {
-  public readonly apps: Record<string, App> = {};
+  public readonly apps: Record<string, ModulusApp> = {};
 
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
@@ -50,7 +50,7 @@ export class AppsStack extends ModulusStack {
     const networkMode = props.networkMode ?? 'bridge';
     languages.forEach((language, index) => {
       const port = (props.firstPort ?? 18080) + index;
-      this.apps[language] = new App(this, `sample-${language}`, {
+      this.apps[language] = new ModulusApp(this, `sample-${language}`, {
         name: `sample-${language}`,
         language,
         source: path.join(packageRoot(), 'samples', language),

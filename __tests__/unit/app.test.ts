@@ -1,15 +1,15 @@
 import * as os from 'os';
 import { Aspects } from 'cdktf';
-import { App, AppProps } from '../../lib/app';
+import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
 const SOURCE = sourceFolder({ 'package.json': '{"name":"hello","scripts":{"start":"node index.js"}}\n', 'index.js': 'require("http")\n' });
 
-function synthApp(props: Partial<AppProps> = {}, source = SOURCE) {
-  let app!: App;
+function synthApp(props: Partial<ModulusAppProps> = {}, source = SOURCE) {
+  let app!: ModulusApp;
   const result = synthStack((stack) => {
-    app = new App(stack, 'Hello', {
+    app = new ModulusApp(stack, 'Hello', {
       name: 'hello',
       language: 'node',
       source,
@@ -22,7 +22,7 @@ function synthApp(props: Partial<AppProps> = {}, source = SOURCE) {
   return { ...result, app };
 }
 
-describe('App: volume → build → run', () => {
+describe('ModulusApp: volume → build → run', () => {
   const { json, stack, app } = synthApp({ environment: { NODE_ENV: 'production' }, networkMode: 'host', size: '1GiB' });
   const build = resource(json, 'docker_container', 'Hello_Build_Container');
   const run = resource(json, 'docker_container', 'Hello_Run_Container');
@@ -76,8 +76,8 @@ describe('App: volume → build → run', () => {
   });
 });
 
-describe('App: validation', () => {
-  const appError = (props: Partial<AppProps>) => errorMessage(() => synthApp(props));
+describe('ModulusApp: validation', () => {
+  const appError = (props: Partial<ModulusAppProps>) => errorMessage(() => synthApp(props));
 
   it.each([
     [{ name: 'Hello World' }, "test/Hello: invalid name: 'Hello World' is not an app name"],

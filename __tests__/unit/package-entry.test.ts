@@ -26,11 +26,13 @@ describe('importing from the package entry point', () => {
       path.join(consumer, 'images', 'run-python', 'Dockerfile'),
       'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nUSER root\nRUN apt-get update && apt-get install -y python3\nUSER mop\n',
     );
+    fs.mkdirSync(path.join(consumer, 'shop'));
+    fs.writeFileSync(path.join(consumer, 'shop', 'package.json'), '{"name":"shop","scripts":{"start":"node index.js"}}\n');
     fs.writeFileSync(
       path.join(consumer, 'main.js'),
       `const path = require('path');
 const { App } = require('cdktf');
-const { ModulusStack, ImageHierarchy } = require('modulus-images');
+const { ImageHierarchy, ModulusApp, ModulusStack } = require('modulus-images');
 
 class PlatformStack extends ModulusStack {
   constructor(scope, id) {
@@ -38,6 +40,13 @@ class PlatformStack extends ModulusStack {
     this.images = new ImageHierarchy(this, 'images', {
       rootImage: 'debian:bookworm-slim',
       additionalImages: [{ name: 'run-python', parent: 'run-base', directory: path.join(__dirname, 'images', 'run-python') }],
+    });
+    new ModulusApp(this, 'shop', {
+      name: 'shop',
+      language: 'node',
+      source: path.join(__dirname, 'shop'),
+      buildImage: this.images.image('build-node').imageId,
+      runImage: this.images.image('run-node').imageId,
     });
   }
 }
@@ -53,6 +62,15 @@ app.synth();
     synthesized = JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', 'cdk.tf.json'), 'utf8'));
   });
   afterAll(() => fs.rmSync(consumer, { recursive: true, force: true }));
+
+  it('builds and runs an app on the hierarchy images, with the volume script packaged into cdktf.out', () => {
+    const containers = Object.values<any>(synthesized.resource.docker_container).map((container) => container.name);
+    expect(containers.sort()).toEqual(['modulus-app-shop', 'modulus-build-shop']);
+    const volumeSteps = Object.values<any>(synthesized.resource.terraform_data);
+    const command = volumeSteps.map((step) => step.provisioner?.[0]?.['local-exec']?.command).find(Boolean);
+    const script = /bash (assets\/\S+\/modulus-volume\.sh)/.exec(command)![1];
+    expect(fs.existsSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', script))).toBe(true);
+  });
 
   it('resolves to the compiled output named in package.json', () => {
     const resolved = require.resolve('modulus-images', { paths: [consumer] });

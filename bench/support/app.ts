@@ -12,7 +12,7 @@
  */
 import * as path from 'path';
 import { App as CdktfApp, Aspects } from 'cdktf';
-import { App } from '../../lib/app';
+import { ModulusApp } from '../../lib/app';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { ModulusStack } from '../../lib/modulus-stack';
 import { Language, LANGUAGES } from '../../lib/standard-images';
@@ -49,7 +49,7 @@ function synth(): void {
   const volumeRoot = process.env.MODULUS_VOLUME_ROOT;
   if (!volumeRoot) throw new Error('MODULUS_VOLUME_ROOT must be set for the benchmark apps');
   for (const language of benchLanguages()) {
-    new App(apps, `bench-${language}`, {
+    new ModulusApp(apps, `bench-${language}`, {
       name: `bench-${language}`,
       language,
       source: path.resolve(__dirname, '../../samples', language),
