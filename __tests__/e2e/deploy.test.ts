@@ -138,6 +138,21 @@ describe('one cdktf deploy', () => {
     }
   });
 
+  it('npm run plan summarizes each stack and flags a change that would replace the app volumes', () => {
+    const plan = (extra: Record<string, string>) => {
+      ok(bash('source scripts/toolchain/env.sh && npm run --silent plan', { cwd: checkout, env: { ...env, ...extra } }), 'npm run plan');
+      return fs.readFileSync(path.join(checkout, 'plan', 'summary.md'), 'utf8');
+    };
+    const unchanged = plan({});
+    expect(unchanged).toContain('## Plan for stack `images`');
+    expect(unchanged).toContain('## Plan for stack `apps`');
+    expect(unchanged.match(/No changes/g)).toHaveLength(2);
+    expect(unchanged).not.toContain('Data-destroying');
+    const moved = plan({ MODULUS_VOLUME_ROOT: path.join(work, 'moved-volumes') });
+    expect(moved).toContain(`replaces or destroys ${LANGUAGES.length} app volume(s)`);
+    expect(moved.indexOf('Data-destroying')).toBeLessThan(moved.indexOf('| action | count |'));
+  });
+
   it('rebuilds exactly the edited leaf image, and replaces only the container that runs it', () => {
     const imagesBefore = imageIds();
     const containersBefore = containerIds();
