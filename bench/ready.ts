@@ -27,7 +27,7 @@ async function waitDown(port: number): Promise<void> {
 function appProcess(container: string): { argv: string[]; cwd: string; env: string[] } {
   const script = [
     'p=$(supervisorctl pid app)',
-    'while c=$(cat /proc/$p/task/$p/children 2>/dev/null) && [ $(echo $c | wc -w) -eq 1 ]; do p=$c; done',
+    'while set -- $(cat /proc/$p/task/$p/children 2>/dev/null) && [ $# -eq 1 ]; do p=$1; done',
     'readlink /proc/$p/cwd; tr "\\0" "\\n" < /proc/$p/cmdline; echo --env--; tr "\\0" "\\n" < /proc/$p/environ',
   ].join('; ');
   const [head, env] = must('docker', ['exec', container, 'bash', '-c', script]).stdout.split('--env--\n');
