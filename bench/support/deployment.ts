@@ -88,12 +88,18 @@ export function teardown(checkout: Checkout, stacks: string[]): void {
     fs.rmSync(checkout.work, { recursive: true, force: true });
     return;
   }
-  const destroy = run('bash', [path.join(checkout.dir, 'scripts', 'toolchain', 'cdktf.sh'), 'destroy', ...stacks, '--auto-approve', '--no-color'], {
-    cwd: checkout.dir,
-    env: checkout.env,
-  });
+  const destroyOnce = () =>
+    run('bash', [path.join(checkout.dir, 'scripts', 'toolchain', 'cdktf.sh'), 'destroy', ...stacks, '--auto-approve', '--no-color'], {
+      cwd: checkout.dir,
+      env: checkout.env,
+    });
+  let destroy = destroyOnce();
   if (destroy.status !== 0) {
-    console.error(`cdktf destroy ${stacks.join(' ')} in ${checkout.dir} exited ${destroy.status}; the folder is kept:\n${destroy.stderr.slice(-3000)}`);
+    console.error(`cdktf destroy ${stacks.join(' ')} exited ${destroy.status}; trying once more:\n${destroy.stdout.slice(-2000)}`);
+    destroy = destroyOnce();
+  }
+  if (destroy.status !== 0) {
+    console.error(`cdktf destroy ${stacks.join(' ')} in ${checkout.dir} exited ${destroy.status}; the folder is kept:\n${destroy.stdout.slice(-3000)}\n${destroy.stderr.slice(-2000)}`);
     return;
   }
   const volumes = path.join(checkout.work, 'volumes');
