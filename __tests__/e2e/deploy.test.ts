@@ -17,8 +17,8 @@ const ports = Object.fromEntries(LANGUAGES.map((language, index) => [language, F
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-apps-'));
 const checkout = path.join(work, 'checkout');
 const volumeRoot = path.join(work, 'volumes');
-// Its own repository prefix: destroying its images must not untag the ones the contract tests built, which are
-// the layer cache that keeps the next run fast.
+// Its own repository prefix: deploying and destroying its images must not retag or untag the ones the contract
+// tests built and run.
 const PREFIX = 'modulus-e2e/';
 const env = {
   MODULUS_REPOSITORY_PREFIX: PREFIX,
@@ -35,8 +35,10 @@ const imageIds = () =>
   Object.fromEntries(
     STANDARD_IMAGES.map(({ name }) => [name, ok(docker('image', 'inspect', '-f', '{{.Id}}', `${PREFIX}${name}:latest`), name).trim()]),
   );
+/** The build and run containers of this test's apps (other deployments on the engine are not ours). */
+const OUR_CONTAINERS = 'name=^modulus-(app|build)-sample-';
 const containerIds = () =>
-  ok(docker('ps', '-a', '--filter', 'name=^modulus-', '--format', '{{.Names}} {{.ID}}'), 'docker ps').trim().split('\n').sort();
+  ok(docker('ps', '-a', '--filter', OUR_CONTAINERS, '--format', '{{.Names}} {{.ID}}'), 'docker ps').trim().split('\n').sort();
 const notifications = (language: string) =>
   fs
     .readdirSync(path.join(mnt(language), 'notifications'))
@@ -89,8 +91,11 @@ describe('one cdktf deploy', () => {
     expect(crash).toHaveProperty('Header');
     expect(crash).toHaveProperty('Payload');
     expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
-    const status = ok(docker('exec', container('node'), 'supervisorctl', 'status', 'app'), 'supervisorctl status');
-    expect(status).toMatch(/^app\s+RUNNING\s+pid (\d+)/);
+    // supervisord calls the app RUNNING once it has stayed up for startsecs (1 s), which may come after its first answer.
+    const status = await waitFor('supervisord to report the app RUNNING', () => {
+      const line = ok(docker('exec', container('node'), 'supervisorctl', 'status', 'app'), 'supervisorctl status');
+      return /^app\s+RUNNING\s+pid \d+/.test(line) ? line : undefined;
+    });
     expect(status).not.toContain(`pid ${pid},`);
   });
 
@@ -169,7 +174,8 @@ describe('one cdktf deploy', () => {
 
   it('destroy leaves no container of ours and removes images and volumes per their policies', () => {
     cdktf('destroy apps images --auto-approve');
-    expect(ok(docker('ps', '-a', '--filter', 'name=^modulus-app-', '--format', '{{.Names}}'), 'docker ps').trim()).toBe('');
+    const ours = ok(docker('ps', '-a', '--filter', OUR_CONTAINERS, '--format', '{{.Names}}'), 'docker ps');
+    expect(ours.trim()).toBe('');
     for (const { name } of STANDARD_IMAGES) {
       expect({ name, present: docker('image', 'inspect', `${PREFIX}${name}:latest`).status === 0 }).toEqual({ name, present: false });
     }
