@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need (Docker engine, root image, Terraform and providers) and runs every suite:
-# unit, contract (images on a real engine) and e2e (real Terraform deploys). Prints a timing summary per phase
+# Sets up everything the tests need (Docker engine, root image, Terraform and providers) and runs every check:
+# lint (types, shellcheck), unit, contract (images on a real engine) and e2e (real Terraform deploys). Prints a timing summary per phase
 # and a closing "N passed, N failed" line. Run as root on a Debian machine: `npm ci && npm run test:all`.
 set -euo pipefail
 
@@ -29,6 +29,15 @@ jest_suite() {
   npx jest --selectProjects "$project" --runInBand --json --outputFile "$results/$project.json"
 }
 
+# shellcheck disable=SC2317 # called through phase
+lint() {
+  if ! command -v shellcheck >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null
+  fi
+  bash scripts/lint.sh
+}
+
+phase lint lint
 phase unit jest_suite unit
 phase toolchain bash scripts/toolchain/setup.sh
 if [ "$status" -eq 0 ]; then
