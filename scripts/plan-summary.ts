@@ -32,13 +32,41 @@ export function isVolume(change: ResourceChange): boolean {
   return typeof triggers === 'object' && triggers !== null && 'modulus_volume' in triggers;
 }
 
+/** The changes of a plan that replace or destroy an app volume, and so its data. */
+export function volumeLosses(plan: TerraformPlan): ResourceChange[] {
+  return (plan.resource_changes ?? []).filter((change) => {
+    const action = classify(change.change.actions);
+    return (action === 'replace' || action === 'destroy') && isVolume(change);
+  });
+}
+
+export interface StackSummary {
+  stack: string;
+  markdown: string;
+  volumeLosses: number;
+}
+
+/** All stacks' summaries in one document, warning first when any of them destroys volume data. */
+export function combineSummaries(summaries: StackSummary[]): string {
+  const losing = summaries.filter((summary) => summary.volumeLosses > 0);
+  const warning = losing.length
+    ? [
+        '> [!CAUTION]',
+        `> **Data-destroying:** ${losing.map((s) => `stack \`${s.stack}\` replaces or destroys ${s.volumeLosses} app volume(s)`).join('; ')}.`,
+        '',
+        '',
+      ].join('\n')
+    : '';
+  return warning + summaries.map((summary) => summary.markdown).join('\n');
+}
+
 export function summarizePlan(stack: string, plan: TerraformPlan): string {
   const byAction = new Map<Action, ResourceChange[]>(ACTIONS.map((action) => [action, []]));
   for (const change of plan.resource_changes ?? []) {
     const action = classify(change.change.actions);
     if (action) byAction.get(action)!.push(change);
   }
-  const dangerous = [...byAction.get('replace')!, ...byAction.get('destroy')!].filter(isVolume);
+  const dangerous = volumeLosses(plan);
   const lines = [`## Plan for stack \`${stack}\``, ''];
   if (dangerous.length > 0) {
     lines.push(`> [!CAUTION]`, `> **Data-destroying:** this plan replaces or destroys ${dangerous.length} app volume(s):`);

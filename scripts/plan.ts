@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { summarizePlan } from './plan-summary';
+import { combineSummaries, StackSummary, summarizePlan, volumeLosses } from './plan-summary';
 
 /**
  * `npm run plan`: synthesizes, plans every stack with Terraform and writes a Markdown summary per stack to
@@ -20,7 +20,7 @@ function run(command: string, args: string[], cwd: string): string {
 run('npx', ['cdktf', 'synth'], root);
 const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
 fs.mkdirSync(reportDir, { recursive: true });
-const summaries: string[] = [];
+const summaries: StackSummary[] = [];
 // Plan in dependency order so a stack that reads another's outputs finds its state.
 const stacks = Object.values<any>(manifest.stacks).sort((a, b) =>
   a.dependencies.includes(b.name) ? 1 : b.dependencies.includes(a.name) ? -1 : a.name.localeCompare(b.name),
@@ -29,9 +29,12 @@ for (const stack of stacks) {
   const cwd = path.join(outdir, stack.workingDirectory);
   run('terraform', ['init', '-input=false', '-no-color'], cwd);
   let summary: string;
+  let losses = 0;
   try {
     run('terraform', ['plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan'], cwd);
-    summary = summarizePlan(stack.name, JSON.parse(run('terraform', ['show', '-json', 'plan.tfplan'], cwd)));
+    const plan = JSON.parse(run('terraform', ['show', '-json', 'plan.tfplan'], cwd));
+    summary = summarizePlan(stack.name, plan);
+    losses = volumeLosses(plan).length;
   } catch (error) {
     // A stack that reads another stack's outputs cannot be planned before that stack is applied once.
     if (stack.dependencies.length === 0) throw error;
@@ -40,7 +43,8 @@ for (const stack of stacks) {
       'which must be applied first (see the terraform error above).\n';
   }
   fs.writeFileSync(path.join(reportDir, `${stack.name}.md`), summary);
-  summaries.push(summary);
+  summaries.push({ stack: stack.name, markdown: summary, volumeLosses: losses });
 }
-fs.writeFileSync(path.join(reportDir, 'summary.md'), summaries.join('\n'));
-process.stdout.write(summaries.join('\n'));
+const combined = combineSummaries(summaries);
+fs.writeFileSync(path.join(reportDir, 'summary.md'), combined);
+process.stdout.write(combined);

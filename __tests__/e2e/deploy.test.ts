@@ -154,8 +154,12 @@ describe('one cdktf deploy', () => {
     expect(unchanged.match(/No changes/g)).toHaveLength(2);
     expect(unchanged).not.toContain('Data-destroying');
     const moved = plan({ MODULUS_VOLUME_ROOT: path.join(work, 'moved-volumes') });
-    expect(moved).toContain(`replaces or destroys ${LANGUAGES.length} app volume(s)`);
-    expect(moved.indexOf('Data-destroying')).toBeLessThan(moved.indexOf('| action | count |'));
+    expect(moved.split('\n').slice(0, 2)).toEqual([
+      '> [!CAUTION]',
+      `> **Data-destroying:** stack \`apps\` replaces or destroys ${LANGUAGES.length} app volume(s).`,
+    ]);
+    const apps = fs.readFileSync(path.join(checkout, 'plan', 'apps.md'), 'utf8');
+    expect(apps.indexOf('Data-destroying')).toBeLessThan(apps.indexOf('| action | count |'));
   });
 
   it('rebuilds exactly the edited leaf image, and replaces only the container that runs it', () => {

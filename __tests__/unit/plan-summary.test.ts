@@ -1,4 +1,4 @@
-import { classify, summarizePlan, TerraformPlan } from '../../scripts/plan-summary';
+import { classify, combineSummaries, summarizePlan, TerraformPlan, volumeLosses } from '../../scripts/plan-summary';
 
 const volume = (address: string, actions: string[]) => ({
   address,
@@ -67,5 +67,20 @@ describe('summarizePlan', () => {
 
   it('says so when nothing changes', () => {
     expect(summarizePlan('images', { resource_changes: [image('docker_image.a', ['no-op'])] })).toContain('No changes');
+  });
+
+  it('puts a data-destroying warning above all stacks when any stack loses volumes', () => {
+    const apps = { resource_changes: [volume('terraform_data.node_volume', ['delete', 'create'])] };
+    const images = { resource_changes: [image('docker_image.a', ['create'])] };
+    expect(volumeLosses(apps)).toHaveLength(1);
+    expect(volumeLosses(images)).toHaveLength(0);
+    const combined = combineSummaries([
+      { stack: 'images', markdown: summarizePlan('images', images), volumeLosses: 0 },
+      { stack: 'apps', markdown: summarizePlan('apps', apps), volumeLosses: 1 },
+    ]);
+    expect(combined.startsWith('> [!CAUTION]\n> **Data-destroying:** stack `apps` replaces or destroys 1 app volume(s).\n')).toBe(true);
+    expect(combined.indexOf('## Plan for stack `images`')).toBeLessThan(combined.indexOf('## Plan for stack `apps`'));
+    const quiet = combineSummaries([{ stack: 'images', markdown: summarizePlan('images', images), volumeLosses: 0 }]);
+    expect(quiet.startsWith('## Plan for stack `images`')).toBe(true);
   });
 });
