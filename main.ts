@@ -4,7 +4,9 @@ import { App } from 'cdktf';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
 
-const app = new App();
+// cdktf's built-in validations run `terraform version` once per terraform_data resource (24 here: 1.3 s of a 3 s
+// synth). The constructs validate their props in their constructors, and Terraform checks itself at init/plan.
+const app = new App({ skipValidation: true });
 try {
   const dockerHost = process.env.MODULUS_DOCKER_HOST || undefined;
   // Set by scripts/toolchain/env.sh when the offline mirror holds another build of the docker provider.
