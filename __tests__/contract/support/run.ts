@@ -9,27 +9,10 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { BuildVolume, outputOf, removeTempDirs, runBuild, SAMPLES } from './build';
-import { docker, dockerRun, DockerResult } from './docker';
+import { docker, dockerRun, DockerResult, REPO_ROOT } from './docker';
 
 export const MOP_UID = 441;
 export const MOP_GID = 444;
-
-/**
- * The [eventlistener:navi] section the platform must generate (images/run-base/README.md documents it).
- * Navi logs to stderr, which supervisord writes (and rotates) in /mnt/log/navi.log; stdout is the protocol.
- */
-export const NAVI_EVENTLISTENER = [
-  '[eventlistener:navi]',
-  'command=navi --output /mnt/notifications',
-  'events=PROCESS_STATE',
-  'buffer_size=100',
-  'autostart=true',
-  'autorestart=true',
-  'stdout_logfile=NONE',
-  'stderr_logfile=/mnt/log/navi.log',
-  'stderr_logfile_maxbytes=1MB',
-  'stderr_logfile_backups=2',
-].join('\n');
 
 export interface AppProgram {
   /** The program's command; the platform always uses `start`. */
@@ -39,27 +22,24 @@ export interface AppProgram {
   extra?: string[];
 }
 
-/** /mnt/supervisor.conf as the platform generates it: [program:app] and Navi's event listener. */
+/**
+ * /mnt/supervisor.conf exactly as the platform generates it (the volume script's render-config): [program:app]
+ * and Navi's event listener. A test may swap the command or add lines to [program:app].
+ */
 export function supervisorConf(program: AppProgram = {}): string {
-  const env = Object.entries(program.environment ?? {})
-    .map(([key, value]) => `${key}="${value.replace(/%/g, '%%')}"`)
-    .join(',');
-  return [
-    '[program:app]',
-    `command=${program.command ?? 'start'}`,
-    ...(env ? [`environment=${env}`] : []),
-    'stdout_logfile=/mnt/log/app.log',
-    'redirect_stderr=true',
-    'autostart=true',
-    'autorestart=true',
-    'startsecs=1',
-    'stopasgroup=true',
-    'killasgroup=true',
-    ...(program.extra ?? []),
-    '',
-    NAVI_EVENTLISTENER,
-    '',
-  ].join('\n');
+  const environment = program.environment ?? {};
+  const rendered = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/volume/modulus-volume.sh'), 'render-config'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      MODULUS_APP: 'contract',
+      MODULUS_ENV_NAMES: Object.keys(environment).join(' '),
+      ...Object.fromEntries(Object.entries(environment).map(([name, value]) => [`MODULUS_ENV_${name}`, value])),
+    },
+  });
+  return rendered
+    .replace(/^command=start$/m, () => `command=${program.command ?? 'start'}`)
+    .replace(/^\[program:app\]$/m, () => ['[program:app]', ...(program.extra ?? [])].join('\n'));
 }
 
 const tempRoots: string[] = [];
