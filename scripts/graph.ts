@@ -7,8 +7,13 @@ import { ImagesStack } from '../stacks/images-stack';
 
 /** Writes the images stack's hierarchy as a Mermaid diagram to docs/hierarchy.md and into README.md. */
 export function renderHierarchyDiagram(): string {
-  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-graph-')) });
-  return '```mermaid\n' + hierarchyToMermaid(new ImagesStack(app, 'images').hierarchy) + '```\n';
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-graph-'));
+  try {
+    const app = new App({ outdir });
+    return '```mermaid\n' + hierarchyToMermaid(new ImagesStack(app, 'images').hierarchy) + '```\n';
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 export const README_START = '<!-- hierarchy:start -->\n';
