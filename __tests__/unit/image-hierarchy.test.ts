@@ -4,6 +4,7 @@ import { App, Testing } from 'cdktf';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { hierarchyToMermaid, ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { tempDir } from './support/temp';
 import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
 
 describe('ImageHierarchy: the standard tree', () => {
@@ -217,7 +218,7 @@ describe('bad input fails at synth with the construct path, the field and what i
   });
 
   it('builds nothing for a hierarchy that failed validation', () => {
-    const app = new App({ outdir: fs.mkdtempSync('/tmp/modulus-out-') });
+    const app = new App({ outdir: tempDir('modulus-out-') });
     const stack = new ModulusStack(app, 'broken');
     expect(() => new ImageHierarchy(stack, 'h', { rootImage: 'bad ref' })).toThrow();
     expect(stack.node.findAll().filter((c) => c instanceof Image)).toHaveLength(0);

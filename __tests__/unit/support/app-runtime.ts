@@ -1,9 +1,9 @@
 /** Synth helpers for the AppVolume / BuildJob / RunContainer / App / policy unit tests. */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { tempDir } from './temp';
 
 export interface Synthesized {
   stack: TerraformStack;
@@ -47,7 +47,7 @@ export function localExecs(step: any): any[] {
 
 /** A temporary app source folder with the given files (relative path → content). */
 export function sourceFolder(files: Record<string, string> = { 'package.json': '{"name":"demo"}\n', 'index.js': 'console.log(1)\n' }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-source-'));
+  const dir = tempDir('modulus-source-');
   for (const [name, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), content);

@@ -1,13 +1,13 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdktf';
+import { tempDir } from './temp';
 import { ImagesStack, ImagesStackProps } from '../../../stacks/images-stack';
 import { STANDARD_IMAGES } from '../../../lib/standard-images';
 
 /** A temporary images/ folder with a minimal Dockerfile per name, for tests that must not depend on images/. */
 export function makeImagesDirectory(names: readonly string[] = STANDARD_IMAGES.map((image) => image.name)): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-images-'));
+  const root = tempDir('modulus-images-');
   for (const name of names) addImageFolder(root, name);
   return root;
 }
