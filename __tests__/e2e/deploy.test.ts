@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
 import { copyCheckout } from '../unit/support/checkout';
-import { bash, docker, httpStatus, ok, waitFor } from './support/shell';
+import { httpGet, waitForHttp } from '../contract/support/run';
+import { bash, docker, ok, waitFor } from './support/shell';
 
 /**
  * The mission: one `cdktf deploy` builds every image and starts the four sample apps, on a real engine with real
@@ -73,12 +74,11 @@ describe('one cdktf deploy', () => {
   });
 
   it.each(LANGUAGES.map((language) => [language]))('serves the %s sample with HTTP 200 on loopback', async (language) => {
-    expect(await waitFor(`${language} on port ${ports[language]}`, async () => ((await httpStatus(ports[language])) === 200 ? 200 : undefined))).toBe(200);
+    expect((await waitForHttp(ports[language])).status).toBe(200);
   });
 
   it('runs the node sample on the node major its package.json pins, not the build image default', async () => {
-    const response = await fetch(`http://127.0.0.1:${ports.node}/`);
-    expect(await response.text()).toMatch(/on node v20\./);
+    expect((await httpGet(ports.node)).body).toMatch(/on node v20\./);
   });
 
   it('restarts a killed app and writes a crash notification to its volume', async () => {
@@ -90,7 +90,7 @@ describe('one cdktf deploy', () => {
     expect(crash).toMatchObject({ type: 'crash', process: 'app', expected: false });
     expect(crash).toHaveProperty('Header');
     expect(crash).toHaveProperty('Payload');
-    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+    expect((await waitForHttp(ports.node)).status).toBe(200);
     // supervisord calls the app RUNNING once it has stayed up for startsecs (1 s), which may come after its first answer.
     const status = await waitFor('supervisord to report the app RUNNING', () => {
       const line = ok(docker('exec', container('node'), 'supervisorctl', 'status', 'app'), 'supervisorctl status');
@@ -114,15 +114,15 @@ describe('one cdktf deploy', () => {
     cdktf('deploy images apps --auto-approve');
     const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
     expect(replaced.sort()).toEqual([`modulus-build-sample-node`, container('node')].sort());
-    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+    expect((await waitForHttp(ports.node)).status).toBe(200);
   });
 
   it('writes an oom notification when the app allocates past its memory limit', async () => {
     const before = notifications('node').length;
-    await httpStatus(ports.node, '/allocate');
+    await httpGet(ports.node, '/allocate');
     const oom = await waitFor('an oom notification', () => notifications('node').slice(before).find((n) => n.type === 'oom'), 90_000);
     expect(oom).toMatchObject({ type: 'oom', process: 'app', expected: false });
-    expect(await waitFor('the node app back', async () => ((await httpStatus(ports.node)) === 200 ? 200 : undefined))).toBe(200);
+    expect((await waitForHttp(ports.node)).status).toBe(200);
   });
 
   it('refuses writes past the volume size', () => {

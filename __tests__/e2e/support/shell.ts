@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { REPO_ROOT } from '../../unit/support/checkout';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export { REPO_ROOT };
 
 export interface Run {
   status: number | null;
@@ -47,15 +47,4 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
-}
-
-/** GET on loopback; resolves to the status code, or undefined when nothing answers. */
-export async function httpStatus(port: number, pathname = '/'): Promise<number | undefined> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${pathname}`, { signal: AbortSignal.timeout(3000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return undefined;
-  }
 }
