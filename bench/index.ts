@@ -14,6 +14,7 @@
  */
 import * as path from 'path';
 import { coldBuild } from './cold';
+import { sourceChangeDowntime } from './downtime';
 import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
 import { rebuildPrecision } from './rebuild';
@@ -23,7 +24,7 @@ import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
 
-const ALL = ['synth', 'noop', 'rebuild', 'ready', 'cold'] as const;
+const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'cold'] as const;
 type Benchmark = (typeof ALL)[number];
 
 function selected(): Set<Benchmark> {
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     }
     synthCli();
   }
-  if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready')) {
+  if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready') || chosen.has('downtime')) {
     let deployment: ReturnType<typeof deploy> | undefined;
     try {
       deployment = deploy();
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
       if (chosen.has('rebuild')) rebuildPrecision(deployment.checkout);
       // A failed apps deploy may still have started some apps: measure those that answer.
       if (chosen.has('ready')) await appReadyTime(readyLanguages());
+      if (chosen.has('downtime') && benchLanguages().includes('node')) await sourceChangeDowntime(deployment.checkout);
     } catch (error) {
       failed('deployment', error);
     } finally {

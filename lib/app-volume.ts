@@ -1,3 +1,4 @@
+import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
 import { Construct } from 'constructs';
@@ -12,7 +13,7 @@ import {
   validateHostPath,
   volumeScriptPath,
 } from './private/app-runtime';
-import { nullProvider } from './private/providers';
+import { externalProvider, nullProvider } from './private/providers';
 
 /**
  * Where an app volume's blocks live.
@@ -113,6 +114,14 @@ export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
  *   destroy-time provisioner can only see its own resource, and a policy in the Volume's triggers would make a
  *   policy change replace, i.e. destroy, the volume under the old policy).
  * - `Config`: keyed on the environment (secrets only as sensitive hashes); rewrites supervisor.conf.
+ * - `State` (a read-only `data "external"`, hashicorp/external 2.3.5) asks the volume script on every plan
+ *   whether the volume is mounted, and `Mount`, keyed on the answer, mounts it again: a host that came back
+ *   without its volumes (the boot unit did not run) shows as a planned `Mount` replacement instead of "no
+ *   changes", and `cdktf deploy` heals it. After such a heal the next plan replaces `Mount` once more (its
+ *   trigger goes back from "false" to "true"), which only checks the mount again.
+ *
+ * `create` also registers the volume for the host's boot unit, which mounts it (and restores the app's process
+ * limit) before the Docker engine starts containers after a reboot; see scripts/volume/README.md.
  */
 export class AppVolume extends Construct {
   /** The app's name. */
@@ -262,7 +271,22 @@ export class AppVolume extends Construct {
     }
     const config = this.step('Config', 'write-config', configTriggers, configEnv);
     this.configId = config.id;
-    this.ready = [this.volume, size, policy, config];
+
+    // Read at plan time, except while the volume itself changes (then after it, at apply time).
+    const state = new DataExternal(this, 'State', {
+      provider: externalProvider(this),
+      program: ['bash', this.scriptPath, 'probe'],
+      query: {
+        app: this.app,
+        backend: this.backend,
+        root: this.hostRoot,
+        lvm_volume_group: vg,
+        lvm_thin_pool: pool,
+      },
+      dependsOn: [this.volume],
+    });
+    const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted') }, {});
+    this.ready = [this.volume, size, policy, config, mount];
   }
 
   /**

@@ -8,7 +8,7 @@ import { Language } from './standard-images';
 /**
  * An app: its name, language, source and images, plus the options of its volume (AppVolumeOptions: size,
  * backend, hostRoot, removalPolicy, environment, secretEnvironment, ...) and of its run container
- * (RunContainerOptions: port, memoryMiB, networkMode, publish, restart, healthCheck, ...). The network mode
+ * (RunContainerOptions: port, memoryMiB, networkMode, publish, restart, healthCheck, processLimit, ...). The network mode
  * applies to the build too.
  */
 export interface ModulusAppProps extends AppVolumeOptions, RunContainerOptions {
@@ -40,8 +40,9 @@ export interface ModulusAppProps extends AppVolumeOptions, RunContainerOptions {
  *
  * Order and change propagation come from references, not from hand-written dependencies:
  * volume → copy of the source into input/ → build (replaced when the source or build image changes) →
- * publish output/ to app/ → run container (replaced when a build is published, supervisor.conf is
- * rewritten or the run image changes). A failed build fails the deploy and leaves the running app alone.
+ * publish output/ to app/ and restart the app in place → run container (created after the first publish;
+ * replaced when supervisor.conf is rewritten or the run image changes, never by a build). A failed build fails
+ * the deploy and leaves the running app, its files and its volume alone.
  */
 export class ModulusApp extends Construct {
   public readonly volume: AppVolume;
@@ -89,10 +90,11 @@ export class ModulusApp extends Construct {
       healthCheck: props.healthCheck,
       init: props.init,
       logOptions: props.logOptions,
+      processLimit: props.processLimit,
       volume: this.volume,
       image: props.runImage,
       language,
-      buildId: this.build.artifactId,
+      build: this.build,
     });
     this.containerName = this.run.containerName;
   }

@@ -88,7 +88,11 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD
  * lines in the message. Exit status 124 (from `build` or `timeout`) reports a timeout. The failed container
  * stays in the state, so later plans keep failing with the same message until the source or the image changes
  * (which replaces it), or `terraform apply -replace=<build container>` runs the build again. The running app
- * is not touched by a failed build: publishing and the run container come after the check.
+ * is not touched by a failed build: publishing comes after the check, and the run container is never replaced
+ * by a build. A successful build is published by renaming output/ to app/ and restarting the app in place
+ * (supervisord's stopProcess/startProcess through its socket in the volume), so the app is down only for its
+ * own restart; when the new build does not start, the previous one is put back and restarted, and the deploy
+ * fails.
  */
 export class BuildJob extends Construct {
   /** The build container (run to completion). */
@@ -98,11 +102,9 @@ export class BuildJob extends Construct {
   /** SHA-256 of the source folder (paths, modes, contents). */
   public readonly sourceHash: string;
   /**
-   * Id of the step that published this build's output to app/: changes with every successful new build.
-   * Give it to RunContainer (`buildId`) to restart the app on a new build.
+   * The step that publishes a successful build's output to app/ and restarts the app in its running container
+   * (putting the previous build back when the new one does not start). Replaced by every new build.
    */
-  public readonly artifactId: string;
-  /** The resource that publishes the output; exists once the build has succeeded. */
   public readonly published: NullResource;
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
@@ -200,7 +202,6 @@ export class BuildJob extends Construct {
     });
 
     this.published = volume._scriptStep(this, 'Publish', 'publish', { build: this.container.id }, {}, [this.container]);
-    this.artifactId = this.published.id;
   }
 }
 

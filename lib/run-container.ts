@@ -1,7 +1,10 @@
 import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
-import { APP_NAME_PATTERN, MOP_USER, dockerEnv, invalid, requireLiteral, validateContainerProps, validateInteger } from './private/app-runtime';
+import type { BuildJob } from './build-job';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { APP_NAME_PATTERN, MOP_USER, dockerEnv, invalid, requireLiteral, validateContainerProps, validateInteger, volumeScriptPath } from './private/app-runtime';
+import { nullProvider } from './private/providers';
 import { Language } from './standard-images';
 
 /** Docker restart policies. */
@@ -88,6 +91,15 @@ export interface RunContainerOptions {
   readonly init?: boolean;
 
   /**
+   * The most processes and threads the app's containers may have together, enforced by the kernel (pids.max
+   * of the app's parent cgroup `/modulus/<app>`; needs Docker's cgroupfs driver). A fork or new thread past it
+   * fails inside this app only, so one app cannot exhaust the host's PIDs. Threads count: a JVM starts a few
+   * dozen.
+   * @default 512
+   */
+  readonly processLimit?: number;
+
+  /**
    * json-file log driver options for the container's own output (supervisord's; the app logs to
    * /mnt/log/app.log on the volume).
    * @default { 'max-size': '10m', 'max-file': '3' }
@@ -106,10 +118,12 @@ export interface RunContainerProps extends RunContainerOptions {
   readonly language: Language;
 
   /**
-   * The build whose output the container runs (BuildJob.artifactId): a new build replaces the container.
+   * The build whose output the container runs. The container is created after the build's first publish and
+   * is not replaced by later builds: each publish restarts the app inside it (see BuildJob), so a build that
+   * fails leaves the running app alone and a successful one costs only the app's own restart.
    * @default none: the container runs whatever is in app/
    */
-  readonly buildId?: string;
+  readonly build?: BuildJob;
 }
 
 /** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
@@ -126,7 +140,7 @@ const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always'
  * The container that serves an app: a run-<language> image with the app's volume at /mnt, running
  * supervisord (which starts `start` from /mnt/supervisor.conf) as mop (441:444), with a read-only root file
  * system, all capabilities dropped, no-new-privileges, an init as PID 1, a memory limit without swap, a
- * restart policy, an HTTP health check on PORT and rotated logs.
+ * restart policy, a process limit, an HTTP health check on PORT and rotated logs.
  */
 export class RunContainer extends Construct {
   public readonly container: Container;
@@ -188,6 +202,26 @@ export class RunContainer extends Construct {
     }
 
     this.containerName = runContainerName(volume.app);
+    const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, 16, 4194304);
+    const processLimitScript = volumeScriptPath(this, 'modulus-process-limit.sh');
+    // Created before the container and removed after it (the cgroup must be empty to go).
+    const limit = new NullResource(this, 'ProcessLimit', {
+      provider: nullProvider(this),
+      triggers: { app: volume.app, pids_max: String(processLimit) },
+      provisioners: [
+        {
+          type: 'local-exec',
+          command: `bash ${processLimitScript} apply`,
+          environment: { MODULUS_APP: volume.app, MODULUS_PIDS_MAX: String(processLimit) },
+        },
+        {
+          type: 'local-exec',
+          when: 'destroy',
+          command: `bash ${processLimitScript} remove`,
+          environment: { MODULUS_APP: '${self.triggers.app}' },
+        },
+      ],
+    });
     // Where the app binds: loopback when it shares the host's network (or has none), every interface of its own
     // network namespace otherwise, so a published port reaches it. The run images and samples read HOST.
     const bindAddress = isolated ? '127.0.0.1' : '0.0.0.0';
@@ -198,12 +232,11 @@ export class RunContainer extends Construct {
       { label: 'org.modulus.app', value: volume.app },
       { label: 'org.modulus.role', value: 'run' },
       { label: 'org.modulus.language', value: language },
-      // Labels force a new container when they change: a rewritten supervisor.conf, a new volume or a new
-      // build restarts the app.
+      // Labels force a new container when they change: a rewritten supervisor.conf or a new volume. (A new build
+      // does not: its publish step restarts the app in place.)
       { label: 'org.modulus.volume', value: volume.volumeId },
       { label: 'org.modulus.config', value: volume.configId },
     ];
-    if (props.buildId !== undefined) labels.push({ label: 'org.modulus.build', value: props.buildId });
 
     this.container = new Container(this, 'Container', {
       name: this.containerName,
@@ -228,7 +261,8 @@ export class RunContainer extends Construct {
       labels,
       mustRun: true,
       destroyGraceSeconds: 10,
-      dependsOn: volume.ready,
+      cgroupParent: `/modulus/${volume.app}`,
+      dependsOn: [...volume.ready, limit, ...(props.build ? [props.build.published] : [])],
     });
   }
 }

@@ -434,10 +434,11 @@ function volumeStack(name: string, app: string) {
 
 /**
  * The synthesized JSON as releases before 0.2 wrote it: the same steps as `terraform_data` (triggers in
- * `triggers_replace`, no null provider).
+ * `triggers_replace`, no null provider), without the mount check (its `Mount` step and `State` data source).
  */
 function asPreviousRelease(json: any): any {
-  const { null_resource: steps, ...others } = json.resource;
+  const { null_resource: allSteps, ...others } = json.resource;
+  const steps = Object.fromEntries(Object.entries(allSteps).filter(([key]) => !/^Vol_Mount_/.test(key)));
   const previous = JSON.parse(
     JSON.stringify({ ...json, resource: { ...others, terraform_data: steps } })
       .replace(/\$\{self\.triggers\./g, '${self.triggers_replace.')
@@ -449,9 +450,94 @@ function asPreviousRelease(json: any): any {
     delete step.provider;
   }
   delete previous.provider;
+  delete previous.data;
   delete previous.terraform.required_providers;
   return previous;
 }
+
+describe('after a reboot: the boot unit brings volumes and process limits back without Terraform', () => {
+  const PROCESS_LIMIT = path.resolve(__dirname, '../../scripts/volume/modulus-process-limit.sh');
+  const registry = path.join(TEMP, 'registry');
+  const UNIT = '/etc/systemd/system/modulus-volumes.service';
+  const pidsMax = '/sys/fs/cgroup/pids/modulus/reboot/pids.max';
+  let root: string;
+  const processLimit = (command: string, env: Record<string, string> = {}) => {
+    const result = spawnSync('bash', [PROCESS_LIMIT, command], {
+      env: { ...process.env, MODULUS_APP: 'reboot', MODULUS_REGISTRY: registry, ...env },
+      encoding: 'utf8',
+    });
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  };
+  /** What systemd would run: the unit's ExecStart with its Environment. */
+  const runBootUnit = () => {
+    const unit = fs.readFileSync(UNIT, 'utf8');
+    const execStart = /^ExecStart=(.+)$/m.exec(unit)![1];
+    const environment = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]));
+    const result = spawnSync('bash', ['-c', execStart], { env: { PATH: process.env.PATH!, ...environment }, encoding: 'utf8' });
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  beforeAll(() => {
+    root = path.join(TEMP, 'reboot');
+    roots.push(root);
+    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64', MODULUS_REGISTRY: registry }));
+    ok(processLimit('apply', { MODULUS_PIDS_MAX: '100' }));
+    fs.writeFileSync(path.join(mnt(root), 'home', 'keep.txt'), 'precious\n');
+  });
+  afterAll(() => {
+    processLimit('remove');
+    volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy', MODULUS_REGISTRY: registry });
+    volumeScript('destroy', root, { MODULUS_REGISTRY: registry });
+  });
+
+  it('create records the volume and installs a boot unit ordered before and wanted by docker.service', () => {
+    expect(fs.readFileSync(path.join(registry, 'volumes', 'reboot.env'), 'utf8')).toBe(
+      `MODULUS_APP=reboot\nMODULUS_BACKEND=loopfile\nMODULUS_ROOT=${root}\nMODULUS_LVM_VG=\nMODULUS_LVM_POOL=\n`,
+    );
+    const unit = fs.readFileSync(UNIT, 'utf8');
+    expect(unit).toMatch(/^Before=docker\.service/m);
+    expect(unit).toMatch(/^WantedBy=docker\.service$/m);
+    expect(unit).toContain('ExecStart=/usr/local/lib/modulus/modulus-volume.sh boot');
+    expect(fs.readlinkSync('/etc/systemd/system/docker.service.wants/modulus-volumes.service')).toBe(UNIT);
+    expect(fs.readFileSync('/usr/local/lib/modulus/modulus-volume.sh', 'utf8')).toBe(fs.readFileSync(SCRIPT, 'utf8'));
+    expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
+  });
+
+  it('the unit mounts the volume again with its data and restores the process limit', () => {
+    // The reboot: no mount, no loop device, no cgroups.
+    expect(spawnSync('umount', [mnt(root)]).status).toBe(0);
+    expect(isMounted(mnt(root))).toBe(false);
+    expect(loopDevices(root)).toEqual([]);
+    fs.rmdirSync(path.dirname(pidsMax));
+    const probe = spawnSync('bash', [SCRIPT, 'probe'], { input: JSON.stringify({ app: 'reboot', backend: 'loopfile', root }), encoding: 'utf8' });
+    expect(JSON.parse(probe.stdout)).toEqual({ exists: 'true', mounted: 'false' });
+
+    const boot = runBootUnit();
+    expect({ status: boot.status, stderr: boot.stderr }).toMatchObject({ status: 0 });
+    expect(isMounted(mnt(root))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(root), 'home', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
+    // Booting again changes nothing.
+    expect(runBootUnit().status).toBe(0);
+  });
+
+  it('refuses a process limit that is not a whole number from 16, naming the variable', () => {
+    const run = processLimit('apply', { MODULUS_PIDS_MAX: '8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("invalid MODULUS_PIDS_MAX '8': a whole number from 16 to 4194304");
+    expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
+  });
+
+  it('destroy under the destroy policy forgets the volume, and the unit goes with the last one', () => {
+    ok(processLimit('remove'));
+    expect(fs.existsSync(path.dirname(pidsMax))).toBe(false);
+    ok(volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy', MODULUS_REGISTRY: registry }));
+    const destroy = ok(volumeScript('destroy', root, { MODULUS_REGISTRY: registry }));
+    expect(fs.existsSync(path.join(registry, 'volumes', 'reboot.env'))).toBe(false);
+    expect(destroy.stderr).toContain('no volume left on this host: removed the boot unit');
+    expect(fs.existsSync(UNIT)).toBe(false);
+  });
+});
 
 describe('upgrading from the terraform_data volume steps of releases before 0.2', () => {
   const { hostRoot, cdkTfJson, synth, tf, planActions } = volumeStack('upgrade', 'upshop');
@@ -471,13 +557,13 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
       ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`terraform_data.${step}`, ['delete']]),
     );
     expect(Object.entries(actions).filter(([address]) => address.startsWith('null_resource.'))).toEqual(
-      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['create']]),
+      ['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['create']]),
     );
     const apply = ok(tf('apply', '-auto-approve'));
     expect(apply.stdout).not.toContain('modulus-volume.sh destroy');
     expect(isMounted(mnt(hostRoot))).toBe(true);
     expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
-    expect(planActions()).toEqual(Object.fromEntries(['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
+    expect(planActions()).toEqual(Object.fromEntries(['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
     ok(tf('destroy', '-auto-approve'));
     expect(fs.existsSync(hostRoot)).toBe(false);
   });
@@ -508,6 +594,18 @@ describe('AppVolume through Terraform', () => {
     expect(state).not.toContain('tf-s3cr3t');
   });
 
+  it('shows a volume that is not mounted (a reboot without the boot unit) as a Mount step in the plan; apply mounts it again', () => {
+    expect(spawnSync('umount', [mnt(hostRoot)]).status).toBe(0);
+    expect(planActions()).toEqual({ Volume: ['no-op'], Size: ['no-op'], RemovalPolicy: ['no-op'], Config: ['no-op'], Mount: ['delete', 'create'] });
+    ok(tf('apply', '-auto-approve'));
+    expect(isMounted(mnt(hostRoot))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    // The trigger goes back from "false" to "true" once (documented), then the plan is empty.
+    expect(planActions().Mount).toEqual(['delete', 'create']);
+    ok(tf('apply', '-auto-approve'));
+    expect(Object.values(planActions())).toEqual(Object.values(planActions()).map(() => ['no-op']));
+  });
+
   it('grows the volume and rewrites supervisor.conf without replacing the volume', () => {
     synth({ size: '96MiB', environment: { NODE_ENV: 'staging' } });
     expect(planActions()).toEqual({
@@ -515,6 +613,7 @@ describe('AppVolume through Terraform', () => {
       Size: ['delete', 'create'],
       RemovalPolicy: ['no-op'],
       Config: ['delete', 'create'],
+      Mount: ['no-op'],
     });
     ok(tf('apply', '-auto-approve'));
     expect(fs.statSync(path.join(hostRoot, 'volume.img')).size).toBe(96 * 1048576);
@@ -548,6 +647,7 @@ describe('AppVolume through Terraform', () => {
       Size: ['no-op'],
       RemovalPolicy: ['delete', 'create'],
       Config: ['no-op'],
+      Mount: ['no-op'],
     });
     ok(tf('apply', '-auto-approve'));
     expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');

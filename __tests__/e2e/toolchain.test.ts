@@ -166,21 +166,25 @@ describe('the synthesized stacks', () => {
   });
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it.each([['images'], ['apps']])('terraform init of %s installs exactly docker 3.6.2 and null 3.2.4 from the mirror', (stack) => {
+  // Every stack: docker and null; external only where a data source uses it (the apps stack's mount checks).
+  const PROVIDERS_OF: Record<string, Array<keyof typeof MIRRORED>> = {
+    images: ['kreuzwerker/docker', 'hashicorp/null'],
+    apps: ['kreuzwerker/docker', 'hashicorp/null', 'hashicorp/external'],
+  };
+
+  it.each([['images'], ['apps']])('terraform init of %s installs exactly the pinned providers from the mirror', (stack) => {
     const out = ok(withToolchain('terraform init -input=false -no-color', { cwd: stackDirOf(stack) }), `terraform init ${stack}`);
-    expect(out).toContain(`Installing kreuzwerker/docker v${PROVIDER_VERSIONS.docker}`);
-    expect(out).toContain(`Installing hashicorp/null v${PROVIDER_VERSIONS.null}`);
+    for (const provider of PROVIDERS_OF[stack]) expect(out).toContain(`Installing ${provider} v${MIRRORED[provider]}`);
     expect(out).toContain('Terraform has been successfully initialized!');
     const version = JSON.parse(ok(withToolchain('terraform version -json', { cwd: stackDirOf(stack) }), 'terraform version -json'));
-    expect(version.provider_selections).toEqual({
-      'registry.terraform.io/kreuzwerker/docker': PROVIDER_VERSIONS.docker,
-      'registry.terraform.io/hashicorp/null': PROVIDER_VERSIONS.null,
-    });
+    expect(version.provider_selections).toEqual(
+      Object.fromEntries(PROVIDERS_OF[stack].map((provider) => [`registry.terraform.io/${provider}`, MIRRORED[provider]])),
+    );
   });
 
-  it.each([['images'], ['apps']])(".terraform.lock.hcl of %s holds both providers with the mirror's hashes", (stack) => {
+  it.each([['images'], ['apps']])(".terraform.lock.hcl of %s holds its providers with the mirror's hashes", (stack) => {
     const lock = fs.readFileSync(path.join(stackDirOf(stack), '.terraform.lock.hcl'), 'utf8');
-    for (const provider of ['kreuzwerker/docker', 'hashicorp/null'] as const) {
+    for (const provider of PROVIDERS_OF[stack]) {
       const block = new RegExp(`provider "registry\\.terraform\\.io/${provider}" \\{([^}]*)\\}`).exec(lock);
       expect({ provider, locked: block !== null }).toEqual({ provider, locked: true });
       expect(block![1]).toContain(`version     = "${MIRRORED[provider]}"`);

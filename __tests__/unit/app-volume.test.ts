@@ -21,9 +21,9 @@ describe('AppVolume: resources', () => {
   const { json, raw, volume } = synthVolume();
   const steps = resourcesOf(json, 'null_resource');
 
-  it('creates the volume, size, removal policy and supervisor.conf steps', () => {
+  it('creates the volume, size, removal policy, supervisor.conf and mount-check steps', () => {
     expect(Object.keys(steps).sort()).toEqual(
-      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
+      ['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
     );
     expect(Testing.toHaveResource(raw, 'null_resource')).toBe(true);
   });

@@ -41,9 +41,10 @@ describe('ModulusApp: volume → build → run', () => {
     expect(run.image).toBe('${docker_image.run_node.image_id}');
   });
 
-  it('orders the run container after the published build, and replaces it on every new build', () => {
+  it('orders the run container after the published build, which a new build does not replace', () => {
     const publish = resourceKey(json, 'null_resource', 'Hello_Build_Publish');
-    expect(run.labels).toContainEqual({ label: 'org.modulus.build', value: `\${null_resource.${publish}.id}` });
+    expect(run.depends_on).toContain(`null_resource.${publish}`);
+    expect(JSON.stringify(run)).not.toContain(`null_resource.${publish}.id`);
     expect(resource(json, 'null_resource', 'Hello_Build_Publish').triggers.build).toBe(
       `\${docker_container.${resourceKey(json, 'docker_container', 'Hello_Build_Container')}.id}`,
     );

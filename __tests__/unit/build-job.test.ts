@@ -71,7 +71,7 @@ describe('BuildJob: the build container', () => {
     expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}$/);
     expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
     expect(input.depends_on).toEqual(
-      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+      ['Volume', 'Size', 'RemovalPolicy', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
     );
     expect(container.depends_on).toEqual([`null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}`]);
 

@@ -1,7 +1,7 @@
 import { Testing } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
 import { RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
-import { errorMessage, resource, resourceKey, synthStack } from './support/app-runtime';
+import { errorMessage, localExecs, resource, resourceKey, synthStack } from './support/app-runtime';
 
 const IMAGE = 'modulus/run-node:latest';
 
@@ -42,11 +42,23 @@ describe('RunContainer: secure defaults', () => {
     expect(container.env).toEqual(['HOST=0.0.0.0', 'PORT=8080', 'SERVO_SIZE=512', 'TINI_SUBREAPER=1']);
   });
 
-  it('mounts the volume at /mnt and starts after the volume, its size, policy and supervisor.conf', () => {
+  it('mounts the volume at /mnt and starts after the volume, its size, policy, supervisor.conf, mount check and process limit', () => {
     expect(container.mounts).toEqual([{ type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt', target: '/mnt' }]);
-    expect(container.depends_on).toEqual(
-      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
-    );
+    expect(container.depends_on).toEqual([
+      ...['Volume', 'Size', 'RemovalPolicy', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+      `null_resource.${resourceKey(json, 'null_resource', 'Run_ProcessLimit')}`,
+    ]);
+  });
+
+  it("runs under the app's own parent cgroup, whose process limit (512 by default) a step sets first and removes after", () => {
+    expect(container.cgroup_parent).toBe('/modulus/shop');
+    const limit = resource(json, 'null_resource', 'Run_ProcessLimit');
+    expect(limit.triggers).toEqual({ app: 'shop', pids_max: '512' });
+    const [apply, remove] = localExecs(limit);
+    expect(apply.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-process-limit\.sh apply$/);
+    expect(apply.environment).toEqual({ MODULUS_APP: 'shop', MODULUS_PIDS_MAX: '512' });
+    expect(remove).toMatchObject({ when: 'destroy', environment: { MODULUS_APP: '${self.triggers.app}' } });
+    expect(resource(synthRun({ processLimit: 64 }).json, 'null_resource', 'Run_ProcessLimit').triggers.pids_max).toBe('64');
   });
 
   it('restarts unless stopped, rotates its log and stops gracefully', () => {
@@ -120,14 +132,11 @@ describe('RunContainer: options', () => {
     expect(synthRun({ publish: false }).container.ports).toBeUndefined();
   });
 
-  it('a new build replaces the container', () => {
-    const { container } = synthRun({ buildId: 'build-42' });
-    expect(container.labels).toContainEqual({ label: 'org.modulus.build', value: 'build-42' });
-  });
 
   it.each([
     [{ language: 'cobol' as any }, "test/Run: invalid language: 'cobol' is not a Modulus language: use one of node, java, php, static"],
     [{ port: 0 }, 'test/Run: invalid port: 0 is not allowed: use a whole number from 1 to 65535'],
+    [{ processLimit: 8 }, 'test/Run: invalid processLimit: 8 is not allowed: use a whole number from 16 to 4194304'],
     [{ port: 70000 }, 'test/Run: invalid port: 70000 is not allowed'],
     [{ memoryMiB: 32 }, 'test/Run: invalid memoryMiB: 32 is not allowed: use a whole number from 64'],
     [{ restart: 'sometimes' as any }, "test/Run: invalid restart: 'sometimes' is not a restart policy: use one of no, on-failure, always, unless-stopped"],

@@ -51,13 +51,14 @@ describe('volume script, lvm-thin dry run: the exact commands', () => {
       `mount -o nodev,nosuid -- /dev/vg0/modulus-shop ${ROOT}/mnt`,
       ...LAYOUT,
       `install -o 441 -g 444 -m 0600 /dev/null ${ROOT}/mnt/supervisor.conf`,
+      '# register shop for boot in /etc/modulus/volumes/shop.env',
     ]);
   });
 
   it('re-running create on an existing, mounted volume keeps it: no lvcreate, mkfs, mount or new supervisor.conf', () => {
     const run = script('create', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048' });
     expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([`install -d -o 0 -g 0 -m 0700 -- ${ROOT}`, ...LAYOUT]);
+    expect(lines(run)).toEqual([`install -d -o 0 -g 0 -m 0700 -- ${ROOT}`, ...LAYOUT, '# register shop for boot in /etc/modulus/volumes/shop.env']);
     expect(run.stderr).toContain("volume of app 'shop' exists; keeping its data");
   });
 
@@ -95,6 +96,7 @@ describe('volume script, lvm-thin dry run: the exact commands', () => {
       'lvremove --yes vg0/modulus-shop',
       `rmdir -- ${ROOT}/mnt`,
       `rm -f -- ${ROOT}/removal-policy ${ROOT}/.lock`,
+      'rm -f -- /etc/modulus/volumes/shop.env',
       `rmdir -- ${ROOT}`,
     ]);
   });
@@ -124,6 +126,7 @@ describe('volume script, lvm-thin dry run: the exact commands', () => {
       `mv -T -- ${ROOT}/mnt/output ${ROOT}/mnt/app`,
       `chmod 0750 -- ${ROOT}/mnt/app`,
       `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
+      `# restart program app through ${ROOT}/mnt/home/supervisor.sock`,
       `rm -rf -- ${ROOT}/mnt/app.previous`,
     ]);
   });

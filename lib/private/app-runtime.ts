@@ -187,14 +187,14 @@ export function volumeScriptDir(): string {
 const VOLUME_SCRIPT_ASSET_ID = 'ModulusVolumeScript';
 
 /**
- * The volume script's path as Terraform sees it: the scripts/volume folder is copied into the stack's
- * output as one asset per stack, so the synthesized JSON holds only a relative, content-addressed path
- * (`assets/ModulusVolumeScript/<hash>/modulus-volume.sh`), never this machine's absolute path.
+ * The path of one of the host provisioning scripts (scripts/volume/<script>) as Terraform sees it: the folder
+ * is copied into the stack's output as one asset per stack, so the synthesized JSON holds only a relative,
+ * content-addressed path (`assets/ModulusVolumeScript/<hash>/<script>`), never this machine's absolute path.
  */
-export function volumeScriptPath(scope: IConstruct): string {
+export function volumeScriptPath(scope: IConstruct, script: 'modulus-volume.sh' | 'modulus-process-limit.sh' = 'modulus-volume.sh'): string {
   const stack = TerraformStack.of(scope);
   const asset =
     (stack.node.tryFindChild(VOLUME_SCRIPT_ASSET_ID) as TerraformAsset | undefined) ??
     new TerraformAsset(stack, VOLUME_SCRIPT_ASSET_ID, { path: volumeScriptDir(), type: AssetType.DIRECTORY });
-  return `${asset.path}/modulus-volume.sh`;
+  return `${asset.path}/${script}`;
 }

@@ -16,10 +16,24 @@
 #                  <mount>/supervisor.conf (0600, mop), never printing a value.
 #   render-config  print that supervisor.conf on stdout (for tests and debugging: it prints secrets).
 #   prepare-build  empty input/ and output/, copy the folder MODULUS_SOURCE into input/.
-#   publish        replace app/ with the build's output/ (renames, no copy), leave an empty output/.
+#   publish        replace app/ with the build's output/ (renames, no copy), leave an empty output/, and
+#                  restart the app in its running container (through supervisord's socket in the
+#                  volume); when the new build does not start, put the previous one back and fail.
 #   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
 #                  (the default, also when no policy was recorded): change nothing.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
+#   mount          mount an existing volume that is not mounted (after a reboot); nothing else.
+#   boot           mount every volume this host's create registered, then re-apply the process limits
+#                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
+#   probe          Terraform's external data source protocol: read {"app", "backend", "root",
+#                  "lvm_volume_group", "lvm_thin_pool"} as JSON on stdin, print {"exists", "mounted"}.
+#                  Read-only.
+#
+# Reboots: create registers the volume in $MODULUS_REGISTRY/volumes/<app>.env and installs the boot unit
+# (/etc/systemd/system/modulus-volumes.service, wanted by and ordered before docker.service, running a copy
+# of these scripts from /usr/local/lib/modulus), so volumes and process limits come back before the engine
+# starts any container, without Terraform. destroy with the policy `destroy` unregisters the volume, and
+# removes the unit with the last one.
 #
 # Environment:
 #   MODULUS_APP              app name (required): [a-z], then [a-z0-9-], ending in [a-z0-9], at most 40
@@ -37,6 +51,8 @@
 #   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
 #                            sensitive values, which also silences this script's output)
 #   MODULUS_SOURCE           prepare-build: folder to copy into input/
+#   MODULUS_REGISTRY         folder of the boot records (default /etc/modulus; one per host: the boot unit
+#                            reads the one the last create used)
 #   MODULUS_DRY_RUN=1        print the commands that would change the system, one per line, shell-quoted,
 #                            instead of running them; nothing is read from or written to the host.
 #   MODULUS_DRY_RUN_SIZE_MIB dry run only: pretend the volume exists, is mounted and has this size
@@ -52,14 +68,14 @@ readonly MOP_GID=444
 readonly LAYOUT_DIRS=(app home log notifications tmp input output)
 readonly PRIVATE_DIRS=(home tmp)
 readonly MIN_SIZE_MIB=16
-
-log() { printf 'modulus-volume: %s\n' "$*" >&2; }
-fail() {
-  local code=$1
-  shift
-  printf 'modulus-volume: error: %s\n' "$*" >&2
-  exit "${code}"
-}
+readonly REGISTRY="${MODULUS_REGISTRY:-/etc/modulus}/volumes"
+readonly BOOT_DIR=/usr/local/lib/modulus
+readonly BOOT_UNIT=/etc/systemd/system/modulus-volumes.service
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
+readonly PROGRAM=modulus-volume
+# shellcheck source-path=SCRIPTDIR source=messages.sh
+source "${HERE}/messages.sh"
 
 dry_run() { [[ "${MODULUS_DRY_RUN:-0}" == "1" ]]; }
 
@@ -360,6 +376,67 @@ ensure_size() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# Boot records and the boot unit
+
+# write_atomically FILE MODE: stdin to FILE through a temporary file and a rename.
+write_atomically() {
+  local file=$1 mode=$2
+  cat >"${file}.new"
+  chmod "${mode}" -- "${file}.new"
+  mv -f -- "${file}.new" "${file}"
+}
+
+boot_unit() {
+  cat <<EOF
+# Written by modulus-volume.sh: mounts the Modulus app volumes and sets their process limits before the
+# Docker engine starts the app containers.
+[Unit]
+Description=Modulus app volumes and process limits
+DefaultDependencies=no
+After=local-fs.target lvm2-activation.service lvm2-monitor.service
+Before=docker.service containerd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=MODULUS_REGISTRY=${REGISTRY%/volumes}
+ExecStart=${BOOT_DIR}/modulus-volume.sh boot
+
+[Install]
+WantedBy=docker.service
+EOF
+}
+
+register_volume() {
+  if dry_run; then
+    printf '# register %q for boot in %q\n' "${APP}" "${REGISTRY}/${APP}.env"
+    return 0
+  fi
+  mkdir -p -- "${REGISTRY}" "${BOOT_DIR}" "$(dirname "${BOOT_UNIT}")/docker.service.wants"
+  printf 'MODULUS_APP=%s\nMODULUS_BACKEND=%s\nMODULUS_ROOT=%s\nMODULUS_LVM_VG=%s\nMODULUS_LVM_POOL=%s\n' \
+    "${APP}" "${BACKEND}" "${ROOT}" "${VG}" "${POOL}" | write_atomically "${REGISTRY}/${APP}.env" 0644
+  # The newest scripts serve every volume of the host at boot.
+  local script
+  for script in modulus-volume.sh modulus-process-limit.sh messages.sh; do
+    write_atomically "${BOOT_DIR}/${script}" 0755 <"${HERE}/${script}"
+  done
+  boot_unit | write_atomically "${BOOT_UNIT}" 0644
+  ln -sfn -- "${BOOT_UNIT}" "$(dirname "${BOOT_UNIT}")/docker.service.wants/$(basename "${BOOT_UNIT}")"
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    systemctl daemon-reload
+  fi
+}
+
+unregister_volume() {
+  run rm -f -- "${REGISTRY}/${APP}.env"
+  dry_run && return 0
+  if [[ -z "$(find "${REGISTRY}" -maxdepth 1 -name '*.env' -print -quit 2>/dev/null)" ]]; then
+    rm -f -- "$(dirname "${BOOT_UNIT}")/docker.service.wants/$(basename "${BOOT_UNIT}")" "${BOOT_UNIT}"
+    log "no volume left on this host: removed the boot unit"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
 # Commands
 
 cmd_create() {
@@ -377,6 +454,69 @@ cmd_create() {
   fi
   layout
   ensure_size
+  register_volume
+}
+
+cmd_mount() {
+  lock
+  volume_exists || fail 1 "volume of app '${APP}' does not exist in ${ROOT} (create it first)"
+  if is_mounted; then
+    log "volume of app '${APP}' is mounted at $(mount_dir)"
+    return 0
+  fi
+  if [[ "${BACKEND}" == lvm-thin ]]; then
+    run lvchange --activate y "${VG}/$(lv_name)"
+  fi
+  mount_volume
+  log "mounted the volume of app '${APP}' at $(mount_dir)"
+}
+
+# A boot record's value of NAME (records hold NAME=value lines written by register_volume).
+record_value() {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+cmd_boot() {
+  local record failed=0
+  for record in "${REGISTRY}"/*.env; do
+    [[ -f "${record}" ]] || continue
+    if ! env MODULUS_APP="$(record_value "${record}" MODULUS_APP)" \
+      MODULUS_BACKEND="$(record_value "${record}" MODULUS_BACKEND)" \
+      MODULUS_ROOT="$(record_value "${record}" MODULUS_ROOT)" \
+      MODULUS_LVM_VG="$(record_value "${record}" MODULUS_LVM_VG)" \
+      MODULUS_LVM_POOL="$(record_value "${record}" MODULUS_LVM_POOL)" \
+      bash "${HERE}/modulus-volume.sh" mount; then
+      log "boot: could not mount the volume recorded in ${record}"
+      failed=1
+    fi
+  done
+  bash "${HERE}/modulus-process-limit.sh" boot || failed=1
+  return "${failed}"
+}
+
+# The string value of KEY in a flat JSON object (Terraform's external data source query).
+query_value() {
+  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"\\\\]*)\""
+  if [[ "$1" =~ ${pattern} ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  fi
+}
+
+read_query() {
+  local query
+  query=$(cat)
+  APP=$(query_value "${query}" app)
+  MODULUS_ROOT=$(query_value "${query}" root)
+  BACKEND=$(query_value "${query}" backend)
+  VG=$(query_value "${query}" lvm_volume_group)
+  POOL=$(query_value "${query}" lvm_thin_pool)
+}
+
+cmd_probe() {
+  local exists=false mounted=false
+  volume_exists && exists=true
+  is_mounted && mounted=true
+  printf '{"exists":"%s","mounted":"%s"}\n' "${exists}" "${mounted}"
 }
 
 cmd_resize() {
@@ -552,6 +692,49 @@ cmd_prepare_build() {
   log "copied the source of app '${APP}' into input/"
 }
 
+# supervisor_call METHOD [STRING_ARG]: one XML-RPC call to the app's supervisord through its control socket
+# (inside the volume, so the host reaches it without the container's help). Prints the response; fails when
+# supervisord does not answer.
+supervisor_call() {
+  local method=$1 params=""
+  if (($# > 1)); then
+    params="<param><value><string>$2</string></value></param><param><value><boolean>1</boolean></value></param>"
+  fi
+  printf '<?xml version="1.0"?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>' "${method}" "${params}" |
+    curl --silent --show-error --max-time 300 --unix-socket "$(mount_dir)/home/supervisor.sock" \
+      -H 'Content-Type: text/xml' --data-binary @- http://supervisord/RPC2
+}
+
+# The faultString of an XML-RPC response, or nothing when the call succeeded.
+supervisor_fault() {
+  [[ "$1" == *"<fault>"* ]] || return 0
+  sed -n 's:.*<name>faultString</name><value><string>\([^<]*\)</string>.*:\1:p' <<<"$1"
+}
+
+# Restart the app in its running container (supervisord's stopProcess + startProcess, which waits until the
+# app counts as started). Nothing to do before the run container exists: it starts whatever app/ holds.
+# Fails with supervisord's reason when the app does not start.
+restart_app() {
+  if dry_run; then
+    printf '# restart program app through %q\n' "$(mount_dir)/home/supervisor.sock"
+    return 0
+  fi
+  if [[ ! -S "$(mount_dir)/home/supervisor.sock" ]] || ! supervisor_call supervisor.getState >/dev/null 2>&1; then
+    log "no supervisord answers for app '${APP}' (its run container is not running yet): nothing to restart"
+    return 0
+  fi
+  local response fault
+  response=$(supervisor_call supervisor.stopProcess app) || fail 1 "supervisord of app '${APP}' stopped answering"
+  fault=$(supervisor_fault "${response}")
+  [[ -z "${fault}" || "${fault}" == NOT_RUNNING* ]] || fail 1 "cannot stop app '${APP}': ${fault}"
+  response=$(supervisor_call supervisor.startProcess app) || fail 1 "supervisord of app '${APP}' stopped answering"
+  fault=$(supervisor_fault "${response}")
+  if [[ -n "${fault}" ]]; then
+    log "app '${APP}' did not start: ${fault}"
+    return 1
+  fi
+}
+
 cmd_publish() {
   lock
   require_mounted
@@ -566,6 +749,14 @@ cmd_publish() {
   run mv -T -- "${mnt}/output" "${mnt}/app"
   run chmod 0750 -- "${mnt}/app"
   ensure_real_dir "${mnt}/output" 0750
+  if ! restart_app; then
+    # The old build goes back and serves again; the new one stays in output/ for a look.
+    run rm -rf -- "${mnt}/output"
+    run mv -T -- "${mnt}/app" "${mnt}/output"
+    run mv -T -- "${mnt}/app.previous" "${mnt}/app"
+    restart_app || log "the previous build of app '${APP}' did not start again either"
+    fail 1 "the new build of app '${APP}' did not start (see above and /mnt/log/app.log); the previous build is back in app/, the new one in output/"
+  fi
   run rm -rf -- "${mnt}/app.previous"
   log "published the build output of app '${APP}' to app/"
 }
@@ -611,6 +802,7 @@ cmd_destroy() {
     run rmdir -- "${mnt}"
   fi
   run rm -f -- "${ROOT}/removal-policy" "${ROOT}/.lock"
+  unregister_volume
   if dry_run; then
     run rmdir -- "${ROOT}"
   elif ! rmdir -- "${ROOT}" 2>/dev/null; then
@@ -635,15 +827,20 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | publish | destroy | status) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | publish | destroy | status | mount) ;;
+    boot)
+      cmd_boot
+      return
+      ;;
+    probe) read_query ;;
     -h | --help | help)
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, publish, destroy or status" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, publish, destroy, status, mount, boot or probe" ;;
   esac
   validate_common
-  if ! dry_run && [[ "${command}" != "status" && "${command}" != "render-config" && "$(id -u)" != "0" ]]; then
+  if ! dry_run && [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
     fail 1 "${command} must run as root (mount, mkfs, chown)"
   fi
   case "${command}" in
@@ -656,6 +853,8 @@ main() {
     publish) cmd_publish ;;
     destroy) cmd_destroy ;;
     status) cmd_status ;;
+    mount) cmd_mount ;;
+    probe) cmd_probe ;;
   esac
 }
 

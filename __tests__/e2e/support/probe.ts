@@ -1,0 +1,65 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+/** One HTTP probe: when it was sent (ms since the epoch) and the status it got (0: no answer). */
+export interface Probe {
+  atMs: number;
+  status: number;
+}
+
+/**
+ * Probes http://127.0.0.1:<port>/ every `intervalMs` from a separate process (curl in a shell loop, so that
+ * probing goes on while the caller blocks in a synchronous deploy) until `stop()`. Each probe waits at most 1 s.
+ */
+export function startProbing(port: number, intervalMs = 100): { stop: () => Promise<Probe[]> } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-probe-'));
+  const log = path.join(dir, 'probes');
+  const loop =
+    'while :; do ' +
+    'printf "%s %s\\n" "$(date +%s%3N)" "$(curl -s -o /dev/null --noproxy "*" --max-time 1 -w "%{http_code}" "http://127.0.0.1:$PORT/" || true)" >>"$LOG"; ' +
+    'sleep "$INTERVAL"; done';
+  const child = spawn('bash', ['-c', loop], {
+    env: { ...process.env, PORT: String(port), LOG: log, INTERVAL: String(intervalMs / 1000) },
+    stdio: 'ignore',
+  });
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      const probes = fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [atMs, status] = line.split(' ');
+          return { atMs: Number(atMs), status: Number(status) || 0 };
+        });
+      fs.rmSync(dir, { recursive: true, force: true });
+      return probes;
+    },
+  };
+}
+
+/** The longest run of probes without HTTP 200: how many, and from the first failed probe to the next good one. */
+export function longestOutage(probes: Probe[]): { failedProbes: number; ms: number } {
+  let longest = { failedProbes: 0, ms: 0 };
+  let start = -1;
+  probes.forEach((probe, index) => {
+    if (probe.status !== 200) {
+      if (start < 0) start = index;
+      return;
+    }
+    if (start >= 0) {
+      const run = { failedProbes: index - start, ms: probe.atMs - probes[start].atMs };
+      if (run.ms > longest.ms) longest = run;
+      start = -1;
+    }
+  });
+  if (start >= 0) {
+    const run = { failedProbes: probes.length - start, ms: probes[probes.length - 1].atMs - probes[start].atMs };
+    if (run.ms >= longest.ms) longest = run;
+  }
+  return longest;
+}
