@@ -1,6 +1,7 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { LocalBackend, TerraformStack } from 'cdktf';
+import { TerraformBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
+import { addStateBackend, StateBackend } from './state-backend';
 
 /** Where Terraform reaches the Docker engine unless told otherwise. */
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
@@ -18,6 +19,13 @@ export interface ModulusStackProps {
    */
   readonly statePath?: string;
   /**
+   * Where the state lives: `{ type: 'local' }` (the file at `statePath`), `{ type: 'pg', schemaPrefix }`
+   * (PostgreSQL, one schema per stack, connection string from PG_CONN_STR at run time) or a function returning any
+   * cdktf `TerraformBackend`. Stacks that read this stack's outputs reach them through the same backend.
+   * @default { type: 'local' }
+   */
+  readonly backend?: StateBackend;
+  /**
    * Exact kreuzwerker/docker version to require. Set it only when the provider you can install is not the one the
    * bindings were generated from (the offline toolchain exports its build's version as
    * MODULUS_DOCKER_PROVIDER_VERSION, which main.ts passes here).
@@ -31,11 +39,13 @@ export const DOCKER_PROVIDER_VERSION = '3.6.2';
 
 /**
  * A stack wired the way every modulus-images stack is: the docker provider, pinned to exactly the version the
- * bindings were generated from (kreuzwerker/docker 3.6.2), and a local backend with a relative state path.
+ * bindings were generated from (kreuzwerker/docker 3.6.2), and its state backend: by default a local one with a
+ * relative state path, or PostgreSQL or any cdktf backend (see `StateBackend`).
  * App volumes use Terraform's built-in `terraform_data`, so no null provider is needed.
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
+  public readonly backend: TerraformBackend;
 
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
@@ -59,6 +69,6 @@ export class ModulusStack extends TerraformStack {
     if (providerVersion !== DOCKER_PROVIDER_VERSION) {
       this.addOverride('terraform.required_providers.docker.version', providerVersion);
     }
-    new LocalBackend(this, { path: statePath });
+    this.backend = addStateBackend(this, id, props.backend ?? { type: 'local' }, statePath);
   }
 }
