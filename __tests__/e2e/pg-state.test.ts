@@ -96,10 +96,10 @@ const state = (stack: Stack): StateFacts => {
   return { serial: pulled.serial, lineage: pulled.lineage, resources: resources.sort() };
 };
 
-/** Sessions holding an advisory lock (Terraform's pg backend locks a workspace with one), by application_name. */
+/** Sessions holding an advisory lock (Terraform's pg backend locks a workspace with one): `<application_name> <pid>`. */
 const lockHolders = () =>
   pg
-    .sql("SELECT coalesce(a.application_name, '') FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted")
+    .sql("SELECT a.application_name || ' ' || a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted")
     .split('\n')
     .filter((line) => line !== '');
 
@@ -157,12 +157,12 @@ describe('shared state in PostgreSQL', () => {
 
   it('lets one of two simultaneous applies fail on the lock and the other wait, and keeps the state intact', async () => {
     const before = state('apps');
-    step = { E2E_STEP: 'lock', E2E_STEP_SECONDS: '15' };
+    step = { E2E_STEP: 'lock', E2E_STEP_SECONDS: '12' };
     synth(main);
     synth(review);
     const first = applyInBackground(main, 'apps', { PGAPPNAME: 'e2e-apply-main' });
     // The holder is visible in PostgreSQL: libpq's PGAPPNAME (or application_name in PG_CONN_STR) names it.
-    await waitFor('the first apply to hold the lock', () => (lockHolders().includes('e2e-apply-main') ? true : undefined));
+    await waitFor('the first apply to hold the lock', () => (lockHolders().some((holder) => holder.startsWith('e2e-apply-main ')) ? true : undefined));
     const failed = terraform(review, 'apps', 'apply -input=false -auto-approve');
     expect(failed.status).not.toBe(0);
     expect(failed.stderr).toContain('Error acquiring the state lock');
@@ -213,13 +213,17 @@ describe('shared state in PostgreSQL', () => {
     const applied = terraform(main, 'apps', 'apply -input=false -auto-approve', { ...unreachable, E2E_STEP: 'unreachable' });
     expect(applied.status).not.toBe(0);
     expect(applied.stderr).toMatch(/connection refused/);
+    const deployed = sh('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', main, unreachable);
+    expect(deployed.status).not.toBe(0);
+    expect(deployed.stderr).toContain(
+      `modulus: the "pg" state backend (PostgreSQL, from PG_CONN_STR) cannot be reached at 127.0.0.1:${unreachable.PG_CONN_STR.split(/[:/@]/)[6]}; nothing was planned or changed.`,
+    );
     const planned = sh('npm run --silent plan', main, unreachable);
     expect(planned.status).not.toBe(0);
     expect(planned.stderr).toContain(
       '[plan] stack images: terraform init failed: its state backend "pg" (PostgreSQL, connection string from PG_CONN_STR) could not be used',
     );
-    for (const output of [applied.stdout, applied.stderr, planned.stdout, planned.stderr]) expect(output).not.toContain(secret);
-    synth(main);
+    for (const output of [applied.stdout, applied.stderr, deployed.stdout, deployed.stderr, planned.stdout, planned.stderr]) expect(output).not.toContain(secret);
     expect({ apps: state('apps'), images: state('images'), container: containerId(), leaf: imageId('pg-leaf') }).toEqual(before);
   });
 });

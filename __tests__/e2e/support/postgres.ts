@@ -17,7 +17,7 @@ export interface Postgres {
   readonly connStr: string;
   readonly password: string;
   readonly port: number;
-  /** Runs SQL as the superuser over the unix socket; returns psql's unaligned, tuples-only output. */
+  /** Runs SQL as the superuser over the unix socket in the state database; returns psql's unaligned, tuples-only output. */
   sql(query: string): string;
   stop(): void;
 }
@@ -76,16 +76,17 @@ export async function startPostgres(): Promise<Postgres> {
       PORT: String(port),
     });
     running = true;
-    const sql = (query: string) =>
+    const sql = (query: string, database = 'state') =>
       ok(
-        bash('"$BIN/psql" -X -v ON_ERROR_STOP=1 -At -h "$DIR" -p "$PORT" -U admin -d postgres', {
-          env: { BIN: bin, DIR: dir, PORT: String(port), PGPASSWORD: '' },
+        bash('"$BIN/psql" -X -v ON_ERROR_STOP=1 -At -h "$DIR" -p "$PORT" -U admin -d "$DB"', {
+          env: { BIN: bin, DIR: dir, PORT: String(port), DB: database },
           input: query,
         }),
         `psql: ${query.slice(0, 80)}`,
       ).trim();
     // The password reaches psql on stdin, never on a command line.
-    sql(`CREATE ROLE state LOGIN PASSWORD '${password}'; CREATE DATABASE state OWNER state;`);
+    sql(`CREATE ROLE state LOGIN PASSWORD '${password}'`, 'postgres');
+    sql('CREATE DATABASE state OWNER state', 'postgres');
     return { connStr: `postgres://state:${password}@127.0.0.1:${port}/state?sslmode=disable`, password, port, sql, stop };
   } catch (error) {
     const log = fs.existsSync(path.join(dir, 'server.log')) ? fs.readFileSync(path.join(dir, 'server.log'), 'utf8') : '';
