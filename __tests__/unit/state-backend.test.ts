@@ -1,12 +1,13 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { App, HttpBackend, LocalBackend, PgBackend, TerraformBackend, Testing } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
 import { pgSchemaName, StateBackend, stateBackendFromEnvironment } from '../../lib/state-backend';
-import { copyCheckout, readTree } from './support/checkout';
+import { copyCheckout, readTree, REPO_ROOT } from './support/checkout';
 import { makeImagesDirectory } from './support/fixtures';
 import { tempDir } from './support/temp';
 
@@ -144,5 +145,53 @@ describe('npx cdktf synth with MODULUS_STATE', () => {
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain('modulus-images: synth failed: MODULUS_STATE "pg" needs PG_CONN_STR');
     expect(fs.existsSync(path.join(out, 'stacks/apps'))).toBe(false);
+  });
+});
+
+describe('scripts/state-check.sh', () => {
+  const check = (env: Record<string, string>) =>
+    spawnSync('bash', [path.join(REPO_ROOT, 'scripts/state-check.sh')], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  let server: net.Server;
+  let open: number;
+  let closed: number;
+  beforeAll(async () => {
+    const listen = () =>
+      new Promise<net.Server>((resolve) => {
+        const s = net.createServer((socket) => socket.destroy());
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      });
+    server = await listen();
+    open = (server.address() as net.AddressInfo).port;
+    const spare = await listen();
+    closed = (spare.address() as net.AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('names the unreachable backend, host and port, never the password', () => {
+    for (const conn of [
+      `postgres://state:${PASSWORD}@127.0.0.1:${closed}/state?sslmode=disable`,
+      `postgresql://state:${PASSWORD}@db.invalid:1/state?host=127.0.0.1&port=${closed}`,
+      `host=127.0.0.1 port=${closed} user=state password=${PASSWORD}`,
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, stderr: result.stderr }).toEqual({
+        conn,
+        status: 1,
+        stderr: `modulus: the "pg" state backend (PostgreSQL, from PG_CONN_STR) cannot be reached at 127.0.0.1:${closed}; nothing was planned or changed.\n`,
+      });
+    }
+  });
+
+  it('passes a reachable server, the local backend and connection strings it leaves to Terraform', () => {
+    for (const env of <Record<string, string>[]>[
+      { MODULUS_STATE: 'pg', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${open}/state` },
+      { MODULUS_STATE: 'pg', PG_CONN_STR: '', PGHOST: '127.0.0.1', PGPORT: String(open) },
+      { MODULUS_STATE: 'pg', PG_CONN_STR: 'postgres://state@/state?host=/var/run/postgresql' },
+      { MODULUS_STATE: 'local', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${closed}/state` },
+    ]) {
+      const result = check(env);
+      expect({ env, status: result.status, output: result.stdout + result.stderr }).toEqual({ env, status: 0, output: '' });
+    }
   });
 });
