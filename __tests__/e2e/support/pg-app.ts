@@ -24,10 +24,7 @@ const need = (name: string): string => {
 
 const app = new App({ skipValidation: true });
 const prefix = need('E2E_REPOSITORY_PREFIX');
-const props = {
-  backend: stateBackendFromEnvironment(process.env),
-  dockerProviderVersion: process.env.MODULUS_DOCKER_PROVIDER_VERSION || undefined,
-};
+const props = { backend: stateBackendFromEnvironment(process.env) };
 const images = new ModulusStack(app, 'images', props);
 const hierarchy = new ImageHierarchy(images, 'hierarchy', {
   rootImage: need('E2E_ROOT_IMAGE'),
