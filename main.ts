@@ -5,13 +5,11 @@ import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
 
-// cdktf's built-in validations run `terraform version` once per terraform_data resource (24 here: 1.3 s of a 3 s
+// cdktf's built-in validations run `terraform version` once per null_resource (24 here: 1.3 s of a 3 s
 // synth). The constructs validate their props in their constructors, and Terraform checks itself at init/plan.
 const app = new App({ skipValidation: true });
 try {
   const dockerHost = process.env.MODULUS_DOCKER_HOST || undefined;
-  // Set by scripts/toolchain/env.sh when the offline mirror holds another build of the docker provider.
-  const dockerProviderVersion = process.env.MODULUS_DOCKER_PROVIDER_VERSION || undefined;
   const networkMode = process.env.MODULUS_NETWORK_MODE || 'bridge';
   if (networkMode !== 'bridge' && networkMode !== 'host') {
     throw new Error(`MODULUS_NETWORK_MODE "${networkMode}" is not valid; use "bridge" (default) or "host".`);
@@ -22,7 +20,6 @@ try {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
     dockerHost,
-    dockerProviderVersion,
     backend,
   });
   const removalPolicy = process.env.MODULUS_VOLUME_REMOVAL || 'retain';
@@ -32,7 +29,6 @@ try {
   new AppsStack(app, 'apps', {
     images: images.hierarchy,
     dockerHost,
-    dockerProviderVersion,
     backend,
     networkMode,
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
@@ -44,7 +40,7 @@ try {
   fs.rmSync(path.join(app.outdir, 'manifest.json'), { force: true });
   console.error(`modulus-images: synth failed: ${(error as Error).message}`);
   console.error(
-    '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, MODULUS_DOCKER_PROVIDER_VERSION dockerProviderVersion, ' +
+    '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, ' +
       'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy, ' +
       'MODULUS_STATE and MODULUS_STATE_SCHEMA_PREFIX the state backend with PG_CONN_STR)',
   );

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { cdktf, Checkout, planStatus, terraform } from './support/deployment';
 import { describeSamples, failed, formatMs, median, must, repeat, runCount, verdict } from './support/measure';
+import { PROVIDER_VERSIONS } from '../lib/modulus-stack';
 
 const NAME = 'no-op redeploy';
 const GOAL = 1.5;
@@ -45,7 +46,7 @@ export function noopRedeploy(checkout: Checkout, stacks: string[]): void {
     const empty = planSamples(checkout.env, runs, '');
     const floor = median(empty);
     console.log(`  terraform plan, empty config: ${describeSamples(empty)}`);
-    const providerOnly = planSamples(checkout.env, runs, dockerProviderOnly(checkout.env.MODULUS_DOCKER_PROVIDER_VERSION!));
+    const providerOnly = planSamples(checkout.env, runs, dockerProviderOnly(PROVIDER_VERSIONS.docker));
     console.log(`  terraform plan, only the docker provider configured (no resource): ${describeSamples(providerOnly)}`);
     console.log(`  (docker provider alone / empty plan: ${(median(providerOnly) / floor).toFixed(2)}×: starting the provider alone costs ${formatMs(median(providerOnly) - floor)})`);
 

@@ -1,4 +1,5 @@
-import { DataResource, Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import {
   escapeTemplate,
@@ -11,6 +12,7 @@ import {
   validateHostPath,
   volumeScriptPath,
 } from './private/app-runtime';
+import { nullProvider } from './private/providers';
 
 /**
  * Where an app volume's blocks live.
@@ -100,12 +102,11 @@ export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
  * app/ home/ log/ notifications/ tmp/ input/ output/ and supervisor.conf, owned by mop (441:444) and closed to
  * other users.
  *
- * Terraform resources: `terraform_data` (built into Terraform >= 1.4, so no provider to install; the same
- * lifecycle as a null_resource, with `triggers_replace` for triggers) with local-exec provisioners calling
- * scripts/volume/modulus-volume.sh, shipped with the stack as an asset. Every value reaches the script through
- * the provisioner's environment, never its command line.
- * - `Volume`: creates the volume (keeps an existing one's data) and, on destroy, applies the recorded removal
- *   policy. `triggers_replace` holds only the volume's identity (app, backend, host root, LVM location), so
+ * Terraform resources: `null_resource`s (hashicorp/null 3.2.4, pinned exactly in the stack) with local-exec
+ * provisioners calling scripts/volume/modulus-volume.sh, shipped with the stack as an asset. Every value reaches
+ * the script through the provisioner's environment, never its command line.
+ * - `Volume`: creates the volume (adopting an existing one as it is, data and all) and, on destroy, applies the
+ *   recorded removal policy. `triggers` holds only the volume's identity (app, backend, host root, LVM location), so
  *   nothing else replaces it; its `modulus_volume` key marks it for the plan summary.
  * - `Size`: keyed on the size; grows the volume in place, refuses to shrink.
  * - `RemovalPolicy`: keyed on the policy; records it on the host, where the Volume's destroy reads it (a
@@ -133,7 +134,7 @@ export class AppVolume extends Construct {
 
   private readonly scriptPath: string;
   private readonly identityEnv: Record<string, string>;
-  private readonly volume: DataResource;
+  private readonly volume: NullResource;
 
   public constructor(scope: Construct, id: string, props: AppVolumeProps) {
     super(scope, id);
@@ -205,8 +206,9 @@ export class AppVolume extends Construct {
 
     // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
     // the plan summary (scripts/plan-summary.ts), which flags replacing or destroying it.
-    this.volume = new DataResource(this, 'Volume', {
-      triggersReplace: {
+    this.volume = new NullResource(this, 'Volume', {
+      provider: nullProvider(this),
+      triggers: {
         modulus_volume: this.app,
         backend: this.backend,
         host_root: this.hostRoot,
@@ -226,11 +228,11 @@ export class AppVolume extends Construct {
           // policy from the host (recorded by the RemovalPolicy resource).
           command: this.command('destroy'),
           environment: {
-            MODULUS_APP: '${self.triggers_replace.modulus_volume}',
-            MODULUS_BACKEND: '${self.triggers_replace.backend}',
-            MODULUS_ROOT: '${self.triggers_replace.host_root}',
-            MODULUS_LVM_VG: '${self.triggers_replace.lvm_volume_group}',
-            MODULUS_LVM_POOL: '${self.triggers_replace.lvm_thin_pool}',
+            MODULUS_APP: '${self.triggers.modulus_volume}',
+            MODULUS_BACKEND: '${self.triggers.backend}',
+            MODULUS_ROOT: '${self.triggers.host_root}',
+            MODULUS_LVM_VG: '${self.triggers.lvm_volume_group}',
+            MODULUS_LVM_POOL: '${self.triggers.lvm_thin_pool}',
           },
         },
       ],
@@ -264,7 +266,7 @@ export class AppVolume extends Construct {
   }
 
   /**
-   * A terraform_data in `scope` that runs one volume-script command (after the volume exists) whenever its
+   * A null_resource in `scope` that runs one volume-script command (after the volume exists) whenever its
    * triggers change. Used by BuildJob for prepare-build and publish.
    * @internal
    */
@@ -275,9 +277,10 @@ export class AppVolume extends Construct {
     triggers: Record<string, string>,
     environment: Record<string, string>,
     dependsOn: ITerraformDependable[] = [],
-  ): DataResource {
-    return new DataResource(scope, id, {
-      triggersReplace: { volume: this.volumeId, ...triggers },
+  ): NullResource {
+    return new NullResource(scope, id, {
+      provider: nullProvider(this),
+      triggers: { volume: this.volumeId, ...triggers },
       dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
       provisioners: [
         {
@@ -289,7 +292,7 @@ export class AppVolume extends Construct {
     });
   }
 
-  private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): DataResource {
+  private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {
     return this._scriptStep(this, id, command, triggers, environment);
   }
 

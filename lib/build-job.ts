@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AssetType, DataResource, TerraformAsset } from 'cdktf';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { AssetType, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
@@ -102,7 +103,7 @@ export class BuildJob extends Construct {
    */
   public readonly artifactId: string;
   /** The resource that publishes the output; exists once the build has succeeded. */
-  public readonly published: DataResource;
+  public readonly published: NullResource;
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
     super(scope, id);

@@ -1,6 +1,7 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { TerraformBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
+import { nullProvider, pinProvider } from './private/providers';
 import { addStateBackend, StateBackend } from './state-backend';
 
 /** Where Terraform reaches the Docker engine unless told otherwise. */
@@ -25,23 +26,14 @@ export interface ModulusStackProps {
    * @default { type: 'local' }
    */
   readonly backend?: StateBackend;
-  /**
-   * Exact kreuzwerker/docker version to require. Set it only when the provider you can install is not the one the
-   * bindings were generated from (the offline toolchain exports its build's version as
-   * MODULUS_DOCKER_PROVIDER_VERSION, which main.ts passes here).
-   * @default '3.6.2' (the version @cdktf/provider-docker 12.0.x was generated from)
-   */
-  readonly dockerProviderVersion?: string;
 }
 
-/** The kreuzwerker/docker version the @cdktf/provider-docker bindings were generated from. */
-export const DOCKER_PROVIDER_VERSION = '3.6.2';
+export { PROVIDER_VERSIONS } from './private/providers';
 
 /**
- * A stack wired the way every modulus-images stack is: the docker provider, pinned to exactly the version the
- * bindings were generated from (kreuzwerker/docker 3.6.2), and its state backend: by default a local one with a
- * relative state path, or PostgreSQL or any cdktf backend (see `StateBackend`).
- * App volumes use Terraform's built-in `terraform_data`, so no null provider is needed.
+ * A stack wired the way every modulus-images stack is: the docker and null providers, each required at exactly
+ * the version its bindings were generated from (kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4), and its state
+ * backend: by default a local one with a relative state path, or PostgreSQL or any cdktf backend (see `StateBackend`).
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
@@ -59,16 +51,9 @@ export class ModulusStack extends TerraformStack {
     if (statePath.startsWith('/')) {
       throw new Error(`${this.node.path}: statePath "${statePath}" is absolute; give a path relative to cdktf.out/stacks/${id}.`);
     }
-    const providerVersion = props.dockerProviderVersion ?? DOCKER_PROVIDER_VERSION;
-    if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(providerVersion)) {
-      throw new Error(
-        `${this.node.path}: dockerProviderVersion "${providerVersion}" is not valid; expected an exact version such as "${DOCKER_PROVIDER_VERSION}".`,
-      );
-    }
     this.dockerProvider = new DockerProvider(this, 'docker', { host: dockerHost });
-    if (providerVersion !== DOCKER_PROVIDER_VERSION) {
-      this.addOverride('terraform.required_providers.docker.version', providerVersion);
-    }
+    pinProvider(this, 'docker');
+    nullProvider(this);
     this.backend = addStateBackend(this, id, props.backend ?? { type: 'local' }, statePath);
   }
 }

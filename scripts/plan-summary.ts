@@ -25,10 +25,14 @@ export function classify(actions: string[]): Action | undefined {
   return undefined;
 }
 
-/** App volumes are the terraform_data resources whose triggers_replace carry the `modulus_volume` key (see AppVolume). */
+/**
+ * App volumes are the null_resources whose triggers carry the `modulus_volume` key (see AppVolume). The
+ * terraform_data volume steps of releases before 0.2 are not: an upgrade removes them from the configuration,
+ * and Terraform runs no destroy-time provisioner for a resource that is no longer configured.
+ */
 export function isVolume(change: ResourceChange): boolean {
-  if (change.type !== 'terraform_data') return false;
-  const triggers = change.change.before?.triggers_replace ?? change.change.after?.triggers_replace ?? {};
+  if (change.type !== 'null_resource') return false;
+  const triggers = change.change.before?.triggers ?? change.change.after?.triggers ?? {};
   return typeof triggers === 'object' && triggers !== null && 'modulus_volume' in triggers;
 }
 

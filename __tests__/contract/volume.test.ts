@@ -2,7 +2,7 @@
  * The volume script's loopfile backend for real: loop devices, ext4, mounts, ownership, the size limit as
  * mop inside a container, keeping data across re-creates, growing, refusing to shrink, supervisor.conf as
  * supervisord itself parses it, the build copy/publish steps and destroy per removal policy.
- * The last part drives an AppVolume through Terraform itself (terraform_data needs no provider): growing
+ * The last part drives an AppVolume through Terraform itself (null_resource needs no provider): growing
  * and changing the environment without replacing the volume, refusing to shrink, secrets kept out of the
  * output, destroy per removal policy.
  * Needs root, loop devices, the Docker engine and Terraform (TERRAFORM_BINARY_NAME from
@@ -378,28 +378,33 @@ describe('loopfile volume: destroy per removal policy', () => {
   });
 });
 
-describe('AppVolume through Terraform', () => {
+/**
+ * A Terraform stack holding one AppVolume of app `app` under the temporary folder `name`, synthesized with
+ * cdktf and run with the toolchain's Terraform (and its provider mirror, through TF_CLI_CONFIG_FILE).
+ */
+function volumeStack(name: string, app: string) {
   const terraform = process.env.TERRAFORM_BINARY_NAME || 'terraform';
-  const work = path.join(TEMP, 'terraform');
-  const hostRoot = path.join(TEMP, 'tf-volumes', 'tfshop');
+  const work = path.join(TEMP, name);
+  const hostRoot = path.join(TEMP, `${name}-volumes`, app);
   const secret = 'tf-s3cr3t "quoted" 100%';
   const stackDir = path.join(work, 'stacks', 'volume');
   const statePath = path.join(work, 'volume.tfstate');
+  const cdkTfJson = path.join(stackDir, 'cdk.tf.json');
 
   function synth(props: Partial<AppVolumeProps>): void {
-    const app = new CdktfApp({ outdir: work });
-    const stack = new TerraformStack(app, 'volume');
+    const cdktfApp = new CdktfApp({ outdir: work });
+    const stack = new TerraformStack(cdktfApp, 'volume');
     new LocalBackend(stack, { path: statePath });
     const password = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
     new AppVolume(stack, 'Vol', {
-      app: 'tfshop',
+      app,
       hostRoot,
       size: '64MiB',
       environment: { NODE_ENV: 'production' },
       secretEnvironment: { DB_PASSWORD: password.stringValue },
       ...props,
     });
-    app.synth();
+    cdktfApp.synth();
   }
 
   function tf(...args: string[]): Run {
@@ -414,17 +419,76 @@ describe('AppVolume through Terraform', () => {
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   }
 
-  /** Actions per resource address prefix of a saved plan. */
+  /** Actions per resource address (type and construct id, without cdktf's hash suffix) of a saved plan. */
   function planActions(): Record<string, string[]> {
     ok(tf('plan', '-out=plan.bin'));
     const plan = JSON.parse(spawnSync(terraform, ['show', '-json', 'plan.bin'], { cwd: stackDir, encoding: 'utf8' }).stdout);
     return Object.fromEntries(
-      plan.resource_changes.map((change: any) => [change.address.replace(/^terraform_data\.Vol_/, '').replace(/_[0-9A-F]{8}$/, ''), change.change.actions]),
+      plan.resource_changes.map((change: any) => [change.address.replace(/\.Vol_/, '.').replace(/_[0-9A-F]{8}$/, ''), change.change.actions]),
     );
   }
 
+  roots.push(hostRoot);
+  return { hostRoot, statePath, cdkTfJson, synth, tf, planActions };
+}
+
+/**
+ * The synthesized JSON as releases before 0.2 wrote it: the same steps as `terraform_data` (triggers in
+ * `triggers_replace`, no null provider).
+ */
+function asPreviousRelease(json: any): any {
+  const { null_resource: steps, ...others } = json.resource;
+  const previous = JSON.parse(
+    JSON.stringify({ ...json, resource: { ...others, terraform_data: steps } })
+      .replace(/\$\{self\.triggers\./g, '${self.triggers_replace.')
+      .replace(/\$\{null_resource\./g, '${terraform_data.'),
+  );
+  for (const step of Object.values<any>(previous.resource.terraform_data)) {
+    step.triggers_replace = step.triggers;
+    delete step.triggers;
+    delete step.provider;
+  }
+  delete previous.provider;
+  delete previous.terraform.required_providers;
+  return previous;
+}
+
+describe('upgrading from the terraform_data volume steps of releases before 0.2', () => {
+  const { hostRoot, cdkTfJson, synth, tf, planActions } = volumeStack('upgrade', 'upshop');
+
+  it('adopts the volume as it is: the data stays, and no destroy step runs', () => {
+    // The strictest case: a removal policy of destroy, recorded on the host by the previous release.
+    synth({ removalPolicy: 'destroy' });
+    fs.writeFileSync(cdkTfJson, JSON.stringify(asPreviousRelease(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8'))), null, 2));
+    ok(tf('init'));
+    ok(tf('apply', '-auto-approve'));
+    fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
+
+    synth({ removalPolicy: 'destroy' });
+    ok(tf('init'));
+    const actions = planActions();
+    expect(Object.entries(actions).filter(([address]) => address.startsWith('terraform_data.'))).toEqual(
+      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`terraform_data.${step}`, ['delete']]),
+    );
+    expect(Object.entries(actions).filter(([address]) => address.startsWith('null_resource.'))).toEqual(
+      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['create']]),
+    );
+    const apply = ok(tf('apply', '-auto-approve'));
+    expect(apply.stdout).not.toContain('modulus-volume.sh destroy');
+    expect(isMounted(mnt(hostRoot))).toBe(true);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(planActions()).toEqual(Object.fromEntries(['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
+    ok(tf('destroy', '-auto-approve'));
+    expect(fs.existsSync(hostRoot)).toBe(false);
+  });
+});
+
+describe('AppVolume through Terraform', () => {
+  const { hostRoot, statePath, synth, tf, planActions: addressActions } = volumeStack('terraform', 'tfshop');
+  /** Actions per volume step (Volume, Size, RemovalPolicy, Config). */
+  const planActions = () => Object.fromEntries(Object.entries(addressActions()).map(([address, actions]) => [address.replace(/^null_resource\./, ''), actions]));
+
   beforeAll(() => {
-    roots.push(hostRoot);
     synth({});
     ok(tf('init'));
   });

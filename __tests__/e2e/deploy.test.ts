@@ -28,8 +28,8 @@ const env = {
   MODULUS_VOLUME_ROOT: volumeRoot,
   MODULUS_VOLUME_REMOVAL: 'destroy',
 };
-const cdktf = (args: string) =>
-  ok(bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env }), `cdktf ${args}`);
+const cdktf = (args: string, extra: Record<string, string> = {}) =>
+  ok(bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env: { ...env, ...extra } }), `cdktf ${args}`);
 const mnt = (language: string) => path.join(volumeRoot, `sample-${language}`, 'mnt');
 const container = (language: string) => `modulus-app-sample-${language}`;
 const imageIds = () =>
@@ -129,6 +129,29 @@ describe('one cdktf deploy', () => {
     const fill = docker('exec', container('static'), 'bash', '-c', 'dd if=/dev/zero of=/mnt/tmp/fill bs=1M count=2200 2>&1; status=$?; rm -f /mnt/tmp/fill; exit $status');
     expect(fill.status).not.toBe(0);
     expect(fill.stdout).toContain('No space left on device');
+  });
+
+  it('keeps a volume and its data when its volume resources are replaced (the create step adopts it)', async () => {
+    const keep = path.join(mnt('static'), 'home', 'keep.txt');
+    fs.writeFileSync(keep, 'precious\n');
+    const image = path.join(volumeRoot, 'sample-static', 'volume.img');
+    const inode = fs.statSync(image).ino;
+    // Under a retain policy: a replacement under `destroy` deletes the volume first, as that policy says.
+    cdktf('deploy images apps --auto-approve', { MODULUS_VOLUME_REMOVAL: 'retain' });
+    const stackDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
+    const terraform = (args: string) =>
+      ok(bash(`terraform ${args} -no-color`, { cwd: stackDir, env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } }), `terraform ${args}`);
+    const steps = terraform('state list').split('\n').filter((address) => /^null_resource\.sample-static_Volume_/.test(address));
+    expect(steps.map((address) => address.replace(/^null_resource\.sample-static_Volume_|_?[0-9A-F]{8}$/g, '')).sort()).toEqual(
+      ['', 'Config', 'RemovalPolicy', 'Size'].sort(),
+    );
+    const apply = terraform(`apply -input=false -auto-approve ${steps.map((address) => `-replace=${address}`).join(' ')}`);
+    expect(apply).toMatch(/Apply complete! Resources: \d+ added, 0 changed, \d+ destroyed\./);
+    expect(fs.readFileSync(keep, 'utf8')).toBe('precious\n');
+    expect(fs.statSync(image).ino).toBe(inode);
+    expect((await waitForHttp(ports.static)).status).toBe(200);
+    fs.rmSync(keep);
+    cdktf('deploy images apps --auto-approve');
   });
 
   it('changes nothing on a second deploy', () => {

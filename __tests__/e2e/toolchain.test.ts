@@ -1,6 +1,8 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { PROVIDER_VERSIONS } from '../../lib/modulus-stack';
 import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 
 /**
@@ -14,6 +16,8 @@ import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 jest.setTimeout(20 * 60_000);
 
 const ENV_SH = path.join(REPO_ROOT, 'scripts/toolchain/env.sh');
+/** Where CI has the providers' release-tag archives: shared/provider-sources beside the checkout. */
+const DEFAULT_SOURCES = path.resolve(REPO_ROOT, '..', 'shared', 'provider-sources');
 const ROOT_IMAGE = process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm';
 
 /** Runs a bash script with scripts/toolchain/env.sh sourced, as a user of the toolchain would. */
@@ -24,8 +28,14 @@ function withToolchain(script: string, options: { cwd?: string; env?: Record<str
 interface Toolchain {
   cache: string;
   terraform: string;
-  dockerProvider: string;
 }
+
+/** What the mirror must hold: exactly the versions the bindings were generated from, nothing else. */
+const MIRRORED = {
+  'kreuzwerker/docker': PROVIDER_VERSIONS.docker,
+  'hashicorp/null': PROVIDER_VERSIONS.null,
+  'hashicorp/external': PROVIDER_VERSIONS.external,
+};
 
 let toolchain: Toolchain;
 
@@ -37,14 +47,25 @@ function inspectToolchain(): Toolchain {
   if (!fs.existsSync(path.join(cache, 'terraform.rc'))) {
     throw new Error(`toolchain missing: no Terraform CLI config in ${cache}; ${setupHint}`);
   }
-  const mirror = path.join(cache, 'mirror/registry.terraform.io');
-  const versions = (provider: string) =>
-    fs.existsSync(path.join(mirror, provider)) ? fs.readdirSync(path.join(mirror, provider)) : [];
-  const docker = versions('kreuzwerker/docker');
-  if (docker.length !== 1) {
-    throw new Error(`toolchain: expected one kreuzwerker/docker in ${mirror}, found [${docker.join(', ')}]; ${setupHint}`);
-  }
-  return { cache, terraform, dockerProvider: docker[0] };
+  return { cache, terraform };
+}
+
+/** The mirror's package folder of one provider (the unpacked layout Terraform reads). */
+function packageDir(provider: keyof typeof MIRRORED): string {
+  return path.join(toolchain.cache, 'mirror/registry.terraform.io', provider, MIRRORED[provider], 'linux_amd64');
+}
+
+/**
+ * Terraform's `h1:` hash of an unpacked provider package (golang.org/x/mod/sumdb/dirhash Hash1): SHA-256 over
+ * the sorted lines "<sha256 of file>  <file name>\n", base64. Computed here independently of Terraform.
+ */
+function h1Hash(dir: string): string {
+  const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+  const lines = files
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort()
+    .map((name) => `${createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex')}  ${name}\n`);
+  return `h1:${createHash('sha256').update(lines.join('')).digest('base64')}`;
 }
 
 beforeAll(() => {
@@ -63,7 +84,8 @@ describe('env.sh', () => {
     const version = JSON.parse(ok(withToolchain('terraform version -json'), 'terraform version'));
     expect(version.terraform_version).toBe('1.5.7');
     expect(ok(withToolchain('printf %s "$TERRAFORM_BINARY_NAME"'), 'env')).toBe(toolchain.terraform);
-    expect(ok(withToolchain('printf %s "$MODULUS_DOCKER_PROVIDER_VERSION"'), 'env')).toBe(toolchain.dockerProvider);
+    // Offline and online deploys pin the same versions: nothing to tell the stacks any more.
+    expect(ok(withToolchain('printf %s "${MODULUS_DOCKER_PROVIDER_VERSION-unset}"'), 'env')).toBe('unset');
   });
 
   it('points Terraform at a CLI config that installs providers from the local mirror only', () => {
@@ -73,20 +95,64 @@ describe('env.sh', () => {
     const config = fs.readFileSync(cliConfig, 'utf8');
     expect(config).toContain(`filesystem_mirror {\n    path    = "${path.join(toolchain.cache, 'mirror')}"`);
     expect(config).not.toMatch(/\bdirect\b|network_mirror/);
-    const binary = path.join(
-      toolchain.cache,
-      'mirror/registry.terraform.io/kreuzwerker/docker',
-      toolchain.dockerProvider,
-      'linux_amd64',
-      `terraform-provider-docker_v${toolchain.dockerProvider}`,
-    );
-    expect(fs.statSync(binary).mode & 0o111).not.toBe(0);
+  });
+
+  it('holds exactly kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4 and hashicorp/external 2.3.5, one executable each', () => {
+    const mirror = path.join(toolchain.cache, 'mirror/registry.terraform.io');
+    const held = fs
+      .readdirSync(mirror)
+      .flatMap((namespace) => fs.readdirSync(path.join(mirror, namespace)).map((type) => `${namespace}/${type}`))
+      .map((provider) => [provider, fs.readdirSync(path.join(mirror, provider))]);
+    expect(Object.fromEntries(held)).toEqual(Object.fromEntries(Object.entries(MIRRORED).map(([provider, version]) => [provider, [version]])));
+    for (const [provider, version] of Object.entries(MIRRORED)) {
+      const dir = packageDir(provider as keyof typeof MIRRORED);
+      const type = provider.split('/')[1];
+      expect(fs.readdirSync(dir)).toEqual([`terraform-provider-${type}_v${version}`]);
+      expect(fs.statSync(path.join(dir, `terraform-provider-${type}_v${version}`)).mode & 0o111).not.toBe(0);
+    }
   });
 });
 
-describe('the synthesized images stack', () => {
+describe('providers.sh', () => {
+  let sources: string;
+  const providers = (env: Record<string, string>) => bash('bash scripts/toolchain/providers.sh', { env });
+  const archives = fs.readdirSync(DEFAULT_SOURCES).filter((file) => file.endsWith('.tar.gz'));
+
+  beforeEach(() => {
+    sources = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-provider-sources-'));
+    for (const file of [...archives, 'SHA256SUMS']) fs.copyFileSync(path.join(DEFAULT_SOURCES, file), path.join(sources, file));
+  });
+  afterEach(() => fs.rmSync(sources, { recursive: true, force: true }));
+
+  it('is cached by archive checksum: a second run builds nothing', () => {
+    const run = providers({ MODULUS_PROVIDER_SOURCES: sources });
+    ok(run, 'providers.sh');
+    for (const provider of Object.keys(MIRRORED)) expect(run.stderr).toMatch(new RegExp(`provider ${provider} \\S+: cached at `));
+    expect(run.stderr).not.toContain('go build');
+  });
+
+  it('stops at an archive whose checksum does not match SHA256SUMS, naming it, before building anything', () => {
+    const damaged = path.join(sources, 'terraform-provider-null-3.2.4.tar.gz');
+    fs.appendFileSync(damaged, 'tampered');
+    const run = providers({ MODULUS_PROVIDER_SOURCES: sources });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`sha256sum ${damaged}`);
+    expect(run.stderr).toContain('fetch it again from the release tag');
+    expect(run.stderr).not.toContain('go build');
+  });
+
+  it('stops at a missing archive, naming it and the variable that points at the folder', () => {
+    fs.rmSync(path.join(sources, 'terraform-provider-external-2.3.5.tar.gz'));
+    const run = providers({ MODULUS_PROVIDER_SOURCES: sources });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`${sources}/terraform-provider-external-2.3.5.tar.gz (archive missing; MODULUS_PROVIDER_SOURCES=${sources}`);
+  });
+});
+
+describe('the synthesized stacks', () => {
   let work: string;
   let stackDir: string;
+  const stackDirOf = (stack: string) => path.join(path.dirname(stackDir), stack);
 
   beforeAll(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-images-'));
@@ -100,10 +166,27 @@ describe('the synthesized images stack', () => {
   });
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it('terraform init installs the providers from the mirror', () => {
-    const out = ok(withToolchain('terraform init -input=false -no-color', { cwd: stackDir }), 'terraform init');
-    expect(out).toContain(`Installing kreuzwerker/docker v${toolchain.dockerProvider}`);
+  it.each([['images'], ['apps']])('terraform init of %s installs exactly docker 3.6.2 and null 3.2.4 from the mirror', (stack) => {
+    const out = ok(withToolchain('terraform init -input=false -no-color', { cwd: stackDirOf(stack) }), `terraform init ${stack}`);
+    expect(out).toContain(`Installing kreuzwerker/docker v${PROVIDER_VERSIONS.docker}`);
+    expect(out).toContain(`Installing hashicorp/null v${PROVIDER_VERSIONS.null}`);
     expect(out).toContain('Terraform has been successfully initialized!');
+    const version = JSON.parse(ok(withToolchain('terraform version -json', { cwd: stackDirOf(stack) }), 'terraform version -json'));
+    expect(version.provider_selections).toEqual({
+      'registry.terraform.io/kreuzwerker/docker': PROVIDER_VERSIONS.docker,
+      'registry.terraform.io/hashicorp/null': PROVIDER_VERSIONS.null,
+    });
+  });
+
+  it.each([['images'], ['apps']])(".terraform.lock.hcl of %s holds both providers with the mirror's hashes", (stack) => {
+    const lock = fs.readFileSync(path.join(stackDirOf(stack), '.terraform.lock.hcl'), 'utf8');
+    for (const provider of ['kreuzwerker/docker', 'hashicorp/null'] as const) {
+      const block = new RegExp(`provider "registry\\.terraform\\.io/${provider}" \\{([^}]*)\\}`).exec(lock);
+      expect({ provider, locked: block !== null }).toEqual({ provider, locked: true });
+      expect(block![1]).toContain(`version     = "${MIRRORED[provider]}"`);
+      expect(block![1]).toContain(`constraints = "${MIRRORED[provider]}"`);
+      expect(block![1]).toContain(`"${h1Hash(packageDir(provider))}"`);
+    }
   });
 
   it('terraform validate accepts the stack', () => {

@@ -19,17 +19,24 @@ const volumeError = (props: Partial<AppVolumeProps>): string => errorMessage(() 
 
 describe('AppVolume: resources', () => {
   const { json, raw, volume } = synthVolume();
-  const steps = resourcesOf(json, 'terraform_data');
+  const steps = resourcesOf(json, 'null_resource');
 
   it('creates the volume, size, removal policy and supervisor.conf steps', () => {
     expect(Object.keys(steps).sort()).toEqual(
-      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'terraform_data', `Vol_${name}`)).sort(),
+      ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
     );
-    expect(Testing.toHaveResource(raw, 'terraform_data')).toBe(true);
+    expect(Testing.toHaveResource(raw, 'null_resource')).toBe(true);
+  });
+
+  it('runs its steps as null_resources of a hashicorp/null provider it adds to any stack, pinned to exactly 3.2.4', () => {
+    expect(json.terraform.required_providers.null).toEqual({ source: 'hashicorp/null', version: '3.2.4' });
+    expect(Object.keys(json.provider)).toContain('null');
+    expect(Object.values(steps).map((step: any) => step.provider)).toEqual(Object.values(steps).map(() => 'null'));
+    expect(json.resource.terraform_data).toBeUndefined();
   });
 
   it('keys the volume on its identity only (app, backend, host root, LVM location), marked for the plan summary', () => {
-    expect(resource(json, 'terraform_data', 'Vol_Volume').triggers_replace).toEqual({
+    expect(resource(json, 'null_resource', 'Vol_Volume').triggers).toEqual({
       modulus_volume: 'shop',
       backend: 'loopfile',
       host_root: '/var/lib/modulus/volumes/shop',
@@ -39,7 +46,7 @@ describe('AppVolume: resources', () => {
   });
 
   it('creates with the default size 2 GiB under /var/lib/modulus/volumes/<app>', () => {
-    const [create, destroy] = localExecs(resource(json, 'terraform_data', 'Vol_Volume'));
+    const [create, destroy] = localExecs(resource(json, 'null_resource', 'Vol_Volume'));
     expect(create.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh create$/);
     expect(create.environment).toEqual({
       MODULUS_APP: 'shop',
@@ -55,26 +62,26 @@ describe('AppVolume: resources', () => {
     expect(destroy.when).toBe('destroy');
   });
 
-  it('gives the destroy provisioner only self.triggers_replace (what Terraform allows at destroy time)', () => {
-    const destroy = localExecs(resource(json, 'terraform_data', 'Vol_Volume'))[1];
+  it('gives the destroy provisioner only self.triggers (what Terraform allows at destroy time)', () => {
+    const destroy = localExecs(resource(json, 'null_resource', 'Vol_Volume'))[1];
     expect(destroy.command).toMatch(/modulus-volume\.sh destroy$/);
     for (const value of Object.values(destroy.environment) as string[]) {
-      expect(value).toMatch(/^\$\{self\.triggers_replace\.[a-z_]+\}$/);
-      const key = value.slice('${self.triggers_replace.'.length, -1);
-      expect(Object.keys(resource(json, 'terraform_data', 'Vol_Volume').triggers_replace)).toContain(key);
+      expect(value).toMatch(/^\$\{self\.triggers\.[a-z_]+\}$/);
+      const key = value.slice('${self.triggers.'.length, -1);
+      expect(Object.keys(resource(json, 'null_resource', 'Vol_Volume').triggers)).toContain(key);
     }
   });
 
   it('keeps the size out of the volume triggers: a separate step, keyed on the size, grows it in place', () => {
-    const size = resource(json, 'terraform_data', 'Vol_Size');
-    expect(size.triggers_replace).toEqual({ volume: `\${terraform_data.${resourceKey(json, 'terraform_data', 'Vol_Volume')}.id}`, size_mib: '2048' });
+    const size = resource(json, 'null_resource', 'Vol_Size');
+    expect(size.triggers).toEqual({ volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`, size_mib: '2048' });
     expect(localExecs(size)[0].command).toMatch(/modulus-volume\.sh resize$/);
     expect(localExecs(size)[0].environment.MODULUS_SIZE_MIB).toBe('2048');
   });
 
   it('records the removal policy (default retain) in a step of its own', () => {
-    const policy = resource(json, 'terraform_data', 'Vol_RemovalPolicy');
-    expect(policy.triggers_replace.removal_policy).toBe('retain');
+    const policy = resource(json, 'null_resource', 'Vol_RemovalPolicy');
+    expect(policy.triggers.removal_policy).toBe('retain');
     expect(localExecs(policy)[0].command).toMatch(/modulus-volume\.sh set-policy$/);
     expect(localExecs(policy)[0].environment.MODULUS_REMOVAL_POLICY).toBe('retain');
     expect(volume.removalPolicy).toBe('retain');
@@ -86,14 +93,14 @@ describe('AppVolume: resources', () => {
       new TerraformOutput(stack, 'volume_id', { value: v.volumeId });
       new TerraformOutput(stack, 'config_id', { value: v.configId });
     });
-    expect(withOutputs.output.volume_id.value).toBe(`\${terraform_data.${resourceKey(withOutputs, 'terraform_data', 'Vol_Volume')}.id}`);
-    expect(withOutputs.output.config_id.value).toBe(`\${terraform_data.${resourceKey(withOutputs, 'terraform_data', 'Vol_Config')}.id}`);
+    expect(withOutputs.output.volume_id.value).toBe(`\${null_resource.${resourceKey(withOutputs, 'null_resource', 'Vol_Volume')}.id}`);
+    expect(withOutputs.output.config_id.value).toBe(`\${null_resource.${resourceKey(withOutputs, 'null_resource', 'Vol_Config')}.id}`);
   });
 });
 
 describe('AppVolume: changes', () => {
   const base = synthVolume().json;
-  const triggersOf = (json: any, name: string) => resource(json, 'terraform_data', `Vol_${name}`).triggers_replace;
+  const triggersOf = (json: any, name: string) => resource(json, 'null_resource', `Vol_${name}`).triggers;
 
   it('growing changes only the size step, never the volume triggers (no replacement)', () => {
     const grown = synthVolume({ size: '5GiB' }).json;
@@ -194,7 +201,7 @@ describe('AppVolume: validation', () => {
 describe('AppVolume: supervisor.conf and secrets', () => {
   it('passes the environment to the volume script by name, values escaped for Terraform templates', () => {
     const { json } = synthVolume({ environment: { NODE_ENV: 'production', GREETING: 'costs 100% ${HOME} %{x} a\\b "q" end' } });
-    const config = resource(json, 'terraform_data', 'Vol_Config');
+    const config = resource(json, 'null_resource', 'Vol_Config');
     const [write] = localExecs(config);
     expect(write.command).toMatch(/modulus-volume\.sh write-config$/);
     expect(write.environment).toMatchObject({
@@ -203,7 +210,7 @@ describe('AppVolume: supervisor.conf and secrets', () => {
       MODULUS_ENV_NODE_ENV: 'production',
       MODULUS_ENV_GREETING: 'costs 100% $${HOME} %%{x} a\\b "q" end',
     });
-    expect(config.triggers_replace).toMatchObject({ env_NODE_ENV: 'production' });
+    expect(config.triggers).toMatchObject({ env_NODE_ENV: 'production' });
   });
 
   it('keeps secrets out of command lines and triggers: sensitive environment and a sensitive hash only', () => {
@@ -212,23 +219,23 @@ describe('AppVolume: supervisor.conf and secrets', () => {
       const variable = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
       new AppVolume(stack, 'Vol', { app: 'shop', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
     });
-    const config = resource(json, 'terraform_data', 'Vol_Config');
+    const config = resource(json, 'null_resource', 'Vol_Config');
     const [write] = localExecs(config);
     expect(write.environment.MODULUS_SECRET_NAMES).toBe('API_KEY DB_PASSWORD');
     expect(write.environment.MODULUS_SECRET_DB_PASSWORD).toMatch(/^\$\{sensitive\(local\.Vol_Secret_DB_PASSWORD_[0-9A-F]{8}\)\}$/);
     expect(write.environment.MODULUS_SECRET_API_KEY).toMatch(/^\$\{sensitive\(local\.Vol_Secret_API_KEY_[0-9A-F]{8}\)\}$/);
-    expect(config.triggers_replace.secret_DB_PASSWORD_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Vol_Secret_DB_PASSWORD_[0-9A-F]{8}\)\)\}$/);
+    expect(config.triggers.secret_DB_PASSWORD_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Vol_Secret_DB_PASSWORD_[0-9A-F]{8}\)\)\}$/);
     // The literal secret appears once in the whole JSON: as the value of its local, nowhere else.
     expect(raw.split(secret)).toHaveLength(2);
     expect(Object.values(json.locals)).toContain(secret);
-    for (const step of Object.values(resourcesOf(json, 'terraform_data'))) {
+    for (const step of Object.values(resourcesOf(json, 'null_resource'))) {
       for (const exec of localExecs(step)) {
         expect(exec.command).not.toContain(secret);
         expect(exec.command).not.toContain('var.db_password');
         expect(exec.command).not.toMatch(/\$\{/);
       }
-      expect(JSON.stringify(step.triggers_replace)).not.toContain(secret);
-      expect(JSON.stringify(step.triggers_replace)).not.toContain('var.db_password}');
+      expect(JSON.stringify(step.triggers)).not.toContain(secret);
+      expect(JSON.stringify(step.triggers)).not.toContain('var.db_password}');
     }
     expect(json.variable.db_password.sensitive).toBe(true);
   });
@@ -237,8 +244,8 @@ describe('AppVolume: supervisor.conf and secrets', () => {
 describe('AppVolume: lvm-thin', () => {
   it('passes the volume group and thin pool and keys the volume on them', () => {
     const { json } = synthVolume({ backend: 'lvm-thin', lvm: { volumeGroup: 'vg0', thinPool: 'pool0' }, size: '10G' });
-    const volume = resource(json, 'terraform_data', 'Vol_Volume');
-    expect(volume.triggers_replace).toMatchObject({ backend: 'lvm-thin', lvm_volume_group: 'vg0', lvm_thin_pool: 'pool0' });
+    const volume = resource(json, 'null_resource', 'Vol_Volume');
+    expect(volume.triggers).toMatchObject({ backend: 'lvm-thin', lvm_volume_group: 'vg0', lvm_thin_pool: 'pool0' });
     expect(localExecs(volume)[0].environment).toMatchObject({ MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_VG: 'vg0', MODULUS_LVM_POOL: 'pool0', MODULUS_SIZE_MIB: '10240' });
   });
 });
@@ -260,7 +267,7 @@ describe('AppVolume: synthesized output', () => {
     const outdir = Testing.fullSynth(stack);
     const stackDir = path.join(outdir, 'stacks', 'shipped');
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
-    const commands = Object.values(json.resource.terraform_data).flatMap((r: any) => localExecs(r).map((exec) => exec.command as string));
+    const commands = Object.values(json.resource.null_resource).flatMap((r: any) => localExecs(r).map((exec) => exec.command as string));
     const scripts = new Set(commands.map((command) => command.split(' ')[1]));
     expect(scripts.size).toBe(1);
     const [script] = [...scripts];

@@ -32,7 +32,7 @@ describe('ModulusApp: volume → build → run', () => {
     expect(build.name).toBe('modulus-build-hello');
     expect(run.name).toBe('modulus-app-hello');
     expect(app.containerName).toBe('modulus-app-hello');
-    expect(resource(json, 'terraform_data', 'Hello_Volume').triggers_replace.modulus_volume).toBe('hello');
+    expect(resource(json, 'null_resource', 'Hello_Volume').triggers.modulus_volume).toBe('hello');
     expect(app.volume.sizeMiB).toBe(1024);
   });
 
@@ -42,9 +42,9 @@ describe('ModulusApp: volume → build → run', () => {
   });
 
   it('orders the run container after the published build, and replaces it on every new build', () => {
-    const publish = resourceKey(json, 'terraform_data', 'Hello_Build_Publish');
-    expect(run.labels).toContainEqual({ label: 'org.modulus.build', value: `\${terraform_data.${publish}.id}` });
-    expect(resource(json, 'terraform_data', 'Hello_Build_Publish').triggers_replace.build).toBe(
+    const publish = resourceKey(json, 'null_resource', 'Hello_Build_Publish');
+    expect(run.labels).toContainEqual({ label: 'org.modulus.build', value: `\${null_resource.${publish}.id}` });
+    expect(resource(json, 'null_resource', 'Hello_Build_Publish').triggers.build).toBe(
       `\${docker_container.${resourceKey(json, 'docker_container', 'Hello_Build_Container')}.id}`,
     );
   });
@@ -59,14 +59,14 @@ describe('ModulusApp: volume → build → run', () => {
   });
 
   it('keeps the volume untouched when the source, the images or the environment change', () => {
-    const volumeOf = (j: any) => resource(j, 'terraform_data', 'Hello_Volume');
+    const volumeOf = (j: any) => resource(j, 'null_resource', 'Hello_Volume');
     const changed = synthApp(
       { environment: { NODE_ENV: 'staging' }, networkMode: 'host', size: '1GiB', runImage: 'other', buildImage: 'other-build' },
       sourceFolder({ 'index.js': 'changed' }),
     ).json;
     expect(volumeOf(changed)).toEqual(volumeOf(json));
-    expect(resource(changed, 'terraform_data', 'Hello_Volume_Size')).toEqual(resource(json, 'terraform_data', 'Hello_Volume_Size'));
-    expect(resource(changed, 'terraform_data', 'Hello_Build_Input').triggers_replace).not.toEqual(resource(json, 'terraform_data', 'Hello_Build_Input').triggers_replace);
+    expect(resource(changed, 'null_resource', 'Hello_Volume_Size')).toEqual(resource(json, 'null_resource', 'Hello_Volume_Size'));
+    expect(resource(changed, 'null_resource', 'Hello_Build_Input').triggers).not.toEqual(resource(json, 'null_resource', 'Hello_Build_Input').triggers);
   });
 
   it('keeps the synthesized JSON free of the source folder path', () => {

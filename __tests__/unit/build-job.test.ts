@@ -65,19 +65,19 @@ describe('BuildJob: the build container', () => {
   });
 
   it('copies the source into input/ first (after the volume is ready), and publishes output/ to app/ after', () => {
-    const input = resource(json, 'terraform_data', 'Build_Input');
+    const input = resource(json, 'null_resource', 'Build_Input');
     const [copy] = localExecs(input);
     expect(copy.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh prepare-build$/);
     expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}$/);
-    expect(input.triggers_replace).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
+    expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
     expect(input.depends_on).toEqual(
-      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `terraform_data.${resourceKey(json, 'terraform_data', `Vol_${name}`)}`),
+      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
     );
-    expect(container.depends_on).toEqual([`terraform_data.${resourceKey(json, 'terraform_data', 'Build_Input')}`]);
+    expect(container.depends_on).toEqual([`null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}`]);
 
-    const publish = resource(json, 'terraform_data', 'Build_Publish');
+    const publish = resource(json, 'null_resource', 'Build_Publish');
     expect(localExecs(publish)[0].command).toMatch(/modulus-volume\.sh publish$/);
-    expect(publish.triggers_replace.build).toBe(`\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`);
+    expect(publish.triggers.build).toBe(`\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`);
   });
 
   it('rebuilds when the copied input changes: the container is labelled with the copy step and the source hash', () => {
@@ -87,7 +87,7 @@ describe('BuildJob: the build container', () => {
       'org.modulus.role': 'build',
       'org.modulus.language': 'node',
       'org.modulus.source-sha256': job.sourceHash,
-      'org.modulus.input': `\${terraform_data.${resourceKey(json, 'terraform_data', 'Build_Input')}.id}`,
+      'org.modulus.input': `\${null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}.id}`,
     });
   });
 });
@@ -108,11 +108,11 @@ describe('BuildJob: source changes', () => {
   it('a changed source changes the copy step and the container label, nothing of the volume', () => {
     const before = synthBuild({}, sourceFolder({ 'a.js': '1' })).json;
     const after = synthBuild({}, sourceFolder({ 'a.js': '2' })).json;
-    expect(resource(after, 'terraform_data', 'Build_Input').triggers_replace.source_sha256).not.toBe(
-      resource(before, 'terraform_data', 'Build_Input').triggers_replace.source_sha256,
+    expect(resource(after, 'null_resource', 'Build_Input').triggers.source_sha256).not.toBe(
+      resource(before, 'null_resource', 'Build_Input').triggers.source_sha256,
     );
     for (const name of ['Volume', 'Size', 'RemovalPolicy', 'Config']) {
-      expect(resource(after, 'terraform_data', `Vol_${name}`)).toEqual(resource(before, 'terraform_data', `Vol_${name}`));
+      expect(resource(after, 'null_resource', `Vol_${name}`)).toEqual(resource(before, 'null_resource', `Vol_${name}`));
     }
   });
 

@@ -68,17 +68,11 @@ describe('ImageHierarchy: the standard tree', () => {
     expect(imageResource(json, 'run-php').force_remove).toBe(true);
   });
 
-  it('pins the docker provider to the version the bindings were generated from, and needs no other provider', () => {
-    expect(json.terraform.required_providers).toEqual({ docker: { source: 'kreuzwerker/docker', version: '3.6.2' } });
-  });
-
-  it('pins another exact docker provider version when told to', () => {
-    const other = synthImages({ dockerProviderVersion: '4.6.1-0.20260916201441-96d331c98ff4' }).json;
-    expect(other.terraform.required_providers.docker).toEqual({
-      source: 'kreuzwerker/docker',
-      version: '4.6.1-0.20260916201441-96d331c98ff4',
+  it('requires exactly the docker and null versions the bindings were generated from', () => {
+    expect(json.terraform.required_providers).toEqual({
+      docker: { source: 'kreuzwerker/docker', version: '3.6.2' },
+      null: { source: 'hashicorp/null', version: '3.2.4' },
     });
-    expect(attemptProviderVersion('~> 3.6')).toThrow(/^images: dockerProviderVersion "~> 3.6" is not valid; expected an exact version such as "3.6.2"\.$/);
   });
 
   it('keeps state in a local backend at a relative path', () => {
@@ -225,9 +219,6 @@ describe('bad input fails at synth with the construct path, the field and what i
   });
 });
 
-function attemptProviderVersion(dockerProviderVersion: string) {
-  return () => synthImages({ dockerProviderVersion });
-}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -66,7 +66,7 @@ app.synth();
   it('builds and runs an app on the hierarchy images, with the volume script packaged into cdktf.out', () => {
     const containers = Object.values<any>(synthesized.resource.docker_container).map((container) => container.name);
     expect(containers.sort()).toEqual(['modulus-app-shop', 'modulus-build-shop']);
-    const volumeSteps = Object.values<any>(synthesized.resource.terraform_data);
+    const volumeSteps = Object.values<any>(synthesized.resource.null_resource);
     const command = volumeSteps.map((step) => step.provisioner?.[0]?.['local-exec']?.command).find(Boolean);
     const script = /bash (assets\/\S+\/modulus-volume\.sh)/.exec(command)![1];
     expect(fs.existsSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', script))).toBe(true);

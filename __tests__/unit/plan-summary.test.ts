@@ -15,8 +15,8 @@ import { REPO_ROOT } from './support/checkout';
 
 const volume = (address: string, actions: string[]) => ({
   address,
-  type: 'terraform_data',
-  change: { actions, before: { triggers_replace: { modulus_volume: 'node' } }, after: null },
+  type: 'null_resource',
+  change: { actions, before: { triggers: { modulus_volume: 'node' } }, after: null },
 });
 const image = (address: string, actions: string[]) => ({
   address,
@@ -57,22 +57,36 @@ describe('summarizePlan', () => {
     const summary = summarizePlan('apps', {
       resource_changes: [
         image('docker_image.a', ['create']),
-        volume('terraform_data.node_volume', ['delete', 'create']),
-        volume('terraform_data.php_volume', ['delete']),
-        volume('terraform_data.new_volume', ['create']),
+        volume('null_resource.node_volume', ['delete', 'create']),
+        volume('null_resource.php_volume', ['delete']),
+        volume('null_resource.new_volume', ['create']),
       ],
     });
     const lines = summary.split('\n');
     expect(lines[2]).toBe('> [!CAUTION]');
     expect(lines[3]).toContain('replaces or destroys 2 app volume(s)');
-    expect(summary).toContain('> - `terraform_data.node_volume` (replace)');
-    expect(summary).toContain('> - `terraform_data.php_volume` (destroy)');
-    expect(summary).not.toContain('> - `terraform_data.new_volume`');
+    expect(summary).toContain('> - `null_resource.node_volume` (replace)');
+    expect(summary).toContain('> - `null_resource.php_volume` (destroy)');
+    expect(summary).not.toContain('> - `null_resource.new_volume`');
   });
 
-  it('does not flag other terraform_data resources', () => {
+  it('does not flag other null_resource resources', () => {
     const summary = summarizePlan('apps', {
-      resource_changes: [{ address: 'terraform_data.x', type: 'terraform_data', change: { actions: ['delete'], before: { triggers_replace: { a: '1' } } } }],
+      resource_changes: [{ address: 'null_resource.x', type: 'null_resource', change: { actions: ['delete'], before: { triggers: { a: '1' } } } }],
+    });
+    expect(summary).not.toContain('Data-destroying');
+    expect(summary).toContain('| destroy | 1 |');
+  });
+
+  it("does not flag the previous release's terraform_data volume steps, which an upgrade drops without running their destroy", () => {
+    const summary = summarizePlan('apps', {
+      resource_changes: [
+        {
+          address: 'terraform_data.node_volume',
+          type: 'terraform_data',
+          change: { actions: ['delete'], before: { triggers_replace: { modulus_volume: 'node' } } },
+        },
+      ],
     });
     expect(summary).not.toContain('Data-destroying');
     expect(summary).toContain('| destroy | 1 |');
@@ -83,7 +97,7 @@ describe('summarizePlan', () => {
   });
 
   it('puts a data-destroying warning above all stacks when any stack loses volumes', () => {
-    const apps = { resource_changes: [volume('terraform_data.node_volume', ['delete', 'create'])] };
+    const apps = { resource_changes: [volume('null_resource.node_volume', ['delete', 'create'])] };
     const images = { resource_changes: [image('docker_image.a', ['create'])] };
     expect(volumeLosses(apps)).toHaveLength(1);
     expect(volumeLosses(images)).toHaveLength(0);

@@ -45,7 +45,7 @@ describe('RunContainer: secure defaults', () => {
   it('mounts the volume at /mnt and starts after the volume, its size, policy and supervisor.conf', () => {
     expect(container.mounts).toEqual([{ type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt', target: '/mnt' }]);
     expect(container.depends_on).toEqual(
-      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `terraform_data.${resourceKey(json, 'terraform_data', `Vol_${name}`)}`),
+      ['Volume', 'Size', 'RemovalPolicy', 'Config'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
     );
   });
 
@@ -80,8 +80,8 @@ describe('RunContainer: secure defaults', () => {
       'org.modulus.app': 'shop',
       'org.modulus.role': 'run',
       'org.modulus.language': 'node',
-      'org.modulus.volume': `\${terraform_data.${resourceKey(json, 'terraform_data', 'Vol_Volume')}.id}`,
-      'org.modulus.config': `\${terraform_data.${resourceKey(json, 'terraform_data', 'Vol_Config')}.id}`,
+      'org.modulus.volume': `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`,
+      'org.modulus.config': `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Config')}.id}`,
     });
   });
 });

@@ -7,7 +7,6 @@
  *
  * Environment: MODULUS_ROOT_IMAGE, MODULUS_REPOSITORY_PREFIX, MODULUS_VOLUME_ROOT (as main.ts),
  * BENCH_LANGUAGES (comma-separated, default all), BENCH_FIRST_PORT (default 18180),
- * MODULUS_DOCKER_PROVIDER_VERSION (as main.ts; env.sh sets it to the mirror's build),
  * BENCH_NO_CACHE=1 (every docker_image built with `no_cache = true`, through an override of the resource).
  */
 import * as path from 'path';
@@ -36,16 +35,14 @@ export function benchPort(language: Language): number {
 
 function synth(): void {
   const app = new CdktfApp();
-  const dockerProviderVersion = process.env.MODULUS_DOCKER_PROVIDER_VERSION || undefined;
   const images = new ImagesStack(app, 'images', {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
-    dockerProviderVersion,
   });
   if (process.env.BENCH_NO_CACHE === '1') {
     for (const image of images.hierarchy.images) image.resource.addOverride('build.no_cache', true);
   }
-  const apps = new ModulusStack(app, 'apps', { dockerProviderVersion });
+  const apps = new ModulusStack(app, 'apps');
   const volumeRoot = process.env.MODULUS_VOLUME_ROOT;
   if (!volumeRoot) throw new Error('MODULUS_VOLUME_ROOT must be set for the benchmark apps');
   for (const language of benchLanguages()) {

@@ -22,12 +22,6 @@ export CHECKPOINT_DISABLE=1
 # cdktf: do not look up newer cdktf releases.
 export DISABLE_VERSION_CHECK=true
 
-# The kreuzwerker/docker version the mirror holds (the newest, if several): pin stacks to it when
-# synthesizing for this toolchain, e.g. required_providers.docker.version.
-MODULUS_DOCKER_PROVIDER_VERSION="$(find "$_modulus_tc_cache/mirror/registry.terraform.io/kreuzwerker/docker" \
-  -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1 || true)"
-export MODULUS_DOCKER_PROVIDER_VERSION
-
 if [ ! -x "$TERRAFORM_BINARY_NAME" ] || [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
   echo "[toolchain] env.sh: toolchain not set up in $_modulus_tc_cache; run scripts/toolchain/setup.sh" >&2
 fi

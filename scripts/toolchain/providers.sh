@@ -1,51 +1,64 @@
 #!/usr/bin/env bash
-# Step 4: Terraform providers built from source with Go, laid out as a filesystem mirror (unpacked
-# layout) and a Terraform CLI config whose provider_installation uses only that mirror.
+# Step 4: the Terraform providers the cdktf bindings were generated from, built with Go from their upstream
+# release-tag source archives and laid out as a filesystem mirror (unpacked layout), plus a Terraform CLI config
+# whose provider_installation uses only that mirror:
+#   kreuzwerker/docker 3.6.2   (@cdktf/provider-docker 12.0.3)
+#   hashicorp/null 3.2.4       (@cdktf/provider-null 11.0.1)
+#   hashicorp/external 2.3.5   (@cdktf/provider-external 11.0.1)
 #
-# Which providers: one per line of $MODULUS_PROVIDER_SPECS (a file) or the defaults below:
-#   NAMESPACE TYPE VERSION SOURCE_MODULE SOURCE_VERSION
-# VERSION is the version Terraform sees; SOURCE_MODULE@SOURCE_VERSION is what the Go module proxy
-# serves. When the source's go.mod declares another module path (kreuzwerker/docker declares
-# github.com/terraform-providers/terraform-provider-docker), a small wrapper module requires that
-# path and replaces it with the source, then `go build`s the provider's main package.
+# The archives (`git archive --prefix=terraform-provider-<type>-<version>/ v<version>`, gzipped) and their
+# SHA256SUMS are looked up in $MODULUS_PROVIDER_SOURCES, by default shared/provider-sources beside the checkout
+# (../shared/provider-sources from the project root). Each archive is checked against SHA256SUMS before it is
+# unpacked; the checksum is the cache key, so a second run with the same archives takes seconds. Go fetches the
+# providers' dependencies through its module proxy (GOPROXY is honoured by go itself).
 set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$here/lib.sh"
 
 STEP="providers"
+SOURCES="${MODULUS_PROVIDER_SOURCES:-$(cd "$here/../../.." && pwd)/shared/provider-sources}"
 
-# The Go module proxy reachable here serves neither kreuzwerker/docker v3.6.2 nor hashicorp/null v3.2.4
-# (see "Provider versions" in the top-level README.md). It serves kreuzwerker/docker at one master commit, taken after the
-# v4.6.0 release (2026-09-01); it is labelled with Go's pseudo-version convention for "a commit after
-# 4.6.0", so it can never be mistaken for a release. Point MODULUS_PROVIDER_SPECS at your own list to
-# build other versions from a proxy that has them.
-default_specs() {
-  cat <<'EOF'
-kreuzwerker docker 4.6.1-0.20260916201441-96d331c98ff4 github.com/kreuzwerker/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4
-EOF
-}
+# NAMESPACE TYPE VERSION: the archive is terraform-provider-TYPE-VERSION.tar.gz.
+PROVIDERS=(
+  "kreuzwerker docker 3.6.2"
+  "hashicorp null 3.2.4"
+  "hashicorp external 2.3.5"
+)
 
-specs() {
-  if [[ -n "${MODULUS_PROVIDER_SPECS:-}" ]]; then
-    cat "$MODULUS_PROVIDER_SPECS"
-  else
-    default_specs
-  fi
-}
-
-tc_have go || tc_fail "$STEP" "go version (Go >= 1.21 is needed on PATH)" ""
+tc_have go || tc_fail "$STEP" "go version (Go >= 1.23 is needed on PATH)" ""
 platform="$(go env GOOS)_$(go env GOARCH)"
+sources_hint="MODULUS_PROVIDER_SOURCES=$SOURCES must hold the release-tag archives and their SHA256SUMS (see \"Provider versions\" in README.md for how to make them)"
+
+[[ -d "$SOURCES" ]] || tc_fail "$STEP" "ls $SOURCES (no such folder; $sources_hint)" ""
+[[ -f "$SOURCES/SHA256SUMS" ]] || tc_fail "$STEP" "read $SOURCES/SHA256SUMS (missing; $sources_hint)" ""
+
+# verified_checksum ARCHIVE: the archive's SHA-256, after checking it against SHA256SUMS.
+verified_checksum() {
+  local archive="$1" path="$SOURCES/$1" expected actual
+  [[ -f "$path" ]] || tc_fail "$STEP" "read $path (archive missing; $sources_hint)" ""
+  expected="$(awk -v file="$archive" '$2 == file || $2 == "*" file { print $1; exit }' "$SOURCES/SHA256SUMS")"
+  [[ -n "$expected" ]] || tc_fail "$STEP" "find $archive in $SOURCES/SHA256SUMS (not listed; add its sha256sum line)" ""
+  actual="$(sha256sum "$path" | awk '{ print $1 }')"
+  if [[ "$actual" != "$expected" ]]; then
+    tc_fail "$STEP" "sha256sum $path: $actual, but SHA256SUMS says $expected (a damaged or substituted archive: fetch it again from the release tag)" ""
+  fi
+  printf '%s\n' "$actual"
+}
 
 build_one() {
-  local ns="$1" type="$2" version="$3" module="$4" source_version="$5"
+  local ns="$1" type="$2" version="$3"
   local step="provider $ns/$type $version"
+  local archive="terraform-provider-$type-$version.tar.gz"
+  local checksum
+  checksum="$(verified_checksum "$archive")"
   local dest_dir="$TC_MIRROR/registry.terraform.io/$ns/$type/$version/$platform"
   local dest="$dest_dir/terraform-provider-${type}_v$version"
-  local stamp="$dest_dir/.source"
-  local source="$module@$source_version"
+  # Outside the package folder: Terraform hashes every file in it for .terraform.lock.hcl.
+  local stamp="$TC_CACHE/providers/$ns-$type-$version.source-sha256"
 
-  if [[ -x "$dest" && -f "$stamp" && "$(cat "$stamp")" == "$source" ]]; then
-    tc_log "$step: cached at $dest"
+  if [[ -x "$dest" && -f "$stamp" && "$(cat "$stamp")" == "$checksum" ]]; then
+    tc_log "$step: cached at $dest (archive sha256 $checksum)"
     return 0
   fi
 
@@ -53,52 +66,31 @@ build_one() {
   local logname="provider-$ns-$type"
   rm -rf "$work"
   mkdir -p "$work"
+  tar -xzf "$SOURCES/$archive" -C "$work" --strip-components=1 ||
+    tc_fail "$step" "tar -xzf $SOURCES/$archive" ""
+  [[ -f "$work/go.mod" ]] || tc_fail "$step" "read $work/go.mod (the archive is not a Go module)" ""
 
-  tc_log "$step: fetching $source"
-  local gomod
-  gomod="$(cd "$work" && go mod download -json "$source" 2>>"$TC_LOGS/$logname.log" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')" || true
-  [[ -n "$gomod" && -f "$gomod" ]] || tc_fail "$step" "go mod download -json $source" "$TC_LOGS/$logname.log"
-  local declared
-  declared="$(awk '$1 == "module" { gsub(/"/, "", $2); print $2; exit }' "$gomod")"
-  [[ -n "$declared" ]] || tc_fail "$step" "read module path from $gomod" ""
-
-  # The wrapper takes the source's go directive: from go 1.17 on the module graph is pruned, so only
-  # modules that the provider's packages import are needed (not every tool its go.mod lists).
-  local go_version
-  go_version="$(awk '$1 == "go" { print $2; exit }' "$gomod")"
-
-  # Wrapper module: require the declared path, replace it by the source when the paths differ.
-  {
-    printf 'module modulus.local/toolchain/%s-%s\n\ngo %s\n\n' "$ns" "$type" "${go_version:-1.21}"
-    if [[ "$declared" == "$module" ]]; then
-      printf 'require %s %s\n' "$module" "$source_version"
-    else
-      printf 'require %s v0.0.0-00010101000000-000000000000\n\n' "$declared"
-      printf 'replace %s => %s %s\n' "$declared" "$module" "$source_version"
-    fi
-  } >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$declared" >"$work/tools.go"
-
-  tc_log "$step: go build $declared (log: $TC_LOGS/$logname.log; takes minutes on a cold cache)"
+  tc_log "$step: go build from $archive (log: $TC_LOGS/$logname.log; minutes on a cold Go cache)"
   (
     cd "$work"
-    tc_run "$step" "$logname" go mod tidy
-    tc_run "$step" "$logname" env CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X main.version=$version" -o "$work/terraform-provider-$type" "$declared"
+    # CGO_ENABLED=0 and -trimpath as in the upstream release builds; main.version is what docker reports.
+    tc_run "$step" "$logname" env CGO_ENABLED=0 go build -mod=mod -trimpath \
+      -ldflags "-s -w -X main.version=$version" -o "$work/terraform-provider-$type" .
   )
 
+  rm -rf "$dest_dir"
   mkdir -p "$dest_dir"
   mv -f "$work/terraform-provider-$type" "$dest"
-  printf '%s\n' "$source" >"$stamp"
+  printf '%s\n' "$checksum" >"$stamp"
+  rm -rf "$work"
   tc_log "$step: installed $dest"
 }
 
 mkdir -p "$TC_LOGS" "$TC_MIRROR"
-while read -r ns type version module source_version rest; do
-  [[ -z "${ns:-}" || "$ns" == \#* ]] && continue
-  [[ -n "${source_version:-}" && -z "${rest:-}" ]] || tc_fail "$STEP" "parse spec line: $ns $type $version $module ${source_version:-} ${rest:-}" ""
-  build_one "$ns" "$type" "$version" "$module" "$source_version"
-done < <(specs)
+for provider in "${PROVIDERS[@]}"; do
+  read -r ns type version <<<"$provider"
+  build_one "$ns" "$type" "$version"
+done
 
 # CLI config: providers come from the mirror only (no direct, no registry).
 cat >"$TC_CLI_CONFIG.tmp" <<EOF

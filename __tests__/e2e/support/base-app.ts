@@ -4,7 +4,6 @@
  *
  *   E2E_ROOT_IMAGE                   root image reference (the toolchain's modulus/root:bookworm)
  *   E2E_REPOSITORY_PREFIX            e.g. modulus-e2e-1234/
- *   MODULUS_DOCKER_PROVIDER_VERSION  the kreuzwerker/docker version the toolchain's mirror holds (env.sh sets it)
  */
 import { App } from 'cdktf';
 import { ImagesStack } from '../../../stacks/images-stack';
@@ -21,6 +20,5 @@ new ImagesStack(app, 'e2e-base', {
   images: [{ name: 'base' }],
   repositoryPrefix: need('E2E_REPOSITORY_PREFIX'),
   statePath: 'terraform.tfstate',
-  dockerProviderVersion: need('MODULUS_DOCKER_PROVIDER_VERSION'),
 });
 app.synth();

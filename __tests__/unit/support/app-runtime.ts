@@ -40,7 +40,7 @@ export function resourceKey(json: any, type: string, prefix: string): string {
   return key;
 }
 
-/** The local-exec provisioners of a resource (terraform_data). */
+/** The local-exec provisioners of a resource (null_resource). */
 export function localExecs(step: any): any[] {
   return (step.provisioner ?? []).map((provisioner: any) => provisioner['local-exec']);
 }
