@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdktf';
+import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
 
@@ -13,10 +14,13 @@ try {
   if (networkMode !== 'bridge' && networkMode !== 'host') {
     throw new Error(`MODULUS_NETWORK_MODE "${networkMode}" is not valid; use "bridge" (default) or "host".`);
   }
+  // MODULUS_STATE=pg keeps both stacks' state in PostgreSQL (PG_CONN_STR, read by Terraform, never synthesized).
+  const backend = stateBackendFromEnvironment(process.env);
   const images = new ImagesStack(app, 'images', {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
     dockerHost,
+    backend,
   });
   const removalPolicy = process.env.MODULUS_VOLUME_REMOVAL || 'retain';
   if (removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
@@ -25,6 +29,7 @@ try {
   new AppsStack(app, 'apps', {
     images: images.hierarchy,
     dockerHost,
+    backend,
     networkMode,
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
     volume: { removalPolicy },
@@ -36,7 +41,8 @@ try {
   console.error(`modulus-images: synth failed: ${(error as Error).message}`);
   console.error(
     '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, ' +
-      'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy)',
+      'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy, ' +
+      'MODULUS_STATE and MODULUS_STATE_SCHEMA_PREFIX the state backend with PG_CONN_STR)',
   );
   process.exit(1);
 }

@@ -9,3 +9,4 @@ export * from './modulus-image';
 export * from './modulus-stack';
 export * from './run-container';
 export * from './standard-images';
+export * from './state-backend';

@@ -1,7 +1,8 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { LocalBackend, TerraformStack } from 'cdktf';
+import { TerraformBackend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { nullProvider, pinProvider } from './private/providers';
+import { addStateBackend, StateBackend } from './state-backend';
 
 /** Where Terraform reaches the Docker engine unless told otherwise. */
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
@@ -18,17 +19,25 @@ export interface ModulusStackProps {
    * @default '../../../terraform.<id>.tfstate' (the project root, next to cdktf.json)
    */
   readonly statePath?: string;
+  /**
+   * Where the state lives: `{ type: 'local' }` (the file at `statePath`), `{ type: 'pg', schemaPrefix }`
+   * (PostgreSQL, one schema per stack, connection string from PG_CONN_STR at run time) or a function returning any
+   * cdktf `TerraformBackend`. Stacks that read this stack's outputs reach them through the same backend.
+   * @default { type: 'local' }
+   */
+  readonly backend?: StateBackend;
 }
 
 export { PROVIDER_VERSIONS } from './private/providers';
 
 /**
  * A stack wired the way every modulus-images stack is: the docker and null providers, each required at exactly
- * the version its bindings were generated from (kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4), and a local
- * backend with a relative state path.
+ * the version its bindings were generated from (kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4), and its state
+ * backend: by default a local one with a relative state path, or PostgreSQL or any cdktf backend (see `StateBackend`).
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
+  public readonly backend: TerraformBackend;
 
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
@@ -45,6 +54,6 @@ export class ModulusStack extends TerraformStack {
     this.dockerProvider = new DockerProvider(this, 'docker', { host: dockerHost });
     pinProvider(this, 'docker');
     nullProvider(this);
-    new LocalBackend(this, { path: statePath });
+    this.backend = addStateBackend(this, id, props.backend ?? { type: 'local' }, statePath);
   }
 }

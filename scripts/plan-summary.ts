@@ -64,10 +64,47 @@ export function combineSummaries(summaries: StackSummary[]): string {
   return warning + summaries.map((summary) => summary.markdown).join('\n');
 }
 
-export function summarizePlan(stack: string, plan: TerraformPlan): string {
-  const byAction = new Map<Action, ResourceChange[]>(ACTIONS.map((action) => [action, []]));
+/** An image a plan replaces or destroys, with the id it has now (the id containers of other stacks run). */
+export interface ReplacedImage {
+  stack: string;
+  address: string;
+  imageId: string;
+}
+
+/** The docker_images a stack's plan replaces or destroys. */
+export function replacedImages(stack: string, plan: TerraformPlan): ReplacedImage[] {
+  return (plan.resource_changes ?? [])
+    .filter((change) => change.type === 'docker_image' && ['replace', 'destroy'].includes(classify(change.change.actions) ?? ''))
+    .map((change) => ({ stack, address: change.address, imageId: change.change.before?.image_id }))
+    .filter((image) => typeof image.imageId === 'string' && image.imageId !== '');
+}
+
+/**
+ * Containers a plan keeps but that run an image another stack's plan replaces. A stack reads the images stack's
+ * outputs from its applied state, so its own plan cannot see the new image id before the images stack is applied;
+ * the deploy that follows replaces these containers.
+ */
+export function followUpReplacements(plan: TerraformPlan, images: readonly ReplacedImage[]): { change: ResourceChange; image: ReplacedImage }[] {
+  const byId = new Map(images.map((image) => [image.imageId, image]));
+  const found: { change: ResourceChange; image: ReplacedImage }[] = [];
   for (const change of plan.resource_changes ?? []) {
     const action = classify(change.change.actions);
+    if (change.type !== 'docker_container' || (action !== undefined && action !== 'update')) continue;
+    const image = byId.get(change.change.before?.image);
+    if (image) found.push({ change, image });
+  }
+  return found;
+}
+
+/** `upstreamImages`: images other stacks' plans replace, whose containers here are counted as replaced too. */
+export function summarizePlan(stack: string, plan: TerraformPlan, upstreamImages: readonly ReplacedImage[] = []): string {
+  const byAction = new Map<Action, ResourceChange[]>(ACTIONS.map((action) => [action, []]));
+  const notes = new Map<string, string>();
+  const followUps = new Map(followUpReplacements(plan, upstreamImages).map(({ change, image }) => [change, image]));
+  for (const change of plan.resource_changes ?? []) {
+    const image = followUps.get(change);
+    if (image) notes.set(change.address, ` (runs \`${image.address}\`, which stack \`${image.stack}\` replaces: replaced when that is applied)`);
+    const action = image ? 'replace' : classify(change.change.actions);
     if (action) byAction.get(action)!.push(change);
   }
   const dangerous = volumeLosses(plan);
@@ -90,9 +127,38 @@ export function summarizePlan(stack: string, plan: TerraformPlan): string {
     if (changes.length === 0) continue;
     lines.push(`<details><summary>${action} (${changes.length})</summary>`, '');
     for (const change of [...changes].sort((a, b) => a.address.localeCompare(b.address))) {
-      lines.push(`- \`${change.address}\`${isVolume(change) && action !== 'create' && action !== 'update' ? ' ⚠ volume' : ''}`);
+      const volume = isVolume(change) && action !== 'create' && action !== 'update' ? ' ⚠ volume' : '';
+      lines.push(`- \`${change.address}\`${volume}${notes.get(change.address) ?? ''}`);
     }
     lines.push('', '</details>', '');
   }
   return lines.join('\n');
+}
+
+/** GitHub refuses issue and pull-request comments longer than this many characters. */
+export const GITHUB_COMMENT_LIMIT = 65536;
+/** First line of the plan comment; the workflow finds its earlier comment by it. */
+export const PLAN_COMMENT_MARKER = '<!-- modulus-images-plan -->';
+
+/**
+ * The pull-request comment: the marker, the summary (table first), then every stack's full plan text folded in a
+ * `<details>`, cut at a line end to fit `limit` characters with a note saying how much was left out.
+ */
+export function planComment(summary: string, plans: readonly { stack: string; text: string }[], limit = GITHUB_COMMENT_LIMIT): string {
+  // A fence inside the plan text would end the code block early.
+  const fullText = plans.map(({ stack, text }) => `### ${stack}\n\n${text.trimEnd()}\n`).join('\n').replace(/```/g, "'''");
+  const head = `${PLAN_COMMENT_MARKER}\n${summary.trimEnd()}\n\n`;
+  const wrap = (text: string, note: string) =>
+    `${head}<details><summary>Full plan output${note ? ' (truncated)' : ''}</summary>\n\n${note}\`\`\`text\n${text}\n\`\`\`\n\n</details>\n`;
+  const complete = wrap(fullText, '');
+  if (complete.length <= limit) return complete;
+  const note = (shown: number) =>
+    `> [!NOTE]\n> Truncated to fit GitHub's comment limit of ${limit} characters: the first ${shown} of ${fullText.length} ` +
+    "characters of the plan output are shown. The whole plan is in the workflow run's `plan` artifact (plan/plan.txt).\n\n";
+  // The note's length depends on the number in it: measure it with the largest number it can hold.
+  const room = limit - wrap('', note(fullText.length)).length;
+  if (room <= 0) throw new Error(`planComment: the summary alone (${head.length} characters) does not fit in ${limit} characters`);
+  const cut = fullText.slice(0, room);
+  const shown = cut.includes('\n') ? cut.slice(0, cut.lastIndexOf('\n')) : cut;
+  return wrap(shown, note(shown.length));
 }

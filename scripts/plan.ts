@@ -1,12 +1,15 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { combineSummaries, StackSummary, summarizePlan, volumeLosses } from './plan-summary';
+import { combineSummaries, planComment, ReplacedImage, replacedImages, StackSummary, summarizePlan, volumeLosses } from './plan-summary';
 
 /**
- * `npm run plan`: synthesizes, plans every stack with Terraform and writes a Markdown summary per stack to
- * plan/<stack>.md (and all of them to plan/summary.md, which the pull-request workflow posts).
- * Needs terraform on PATH with its providers reachable (source scripts/toolchain/env.sh offline).
+ * `npm run plan`: synthesizes, plans every stack with Terraform against its real state and the real Docker
+ * engine(s), read-only (`-lock=false`: a plan never writes state, and never waits for a deploy), and writes
+ * plan/<stack>.md (one stack's summary), plan/summary.md (all of them), plan/plan.txt (the full plan text) and
+ * plan/comment.md (what the pull-request workflow posts: the summary, then the full plan folded and cut to fit a
+ * GitHub comment). Needs terraform on PATH with its providers reachable (source scripts/toolchain/env.sh offline)
+ * and, with MODULUS_STATE=pg, PG_CONN_STR.
  */
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'cdktf.out');
@@ -25,16 +28,31 @@ const summaries: StackSummary[] = [];
 const stacks = Object.values<any>(manifest.stacks).sort((a, b) =>
   a.dependencies.includes(b.name) ? 1 : b.dependencies.includes(a.name) ? -1 : a.name.localeCompare(b.name),
 );
+const upstreamImages: ReplacedImage[] = [];
+const texts: { stack: string; text: string }[] = [];
 for (const stack of stacks) {
   const cwd = path.join(outdir, stack.workingDirectory);
-  run('terraform', ['init', '-input=false', '-no-color'], cwd);
+  try {
+    run('terraform', ['init', '-input=false', '-no-color'], cwd);
+  } catch {
+    const config = JSON.parse(fs.readFileSync(path.join(outdir, stack.synthesizedStackPath), 'utf8'));
+    const backend = Object.keys(config.terraform?.backend ?? { local: {} })[0];
+    console.error(
+      `[plan] stack ${stack.name}: terraform init failed: its state backend "${backend}"` +
+        (backend === 'pg' ? ' (PostgreSQL, connection string from PG_CONN_STR)' : '') +
+        ' could not be used; see terraform\'s error above. Nothing was planned or changed.',
+    );
+    process.exit(1);
+  }
   let summary: string;
   let losses = 0;
   try {
     run('terraform', ['plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan'], cwd);
     const plan = JSON.parse(run('terraform', ['show', '-json', 'plan.tfplan'], cwd));
-    summary = summarizePlan(stack.name, plan);
+    texts.push({ stack: stack.name, text: run('terraform', ['show', '-no-color', 'plan.tfplan'], cwd) });
+    summary = summarizePlan(stack.name, plan, upstreamImages);
     losses = volumeLosses(plan).length;
+    upstreamImages.push(...replacedImages(stack.name, plan));
   } catch (error) {
     // A stack that reads another stack's outputs cannot be planned before that stack is applied once.
     if (stack.dependencies.length === 0) throw error;
@@ -47,4 +65,6 @@ for (const stack of stacks) {
 }
 const combined = combineSummaries(summaries);
 fs.writeFileSync(path.join(reportDir, 'summary.md'), combined);
+fs.writeFileSync(path.join(reportDir, 'plan.txt'), texts.map(({ stack, text }) => `### ${stack}\n\n${text}`).join('\n'));
+fs.writeFileSync(path.join(reportDir, 'comment.md'), planComment(combined, texts));
 process.stdout.write(combined);

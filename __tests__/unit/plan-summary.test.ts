@@ -1,4 +1,17 @@
-import { classify, combineSummaries, summarizePlan, TerraformPlan, volumeLosses } from '../../scripts/plan-summary';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  classify,
+  combineSummaries,
+  GITHUB_COMMENT_LIMIT,
+  PLAN_COMMENT_MARKER,
+  planComment,
+  replacedImages,
+  summarizePlan,
+  TerraformPlan,
+  volumeLosses,
+} from '../../scripts/plan-summary';
+import { REPO_ROOT } from './support/checkout';
 
 const volume = (address: string, actions: string[]) => ({
   address,
@@ -96,5 +109,74 @@ describe('summarizePlan', () => {
     expect(combined.indexOf('## Plan for stack `images`')).toBeLessThan(combined.indexOf('## Plan for stack `apps`'));
     const quiet = combineSummaries([{ stack: 'images', markdown: summarizePlan('images', images), volumeLosses: 0 }]);
     expect(quiet.startsWith('## Plan for stack `images`')).toBe(true);
+  });
+});
+
+describe('containers that run a replaced image', () => {
+  const images: TerraformPlan = {
+    resource_changes: [
+      { address: 'docker_image.leaf', type: 'docker_image', change: { actions: ['delete', 'create'], before: { image_id: 'sha256:old-leaf' }, after: {} } },
+      { address: 'docker_image.base', type: 'docker_image', change: { actions: ['no-op'], before: { image_id: 'sha256:base' }, after: {} } },
+    ],
+  };
+  const container = (address: string, image: string, actions = ['no-op']) => ({
+    address,
+    type: 'docker_container',
+    change: { actions, before: { image }, after: { image } },
+  });
+
+  it('finds the images a plan replaces, by their current id', () => {
+    expect(replacedImages('images', images)).toEqual([{ stack: 'images', address: 'docker_image.leaf', imageId: 'sha256:old-leaf' }]);
+  });
+
+  it('counts the containers running them as replaced, and only those', () => {
+    const apps: TerraformPlan = {
+      resource_changes: [container('docker_container.leaf', 'sha256:old-leaf'), container('docker_container.base', 'sha256:base')],
+    };
+    const summary = summarizePlan('apps', apps, replacedImages('images', images));
+    expect(summary).toContain('| create | 0 |\n| update | 0 |\n| replace | 1 |\n| destroy | 0 |');
+    expect(summary).toContain('- `docker_container.leaf` (runs `docker_image.leaf`, which stack `images` replaces: replaced when that is applied)');
+    expect(summary).not.toContain('docker_container.base');
+    expect(summarizePlan('apps', apps)).toContain('No changes');
+  });
+});
+
+describe('planComment', () => {
+  const summary = combineSummaries([
+    { stack: 'images', markdown: summarizePlan('images', { resource_changes: [image('docker_image.a', ['create'])] }), volumeLosses: 0 },
+  ]);
+
+  it('keeps the summary table on top and folds the full plan text below it', () => {
+    const comment = planComment(summary, [{ stack: 'images', text: 'Terraform will perform the following actions:\n  # docker_image.a will be created\n' }]);
+    expect(comment.startsWith(`${PLAN_COMMENT_MARKER}\n## Plan for stack \`images\``)).toBe(true);
+    expect(comment.indexOf('| action | count |')).toBeLessThan(comment.indexOf('<details><summary>Full plan output</summary>'));
+    expect(comment).toContain(
+      '```text\n### images\n\nTerraform will perform the following actions:\n  # docker_image.a will be created\n\n```\n\n</details>\n',
+    );
+    expect(comment).not.toContain('Truncated');
+  });
+
+  it('cuts a plan too long for a GitHub comment at a line end, within the limit, and says so', () => {
+    const text = Array.from({ length: 5000 }, (_, n) => `  # docker_image.image_${n} will be replaced\n`).join('');
+    const comment = planComment(summary, [{ stack: 'images', text }]);
+    expect(text.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT);
+    expect(comment.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(comment.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT - 200);
+    expect(comment).toContain('<details><summary>Full plan output (truncated)</summary>');
+    expect(comment).toMatch(/> Truncated to fit GitHub's comment limit of 65536 characters: the first \d+ of \d+ characters of the plan output are shown\./);
+    expect(comment).toMatch(/will be replaced\n```\n\n<\/details>\n$/);
+    expect(comment.indexOf('| action | count |')).toBeLessThan(comment.indexOf('Truncated'));
+    expect(planComment(summary, [{ stack: 'images', text }], 1_000_000)).not.toContain('Truncated');
+  });
+
+  it('keeps a fence in the plan text from closing the code block', () => {
+    expect(planComment(summary, [{ stack: 'images', text: 'a ``` b' }])).toContain("a ''' b");
+  });
+
+  it('is what the pull-request workflow posts, found again by the same marker', () => {
+    const workflow = fs.readFileSync(path.join(REPO_ROOT, '.github/workflows/plan.yml'), 'utf8');
+    expect(workflow).toContain(`const marker = '${PLAN_COMMENT_MARKER}';`);
+    expect(workflow).toContain("fs.readFileSync('plan/comment.md', 'utf8')");
+    expect(workflow).toContain('run: npm run plan');
   });
 });

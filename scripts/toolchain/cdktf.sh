@@ -11,6 +11,8 @@ source "$here/env.sh"
 args=("$@")
 case "${1:-}" in
   deploy | destroy | diff)
+    # A shared state backend that cannot be reached fails here, naming it (see scripts/state-check.sh).
+    bash "$here/../state-check.sh"
     skip=--skip-provider-lock
     for arg in "$@"; do
       if [[ "$arg" == --skip-provider-lock* ]]; then

@@ -10,12 +10,13 @@ export interface Run {
 }
 
 /** Runs a bash script; never throws on a non-zero exit. */
-export function bash(script: string, options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+export function bash(script: string, options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Run {
   const result = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, CI: '1', ...options.env },
     encoding: 'utf8',
     maxBuffer: 256 << 20,
+    input: options.input,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -1,0 +1,197 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { Container } from '@cdktf/provider-docker/lib/container';
+import { App, HttpBackend, LocalBackend, PgBackend, TerraformBackend, Testing } from 'cdktf';
+import { ImageHierarchy } from '../../lib/image-hierarchy';
+import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
+import { pgSchemaName, StateBackend, stateBackendFromEnvironment } from '../../lib/state-backend';
+import { copyCheckout, readTree, REPO_ROOT } from './support/checkout';
+import { makeImagesDirectory } from './support/fixtures';
+import { tempDir } from './support/temp';
+
+jest.setTimeout(120_000);
+
+const PASSWORD = 'Unit-s3cret-Pa55word';
+const CONN_STR = `postgres://state:${PASSWORD}@127.0.0.1:5432/state?sslmode=disable`;
+
+/** An images-like producer and an apps-like consumer reading one image id across stacks, synthesized to disk. */
+function synthPair(backend?: StateBackend): { producer: any; consumer: any; files: string } {
+  const outdir = tempDir('modulus-state-out-');
+  const app = new App({ outdir, skipValidation: true });
+  const props: ModulusStackProps = { backend };
+  const images = new ModulusStack(app, 'images', props);
+  const hierarchy = new ImageHierarchy(images, 'hierarchy', { images: [{ name: 'leaf' }], imagesDirectory: makeImagesDirectory(['leaf']) });
+  const apps = new ModulusStack(app, 'apps', props);
+  new Container(apps, 'c', { name: 'c', image: hierarchy.image('leaf').imageId });
+  app.synth();
+  const read = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, 'stacks', stack, 'cdk.tf.json'), 'utf8'));
+  const files = [...readTree(outdir).values()].map((content) => content.toString('utf8')).join('\n');
+  return { producer: read('images'), consumer: read('apps'), files };
+}
+
+const remoteStates = (json: any) => Object.values<any>(json.data?.terraform_remote_state ?? {});
+
+describe('ModulusStack backend', () => {
+  it('defaults to a local state file relative to the stack folder', () => {
+    const { producer, consumer } = synthPair();
+    expect(producer.terraform.backend).toEqual({ local: { path: '../../../terraform.images.tfstate' } });
+    expect(remoteStates(consumer)).toEqual([
+      expect.objectContaining({ backend: 'local', config: { path: '../../../terraform.images.tfstate' } }),
+    ]);
+  });
+
+  it('keeps each stack in its own PostgreSQL schema and reads the images outputs through a pg remote state', () => {
+    const { producer, consumer } = synthPair({ type: 'pg', schemaPrefix: 'team_a_' });
+    expect(producer.terraform.backend).toEqual({ pg: { schema_name: 'team_a_images' } });
+    expect(consumer.terraform.backend).toEqual({ pg: { schema_name: 'team_a_apps' } });
+    const [remote] = remoteStates(consumer);
+    expect(remoteStates(consumer)).toHaveLength(1);
+    expect(remote).toMatchObject({ backend: 'pg', config: { schema_name: 'team_a_images' } });
+    expect(Object.values<any>(consumer.resource.docker_container)[0].image).toContain('data.terraform_remote_state.');
+  });
+
+  it('uses schema prefix modulus_ by default and turns "-" in stack ids into "_"', () => {
+    expect(pgSchemaName('images')).toBe('modulus_images');
+    expect(pgSchemaName('e2e-base', 'ci_')).toBe('ci_e2e_base');
+  });
+
+  it('never writes the connection string or its password into cdktf.out', () => {
+    const saved = process.env.PG_CONN_STR;
+    process.env.PG_CONN_STR = CONN_STR;
+    try {
+      const { files, consumer } = synthPair(stateBackendFromEnvironment({ MODULUS_STATE: 'pg', PG_CONN_STR: CONN_STR }));
+      expect(files).not.toContain(PASSWORD);
+      expect(files).not.toContain('conn_str');
+      expect(remoteStates(consumer)[0].config).toEqual({ schema_name: 'modulus_images' });
+    } finally {
+      if (saved === undefined) delete process.env.PG_CONN_STR;
+      else process.env.PG_CONN_STR = saved;
+    }
+  });
+
+  it('takes any cdktf backend from a factory, and the consumer reads through that backend kind', () => {
+    const seen: string[] = [];
+    const { producer, consumer } = synthPair((stack, id) => {
+      seen.push(id);
+      return new HttpBackend(stack, { address: `https://state.example.com/${id}` });
+    });
+    expect(seen).toEqual(['images', 'apps']);
+    expect(producer.terraform.backend).toEqual({ http: { address: 'https://state.example.com/images' } });
+    expect(remoteStates(consumer)[0]).toMatchObject({ backend: 'http', config: { address: 'https://state.example.com/images' } });
+  });
+
+  it('exposes the backend it created', () => {
+    const app = Testing.app();
+    expect(new ModulusStack(app, 'a').backend).toBeInstanceOf(LocalBackend);
+    expect(new ModulusStack(app, 'b', { backend: { type: 'pg' } }).backend).toBeInstanceOf(PgBackend);
+  });
+
+  it('rejects an invalid schema prefix, naming the construct path, the field, the value and what is allowed', () => {
+    expect(() => new ModulusStack(Testing.app(), 'images', { backend: { type: 'pg', schemaPrefix: 'Team A;' } })).toThrow(
+      'images: backend.schemaPrefix "Team A;" gives the schema name "Team A;images", which is not valid; expected lower-case letters, digits and "_"',
+    );
+  });
+
+  it('rejects an unknown backend type and a factory that returns no backend', () => {
+    expect(() => new ModulusStack(Testing.app(), 'images', { backend: { type: 's3' } as unknown as StateBackend })).toThrow(
+      `images: backend {"type":"s3"} is not valid; expected { type: 'local' }, { type: 'pg' } or a function returning a cdktf TerraformBackend.`,
+    );
+    expect(() => new ModulusStack(Testing.app(), 'images', { backend: () => ({}) as TerraformBackend })).toThrow(
+      'images: backend factory returned {}; it must return a cdktf TerraformBackend created in the stack.',
+    );
+  });
+});
+
+describe('stateBackendFromEnvironment', () => {
+  it('is local unless MODULUS_STATE says pg', () => {
+    expect(stateBackendFromEnvironment({})).toEqual({ type: 'local' });
+    expect(stateBackendFromEnvironment({ MODULUS_STATE: 'local' })).toEqual({ type: 'local' });
+    expect(stateBackendFromEnvironment({ MODULUS_STATE: 'pg', PG_CONN_STR: CONN_STR, MODULUS_STATE_SCHEMA_PREFIX: 'ci_' })).toEqual({
+      type: 'pg',
+      schemaPrefix: 'ci_',
+    });
+  });
+
+  it('rejects an unknown MODULUS_STATE, naming the value and the choices', () => {
+    expect(() => stateBackendFromEnvironment({ MODULUS_STATE: 'foo' })).toThrow(
+      'MODULUS_STATE "foo" is not valid; use "local" (default, a state file per stack next to cdktf.json) or "pg" (PostgreSQL, with PG_CONN_STR).',
+    );
+  });
+
+  it('rejects pg without PG_CONN_STR', () => {
+    expect(() => stateBackendFromEnvironment({ MODULUS_STATE: 'pg' })).toThrow(/^MODULUS_STATE "pg" needs PG_CONN_STR, the PostgreSQL connection string/);
+  });
+});
+
+describe('npx cdktf synth with MODULUS_STATE', () => {
+  const checkout = copyCheckout(tempDir('modulus-state-cli-'));
+  const synth = (env: Record<string, string>) =>
+    spawnSync('npx', ['cdktf', 'synth'], { cwd: checkout, env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1', ...env }, encoding: 'utf8' });
+
+  it('puts both stacks of main.ts in PostgreSQL without the password, and fails clearly without PG_CONN_STR', () => {
+    const result = synth({ MODULUS_STATE: 'pg', PG_CONN_STR: CONN_STR });
+    expect(result.status).toBe(0);
+    const out = path.join(checkout, 'cdktf.out');
+    const apps = JSON.parse(fs.readFileSync(path.join(out, 'stacks/apps/cdk.tf.json'), 'utf8'));
+    expect(apps.terraform.backend).toEqual({ pg: { schema_name: 'modulus_apps' } });
+    expect(remoteStates(apps)[0]).toMatchObject({ backend: 'pg', config: { schema_name: 'modulus_images' } });
+    const everything = [...readTree(out).values()].map((content) => content.toString('utf8')).join('\n');
+    expect(everything).not.toContain(PASSWORD);
+    expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+
+    const missing = synth({ MODULUS_STATE: 'pg', PG_CONN_STR: '' });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('modulus-images: synth failed: MODULUS_STATE "pg" needs PG_CONN_STR');
+    expect(fs.existsSync(path.join(out, 'stacks/apps'))).toBe(false);
+  });
+});
+
+describe('scripts/state-check.sh', () => {
+  const check = (env: Record<string, string>) =>
+    spawnSync('bash', [path.join(REPO_ROOT, 'scripts/state-check.sh')], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  let server: net.Server;
+  let open: number;
+  let closed: number;
+  beforeAll(async () => {
+    const listen = () =>
+      new Promise<net.Server>((resolve) => {
+        const s = net.createServer((socket) => socket.destroy());
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      });
+    server = await listen();
+    open = (server.address() as net.AddressInfo).port;
+    const spare = await listen();
+    closed = (spare.address() as net.AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('names the unreachable backend, host and port, never the password', () => {
+    for (const conn of [
+      `postgres://state:${PASSWORD}@127.0.0.1:${closed}/state?sslmode=disable`,
+      `postgresql://state:${PASSWORD}@db.invalid:1/state?host=127.0.0.1&port=${closed}`,
+      `host=127.0.0.1 port=${closed} user=state password=${PASSWORD}`,
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, stderr: result.stderr }).toEqual({
+        conn,
+        status: 1,
+        stderr: `modulus: the "pg" state backend (PostgreSQL, from PG_CONN_STR) cannot be reached at 127.0.0.1:${closed}; nothing was planned or changed.\n`,
+      });
+    }
+  });
+
+  it('passes a reachable server, the local backend and connection strings it leaves to Terraform', () => {
+    for (const env of <Record<string, string>[]>[
+      { MODULUS_STATE: 'pg', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${open}/state` },
+      { MODULUS_STATE: 'pg', PG_CONN_STR: '', PGHOST: '127.0.0.1', PGPORT: String(open) },
+      { MODULUS_STATE: 'pg', PG_CONN_STR: 'postgres://state@/state?host=/var/run/postgresql' },
+      { MODULUS_STATE: 'local', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${closed}/state` },
+    ]) {
+      const result = check(env);
+      expect({ env, status: result.status, output: result.stdout + result.stderr }).toEqual({ env, status: 0, output: '' });
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import { LocalBackend, PgBackend, TerraformBackend, TerraformStack } from 'cdktf';
+
+/**
+ * Where a stack keeps its Terraform state.
+ *
+ * - `{ type: 'local' }`: a state file next to cdktf.json (see `ModulusStackProps.statePath`), for one person.
+ * - `{ type: 'pg' }`: Terraform's built-in `pg` backend, one PostgreSQL schema per stack, locked with PostgreSQL
+ *   advisory locks. The connection string is never written into the synthesized JSON: Terraform reads it from
+ *   `PG_CONN_STR` (or the libpq variables `PGHOST`, `PGUSER`, `PGPASSWORD`, …) when it runs.
+ * - a function: any cdktf backend (S3, GCS, HTTP, Terraform Cloud, …) created for the stack.
+ */
+export type StateBackend = LocalStateBackend | PgStateBackend | StateBackendFactory;
+
+export interface LocalStateBackend {
+  readonly type: 'local';
+}
+
+export interface PgStateBackend {
+  readonly type: 'pg';
+  /**
+   * The stack's schema is `<schemaPrefix><stack id>`, with `-` turned into `_`: `modulus_images`,
+   * `modulus_apps`. Give each deployment (production, staging, a test run) a prefix of its own.
+   * @default 'modulus_'
+   */
+  readonly schemaPrefix?: string;
+}
+
+/** Creates the backend of `stack` (whose construct id is `stackId`); called once, from the stack's constructor. */
+export type StateBackendFactory = (stack: TerraformStack, stackId: string) => TerraformBackend;
+
+export const DEFAULT_PG_SCHEMA_PREFIX = 'modulus_';
+
+/** Unquoted PostgreSQL identifier (lower case, at most 63 bytes), so the schema is named the same everywhere. */
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The PostgreSQL schema a stack's state lives in with `{ type: 'pg', schemaPrefix }`. */
+export function pgSchemaName(stackId: string, schemaPrefix = DEFAULT_PG_SCHEMA_PREFIX): string {
+  return `${schemaPrefix}${stackId}`.replace(/-/g, '_');
+}
+
+/** Adds the backend `choice` to `stack`; `where` (the stack's construct path) prefixes every error. */
+export function addStateBackend(stack: TerraformStack, stackId: string, choice: StateBackend, statePath: string): TerraformBackend {
+  const where = stack.node.path;
+  if (typeof choice === 'function') {
+    const backend = choice(stack, stackId);
+    if (!(backend instanceof TerraformBackend)) {
+      throw new Error(`${where}: backend factory returned ${describe(backend)}; it must return a cdktf TerraformBackend created in the stack.`);
+    }
+    return backend;
+  }
+  switch (choice?.type) {
+    case 'local':
+      return new LocalBackend(stack, { path: statePath });
+    case 'pg': {
+      const schemaName = pgSchemaName(stackId, choice.schemaPrefix);
+      if (!SCHEMA_RE.test(schemaName)) {
+        throw new Error(
+          `${where}: backend.schemaPrefix "${choice.schemaPrefix}" gives the schema name "${schemaName}", which is not valid; ` +
+            'expected lower-case letters, digits and "_" (starting with a letter or "_", at most 63 characters).',
+        );
+      }
+      // conn_str stays out of the JSON on purpose: Terraform's pg backend and the terraform_remote_state data
+      // source of stacks that read this one's outputs both take it from PG_CONN_STR.
+      return new PgBackend(stack, { schemaName } as unknown as ConstructorParameters<typeof PgBackend>[1]);
+    }
+    default:
+      throw new Error(`${where}: backend ${describe(choice)} is not valid; expected { type: 'local' }, { type: 'pg' } or a function returning a cdktf TerraformBackend.`);
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** The environment variables `stateBackendFromEnvironment` reads. */
+export const STATE_ENVIRONMENT = ['MODULUS_STATE', 'MODULUS_STATE_SCHEMA_PREFIX', 'PG_CONN_STR'] as const;
+
+/**
+ * The backend main.ts uses, from the environment:
+ *   MODULUS_STATE                 `local` (default) or `pg`
+ *   MODULUS_STATE_SCHEMA_PREFIX   with pg: the schema prefix (default `modulus_`)
+ *   PG_CONN_STR                   with pg: required, e.g. postgres://user:password@host:5432/db?sslmode=require;
+ *                                 read by Terraform itself and never written into cdktf.out
+ * Errors name the variable, its value (never PG_CONN_STR's) and what is allowed.
+ */
+export function stateBackendFromEnvironment(env: NodeJS.ProcessEnv = process.env): StateBackend {
+  const kind = env.MODULUS_STATE || 'local';
+  if (kind === 'local') return { type: 'local' };
+  if (kind !== 'pg') {
+    throw new Error(`MODULUS_STATE "${kind}" is not valid; use "local" (default, a state file per stack next to cdktf.json) or "pg" (PostgreSQL, with PG_CONN_STR).`);
+  }
+  if (!env.PG_CONN_STR) {
+    throw new Error(
+      'MODULUS_STATE "pg" needs PG_CONN_STR, the PostgreSQL connection string (postgres://user:password@host:port/database); ' +
+        'it is read by Terraform from the environment and never written into cdktf.out.',
+    );
+  }
+  return { type: 'pg', schemaPrefix: env.MODULUS_STATE_SCHEMA_PREFIX || undefined };
+}
