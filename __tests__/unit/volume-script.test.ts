@@ -207,6 +207,8 @@ describe('volume script: supervisor.conf', () => {
         'redirect_stderr=true',
         'autostart=true',
         'autorestart=true',
+        'startsecs=10',
+        'startretries=5',
         'stopasgroup=true',
         'killasgroup=true',
         '',

@@ -504,6 +504,8 @@ render_config() {
     "redirect_stderr=true" \
     "autostart=true" \
     "autorestart=true" \
+    "startsecs=10" \
+    "startretries=5" \
     "stopasgroup=true" \
     "killasgroup=true" \
     "" \
