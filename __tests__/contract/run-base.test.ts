@@ -1,7 +1,8 @@
 /**
  * run-base on a real engine: supervisord as mop under the reaping init with the global config of the
  * standard (unix socket only), Navi's crash and OOM notifications, supervisorctl control, zombie reaping,
- * read-only root, and the memory-limit helper the language images share.
+ * read-only root, the memory-limit helper the language images share, the end of a crash loop (the generated
+ * startsecs/startretries) and require-volume's refusal to start without the app's volume.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

@@ -56,7 +56,7 @@ function chownTree(dir: string): void {
 }
 
 /** The file the volume script lays out on every app volume; require-volume starts nothing without it. */
-export const VOLUME_MARKER = '.modulus-volume';
+const VOLUME_MARKER = '.modulus-volume';
 
 /**
  * A host folder laid out like the platform's app volume: app/ home/ log/ notifications/ tmp/ + supervisor.conf,
