@@ -110,6 +110,7 @@ describe('Navi event-listener protocol', () => {
       signal: null,
       exit_description: null,
       expected: false,
+      gave_up: false,
       oom_kill_count: 0,
     });
     expect(volume.notificationFiles()).toEqual([expect.stringMatching(/^\d{10,}-\d{9}-1-\d+-1\.json$/)]);
@@ -127,18 +128,42 @@ describe('Navi event-listener protocol', () => {
     expect(volume.notificationFiles()).toEqual([]);
   });
 
-  test('BACKOFF (exit during start-up) and FATAL (gave up) are notified, never as expected', async () => {
+  test('BACKOFF (exit during start-up) and FATAL (gave up) are notified, never as expected; only FATAL says gave_up', async () => {
     const volume = new RunVolume();
     const navi = new Harness(volume);
     await navi.event('PROCESS_STATE_BACKOFF', 'processname:app groupname:app from_state:STARTING tries:1');
     await navi.event('PROCESS_STATE_FATAL', 'processname:app groupname:app from_state:BACKOFF');
     await navi.event('PROCESS_STATE_EXITED', exitedPayload('app', 42, 1));
     expect(await navi.close()).toBe(0);
-    expect(volume.notifications().map((n) => [n.state, n.type, n.expected, n.pid])).toEqual([
-      ['BACKOFF', 'crash', false, null],
-      ['FATAL', 'crash', false, null],
-      ['EXITED', 'crash', true, 42],
+    expect(volume.notifications().map((n) => [n.state, n.type, n.expected, n.pid, n.gave_up])).toEqual([
+      ['BACKOFF', 'crash', false, null, false],
+      ['FATAL', 'crash', false, null, true],
+      ['EXITED', 'crash', true, 42, false],
     ]);
+  });
+
+  test('the folder keeps the newest 100 of Navi\'s files: older ones are deleted, other files left alone', async () => {
+    const volume = new RunVolume();
+    // 105 earlier notifications (a platform that stopped collecting them), named the way Navi names them.
+    const earlier = Array.from({ length: 105 }, (_, i) => `${1_600_000_000 + i}-000000000-${i + 1}-7-${i + 1}.json`);
+    for (const name of earlier) volume.write(`notifications/${name}`, '{}\n');
+    volume.write('notifications/platform-state.json', '{}\n');
+    const navi = new Harness(volume);
+    await navi.event('PROCESS_STATE_EXITED', exitedPayload('app', 1));
+    const afterFirst = volume.notificationFiles();
+    await navi.event('PROCESS_STATE_EXITED', exitedPayload('app', 2));
+    await navi.event('PROCESS_STATE_EXITED', exitedPayload('app', 3));
+    expect(await navi.close()).toBe(0);
+
+    const ours = (files: string[]) => files.filter((name) => name !== 'platform-state.json');
+    expect(ours(afterFirst)).toHaveLength(100);
+    expect(ours(afterFirst)).toEqual([...earlier.slice(6), expect.stringMatching(/-1\.json$/)]);
+    const files = volume.notificationFiles();
+    expect(ours(files)).toHaveLength(100);
+    expect(ours(files).slice(0, 97)).toEqual(earlier.slice(8));
+    expect(files).toContain('platform-state.json');
+    expect(volume.notifications().filter((n) => n.process === 'app').map((n) => n.pid)).toEqual([1, 2, 3]);
+    expect(volume.read('log/navi.log')).toMatch(/notifications folder over its cap of 100: deleted the oldest 6/);
   });
 
   test('events in the same second get distinct files, each written atomically (no temp files left)', async () => {

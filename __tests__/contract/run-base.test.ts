@@ -1,16 +1,24 @@
 /**
  * run-base on a real engine: supervisord as mop under the reaping init with the global config of the
  * standard (unix socket only), Navi's crash and OOM notifications, supervisorctl control, zombie reaping,
- * read-only root, and the memory-limit helper the language images share.
+ * read-only root, the memory-limit helper the language images share, the end of a crash loop (the generated
+ * startsecs/startretries) and require-volume's refusal to start without the app's volume.
  */
-import { buildImage, docker } from './support/docker';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import { runContainerName } from '../../lib/run-container';
+import { ctlCommand } from '../../scripts/ctl';
+import { MOP_GID, MOP_UID, tempDir } from './support/build';
+import { buildImage, docker, dockerRun } from './support/docker';
 import {
   appPid,
   cleanup,
   exec,
   processes,
+  restrictedRunArgs,
   runOnce,
   RunVolume,
+  sleep,
   startContainer,
   supervisorStates,
   waitFor,
@@ -27,10 +35,10 @@ beforeAll(() => {
 afterAll(() => cleanup());
 
 describe('image configuration', () => {
-  test('USER mop, CMD supervisord with the global config, ENTRYPOINT the reaping init from base', () => {
+  test('USER mop, CMD supervisord with the global config behind require-volume, ENTRYPOINT the reaping init from base', () => {
     const config = JSON.parse(docker(['image', 'inspect', ref, '--format', '{{json .Config}}']));
     expect(config.User).toMatch(/^(mop|441)(:(mop|444))?$/);
-    expect(config.Cmd).toEqual(['supervisord', '-c', '/etc/supervisor/supervisord.conf']);
+    expect(config.Cmd).toEqual(['require-volume', 'supervisord', '-c', '/etc/supervisor/supervisord.conf']);
     expect(config.Entrypoint[0]).toBe('/opt/modulus/bin/init');
   });
 
@@ -68,7 +76,7 @@ describe('supervisord and Navi in a restricted container', () => {
   test('supervisord runs as mop under the init (PID 1), with app and navi as its children', () => {
     const procs = processes(container);
     const init = procs.find((p) => p.pid === 1)!;
-    expect(init.args).toMatch(/^\/opt\/modulus\/bin\/init -- supervisord/);
+    expect(init.args).toMatch(/^\/opt\/modulus\/bin\/init -- require-volume supervisord/);
     const supervisord = procs.find((p) => p.ppid === 1 && p.args.includes('/usr/bin/supervisord'))!;
     expect(supervisord.user).toBe('mop');
     const children = procs.filter((p) => p.ppid === supervisord.pid).map((p) => p.args);
@@ -153,7 +161,8 @@ describe('exit statuses, expected exits and start-up crashes', () => {
   test('EXITED with a status (expected and not), BACKOFF and FATAL are all notified; navi itself never', async () => {
     const volume = new RunVolume({
       command: `/bin/sh -c "sleep 2; exit $(cat /mnt/home/next-exit 2>/dev/null || echo 7)"`,
-      extra: ['exitcodes=0', 'startretries=1'],
+      // startsecs=1: a run of 2 s counts as started, so its exits are EXITED, not BACKOFF.
+      extra: ['exitcodes=0', 'startretries=1', 'startsecs=1'],
     });
     const container = startContainer(ref, volume, { network: 'none' });
     const first = await waitFor(() => (volume.notifications().length >= 1 ? volume.notifications() : null), 60_000);
@@ -200,5 +209,64 @@ describe('out of memory', () => {
     expect(runOnce(ref, volume, ['memory-limit', '75'], { env: { MODULUS_CGROUP_ROOT: '/mnt/tmp/cg' } }).stdout.trim()).toBe('192');
     volume.write('tmp/cg/memory.max', 'max\n');
     expect(runOnce(ref, volume, ['memory-limit', '75'], { env: { MODULUS_CGROUP_ROOT: '/mnt/tmp/cg' } }).stdout).toBe('');
+  });
+});
+
+describe('crash loop: backed off, bounded, one "gave up"', () => {
+  test('an app that dies 2 s after every start is retried 5 times with delays of 1 to 5 s, then FATAL', async () => {
+    // Today's endless loop: `npm start` outlives supervisord's default startsecs (1 s) before the app crashes.
+    const volume = new RunVolume({ command: `/bin/sh -c "read -r up rest < /proc/uptime; echo $up >> /mnt/home/starts; sleep 2; exit 1"` });
+    startContainer(ref, volume, { network: 'none', name: runContainerName('crashloop') });
+    const began = Date.now();
+    const [command, ...args] = ctlCommand('crashloop', 'status');
+    const ctlStatus = () => spawnSync(command, args, { encoding: 'utf8' });
+    const fatal = await waitFor(() => /^app\s+FATAL/.test(ctlStatus().stdout), 90_000, 500);
+    const tookMs = Date.now() - began;
+    expect({ fatal, log: fatal ? '' : volume.read('log/supervisord.log') }).toEqual({ fatal: true, log: '' });
+    expect(tookMs).toBeLessThan(60_000); // 6 runs of 2 s + 1+2+3+4+5 s of back-off: about 30 s
+
+    // `npm run ctl -- <app> status` says so (supervisorctl exits 3 for a program that is not running).
+    const status = ctlStatus();
+    expect(status.stdout).toMatch(/^app\s+FATAL\s+Exited too quickly/);
+    expect(status.status).toBe(3);
+
+    const starts = () => volume.read('home/starts').trim().split('\n');
+    expect(starts()).toHaveLength(6);
+    // The delay before each retry, from supervisord's own log: each `spawned:` after the `exited:` before it.
+    // 1, 2, 3, 4, 5 s; supervisord acts on its 1 s tick, so up to a second later (plus slack for a busy host).
+    const stamp = (line: string) => Date.parse(line.slice(0, 23).replace(' ', 'T').replace(',', '.'));
+    const events = volume.read('log/supervisord.log').split('\n').filter((l) => / (INFO|WARN) (spawned: 'app'|exited: app )/.test(l));
+    const delays = events.flatMap((l, i) => (i > 0 && l.includes('spawned:') ? [(stamp(l) - stamp(events[i - 1])) / 1000] : []));
+    const outOfRange = delays.filter((delay, i) => delay < i + 1 - 0.05 || delay >= i + 2.5);
+    expect({ delays, outOfRange }).toEqual({ delays: [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)], outOfRange: [] });
+
+    const notes = volume.notifications();
+    expect(notes.map((n) => n.state)).toEqual(['BACKOFF', 'BACKOFF', 'BACKOFF', 'BACKOFF', 'BACKOFF', 'BACKOFF', 'FATAL']);
+    expect(notes.filter((n) => n.gave_up === true)).toEqual([expect.objectContaining({ state: 'FATAL', process: 'app', type: 'crash' })]);
+    expect(notes.filter((n) => n.state === 'BACKOFF').every((n) => n.exit_status === 1)).toBe(true);
+
+    // It stays down: no new start, no new notification.
+    await sleep(10_000);
+    expect(starts()).toHaveLength(6);
+    expect(volume.notifications()).toHaveLength(7);
+    expect(ctlStatus().stdout).toMatch(/^app\s+FATAL/);
+  }, 3 * MINUTES);
+});
+
+describe('without the app volume on /mnt (not mounted on the host, e.g. after a reboot)', () => {
+  const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start\n";
+
+  test.each([
+    ['an empty folder mop could even write to', 0o755, MOP_UID, MOP_GID],
+    ['the closed mount point the volume script leaves (root, mode 0000)', 0o000, 0, 0],
+  ])('%s: exits 69 at once with one line, no traceback, and writes nothing', (_, mode, uid, gid) => {
+    const dir = tempDir('modulus-unmounted-');
+    fs.chownSync(dir, uid, gid);
+    fs.chmodSync(dir, mode);
+    const began = Date.now();
+    const result = dockerRun(['run', '--rm', ...restrictedRunArgs({ dir }), ref]);
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect(result).toEqual({ status: 69, stdout: '', stderr: line });
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });

@@ -110,6 +110,8 @@ describe('loopfile volume: create', () => {
     }
     const conf = path.join(mnt(root), 'supervisor.conf');
     expect([ownerOf(conf), modeOf(conf)]).toEqual(['441:444', '0600']);
+    const marker = path.join(mnt(root), '.modulus-volume');
+    expect([ownerOf(marker), modeOf(marker), fs.statSync(marker).size]).toEqual(['0:0', '0444', 0]);
     expect(modeOf(root)).toBe('0700');
     expect(ownerOf(root)).toBe('0:0');
   });
@@ -333,6 +335,54 @@ describe('npm run ctl against supervisord in the run-base image', () => {
   it('tail follows /mnt/log/app.log', () => {
     const tail = ctl('tail', 3_000);
     expect(tail.stdout).toContain('app started\n');
+  });
+});
+
+describe('the run image and an unmounted volume (a host reboot)', () => {
+  const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start\n";
+  let runBase: string;
+  let root: string;
+  const runApp = () =>
+    dockerRun(['run', '--rm', '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges', '-v', `${mnt(root)}:/mnt`, runBase]);
+
+  beforeAll(() => {
+    runBase = buildImage('run-base');
+    root = createVolume('reboot', 64);
+  }, 1_800_000);
+
+  it('create gives an existing volume without the marker (made before it existed) one, and replaces a planted one', () => {
+    const marker = path.join(mnt(root), '.modulus-volume');
+    fs.rmSync(marker);
+    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
+    expect([ownerOf(marker), modeOf(marker)]).toEqual(['0:0', '0444']);
+    fs.rmSync(marker);
+    fs.mkdirSync(path.join(marker, 'x'), { recursive: true });
+    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
+    expect(fs.lstatSync(marker).isFile()).toBe(true);
+  });
+
+  it('with the volume unmounted the container exits 69 with one line and leaves the mount point empty', () => {
+    expect(spawnSync('umount', [mnt(root)]).status).toBe(0);
+    const result = runApp();
+    expect(result).toEqual({ status: 69, stdout: '', stderr: line });
+    expect(fs.readdirSync(mnt(root))).toEqual([]);
+    // Mounted again by create, the same container command gets past the check (supervisord then starts).
+    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
+    const name = 'modulus-test-reboot-remounted';
+    dockerRun(['rm', '-f', name]);
+    docker(['run', '-d', '--name', name, '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges', '-v', `${mnt(root)}:/mnt`, runBase]);
+    try {
+      let log = '';
+      for (let i = 0; i < 30 && !/supervisord started/.test(log); i++) {
+        spawnSync('sleep', ['1']);
+        log = fs.existsSync(path.join(mnt(root), 'log', 'supervisord.log')) ? fs.readFileSync(path.join(mnt(root), 'log', 'supervisord.log'), 'utf8') : '';
+      }
+      expect(log).toMatch(/supervisord started/);
+    } finally {
+      dockerRun(['rm', '-f', name]);
+    }
   });
 });
 

@@ -114,7 +114,7 @@ describe('one cdktf deploy', () => {
     expect(crash).toHaveProperty('Header');
     expect(crash).toHaveProperty('Payload');
     expect((await waitForHttp(ports.node)).status).toBe(200);
-    // supervisord calls the app RUNNING once it has stayed up for startsecs (1 s), which may come after its first answer.
+    // supervisord calls the app RUNNING once it has stayed up for startsecs (10 s), which may come after its first answer.
     const status = await waitFor('supervisord to report the app RUNNING', () => {
       const line = ok(docker('exec', container('node'), 'supervisorctl', 'status', 'app'), 'supervisorctl status');
       return /^app\s+RUNNING\s+pid \d+/.test(line) ? line : undefined;

@@ -36,6 +36,8 @@ const LAYOUT = [
   `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/input`,
   `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
 ];
+// require-volume's marker; the last layout step, on every create (existing volumes get it too).
+const MARKER = `install -o 0 -g 0 -m 0444 /dev/null ${ROOT}/mnt/.modulus-volume`;
 
 const lines = (run: Run) => run.stdout.split('\n').filter((line) => line !== '');
 
@@ -51,6 +53,7 @@ describe('volume script, lvm-thin dry run: the exact commands', () => {
       `mount -o nodev,nosuid -- /dev/vg0/modulus-shop ${ROOT}/mnt`,
       ...LAYOUT,
       `install -o 441 -g 444 -m 0600 /dev/null ${ROOT}/mnt/supervisor.conf`,
+      MARKER,
       '# register shop for boot in /etc/modulus/volumes/shop.env',
     ]);
   });
@@ -58,7 +61,7 @@ describe('volume script, lvm-thin dry run: the exact commands', () => {
   it('re-running create on an existing, mounted volume keeps it: no lvcreate, mkfs, mount or new supervisor.conf', () => {
     const run = script('create', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048' });
     expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([`install -d -o 0 -g 0 -m 0700 -- ${ROOT}`, ...LAYOUT, '# register shop for boot in /etc/modulus/volumes/shop.env']);
+    expect(lines(run)).toEqual([`install -d -o 0 -g 0 -m 0700 -- ${ROOT}`, ...LAYOUT, MARKER, '# register shop for boot in /etc/modulus/volumes/shop.env']);
     expect(run.stderr).toContain("volume of app 'shop' exists; keeping its data");
   });
 
@@ -207,6 +210,8 @@ describe('volume script: supervisor.conf', () => {
         'redirect_stderr=true',
         'autostart=true',
         'autorestart=true',
+        'startsecs=10',
+        'startretries=5',
         'stopasgroup=true',
         'killasgroup=true',
         '',

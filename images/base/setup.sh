@@ -79,3 +79,16 @@ find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev \) -prune 
 find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/tmp \) \
   -prune -o \( -type d -o -type f \) -perm -0002 -print0 | xargs -0 -r chmod o-w
 chmod 1777 /tmp /var/tmp
+
+# No setuid/setgid programs (su, mount, passwd, chsh, ...): nobody in a Modulus container may gain
+# privileges, even where no-new-privileges is not set. Each is recorded as a dpkg stat override, so a
+# child image that reinstalls or upgrades the package keeps the bits off.
+while IFS= read -r -d '' file; do
+  read -r owner group mode < <(stat -c '%U %G %a' -- "${file}")
+  mode=$(printf '%o' $((8#${mode} & 8#1777)))
+  if dpkg-statoverride --list "${file}" >/dev/null; then
+    dpkg-statoverride --remove "${file}"
+  fi
+  dpkg-statoverride --update --add "${owner}" "${group}" "${mode}" "${file}"
+done < <(find / -xdev \( -path /mnt -o -path /proc -o -path /sys -o -path /dev \) -prune -o \
+  -type f -perm /6000 -print0)

@@ -243,6 +243,14 @@ layout() {
   if config_missing "${mnt}/supervisor.conf"; then
     run install -o "${MOP_UID}" -g "${MOP_GID}" -m 0600 /dev/null "${mnt}/supervisor.conf"
   fi
+  # The run image's require-volume starts the app only when this file is there: it exists on the mounted
+  # file system alone, never in the bare mount point. Made on every create, so existing volumes get it too.
+  # install replaces a file or symlink the app may have put in its place, not a directory.
+  if ! dry_run && [[ -d "${mnt}/.modulus-volume" && ! -L "${mnt}/.modulus-volume" ]]; then
+    log "replacing the directory ${mnt}/.modulus-volume"
+    rm -rf -- "${mnt}/.modulus-volume"
+  fi
+  run install -o 0 -g 0 -m 0444 /dev/null "${mnt}/.modulus-volume"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -636,6 +644,8 @@ render_config() {
     "redirect_stderr=true" \
     "autostart=true" \
     "autorestart=true" \
+    "startsecs=10" \
+    "startretries=5" \
     "stopasgroup=true" \
     "killasgroup=true" \
     "" \

@@ -85,6 +85,8 @@ export interface RunOptions {
   /** Mounted on /mnt; without one the container has no writable place at all. */
   volume?: string;
   readOnly?: boolean;
+  /** docker run --user; default the image's USER (mop). */
+  user?: string;
   entrypoint?: string;
   timeoutMs?: number;
   /** Extra bind mounts, `host:container[:ro]`. */
@@ -106,6 +108,7 @@ export const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export function runIn(image: string, command: string[], options: RunOptions = {}): DockerResult {
   const args = ['run', '--rm', '--network', options.network ?? 'none'];
   if (options.readOnly ?? true) args.push('--read-only');
+  if (options.user) args.push('--user', options.user);
   if (options.volume) args.push('-v', `${options.volume}:/mnt`);
   for (const mount of options.mounts ?? []) args.push('-v', mount);
   for (const [key, value] of Object.entries(options.env ?? {})) args.push('-e', `${key}=${value}`);

@@ -57,6 +57,15 @@ export function imageContract(image: () => string, options: ImageContractOptions
     expect(result.stdout.trim()).toBe('done');
   });
 
+  it('has no setuid or setgid file (su, mount, passwd, ... are plain programs)', () => {
+    // As root and without --read-only: find must see every file, and the image, not the run restrictions, is checked.
+    const script =
+      'find / -xdev \\( -path /mnt -o -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f -perm /6000 -print; ' +
+      'stat -c "%a %n" /usr/bin/su /usr/bin/passwd; echo done';
+    const result = runIn(image(), ['bash', '-c', script], { readOnly: false, user: 'root', volume: new BuildVolume().dir });
+    expect(result.stdout).toBe('755 /usr/bin/su\n755 /usr/bin/passwd\ndone\n');
+  });
+
   it('runs tini as PID 1, so an orphaned child leaves no zombie', () => {
     const result = bashIn(image(), `tr '\\0' ' ' </proc/1/cmdline; echo; ${ZOMBIE_PROBE}`);
     expect(result.status).toBe(0);

@@ -117,7 +117,12 @@ export function describeRunImage(spec: RunImageSpec): void {
     });
 
     test('`supervisorctl status` and `supervisorctl restart app` work through the unix socket', async () => {
-      expect(supervisorStates(context.container)).toEqual({ app: 'RUNNING', navi: 'RUNNING' });
+      // RUNNING once the app has stayed up for startsecs (10 s), which may come after its first answer.
+      const running = await waitFor(() => {
+        const states = supervisorStates(context.container);
+        return states.app === 'RUNNING' && states.navi === 'RUNNING' ? states : null;
+      }, 60_000);
+      expect(running).toEqual({ app: 'RUNNING', navi: 'RUNNING' });
       const before = appPid(context.container);
       const restart = exec(context.container, ['supervisorctl', 'restart', 'app']);
       expect(restart.stdout).toMatch(/app: started/);

@@ -18,13 +18,13 @@ export interface AppProgram {
   /** The program's command; the platform always uses `start`. */
   command?: string;
   environment?: Record<string, string>;
-  /** Extra `key=value` lines for [program:app]. */
+  /** `key=value` lines for [program:app], each replacing the generated line of the same key or added. */
   extra?: string[];
 }
 
 /**
  * /mnt/supervisor.conf exactly as the platform generates it (the volume script's render-config): [program:app]
- * and Navi's event listener. A test may swap the command or add lines to [program:app].
+ * and Navi's event listener. A test may swap the command or set keys of [program:app].
  */
 export function supervisorConf(program: AppProgram = {}): string {
   const environment = program.environment ?? {};
@@ -37,9 +37,16 @@ export function supervisorConf(program: AppProgram = {}): string {
       ...Object.fromEntries(Object.entries(environment).map(([name, value]) => [`MODULUS_ENV_${name}`, value])),
     },
   });
-  return rendered
-    .replace(/^command=start$/m, () => `command=${program.command ?? 'start'}`)
-    .replace(/^\[program:app\]$/m, () => ['[program:app]', ...(program.extra ?? [])].join('\n'));
+  const [app, rest] = rendered.replace(/^command=start$/m, () => `command=${program.command ?? 'start'}`).split(/^(?=\[eventlistener:navi\]$)/m);
+  const added: string[] = [];
+  let section = app;
+  for (const line of program.extra ?? []) {
+    const key = line.slice(0, line.indexOf('='));
+    const generated = new RegExp(`^${key}=.*$`, 'm');
+    if (generated.test(section)) section = section.replace(generated, () => line);
+    else added.push(line);
+  }
+  return section.replace(/^\[program:app\]$/m, () => ['[program:app]', ...added].join('\n')) + rest;
 }
 
 const tempRoots: string[] = [];
@@ -48,7 +55,13 @@ function chownTree(dir: string): void {
   execFileSync('chown', ['-R', `${MOP_UID}:${MOP_GID}`, dir]);
 }
 
-/** A host folder laid out like the platform's app volume: app/ home/ log/ notifications/ tmp/ + supervisor.conf. */
+/** The file the volume script lays out on every app volume; require-volume starts nothing without it. */
+const VOLUME_MARKER = '.modulus-volume';
+
+/**
+ * A host folder laid out like the platform's app volume: app/ home/ log/ notifications/ tmp/ + supervisor.conf,
+ * all mop's, and the root-owned marker .modulus-volume.
+ */
 export class RunVolume {
   readonly dir: string;
 
@@ -60,6 +73,7 @@ export class RunVolume {
     fs.writeFileSync(path.join(this.dir, 'supervisor.conf'), supervisorConf(program));
     chownTree(this.dir);
     fs.chmodSync(this.dir, 0o755);
+    fs.writeFileSync(path.join(this.dir, VOLUME_MARKER), '', { mode: 0o444 });
   }
 
   path(...parts: string[]): string {
@@ -108,7 +122,7 @@ export interface RunOptions {
 }
 
 /** The platform's restrictions: read-only root, only /mnt writable, no capabilities, no privilege gain, mop. */
-export function restrictedRunArgs(volume: RunVolume, options: RunOptions = {}): string[] {
+export function restrictedRunArgs(volume: Pick<RunVolume, 'dir'>, options: RunOptions = {}): string[] {
   const args = [
     '--read-only',
     '--cap-drop',
