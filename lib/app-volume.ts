@@ -11,6 +11,7 @@ import {
   validateAppName,
   validateEnvNames,
   validateHostPath,
+  volumeScriptHash,
   volumeScriptPath,
 } from './private/app-runtime';
 import { externalProvider, nullProvider } from './private/providers';
@@ -113,9 +114,11 @@ export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
  * - `RemovalPolicy`: keyed on the policy; records it on the host, where the Volume's destroy reads it (a
  *   destroy-time provisioner can only see its own resource, and a policy in the Volume's triggers would make a
  *   policy change replace, i.e. destroy, the volume under the old policy).
- * - `Config`: keyed on the environment (secrets only as sensitive hashes); rewrites supervisor.conf.
+ * - `Config`: keyed on the environment (secrets only as sensitive hashes) and the scripts' content hash;
+ *   rewrites supervisor.conf, so a release that renders it differently reaches existing apps.
  * - `State` (a read-only `data "external"`, hashicorp/external 2.3.5) asks the volume script on every plan
- *   whether the volume is mounted, and `Mount`, keyed on the answer, mounts it again: a host that came back
+ *   whether the volume is mounted, and `Mount`, keyed on the answer and the scripts' content hash, mounts it
+ *   again and renews its layout (e.g. the marker the run images require): a host that came back
  *   without its volumes (the boot unit did not run) shows as a planned `Mount` replacement instead of "no
  *   changes", and `cdktf deploy` heals it. After such a heal the next plan replaces `Mount` once more (its
  *   trigger goes back from "false" to "true"), which only checks the mount again.
@@ -254,7 +257,8 @@ export class AppVolume extends Construct {
     // supervisor.conf: plain values are triggers as they are; secrets only as a sensitive hash, through a local
     // so that no literal secret ends up inside a Terraform expression.
     const names = (env: Record<string, string>) => Object.keys(env).sort();
-    const configTriggers: Record<string, string> = {};
+    const scripts = volumeScriptHash(this);
+    const configTriggers: Record<string, string> = { scripts_sha256: scripts };
     const configEnv: Record<string, string> = {
       MODULUS_ENV_NAMES: names(environment).join(' '),
       MODULUS_SECRET_NAMES: names(secrets).join(' '),
@@ -285,7 +289,7 @@ export class AppVolume extends Construct {
       },
       dependsOn: [this.volume],
     });
-    const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted') }, {});
+    const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted'), scripts_sha256: scripts }, {});
     this.ready = [this.volume, size, policy, config, mount];
   }
 

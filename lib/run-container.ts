@@ -3,7 +3,17 @@ import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { APP_NAME_PATTERN, MOP_USER, dockerEnv, invalid, requireLiteral, validateContainerProps, validateInteger, volumeScriptPath } from './private/app-runtime';
+import {
+  APP_NAME_PATTERN,
+  MOP_USER,
+  dockerEnv,
+  invalid,
+  requireLiteral,
+  validateContainerProps,
+  validateInteger,
+  volumeScriptHash,
+  volumeScriptPath,
+} from './private/app-runtime';
 import { nullProvider } from './private/providers';
 import { Language } from './standard-images';
 
@@ -207,7 +217,7 @@ export class RunContainer extends Construct {
     // Created before the container and removed after it (the cgroup must be empty to go).
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
-      triggers: { app: volume.app, pids_max: String(processLimit) },
+      triggers: { app: volume.app, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
       provisioners: [
         {
           type: 'local-exec',

@@ -35,6 +35,18 @@ describe('AppVolume: resources', () => {
     expect(json.resource.terraform_data).toBeUndefined();
   });
 
+  it("re-runs the supervisor.conf and mount steps when the scripts change (their content hash), never the volume", () => {
+    const scripts = /assets\/ModulusVolumeScript\/([0-9A-F]{32})\//.exec(localExecs(resource(json, 'null_resource', 'Vol_Config'))[0].command)![1];
+    expect(resource(json, 'null_resource', 'Vol_Config').triggers.scripts_sha256).toBe(scripts);
+    expect(resource(json, 'null_resource', 'Vol_Mount').triggers.scripts_sha256).toBe(scripts);
+    for (const step of ['Volume', 'Size', 'RemovalPolicy']) {
+      expect({ step, triggers: JSON.stringify(resource(json, 'null_resource', `Vol_${step}`).triggers) }).not.toEqual({
+        step,
+        triggers: expect.stringContaining(scripts),
+      });
+    }
+  });
+
   it('keys the volume on its identity only (app, backend, host root, LVM location), marked for the plan summary', () => {
     expect(resource(json, 'null_resource', 'Vol_Volume').triggers).toEqual({
       modulus_volume: 'shop',

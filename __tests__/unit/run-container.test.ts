@@ -53,7 +53,7 @@ describe('RunContainer: secure defaults', () => {
   it("runs under the app's own parent cgroup, whose process limit (512 by default) a step sets first and removes after", () => {
     expect(container.cgroup_parent).toBe('/modulus/shop');
     const limit = resource(json, 'null_resource', 'Run_ProcessLimit');
-    expect(limit.triggers).toEqual({ app: 'shop', pids_max: '512' });
+    expect(limit.triggers).toEqual({ app: 'shop', pids_max: '512', scripts_sha256: expect.stringMatching(/^[0-9A-F]{32}$/) });
     const [apply, remove] = localExecs(limit);
     expect(apply.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-process-limit\.sh apply$/);
     expect(apply.environment).toEqual({ MODULUS_APP: 'shop', MODULUS_PIDS_MAX: '512' });

@@ -274,7 +274,7 @@ describe('volume script: supervisor.conf', () => {
 
 describe('volume script: lint', () => {
   it('passes shellcheck and runs under set -euo pipefail', () => {
-    const result = spawnSync('shellcheck', [SCRIPT], { encoding: 'utf8' });
+    const result = spawnSync('shellcheck', ['-x', SCRIPT], { encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);

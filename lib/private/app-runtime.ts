@@ -192,9 +192,22 @@ const VOLUME_SCRIPT_ASSET_ID = 'ModulusVolumeScript';
  * content-addressed path (`assets/ModulusVolumeScript/<hash>/<script>`), never this machine's absolute path.
  */
 export function volumeScriptPath(scope: IConstruct, script: 'modulus-volume.sh' | 'modulus-process-limit.sh' = 'modulus-volume.sh'): string {
+  return `${volumeScriptAsset(scope).path}/${script}`;
+}
+
+/**
+ * Content hash of the scripts folder: in the triggers of the steps whose work a fixed script should redo on
+ * existing deployments (supervisor.conf, the mount and layout check, the process limit), never in a volume's
+ * identity.
+ */
+export function volumeScriptHash(scope: IConstruct): string {
+  return volumeScriptAsset(scope).assetHash;
+}
+
+function volumeScriptAsset(scope: IConstruct): TerraformAsset {
   const stack = TerraformStack.of(scope);
-  const asset =
+  return (
     (stack.node.tryFindChild(VOLUME_SCRIPT_ASSET_ID) as TerraformAsset | undefined) ??
-    new TerraformAsset(stack, VOLUME_SCRIPT_ASSET_ID, { path: volumeScriptDir(), type: AssetType.DIRECTORY });
-  return `${asset.path}/${script}`;
+    new TerraformAsset(stack, VOLUME_SCRIPT_ASSET_ID, { path: volumeScriptDir(), type: AssetType.DIRECTORY })
+  );
 }

@@ -22,7 +22,8 @@
 #   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
 #                  (the default, also when no policy was recorded): change nothing.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
-#   mount          mount an existing volume that is not mounted (after a reboot); nothing else.
+#   mount          mount an existing volume that is not mounted (after a reboot) and renew its layout;
+#                  never creates or resizes.
 #   boot           mount every volume this host's create registered, then re-apply the process limits
 #                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
 #   probe          Terraform's external data source protocol: read {"app", "backend", "root",
@@ -470,13 +471,14 @@ cmd_mount() {
   volume_exists || fail 1 "volume of app '${APP}' does not exist in ${ROOT} (create it first)"
   if is_mounted; then
     log "volume of app '${APP}' is mounted at $(mount_dir)"
-    return 0
+  else
+    if [[ "${BACKEND}" == lvm-thin ]]; then
+      run lvchange --activate y "${VG}/$(lv_name)"
+    fi
+    mount_volume
+    log "mounted the volume of app '${APP}' at $(mount_dir)"
   fi
-  if [[ "${BACKEND}" == lvm-thin ]]; then
-    run lvchange --activate y "${VG}/$(lv_name)"
-  fi
-  mount_volume
-  log "mounted the volume of app '${APP}' at $(mount_dir)"
+  layout
 }
 
 # A boot record's value of NAME (records hold NAME=value lines written by register_volume).
