@@ -7,7 +7,7 @@ import * as path from 'path';
 import { AssetType, TerraformAsset, TerraformStack, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { packageRoot } from '../package-root';
-import { LANGUAGES, Language } from '../standard-images';
+import { Language } from '../standard-images';
 
 /** uid:gid of `mop`, the user every customer process runs as (images/base). */
 export const MOP_USER = '441:444';
@@ -38,11 +38,19 @@ export function validateAppName(scope: IConstruct, field: string, value: string)
   return value;
 }
 
+/** Language names (see `Language`): a lowercase letter, then lowercase letters or digits; 1-30. */
+export const LANGUAGE_PATTERN = /^[a-z][a-z0-9]{0,29}$/;
+
 export function validateLanguage(scope: IConstruct, field: string, value: string): Language {
-  if (!(LANGUAGES as readonly string[]).includes(value)) {
-    throw invalid(scope, field, `'${value}' is not a Modulus language: use one of ${LANGUAGES.join(', ')}`);
+  requireLiteral(scope, field, value);
+  if (typeof value !== 'string' || !LANGUAGE_PATTERN.test(value)) {
+    throw invalid(
+      scope,
+      field,
+      `'${value}' is not a language name: use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')`,
+    );
   }
-  return value as Language;
+  return value;
 }
 
 /** The props BuildJob and RunContainer share, validated the same way. */
