@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { combineSummaries, StackSummary, summarizePlan, volumeLosses } from './plan-summary';
+import { orderStacks } from './stack-order';
 
 /**
  * `npm run plan`: synthesizes, plans every stack with Terraform and writes a Markdown summary per stack to
@@ -22,9 +23,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 
 fs.mkdirSync(reportDir, { recursive: true });
 const summaries: StackSummary[] = [];
 // Plan in dependency order so a stack that reads another's outputs finds its state.
-const stacks = Object.values<any>(manifest.stacks).sort((a, b) =>
-  a.dependencies.includes(b.name) ? 1 : b.dependencies.includes(a.name) ? -1 : a.name.localeCompare(b.name),
-);
+const stacks = orderStacks(Object.values<any>(manifest.stacks));
 for (const stack of stacks) {
   const cwd = path.join(outdir, stack.workingDirectory);
   run('terraform', ['init', '-input=false', '-no-color'], cwd);
