@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App } from 'cdktf';
+import { AnnotationMetadataEntryType, App } from 'cdktf';
 import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
@@ -34,6 +34,15 @@ try {
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
     volume: { removalPolicy },
   });
+  // Inside the try: aspects (the ContainerSecurityPolicy) report their errors while synthesizing. `cdktf synth`
+  // has cdktf write every stack in spite of error annotations (it reports them itself), so look for them here too.
+  app.synth();
+  const errors = app.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === AnnotationMetadataEntryType.ERROR)
+      .map((entry) => `[${construct.node.path}] ${entry.data}`),
+  );
+  if (errors.length > 0) throw new Error(`error annotations:\n${errors.join('\n')}`);
 } catch (error) {
   // A failed synth must not leave an earlier synth's stacks behind, where a plan or deploy would pick them up.
   fs.rmSync(path.join(app.outdir, 'stacks'), { recursive: true, force: true });
@@ -46,4 +55,3 @@ try {
   );
   process.exit(1);
 }
-app.synth();

@@ -24,7 +24,7 @@ export interface BuildJobProps {
   /** The build image: id or reference of a build-<language> image, e.g. a ModulusImage's `imageId`. */
   readonly image: string;
 
-  /** The app's language (labels the container; must be one of LANGUAGES). */
+  /** The app's language (labels the container; a language name, see `Language`). */
   readonly language: Language;
 
   /**

@@ -122,11 +122,16 @@ export class ImageHierarchy extends Construct {
 
   /** The image called `name`; throws, listing the known names, when there is none. */
   public image(name: string): ModulusImage {
-    const image = this.byName.get(name);
+    const image = this.tryImage(name);
     if (!image) {
       throw new Error(`${this.node.path}: no image named "${name}"; known images: ${this.names.join(', ')}.`);
     }
     return image;
+  }
+
+  /** The image called `name`, or undefined when the hierarchy has none. */
+  public tryImage(name: string): ModulusImage | undefined {
+    return this.byName.get(name);
   }
 
   /** Names of all images, sorted. */

@@ -1,12 +1,29 @@
-export * from './app';
-export * from './app-volume';
-export * from './build-job';
-export * from './container-policy';
-export * from './docker-reference';
-export * from './image-hierarchy';
-export * from './mermaid';
-export * from './modulus-image';
-export * from './modulus-stack';
-export * from './run-container';
-export * from './standard-images';
-export * from './state-backend';
+/**
+ * The package entry point: the constructs, their props and the types and constants those props use. Helpers
+ * (parsers, name builders, the reference grammar, the Mermaid renderer) stay in their modules.
+ */
+export { ModulusApp, ModulusAppProps } from './app';
+export { AppVolume, AppVolumeOptions, AppVolumeProps, DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend, VolumeRemovalPolicy } from './app-volume';
+export { BuildJob, BuildJobProps } from './build-job';
+export { CONTAINER_POLICY_RULES, ContainerPolicyRule, ContainerSecurityPolicy, ContainerSecurityPolicyProps } from './container-policy';
+export { DEFAULT_ROOT_IMAGE, ImageDefinition, ImageHierarchy, ImageHierarchyProps } from './image-hierarchy';
+export { ModulusImage, ModulusImageProps } from './modulus-image';
+export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
+export { HttpHealthCheck, PortPublication, RestartPolicy, RunContainer, RunContainerOptions, RunContainerProps } from './run-container';
+export {
+  DEFAULT_REPOSITORY_PREFIX,
+  DEFAULT_TAG,
+  ImageSpec,
+  Language,
+  LANGUAGES,
+  PARENT_BUILD_ARG,
+  STANDARD_IMAGES,
+} from './standard-images';
+export {
+  DEFAULT_PG_SCHEMA_PREFIX,
+  LocalStateBackend,
+  PgStateBackend,
+  StateBackend,
+  StateBackendFactory,
+  stateBackendFromEnvironment,
+} from './state-backend';

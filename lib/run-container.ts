@@ -124,7 +124,7 @@ export interface RunContainerProps extends RunContainerOptions {
   /** The run image: id or reference of a run-<language> image, e.g. a ModulusImage's `imageId`. */
   readonly image: string;
 
-  /** The app's language (labels the container; must be one of LANGUAGES). */
+  /** The app's language (labels the container; a language name, see `Language`). */
   readonly language: Language;
 
   /**

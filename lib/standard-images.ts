@@ -10,9 +10,19 @@ export interface ImageSpec {
   readonly parent?: string;
 }
 
-/** root → base → build-base → build-{node,java,php,static}; base → run-base → run-{node,java,php,static}. */
+/**
+ * The languages this package ships images for: root → base → build-base → build-{node,java,php,static};
+ * base → run-base → run-{node,java,php,static}.
+ */
 export const LANGUAGES = ['node', 'java', 'php', 'static'] as const;
-export type Language = (typeof LANGUAGES)[number];
+
+/**
+ * A language: a lowercase letter, then lowercase letters or digits (at most 30 characters), naming the
+ * `build-<language>` and `run-<language>` images an app is built and run with. One of LANGUAGES, or any other
+ * name whose images a hierarchy has, e.g. `python` once `build-python` and `run-python` are added through
+ * `ImageHierarchyProps.additionalImages`.
+ */
+export type Language = string;
 
 export const STANDARD_IMAGES: readonly ImageSpec[] = [
   { name: 'base' },

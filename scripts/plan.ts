@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { combineSummaries, planComment, ReplacedImage, replacedImages, StackSummary, summarizePlan, volumeLosses } from './plan-summary';
+import { orderStacks } from './stack-order';
 
 /**
  * `npm run plan`: synthesizes, plans every stack with Terraform against its real state and the real Docker
@@ -25,9 +26,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 
 fs.mkdirSync(reportDir, { recursive: true });
 const summaries: StackSummary[] = [];
 // Plan in dependency order so a stack that reads another's outputs finds its state.
-const stacks = Object.values<any>(manifest.stacks).sort((a, b) =>
-  a.dependencies.includes(b.name) ? 1 : b.dependencies.includes(a.name) ? -1 : a.name.localeCompare(b.name),
-);
+const stacks = orderStacks(Object.values<any>(manifest.stacks));
 const upstreamImages: ReplacedImage[] = [];
 const texts: { stack: string; text: string }[] = [];
 for (const stack of stacks) {

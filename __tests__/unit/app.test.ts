@@ -2,6 +2,8 @@ import * as os from 'os';
 import { Aspects } from 'cdktf';
 import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
+import { ImageHierarchy } from '../../lib/image-hierarchy';
+import { addImageFolder, makeImagesDirectory } from './support/fixtures';
 import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
 const SOURCE = sourceFolder({ 'package.json': '{"name":"hello","scripts":{"start":"node index.js"}}\n', 'index.js': 'require("http")\n' });
@@ -82,7 +84,14 @@ describe('ModulusApp: validation', () => {
 
   it.each([
     [{ name: 'Hello World' }, "test/Hello: invalid name: 'Hello World' is not an app name"],
-    [{ language: 'go' as any }, "test/Hello: invalid language: 'go' is not a Modulus language: use one of node, java, php, static"],
+    [{ language: 'Go' }, "test/Hello: invalid language: 'Go' is not a language name: use a lowercase letter, then lowercase letters or digits"],
+    [{ language: 'node-legacy' }, "test/Hello: invalid language: 'node-legacy' is not a language name"],
+    [{ buildImage: undefined }, "test/Hello: invalid language: 'node' has no images: pass images (an ImageHierarchy with build-node) or buildImage"],
+    [
+      { buildImage: undefined, runImage: undefined, language: 'python' },
+      "test/Hello: invalid language: 'python' has no images: pass images (an ImageHierarchy with build-python and run-python) or buildImage and runImage",
+    ],
+    [{ images: {} as any }, 'test/Hello: invalid images: must be an ImageHierarchy'],
     [{ size: '2XB' }, "test/Hello/Volume: invalid size: '2XB' is not a size"],
     [{ size: '-2G' }, "test/Hello/Volume: invalid size: '-2G' is not a size"],
     [{ environment: { PORT: '80' } }, 'test/Hello: invalid environment.PORT: is set from port; use that prop'],
@@ -90,5 +99,57 @@ describe('ModulusApp: validation', () => {
     [{ port: -1 }, 'test/Hello/Run: invalid port: -1 is not allowed'],
   ])('refuses %j at synth', (props, message) => {
     expect(appError(props)).toContain(message);
+  });
+});
+
+describe('ModulusApp: languages are open, images come from a hierarchy', () => {
+  /** A stack with a hierarchy of the standard images plus `extra` (folders in a temporary images directory). */
+  function synthWithImages(props: Partial<ModulusAppProps>, extra: Array<{ name: string; parent: string }> = []) {
+    let images!: ImageHierarchy;
+    const result = synthStack((stack) => {
+      const imagesDirectory = makeImagesDirectory();
+      for (const { name } of extra) addImageFolder(imagesDirectory, name);
+      images = new ImageHierarchy(stack, 'images', { imagesDirectory, additionalImages: extra });
+      new ModulusApp(stack, 'Hello', { name: 'hello', language: 'node', source: SOURCE, images, ...props });
+    });
+    return { ...result, images };
+  }
+  const imageIdOf = (json: any, name: string) =>
+    `\${docker_image.${Object.entries<any>(json.resource.docker_image).find(([, image]) => image.name === `modulus/${name}:latest`)![0]}.image_id}`;
+  const PYTHON = [
+    { name: 'build-python', parent: 'build-base' },
+    { name: 'run-python', parent: 'run-base' },
+  ];
+
+  it('builds and runs a standard language on build-<language> and run-<language> of the hierarchy', () => {
+    const { json } = synthWithImages({ language: 'php' });
+    expect(resource(json, 'docker_container', 'Hello_Build_Container').image).toBe(imageIdOf(json, 'build-php'));
+    expect(resource(json, 'docker_container', 'Hello_Run_Container').image).toBe(imageIdOf(json, 'run-php'));
+  });
+
+  it('accepts a language outside LANGUAGES once the hierarchy has its two images, and labels the containers with it', () => {
+    const { json } = synthWithImages({ language: 'python' }, PYTHON);
+    const build = resource(json, 'docker_container', 'Hello_Build_Container');
+    const run = resource(json, 'docker_container', 'Hello_Run_Container');
+    expect(build.image).toBe(imageIdOf(json, 'build-python'));
+    expect(run.image).toBe(imageIdOf(json, 'run-python'));
+    expect(run.labels).toContainEqual({ label: 'org.modulus.language', value: 'python' });
+  });
+
+  it('prefers an explicit buildImage or runImage over the hierarchy', () => {
+    const { json } = synthWithImages({ language: 'python', runImage: 'registry.example/run-python:3' }, PYTHON.slice(0, 1));
+    expect(resource(json, 'docker_container', 'Hello_Build_Container').image).toBe(imageIdOf(json, 'build-python'));
+    expect(resource(json, 'docker_container', 'Hello_Run_Container').image).toBe('registry.example/run-python:3');
+  });
+
+  it.each([
+    [[], "'python' needs the images build-python and run-python, which test/images does not have (it has base, build-base, build-java"],
+    [PYTHON.slice(0, 1), "'python' needs the image run-python, which test/images does not have"],
+    [PYTHON.slice(1), "'python' needs the image build-python, which test/images does not have"],
+  ])('fails at synth naming the construct, the field, the value and the missing images (%j added)', (extra, message) => {
+    const error = errorMessage(() => synthWithImages({ language: 'python' }, extra));
+    expect(error).toContain(`test/Hello: invalid language: ${message}`);
+    expect(error).toContain('add ');
+    expect(error).toContain('through ImageHierarchyProps.additionalImages');
   });
 });

@@ -140,7 +140,7 @@ describe('BuildJob: options', () => {
   });
 
   it.each([
-    [{ language: 'ruby' as any }, "test/Build: invalid language: 'ruby' is not a Modulus language: use one of node, java, php, static"],
+    [{ language: 'Ruby' }, "test/Build: invalid language: 'Ruby' is not a language name: use a lowercase letter, then lowercase letters or digits"],
     [{ image: '' }, 'test/Build: invalid image: must be a non-empty image id or reference'],
     [{ timeoutSeconds: 0 }, 'test/Build: invalid timeoutSeconds: 0 is not allowed: use a whole number from 10 to 86400'],
     [{ memoryMiB: -1 }, 'test/Build: invalid memoryMiB: -1 is not allowed'],

@@ -34,3 +34,37 @@ describe('npx cdktf synth', () => {
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/images'))).toBe(false);
   });
 });
+
+/** A policy error is only found while synthesizing (the ContainerSecurityPolicy aspect runs then). */
+describe('npx cdktf synth with a ContainerSecurityPolicy error', () => {
+  const checkout = copyCheckout(fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-cli-policy-')));
+  const synth = () =>
+    spawnSync('npx', ['cdktf', 'synth'], {
+      cwd: checkout,
+      env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1', MODULUS_ROOT_IMAGE: 'modulus/root:bookworm' },
+      encoding: 'utf8',
+    });
+  afterAll(() => fs.rmSync(checkout, { recursive: true, force: true }));
+
+  it('fails with the policy message and removes the stacks an earlier synth wrote', () => {
+    expect(synth().status).toBe(0);
+    expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/apps/cdk.tf.json'))).toBe(true);
+
+    // A change to the apps stack that the policy refuses: a privileged run container (an escape hatch).
+    const appsStack = path.join(checkout, 'stacks/apps-stack.ts');
+    const source = fs.readFileSync(appsStack, 'utf8');
+    const policyLine = 'Aspects.of(this).add(new ContainerSecurityPolicy());';
+    expect(source).toContain(policyLine);
+    fs.writeFileSync(
+      appsStack,
+      source.replace(policyLine, `Object.values(this.apps)[0].run.container.addOverride('privileged', true);\n    ${policyLine}`),
+    );
+
+    const result = synth();
+    expect(result.status).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('modulus-images: synth failed:');
+    expect(result.stdout + result.stderr).toMatch(/apps\/sample-\w+\/Run\/Container\] .*privileged/);
+    expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks'))).toBe(false);
+    expect(fs.existsSync(path.join(checkout, 'cdktf.out/manifest.json'))).toBe(false);
+  });
+});

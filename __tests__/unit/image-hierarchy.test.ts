@@ -3,7 +3,8 @@ import * as path from 'path';
 import { App, Testing } from 'cdktf';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { hierarchyToMermaid, ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { hierarchyToMermaid } from '../../lib/mermaid';
 import { tempDir } from './support/temp';
 import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
 

@@ -1,89 +1,115 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { REPO_ROOT } from './support/checkout';
+import { REPO_ROOT, copyFixture, packPackage, PackedPackage } from './support/package';
+import { tempDir } from './support/temp';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
+
+/** What the package entry point exports at run time (types are checked by compiling the consumer). */
+const EXPORTED_VALUES = [
+  'AppVolume',
+  'BuildJob',
+  'CONTAINER_POLICY_RULES',
+  'ContainerSecurityPolicy',
+  'DEFAULT_DOCKER_HOST',
+  'DEFAULT_REPOSITORY_PREFIX',
+  'DEFAULT_ROOT_IMAGE',
+  'DEFAULT_TAG',
+  'DEFAULT_VOLUME_HOST_ROOT',
+  'ImageHierarchy',
+  'LANGUAGES',
+  'ModulusApp',
+  'ModulusImage',
+  'ModulusStack',
+  'PARENT_BUILD_ARG',
+  'PROVIDER_VERSIONS',
+  'RunContainer',
+  'STANDARD_IMAGES',
+];
 
 /**
- * A separate project that depends on modulus-images the way a user's does: it requires the package by name
- * (resolved through node_modules to the compiled entry point), never our source files.
+ * The package as `npm pack` makes it (prepack builds it from a clean dist/), unpacked into the node_modules of
+ * a separate TypeScript project (__tests__/fixtures/python-consumer) that requires it by name, adds a language
+ * the package does not ship (python: its own build-python and run-python images) and deploys an app in it.
+ * Here the consumer is compiled against the packed typings and synthesized; __tests__/e2e/consumer.test.ts
+ * installs the same tarball with npm and deploys it.
  */
-describe('importing from the package entry point', () => {
-  const consumer = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-consumer-'));
+describe('the packed package', () => {
+  let packed: PackedPackage;
+  let consumer: string;
+  let installed: string;
   let synthesized: any;
 
   beforeAll(() => {
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
-    fs.mkdirSync(path.join(consumer, 'node_modules'));
-    fs.symlinkSync(REPO_ROOT, path.join(consumer, 'node_modules', 'modulus-images'));
-    for (const dependency of ['cdktf', 'constructs']) {
+    packed = packPackage(tempDir('modulus-pack-'));
+    consumer = copyFixture(tempDir('modulus-consumer-'));
+    installed = path.join(consumer, 'node_modules', 'modulus-images');
+    fs.mkdirSync(installed, { recursive: true });
+    execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
+    // The package's dependencies and the consumer's tools, from this checkout (no registry in the unit suite).
+    for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
       fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
     }
-    fs.mkdirSync(path.join(consumer, 'images', 'run-python'), { recursive: true });
-    fs.writeFileSync(
-      path.join(consumer, 'images', 'run-python', 'Dockerfile'),
-      'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nUSER root\nRUN apt-get update && apt-get install -y python3\nUSER mop\n',
-    );
-    fs.mkdirSync(path.join(consumer, 'shop'));
-    fs.writeFileSync(path.join(consumer, 'shop', 'package.json'), '{"name":"shop","scripts":{"start":"node index.js"}}\n');
-    fs.writeFileSync(
-      path.join(consumer, 'main.js'),
-      `const path = require('path');
-const { App } = require('cdktf');
-const { ImageHierarchy, ModulusApp, ModulusStack } = require('modulus-images');
-
-class PlatformStack extends ModulusStack {
-  constructor(scope, id) {
-    super(scope, id);
-    this.images = new ImageHierarchy(this, 'images', {
-      rootImage: 'debian:bookworm-slim',
-      additionalImages: [{ name: 'run-python', parent: 'run-base', directory: path.join(__dirname, 'images', 'run-python') }],
-    });
-    new ModulusApp(this, 'shop', {
-      name: 'shop',
-      language: 'node',
-      source: path.join(__dirname, 'shop'),
-      buildImage: this.images.image('build-node').imageId,
-      runImage: this.images.image('run-node').imageId,
-    });
-  }
-}
-
-const app = new App({ outdir: path.join(__dirname, 'cdktf.out') });
-const stack = new PlatformStack(app, 'platform');
-console.log(stack.images.image('run-python').imageRef);
-app.synth();
-`,
-    );
-    const printed = execFileSync('node', ['main.js'], { cwd: consumer, encoding: 'utf8' });
-    expect(printed.trim()).toBe('modulus/run-python:latest');
-    synthesized = JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', 'cdk.tf.json'), 'utf8'));
-  });
-  afterAll(() => fs.rmSync(consumer, { recursive: true, force: true }));
-
-  it('builds and runs an app on the hierarchy images, with the volume script packaged into cdktf.out', () => {
-    const containers = Object.values<any>(synthesized.resource.docker_container).map((container) => container.name);
-    expect(containers.sort()).toEqual(['modulus-app-shop', 'modulus-build-shop']);
-    const volumeSteps = Object.values<any>(synthesized.resource.null_resource);
-    const command = volumeSteps.map((step) => step.provisioner?.[0]?.['local-exec']?.command).find(Boolean);
-    const script = /bash (assets\/\S+\/modulus-volume\.sh)/.exec(command)![1];
-    expect(fs.existsSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', script))).toBe(true);
+    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: consumer, stdio: 'pipe' });
+    execFileSync('node', ['main.js'], { cwd: consumer, stdio: 'pipe', env: { ...process.env, CONSUMER_VOLUME_ROOT: '/srv/volumes' } });
+    synthesized = JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json'), 'utf8'));
   });
 
-  it('resolves to the compiled output named in package.json', () => {
+  it('ships only what runs: the compiled library with its typings, the images and the volume script', () => {
+    const unexpected = packed.files.filter(
+      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|package\.json|README\.md)$/.test(file),
+    );
+    expect(unexpected).toEqual([]);
+    for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'scripts/volume/modulus-volume.sh', 'scripts/volume/limits.env', 'images/base/Dockerfile']) {
+      expect(packed.files).toContain(file);
+    }
+    expect(packed.files.filter((file) => /^(stacks|samples|__tests__|bench|scripts\/toolchain)\//.test(file))).toEqual([]);
+  });
+
+  it('resolves by name to the compiled entry point of the unpacked tarball', () => {
     const resolved = require.resolve('modulus-images', { paths: [consumer] });
-    expect(fs.realpathSync(resolved)).toBe(path.join(REPO_ROOT, 'dist', 'lib', 'index.js'));
+    expect(resolved).toBe(path.join(installed, 'dist', 'lib', 'index.js'));
   });
 
-  it('synthesizes the standard tree plus the custom image, wired to its parent', () => {
+  it('exports the constructs and their props, not the internal helpers', () => {
+    const entry = require(path.join(installed, 'dist', 'lib', 'index.js'));
+    expect(Object.keys(entry).sort()).toEqual(EXPORTED_VALUES);
+    const typings = fs.readFileSync(path.join(installed, 'dist', 'lib', 'index.d.ts'), 'utf8');
+    for (const name of ['ModulusAppProps', 'ImageHierarchyProps', 'ImageDefinition', 'Language', 'RunContainerOptions', 'AppVolumeOptions']) {
+      expect(typings).toMatch(new RegExp(`\\b${name}\\b`));
+    }
+    for (const helper of ['parseSizeMiB', 'isValidReference', 'hierarchyToMermaid', 'runContainerName', 'packageRoot']) {
+      expect(typings).not.toContain(helper);
+    }
+  });
+
+  it('strips @internal members from the typings but keeps them in the code', () => {
+    expect(fs.readFileSync(path.join(installed, 'dist', 'lib', 'app-volume.d.ts'), 'utf8')).not.toContain('_scriptStep');
+    expect(fs.readFileSync(path.join(installed, 'dist', 'lib', 'app-volume.js'), 'utf8')).toContain('_scriptStep(');
+  });
+
+  it("builds and runs the consumer's python app on its own build-python and run-python images", () => {
     const images = Object.entries<any>(synthesized.resource.docker_image);
-    expect(images).toHaveLength(12);
-    const [, python] = images.find(([, image]) => image.name === 'modulus/run-python:latest')!;
-    const [runBaseKey] = images.find(([, image]) => image.name === 'modulus/run-base:latest')!;
-    expect(python.build.build_args).toEqual({ BASE_IMAGE: 'modulus/run-base:latest' });
-    expect(python.triggers.parent).toBe(`\${docker_image.${runBaseKey}.image_id}`);
-    expect(fs.existsSync(path.join(consumer, 'cdktf.out', 'stacks', 'platform', python.build.context, 'Dockerfile'))).toBe(true);
+    expect(images.map(([, image]) => image.name).sort()).toEqual(
+      ['base', 'build-base', 'build-python', 'run-base', 'run-python'].map((name) => `consumer/${name}:latest`),
+    );
+    const key = (name: string) => images.find(([, image]) => image.name === `consumer/${name}:latest`)![0];
+    const containers = Object.values<any>(synthesized.resource.docker_container);
+    const build = containers.find((container) => container.name === 'modulus-build-hello-python');
+    const run = containers.find((container) => container.name === 'modulus-app-hello-python');
+    expect(build.image).toBe(`\${docker_image.${key('build-python')}.image_id}`);
+    expect(run.image).toBe(`\${docker_image.${key('run-python')}.image_id}`);
+    expect(run.labels).toContainEqual({ label: 'org.modulus.language', value: 'python' });
+    expect(run.env).toContain('PORT=18290');
+  });
+
+  it('packages the volume script with its size limits into cdktf.out', () => {
+    const command = Object.values<any>(synthesized.resource.null_resource)
+      .map((step) => step.provisioner?.[0]?.['local-exec']?.command)
+      .find(Boolean);
+    const script = /bash (assets\/\S+)\/modulus-volume\.sh/.exec(command)![1];
+    const folder = path.join(consumer, 'cdktf.out', 'stacks', 'python', script);
+    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'limits.env', 'modulus-volume.sh']);
   });
 });

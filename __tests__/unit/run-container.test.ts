@@ -134,7 +134,7 @@ describe('RunContainer: options', () => {
 
 
   it.each([
-    [{ language: 'cobol' as any }, "test/Run: invalid language: 'cobol' is not a Modulus language: use one of node, java, php, static"],
+    [{ language: 'c++' }, "test/Run: invalid language: 'c++' is not a language name: use a lowercase letter, then lowercase letters or digits"],
     [{ port: 0 }, 'test/Run: invalid port: 0 is not allowed: use a whole number from 1 to 65535'],
     [{ processLimit: 8 }, 'test/Run: invalid processLimit: 8 is not allowed: use a whole number from 16 to 4194304'],
     [{ port: 70000 }, 'test/Run: invalid port: 70000 is not allowed'],

@@ -5,6 +5,8 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { Testing } from 'cdktf';
+import { parseSizeMiB } from '../../lib/private/app-runtime';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
 
@@ -167,7 +169,7 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
     ['lvm-thin without a volume group', { MODULUS_APP: 'shop', MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_POOL: 'p' }, 'lvm-thin needs MODULUS_LVM_VG'],
     ['a size with a unit', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '2G' }, "invalid MODULUS_SIZE_MIB '2G'"],
     ['a negative size', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '-5' }, "invalid MODULUS_SIZE_MIB '-5'"],
-    ['a tiny size', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '8' }, 'below the minimum of 16 MiB'],
+    ['a tiny size', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '8' }, 'below the minimum of 64 MiB'],
   ])('refuses %s', (_what, env, message) => {
     const run = script('create', { MODULUS_DRY_RUN: '1', ...env });
     expect(run.status).toBe(2);
@@ -180,6 +182,46 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
     const policy = script('set-policy', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_REMOVAL_POLICY: 'maybe' });
     expect(policy.status).toBe(2);
     expect(policy.stderr).toContain("invalid MODULUS_REMOVAL_POLICY 'maybe'");
+  });
+});
+
+/**
+ * One source of truth for the size limits (scripts/volume/limits.env): each row goes through the construct's
+ * parser and the script's own check, and both must agree with the row.
+ */
+describe('volume size limits: the AppVolume construct and the script refuse the same sizes', () => {
+  const app = Testing.app();
+  const construct = (mib: number) => {
+    try {
+      return { ok: parseSizeMiB(app, 'size', `${mib}MiB`) === mib, error: '' };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  };
+  const viaScript = (mib: number) => script('create', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_SIZE_MIB: String(mib) });
+
+  it.each([
+    [8, false, 'below the minimum of 64 MiB'],
+    [16, false, 'below the minimum of 64 MiB'],
+    [63, false, 'below the minimum of 64 MiB'],
+    [64, true, ''],
+    [2048, true, ''],
+    [16 * 1024 * 1024, true, ''],
+    [16 * 1024 * 1024 + 1, false, 'above the maximum of 16777216 MiB'],
+    [64 * 1024 * 1024, false, 'above the maximum of 16777216 MiB'],
+  ])('%d MiB: allowed %s', (mib, allowed, scriptMessage) => {
+    const fromConstruct = construct(mib);
+    expect(fromConstruct.ok).toBe(allowed);
+    const run = viaScript(mib);
+    expect(run.status).toBe(allowed ? 0 : 2);
+    if (allowed) {
+      expect(fromConstruct.error).toBe('');
+    } else {
+      expect(fromConstruct.error).toContain(`'${mib}MiB' is out of range: `);
+      expect(fromConstruct.error).toContain('from 64 MiB to 16 TiB');
+      expect(run.stderr).toContain(scriptMessage);
+      expect(run.stdout).toBe('');
+    }
   });
 });
 

@@ -30,7 +30,7 @@ export function benchLanguages(): Language[] {
 }
 
 export function benchPort(language: Language): number {
-  return Number(process.env.BENCH_FIRST_PORT ?? BENCH_FIRST_PORT) + LANGUAGES.indexOf(language);
+  return Number(process.env.BENCH_FIRST_PORT ?? BENCH_FIRST_PORT) + (LANGUAGES as readonly string[]).indexOf(language);
 }
 
 function synth(): void {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { AssetType, TerraformAsset, TerraformStack, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { packageRoot } from '../package-root';
-import { LANGUAGES, Language } from '../standard-images';
+import { Language } from '../standard-images';
 
 /** uid:gid of `mop`, the user every customer process runs as (images/base). */
 export const MOP_USER = '441:444';
@@ -38,11 +38,19 @@ export function validateAppName(scope: IConstruct, field: string, value: string)
   return value;
 }
 
+/** Language names (see `Language`): a lowercase letter, then lowercase letters or digits; 1-30. */
+export const LANGUAGE_PATTERN = /^[a-z][a-z0-9]{0,29}$/;
+
 export function validateLanguage(scope: IConstruct, field: string, value: string): Language {
-  if (!(LANGUAGES as readonly string[]).includes(value)) {
-    throw invalid(scope, field, `'${value}' is not a Modulus language: use one of ${LANGUAGES.join(', ')}`);
+  requireLiteral(scope, field, value);
+  if (typeof value !== 'string' || !LANGUAGE_PATTERN.test(value)) {
+    throw invalid(
+      scope,
+      field,
+      `'${value}' is not a language name: use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')`,
+    );
   }
-  return value as Language;
+  return value;
 }
 
 /** The props BuildJob and RunContainer share, validated the same way. */
@@ -87,22 +95,50 @@ export function validateInteger(scope: IConstruct, field: string, value: number,
 }
 
 const SIZE_UNITS_MIB: Record<string, number> = { m: 1, g: 1024, t: 1024 * 1024 };
-export const MIN_VOLUME_MIB = 64;
-export const MAX_VOLUME_MIB = 16 * 1024 * 1024;
+
+let sizeLimits: { minMiB: number; maxMiB: number } | undefined;
+
+/**
+ * The smallest and largest volume in MiB, from scripts/volume/limits.env: the file the volume script sources,
+ * so the construct and the script refuse the same sizes.
+ */
+export function volumeSizeLimitsMiB(): { minMiB: number; maxMiB: number } {
+  if (sizeLimits) return sizeLimits;
+  const file = path.join(volumeScriptDir(), 'limits.env');
+  const values: Record<string, number> = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const match = /^([A-Z_]+)=([1-9][0-9]*)$/.exec(line);
+    if (!match) throw new Error(`modulus-images: ${file}: '${line}' is not a NAME=<whole number> line`);
+    values[match[1]] = Number(match[2]);
+  }
+  const { MIN_SIZE_MIB: minMiB, MAX_SIZE_MIB: maxMiB } = values;
+  if (!minMiB || !maxMiB || minMiB > maxMiB) throw new Error(`modulus-images: ${file} needs MIN_SIZE_MIB <= MAX_SIZE_MIB`);
+  sizeLimits = { minMiB, maxMiB };
+  return sizeLimits;
+}
+
+/** `mib` MiB in the largest binary unit that divides it, e.g. '64 MiB', '16 TiB'. */
+function formatMiB(mib: number): string {
+  if (mib % (1024 * 1024) === 0) return `${mib / (1024 * 1024)} TiB`;
+  if (mib % 1024 === 0) return `${mib / 1024} GiB`;
+  return `${mib} MiB`;
+}
 
 /**
  * Parses a volume size such as '2GiB', '2G', '2GB', '512MiB' or '1.5TiB' into MiB. Units are binary whatever
  * their spelling (G = GB = GiB = 1024 MiB), as with lvcreate and truncate; the result must be a whole number
- * of MiB from 64 MiB to 16 TiB.
+ * of MiB within volumeSizeLimitsMiB() (64 MiB to 16 TiB).
  */
 export function parseSizeMiB(scope: IConstruct, field: string, value: string): number {
   requireLiteral(scope, field, value);
-  const allowed = `use a number and a unit M, G or T (also MB/MiB, GB/GiB, TB/TiB; all binary), e.g. '2GiB' or '512MiB', from ${MIN_VOLUME_MIB} MiB to 16 TiB`;
+  const { minMiB, maxMiB } = volumeSizeLimitsMiB();
+  const allowed = `use a number and a unit M, G or T (also MB/MiB, GB/GiB, TB/TiB; all binary), e.g. '2GiB' or '512MiB', from ${formatMiB(minMiB)} to ${formatMiB(maxMiB)}`;
   const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([mgt])(?:i?b)?\s*$/i.exec(value) : null;
   if (!match) throw invalid(scope, field, `'${value}' is not a size: ${allowed}`);
   const mib = Number(match[1]) * SIZE_UNITS_MIB[match[2].toLowerCase()];
   if (!Number.isInteger(mib)) throw invalid(scope, field, `'${value}' is not a whole number of MiB: ${allowed}`);
-  if (mib < MIN_VOLUME_MIB || mib > MAX_VOLUME_MIB) throw invalid(scope, field, `'${value}' is out of range: ${allowed}`);
+  if (mib < minMiB || mib > maxMiB) throw invalid(scope, field, `'${value}' is out of range: ${allowed}`);
   return mib;
 }
 

@@ -43,7 +43,7 @@
 #                              loopfile: $MODULUS_ROOT/volume.img (sparse file holding an ext4 file system)
 #                              both:     $MODULUS_ROOT/mnt (mount point; this is what containers mount)
 #                                        $MODULUS_ROOT/removal-policy, $MODULUS_ROOT/.lock
-#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize
+#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize, within the limits in limits.env
 #   MODULUS_LVM_VG           lvm-thin: volume group (required for lvm-thin)
 #   MODULUS_LVM_POOL         lvm-thin: thin pool in that group (required for lvm-thin)
 #   MODULUS_REMOVAL_POLICY   set-policy: retain | destroy
@@ -68,7 +68,10 @@ readonly MOP_UID=441
 readonly MOP_GID=444
 readonly LAYOUT_DIRS=(app home log notifications tmp input output)
 readonly PRIVATE_DIRS=(home tmp)
-readonly MIN_SIZE_MIB=16
+# MIN_SIZE_MIB and MAX_SIZE_MIB, shared with the AppVolume construct.
+# shellcheck source-path=SCRIPTDIR source=limits.env
+source "$(dirname "${BASH_SOURCE[0]}")/limits.env"
+readonly MIN_SIZE_MIB MAX_SIZE_MIB
 readonly REGISTRY="${MODULUS_REGISTRY:-/etc/modulus}/volumes"
 readonly BOOT_DIR=/usr/local/lib/modulus
 readonly BOOT_UNIT=/etc/systemd/system/modulus-volumes.service
@@ -133,6 +136,7 @@ validate_size() {
   SIZE_MIB="${MODULUS_SIZE_MIB:-2048}"
   [[ "${SIZE_MIB}" =~ ^[1-9][0-9]{0,8}$ ]] || fail 2 "invalid MODULUS_SIZE_MIB '${SIZE_MIB}': a whole number of MiB"
   ((SIZE_MIB >= MIN_SIZE_MIB)) || fail 2 "MODULUS_SIZE_MIB ${SIZE_MIB} is below the minimum of ${MIN_SIZE_MIB} MiB"
+  ((SIZE_MIB <= MAX_SIZE_MIB)) || fail 2 "MODULUS_SIZE_MIB ${SIZE_MIB} is above the maximum of ${MAX_SIZE_MIB} MiB"
 }
 
 image_file() { printf '%s/volume.img' "${ROOT}"; }
@@ -426,7 +430,7 @@ register_volume() {
     "${APP}" "${BACKEND}" "${ROOT}" "${VG}" "${POOL}" | write_atomically "${REGISTRY}/${APP}.env" 0644
   # The newest scripts serve every volume of the host at boot.
   local script
-  for script in modulus-volume.sh modulus-process-limit.sh messages.sh; do
+  for script in modulus-volume.sh modulus-process-limit.sh messages.sh limits.env; do
     write_atomically "${BOOT_DIR}/${script}" 0755 <"${HERE}/${script}"
   done
   boot_unit | write_atomically "${BOOT_UNIT}" 0644
