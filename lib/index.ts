@@ -25,5 +25,4 @@ export {
   PgStateBackend,
   StateBackend,
   StateBackendFactory,
-  stateBackendFromEnvironment,
 } from './state-backend';

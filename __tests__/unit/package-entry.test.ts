@@ -13,6 +13,7 @@ const EXPORTED_VALUES = [
   'CONTAINER_POLICY_RULES',
   'ContainerSecurityPolicy',
   'DEFAULT_DOCKER_HOST',
+  'DEFAULT_PG_SCHEMA_PREFIX',
   'DEFAULT_REPOSITORY_PREFIX',
   'DEFAULT_ROOT_IMAGE',
   'DEFAULT_TAG',
@@ -104,12 +105,12 @@ describe('the packed package', () => {
     expect(run.env).toContain('PORT=18290');
   });
 
-  it('packages the volume script with its size limits into cdktf.out', () => {
+  it('packages the host provisioning scripts with their size limits into cdktf.out', () => {
     const command = Object.values<any>(synthesized.resource.null_resource)
       .map((step) => step.provisioner?.[0]?.['local-exec']?.command)
       .find(Boolean);
     const script = /bash (assets\/\S+)\/modulus-volume\.sh/.exec(command)![1];
     const folder = path.join(consumer, 'cdktf.out', 'stacks', 'python', script);
-    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'limits.env', 'modulus-volume.sh']);
+    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'limits.env', 'messages.sh', 'modulus-process-limit.sh', 'modulus-volume.sh']);
   });
 });
