@@ -237,6 +237,42 @@ output "repo_digest" { value = docker_image.probe.repo_digest }
   });
 });
 
+describe('scripts/volume on host B', () => {
+  it('modulus-volume.sh, copied over SSH and run there (file + remote-exec), makes a volume B\'s engine mounts', () => {
+    const { hostB } = testbed();
+    const app = `tb${id}`;
+    const remote = `/usr/local/lib/modulus-testbed-${id}`;
+    // What Terraform's file provisioner does, through the same SSH config: the scripts land in B's filesystem.
+    ok(
+      bash('tar -C "$SRC" -cf - modulus-volume.sh messages.sh modulus-process-limit.sh | ssh -F "$CONF" 127.0.0.1 "mkdir -p $DEST && tar -C $DEST -xf -"', {
+        env: { SRC: path.join(REPO_ROOT, 'scripts/volume'), CONF: hostB.sshConfigPath, DEST: remote },
+      }),
+      'copy scripts/volume to B',
+    );
+    const volume = (command: string, env: Record<string, string> = {}) =>
+      hostB.ssh(`bash "$DEST/modulus-volume.sh" ${command}`, { DEST: remote, MODULUS_APP: app, ...env });
+    ok(volume('create', { MODULUS_SIZE_MIB: '32' }), 'modulus-volume.sh create on B');
+    const status = Object.fromEntries(
+      ok(volume('status'), 'modulus-volume.sh status')
+        .trim()
+        .split('\n')
+        .map((line) => line.split('=', 2) as [string, string]),
+    );
+    expect(status).toMatchObject({ app, backend: 'loopfile', exists: 'true', mounted: 'true', policy: expect.any(String) });
+    expect(Number(status.size_mib)).toBe(32);
+    expect(fs.existsSync(status.mount)).toBe(false);
+
+    const run = hostB.docker(['run', '--rm', ...HARDENED, '-v', `${status.mount}:/mnt`, probeByDigest, 'bash', '-c', 'echo ok > /mnt/tmp/probe && cat /mnt/tmp/probe && df -m /mnt | tail -1']);
+    expect(run.status).toBe(0);
+    expect(run.stdout.split('\n')[0]).toBe('ok');
+
+    ok(volume('set-policy', { MODULUS_REMOVAL_POLICY: 'destroy' }), 'set-policy destroy');
+    ok(volume('destroy'), 'modulus-volume.sh destroy');
+    expect(ok(volume('status'), 'status after destroy')).toMatch(/^exists=false$/m);
+    ok(hostB.ssh('rm -rf "$DEST"', { DEST: remote }), 'remove the copied scripts');
+  });
+});
+
 describe('teardown', () => {
   it('stops the registry and host B and leaves no container, volume, cgroup, loop device or folder behind', async () => {
     const { hostB, registry } = testbed();
