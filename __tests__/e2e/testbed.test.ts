@@ -238,38 +238,120 @@ output "repo_digest" { value = docker_image.probe.repo_digest }
 });
 
 describe('scripts/volume on host B', () => {
-  it('modulus-volume.sh, copied over SSH and run there (file + remote-exec), makes a volume B\'s engine mounts', () => {
+  it('Terraform\'s SSH communicator (null_resource: file + remote-exec, host_key pinned) runs modulus-volume.sh on B', () => {
     const { hostB } = testbed();
     const app = `tb${id}`;
     const remote = `/usr/local/lib/modulus-testbed-${id}`;
-    // What Terraform's file provisioner does, through the same SSH config: the scripts land in B's filesystem.
-    ok(
-      bash('tar -C "$SRC" -cf - modulus-volume.sh messages.sh modulus-process-limit.sh | ssh -F "$CONF" 127.0.0.1 "mkdir -p $DEST && tar -C $DEST -xf -"', {
-        env: { SRC: path.join(REPO_ROOT, 'scripts/volume'), CONF: hostB.sshConfigPath, DEST: remote },
-      }),
-      'copy scripts/volume to B',
+    const dir = path.join(work, 'provision');
+    fs.mkdirSync(dir);
+    const hcl = (value: unknown) => JSON.stringify(value);
+    // Destroy-time provisioners may only read self: the connection's values ride in triggers.
+    fs.writeFileSync(
+      path.join(dir, 'main.tf'),
+      `terraform {
+  required_providers {
+    null = { source = "hashicorp/null", version = "3.2.4" }
+  }
+}
+resource "null_resource" "volume" {
+  triggers = {
+    host     = ${hcl(hostB.sshHost)}
+    port     = ${hcl(String(hostB.sshPort))}
+    key      = ${hcl(hostB.privateKeyPath)}
+    host_key = ${hcl(hostB.hostPublicKey)}
+    remote   = ${hcl(remote)}
+    app      = ${hcl(app)}
+  }
+  connection {
+    type        = "ssh"
+    host        = self.triggers.host
+    port        = tonumber(self.triggers.port)
+    user        = "root"
+    private_key = file(self.triggers.key)
+    host_key    = self.triggers.host_key
+    agent       = false
+  }
+  provisioner "remote-exec" {
+    inline = ["mkdir -p \${self.triggers.remote}"]
+  }
+  provisioner "file" {
+    source      = ${hcl(`${path.join(REPO_ROOT, 'scripts/volume')}/`)}
+    destination = self.triggers.remote
+  }
+  provisioner "remote-exec" {
+    inline = ["MODULUS_APP=\${self.triggers.app} MODULUS_SIZE_MIB=32 bash \${self.triggers.remote}/modulus-volume.sh create"]
+  }
+  provisioner "remote-exec" {
+    when   = destroy
+    inline = [
+      "MODULUS_APP=\${self.triggers.app} MODULUS_REMOVAL_POLICY=destroy bash \${self.triggers.remote}/modulus-volume.sh set-policy",
+      "MODULUS_APP=\${self.triggers.app} bash \${self.triggers.remote}/modulus-volume.sh destroy",
+      "rm -rf \${self.triggers.remote}",
+    ]
+  }
+}
+`,
     );
-    const volume = (command: string, env: Record<string, string> = {}) =>
-      hostB.ssh(`bash "$DEST/modulus-volume.sh" ${command}`, { DEST: remote, MODULUS_APP: app, ...env });
-    ok(volume('create', { MODULUS_SIZE_MIB: '32' }), 'modulus-volume.sh create on B');
+    const terraform = (args: string) => bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH } });
+    ok(terraform('init -input=false'), 'terraform init');
+    const started = Date.now();
+    ok(terraform('apply -input=false -auto-approve'), 'terraform apply (null_resource over SSH)');
+    console.log(`terraform apply (null_resource: file + remote-exec modulus-volume.sh create on B): ${seconds(Date.now() - started)}`);
+
+    const volume = (command: string) => hostB.ssh(`bash "$DEST/modulus-volume.sh" ${command}`, { DEST: remote, MODULUS_APP: app });
     const status = Object.fromEntries(
       ok(volume('status'), 'modulus-volume.sh status')
         .trim()
         .split('\n')
         .map((line) => line.split('=', 2) as [string, string]),
     );
-    expect(status).toMatchObject({ app, backend: 'loopfile', exists: 'true', mounted: 'true', policy: expect.any(String) });
+    expect(status).toMatchObject({ app, backend: 'loopfile', exists: 'true', mounted: 'true' });
     expect(Number(status.size_mib)).toBe(32);
     expect(fs.existsSync(status.mount)).toBe(false);
 
-    const run = hostB.docker(['run', '--rm', ...HARDENED, '-v', `${status.mount}:/mnt`, probeByDigest, 'bash', '-c', 'echo ok > /mnt/tmp/probe && cat /mnt/tmp/probe && df -m /mnt | tail -1']);
+    const run = hostB.docker(['run', '--rm', ...HARDENED, '-v', `${status.mount}:/mnt`, probeByDigest, 'bash', '-c', 'echo ok > /mnt/tmp/probe && cat /mnt/tmp/probe']);
+    expect(output(run)).toBe('ok\n');
     expect(run.status).toBe(0);
-    expect(run.stdout.split('\n')[0]).toBe('ok');
 
-    ok(volume('set-policy', { MODULUS_REMOVAL_POLICY: 'destroy' }), 'set-policy destroy');
-    ok(volume('destroy'), 'modulus-volume.sh destroy');
-    expect(ok(volume('status'), 'status after destroy')).toMatch(/^exists=false$/m);
-    ok(hostB.ssh('rm -rf "$DEST"', { DEST: remote }), 'remove the copied scripts');
+    ok(terraform('destroy -input=false -auto-approve'), 'terraform destroy (destroy-time remote-exec)');
+    expect(ok(hostB.ssh('findmnt -rn -o TARGET | grep -c "$APP" || true; test -e "$DEST" && echo scripts-left || true', { APP: app, DEST: remote }), 'after destroy').trim()).toBe('0');
+  });
+
+  it('Terraform\'s SSH communicator refuses B when the pinned host_key is another', () => {
+    const { hostB } = testbed();
+    const dir = path.join(work, 'wrong-host-key');
+    fs.mkdirSync(dir);
+    const other = fs.readFileSync(path.join(work, 'other.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    fs.writeFileSync(
+      path.join(dir, 'main.tf'),
+      `terraform {
+  required_providers {
+    null = { source = "hashicorp/null", version = "3.2.4" }
+  }
+}
+resource "null_resource" "probe" {
+  connection {
+    type        = "ssh"
+    host        = ${JSON.stringify(hostB.sshHost)}
+    port        = ${hostB.sshPort}
+    user        = "root"
+    private_key = file(${JSON.stringify(hostB.privateKeyPath)})
+    host_key    = ${JSON.stringify(other)}
+    agent       = false
+    timeout     = "10s"
+  }
+  provisioner "remote-exec" {
+    inline = ["touch /should-not-exist-${id}"]
+  }
+}
+`,
+    );
+    const terraform = (args: string) => bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH } });
+    ok(terraform('init -input=false'), 'terraform init');
+    const apply = terraform('apply -input=false -auto-approve');
+    expect(apply.status).not.toBe(0);
+    expect(output(apply)).toMatch(/host key|handshake failed/i);
+    expect(hostB.ssh(`test ! -e /should-not-exist-${id}`).status).toBe(0);
   });
 });
 
