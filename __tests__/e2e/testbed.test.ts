@@ -31,6 +31,23 @@ const testbed = (): Testbed => {
 };
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const output = (run: Run) => `${run.stdout}${run.stderr}`;
+const PROVIDERS = {
+  docker: 'docker = { source = "kreuzwerker/docker", version = "3.6.2" }',
+  null: 'null = { source = "hashicorp/null", version = "3.2.4" }',
+};
+
+/**
+ * Writes a Terraform configuration (the provider requirement and `body`) to its own folder, runs `terraform init`
+ * with the toolchain's provider mirror, and returns a runner for further commands (values through `env` only).
+ */
+function terraformConfig(name: string, provider: keyof typeof PROVIDERS, body: string, env: Record<string, string> = {}): (args: string) => Run {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'main.tf'), `terraform {\n  required_providers {\n    ${PROVIDERS[provider]}\n  }\n}\n${body}`);
+  const terraform = (args: string) => bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH, ...env } });
+  ok(terraform('init -input=false'), `terraform init (${name})`);
+  return terraform;
+}
 
 beforeAll(async () => {
   bed = await startTestbed();
@@ -117,17 +134,12 @@ describe('host B over SSH', () => {
 
   it('(a) the kreuzwerker provider\'s ssh:// host (ssh_opts) with registry_auth pulls onto B, not A', () => {
     const { hostB, registry } = testbed();
-    const dir = path.join(work, 'terraform');
-    fs.mkdirSync(dir);
     const tag = `${registry.address}/probe:1`;
-    fs.writeFileSync(
-      path.join(dir, 'main.tf'),
-      `terraform {
-  required_providers {
-    docker = { source = "kreuzwerker/docker", version = "3.6.2" }
-  }
-}
-variable "registry_password" {
+    // The password reaches Terraform through the environment only.
+    const terraform = terraformConfig(
+      'terraform',
+      'docker',
+      `variable "registry_password" {
   type      = string
   sensitive = true
 }
@@ -146,11 +158,8 @@ resource "docker_image" "probe" {
 }
 output "repo_digest" { value = docker_image.probe.repo_digest }
 `,
+      { TF_VAR_registry_password: registry.password },
     );
-    // The password reaches Terraform through the environment only.
-    const terraform = (args: string) =>
-      bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH, TF_VAR_registry_password: registry.password } });
-    ok(terraform('init -input=false'), 'terraform init');
     const started = Date.now();
     const apply = terraform('apply -input=false -auto-approve');
     ok(apply, 'terraform apply');
@@ -242,18 +251,12 @@ describe('scripts/volume on host B', () => {
     const { hostB } = testbed();
     const app = `tb${id}`;
     const remote = `/usr/local/lib/modulus-testbed-${id}`;
-    const dir = path.join(work, 'provision');
-    fs.mkdirSync(dir);
     const hcl = (value: unknown) => JSON.stringify(value);
     // Destroy-time provisioners may only read self: the connection's values ride in triggers.
-    fs.writeFileSync(
-      path.join(dir, 'main.tf'),
-      `terraform {
-  required_providers {
-    null = { source = "hashicorp/null", version = "3.2.4" }
-  }
-}
-resource "null_resource" "volume" {
+    const terraform = terraformConfig(
+      'provision',
+      'null',
+      `resource "null_resource" "volume" {
   triggers = {
     host     = ${hcl(hostB.sshHost)}
     port     = ${hcl(String(hostB.sshPort))}
@@ -292,8 +295,6 @@ resource "null_resource" "volume" {
 }
 `,
     );
-    const terraform = (args: string) => bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH } });
-    ok(terraform('init -input=false'), 'terraform init');
     const started = Date.now();
     ok(terraform('apply -input=false -auto-approve'), 'terraform apply (null_resource over SSH)');
     console.log(`terraform apply (null_resource: file + remote-exec modulus-volume.sh create on B): ${seconds(Date.now() - started)}`);
@@ -319,17 +320,11 @@ resource "null_resource" "volume" {
 
   it('Terraform\'s SSH communicator refuses B when the pinned host_key is another', () => {
     const { hostB } = testbed();
-    const dir = path.join(work, 'wrong-host-key');
-    fs.mkdirSync(dir);
     const other = fs.readFileSync(path.join(work, 'other.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-    fs.writeFileSync(
-      path.join(dir, 'main.tf'),
-      `terraform {
-  required_providers {
-    null = { source = "hashicorp/null", version = "3.2.4" }
-  }
-}
-resource "null_resource" "probe" {
+    const terraform = terraformConfig(
+      'wrong-host-key',
+      'null',
+      `resource "null_resource" "probe" {
   connection {
     type        = "ssh"
     host        = ${JSON.stringify(hostB.sshHost)}
@@ -346,8 +341,6 @@ resource "null_resource" "probe" {
 }
 `,
     );
-    const terraform = (args: string) => bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: dir, env: { ENV_SH } });
-    ok(terraform('init -input=false'), 'terraform init');
     const apply = terraform('apply -input=false -auto-approve');
     expect(apply.status).not.toBe(0);
     expect(output(apply)).toMatch(/host key|handshake failed/i);
