@@ -10,7 +10,8 @@ import { registryStatus, ROOT_IMAGE, startTestbed, Testbed } from './support/tes
  * auth), and host B, a second Docker engine in a container of engine A reached only over SSH. Engine A pushes,
  * B pulls by digest; B is driven with the docker CLI's and the kreuzwerker provider's ssh:// host; a loop volume
  * made over SSH lives in B's filesystem and bounds a hardened container of B's engine. Needs
- * scripts/toolchain/setup.sh (Terraform and the provider mirror) and the root image.
+ * scripts/toolchain/setup.sh (Terraform and the provider mirror) and the root image. The tests run in order: the
+ * later ones use the digest the registry test pushed, so run the file whole (a -t filter fails them).
  */
 jest.setTimeout(10 * 60_000);
 
