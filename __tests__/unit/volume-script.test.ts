@@ -1,161 +1,256 @@
 /**
- * scripts/volume/modulus-volume.sh without touching the host: its dry-run mode (the exact commands for the
- * lvm-thin backend, which cannot run here: no device-mapper), its supervisor.conf rendering and its input
- * checks. The loopfile backend runs for real in __tests__/contract/volume.test.ts.
+ * scripts/volume/modulus-volume.sh without touching the host: the commands through which it changes or probes
+ * the system (LVM, mkfs, mount, loop devices, e2fs tools) are stand-ins on PATH (support/host-commands.sh)
+ * that log their command lines and simulate the host's state in a temporary folder, so the lvm-thin backend,
+ * which cannot run here (no device-mapper), runs with its exact command lines checked; everything else (the
+ * volume's folders, the boot records, the boot unit) happens in that temporary folder. Also its
+ * supervisor.conf rendering and its input checks. The loopfile backend runs for real in
+ * __tests__/contract/volume.test.ts.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdktf';
 import { parseSizeMiB } from '../../lib/private/app-runtime';
+import { tempDir } from './support/temp';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
+const SCRIPTS = path.resolve(__dirname, '../../scripts/volume');
+const SCRIPT = path.join(SCRIPTS, 'modulus-volume.sh');
+const HOST_COMMANDS = path.resolve(__dirname, 'support/host-commands.sh');
+const STUBBED = ['lvcreate', 'lvs', 'lvextend', 'lvremove', 'lvchange', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'mount', 'umount', 'mountpoint', 'findmnt', 'losetup'];
+/** Stand-ins that only read the simulated host; left out of the expected command lines. */
+const PROBE = /^(lvs|mountpoint|findmnt|dumpe2fs|losetup -j) /;
 
 interface Run {
   status: number;
   stdout: string;
   stderr: string;
+  /** The command lines of the stand-ins that changed the simulated host during this run, in order. */
+  changes: string[];
 }
 
-function script(command: string, env: Record<string, string>): Run {
+function script(command: string, env: Record<string, string>, input?: string): Omit<Run, 'changes'> {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
+    if (!key.startsWith('MODULUS_') && !key.startsWith('STUB_') && value !== undefined) clean[key] = value;
   }
-  const result = spawnSync('bash', [SCRIPT, command], { env: { ...clean, ...env }, encoding: 'utf8' });
+  const result = spawnSync('bash', [SCRIPT, command], { env: { ...clean, ...env }, encoding: 'utf8', input });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
-const LVM = { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_VG: 'vg0', MODULUS_LVM_POOL: 'pool0' };
-const ROOT = '/var/lib/modulus/volumes/shop';
-const LAYOUT = [
-  `chown 441:444 -- ${ROOT}/mnt`,
-  `chmod 0750 -- ${ROOT}/mnt`,
-  `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/app`,
-  `install -d -o 441 -g 444 -m 0700 -- ${ROOT}/mnt/home`,
-  `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/log`,
-  `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/notifications`,
-  `install -d -o 441 -g 444 -m 0700 -- ${ROOT}/mnt/tmp`,
-  `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/input`,
-  `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
-];
-// require-volume's marker; the last layout step, on every create (existing volumes get it too).
-const MARKER = `install -o 0 -g 0 -m 0444 /dev/null ${ROOT}/mnt/.modulus-volume`;
+/** A simulated host: the stand-ins first on PATH, the volume root, boot records and boot unit in a temporary folder. */
+function host(backend: Record<string, string>) {
+  const dir = tempDir('modulus-volume-script-');
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  for (const command of STUBBED) fs.symlinkSync(HOST_COMMANDS, path.join(bin, command));
+  const log = path.join(dir, 'commands.log');
+  const root = path.join(dir, 'volumes', 'shop');
+  const env = {
+    PATH: `${bin}:${process.env.PATH}`,
+    STUB_LOG: log,
+    STUB_STATE: path.join(dir, 'state'),
+    MODULUS_APP: 'shop',
+    MODULUS_ROOT: root,
+    MODULUS_REGISTRY: path.join(dir, 'etc', 'modulus'),
+    MODULUS_BOOT_DIR: path.join(dir, 'lib', 'modulus'),
+    MODULUS_SYSTEMD_DIR: path.join(dir, 'systemd'),
+    ...backend,
+  };
+  return {
+    dir,
+    root,
+    mnt: path.join(root, 'mnt'),
+    env,
+    run(command: string, extra: Record<string, string> = {}): Run {
+      fs.writeFileSync(log, '');
+      const run = script(command, { ...env, ...extra });
+      const changes = fs.readFileSync(log, 'utf8').split('\n').filter((line) => line !== '' && !PROBE.test(line));
+      return { ...run, changes };
+    },
+    /** What a reboot does to the volume: its mount is gone. */
+    reboot() {
+      if (spawnSync(path.join(bin, 'umount'), ['--', path.join(root, 'mnt')], { env }).status !== 0) throw new Error('umount failed');
+    },
+  };
+}
 
-const lines = (run: Run) => run.stdout.split('\n').filter((line) => line !== '');
+function ok(run: Run): Run {
+  if (run.status !== 0) throw new Error(`exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
+  return run;
+}
 
-describe('volume script, lvm-thin dry run: the exact commands', () => {
+const LVM = { MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_VG: 'vg0', MODULUS_LVM_POOL: 'pool0' };
+const LVM_MOUNT = (mnt: string) => `mount -o nodev,nosuid -- /dev/vg0/modulus-shop ${mnt}`;
+const modeOf = (file: string) => (fs.lstatSync(file).mode & 0o7777).toString(8).padStart(4, '0');
+const ownerOf = (file: string) => `${fs.lstatSync(file).uid}:${fs.lstatSync(file).gid}`;
+const statusOf = (run: Run) => Object.fromEntries(run.stdout.trim().split('\n').map((line) => line.split('=', 2)));
+
+/** The files the volume script and the process-limit script source (a `source ".../<file>"` line). */
+function sourcedFiles(): string[] {
+  const files = new Set<string>();
+  for (const script of fs.readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh'))) {
+    for (const match of fs.readFileSync(path.join(SCRIPTS, script), 'utf8').matchAll(/^source ".*\/([^"/]+)"$/gm)) files.add(match[1]);
+  }
+  return [...files].sort();
+}
+
+describe('volume script, lvm-thin through stand-in commands: the exact command lines', () => {
   it('creates a thin volume of the default 2 GiB, formats, mounts and lays it out', () => {
-    const run = script('create', LVM);
-    expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([
-      `install -d -o 0 -g 0 -m 0700 -- ${ROOT}`,
+    const machine = host(LVM);
+    const run = ok(machine.run('create'));
+    expect(run.changes).toEqual([
       'lvcreate --yes --virtualsize 2048m --thin vg0/pool0 --name modulus-shop',
       'mkfs.ext4 -q -m 0 -E root_owner=441:444 -- /dev/vg0/modulus-shop',
-      `install -d -o 0 -g 0 -m 0000 -- ${ROOT}/mnt`,
-      `mount -o nodev,nosuid -- /dev/vg0/modulus-shop ${ROOT}/mnt`,
-      ...LAYOUT,
-      `install -o 441 -g 444 -m 0600 /dev/null ${ROOT}/mnt/supervisor.conf`,
-      MARKER,
-      '# register shop for boot in /etc/modulus/volumes/shop.env',
+      LVM_MOUNT(machine.mnt),
     ]);
+    expect([modeOf(machine.root), ownerOf(machine.root)]).toEqual(['0700', '0:0']);
+    expect([modeOf(machine.mnt), ownerOf(machine.mnt)]).toEqual(['0750', '441:444']);
+    const layout = Object.fromEntries(['app', 'home', 'log', 'notifications', 'tmp', 'input', 'output'].map((dir) => [dir, modeOf(path.join(machine.mnt, dir))]));
+    expect(layout).toEqual({ app: '0750', home: '0700', log: '0750', notifications: '0750', tmp: '0700', input: '0750', output: '0750' });
+    for (const dir of Object.keys(layout)) expect(ownerOf(path.join(machine.mnt, dir))).toBe('441:444');
+    expect([modeOf(path.join(machine.mnt, 'supervisor.conf')), ownerOf(path.join(machine.mnt, 'supervisor.conf'))]).toEqual(['0600', '441:444']);
+    // require-volume's marker, on every create (existing volumes get it too).
+    expect([modeOf(path.join(machine.mnt, '.modulus-volume')), ownerOf(path.join(machine.mnt, '.modulus-volume'))]).toEqual(['0444', '0:0']);
+    expect(statusOf(ok(machine.run('status')))).toMatchObject({ backend: 'lvm-thin', exists: 'true', mounted: 'true', size_mib: '2048', policy: 'retain' });
+  });
+
+  it('create registers the volume for boot: its record, a copy of every file the scripts source, the boot unit', () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    expect(fs.readFileSync(path.join(machine.env.MODULUS_REGISTRY, 'volumes', 'shop.env'), 'utf8')).toBe(
+      `MODULUS_APP=shop\nMODULUS_BACKEND=lvm-thin\nMODULUS_ROOT=${machine.root}\nMODULUS_LVM_VG=vg0\nMODULUS_LVM_POOL=pool0\n`,
+    );
+    const bootDir = machine.env.MODULUS_BOOT_DIR;
+    expect(sourcedFiles()).toEqual(expect.arrayContaining(['limits.env', 'messages.sh', 'device.sh']));
+    for (const file of ['modulus-volume.sh', 'modulus-process-limit.sh', ...sourcedFiles()]) {
+      expect(fs.readFileSync(path.join(bootDir, file), 'utf8')).toBe(fs.readFileSync(path.join(SCRIPTS, file), 'utf8'));
+    }
+    const unit = path.join(machine.env.MODULUS_SYSTEMD_DIR, 'modulus-volumes.service');
+    expect(fs.readFileSync(unit, 'utf8')).toContain(`\nExecStart=${bootDir}/modulus-volume.sh boot\n`);
+    expect(fs.readlinkSync(path.join(machine.env.MODULUS_SYSTEMD_DIR, 'docker.service.wants', 'modulus-volumes.service'))).toBe(unit);
   });
 
   it('re-running create on an existing, mounted volume keeps it: no lvcreate, mkfs, mount or new supervisor.conf', () => {
-    const run = script('create', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048' });
-    expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([`install -d -o 0 -g 0 -m 0700 -- ${ROOT}`, ...LAYOUT, MARKER, '# register shop for boot in /etc/modulus/volumes/shop.env']);
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    fs.writeFileSync(path.join(machine.mnt, 'supervisor.conf'), '[program:app]\n');
+    const run = ok(machine.run('create'));
+    expect(run.changes).toEqual([]);
     expect(run.stderr).toContain("volume of app 'shop' exists; keeping its data");
+    expect(fs.readFileSync(path.join(machine.mnt, 'supervisor.conf'), 'utf8')).toBe('[program:app]\n');
   });
 
   it('grows in place with lvextend and an online resize2fs', () => {
-    const run = script('resize', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_SIZE_MIB: '5120' });
-    expect(run.status).toBe(0);
-    expect(lines(run)).toEqual(['lvextend --size 5120m vg0/modulus-shop', 'resize2fs -- /dev/vg0/modulus-shop']);
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    expect(ok(machine.run('resize', { MODULUS_SIZE_MIB: '5120' })).changes).toEqual(['lvextend --size 5120m vg0/modulus-shop', 'resize2fs -- /dev/vg0/modulus-shop']);
+    expect(statusOf(ok(machine.run('status')))).toMatchObject({ size_mib: '5120' });
   });
 
   it('does nothing when the size is unchanged', () => {
-    const run = script('resize', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_SIZE_MIB: '2048' });
-    expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([]);
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    const run = ok(machine.run('resize', { MODULUS_SIZE_MIB: '2048' }));
+    expect(run.changes).toEqual([]);
+    expect(run.stderr).toContain("volume of app 'shop' is already 2048 MiB");
   });
 
   it('refuses to shrink before changing anything (exit 3)', () => {
-    const run = script('resize', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '4096', MODULUS_SIZE_MIB: '2048' });
+    const machine = host(LVM);
+    ok(machine.run('create', { MODULUS_SIZE_MIB: '4096' }));
+    const run = machine.run('resize', { MODULUS_SIZE_MIB: '2048' });
     expect(run.status).toBe(3);
-    expect(lines(run)).toEqual([]);
+    expect(run.changes).toEqual([]);
     expect(run.stderr).toContain("refusing to shrink the volume of app 'shop' from 4096 MiB to 2048 MiB");
     expect(run.stderr).toContain('Nothing was changed');
   });
 
   it('create also refuses to adopt a larger existing volume at a smaller size', () => {
-    const run = script('create', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '4096', MODULUS_SIZE_MIB: '2048' });
+    const machine = host(LVM);
+    ok(machine.run('create', { MODULUS_SIZE_MIB: '4096' }));
+    const run = machine.run('create', { MODULUS_SIZE_MIB: '2048' });
     expect(run.status).toBe(3);
-    expect(lines(run).some((line) => /lvcreate|mkfs|lvextend|resize2fs/.test(line))).toBe(false);
+    expect(run.changes.some((line) => /lvcreate|mkfs|lvextend|resize2fs/.test(line))).toBe(false);
   });
 
-  it('destroy with the policy destroy unmounts and removes the logical volume', () => {
-    const run = script('destroy', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_REMOVAL_POLICY: 'destroy' });
-    expect(run.status).toBe(0);
-    expect(lines(run)).toEqual([
-      `umount -- ${ROOT}/mnt`,
-      'lvremove --yes vg0/modulus-shop',
-      `rmdir -- ${ROOT}/mnt`,
-      `rm -f -- ${ROOT}/removal-policy ${ROOT}/.lock`,
-      'rm -f -- /etc/modulus/volumes/shop.env',
-      `rmdir -- ${ROOT}`,
-    ]);
+  it('mount after a reboot activates the thin volume and mounts it, without creating or resizing', () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    fs.writeFileSync(path.join(machine.mnt, 'supervisor.conf'), '[program:app]\n');
+    machine.reboot();
+    expect(fs.readdirSync(machine.mnt)).toEqual([]);
+    expect(ok(machine.run('mount')).changes).toEqual(['lvchange --activate y vg0/modulus-shop', LVM_MOUNT(machine.mnt)]);
+    expect(fs.readFileSync(path.join(machine.mnt, 'supervisor.conf'), 'utf8')).toBe('[program:app]\n');
+    expect(ok(machine.run('mount')).changes).toEqual([]);
   });
 
-  it('destroy with the policy retain (or none recorded) changes nothing', () => {
-    for (const policy of ['retain', '']) {
-      const run = script('destroy', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_REMOVAL_POLICY: policy });
-      expect(run.status).toBe(0);
-      expect(lines(run)).toEqual([]);
-      expect(run.stderr).toContain("removal policy is 'retain': keeping the volume of app 'shop'");
-    }
+  it('destroy with the policy destroy unmounts and removes the logical volume, its folder, record and boot unit', () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    ok(machine.run('set-policy', { MODULUS_REMOVAL_POLICY: 'destroy' }));
+    const run = ok(machine.run('destroy'));
+    expect(run.changes).toEqual([`umount -- ${machine.mnt}`, 'lvremove --yes vg0/modulus-shop']);
+    expect(fs.existsSync(machine.root)).toBe(false);
+    expect(fs.readdirSync(path.join(machine.env.MODULUS_REGISTRY, 'volumes'))).toEqual([]);
+    expect(fs.existsSync(path.join(machine.env.MODULUS_SYSTEMD_DIR, 'modulus-volumes.service'))).toBe(false);
+    expect(fs.readdirSync(path.join(machine.env.MODULUS_SYSTEMD_DIR, 'docker.service.wants'))).toEqual([]);
+    expect(statusOf(ok(machine.run('status')))).toMatchObject({ exists: 'false', mounted: 'false' });
+  });
+
+  it.each([['retain'], ['none recorded']])('destroy with the policy %s changes nothing', (policy) => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    if (policy === 'retain') ok(machine.run('set-policy', { MODULUS_REMOVAL_POLICY: 'retain' }));
+    const run = ok(machine.run('destroy'));
+    expect(run.changes).toEqual([]);
+    expect(run.stderr).toContain("removal policy is 'retain': keeping the volume of app 'shop'");
+    expect(statusOf(ok(machine.run('status')))).toMatchObject({ exists: 'true', mounted: 'true', size_mib: '2048' });
   });
 
   it('prepare-build and publish move data only inside the volume', () => {
-    expect(lines(script('prepare-build', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_SOURCE: 'assets/src/HASH' }))).toEqual([
-      `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/input`,
-      `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
-      `find ${ROOT}/mnt/input ${ROOT}/mnt/output -mindepth 1 -delete`,
-      `cp -R --no-dereference --preserve=mode,timestamps,links -- assets/src/HASH/. ${ROOT}/mnt/input/`,
-      `chown -R -h 441:444 -- ${ROOT}/mnt/input`,
-      `chmod -R o-rwx -- ${ROOT}/mnt/input`,
-    ]);
-    expect(lines(script('publish', { ...LVM, MODULUS_DRY_RUN_SIZE_MIB: '2048' }))).toEqual([
-      `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
-      `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/app`,
-      `mv -T -- ${ROOT}/mnt/app ${ROOT}/mnt/app.previous`,
-      `mv -T -- ${ROOT}/mnt/output ${ROOT}/mnt/app`,
-      `chmod 0750 -- ${ROOT}/mnt/app`,
-      `install -d -o 441 -g 444 -m 0750 -- ${ROOT}/mnt/output`,
-      `# restart program app through ${ROOT}/mnt/home/supervisor.sock`,
-      `rm -rf -- ${ROOT}/mnt/app.previous`,
-    ]);
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    const source = path.join(machine.dir, 'assets', 'src', 'HASH');
+    fs.mkdirSync(path.join(source, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(source, 'lib', 'main.py'), 'print("hi")\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(machine.mnt, 'output', 'stale'), '');
+    fs.writeFileSync(path.join(machine.mnt, 'input', 'stale'), '');
+
+    expect(ok(machine.run('prepare-build', { MODULUS_SOURCE: source })).changes).toEqual([]);
+    expect(fs.readdirSync(path.join(machine.mnt, 'input'))).toEqual(['lib']);
+    expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);
+    const copied = path.join(machine.mnt, 'input', 'lib', 'main.py');
+    expect(fs.readFileSync(copied, 'utf8')).toBe('print("hi")\n');
+    expect([modeOf(copied), ownerOf(copied)]).toEqual(['0640', '441:444']);
+
+    fs.writeFileSync(path.join(machine.mnt, 'app', 'old'), '');
+    fs.writeFileSync(path.join(machine.mnt, 'output', 'built'), '');
+    const publish = ok(machine.run('publish'));
+    expect(publish.changes).toEqual([]);
+    expect(publish.stderr).toContain("no supervisord answers for app 'shop' (its run container is not running yet): nothing to restart");
+    expect(fs.readdirSync(path.join(machine.mnt, 'app'))).toEqual(['built']);
+    expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);
+    expect(fs.existsSync(path.join(machine.mnt, 'app.previous'))).toBe(false);
+    expect([modeOf(path.join(machine.mnt, 'app')), modeOf(path.join(machine.mnt, 'output'))]).toEqual(['0750', '0750']);
   });
 });
 
-describe('volume script, loopfile dry run', () => {
+describe('volume script, loopfile through stand-in commands', () => {
   it('creates a sparse file under a temporary name, formats it and mounts it through a loop device', () => {
-    const run = script('create', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_ROOT: '/srv/v/shop', MODULUS_SIZE_MIB: '512' });
-    expect(run.status).toBe(0);
-    expect(lines(run).slice(0, 8)).toEqual([
-      'install -d -o 0 -g 0 -m 0700 -- /srv/v/shop',
-      'rm -f -- /srv/v/shop/volume.img.new',
-      'truncate -s 512M -- /srv/v/shop/volume.img.new',
-      'chmod 0600 -- /srv/v/shop/volume.img.new',
-      'mkfs.ext4 -q -m 0 -E root_owner=441:444 -- /srv/v/shop/volume.img.new',
-      'mv -- /srv/v/shop/volume.img.new /srv/v/shop/volume.img',
-      'install -d -o 0 -g 0 -m 0000 -- /srv/v/shop/mnt',
-      'mount -o loop,nodev,nosuid -- /srv/v/shop/volume.img /srv/v/shop/mnt',
-    ]);
+    const machine = host({});
+    const run = ok(machine.run('create', { MODULUS_SIZE_MIB: '512' }));
+    const image = path.join(machine.root, 'volume.img');
+    expect(run.changes).toEqual([`mkfs.ext4 -q -m 0 -E root_owner=441:444 -- ${image}.new`, `mount -o loop,nodev,nosuid -- ${image} ${machine.mnt}`]);
+    expect([fs.statSync(image).size, modeOf(image), fs.existsSync(`${image}.new`)]).toEqual([512 * 1048576, '0600', false]);
   });
 
   it('grows by extending the file, refreshing the loop device and resizing online', () => {
-    const run = script('resize', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_DRY_RUN_SIZE_MIB: '2048', MODULUS_SIZE_MIB: '3072', MODULUS_DRY_RUN_LOOP_DEVICE: '/dev/loop7' });
-    expect(lines(run)).toEqual([`truncate -s 3072M -- ${ROOT}/volume.img`, 'losetup --set-capacity /dev/loop7', 'resize2fs -- /dev/loop7']);
+    const machine = host({});
+    ok(machine.run('create', { MODULUS_SIZE_MIB: '2048' }));
+    const run = ok(machine.run('resize', { MODULUS_SIZE_MIB: '3072' }));
+    expect(run.changes).toEqual(['losetup --set-capacity /dev/loop7', 'resize2fs -- /dev/loop7']);
+    expect(fs.statSync(path.join(machine.root, 'volume.img')).size).toBe(3072 * 1048576);
   });
 });
 
@@ -163,23 +258,27 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
   it.each([
     ['an invalid app name', { MODULUS_APP: 'Bad_Name' }, "invalid app name 'Bad_Name'"],
     ['a missing app name', { MODULUS_APP: '' }, 'MODULUS_APP is required'],
-    ['a relative root', { MODULUS_APP: 'shop', MODULUS_ROOT: 'relative/x' }, "invalid MODULUS_ROOT 'relative/x'"],
-    ['a root with ..', { MODULUS_APP: 'shop', MODULUS_ROOT: '/var/../etc' }, "no '.' or '..' components"],
-    ['an unknown backend', { MODULUS_APP: 'shop', MODULUS_BACKEND: 'zfs' }, "unknown MODULUS_BACKEND 'zfs'"],
-    ['lvm-thin without a volume group', { MODULUS_APP: 'shop', MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_POOL: 'p' }, 'lvm-thin needs MODULUS_LVM_VG'],
-    ['a size with a unit', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '2G' }, "invalid MODULUS_SIZE_MIB '2G'"],
-    ['a negative size', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '-5' }, "invalid MODULUS_SIZE_MIB '-5'"],
-    ['a tiny size', { MODULUS_APP: 'shop', MODULUS_SIZE_MIB: '8' }, 'below the minimum of 64 MiB'],
+    ['a relative root', { MODULUS_ROOT: 'relative/x' }, "invalid MODULUS_ROOT 'relative/x'"],
+    ['a root with ..', { MODULUS_ROOT: '/var/../etc' }, "no '.' or '..' components"],
+    ['an unknown backend', { MODULUS_BACKEND: 'zfs' }, "unknown MODULUS_BACKEND 'zfs'"],
+    ['lvm-thin without a volume group', { MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_POOL: 'p' }, 'lvm-thin needs MODULUS_LVM_VG'],
+    ['a size with a unit', { MODULUS_SIZE_MIB: '2G' }, "invalid MODULUS_SIZE_MIB '2G'"],
+    ['a negative size', { MODULUS_SIZE_MIB: '-5' }, "invalid MODULUS_SIZE_MIB '-5'"],
+    ['a tiny size', { MODULUS_SIZE_MIB: '8' }, 'below the minimum of 64 MiB'],
   ])('refuses %s', (_what, env, message) => {
-    const run = script('create', { MODULUS_DRY_RUN: '1', ...env });
+    const machine = host({});
+    const run = machine.run('create', env);
     expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain(message);
+    expect(run.changes).toEqual([]);
+    expect(fs.existsSync(machine.root)).toBe(false);
   });
 
   it('refuses unknown commands and policies', () => {
-    expect(script('shrink', { MODULUS_APP: 'shop' }).status).toBe(2);
-    const policy = script('set-policy', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_REMOVAL_POLICY: 'maybe' });
+    const machine = host({});
+    expect(machine.run('shrink').status).toBe(2);
+    const policy = machine.run('set-policy', { MODULUS_REMOVAL_POLICY: 'maybe' });
     expect(policy.status).toBe(2);
     expect(policy.stderr).toContain("invalid MODULUS_REMOVAL_POLICY 'maybe'");
   });
@@ -187,7 +286,7 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
 
 /**
  * One source of truth for the size limits (scripts/volume/limits.env): each row goes through the construct's
- * parser and the script's own check, and both must agree with the row.
+ * parser and the script's own check (a create of a thin volume of that size), and both must agree with the row.
  */
 describe('volume size limits: the AppVolume construct and the script refuse the same sizes', () => {
   const app = Testing.app();
@@ -198,7 +297,7 @@ describe('volume size limits: the AppVolume construct and the script refuse the 
       return { ok: false, error: (error as Error).message };
     }
   };
-  const viaScript = (mib: number) => script('create', { MODULUS_DRY_RUN: '1', MODULUS_APP: 'shop', MODULUS_SIZE_MIB: String(mib) });
+  const viaScript = (mib: number) => host(LVM).run('create', { MODULUS_SIZE_MIB: String(mib) });
 
   it.each([
     [8, false, 'below the minimum of 64 MiB'],
@@ -216,11 +315,13 @@ describe('volume size limits: the AppVolume construct and the script refuse the 
     expect(run.status).toBe(allowed ? 0 : 2);
     if (allowed) {
       expect(fromConstruct.error).toBe('');
+      expect(run.changes[0]).toBe(`lvcreate --yes --virtualsize ${mib}m --thin vg0/pool0 --name modulus-shop`);
     } else {
       expect(fromConstruct.error).toContain(`'${mib}MiB' is out of range: `);
       expect(fromConstruct.error).toContain('from 64 MiB to 16 TiB');
       expect(run.stderr).toContain(scriptMessage);
       expect(run.stdout).toBe('');
+      expect(run.changes).toEqual([]);
     }
   });
 });
@@ -300,27 +401,27 @@ describe('volume script: supervisor.conf', () => {
     expect(render({ MODULUS_ENV_NAMES: 'B' }).stderr).toContain('MODULUS_ENV_B is not set');
   });
 
-  it('write-config in a dry run reports the size only, not the content', () => {
-    const run = script('write-config', {
-      MODULUS_DRY_RUN: '1',
-      MODULUS_APP: 'shop',
-      MODULUS_DRY_RUN_SIZE_MIB: '2048',
-      MODULUS_SECRET_NAMES: 'TOKEN',
-      MODULUS_SECRET_TOKEN: 'hunter2-secret',
-    });
-    expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^# write supervisor\.conf \(\d+ bytes\) to \/var\/lib\/modulus\/volumes\/shop\/mnt\/supervisor\.conf, owner 441:444, mode 0600\n$/);
+  it('write-config writes the rendered file (0600, mop) and reports no value', () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    const secret = { MODULUS_SECRET_NAMES: 'TOKEN', MODULUS_SECRET_TOKEN: 'hunter2-secret' };
+    const run = ok(machine.run('write-config', secret));
+    const conf = path.join(machine.mnt, 'supervisor.conf');
+    expect(fs.readFileSync(conf, 'utf8')).toBe(ok(machine.run('render-config', secret)).stdout);
+    expect(fs.readFileSync(conf, 'utf8')).toContain('environment=TOKEN="hunter2-secret"\n');
+    expect([modeOf(conf), ownerOf(conf)]).toEqual(['0600', '441:444']);
     expect(run.stdout + run.stderr).not.toContain('hunter2-secret');
   });
 });
 
 describe('volume script: lint', () => {
-  it('passes shellcheck and runs under set -euo pipefail', () => {
-    const result = spawnSync('shellcheck', ['-x', SCRIPT], { encoding: 'utf8' });
+  it('every script and sourced file passes shellcheck; the entry point runs under set -euo pipefail', () => {
+    const files = [...fs.readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh')).map((file) => path.join(SCRIPTS, file)), HOST_COMMANDS];
+    const result = spawnSync('shellcheck', ['-x', ...files], { encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const text = require('fs').readFileSync(SCRIPT, 'utf8') as string;
+    const text = fs.readFileSync(SCRIPT, 'utf8');
     expect(text.startsWith('#!/usr/bin/env bash\n')).toBe(true);
     expect(text).toMatch(/^set -euo pipefail$/m);
   });

@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# modulus-volume.sh, sourced: boot records, the boot unit, boot and probe.
+
+# write_atomically FILE MODE: stdin to FILE through a temporary file and a rename.
+write_atomically() {
+  local file=$1 mode=$2
+  cat >"${file}.new"
+  chmod "${mode}" -- "${file}.new"
+  mv -f -- "${file}.new" "${file}"
+}
+
+boot_unit() {
+  cat <<EOF
+# Written by modulus-volume.sh: mounts the Modulus app volumes and sets their process limits before the
+# Docker engine starts the app containers.
+[Unit]
+Description=Modulus app volumes and process limits
+DefaultDependencies=no
+After=local-fs.target lvm2-activation.service lvm2-monitor.service
+Before=docker.service containerd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=MODULUS_REGISTRY=${REGISTRY%/volumes}
+ExecStart=${BOOT_DIR}/modulus-volume.sh boot
+
+[Install]
+WantedBy=docker.service
+EOF
+}
+
+register_volume() {
+  mkdir -p -- "${REGISTRY}" "${BOOT_DIR}" "${SYSTEMD_DIR}/docker.service.wants"
+  printf 'MODULUS_APP=%s\nMODULUS_BACKEND=%s\nMODULUS_ROOT=%s\nMODULUS_LVM_VG=%s\nMODULUS_LVM_POOL=%s\n' \
+    "${APP}" "${BACKEND}" "${ROOT}" "${VG}" "${POOL}" | write_atomically "${REGISTRY}/${APP}.env" 0644
+  # The newest scripts serve every volume of the host at boot.
+  local script
+  for script in "${BOOT_FILES[@]}"; do
+    write_atomically "${BOOT_DIR}/${script}" 0755 <"${HERE}/${script}"
+  done
+  boot_unit | write_atomically "${BOOT_UNIT}" 0644
+  ln -sfn -- "${BOOT_UNIT}" "${SYSTEMD_DIR}/docker.service.wants/$(basename "${BOOT_UNIT}")"
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    systemctl daemon-reload
+  fi
+}
+
+unregister_volume() {
+  rm -f -- "${REGISTRY}/${APP}.env"
+  if [[ -z "$(find "${REGISTRY}" -maxdepth 1 -name '*.env' -print -quit 2>/dev/null)" ]]; then
+    rm -f -- "${SYSTEMD_DIR}/docker.service.wants/$(basename "${BOOT_UNIT}")" "${BOOT_UNIT}"
+    log "no volume left on this host: removed the boot unit"
+  fi
+}
+
+# A boot record's value of NAME (records hold NAME=value lines written by register_volume).
+record_value() {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+cmd_boot() {
+  local record failed=0
+  for record in "${REGISTRY}"/*.env; do
+    [[ -f "${record}" ]] || continue
+    if ! env MODULUS_APP="$(record_value "${record}" MODULUS_APP)" \
+      MODULUS_BACKEND="$(record_value "${record}" MODULUS_BACKEND)" \
+      MODULUS_ROOT="$(record_value "${record}" MODULUS_ROOT)" \
+      MODULUS_LVM_VG="$(record_value "${record}" MODULUS_LVM_VG)" \
+      MODULUS_LVM_POOL="$(record_value "${record}" MODULUS_LVM_POOL)" \
+      bash "${HERE}/modulus-volume.sh" mount; then
+      log "boot: could not mount the volume recorded in ${record}"
+      failed=1
+    fi
+  done
+  bash "${HERE}/modulus-process-limit.sh" boot || failed=1
+  return "${failed}"
+}
+
+# The string value of KEY in a flat JSON object (Terraform's external data source query).
+query_value() {
+  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"\\\\]*)\""
+  if [[ "$1" =~ ${pattern} ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  fi
+}
+
+read_query() {
+  local query
+  query=$(cat)
+  APP=$(query_value "${query}" app)
+  # shellcheck disable=SC2034 # read by validate_common (modulus-volume.sh), like the environment it stands for
+  MODULUS_ROOT=$(query_value "${query}" root)
+  BACKEND=$(query_value "${query}" backend)
+  VG=$(query_value "${query}" lvm_volume_group)
+  POOL=$(query_value "${query}" lvm_thin_pool)
+}
+
+cmd_probe() {
+  local exists=false mounted=false
+  volume_exists && exists=true
+  is_mounted && mounted=true
+  printf '{"exists":"%s","mounted":"%s"}\n' "${exists}" "${mounted}"
+}
