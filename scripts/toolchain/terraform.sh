@@ -11,7 +11,10 @@ bin="$TC_TERRAFORM_BIN"
 dir="$(dirname "$bin")"
 
 reports_version() {
-  [[ -x "$bin" ]] && "$bin" version -json 2>/dev/null | grep -q "\"terraform_version\": \"$TC_TERRAFORM_VERSION\""
+  # The whole output first: `| grep -q` would stop reading early, and terraform's SIGPIPE fails the pipeline.
+  local version
+  [[ -x "$bin" ]] && version="$("$bin" version -json 2>/dev/null)" &&
+    grep -q "\"terraform_version\": \"$TC_TERRAFORM_VERSION\"" <<<"$version"
 }
 
 if reports_version; then
