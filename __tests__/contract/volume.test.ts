@@ -22,6 +22,12 @@ import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
 const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
 const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-contract-'));
 const roots: string[] = [];
+/** The host-wide boot records, scripts and unit of these tests: never the real ones of this machine. */
+const HOST_FILES = {
+  MODULUS_REGISTRY: path.join(TEMP, 'host', 'etc-modulus'),
+  MODULUS_BOOT_DIR: path.join(TEMP, 'host', 'boot'),
+  MODULUS_SYSTEMD_DIR: path.join(TEMP, 'host', 'systemd'),
+};
 
 interface Run {
   status: number;
@@ -35,7 +41,7 @@ function volumeScript(command: string, root: string, env: Record<string, string>
     if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
   }
   const result = spawnSync('bash', [SCRIPT, command], {
-    env: { ...clean, MODULUS_APP: path.basename(root), MODULUS_ROOT: root, ...env },
+    env: { ...clean, ...HOST_FILES, MODULUS_APP: path.basename(root), MODULUS_ROOT: root, ...env },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -461,7 +467,7 @@ function volumeStack(name: string, app: string) {
     const flags = args[0] === 'show' ? ['-no-color'] : ['-no-color', '-input=false'];
     const result = spawnSync(terraform, [...args, ...flags], {
       cwd: stackDir,
-      env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_VAR_db_password: secret, TF_IN_AUTOMATION: '1' },
+      env: { ...process.env, ...HOST_FILES, CHECKPOINT_DISABLE: '1', TF_VAR_db_password: secret, TF_IN_AUTOMATION: '1' },
       encoding: 'utf8',
       timeout: 300_000,
     });
@@ -507,8 +513,14 @@ function asPreviousRelease(json: any): any {
 
 describe('after a reboot: the boot unit brings volumes and process limits back without Terraform', () => {
   const PROCESS_LIMIT = path.resolve(__dirname, '../../scripts/volume/modulus-process-limit.sh');
-  const registry = path.join(TEMP, 'registry');
-  const UNIT = '/etc/systemd/system/modulus-volumes.service';
+  // A host of its own: its boot records, scripts and unit hold this volume only.
+  const host = {
+    MODULUS_REGISTRY: path.join(TEMP, 'reboot-host', 'etc-modulus'),
+    MODULUS_BOOT_DIR: path.join(TEMP, 'reboot-host', 'boot'),
+    MODULUS_SYSTEMD_DIR: path.join(TEMP, 'reboot-host', 'systemd'),
+  };
+  const registry = host.MODULUS_REGISTRY;
+  const UNIT = path.join(host.MODULUS_SYSTEMD_DIR, 'modulus-volumes.service');
   const pidsMax = '/sys/fs/cgroup/pids/modulus/reboot/pids.max';
   let root: string;
   const processLimit = (command: string, env: Record<string, string> = {}) => {
@@ -530,14 +542,14 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
   beforeAll(() => {
     root = path.join(TEMP, 'reboot');
     roots.push(root);
-    ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64', MODULUS_REGISTRY: registry }));
+    ok(volumeScript('create', root, { ...host, MODULUS_SIZE_MIB: '64' }));
     ok(processLimit('apply', { MODULUS_PIDS_MAX: '100' }));
     fs.writeFileSync(path.join(mnt(root), 'home', 'keep.txt'), 'precious\n');
   });
   afterAll(() => {
     processLimit('remove');
-    volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy', MODULUS_REGISTRY: registry });
-    volumeScript('destroy', root, { MODULUS_REGISTRY: registry });
+    volumeScript('set-policy', root, { ...host, MODULUS_REMOVAL_POLICY: 'destroy' });
+    volumeScript('destroy', root, host);
   });
 
   it('create records the volume and installs a boot unit ordered before and wanted by docker.service', () => {
@@ -547,9 +559,9 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
     const unit = fs.readFileSync(UNIT, 'utf8');
     expect(unit).toMatch(/^Before=docker\.service/m);
     expect(unit).toMatch(/^WantedBy=docker\.service$/m);
-    expect(unit).toContain('ExecStart=/usr/local/lib/modulus/modulus-volume.sh boot');
-    expect(fs.readlinkSync('/etc/systemd/system/docker.service.wants/modulus-volumes.service')).toBe(UNIT);
-    expect(fs.readFileSync('/usr/local/lib/modulus/modulus-volume.sh', 'utf8')).toBe(fs.readFileSync(SCRIPT, 'utf8'));
+    expect(unit).toContain(`ExecStart=${host.MODULUS_BOOT_DIR}/modulus-volume.sh boot`);
+    expect(fs.readlinkSync(path.join(host.MODULUS_SYSTEMD_DIR, 'docker.service.wants', 'modulus-volumes.service'))).toBe(UNIT);
+    expect(fs.readFileSync(path.join(host.MODULUS_BOOT_DIR, 'modulus-volume.sh'), 'utf8')).toBe(fs.readFileSync(SCRIPT, 'utf8'));
     expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
   });
 
@@ -581,8 +593,8 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
   it('destroy under the destroy policy forgets the volume, and the unit goes with the last one', () => {
     ok(processLimit('remove'));
     expect(fs.existsSync(path.dirname(pidsMax))).toBe(false);
-    ok(volumeScript('set-policy', root, { MODULUS_REMOVAL_POLICY: 'destroy', MODULUS_REGISTRY: registry }));
-    const destroy = ok(volumeScript('destroy', root, { MODULUS_REGISTRY: registry }));
+    ok(volumeScript('set-policy', root, { ...host, MODULUS_REMOVAL_POLICY: 'destroy' }));
+    const destroy = ok(volumeScript('destroy', root, host));
     expect(fs.existsSync(path.join(registry, 'volumes', 'reboot.env'))).toBe(false);
     expect(destroy.stderr).toContain('no volume left on this host: removed the boot unit');
     expect(fs.existsSync(UNIT)).toBe(false);

@@ -256,6 +256,10 @@ describe('one cdktf deploy', () => {
     beforeAll(() => {
       for (const language of LANGUAGES) fs.writeFileSync(keepFile(language), `${language} data\n`);
     });
+    // Whatever failed above: the engine runs again for the tests after these and for the teardown.
+    afterEach(() => {
+      if (docker('info').status !== 0) startEngine();
+    });
 
     it('without the boot unit: each app refuses to start with one clear line, writes nothing to the host, and the plan shows the drift', async () => {
       await stopEngine();
@@ -272,7 +276,7 @@ describe('one cdktf deploy', () => {
       }
       ok(bash('source scripts/toolchain/env.sh && npm run --silent plan', { cwd: checkout, env }), 'npm run plan');
       const apps = fs.readFileSync(path.join(checkout, 'plan', 'apps.md'), 'utf8');
-      expect(apps).toMatch(new RegExp(`\\| replace \\| ${LANGUAGES.length} \\|`));
+      expect(apps.match(/`null_resource\.sample-[a-z]+_Volume_Mount_[0-9A-F]{8}`/g)).toHaveLength(LANGUAGES.length);
       expect(apps).not.toContain('Data-destroying');
     });
 

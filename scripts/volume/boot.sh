@@ -1,12 +1,21 @@
 # shellcheck shell=bash
 # modulus-volume.sh, sourced: boot records, the boot unit, boot and probe.
 
-# write_atomically FILE MODE: stdin to FILE through a temporary file and a rename.
+# write_atomically FILE MODE: stdin to FILE through a temporary file of its own and a rename.
 write_atomically() {
-  local file=$1 mode=$2
-  cat >"${file}.new"
-  chmod "${mode}" -- "${file}.new"
-  mv -f -- "${file}.new" "${file}"
+  local file=$1 mode=$2 temporary
+  temporary=$(mktemp "${file}.XXXXXX")
+  cat >"${temporary}"
+  chmod "${mode}" -- "${temporary}"
+  mv -f -- "${temporary}" "${file}"
+}
+
+# The host's boot records, scripts and unit are shared by every volume: Terraform creates and destroys
+# volumes in parallel, so their changes are serialised (fd 8; the volume's own lock is fd 9).
+lock_host() {
+  mkdir -p -- "${REGISTRY}"
+  exec 8>"${REGISTRY}/.lock"
+  flock 8
 }
 
 boot_unit() {
@@ -31,7 +40,8 @@ EOF
 }
 
 register_volume() {
-  mkdir -p -- "${REGISTRY}" "${BOOT_DIR}" "${SYSTEMD_DIR}/docker.service.wants"
+  lock_host
+  mkdir -p -- "${BOOT_DIR}" "${SYSTEMD_DIR}/docker.service.wants"
   printf 'MODULUS_APP=%s\nMODULUS_BACKEND=%s\nMODULUS_ROOT=%s\nMODULUS_LVM_VG=%s\nMODULUS_LVM_POOL=%s\n' \
     "${APP}" "${BACKEND}" "${ROOT}" "${VG}" "${POOL}" | write_atomically "${REGISTRY}/${APP}.env" 0644
   # The newest scripts serve every volume of the host at boot.
@@ -47,6 +57,7 @@ register_volume() {
 }
 
 unregister_volume() {
+  lock_host
   rm -f -- "${REGISTRY}/${APP}.env"
   if [[ -z "$(find "${REGISTRY}" -maxdepth 1 -name '*.env' -print -quit 2>/dev/null)" ]]; then
     rm -f -- "${SYSTEMD_DIR}/docker.service.wants/$(basename "${BOOT_UNIT}")" "${BOOT_UNIT}"
@@ -63,6 +74,10 @@ cmd_boot() {
   local record failed=0
   for record in "${REGISTRY}"/*.env; do
     [[ -f "${record}" ]] || continue
+    if [[ ! -d "$(record_value "${record}" MODULUS_ROOT)" ]]; then
+      log "boot: skipping ${record}: its volume folder $(record_value "${record}" MODULUS_ROOT) is gone"
+      continue
+    fi
     if ! env MODULUS_APP="$(record_value "${record}" MODULUS_APP)" \
       MODULUS_BACKEND="$(record_value "${record}" MODULUS_BACKEND)" \
       MODULUS_ROOT="$(record_value "${record}" MODULUS_ROOT)" \
