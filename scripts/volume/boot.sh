@@ -14,7 +14,7 @@ write_atomically() {
 # volumes in parallel, so their changes are serialised (fd 8; the volume's own lock is fd 9).
 lock_host() {
   mkdir -p -- "${REGISTRY}"
-  exec 8>"${REGISTRY}/.lock"
+  exec 8>"$(dirname "${REGISTRY}")/.lock"
   flock 8
 }
 
