@@ -283,7 +283,7 @@ describe('scripts/volume on host B', () => {
     destination = self.triggers.remote
   }
   provisioner "remote-exec" {
-    inline = ["MODULUS_APP=\${self.triggers.app} MODULUS_SIZE_MIB=32 bash \${self.triggers.remote}/modulus-volume.sh create"]
+    inline = ["MODULUS_APP=\${self.triggers.app} MODULUS_SIZE_MIB=64 bash \${self.triggers.remote}/modulus-volume.sh create"]
   }
   provisioner "remote-exec" {
     when   = destroy
@@ -308,7 +308,7 @@ describe('scripts/volume on host B', () => {
         .map((line) => line.split('=', 2) as [string, string]),
     );
     expect(status).toMatchObject({ app, backend: 'loopfile', exists: 'true', mounted: 'true' });
-    expect(Number(status.size_mib)).toBe(32);
+    expect(Number(status.size_mib)).toBe(64);
     expect(fs.existsSync(status.mount)).toBe(false);
 
     const run = hostB.docker(['run', '--rm', ...HARDENED, '-v', `${status.mount}:/mnt`, probeByDigest, 'bash', '-c', 'echo ok > /mnt/tmp/probe && cat /mnt/tmp/probe']);

@@ -414,6 +414,23 @@ describe('volume script: supervisor.conf', () => {
   });
 });
 
+describe('volume script: publish reads supervisord\'s answers', () => {
+  // supervisord's XML-RPC answers as it writes them: one element per line.
+  const fault = (code: number, reason: string) =>
+    `<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>${code}</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>${reason}</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n`;
+  const success = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n</params>\n</methodResponse>\n";
+  const faultOf = (response: string) =>
+    spawnSync('bash', ['-c', `source "${SCRIPTS}/staging.sh"; supervisor_fault "$RESPONSE"`], { env: { ...process.env, RESPONSE: response }, encoding: 'utf8' }).stdout;
+
+  it.each([
+    ['a start that failed', fault(50, 'SPAWN_ERROR: app'), 'SPAWN_ERROR: app'],
+    ['a stop of a stopped app', fault(70, 'NOT_RUNNING: app'), 'NOT_RUNNING: app'],
+    ['a success', success, ''],
+  ])('%s', (_, response, expected) => {
+    expect(faultOf(response)).toBe(expected);
+  });
+});
+
 describe('volume script: lint', () => {
   it('every script and sourced file passes shellcheck; the entry point runs under set -euo pipefail', () => {
     const files = [...fs.readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh')).map((file) => path.join(SCRIPTS, file)), HOST_COMMANDS];

@@ -31,10 +31,13 @@ supervisor_call() {
       -H 'Content-Type: text/xml' --data-binary @- http://supervisord/RPC2
 }
 
-# The faultString of an XML-RPC response, or nothing when the call succeeded.
+# The faultString of an XML-RPC response, or nothing when the call succeeded. (supervisord spreads the
+# response over several lines.)
 supervisor_fault() {
   [[ "$1" == *"<fault>"* ]] || return 0
-  sed -n 's:.*<name>faultString</name><value><string>\([^<]*\)</string>.*:\1:p' <<<"$1"
+  local reason
+  reason=$(tr -d '\n' <<<"$1" | sed -n 's:.*<name>faultString</name>[[:space:]]*<value><string>\([^<]*\)</string>.*:\1:p')
+  printf '%s' "${reason:-an unreadable fault}"
 }
 
 # Restart the app in its running container (supervisord's stopProcess + startProcess, which waits until the
