@@ -8,6 +8,7 @@ import {
   MOP_USER,
   dockerEnv,
   invalid,
+  processLimitRange,
   requireLiteral,
   validateContainerProps,
   validateInteger,
@@ -212,9 +213,10 @@ export class RunContainer extends Construct {
     }
 
     this.containerName = runContainerName(volume.app);
-    const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, 16, 4194304);
+    const { min: minProcesses, max: maxProcesses } = processLimitRange();
+    const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
     const processLimitScript = volumeScriptPath(this, 'modulus-process-limit.sh');
-    // Created before the container and removed after it (the cgroup must be empty to go).
+    // Created before the container and removed after it (a cgroup can only go once it is empty).
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
       triggers: { app: volume.app, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },

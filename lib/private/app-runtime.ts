@@ -96,26 +96,38 @@ export function validateInteger(scope: IConstruct, field: string, value: number,
 
 const SIZE_UNITS_MIB: Record<string, number> = { m: 1, g: 1024, t: 1024 * 1024 };
 
-let sizeLimits: { minMiB: number; maxMiB: number } | undefined;
+let hostLimits: Record<string, number> | undefined;
 
 /**
- * The smallest and largest volume in MiB, from scripts/volume/limits.env: the file the volume script sources,
- * so the construct and the script refuse the same sizes.
+ * The range NAME_MIN..NAME_MAX (e.g. MIN_SIZE_MIB, MAX_SIZE_MIB) from scripts/volume/limits.env: the file the
+ * host scripts source, so the constructs and the scripts refuse the same values.
  */
-export function volumeSizeLimitsMiB(): { minMiB: number; maxMiB: number } {
-  if (sizeLimits) return sizeLimits;
+function hostLimit(min: string, max: string): { min: number; max: number } {
   const file = path.join(volumeScriptDir(), 'limits.env');
-  const values: Record<string, number> = {};
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const match = /^([A-Z_]+)=([1-9][0-9]*)$/.exec(line);
-    if (!match) throw new Error(`modulus-images: ${file}: '${line}' is not a NAME=<whole number> line`);
-    values[match[1]] = Number(match[2]);
+  if (!hostLimits) {
+    const values: Record<string, number> = {};
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      if (/^\s*(#.*)?$/.test(line)) continue;
+      const match = /^([A-Z_]+)=([1-9][0-9]*)$/.exec(line);
+      if (!match) throw new Error(`modulus-images: ${file}: '${line}' is not a NAME=<whole number> line`);
+      values[match[1]] = Number(match[2]);
+    }
+    hostLimits = values;
   }
-  const { MIN_SIZE_MIB: minMiB, MAX_SIZE_MIB: maxMiB } = values;
-  if (!minMiB || !maxMiB || minMiB > maxMiB) throw new Error(`modulus-images: ${file} needs MIN_SIZE_MIB <= MAX_SIZE_MIB`);
-  sizeLimits = { minMiB, maxMiB };
-  return sizeLimits;
+  const range = { min: hostLimits[min], max: hostLimits[max] };
+  if (!range.min || !range.max || range.min > range.max) throw new Error(`modulus-images: ${file} needs ${min} <= ${max}`);
+  return range;
+}
+
+/** The smallest and largest volume in MiB (limits.env), as modulus-volume.sh enforces them. */
+export function volumeSizeLimitsMiB(): { minMiB: number; maxMiB: number } {
+  const { min, max } = hostLimit('MIN_SIZE_MIB', 'MAX_SIZE_MIB');
+  return { minMiB: min, maxMiB: max };
+}
+
+/** The smallest and largest process limit (limits.env), as modulus-process-limit.sh enforces them. */
+export function processLimitRange(): { min: number; max: number } {
+  return hostLimit('MIN_PIDS_MAX', 'MAX_PIDS_MAX');
 }
 
 /** `mib` MiB in the largest binary unit that divides it, e.g. '64 MiB', '16 TiB'. */

@@ -19,7 +19,7 @@
 #
 # Environment:
 #   MODULUS_APP          app name (required for apply, remove, status)
-#   MODULUS_PIDS_MAX     apply: the limit, a whole number from 16 to 4194304
+#   MODULUS_PIDS_MAX     apply: the limit, a whole number from MIN_PIDS_MAX to MAX_PIDS_MAX (limits.env)
 #   MODULUS_CGROUP_FS    where the cgroup file system is mounted (default /sys/fs/cgroup)
 #   MODULUS_REGISTRY     folder of the records read at boot (default /etc/modulus)
 #
@@ -33,6 +33,10 @@ readonly PARENT=modulus
 readonly PROGRAM=modulus-process-limit
 # shellcheck source-path=SCRIPTDIR source=messages.sh
 source "$(dirname "${BASH_SOURCE[0]}")/messages.sh"
+# MIN_PIDS_MAX and MAX_PIDS_MAX, shared with the RunContainer construct.
+# shellcheck source-path=SCRIPTDIR source=limits.env
+source "$(dirname "${BASH_SOURCE[0]}")/limits.env"
+readonly MIN_PIDS_MAX MAX_PIDS_MAX
 
 validate_app() {
   APP="${MODULUS_APP:-}"
@@ -78,8 +82,8 @@ set_limit() {
 
 cmd_apply() {
   local limit="${MODULUS_PIDS_MAX:-}"
-  if ! [[ "${limit}" =~ ^[1-9][0-9]{1,6}$ ]] || ((limit < 16 || limit > 4194304)); then
-    fail 2 "invalid MODULUS_PIDS_MAX '${limit}': a whole number from 16 to 4194304"
+  if ! [[ "${limit}" =~ ^[1-9][0-9]{0,8}$ ]] || ((limit < MIN_PIDS_MAX || limit > MAX_PIDS_MAX)); then
+    fail 2 "invalid MODULUS_PIDS_MAX '${limit}': a whole number from ${MIN_PIDS_MAX} to ${MAX_PIDS_MAX}"
   fi
   set_limit "${APP}" "${limit}"
   mkdir -p -- "${RECORDS}"
