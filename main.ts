@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AnnotationMetadataEntryType, App } from 'cdktf';
+import { VolumeRemovalPolicy } from './lib/app-volume';
+import { NetworkMode } from './lib/network-mode';
+import { invalidSetting } from './lib/private/validation';
 import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
@@ -10,9 +13,9 @@ import { ImagesStack } from './stacks/images-stack';
 const app = new App({ skipValidation: true });
 try {
   const dockerHost = process.env.MODULUS_DOCKER_HOST || undefined;
-  const networkMode = process.env.MODULUS_NETWORK_MODE || 'bridge';
-  if (networkMode !== 'bridge' && networkMode !== 'host') {
-    throw new Error(`MODULUS_NETWORK_MODE "${networkMode}" is not valid; use "bridge" (default) or "host".`);
+  const networkMode = (process.env.MODULUS_NETWORK_MODE || NetworkMode.BRIDGE) as NetworkMode;
+  if (networkMode !== NetworkMode.BRIDGE && networkMode !== NetworkMode.HOST) {
+    throw invalidSetting('MODULUS_NETWORK_MODE', networkMode, "use 'bridge' (default) or 'host'");
   }
   // MODULUS_STATE=pg keeps both stacks' state in PostgreSQL (PG_CONN_STR, read by Terraform, never synthesized).
   const backend = stateBackendFromEnvironment(process.env);
@@ -22,9 +25,9 @@ try {
     dockerHost,
     backend,
   });
-  const removalPolicy = process.env.MODULUS_VOLUME_REMOVAL || 'retain';
-  if (removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
-    throw new Error(`MODULUS_VOLUME_REMOVAL "${removalPolicy}" is not valid; use "retain" (default) or "destroy".`);
+  const removalPolicy = (process.env.MODULUS_VOLUME_REMOVAL || VolumeRemovalPolicy.RETAIN) as VolumeRemovalPolicy;
+  if (!Object.values(VolumeRemovalPolicy).includes(removalPolicy)) {
+    throw invalidSetting('MODULUS_VOLUME_REMOVAL', removalPolicy, "use 'retain' (default) or 'destroy'");
   }
   new AppsStack(app, 'apps', {
     images: images.hierarchy,

@@ -4,32 +4,35 @@ import { Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import {
   escapeTemplate,
-  invalid,
-  parseSizeMiB,
-  requireLiteral,
   supervisorValueProblem,
   validateAppName,
   validateEnvNames,
   validateHostPath,
+  validateSizeMiB,
   volumeScriptHash,
   volumeScriptPath,
 } from './private/app-runtime';
 import { externalProvider, nullProvider } from './private/providers';
+import { HIDDEN, invalid, requireLiteral, validateEnum } from './private/validation';
 
-/**
- * Where an app volume's blocks live.
- * - `loopfile`: a sparse file holding an ext4 file system, mounted through a loop device (development, CI).
- * - `lvm-thin`: a thin logical volume in an LVM thin pool (production, as the original platform did).
- */
-export type VolumeBackend = 'loopfile' | 'lvm-thin';
+/** Where an app volume's blocks live. */
+export enum VolumeBackend {
+  /** A sparse file holding an ext4 file system, mounted through a loop device (development, CI). */
+  LOOPFILE = 'loopfile',
+  /** A thin logical volume in an LVM thin pool (production, as the original platform did). */
+  LVM_THIN = 'lvm-thin',
+}
 
 /**
  * What happens to the data when the volume leaves the Terraform state (`terraform destroy`, or a change of
  * app name, backend, host root or LVM location, which replaces the volume).
- * - `retain`: nothing: the volume stays mounted with its data; creating it again adopts it as it is.
- * - `destroy`: unmount it and delete the backing file / logical volume and the host folder.
  */
-export type VolumeRemovalPolicy = 'retain' | 'destroy';
+export enum VolumeRemovalPolicy {
+  /** Nothing: the volume stays mounted with its data; creating it again adopts it as it is. */
+  RETAIN = 'retain',
+  /** Unmount it and delete the backing file / logical volume and the host folder. */
+  DESTROY = 'destroy',
+}
 
 /** Location of `lvm-thin` volumes. */
 export interface LvmThinPool {
@@ -39,21 +42,21 @@ export interface LvmThinPool {
   readonly thinPool: string;
 }
 
-/** Everything about an app volume but the app's name (shared with ModulusAppProps). */
+/** Where and how an app's volume is stored (ModulusAppProps.volume). */
 export interface AppVolumeOptions {
   /**
-   * Size limit of the volume: a number and a binary unit, e.g. '2GiB', '2G', '512MiB' (G = GB = GiB = 1024 MiB,
-   * as with lvcreate); a whole number of MiB from 64 MiB to 16 TiB. Writes past it fail with "No space left on
-   * device". Raising it grows the volume in place (online where the kernel allows, else briefly offline when
-   * nothing has it mounted); lowering it is refused at apply time, before anything changes.
-   * @default '2GiB'
+   * Size limit of the volume in MiB (1024 per GiB), a whole number from 64 (64 MiB) to 16777216 (16 TiB).
+   * Writes past it fail with "No space left on device". Raising it grows the volume in place (online where the
+   * kernel allows, else briefly offline when nothing has it mounted); lowering it is refused at apply time,
+   * before anything changes.
+   * @default 2048 (2 GiB)
    */
-  readonly size?: string;
+  readonly sizeMiB?: number;
 
-  /** @default 'loopfile' */
+  /** @default VolumeBackend.LOOPFILE */
   readonly backend?: VolumeBackend;
 
-  /** Volume group and thin pool. Required with `backend: 'lvm-thin'`, not allowed otherwise. */
+  /** Volume group and thin pool. Required with `VolumeBackend.LVM_THIN`, not allowed otherwise. */
   readonly lvm?: LvmThinPool;
 
   /**
@@ -65,9 +68,17 @@ export interface AppVolumeOptions {
 
   /**
    * What `terraform destroy` (or a replacement of the volume) does with the data.
-   * @default 'retain'
+   * @default VolumeRemovalPolicy.RETAIN
    */
   readonly removalPolicy?: VolumeRemovalPolicy;
+}
+
+export interface AppVolumeProps extends AppVolumeOptions {
+  /**
+   * The app's name: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at
+   * most 40 characters. Names the host folder, the logical volume (`modulus-<app>`) and the app's containers.
+   */
+  readonly appName: string;
 
   /**
    * Environment of the app, written to /mnt/supervisor.conf (`[program:app] environment=`). Values may be
@@ -86,14 +97,6 @@ export interface AppVolumeOptions {
    * @default {}
    */
   readonly secretEnvironment?: Record<string, string>;
-}
-
-export interface AppVolumeProps extends AppVolumeOptions {
-  /**
-   * The app's name: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at
-   * most 40 characters. Names the host folder, the logical volume (`modulus-<app>`) and the app's containers.
-   */
-  readonly app: string;
 }
 
 /** Default host folder of all app volumes. */
@@ -127,8 +130,10 @@ export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
  * limit) before the Docker engine starts containers after a reboot; see scripts/volume/README.md.
  */
 export class AppVolume extends Construct {
+  /** The volume's `null_resource` (also `node.defaultChild`): replaced only when the volume itself is. */
+  public readonly resource: NullResource;
   /** The app's name. */
-  public readonly app: string;
+  public readonly appName: string;
   public readonly backend: VolumeBackend;
   /** Size limit in MiB. */
   public readonly sizeMiB: number;
@@ -146,44 +151,34 @@ export class AppVolume extends Construct {
 
   private readonly scriptPath: string;
   private readonly identityEnv: Record<string, string>;
-  private readonly volume: NullResource;
 
   public constructor(scope: Construct, id: string, props: AppVolumeProps) {
     super(scope, id);
 
-    this.app = validateAppName(this, 'app', props.app);
-    const backend = props.backend ?? 'loopfile';
-    requireLiteral(this, 'backend', backend);
-    if (backend !== 'loopfile' && backend !== 'lvm-thin') {
-      throw invalid(this, 'backend', `'${backend}' is not a volume backend: use 'loopfile' or 'lvm-thin'`);
-    }
-    this.backend = backend;
-    this.sizeMiB = parseSizeMiB(this, 'size', props.size ?? '2GiB');
-    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${DEFAULT_VOLUME_HOST_ROOT}/${this.app}`);
+    this.appName = validateAppName(this, 'appName', props.appName);
+    this.backend = validateEnum(this, 'backend', props.backend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
+    this.sizeMiB = validateSizeMiB(this, 'sizeMiB', props.sizeMiB ?? 2048);
+    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);
     this.hostPath = `${this.hostRoot}/mnt`;
-    const removalPolicy = props.removalPolicy ?? 'retain';
-    if (removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
-      throw invalid(this, 'removalPolicy', `'${removalPolicy}' is not a removal policy: use 'retain' or 'destroy'`);
-    }
-    this.removalPolicy = removalPolicy;
+    this.removalPolicy = validateEnum(this, 'removalPolicy', props.removalPolicy ?? VolumeRemovalPolicy.RETAIN, VolumeRemovalPolicy, 'VolumeRemovalPolicy');
 
     let vg = '';
     let pool = '';
-    if (backend === 'lvm-thin') {
-      if (!props.lvm) throw invalid(this, 'lvm', "backend 'lvm-thin' needs lvm: { volumeGroup, thinPool }");
+    if (this.backend === VolumeBackend.LVM_THIN) {
+      if (!props.lvm) throw invalid(this, 'lvm', props.lvm, 'give { volumeGroup, thinPool } with VolumeBackend.LVM_THIN');
       for (const [field, value] of [
         ['lvm.volumeGroup', props.lvm.volumeGroup],
         ['lvm.thinPool', props.lvm.thinPool],
       ] as const) {
         requireLiteral(this, field, value);
         if (typeof value !== 'string' || !/^[A-Za-z0-9_.+-]+$/.test(value) || value.startsWith('-')) {
-          throw invalid(this, field, `'${value}' is not an LVM name: use letters, digits, '_', '.', '+' and '-', not starting with '-'`);
+          throw invalid(this, field, value, `use an LVM name: letters, digits, '_', '.', '+' and '-', not starting with '-'`);
         }
       }
       vg = props.lvm.volumeGroup;
       pool = props.lvm.thinPool;
     } else if (props.lvm) {
-      throw invalid(this, 'lvm', `only used with backend 'lvm-thin', not '${backend}'`);
+      throw invalid(this, 'lvm', props.lvm, `leave it out: it is only used with VolumeBackend.LVM_THIN, not '${this.backend}'`);
     }
 
     const environment = props.environment ?? {};
@@ -192,7 +187,7 @@ export class AppVolume extends Construct {
     validateEnvNames(this, 'secretEnvironment', secrets);
     for (const name of Object.keys(secrets)) {
       if (name in environment) {
-        throw invalid(this, 'secretEnvironment', `'${name}' is also in environment: give each variable once`);
+        throw invalid(this, 'secretEnvironment name', name, 'give each variable once: it is also in environment');
       }
     }
     for (const [field, env] of [
@@ -200,16 +195,16 @@ export class AppVolume extends Construct {
       ['secretEnvironment', secrets],
     ] as const) {
       for (const [name, value] of Object.entries(env)) {
-        if (typeof value !== 'string') throw invalid(this, `${field}.${name}`, 'must be a string');
-        const problem = Token.isUnresolved(value) ? undefined : supervisorValueProblem(value);
         // The message names the variable, never the value (it may be a secret).
-        if (problem) throw invalid(this, `${field}.${name}`, `the value ${problem}; supervisor.conf cannot hold it unchanged`);
+        if (typeof value !== 'string') throw invalid(this, `${field}.${name}`, HIDDEN, 'give a string');
+        const problem = Token.isUnresolved(value) ? undefined : supervisorValueProblem(value);
+        if (problem) throw invalid(this, `${field}.${name}`, HIDDEN, `the value ${problem}; give one supervisor.conf can hold unchanged`);
       }
     }
 
     this.scriptPath = volumeScriptPath(this);
     this.identityEnv = {
-      MODULUS_APP: this.app,
+      MODULUS_APP: this.appName,
       MODULUS_BACKEND: this.backend,
       MODULUS_ROOT: this.hostRoot,
       MODULUS_LVM_VG: vg,
@@ -218,10 +213,10 @@ export class AppVolume extends Construct {
 
     // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
     // the plan summary (scripts/plan-summary.ts), which flags replacing or destroying it.
-    this.volume = new NullResource(this, 'Volume', {
+    this.resource = new NullResource(this, 'Volume', {
       provider: nullProvider(this),
       triggers: {
-        modulus_volume: this.app,
+        modulus_volume: this.appName,
         backend: this.backend,
         host_root: this.hostRoot,
         lvm_volume_group: vg,
@@ -249,7 +244,8 @@ export class AppVolume extends Construct {
         },
       ],
     });
-    this.volumeId = this.volume.id;
+    this.node.defaultChild = this.resource;
+    this.volumeId = this.resource.id;
 
     const size = this.step('Size', 'resize', { size_mib: String(this.sizeMiB) }, { MODULUS_SIZE_MIB: String(this.sizeMiB) });
     const policy = this.step('RemovalPolicy', 'set-policy', { removal_policy: this.removalPolicy }, { MODULUS_REMOVAL_POLICY: this.removalPolicy });
@@ -281,16 +277,16 @@ export class AppVolume extends Construct {
       provider: externalProvider(this),
       program: ['bash', this.scriptPath, 'probe'],
       query: {
-        app: this.app,
+        app: this.appName,
         backend: this.backend,
         root: this.hostRoot,
         lvm_volume_group: vg,
         lvm_thin_pool: pool,
       },
-      dependsOn: [this.volume],
+      dependsOn: [this.resource],
     });
     const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted'), scripts_sha256: scripts }, {});
-    this.ready = [this.volume, size, policy, config, mount];
+    this.ready = [this.resource, size, policy, config, mount];
   }
 
   /**

@@ -1,21 +1,19 @@
 import { Construct } from 'constructs';
 import { AppVolume, AppVolumeOptions } from './app-volume';
-import { BuildJob } from './build-job';
+import { BuildJob, BuildJobOptions } from './build-job';
 import { ImageHierarchy } from './image-hierarchy';
-import { invalid, validateAppName, validateLanguage } from './private/app-runtime';
+import { NetworkMode } from './network-mode';
+import { validateAppName, validateLanguage } from './private/app-runtime';
+import { invalid } from './private/validation';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
 
-/**
- * An app: its name, language, source and images (explicit `buildImage`/`runImage`, or `build-<language>` and
- * `run-<language>` from `images`), plus the options of its volume (AppVolumeOptions: size,
- * backend, hostRoot, removalPolicy, environment, secretEnvironment, ...) and of its run container
- * (RunContainerOptions: port, memoryMiB, networkMode, publish, restart, healthCheck, processLimit, ...). The network mode
- * applies to the build too.
- */
-export interface ModulusAppProps extends AppVolumeOptions, RunContainerOptions {
-  /** The app's name (see AppVolumeProps.app); its run container is `modulus-app-<name>`. */
-  readonly name: string;
+export interface ModulusAppProps {
+  /**
+   * The app's name: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at
+   * most 40 characters. Its run container is `modulus-app-<appName>`, its build `modulus-build-<appName>`.
+   */
+  readonly appName: string;
 
   /**
    * The app's language: one of LANGUAGES or any other language name (a lowercase letter, then lowercase
@@ -45,12 +43,30 @@ export interface ModulusAppProps extends AppVolumeOptions, RunContainerOptions {
    */
   readonly runImage?: string;
 
-  /** Build timeout (BuildJobProps.timeoutSeconds). @default 900 */
-  readonly buildTimeoutSeconds?: number;
-  /** Build memory in MiB (BuildJobProps.memoryMiB). @default 1024 */
-  readonly buildMemoryMiB?: number;
-  /** Extra build environment, e.g. RUN_TESTS (BuildJobProps.environment). @default {} */
-  readonly buildEnvironment?: Record<string, string>;
+  /**
+   * Network of the build and of the running app (see RunContainerProps.networkMode).
+   * @default NetworkMode.BRIDGE
+   */
+  readonly networkMode?: NetworkMode;
+
+  /**
+   * Environment of the app, in its supervisor.conf (AppVolumeProps.environment). PORT and SERVO_SIZE come from
+   * `run.port` and `run.memoryMiB`.
+   * @default {}
+   */
+  readonly environment?: Record<string, string>;
+
+  /** Secret environment of the app (AppVolumeProps.secretEnvironment). @default {} */
+  readonly secretEnvironment?: Record<string, string>;
+
+  /** The app's volume: size, backend, host folder, removal policy. @default AppVolumeOptions' defaults */
+  readonly volume?: AppVolumeOptions;
+
+  /** Its builds: timeout, memory, environment. @default BuildJobOptions' defaults */
+  readonly build?: BuildJobOptions;
+
+  /** Its run container: port, memory, publication, restart, health check, process limit. @default RunContainerOptions' defaults */
+  readonly run?: RunContainerOptions;
 }
 
 /**
@@ -71,48 +87,39 @@ export class ModulusApp extends Construct {
 
   public constructor(scope: Construct, id: string, props: ModulusAppProps) {
     super(scope, id);
-    const name = validateAppName(this, 'name', props.name);
+    const appName = validateAppName(this, 'appName', props.appName);
     const language = validateLanguage(this, 'language', props.language);
-    for (const reserved of ['PORT', 'SERVO_SIZE']) {
+    for (const [reserved, from] of [
+      ['PORT', 'run.port'],
+      ['SERVO_SIZE', 'run.memoryMiB'],
+    ]) {
       if (props.environment && reserved in props.environment) {
-        throw invalid(this, `environment.${reserved}`, `is set from ${reserved === 'PORT' ? 'port' : 'memoryMiB'}; use that prop`);
+        throw invalid(this, `environment.${reserved}`, props.environment[reserved], `leave it out: it is set from ${from}`);
       }
     }
     const images = this.resolveImages(language, props);
 
+    // Each part takes its options whole: a new option of a part reaches it without a change here.
     this.volume = new AppVolume(this, 'Volume', {
-      app: name,
-      size: props.size,
-      backend: props.backend,
-      lvm: props.lvm,
-      hostRoot: props.hostRoot,
-      removalPolicy: props.removalPolicy,
+      ...props.volume,
+      appName,
       environment: props.environment,
       secretEnvironment: props.secretEnvironment,
     });
     this.build = new BuildJob(this, 'Build', {
+      ...props.build,
       volume: this.volume,
       image: images.build,
       language,
       source: props.source,
-      timeoutSeconds: props.buildTimeoutSeconds,
-      memoryMiB: props.buildMemoryMiB,
-      environment: props.buildEnvironment,
       networkMode: props.networkMode,
     });
     this.run = new RunContainer(this, 'Run', {
-      port: props.port,
-      memoryMiB: props.memoryMiB,
-      networkMode: props.networkMode,
-      publish: props.publish,
-      restart: props.restart,
-      healthCheck: props.healthCheck,
-      init: props.init,
-      logOptions: props.logOptions,
-      processLimit: props.processLimit,
+      ...props.run,
       volume: this.volume,
       image: images.run,
       language,
+      networkMode: props.networkMode,
       build: this.build,
     });
     this.containerName = this.run.containerName;
@@ -122,7 +129,7 @@ export class ModulusApp extends Construct {
   private resolveImages(language: Language, props: ModulusAppProps): { build: string; run: string } {
     const wanted = { build: `build-${language}`, run: `run-${language}` };
     if (props.images !== undefined && !(props.images instanceof ImageHierarchy)) {
-      throw invalid(this, 'images', 'must be an ImageHierarchy');
+      throw invalid(this, 'images', props.images, 'give an ImageHierarchy');
     }
     const missing = (['build', 'run'] as const).filter(
       (kind) => props[`${kind}Image`] === undefined && props.images?.tryImage(wanted[kind]) === undefined,
@@ -133,10 +140,11 @@ export class ModulusApp extends Construct {
       throw invalid(
         this,
         'language',
+        language,
         props.images
-          ? `'${language}' needs the image${missing.length > 1 ? 's' : ''} ${lookedFor}, which ${props.images.node.path} does not have ` +
+          ? `it needs the image${missing.length > 1 ? 's' : ''} ${lookedFor}, which ${props.images.node.path} does not have ` +
               `(it has ${props.images.names.join(', ')}): add ${missing.length > 1 ? 'them' : 'it'} through ImageHierarchyProps.additionalImages, or pass ${fields}`
-          : `'${language}' has no images: pass images (an ImageHierarchy with ${lookedFor}) or ${fields}`,
+          : `it has no images: pass images (an ImageHierarchy with ${lookedFor}) or ${fields}`,
       );
     }
     return {

@@ -6,34 +6,13 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import { hashDirectory } from './content-hash';
-import {
-  MOP_USER,
-  dockerEnv,
-  invalid,
-  requireLiteral,
-  validateContainerProps,
-  validateEnvNames,
-  validateInteger,
-} from './private/app-runtime';
+import { NetworkMode } from './network-mode';
+import { MOP_USER, dockerEnv, validateContainerProps, validateEnvNames } from './private/app-runtime';
+import { invalid, requireLiteral, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 
-export interface BuildJobProps {
-  /** The app's volume: input/ (read-only), output/, home/ and tmp/ are mounted from it. */
-  readonly volume: AppVolume;
-
-  /** The build image: id or reference of a build-<language> image, e.g. a ModulusImage's `imageId`. */
-  readonly image: string;
-
-  /** The app's language (labels the container; a language name, see `Language`). */
-  readonly language: Language;
-
-  /**
-   * Local folder holding the app's source. It is packaged with the stack (content-addressed, so the
-   * synthesized JSON holds no absolute path), copied into the volume's input/ before the build, and a change
-   * of its content (or of the image) runs the build again. Relative paths are relative to cdktf.json's folder.
-   */
-  readonly source: string;
-
+/** How a build runs, apart from what it builds and where (ModulusAppProps.build). */
+export interface BuildJobOptions {
   /**
    * The build is stopped after this many seconds and the deploy fails: passed as BUILD_TIMEOUT, which the
    * Modulus build images enforce; any image is also stopped 30 s later from outside (coreutils timeout).
@@ -55,17 +34,34 @@ export interface BuildJobProps {
   readonly environment?: Record<string, string>;
 
   /**
-   * Docker network mode of the build (builds usually need the network to fetch dependencies): 'bridge',
-   * 'host', 'none' or the name of a Docker network.
-   * @default 'bridge'
-   */
-  readonly networkMode?: string;
-
-  /**
    * How many of the build's last log lines the failure message shows.
    * @default 30
    */
   readonly failureLogLines?: number;
+}
+
+export interface BuildJobProps extends BuildJobOptions {
+  /** The app's volume: input/ (read-only), output/, home/ and tmp/ are mounted from it. */
+  readonly volume: AppVolume;
+
+  /** The build image: id or reference of a build-<language> image, e.g. a ModulusImage's `imageId`. */
+  readonly image: string;
+
+  /** The app's language (labels the container; a language name, see `Language`). */
+  readonly language: Language;
+
+  /**
+   * Local folder holding the app's source. It is packaged with the stack (content-addressed, so the
+   * synthesized JSON holds no absolute path), copied into the volume's input/ before the build, and a change
+   * of its content (or of the image) runs the build again. Relative paths are relative to cdktf.json's folder.
+   */
+  readonly source: string;
+
+  /**
+   * Network of the build (builds usually need the network to fetch dependencies).
+   * @default NetworkMode.BRIDGE
+   */
+  readonly networkMode?: NetworkMode;
 }
 
 /** Name of an app's build container. */
@@ -95,8 +91,8 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD
  * fails.
  */
 export class BuildJob extends Construct {
-  /** The build container (run to completion). */
-  public readonly container: Container;
+  /** The build's `docker_container`, run to completion (also `node.defaultChild`). */
+  public readonly resource: Container;
   /** The build container's name, `modulus-build-<app>`. */
   public readonly containerName: string;
   /** SHA-256 of the source folder (paths, modes, contents). */
@@ -115,13 +111,13 @@ export class BuildJob extends Construct {
     const environment = props.environment ?? {};
     validateEnvNames(this, 'environment', environment);
     for (const name of RESERVED_BUILD_ENV) {
-      if (name in environment) throw invalid(this, `environment.${name}`, 'is set by the build job (/mnt/input or /mnt/output)');
+      if (name in environment) throw invalid(this, `environment.${name}`, environment[name], 'leave it out: the build job sets it (/mnt/input or /mnt/output)');
     }
 
     requireLiteral(this, 'source', props.source);
     const sourcePath = resolveSourcePath(this, props.source);
     if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isDirectory()) {
-      throw invalid(this, 'source', `'${props.source}' is not a folder`);
+      throw invalid(this, 'source', props.source, 'give an existing folder (relative paths are relative to cdktf.json)');
     }
     this.sourceHash = hashDirectory(sourcePath);
     // Our own content hash names the asset: cdktf's default hashes file contents only, so renaming a file would
@@ -141,7 +137,7 @@ export class BuildJob extends Construct {
       volume.ready,
     );
 
-    this.containerName = buildContainerName(volume.app);
+    this.containerName = buildContainerName(volume.appName);
     const mount = (dir: string, readOnly = false) => ({
       type: 'bind',
       source: `${volume.hostPath}/${dir}`,
@@ -155,7 +151,7 @@ export class BuildJob extends Construct {
       `self.exit_code == 137 ? "was killed (exit status 137: out of memory at ${memory} MiB, or the timeout's kill)" : ` +
       `"failed with exit status \${self.exit_code}"`;
 
-    this.container = new Container(this, 'Container', {
+    this.resource = new Container(this, 'Container', {
       name: this.containerName,
       image: props.image,
       // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);
@@ -178,7 +174,7 @@ export class BuildJob extends Construct {
       }),
       mounts: [mount('input', true), mount('output'), mount('home'), mount('tmp')],
       labels: [
-        { label: 'org.modulus.app', value: volume.app },
+        { label: 'org.modulus.app', value: volume.appName },
         { label: 'org.modulus.role', value: 'build' },
         { label: 'org.modulus.language', value: language },
         { label: 'org.modulus.source-sha256', value: this.sourceHash },
@@ -195,19 +191,20 @@ export class BuildJob extends Construct {
         postcondition: [
           {
             condition: '${self.exit_code == 0}',
-            errorMessage: `Build of app '${volume.app}' (${language}) \${${outcome}}. Last log lines:\n\${${lastLines}}`,
+            errorMessage: `Build of app '${volume.appName}' (${language}) \${${outcome}}. Last log lines:\n\${${lastLines}}`,
           },
         ],
       },
     });
 
-    this.published = volume._scriptStep(this, 'Publish', 'publish', { build: this.container.id }, {}, [this.container]);
+    this.node.defaultChild = this.resource;
+    this.published = volume._scriptStep(this, 'Publish', 'publish', { build: this.resource.id }, {}, [this.resource]);
   }
 }
 
 /** Like TerraformAsset: relative paths are relative to the folder of cdktf.json (else the working directory). */
 function resolveSourcePath(scope: Construct, source: string): string {
-  if (typeof source !== 'string' || source === '') throw invalid(scope, 'source', 'must be a folder path');
+  if (typeof source !== 'string' || source === '') throw invalid(scope, 'source', source, 'give a folder path');
   if (path.isAbsolute(source)) return source;
   let cdktfJson: string | undefined = scope.node.tryGetContext('cdktfJsonPath');
   for (let dir = process.cwd(); !cdktfJson; dir = path.dirname(dir)) {

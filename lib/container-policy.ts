@@ -1,36 +1,39 @@
 import { Annotations, IAspect, TerraformResource, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
+import { invalid, invalidSetting, validateEnum } from './private/validation';
 
 /** The checks of ContainerSecurityPolicy. */
-export type ContainerPolicyRule =
+export enum ContainerPolicyRule {
   /** `user` set, and neither root nor uid 0 (the image's USER is not visible at synth, so it must be explicit). */
-  | 'non-root-user'
+  NON_ROOT_USER = 'non-root-user',
   /** `read_only = true`: the app writes only to its volume. */
-  | 'read-only-root-fs'
+  READ_ONLY_ROOT_FS = 'read-only-root-fs',
   /** `memory` set (MiB, > 0). */
-  | 'memory-limit'
+  MEMORY_LIMIT = 'memory-limit',
   /** `capabilities { drop = ["ALL"] }` and nothing in `add`. */
-  | 'drop-all-capabilities'
+  DROP_ALL_CAPABILITIES = 'drop-all-capabilities',
   /** `security_opts` contains no-new-privileges (setuid binaries cannot raise privileges). */
-  | 'no-new-privileges'
+  NO_NEW_PRIVILEGES = 'no-new-privileges',
   /** not `privileged`. */
-  | 'not-privileged';
+  NOT_PRIVILEGED = 'not-privileged',
+}
 
-export const CONTAINER_POLICY_RULES: readonly ContainerPolicyRule[] = [
-  'non-root-user',
-  'read-only-root-fs',
-  'memory-limit',
-  'drop-all-capabilities',
-  'no-new-privileges',
-  'not-privileged',
-];
+export const CONTAINER_POLICY_RULES: readonly ContainerPolicyRule[] = Object.values(ContainerPolicyRule);
+
+/** How a violation is reported. */
+export enum ContainerPolicyLevel {
+  /** An error annotation: `cdktf synth` fails. */
+  ERROR = 'error',
+  /** A warning annotation. */
+  WARNING = 'warning',
+}
 
 export interface ContainerSecurityPolicyProps {
   /**
-   * Annotation level of a violation. Errors make `cdktf synth` fail.
-   * @default 'error'
+   * Annotation level of a violation.
+   * @default ContainerPolicyLevel.ERROR
    */
-  readonly level?: 'error' | 'warning';
+  readonly level?: ContainerPolicyLevel;
 }
 
 const EXEMPTION_METADATA = 'modulus:container-security-policy-exemption';
@@ -60,23 +63,21 @@ export class ContainerSecurityPolicy implements IAspect {
    */
   public static exempt(scope: IConstruct, reason: string, rules: readonly ContainerPolicyRule[] = CONTAINER_POLICY_RULES): void {
     if (typeof reason !== 'string' || reason.trim().length < 3) {
-      throw new Error(`${scope.node.path}: invalid ContainerSecurityPolicy exemption: give a reason (at least a few words)`);
+      throw invalid(scope, 'ContainerSecurityPolicy exemption reason', reason, 'give a reason (at least a few words)');
     }
     for (const rule of rules) {
-      if (!CONTAINER_POLICY_RULES.includes(rule)) {
-        throw new Error(`${scope.node.path}: invalid ContainerSecurityPolicy exemption: unknown rule '${rule}', use one of ${CONTAINER_POLICY_RULES.join(', ')}`);
-      }
+      validateEnum(scope, 'ContainerSecurityPolicy exemption rule', rule, ContainerPolicyRule, 'ContainerPolicyRule');
     }
     const exemption: Exemption = { reason: reason.trim(), rules: [...rules] };
     scope.node.addMetadata(EXEMPTION_METADATA, exemption);
   }
 
-  private readonly level: 'error' | 'warning';
+  private readonly level: ContainerPolicyLevel;
 
   public constructor(props: ContainerSecurityPolicyProps = {}) {
-    const level = props.level ?? 'error';
-    if (level !== 'error' && level !== 'warning') {
-      throw new Error(`invalid ContainerSecurityPolicy level '${level}': use 'error' or 'warning'`);
+    const level = props.level ?? ContainerPolicyLevel.ERROR;
+    if (!Object.values(ContainerPolicyLevel).includes(level)) {
+      throw invalidSetting('ContainerSecurityPolicyProps.level', level, "use ContainerPolicyLevel.ERROR ('error') or ContainerPolicyLevel.WARNING ('warning')");
     }
     this.level = level;
   }
@@ -96,8 +97,8 @@ export class ContainerSecurityPolicy implements IAspect {
       }
       const message =
         `[ContainerSecurityPolicy] ${rule}: ${problem}. ` +
-        `Fix the container, or opt out explicitly with ContainerSecurityPolicy.exempt(construct, reason, ['${rule}']).`;
-      if (this.level === 'error') annotations.addError(message);
+        `Fix the container, or opt out explicitly with ContainerSecurityPolicy.exempt(construct, reason, [ContainerPolicyRule.${ruleName(rule)}]).`;
+      if (this.level === ContainerPolicyLevel.ERROR) annotations.addError(message);
       else annotations.addWarning(message);
     }
   }
@@ -110,44 +111,49 @@ function checkContainer(attributes: Record<string, any>): Array<[ContainerPolicy
 
   const user = attributes.user;
   if (user === undefined || user === null || user === '') {
-    problems.push(['non-root-user', "no user set: the container would run as the image's user, possibly root; set user (e.g. '441:444')"]);
+    problems.push([ContainerPolicyRule.NON_ROOT_USER, "no user set: the container would run as the image's user, possibly root; set user (e.g. '441:444')"]);
   } else if (unknown(user)) {
-    problems.push(['non-root-user', 'user is only known at apply time and cannot be checked; use a literal user']);
+    problems.push([ContainerPolicyRule.NON_ROOT_USER, 'user is only known at apply time and cannot be checked; use a literal user']);
   } else {
     const name = String(user).split(':')[0];
-    if (name === 'root' || /^0+$/.test(name)) problems.push(['non-root-user', `runs as root (user '${user}')`]);
+    if (name === 'root' || /^0+$/.test(name)) problems.push([ContainerPolicyRule.NON_ROOT_USER, `runs as root (user '${user}')`]);
   }
 
   if (attributes.read_only !== true) {
-    problems.push(['read-only-root-fs', 'the root file system is writable; set read_only = true']);
+    problems.push([ContainerPolicyRule.READ_ONLY_ROOT_FS, 'the root file system is writable; set read_only = true']);
   }
 
   const memory = attributes.memory;
   if (memory === undefined || memory === null) {
-    problems.push(['memory-limit', 'no memory limit; set memory (MiB)']);
+    problems.push([ContainerPolicyRule.MEMORY_LIMIT, 'no memory limit; set memory (MiB)']);
   } else if (!unknown(memory) && !(Number(memory) > 0)) {
-    problems.push(['memory-limit', `memory ${memory} is not a limit; set a positive number of MiB`]);
+    problems.push([ContainerPolicyRule.MEMORY_LIMIT, `memory ${memory} is not a limit; set a positive number of MiB`]);
   }
 
   const capabilities = Array.isArray(attributes.capabilities) ? attributes.capabilities[0] : attributes.capabilities;
   const drop: unknown[] = Array.isArray(capabilities?.drop) ? capabilities.drop : [];
   const add: unknown[] = Array.isArray(capabilities?.add) ? capabilities.add : [];
   if (!drop.some((cap) => typeof cap === 'string' && cap.toUpperCase() === 'ALL')) {
-    problems.push(['drop-all-capabilities', "keeps Docker's default capabilities; set capabilities { drop = [\"ALL\"] }"]);
+    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, "keeps Docker's default capabilities; set capabilities { drop = [\"ALL\"] }"]);
   }
   if (add.length > 0) {
-    problems.push(['drop-all-capabilities', `adds capabilities ${add.map(String).join(', ')}`]);
+    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, `adds capabilities ${add.map(String).join(', ')}`]);
   }
 
   const securityOpts: unknown[] = Array.isArray(attributes.security_opts) ? attributes.security_opts : [];
   if (!securityOpts.some((opt) => typeof opt === 'string' && /^no-new-privileges(:true|=true)?$/.test(opt))) {
-    problems.push(['no-new-privileges', 'setuid programs could raise privileges; add "no-new-privileges:true" to security_opts']);
+    problems.push([ContainerPolicyRule.NO_NEW_PRIVILEGES, 'setuid programs could raise privileges; add "no-new-privileges:true" to security_opts']);
   }
 
   if (attributes.privileged === true || (typeof attributes.privileged === 'string' && attributes.privileged === 'true')) {
-    problems.push(['not-privileged', 'runs privileged (all capabilities and devices)']);
+    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'runs privileged (all capabilities and devices)']);
   } else if (attributes.privileged !== undefined && unknown(attributes.privileged)) {
-    problems.push(['not-privileged', 'privileged is only known at apply time and cannot be checked']);
+    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged is only known at apply time and cannot be checked']);
   }
   return problems;
+}
+
+/** The enum member name of a rule, e.g. NON_ROOT_USER. */
+function ruleName(rule: ContainerPolicyRule): string {
+  return Object.entries(ContainerPolicyRule).find(([, value]) => value === rule)![0];
 }

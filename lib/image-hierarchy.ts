@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { isValidReference, REFERENCE_HELP } from './docker-reference';
 import { ModulusImage } from './modulus-image';
+import { invalid } from './private/validation';
 import { standardImagesDirectory } from './package-root';
 import { DEFAULT_REPOSITORY_PREFIX, DEFAULT_TAG, ImageSpec, STANDARD_IMAGES } from './standard-images';
 
@@ -71,29 +72,24 @@ export class ImageHierarchy extends Construct {
 
   constructor(scope: Construct, id: string, props: ImageHierarchyProps = {}) {
     super(scope, id);
-    const where = this.node.path;
     this.rootImage = props.rootImage ?? DEFAULT_ROOT_IMAGE;
     if (!isValidReference(this.rootImage)) {
-      throw new Error(`${where}: rootImage "${this.rootImage}" is not valid; expected ${REFERENCE_HELP}.`);
+      throw invalid(this, 'rootImage', this.rootImage, `give ${REFERENCE_HELP}`);
     }
     const definitions = [...(props.images ?? STANDARD_IMAGES), ...(props.additionalImages ?? [])];
     const specs = new Map<string, ImageDefinition>();
     for (const definition of definitions) {
-      if (!NAME_RE.test(definition.name)) {
-        throw new Error(
-          `${where}: image name "${definition.name}" is not valid; use lowercase letters and digits joined by "-", e.g. "run-python".`,
-        );
+      if (typeof definition.name !== 'string' || !NAME_RE.test(definition.name)) {
+        throw invalid(this, 'image name', definition.name, "use lowercase letters and digits joined by '-', e.g. 'run-python'");
       }
       if (specs.has(definition.name)) {
-        throw new Error(`${where}: image "${definition.name}" is defined twice; image names must be unique.`);
+        throw invalid(this, 'image name', definition.name, 'give each image once: it is defined twice');
       }
       specs.set(definition.name, definition);
     }
     for (const spec of specs.values()) {
       if (spec.parent !== undefined && !specs.has(spec.parent)) {
-        throw new Error(
-          `${where}: image "${spec.name}" has unknown parent "${spec.parent}"; known images: ${[...specs.keys()].sort().join(', ')}.`,
-        );
+        throw invalid(this, `parent of image '${spec.name}'`, spec.parent, `give one of the images: ${[...specs.keys()].sort().join(', ')}`);
       }
     }
     const imagesDirectory = props.imagesDirectory ?? standardImagesDirectory();
@@ -101,7 +97,7 @@ export class ImageHierarchy extends Construct {
       const existing = this.byName.get(name);
       if (existing) return existing;
       if (chain.includes(name)) {
-        throw new Error(`${where}: images form a cycle: ${[...chain.slice(chain.indexOf(name)), name].join(' -> ')}.`);
+        throw invalid(this, `parent of image '${chain[chain.length - 1]}'`, name, `break the cycle ${[...chain.slice(chain.indexOf(name)), name].join(' -> ')}`);
       }
       const spec = specs.get(name)!;
       const parent = spec.parent === undefined ? this.rootImage : create(spec.parent, [...chain, name]);
@@ -124,7 +120,7 @@ export class ImageHierarchy extends Construct {
   public image(name: string): ModulusImage {
     const image = this.tryImage(name);
     if (!image) {
-      throw new Error(`${this.node.path}: no image named "${name}"; known images: ${this.names.join(', ')}.`);
+      throw invalid(this, 'image name', name, `give one of the images: ${this.names.join(', ')}`);
     }
     return image;
   }

@@ -4,11 +4,18 @@
  */
 export { ModulusApp, ModulusAppProps } from './app';
 export { AppVolume, AppVolumeOptions, AppVolumeProps, DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend, VolumeRemovalPolicy } from './app-volume';
-export { BuildJob, BuildJobProps } from './build-job';
-export { CONTAINER_POLICY_RULES, ContainerPolicyRule, ContainerSecurityPolicy, ContainerSecurityPolicyProps } from './container-policy';
+export { BuildJob, BuildJobOptions, BuildJobProps } from './build-job';
+export {
+  CONTAINER_POLICY_RULES,
+  ContainerPolicyLevel,
+  ContainerPolicyRule,
+  ContainerSecurityPolicy,
+  ContainerSecurityPolicyProps,
+} from './container-policy';
 export { DEFAULT_ROOT_IMAGE, ImageDefinition, ImageHierarchy, ImageHierarchyProps } from './image-hierarchy';
 export { ModulusImage, ModulusImageProps } from './modulus-image';
 export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
+export { NetworkMode } from './network-mode';
 export { HttpHealthCheck, PortPublication, RestartPolicy, RunContainer, RunContainerOptions, RunContainerProps } from './run-container';
 export {
   DEFAULT_REPOSITORY_PREFIX,
@@ -25,4 +32,5 @@ export {
   PgStateBackend,
   StateBackend,
   StateBackendFactory,
+  StateBackendType,
 } from './state-backend';

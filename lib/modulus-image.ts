@@ -5,6 +5,9 @@ import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { hashDirectory } from './content-hash';
 import { isValidReference, isValidRepository, isValidTag, REFERENCE_HELP } from './docker-reference';
+import { NetworkMode } from './network-mode';
+import { moveFromPreviousAddress, renamedChild } from './private/moves';
+import { invalid, validateEnum } from './private/validation';
 import { DEFAULT_TAG, PARENT_BUILD_ARG } from './standard-images';
 
 export interface ModulusImageProps {
@@ -33,10 +36,10 @@ export interface ModulusImageProps {
    */
   readonly labels?: Record<string, string>;
   /**
-   * Network mode of the build containers (`RUN` steps). `host` works where Docker has no default bridge.
-   * @default 'host'
+   * Network of the build containers (`RUN` steps). HOST works where Docker has no default bridge.
+   * @default NetworkMode.HOST
    */
-  readonly buildNetworkMode?: string;
+  readonly buildNetworkMode?: NetworkMode;
   /**
    * Keep the image in the engine when the resource is destroyed.
    * @default false
@@ -54,46 +57,54 @@ export class ModulusImage extends Construct {
   public readonly contextHash: string;
   /** The parent, when it is part of the same hierarchy. */
   public readonly parentImage?: ModulusImage;
+  /** The `docker_image` (also `node.defaultChild`). */
   public readonly resource: Image;
 
   constructor(scope: Construct, id: string, props: ModulusImageProps) {
     super(scope, id);
-    const where = this.node.path;
     const tag = props.tag ?? DEFAULT_TAG;
     if (!isValidRepository(props.repository)) {
-      throw new Error(`${where}: repository "${props.repository}" is not valid; expected ${REFERENCE_HELP}.`);
+      throw invalid(this, 'repository', props.repository, `give ${REFERENCE_HELP}`);
     }
     if (!isValidTag(tag)) {
-      throw new Error(`${where}: tag "${tag}" is not valid; expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.`);
+      throw invalid(this, 'tag', tag, 'give a tag matching [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}');
+    }
+    if (typeof props.parent !== 'string' && !(props.parent instanceof ModulusImage)) {
+      throw invalid(this, 'parent', props.parent, `give a ModulusImage or an image reference (${REFERENCE_HELP})`);
     }
     const parentRef = typeof props.parent === 'string' ? props.parent : props.parent.imageRef;
     if (typeof props.parent === 'string' && !isValidReference(props.parent)) {
-      throw new Error(`${where}: parent "${props.parent}" is not valid; expected ${REFERENCE_HELP}.`);
+      throw invalid(this, 'parent', props.parent, `give a ModulusImage or an image reference (${REFERENCE_HELP})`);
     }
     const directory = path.resolve(props.directory);
     if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {
-      throw new Error(`${where}: directory "${props.directory}" does not exist; create it with a Dockerfile in it.`);
+      throw invalid(this, 'directory', props.directory, 'give an existing folder holding a Dockerfile');
     }
     if (!fs.existsSync(path.join(directory, 'Dockerfile'))) {
-      throw new Error(
-        `${where}: directory "${props.directory}" has no Dockerfile; add one starting with ` +
-          `"ARG ${PARENT_BUILD_ARG}" and "FROM \${${PARENT_BUILD_ARG}}".`,
+      throw invalid(
+        this,
+        'directory',
+        props.directory,
+        `give a folder with a Dockerfile in it, starting with "ARG ${PARENT_BUILD_ARG}" and "FROM \${${PARENT_BUILD_ARG}}" (it has none)`,
       );
     }
     if (props.buildArgs && PARENT_BUILD_ARG in props.buildArgs) {
-      throw new Error(`${where}: buildArgs.${PARENT_BUILD_ARG} is reserved for the parent image; set "parent" instead.`);
+      throw invalid(this, `buildArgs.${PARENT_BUILD_ARG}`, props.buildArgs[PARENT_BUILD_ARG], 'leave it out: it carries the parent image; set parent instead');
     }
+    const networkMode = validateEnum(this, 'buildNetworkMode', props.buildNetworkMode ?? NetworkMode.HOST, NetworkMode, 'NetworkMode');
 
     this.imageRef = `${props.repository}:${tag}`;
     this.parentImage = typeof props.parent === 'string' ? undefined : props.parent;
     this.contextHash = hashDirectory(directory);
-    const context = new TerraformAsset(this, 'context', {
+    renamedChild(this, 'Context', 'context');
+    renamedChild(this, 'Image', 'image');
+    const context = new TerraformAsset(this, 'Context', {
       path: directory,
       type: AssetType.DIRECTORY,
       assetHash: this.contextHash.slice(0, 32).toUpperCase(),
     });
 
-    this.resource = new Image(this, 'image', {
+    this.resource = new Image(this, 'Image', {
       name: this.imageRef,
       keepLocally: props.keepLocally ?? false,
       // A rebuild removes the old image while containers (in other stacks) still run it: force only untags it,
@@ -103,13 +114,15 @@ export class ModulusImage extends Construct {
         context: context.path,
         buildArgs: { ...sortedRecord(props.buildArgs ?? {}), [PARENT_BUILD_ARG]: parentRef },
         label: sortedRecord(props.labels ?? {}),
-        networkMode: props.buildNetworkMode ?? 'host',
+        networkMode,
       },
       triggers: {
         context_sha256: this.contextHash,
         parent: this.parentImage ? this.parentImage.imageId : parentRef,
       },
     });
+    this.node.defaultChild = this.resource;
+    moveFromPreviousAddress(this.resource);
     this.imageId = this.resource.imageId;
   }
 }

@@ -1,8 +1,10 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { TerraformBackend, TerraformStack } from 'cdktf';
-import { Construct } from 'constructs';
+import { TerraformAsset, TerraformBackend, TerraformElement, TerraformStack } from 'cdktf';
+import { Construct, Node } from 'constructs';
+import { previousLogicalId } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
-import { addStateBackend, StateBackend } from './state-backend';
+import { invalid } from './private/validation';
+import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
 /** Where Terraform reaches the Docker engine unless told otherwise. */
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
@@ -20,10 +22,11 @@ export interface ModulusStackProps {
    */
   readonly statePath?: string;
   /**
-   * Where the state lives: `{ type: 'local' }` (the file at `statePath`), `{ type: 'pg', schemaPrefix }`
-   * (PostgreSQL, one schema per stack, connection string from PG_CONN_STR at run time) or a function returning any
-   * cdktf `TerraformBackend`. Stacks that read this stack's outputs reach them through the same backend.
-   * @default { type: 'local' }
+   * Where the state lives: `{ type: StateBackendType.LOCAL }` (the file at `statePath`),
+   * `{ type: StateBackendType.PG, schemaPrefix }` (PostgreSQL, one schema per stack, connection string from
+   * PG_CONN_STR at run time) or a function returning any cdktf `TerraformBackend`. Stacks that read this stack's
+   * outputs reach them through the same backend.
+   * @default { type: StateBackendType.LOCAL }
    */
   readonly backend?: StateBackend;
 }
@@ -42,18 +45,23 @@ export class ModulusStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
     const dockerHost = props.dockerHost ?? DEFAULT_DOCKER_HOST;
-    if (!/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
-      throw new Error(
-        `${this.node.path}: dockerHost "${dockerHost}" is not valid; expected unix:///path, tcp://host:port or ssh://user@host.`,
-      );
+    if (typeof dockerHost !== 'string' || !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
+      throw invalid(this, 'dockerHost', dockerHost, 'give unix:///path, tcp://host:port or ssh://user@host');
     }
     const statePath = props.statePath ?? `../../../terraform.${id}.tfstate`;
-    if (statePath.startsWith('/')) {
-      throw new Error(`${this.node.path}: statePath "${statePath}" is absolute; give a path relative to cdktf.out/stacks/${id}.`);
+    if (typeof statePath !== 'string' || statePath.startsWith('/')) {
+      throw invalid(this, 'statePath', statePath, `give a path relative to cdktf.out/stacks/${id}`);
     }
-    this.dockerProvider = new DockerProvider(this, 'docker', { host: dockerHost });
+    this.dockerProvider = new DockerProvider(this, 'Docker', { host: dockerHost });
     pinProvider(this, 'docker');
     nullProvider(this);
-    this.backend = addStateBackend(this, id, props.backend ?? { type: 'local' }, statePath);
+    this.backend = addStateBackend(this, id, props.backend ?? { type: StateBackendType.LOCAL }, statePath);
+  }
+
+  /** Asset folders keep the names of earlier releases: an image's build context path is part of its identity. */
+  protected allocateLogicalId(element: TerraformElement | Node): string {
+    const construct = element instanceof Node ? element.scopes[element.scopes.length - 1] : element;
+    if (construct instanceof TerraformAsset) return previousLogicalId(construct);
+    return super.allocateLogicalId(element);
   }
 }

@@ -1,25 +1,33 @@
 import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
-import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { NetworkMode } from './network-mode';
 import {
   APP_NAME_PATTERN,
   MOP_USER,
   dockerEnv,
-  invalid,
   processLimitRange,
-  requireLiteral,
   validateContainerProps,
-  validateInteger,
   volumeScriptHash,
   volumeScriptPath,
 } from './private/app-runtime';
 import { nullProvider } from './private/providers';
+import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 
-/** Docker restart policies. */
-export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+/** Docker restart policies of a run container. */
+export enum RestartPolicy {
+  /** Never restart. */
+  NO = 'no',
+  /** Restart when the container exits with a non-zero status. */
+  ON_FAILURE = 'on-failure',
+  /** Always restart, also after `docker stop` once the engine restarts. */
+  ALWAYS = 'always',
+  /** Restart unless stopped by hand: the container comes back after a reboot. */
+  UNLESS_STOPPED = 'unless-stopped',
+}
 
 /** Where a bridge-networked app's port is published on the host. */
 export interface PortPublication {
@@ -58,7 +66,7 @@ export interface HttpHealthCheck {
   readonly waitTimeoutSeconds?: number;
 }
 
-/** Everything about a run container but what ties it to an app (shared with ModulusAppProps). */
+/** Everything about a run container but what ties it to an app and its network (ModulusAppProps.run). */
 export interface RunContainerOptions {
   /**
    * Port the app listens on, passed as PORT; the health check and the published port use it.
@@ -74,20 +82,12 @@ export interface RunContainerOptions {
   readonly memoryMiB?: number;
 
   /**
-   * Docker network mode: 'bridge' (with the port published, for users), 'host' (CI: apps bind 127.0.0.1 on
-   * the host's network, nothing is published), 'none', or the name of a Docker network.
-   * @default 'bridge'
-   */
-  readonly networkMode?: string;
-
-  /**
-   * Port publication with a bridge (or named) network; false to publish nothing. Not allowed with 'host' or
-   * 'none'.
-   * @default { hostIp: '127.0.0.1', hostPort: port } for 'bridge', nothing otherwise
+   * Port publication with NetworkMode.BRIDGE; false to publish nothing. Not allowed with HOST or NONE.
+   * @default { hostIp: '127.0.0.1', hostPort: port } with BRIDGE, nothing otherwise
    */
   readonly publish?: PortPublication | false;
 
-  /** @default 'unless-stopped' */
+  /** @default RestartPolicy.UNLESS_STOPPED */
   readonly restart?: RestartPolicy;
 
   /** HTTP health check on PORT; false for none. @default {} (a check with the defaults) */
@@ -119,6 +119,13 @@ export interface RunContainerOptions {
 }
 
 export interface RunContainerProps extends RunContainerOptions {
+  /**
+   * BRIDGE (with the port published, for users), HOST (CI: apps bind 127.0.0.1 on the host's network, nothing
+   * is published) or NONE.
+   * @default NetworkMode.BRIDGE
+   */
+  readonly networkMode?: NetworkMode;
+
   /** The app's volume, mounted at /mnt. The container is replaced when supervisor.conf is rewritten. */
   readonly volume: AppVolume;
 
@@ -145,8 +152,6 @@ export function runContainerName(app: string): string {
   return `modulus-app-${app}`;
 }
 
-const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
-
 /**
  * The container that serves an app: a run-<language> image with the app's volume at /mnt, running
  * supervisord (which starts `start` from /mnt/supervisor.conf) as mop (441:444), with a read-only root file
@@ -154,7 +159,8 @@ const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always'
  * restart policy, a process limit, an HTTP health check on PORT and rotated logs.
  */
 export class RunContainer extends Construct {
-  public readonly container: Container;
+  /** The `docker_container` (also `node.defaultChild`). */
+  public readonly resource: Container;
   /** `modulus-app-<app>`. */
   public readonly containerName: string;
   public readonly port: number;
@@ -163,15 +169,12 @@ export class RunContainer extends Construct {
     super(scope, id);
     const { volume, language, memory, networkMode } = validateContainerProps(this, props, 512);
     this.port = validateInteger(this, 'port', props.port ?? 8080, 1, 65535);
-    const restart = props.restart ?? 'unless-stopped';
-    if (!RESTART_POLICIES.includes(restart)) {
-      throw invalid(this, 'restart', `'${restart}' is not a restart policy: use one of ${RESTART_POLICIES.join(', ')}`);
-    }
+    const restart = validateEnum(this, 'restart', props.restart ?? RestartPolicy.UNLESS_STOPPED, RestartPolicy, 'RestartPolicy');
     const init = props.init ?? true;
 
-    const isolated = networkMode === 'host' || networkMode === 'none';
+    const isolated = networkMode === NetworkMode.HOST || networkMode === NetworkMode.NONE;
     if (isolated && props.publish) {
-      throw invalid(this, 'publish', `ports cannot be published with network mode '${networkMode}'`);
+      throw invalid(this, 'publish', props.publish, `leave it out or give false: ports cannot be published with network mode '${networkMode}'`);
     }
     const publication = isolated || props.publish === false ? undefined : props.publish ?? {};
     const ports = publication
@@ -194,7 +197,7 @@ export class RunContainer extends Construct {
       const check = props.healthCheck ?? {};
       const path = check.path ?? '/';
       if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(path)) {
-        throw invalid(this, 'healthCheck.path', `'${path}' is not a URL path: start with '/', no spaces or quotes`);
+        throw invalid(this, 'healthCheck.path', path, `give a URL path: start with '/', no spaces or quotes`);
       }
       const interval = validateInteger(this, 'healthCheck.intervalSeconds', check.intervalSeconds ?? 15, 1, 3600);
       const timeout = validateInteger(this, 'healthCheck.timeoutSeconds', check.timeoutSeconds ?? 5, 1, 3600);
@@ -212,19 +215,19 @@ export class RunContainer extends Construct {
       if (wait) waitTimeout = validateInteger(this, 'healthCheck.waitTimeoutSeconds', check.waitTimeoutSeconds ?? 120, 1, 3600);
     }
 
-    this.containerName = runContainerName(volume.app);
+    this.containerName = runContainerName(volume.appName);
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
     const processLimitScript = volumeScriptPath(this, 'modulus-process-limit.sh');
     // Created before the container and removed after it (a cgroup can only go once it is empty).
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
-      triggers: { app: volume.app, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
+      triggers: { app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
       provisioners: [
         {
           type: 'local-exec',
           command: `bash ${processLimitScript} apply`,
-          environment: { MODULUS_APP: volume.app, MODULUS_PIDS_MAX: String(processLimit) },
+          environment: { MODULUS_APP: volume.appName, MODULUS_PIDS_MAX: String(processLimit) },
         },
         {
           type: 'local-exec',
@@ -241,7 +244,7 @@ export class RunContainer extends Construct {
     if (init) env.TINI_SUBREAPER = '1';
 
     const labels = [
-      { label: 'org.modulus.app', value: volume.app },
+      { label: 'org.modulus.app', value: volume.appName },
       { label: 'org.modulus.role', value: 'run' },
       { label: 'org.modulus.language', value: language },
       // Labels force a new container when they change: a rewritten supervisor.conf or a new volume. (A new build
@@ -250,7 +253,7 @@ export class RunContainer extends Construct {
       { label: 'org.modulus.config', value: volume.configId },
     ];
 
-    this.container = new Container(this, 'Container', {
+    this.resource = new Container(this, 'Container', {
       name: this.containerName,
       image: props.image,
       user: MOP_USER,
@@ -273,9 +276,10 @@ export class RunContainer extends Construct {
       labels,
       mustRun: true,
       destroyGraceSeconds: 10,
-      cgroupParent: `/modulus/${volume.app}`,
+      cgroupParent: `/modulus/${volume.appName}`,
       dependsOn: [...volume.ready, limit, ...(props.build ? [props.build.published] : [])],
     });
+    this.node.defaultChild = this.resource;
   }
 }
 
@@ -283,7 +287,7 @@ function validateHostIp(scope: Construct, ip: string): string {
   requireLiteral(scope, 'publish.hostIp', ip);
   const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
   if (typeof ip !== 'string' || !(ipv4.test(ip) || /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(':'))) {
-    throw invalid(scope, 'publish.hostIp', `'${ip}' is not an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
+    throw invalid(scope, 'publish.hostIp', ip, `give an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
   }
   return ip;
 }

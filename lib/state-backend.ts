@@ -1,22 +1,31 @@
 import { LocalBackend, PgBackend, TerraformBackend, TerraformStack } from 'cdktf';
+import { invalid, invalidSetting } from './private/validation';
 
 /**
  * Where a stack keeps its Terraform state.
  *
- * - `{ type: 'local' }`: a state file next to cdktf.json (see `ModulusStackProps.statePath`), for one person.
- * - `{ type: 'pg' }`: Terraform's built-in `pg` backend, one PostgreSQL schema per stack, locked with PostgreSQL
+ * - `{ type: StateBackendType.LOCAL }`: a state file next to cdktf.json (see `ModulusStackProps.statePath`), for one person.
+ * - `{ type: StateBackendType.PG }`: Terraform's built-in `pg` backend, one PostgreSQL schema per stack, locked with PostgreSQL
  *   advisory locks. The connection string is never written into the synthesized JSON: Terraform reads it from
  *   `PG_CONN_STR` (or the libpq variables `PGHOST`, `PGUSER`, `PGPASSWORD`, …) when it runs.
  * - a function: any cdktf backend (S3, GCS, HTTP, Terraform Cloud, …) created for the stack.
  */
 export type StateBackend = LocalStateBackend | PgStateBackend | StateBackendFactory;
 
+/** The built-in choices of `StateBackend`. */
+export enum StateBackendType {
+  /** A local state file. */
+  LOCAL = 'local',
+  /** PostgreSQL, through Terraform's `pg` backend. */
+  PG = 'pg',
+}
+
 export interface LocalStateBackend {
-  readonly type: 'local';
+  readonly type: StateBackendType.LOCAL;
 }
 
 export interface PgStateBackend {
-  readonly type: 'pg';
+  readonly type: StateBackendType.PG;
   /**
    * The stack's schema is `<schemaPrefix><stack id>`, with `-` turned into `_`: `modulus_images`,
    * `modulus_apps`. Give each deployment (production, staging, a test run) a prefix of its own.
@@ -33,30 +42,31 @@ export const DEFAULT_PG_SCHEMA_PREFIX = 'modulus_';
 /** Unquoted PostgreSQL identifier (lower case, at most 63 bytes), so the schema is named the same everywhere. */
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** The PostgreSQL schema a stack's state lives in with `{ type: 'pg', schemaPrefix }`. */
+/** The PostgreSQL schema a stack's state lives in with `{ type: StateBackendType.PG, schemaPrefix }`. */
 export function pgSchemaName(stackId: string, schemaPrefix = DEFAULT_PG_SCHEMA_PREFIX): string {
   return `${schemaPrefix}${stackId}`.replace(/-/g, '_');
 }
 
-/** Adds the backend `choice` to `stack`; `where` (the stack's construct path) prefixes every error. */
+/** Adds the backend `choice` to `stack`. */
 export function addStateBackend(stack: TerraformStack, stackId: string, choice: StateBackend, statePath: string): TerraformBackend {
-  const where = stack.node.path;
   if (typeof choice === 'function') {
     const backend = choice(stack, stackId);
     if (!(backend instanceof TerraformBackend)) {
-      throw new Error(`${where}: backend factory returned ${describe(backend)}; it must return a cdktf TerraformBackend created in the stack.`);
+      throw invalid(stack, 'backend', backend, 'give a factory that returns a cdktf TerraformBackend created in the stack (this one returned the value shown)');
     }
     return backend;
   }
   switch (choice?.type) {
-    case 'local':
+    case StateBackendType.LOCAL:
       return new LocalBackend(stack, { path: statePath });
-    case 'pg': {
+    case StateBackendType.PG: {
       const schemaName = pgSchemaName(stackId, choice.schemaPrefix);
       if (!SCHEMA_RE.test(schemaName)) {
-        throw new Error(
-          `${where}: backend.schemaPrefix "${choice.schemaPrefix}" gives the schema name "${schemaName}", which is not valid; ` +
-            'expected lower-case letters, digits and "_" (starting with a letter or "_", at most 63 characters).',
+        throw invalid(
+          stack,
+          'backend.schemaPrefix',
+          choice.schemaPrefix,
+          `give a prefix that makes the schema name ('${schemaName}') lower-case letters, digits and '_', starting with a letter or '_', at most 63 characters`,
         );
       }
       // conn_str stays out of the JSON on purpose: Terraform's pg backend and the terraform_remote_state data
@@ -64,15 +74,7 @@ export function addStateBackend(stack: TerraformStack, stackId: string, choice: 
       return new PgBackend(stack, { schemaName } as unknown as ConstructorParameters<typeof PgBackend>[1]);
     }
     default:
-      throw new Error(`${where}: backend ${describe(choice)} is not valid; expected { type: 'local' }, { type: 'pg' } or a function returning a cdktf TerraformBackend.`);
-  }
-}
-
-function describe(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
+      throw invalid(stack, 'backend', choice, `give { type: StateBackendType.LOCAL }, { type: StateBackendType.PG } or a function returning a cdktf TerraformBackend`);
   }
 }
 
@@ -88,16 +90,18 @@ export const STATE_ENVIRONMENT = ['MODULUS_STATE', 'MODULUS_STATE_SCHEMA_PREFIX'
  * Errors name the variable, its value (never PG_CONN_STR's) and what is allowed.
  */
 export function stateBackendFromEnvironment(env: NodeJS.ProcessEnv = process.env): StateBackend {
-  const kind = env.MODULUS_STATE || 'local';
-  if (kind === 'local') return { type: 'local' };
-  if (kind !== 'pg') {
-    throw new Error(`MODULUS_STATE "${kind}" is not valid; use "local" (default, a state file per stack next to cdktf.json) or "pg" (PostgreSQL, with PG_CONN_STR).`);
+  const kind = env.MODULUS_STATE || StateBackendType.LOCAL;
+  if (kind === StateBackendType.LOCAL) return { type: StateBackendType.LOCAL };
+  if (kind !== StateBackendType.PG) {
+    throw invalidSetting('MODULUS_STATE', kind, "use 'local' (default, a state file per stack next to cdktf.json) or 'pg' (PostgreSQL, with PG_CONN_STR)");
   }
   if (!env.PG_CONN_STR) {
-    throw new Error(
-      'MODULUS_STATE "pg" needs PG_CONN_STR, the PostgreSQL connection string (postgres://user:password@host:port/database); ' +
-        'it is read by Terraform from the environment and never written into cdktf.out.',
+    throw invalidSetting(
+      'PG_CONN_STR',
+      env.PG_CONN_STR,
+      "MODULUS_STATE 'pg' needs it: the PostgreSQL connection string (postgres://user:password@host:port/database), " +
+        'read by Terraform from the environment and never written into cdktf.out',
     );
   }
-  return { type: 'pg', schemaPrefix: env.MODULUS_STATE_SCHEMA_PREFIX || undefined };
+  return { type: StateBackendType.PG, schemaPrefix: env.MODULUS_STATE_SCHEMA_PREFIX || undefined };
 }

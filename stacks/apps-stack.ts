@@ -6,6 +6,7 @@ import { AppVolumeOptions } from '../lib/app-volume';
 import { ContainerSecurityPolicy } from '../lib/container-policy';
 import { ImageHierarchy } from '../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
+import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
 import { Language, LANGUAGES } from '../lib/standard-images';
 
@@ -18,21 +19,21 @@ export interface AppsStackProps extends ModulusStackProps {
    */
   readonly languages?: readonly Language[];
   /**
-   * Network of the apps and their builds. `host` (the apps bind 127.0.0.1 on their own port) suits engines without
-   * a default bridge; `bridge` publishes each port on 127.0.0.1.
-   * @default 'bridge'
+   * Network of the apps and their builds. HOST (the apps bind 127.0.0.1 on their own port) suits engines without
+   * a default bridge; BRIDGE publishes each port on 127.0.0.1.
+   * @default NetworkMode.BRIDGE
    */
-  readonly networkMode?: 'host' | 'bridge';
+  readonly networkMode?: NetworkMode;
   /**
    * Port of the first app; the others follow in the order of `languages`.
    * @default 18080
    */
   readonly firstPort?: number;
   /**
-   * Volume options for every app (backend, size, host root, removal policy).
-   * @default loopfile volumes of 2 GB under /var/lib/modulus/volumes, retained on destroy
+   * Volume options for every app (size, backend, removal policy; the host folder comes from `volumeRoot`).
+   * @default loopfile volumes of 2 GiB under /var/lib/modulus/volumes, retained on destroy
    */
-  readonly volume?: Omit<AppVolumeOptions, 'environment' | 'secretEnvironment' | 'hostRoot'>;
+  readonly volume?: Omit<AppVolumeOptions, 'hostRoot'>;
   /**
    * Host folder under which each app's volume lives, in `<volumeRoot>/<app name>`.
    * @default '/var/lib/modulus/volumes'
@@ -47,19 +48,18 @@ export class AppsStack extends ModulusStack {
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
     const languages = props.languages ?? LANGUAGES;
-    const networkMode = props.networkMode ?? 'bridge';
     languages.forEach((language, index) => {
-      const port = (props.firstPort ?? 18080) + index;
-      this.apps[language] = new ModulusApp(this, `sample-${language}`, {
-        name: `sample-${language}`,
+      const appName = `sample-${language}`;
+      // The construct id is the app's name, as with images in a hierarchy: ids that are names keep them.
+      this.apps[language] = new ModulusApp(this, appName, {
+        appName,
         language,
         source: path.join(packageRoot(), 'samples', language),
         images: props.images,
-        port,
-        networkMode,
+        networkMode: props.networkMode,
         environment: { MODULUS_SAMPLE: language },
-        ...props.volume,
-        hostRoot: props.volumeRoot ? `${props.volumeRoot}/sample-${language}` : undefined,
+        volume: { ...props.volume, hostRoot: props.volumeRoot ? `${props.volumeRoot}/${appName}` : undefined },
+        run: { port: (props.firstPort ?? 18080) + index },
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ImageHierarchy, ImageHierarchyProps } from '../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
+import { renamedChild } from '../lib/private/moves';
 
 export interface ImagesStackProps extends ModulusStackProps, ImageHierarchyProps {}
 
@@ -10,6 +11,7 @@ export class ImagesStack extends ModulusStack {
 
   constructor(scope: Construct, id: string, props: ImagesStackProps = {}) {
     super(scope, id, props);
-    this.hierarchy = new ImageHierarchy(this, 'hierarchy', props);
+    renamedChild(this, 'Hierarchy', 'hierarchy');
+    this.hierarchy = new ImageHierarchy(this, 'Hierarchy', props);
   }
 }

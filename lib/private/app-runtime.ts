@@ -6,8 +6,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AssetType, TerraformAsset, TerraformStack, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
+import { NetworkMode } from '../network-mode';
 import { packageRoot } from '../package-root';
 import { Language } from '../standard-images';
+import { invalid, requireLiteral, validateEnum, validateInteger } from './validation';
 
 /** uid:gid of `mop`, the user every customer process runs as (images/base). */
 export const MOP_USER = '441:444';
@@ -15,25 +17,10 @@ export const MOP_USER = '441:444';
 /** App names: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit; 1-40. */
 export const APP_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
-/** An Error whose message names the construct path, the field and what is allowed. */
-export function invalid(scope: IConstruct, field: string, message: string): Error {
-  return new Error(`${scope.node.path}: invalid ${field}: ${message}`);
-}
-
-export function requireLiteral(scope: IConstruct, field: string, value: unknown): void {
-  if (typeof value === 'string' ? Token.isUnresolved(value) : typeof value === 'number' && Token.isUnresolved(value)) {
-    throw invalid(scope, field, 'must be a literal known at synth time, not a Terraform token');
-  }
-}
-
 export function validateAppName(scope: IConstruct, field: string, value: string): string {
   requireLiteral(scope, field, value);
   if (typeof value !== 'string' || !APP_NAME_PATTERN.test(value)) {
-    throw invalid(
-      scope,
-      field,
-      `'${value}' is not an app name: use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')`,
-    );
+    throw invalid(scope, field, value, `use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')`);
   }
   return value;
 }
@@ -44,11 +31,7 @@ export const LANGUAGE_PATTERN = /^[a-z][a-z0-9]{0,29}$/;
 export function validateLanguage(scope: IConstruct, field: string, value: string): Language {
   requireLiteral(scope, field, value);
   if (typeof value !== 'string' || !LANGUAGE_PATTERN.test(value)) {
-    throw invalid(
-      scope,
-      field,
-      `'${value}' is not a language name: use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')`,
-    );
+    throw invalid(scope, field, value, `use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')`);
   }
   return value;
 }
@@ -59,42 +42,27 @@ export interface ContainerPropsLike {
   readonly image: string;
   readonly language: string;
   readonly memoryMiB?: number;
-  readonly networkMode?: string;
+  readonly networkMode?: NetworkMode;
 }
 
 export function validateContainerProps<V>(
   scope: IConstruct,
   props: ContainerPropsLike & { readonly volume: V },
   defaultMemoryMiB: number,
-): { volume: V; language: Language; memory: number; networkMode: string } {
+): { volume: V; language: Language; memory: number; networkMode: NetworkMode } {
   // AppVolume is checked structurally (importing it here would be circular).
   const volume = props.volume as any;
   if (!volume || typeof volume.hostPath !== 'string' || typeof volume._scriptStep !== 'function') {
-    throw invalid(scope, 'volume', 'must be an AppVolume');
+    throw invalid(scope, 'volume', props.volume, 'give an AppVolume');
   }
   const language = validateLanguage(scope, 'language', props.language);
   if (typeof props.image !== 'string' || props.image.trim() === '') {
-    throw invalid(scope, 'image', 'must be a non-empty image id or reference (e.g. modulusImage.imageId)');
+    throw invalid(scope, 'image', props.image, 'give a non-empty image id or reference (e.g. modulusImage.imageId)');
   }
   const memory = validateInteger(scope, 'memoryMiB', props.memoryMiB ?? defaultMemoryMiB, 64, 1024 * 1024);
-  const networkMode = props.networkMode ?? 'bridge';
-  requireLiteral(scope, 'networkMode', networkMode);
-  if (typeof networkMode !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(networkMode)) {
-    throw invalid(scope, 'networkMode', `'${networkMode}' is not a network mode: use 'bridge', 'host', 'none' or a network name`);
-  }
+  const networkMode = validateEnum(scope, 'networkMode', props.networkMode ?? NetworkMode.BRIDGE, NetworkMode, 'NetworkMode');
   return { volume: props.volume, language, memory, networkMode };
 }
-
-/** Positive whole number in [min, max]. */
-export function validateInteger(scope: IConstruct, field: string, value: number, min: number, max: number): number {
-  requireLiteral(scope, field, value);
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(scope, field, `${value} is not allowed: use a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-const SIZE_UNITS_MIB: Record<string, number> = { m: 1, g: 1024, t: 1024 * 1024 };
 
 let hostLimits: Record<string, number> | undefined;
 
@@ -130,28 +98,10 @@ export function processLimitRange(): { min: number; max: number } {
   return hostLimit('MIN_PIDS_MAX', 'MAX_PIDS_MAX');
 }
 
-/** `mib` MiB in the largest binary unit that divides it, e.g. '64 MiB', '16 TiB'. */
-function formatMiB(mib: number): string {
-  if (mib % (1024 * 1024) === 0) return `${mib / (1024 * 1024)} TiB`;
-  if (mib % 1024 === 0) return `${mib / 1024} GiB`;
-  return `${mib} MiB`;
-}
-
-/**
- * Parses a volume size such as '2GiB', '2G', '2GB', '512MiB' or '1.5TiB' into MiB. Units are binary whatever
- * their spelling (G = GB = GiB = 1024 MiB), as with lvcreate and truncate; the result must be a whole number
- * of MiB within volumeSizeLimitsMiB() (64 MiB to 16 TiB).
- */
-export function parseSizeMiB(scope: IConstruct, field: string, value: string): number {
-  requireLiteral(scope, field, value);
+/** A volume size in MiB within volumeSizeLimitsMiB() (64 MiB to 16 TiB), as modulus-volume.sh enforces it. */
+export function validateSizeMiB(scope: IConstruct, field: string, value: number): number {
   const { minMiB, maxMiB } = volumeSizeLimitsMiB();
-  const allowed = `use a number and a unit M, G or T (also MB/MiB, GB/GiB, TB/TiB; all binary), e.g. '2GiB' or '512MiB', from ${formatMiB(minMiB)} to ${formatMiB(maxMiB)}`;
-  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([mgt])(?:i?b)?\s*$/i.exec(value) : null;
-  if (!match) throw invalid(scope, field, `'${value}' is not a size: ${allowed}`);
-  const mib = Number(match[1]) * SIZE_UNITS_MIB[match[2].toLowerCase()];
-  if (!Number.isInteger(mib)) throw invalid(scope, field, `'${value}' is not a whole number of MiB: ${allowed}`);
-  if (mib < minMiB || mib > maxMiB) throw invalid(scope, field, `'${value}' is out of range: ${allowed}`);
-  return mib;
+  return validateInteger(scope, field, value, minMiB, maxMiB);
 }
 
 /** Absolute host path of safe characters, without '.'/'..' components or a trailing '/'. */
@@ -163,11 +113,7 @@ export function validateHostPath(scope: IConstruct, field: string, value: string
     !/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(value) ||
     parts.some((part, index) => index > 0 && (part === '' || part === '.' || part === '..'))
   ) {
-    throw invalid(
-      scope,
-      field,
-      `'${value}' is not allowed: use an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' components, empty components or a trailing '/'`,
-    );
+    throw invalid(scope, field, value, `use an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' components, empty components or a trailing '/'`);
   }
   return value;
 }
@@ -178,7 +124,7 @@ export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function validateEnvNames(scope: IConstruct, field: string, env: Record<string, string>): void {
   for (const name of Object.keys(env)) {
     if (!ENV_NAME_PATTERN.test(name)) {
-      throw invalid(scope, field, `'${name}' is not an environment variable name: use letters, digits and '_', not starting with a digit`);
+      throw invalid(scope, `${field} name`, name, `use letters, digits and '_', not starting with a digit`);
     }
   }
 }

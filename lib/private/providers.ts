@@ -33,7 +33,7 @@ export function pinProvider(stack: TerraformStack, name: keyof typeof PROVIDER_V
 function providerOf<P extends TerraformProvider>(
   scope: IConstruct,
   name: 'null' | 'external',
-  make: (stack: TerraformStack, id: string) => P,
+  make: (stack: TerraformStack) => P,
 ): P {
   const stack = TerraformStack.of(scope);
   const existing = stack.node.children.find(
@@ -41,15 +41,15 @@ function providerOf<P extends TerraformProvider>(
   );
   if (existing) return existing;
   pinProvider(stack, name);
-  return make(stack, name);
+  return make(stack);
 }
 
 /** hashicorp/null, pinned to exactly 3.2.4. */
 export function nullProvider(scope: IConstruct): NullProvider {
-  return providerOf(scope, 'null', (stack, id) => new NullProvider(stack, id));
+  return providerOf(scope, 'null', (stack) => new NullProvider(stack, 'Null'));
 }
 
 /** hashicorp/external, pinned to exactly 2.3.5 (only in stacks that use it). */
 export function externalProvider(scope: IConstruct): ExternalProvider {
-  return providerOf(scope, 'external', (stack, id) => new ExternalProvider(stack, id));
+  return providerOf(scope, 'external', (stack) => new ExternalProvider(stack, 'External'));
 }
