@@ -1,9 +1,9 @@
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
-import { copyCheckout } from '../unit/support/checkout';
+import { copyCheckout, REPO_ROOT } from '../unit/support/checkout';
 import { httpGet, waitForHttp } from '../contract/support/run';
 import { longestOutage, startProbing } from './support/probe';
 import { bash, docker, ok, waitFor } from './support/shell';
@@ -69,8 +69,50 @@ const notifications = (language: string) =>
     .filter((file) => file.endsWith('.json'))
     .map((file) => JSON.parse(fs.readFileSync(path.join(mnt(language), 'notifications', file), 'utf8')));
 
+/**
+ * The release this one upgrades (0.2.0). The first deploy runs its code, as a platform deployed before this
+ * release would have; the test then plans and applies this release over that state.
+ */
+const PREVIOUS_RELEASE = '50b9696';
+
+/**
+ * Makes `checkout` hold the files of `release` (a commit of this repository), or of this working tree when
+ * none is given; the state files stay.
+ */
+function checkoutRelease(release?: string): void {
+  fs.mkdirSync(checkout, { recursive: true });
+  for (const entry of fs.readdirSync(checkout)) {
+    if (!/^terraform\..+\.tfstate(\.backup)?$/.test(entry)) fs.rmSync(path.join(checkout, entry), { recursive: true, force: true });
+  }
+  if (!release) {
+    copyCheckout(checkout);
+    return;
+  }
+  execFileSync('bash', ['-c', 'set -euo pipefail; git -C "$REPO" archive "$RELEASE" | tar -x -C "$CHECKOUT"'], {
+    env: { ...process.env, REPO: REPO_ROOT, RELEASE: release, CHECKOUT: checkout },
+  });
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
+}
+
+/** The planned changes of one stack of `checkout` (terraform show -json of a saved plan). */
+function plannedChanges(stack: string): Array<{ address: string; previous_address?: string; change: { actions: string[] } }> {
+  const run = (args: string) =>
+    ok(
+      bash(`terraform ${args}`, { cwd: path.join(checkout, 'cdktf.out', 'stacks', stack), env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } }),
+      `terraform ${args} (${stack})`,
+    );
+  run('init -input=false -no-color');
+  run('plan -input=false -no-color -lock=false -out=upgrade.tfplan');
+  return JSON.parse(run('show -json upgrade.tfplan')).resource_changes ?? [];
+}
+
 beforeAll(() => {
-  copyCheckout(checkout);
+  try {
+    execFileSync('git', ['-C', REPO_ROOT, 'cat-file', '-e', `${PREVIOUS_RELEASE}^{commit}`]);
+  } catch {
+    throw new Error(`the upgrade test needs commit ${PREVIOUS_RELEASE} (release 0.2.0) in this clone: clone without --depth, or git fetch --unshallow`);
+  }
+  checkoutRelease(PREVIOUS_RELEASE);
 });
 
 afterAll(() => {
@@ -83,6 +125,30 @@ afterAll(() => {
     });
   }
   fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('upgrading a deployment of the previous release', () => {
+  it('deploys the previous release', () => {
+    const output = cdktf('deploy images apps --auto-approve');
+    expect(output).toMatch(/apps\s+Apply complete!/);
+  });
+
+  it('plans this release over it without replacing or destroying any volume or image (moved, not recreated)', () => {
+    const before = imageIds();
+    checkoutRelease();
+    cdktf('synth');
+    const images = plannedChanges('images').filter((change) => change.address.startsWith('docker_image.'));
+    expect(images).toHaveLength(STANDARD_IMAGES.length);
+    for (const image of images) {
+      expect({ image: image.address, actions: image.change.actions }).toEqual({ image: image.address, actions: ['no-op'] });
+      expect(image.previous_address).toMatch(/^docker_image\.hierarchy_[a-z-]+_image_[0-9A-F]{8}$/);
+    }
+    const volumes = plannedChanges('apps').filter((change) => /^null_resource\.sample-[a-z]+_Volume_Volume_[0-9A-F]{8}$/.test(change.address));
+    expect(volumes.map((volume) => [volume.address, volume.change.actions])).toEqual(
+      LANGUAGES.map((language) => [expect.stringMatching(new RegExp(`sample-${language}_Volume_Volume_`)), ['no-op']]),
+    );
+    expect(imageIds()).toEqual(before);
+  });
 });
 
 describe('one cdktf deploy', () => {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from 'cdktf';
-import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
+import { AppVolume, AppVolumeProps, VolumeBackend, VolumeRemovalPolicy } from '../../lib/app-volume';
 import { errorMessage, localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -10,7 +10,7 @@ const REPO_ROOT = path.resolve(__dirname, '../..');
 function synthVolume(props: Partial<AppVolumeProps> = {}) {
   let volume!: AppVolume;
   const result = synthStack((stack) => {
-    volume = new AppVolume(stack, 'Vol', { app: 'shop', ...props });
+    volume = new AppVolume(stack, 'Vol', { appName: 'shop', ...props });
   });
   return { ...result, volume };
 }
@@ -96,12 +96,12 @@ describe('AppVolume: resources', () => {
     expect(policy.triggers.removal_policy).toBe('retain');
     expect(localExecs(policy)[0].command).toMatch(/modulus-volume\.sh set-policy$/);
     expect(localExecs(policy)[0].environment.MODULUS_REMOVAL_POLICY).toBe('retain');
-    expect(volume.removalPolicy).toBe('retain');
+    expect(volume.removalPolicy).toBe(VolumeRemovalPolicy.RETAIN);
   });
 
   it('exposes ids that change with the volume and with supervisor.conf', () => {
     const { json: withOutputs } = synthStack((stack) => {
-      const v = new AppVolume(stack, 'Vol', { app: 'shop' });
+      const v = new AppVolume(stack, 'Vol', { appName: 'shop' });
       new TerraformOutput(stack, 'volume_id', { value: v.volumeId });
       new TerraformOutput(stack, 'config_id', { value: v.configId });
     });
@@ -115,7 +115,7 @@ describe('AppVolume: changes', () => {
   const triggersOf = (json: any, name: string) => resource(json, 'null_resource', `Vol_${name}`).triggers;
 
   it('growing changes only the size step, never the volume triggers (no replacement)', () => {
-    const grown = synthVolume({ size: '5GiB' }).json;
+    const grown = synthVolume({ sizeMiB: 5120 }).json;
     expect(triggersOf(grown, 'Volume')).toEqual(triggersOf(base, 'Volume'));
     expect(triggersOf(grown, 'Size').size_mib).toBe('5120');
     expect(triggersOf(grown, 'Config')).toEqual(triggersOf(base, 'Config'));
@@ -130,7 +130,7 @@ describe('AppVolume: changes', () => {
   });
 
   it('changing the removal policy does not replace the volume (it would run the old policy)', () => {
-    const changed = synthVolume({ removalPolicy: 'destroy' }).json;
+    const changed = synthVolume({ removalPolicy: VolumeRemovalPolicy.DESTROY }).json;
     expect(triggersOf(changed, 'Volume')).toEqual(triggersOf(base, 'Volume'));
     expect(triggersOf(changed, 'RemovalPolicy').removal_policy).toBe('destroy');
   });
@@ -142,57 +142,69 @@ describe('AppVolume: changes', () => {
 });
 
 describe('AppVolume: sizes', () => {
-  it.each([
-    ['2GiB', 2048],
-    ['2G', 2048],
-    ['2GB', 2048],
-    ['2 gib', 2048],
-    ['512MiB', 512],
-    ['1.5GiB', 1536],
-    ['1T', 1048576],
-    ['64M', 64],
-  ])('%s is %d MiB', (size, mib) => {
-    expect(synthVolume({ size }).volume.sizeMiB).toBe(mib);
+  it.each([64, 512, 1536, 2048, 1048576, 16777216])('%d MiB is accepted as it is', (sizeMiB) => {
+    const { json, volume } = synthVolume({ sizeMiB });
+    expect(volume.sizeMiB).toBe(sizeMiB);
+    expect(resource(json, 'null_resource', 'Vol_Size').triggers.size_mib).toBe(String(sizeMiB));
   });
 
-  it.each(['2XB', '-1G', '0G', '2', 'GiB', '', '1.0001G', '63MiB', '17TiB', '2 G B'])('refuses %j with the construct path, field and what is allowed', (size) => {
-    const message = volumeError({ size });
-    expect(message).toMatch(/^test\/Vol: invalid size: /);
-    expect(message).toContain('unit M, G or T');
+  it.each([0, -1, 63, 16777217, 1.5, 2048.5, Number.NaN, Number.POSITIVE_INFINITY])(
+    'refuses %d with the construct path, field, value and what is allowed',
+    (sizeMiB) => {
+      expect(volumeError({ sizeMiB })).toBe(`test/Vol: invalid sizeMiB ${sizeMiB}: use a whole number from 64 to 16777216`);
+    },
+  );
+
+  it.each(['2GiB', '2048', ''])('refuses the string %j (sizes are a number of MiB)', (size) => {
+    expect(volumeError({ sizeMiB: size as any })).toBe(`test/Vol: invalid sizeMiB '${size}': use a whole number from 64 to 16777216`);
   });
 });
 
 describe('AppVolume: validation', () => {
-  it.each(['Shop', '1shop', 'shop-', 'sh_op', 'a'.repeat(41), '', 'shop api', '-shop'])('refuses the app name %j', (app) => {
-    expect(volumeError({ app })).toMatch(/^test\/Vol: invalid app: .* is not an app name: use a lowercase letter/);
+  it.each(['Shop', '1shop', 'shop-', 'sh_op', 'a'.repeat(41), '', 'shop api', '-shop'])('refuses the app name %j', (appName) => {
+    expect(volumeError({ appName })).toBe(
+      `test/Vol: invalid appName '${appName}': use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')`,
+    );
   });
 
   it('accepts app names up to 40 characters', () => {
-    expect(synthVolume({ app: `a${'b'.repeat(38)}9` }).volume.app).toHaveLength(40);
+    expect(synthVolume({ appName: `a${'b'.repeat(38)}9` }).volume.appName).toHaveLength(40);
   });
 
   it('refuses unknown backends and policies', () => {
-    expect(volumeError({ backend: 'zfs' as any })).toBe("test/Vol: invalid backend: 'zfs' is not a volume backend: use 'loopfile' or 'lvm-thin'");
+    expect(volumeError({ backend: 'zfs' as any })).toBe(
+      "test/Vol: invalid backend 'zfs': use one of VolumeBackend.LOOPFILE ('loopfile'), VolumeBackend.LVM_THIN ('lvm-thin')",
+    );
     expect(volumeError({ removalPolicy: 'snapshot' as any })).toBe(
-      "test/Vol: invalid removalPolicy: 'snapshot' is not a removal policy: use 'retain' or 'destroy'",
+      "test/Vol: invalid removalPolicy 'snapshot': use one of VolumeRemovalPolicy.RETAIN ('retain'), VolumeRemovalPolicy.DESTROY ('destroy')",
     );
   });
 
   it('needs lvm settings exactly with the lvm-thin backend', () => {
-    expect(volumeError({ backend: 'lvm-thin' })).toMatch(/invalid lvm: backend 'lvm-thin' needs lvm: \{ volumeGroup, thinPool \}/);
-    expect(volumeError({ lvm: { volumeGroup: 'vg0', thinPool: 'pool0' } })).toMatch(/invalid lvm: only used with backend 'lvm-thin'/);
-    expect(volumeError({ backend: 'lvm-thin', lvm: { volumeGroup: 'vg 0', thinPool: 'pool0' } })).toMatch(/invalid lvm.volumeGroup: 'vg 0' is not an LVM name/);
+    expect(volumeError({ backend: VolumeBackend.LVM_THIN })).toBe(
+      'test/Vol: invalid lvm undefined: give { volumeGroup, thinPool } with VolumeBackend.LVM_THIN',
+    );
+    expect(volumeError({ lvm: { volumeGroup: 'vg0', thinPool: 'pool0' } })).toBe(
+      `test/Vol: invalid lvm {"volumeGroup":"vg0","thinPool":"pool0"}: leave it out: it is only used with VolumeBackend.LVM_THIN, not 'loopfile'`,
+    );
+    expect(volumeError({ backend: VolumeBackend.LVM_THIN, lvm: { volumeGroup: 'vg 0', thinPool: 'pool0' } })).toBe(
+      "test/Vol: invalid lvm.volumeGroup 'vg 0': use an LVM name: letters, digits, '_', '.', '+' and '-', not starting with '-'",
+    );
   });
 
   it('refuses relative or unsafe host roots', () => {
     for (const hostRoot of ['var/lib/x', '/var/lib/../x', '/var/lib/x/', '/var lib', '/', '/var//x']) {
-      expect(volumeError({ hostRoot })).toMatch(/^test\/Vol: invalid hostRoot: .* use an absolute path/);
+      expect(volumeError({ hostRoot })).toBe(
+        `test/Vol: invalid hostRoot '${hostRoot}': use an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' components, empty components or a trailing '/'`,
+      );
     }
   });
 
   it('refuses invalid variable names and a name given both plain and secret', () => {
-    expect(volumeError({ environment: { '1X': 'a' } })).toMatch(/invalid environment: '1X' is not an environment variable name/);
-    expect(volumeError({ environment: { A: 'a' }, secretEnvironment: { A: 'b' } })).toMatch(/invalid secretEnvironment: 'A' is also in environment/);
+    expect(volumeError({ environment: { '1X': 'a' } })).toBe("test/Vol: invalid environment name '1X': use letters, digits and '_', not starting with a digit");
+    expect(volumeError({ environment: { A: 'a' }, secretEnvironment: { A: 'b' } })).toBe(
+      "test/Vol: invalid secretEnvironment name 'A': give each variable once: it is also in environment",
+    );
   });
 
   it.each([
@@ -204,7 +216,7 @@ describe('AppVolume: validation', () => {
     ['x%(here)s', '%(here)s'],
   ])('refuses %j, which supervisor cannot read back, naming the variable but not the value', (value, reason) => {
     const message = volumeError({ secretEnvironment: { DB_PASSWORD: value } });
-    expect(message).toContain('test/Vol: invalid secretEnvironment.DB_PASSWORD: the value ');
+    expect(message).toMatch(/^test\/Vol: invalid secretEnvironment\.DB_PASSWORD \(value hidden\): the value contains .*; give one supervisor\.conf can hold unchanged$/);
     expect(message).toContain(reason);
     expect(message).not.toContain(value);
   });
@@ -229,7 +241,7 @@ describe('AppVolume: supervisor.conf and secrets', () => {
     const secret = 's3cr3t-literal-value';
     const { json, raw } = synthStack((stack) => {
       const variable = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
-      new AppVolume(stack, 'Vol', { app: 'shop', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
+      new AppVolume(stack, 'Vol', { appName: 'shop', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
     });
     const config = resource(json, 'null_resource', 'Vol_Config');
     const [write] = localExecs(config);
@@ -255,7 +267,7 @@ describe('AppVolume: supervisor.conf and secrets', () => {
 
 describe('AppVolume: lvm-thin', () => {
   it('passes the volume group and thin pool and keys the volume on them', () => {
-    const { json } = synthVolume({ backend: 'lvm-thin', lvm: { volumeGroup: 'vg0', thinPool: 'pool0' }, size: '10G' });
+    const { json } = synthVolume({ backend: VolumeBackend.LVM_THIN, lvm: { volumeGroup: 'vg0', thinPool: 'pool0' }, sizeMiB: 10240 });
     const volume = resource(json, 'null_resource', 'Vol_Volume');
     expect(volume.triggers).toMatchObject({ backend: 'lvm-thin', lvm_volume_group: 'vg0', lvm_thin_pool: 'pool0' });
     expect(localExecs(volume)[0].environment).toMatchObject({ MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_VG: 'vg0', MODULUS_LVM_POOL: 'pool0', MODULUS_SIZE_MIB: '10240' });
@@ -274,8 +286,8 @@ describe('AppVolume: synthesized output', () => {
 
   it('ships the volume script once per stack, at the relative path the provisioners call', () => {
     const stack = new TerraformStack(Testing.app(), 'shipped');
-    new AppVolume(stack, 'One', { app: 'one' });
-    new AppVolume(stack, 'Two', { app: 'two' });
+    new AppVolume(stack, 'One', { appName: 'one' });
+    new AppVolume(stack, 'Two', { appName: 'two' });
     const outdir = Testing.fullSynth(stack);
     const stackDir = path.join(outdir, 'stacks', 'shipped');
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));

@@ -3,6 +3,7 @@ import { Aspects } from 'cdktf';
 import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
+import { NetworkMode } from '../../lib/network-mode';
 import { addImageFolder, makeImagesDirectory } from './support/fixtures';
 import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
@@ -12,7 +13,7 @@ function synthApp(props: Partial<ModulusAppProps> = {}, source = SOURCE) {
   let app!: ModulusApp;
   const result = synthStack((stack) => {
     app = new ModulusApp(stack, 'Hello', {
-      name: 'hello',
+      appName: 'hello',
       language: 'node',
       source,
       buildImage: '${docker_image.build_node.image_id}',
@@ -25,7 +26,7 @@ function synthApp(props: Partial<ModulusAppProps> = {}, source = SOURCE) {
 }
 
 describe('ModulusApp: volume → build → run', () => {
-  const { json, stack, app } = synthApp({ environment: { NODE_ENV: 'production' }, networkMode: 'host', size: '1GiB' });
+  const { json, stack, app } = synthApp({ environment: { NODE_ENV: 'production' }, networkMode: NetworkMode.HOST, volume: { sizeMiB: 1024 } });
   const build = resource(json, 'docker_container', 'Hello_Build_Container');
   const run = resource(json, 'docker_container', 'Hello_Run_Container');
 
@@ -64,7 +65,7 @@ describe('ModulusApp: volume → build → run', () => {
   it('keeps the volume untouched when the source, the images or the environment change', () => {
     const volumeOf = (j: any) => resource(j, 'null_resource', 'Hello_Volume');
     const changed = synthApp(
-      { environment: { NODE_ENV: 'staging' }, networkMode: 'host', size: '1GiB', runImage: 'other', buildImage: 'other-build' },
+      { environment: { NODE_ENV: 'staging' }, networkMode: NetworkMode.HOST, volume: { sizeMiB: 1024 }, runImage: 'other', buildImage: 'other-build' },
       sourceFolder({ 'index.js': 'changed' }),
     ).json;
     expect(volumeOf(changed)).toEqual(volumeOf(json));
@@ -82,23 +83,26 @@ describe('ModulusApp: volume → build → run', () => {
 describe('ModulusApp: validation', () => {
   const appError = (props: Partial<ModulusAppProps>) => errorMessage(() => synthApp(props));
 
-  it.each([
-    [{ name: 'Hello World' }, "test/Hello: invalid name: 'Hello World' is not an app name"],
-    [{ language: 'Go' }, "test/Hello: invalid language: 'Go' is not a language name: use a lowercase letter, then lowercase letters or digits"],
-    [{ language: 'node-legacy' }, "test/Hello: invalid language: 'node-legacy' is not a language name"],
-    [{ buildImage: undefined }, "test/Hello: invalid language: 'node' has no images: pass images (an ImageHierarchy with build-node) or buildImage"],
+  const APP_NAME = "use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')";
+  const LANGUAGE_NAME = "use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')";
+  it.each<[Partial<ModulusAppProps>, string]>([
+    [{ appName: 'Hello World' }, `test/Hello: invalid appName 'Hello World': ${APP_NAME}`],
+    [{ language: 'Go' }, `test/Hello: invalid language 'Go': ${LANGUAGE_NAME}`],
+    [{ language: 'node-legacy' }, `test/Hello: invalid language 'node-legacy': ${LANGUAGE_NAME}`],
+    [{ buildImage: undefined }, "test/Hello: invalid language 'node': it has no images: pass images (an ImageHierarchy with build-node) or buildImage"],
     [
       { buildImage: undefined, runImage: undefined, language: 'python' },
-      "test/Hello: invalid language: 'python' has no images: pass images (an ImageHierarchy with build-python and run-python) or buildImage and runImage",
+      "test/Hello: invalid language 'python': it has no images: pass images (an ImageHierarchy with build-python and run-python) or buildImage and runImage",
     ],
-    [{ images: {} as any }, 'test/Hello: invalid images: must be an ImageHierarchy'],
-    [{ size: '2XB' }, "test/Hello/Volume: invalid size: '2XB' is not a size"],
-    [{ size: '-2G' }, "test/Hello/Volume: invalid size: '-2G' is not a size"],
-    [{ environment: { PORT: '80' } }, 'test/Hello: invalid environment.PORT: is set from port; use that prop'],
-    [{ buildTimeoutSeconds: 5 }, 'test/Hello/Build: invalid timeoutSeconds: 5 is not allowed'],
-    [{ port: -1 }, 'test/Hello/Run: invalid port: -1 is not allowed'],
+    [{ images: {} as any }, 'test/Hello: invalid images {}: give an ImageHierarchy'],
+    [{ volume: { sizeMiB: 10 } }, 'test/Hello/Volume: invalid sizeMiB 10: use a whole number from 64 to 16777216'],
+    [{ volume: { sizeMiB: '2GiB' as any } }, "test/Hello/Volume: invalid sizeMiB '2GiB': use a whole number from 64 to 16777216"],
+    [{ environment: { PORT: '80' } }, "test/Hello: invalid environment.PORT '80': leave it out: it is set from run.port"],
+    [{ environment: { SERVO_SIZE: '1' } }, "test/Hello: invalid environment.SERVO_SIZE '1': leave it out: it is set from run.memoryMiB"],
+    [{ build: { timeoutSeconds: 5 } }, 'test/Hello/Build: invalid timeoutSeconds 5: use a whole number from 10 to 86400'],
+    [{ run: { port: -1 } }, 'test/Hello/Run: invalid port -1: use a whole number from 1 to 65535'],
   ])('refuses %j at synth', (props, message) => {
-    expect(appError(props)).toContain(message);
+    expect(appError(props)).toBe(message);
   });
 });
 
@@ -110,7 +114,7 @@ describe('ModulusApp: languages are open, images come from a hierarchy', () => {
       const imagesDirectory = makeImagesDirectory();
       for (const { name } of extra) addImageFolder(imagesDirectory, name);
       images = new ImageHierarchy(stack, 'images', { imagesDirectory, additionalImages: extra });
-      new ModulusApp(stack, 'Hello', { name: 'hello', language: 'node', source: SOURCE, images, ...props });
+      new ModulusApp(stack, 'Hello', { appName: 'hello', language: 'node', source: SOURCE, images, ...props });
     });
     return { ...result, images };
   }

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Testing } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
 import { BuildJob, BuildJobProps, buildContainerName } from '../../lib/build-job';
+import { NetworkMode } from '../../lib/network-mode';
 import { errorMessage, localExecs, resource, resourceKey, sourceFolder, synthStack } from './support/app-runtime';
 
 const IMAGE = 'sha256:0123456789abcdef';
@@ -11,7 +12,7 @@ const IMAGE = 'sha256:0123456789abcdef';
 function synthBuild(props: Partial<BuildJobProps> = {}, source = sourceFolder()) {
   let job!: BuildJob;
   const result = synthStack((stack) => {
-    const volume = new AppVolume(stack, 'Vol', { app: 'shop' });
+    const volume = new AppVolume(stack, 'Vol', { appName: 'shop' });
     job = new BuildJob(stack, 'Build', { volume, image: IMAGE, language: 'node', source, ...props });
   });
   return { ...result, job, source };
@@ -40,6 +41,8 @@ describe('BuildJob: the build container', () => {
     });
     expect(container.command).toEqual(['timeout', '--kill-after=10', '930', 'build']);
     expect(job.containerName).toBe('modulus-build-shop');
+    expect(job.node.defaultChild).toBe(job.resource);
+    expect(job.resource.node.path).toBe('test/Build/Container');
   });
 
   it('sets INPUT/OUTPUT, INPUT_DIR/OUTPUT_DIR and BUILD_TIMEOUT (15 minutes by default)', () => {
@@ -132,30 +135,38 @@ describe('BuildJob: source changes', () => {
 
 describe('BuildJob: options', () => {
   it('passes timeout, memory, network and extra environment', () => {
-    const { json } = synthBuild({ timeoutSeconds: 60, memoryMiB: 2048, networkMode: 'host', environment: { RUN_TESTS: 'true', NPM_TOKEN: '${abc}' } });
+    const { json } = synthBuild({ timeoutSeconds: 60, memoryMiB: 2048, networkMode: NetworkMode.HOST, environment: { RUN_TESTS: 'true', NPM_TOKEN: '${abc}' } });
     const container = resource(json, 'docker_container', 'Build_Container');
     expect(container).toMatchObject({ memory: 2048, memory_swap: 2048, network_mode: 'host', command: ['timeout', '--kill-after=10', '90', 'build'] });
     expect(container.env).toEqual(expect.arrayContaining(['BUILD_TIMEOUT=60', 'RUN_TESTS=true', 'NPM_TOKEN=$${abc}']));
     expect(container.lifecycle.postcondition[0].error_message).toContain('timed out after 60 s');
   });
 
-  it.each([
-    [{ language: 'Ruby' }, "test/Build: invalid language: 'Ruby' is not a language name: use a lowercase letter, then lowercase letters or digits"],
-    [{ image: '' }, 'test/Build: invalid image: must be a non-empty image id or reference'],
-    [{ timeoutSeconds: 0 }, 'test/Build: invalid timeoutSeconds: 0 is not allowed: use a whole number from 10 to 86400'],
-    [{ memoryMiB: -1 }, 'test/Build: invalid memoryMiB: -1 is not allowed'],
-    [{ memoryMiB: 1.5 }, 'test/Build: invalid memoryMiB: 1.5 is not allowed'],
-    [{ networkMode: 'my net' }, "test/Build: invalid networkMode: 'my net' is not a network mode"],
-    [{ environment: { INPUT: '/x' } }, 'test/Build: invalid environment.INPUT: is set by the build job'],
-    [{ environment: { 'A-B': '1' } }, "test/Build: invalid environment: 'A-B' is not an environment variable name"],
-    [{ source: '/nonexistent/modulus-source' }, "test/Build: invalid source: '/nonexistent/modulus-source' is not a folder"],
+  const NETWORK_MODES = "use one of NetworkMode.BRIDGE ('bridge'), NetworkMode.HOST ('host'), NetworkMode.NONE ('none')";
+  it.each<[Partial<BuildJobProps>, string]>([
+    [{ language: 'Ruby' }, "test/Build: invalid language 'Ruby': use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')"],
+    [{ image: '' }, "test/Build: invalid image '': give a non-empty image id or reference (e.g. modulusImage.imageId)"],
+    [{ timeoutSeconds: 0 }, 'test/Build: invalid timeoutSeconds 0: use a whole number from 10 to 86400'],
+    [{ memoryMiB: -1 }, 'test/Build: invalid memoryMiB -1: use a whole number from 64 to 1048576'],
+    [{ memoryMiB: 1.5 }, 'test/Build: invalid memoryMiB 1.5: use a whole number from 64 to 1048576'],
+    [{ networkMode: 'my net' as any }, `test/Build: invalid networkMode 'my net': ${NETWORK_MODES}`],
+    // Named Docker networks are no longer accepted.
+    [{ networkMode: 'my-network' as any }, `test/Build: invalid networkMode 'my-network': ${NETWORK_MODES}`],
+    [{ environment: { INPUT: '/x' } }, "test/Build: invalid environment.INPUT '/x': leave it out: the build job sets it (/mnt/input or /mnt/output)"],
+    [{ environment: { 'A-B': '1' } }, "test/Build: invalid environment name 'A-B': use letters, digits and '_', not starting with a digit"],
+    [
+      { source: '/nonexistent/modulus-source' },
+      "test/Build: invalid source '/nonexistent/modulus-source': give an existing folder (relative paths are relative to cdktf.json)",
+    ],
   ])('refuses %j', (props, message) => {
-    expect(buildError(props)).toContain(message);
+    expect(buildError(props)).toBe(message);
   });
 
   it('needs an AppVolume', () => {
-    expect(() =>
-      synthStack((stack) => new BuildJob(stack, 'Build', { volume: {} as any, image: IMAGE, language: 'node', source: sourceFolder() })),
-    ).toThrow('test/Build: invalid volume: must be an AppVolume');
+    expect(
+      errorMessage(() =>
+        synthStack((stack) => new BuildJob(stack, 'Build', { volume: {} as any, image: IMAGE, language: 'node', source: sourceFolder() })),
+      ),
+    ).toBe('test/Build: invalid volume {}: give an AppVolume');
   });
 });

@@ -6,9 +6,9 @@ import { Container, ContainerConfig } from '@cdktf/provider-docker/lib/container
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Construct } from 'constructs';
 import { AppVolume } from '../../lib/app-volume';
-import { CONTAINER_POLICY_RULES, ContainerSecurityPolicy } from '../../lib/container-policy';
+import { CONTAINER_POLICY_RULES, ContainerPolicyLevel, ContainerPolicyRule, ContainerSecurityPolicy } from '../../lib/container-policy';
 import { RunContainer } from '../../lib/run-container';
-import { annotations, synthStack } from './support/app-runtime';
+import { annotations, errorMessage, synthStack } from './support/app-runtime';
 
 const SECURE: Omit<ContainerConfig, 'name' | 'image'> = {
   user: '441:444',
@@ -19,7 +19,7 @@ const SECURE: Omit<ContainerConfig, 'name' | 'image'> = {
 };
 
 /** Annotations on docker_containers after the policy ran, as "<construct id>: <level>: <rule>". */
-function check(fill: (stack: TerraformStack) => void, level?: 'error' | 'warning'): string[] {
+function check(fill: (stack: TerraformStack) => void, level?: ContainerPolicyLevel): string[] {
   const { stack } = synthStack((s) => {
     fill(s);
     Aspects.of(s).add(new ContainerSecurityPolicy({ level }));
@@ -37,7 +37,7 @@ describe('ContainerSecurityPolicy', () => {
     expect(
       check((stack) => {
         container(stack, 'Secure');
-        new RunContainer(stack, 'Run', { volume: new AppVolume(stack, 'Vol', { app: 'x' }), image: 'i', language: 'static' });
+        new RunContainer(stack, 'Run', { volume: new AppVolume(stack, 'Vol', { appName: 'x' }), image: 'i', language: 'static' });
       }),
     ).toEqual([]);
   });
@@ -80,14 +80,14 @@ describe('ContainerSecurityPolicy', () => {
   });
 
   it('can report warnings instead of errors', () => {
-    expect(check((stack) => container(stack, 'C', { readOnly: false }), 'warning')).toEqual(['C: warn: read-only-root-fs']);
+    expect(check((stack) => container(stack, 'C', { readOnly: false }), ContainerPolicyLevel.WARNING)).toEqual(['C: warn: read-only-root-fs']);
   });
 
   it('exempts a construct subtree explicitly, per rule, and records the reason', () => {
     const { stack } = synthStack((s) => {
       const legacy = new Construct(s, 'Legacy');
       container(legacy, 'Writer', { readOnly: false, user: 'root' });
-      ContainerSecurityPolicy.exempt(legacy, 'legacy importer writes to /var/spool until ticket 42', ['read-only-root-fs']);
+      ContainerSecurityPolicy.exempt(legacy, 'legacy importer writes to /var/spool until ticket 42', [ContainerPolicyRule.READ_ONLY_ROOT_FS]);
       Aspects.of(s).add(new ContainerSecurityPolicy());
     });
     const found = annotations(stack).map((a) => `${a.level}: ${a.message}`);
@@ -101,11 +101,18 @@ describe('ContainerSecurityPolicy', () => {
         const c = new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
         ContainerSecurityPolicy.exempt(c, 'a vendor sidecar we do not control');
       }),
-    ).toEqual(CONTAINER_POLICY_RULES.filter((rule) => rule !== 'not-privileged').map((rule) => `Bare: info: ${rule}`));
+    ).toEqual(CONTAINER_POLICY_RULES.filter((rule) => rule !== ContainerPolicyRule.NOT_PRIVILEGED).map((rule) => `Bare: info: ${rule}`));
     const { stack } = synthStack(() => undefined);
-    expect(() => ContainerSecurityPolicy.exempt(stack, '')).toThrow('test: invalid ContainerSecurityPolicy exemption: give a reason');
-    expect(() => ContainerSecurityPolicy.exempt(stack, 'because', ['no-root' as any])).toThrow("unknown rule 'no-root'");
-    expect(() => new ContainerSecurityPolicy({ level: 'fatal' as any })).toThrow("invalid ContainerSecurityPolicy level 'fatal'");
+    expect(errorMessage(() => ContainerSecurityPolicy.exempt(stack, ''))).toBe(
+      "test: invalid ContainerSecurityPolicy exemption reason '': give a reason (at least a few words)",
+    );
+    expect(errorMessage(() => ContainerSecurityPolicy.exempt(stack, 'because', ['no-root' as any]))).toBe(
+      "test: invalid ContainerSecurityPolicy exemption rule 'no-root': use one of " +
+        CONTAINER_POLICY_RULES.map((rule) => `ContainerPolicyRule.${rule.toUpperCase().replace(/-/g, '_')} ('${rule}')`).join(', '),
+    );
+    expect(errorMessage(() => new ContainerSecurityPolicy({ level: 'fatal' as any }))).toBe(
+      "invalid ContainerSecurityPolicyProps.level 'fatal': use ContainerPolicyLevel.ERROR ('error') or ContainerPolicyLevel.WARNING ('warning')",
+    );
   });
 
   it('fails a real synth with the error annotations', () => {

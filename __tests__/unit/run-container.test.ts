@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
-import { RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
+import { NetworkMode } from '../../lib/network-mode';
+import { RestartPolicy, RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
 import { errorMessage, localExecs, resource, resourceKey, synthStack } from './support/app-runtime';
 
 const IMAGE = 'modulus/run-node:latest';
@@ -8,7 +9,7 @@ const IMAGE = 'modulus/run-node:latest';
 function synthRun(props: Partial<RunContainerProps> = {}) {
   let run!: RunContainer;
   const result = synthStack((stack) => {
-    const volume = new AppVolume(stack, 'Vol', { app: 'shop' });
+    const volume = new AppVolume(stack, 'Vol', { appName: 'shop' });
     run = new RunContainer(stack, 'Run', { volume, image: IMAGE, language: 'node', ...props });
   });
   return { ...result, run, container: resource(result.json, 'docker_container', 'Run_Container') };
@@ -22,6 +23,8 @@ describe('RunContainer: secure defaults', () => {
   it('is named modulus-app-<app>, derivable from the app name', () => {
     expect(container.name).toBe('modulus-app-shop');
     expect(run.containerName).toBe(runContainerName('shop'));
+    expect(run.node.defaultChild).toBe(run.resource);
+    expect(run.resource.node.path).toBe('test/Run/Container');
     expect(Testing.toHaveResourceWithProperties(raw, 'docker_container', { name: 'modulus-app-shop', image: IMAGE })).toBe(true);
   });
 
@@ -100,7 +103,7 @@ describe('RunContainer: secure defaults', () => {
 
 describe('RunContainer: options', () => {
   it('host networking (CI): nothing published, the app binds loopback only', () => {
-    const { container } = synthRun({ networkMode: 'host' });
+    const { container } = synthRun({ networkMode: NetworkMode.HOST });
     expect(container.network_mode).toBe('host');
     expect(container.ports).toBeUndefined();
     expect(container.env).toContain('HOST=127.0.0.1');
@@ -111,7 +114,7 @@ describe('RunContainer: options', () => {
       port: 3000,
       publish: { hostIp: '0.0.0.0', hostPort: 80 },
       memoryMiB: 1024,
-      restart: 'on-failure',
+      restart: RestartPolicy.ON_FAILURE,
       healthCheck: { path: '/healthz?deep=1', intervalSeconds: 5, timeoutSeconds: 2, retries: 5, startPeriodSeconds: 0, waitTimeoutSeconds: 30 },
       init: false,
       logOptions: { 'max-size': '1m' },
@@ -133,20 +136,36 @@ describe('RunContainer: options', () => {
   });
 
 
-  it.each([
-    [{ language: 'c++' }, "test/Run: invalid language: 'c++' is not a language name: use a lowercase letter, then lowercase letters or digits"],
-    [{ port: 0 }, 'test/Run: invalid port: 0 is not allowed: use a whole number from 1 to 65535'],
-    [{ processLimit: 8 }, 'test/Run: invalid processLimit: 8 is not allowed: use a whole number from 16 to 4194304'],
-    [{ port: 70000 }, 'test/Run: invalid port: 70000 is not allowed'],
-    [{ memoryMiB: 32 }, 'test/Run: invalid memoryMiB: 32 is not allowed: use a whole number from 64'],
-    [{ restart: 'sometimes' as any }, "test/Run: invalid restart: 'sometimes' is not a restart policy: use one of no, on-failure, always, unless-stopped"],
-    [{ networkMode: 'host', publish: { hostPort: 80 } }, "test/Run: invalid publish: ports cannot be published with network mode 'host'"],
-    [{ publish: { hostIp: 'localhost' } }, "test/Run: invalid publish.hostIp: 'localhost' is not an IP address"],
-    [{ healthCheck: { path: 'health' } }, "test/Run: invalid healthCheck.path: 'health' is not a URL path"],
-    [{ healthCheck: { path: '/a b' } }, "test/Run: invalid healthCheck.path: '/a b' is not a URL path"],
-    [{ image: ' ' }, 'test/Run: invalid image: must be a non-empty image id or reference'],
+  const URL_PATH = "give a URL path: start with '/', no spaces or quotes";
+  it.each<[Partial<RunContainerProps>, string]>([
+    [{ language: 'c++' }, "test/Run: invalid language 'c++': use a lowercase letter, then lowercase letters or digits, at most 30 characters (e.g. 'node' or 'python')"],
+    [{ port: 0 }, 'test/Run: invalid port 0: use a whole number from 1 to 65535'],
+    [{ processLimit: 8 }, 'test/Run: invalid processLimit 8: use a whole number from 16 to 4194304'],
+    [{ port: 70000 }, 'test/Run: invalid port 70000: use a whole number from 1 to 65535'],
+    [{ memoryMiB: 32 }, 'test/Run: invalid memoryMiB 32: use a whole number from 64 to 1048576'],
+    [
+      { restart: 'sometimes' as any },
+      "test/Run: invalid restart 'sometimes': use one of RestartPolicy.NO ('no'), RestartPolicy.ON_FAILURE ('on-failure'), RestartPolicy.ALWAYS ('always'), RestartPolicy.UNLESS_STOPPED ('unless-stopped')",
+    ],
+    [
+      { networkMode: NetworkMode.HOST, publish: { hostPort: 80 } },
+      `test/Run: invalid publish {"hostPort":80}: leave it out or give false: ports cannot be published with network mode 'host'`,
+    ],
+    [
+      { networkMode: NetworkMode.NONE, publish: { hostPort: 80 } },
+      `test/Run: invalid publish {"hostPort":80}: leave it out or give false: ports cannot be published with network mode 'none'`,
+    ],
+    // Named Docker networks are no longer accepted.
+    [
+      { networkMode: 'my-network' as any },
+      "test/Run: invalid networkMode 'my-network': use one of NetworkMode.BRIDGE ('bridge'), NetworkMode.HOST ('host'), NetworkMode.NONE ('none')",
+    ],
+    [{ publish: { hostIp: 'localhost' } }, "test/Run: invalid publish.hostIp 'localhost': give an IP address (e.g. '127.0.0.1' or '0.0.0.0')"],
+    [{ healthCheck: { path: 'health' } }, `test/Run: invalid healthCheck.path 'health': ${URL_PATH}`],
+    [{ healthCheck: { path: '/a b' } }, `test/Run: invalid healthCheck.path '/a b': ${URL_PATH}`],
+    [{ image: ' ' }, "test/Run: invalid image ' ': give a non-empty image id or reference (e.g. modulusImage.imageId)"],
   ])('refuses %j', (props, message) => {
-    expect(runError(props)).toContain(message);
+    expect(runError(props)).toBe(message);
   });
 });
 

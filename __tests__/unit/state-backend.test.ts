@@ -6,7 +6,8 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { App, HttpBackend, LocalBackend, PgBackend, TerraformBackend, Testing } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
-import { pgSchemaName, StateBackend, stateBackendFromEnvironment } from '../../lib/state-backend';
+import { pgSchemaName, StateBackend, stateBackendFromEnvironment, StateBackendType } from '../../lib/state-backend';
+import { errorMessage } from './support/app-runtime';
 import { copyCheckout, readTree, REPO_ROOT } from './support/checkout';
 import { makeImagesDirectory } from './support/fixtures';
 import { tempDir } from './support/temp';
@@ -43,7 +44,7 @@ describe('ModulusStack backend', () => {
   });
 
   it('keeps each stack in its own PostgreSQL schema and reads the images outputs through a pg remote state', () => {
-    const { producer, consumer } = synthPair({ type: 'pg', schemaPrefix: 'team_a_' });
+    const { producer, consumer } = synthPair({ type: StateBackendType.PG, schemaPrefix: 'team_a_' });
     expect(producer.terraform.backend).toEqual({ pg: { schema_name: 'team_a_images' } });
     expect(consumer.terraform.backend).toEqual({ pg: { schema_name: 'team_a_apps' } });
     const [remote] = remoteStates(consumer);
@@ -85,43 +86,47 @@ describe('ModulusStack backend', () => {
   it('exposes the backend it created', () => {
     const app = Testing.app();
     expect(new ModulusStack(app, 'a').backend).toBeInstanceOf(LocalBackend);
-    expect(new ModulusStack(app, 'b', { backend: { type: 'pg' } }).backend).toBeInstanceOf(PgBackend);
+    expect(new ModulusStack(app, 'b', { backend: { type: StateBackendType.PG } }).backend).toBeInstanceOf(PgBackend);
   });
 
   it('rejects an invalid schema prefix, naming the construct path, the field, the value and what is allowed', () => {
-    expect(() => new ModulusStack(Testing.app(), 'images', { backend: { type: 'pg', schemaPrefix: 'Team A;' } })).toThrow(
-      'images: backend.schemaPrefix "Team A;" gives the schema name "Team A;images", which is not valid; expected lower-case letters, digits and "_"',
+    expect(errorMessage(() => new ModulusStack(Testing.app(), 'images', { backend: { type: StateBackendType.PG, schemaPrefix: 'Team A;' } }))).toBe(
+      "images: invalid backend.schemaPrefix 'Team A;': give a prefix that makes the schema name ('Team A;images') lower-case letters, digits and '_', " +
+        "starting with a letter or '_', at most 63 characters",
     );
   });
 
   it('rejects an unknown backend type and a factory that returns no backend', () => {
-    expect(() => new ModulusStack(Testing.app(), 'images', { backend: { type: 's3' } as unknown as StateBackend })).toThrow(
-      `images: backend {"type":"s3"} is not valid; expected { type: 'local' }, { type: 'pg' } or a function returning a cdktf TerraformBackend.`,
+    expect(errorMessage(() => new ModulusStack(Testing.app(), 'images', { backend: { type: 's3' } as unknown as StateBackend }))).toBe(
+      `images: invalid backend {"type":"s3"}: give { type: StateBackendType.LOCAL }, { type: StateBackendType.PG } or a function returning a cdktf TerraformBackend`,
     );
-    expect(() => new ModulusStack(Testing.app(), 'images', { backend: () => ({}) as TerraformBackend })).toThrow(
-      'images: backend factory returned {}; it must return a cdktf TerraformBackend created in the stack.',
+    expect(errorMessage(() => new ModulusStack(Testing.app(), 'images', { backend: () => ({}) as TerraformBackend }))).toBe(
+      'images: invalid backend {}: give a factory that returns a cdktf TerraformBackend created in the stack (this one returned the value shown)',
     );
   });
 });
 
 describe('stateBackendFromEnvironment', () => {
   it('is local unless MODULUS_STATE says pg', () => {
-    expect(stateBackendFromEnvironment({})).toEqual({ type: 'local' });
-    expect(stateBackendFromEnvironment({ MODULUS_STATE: 'local' })).toEqual({ type: 'local' });
+    expect(stateBackendFromEnvironment({})).toEqual({ type: StateBackendType.LOCAL });
+    expect(stateBackendFromEnvironment({ MODULUS_STATE: 'local' })).toEqual({ type: StateBackendType.LOCAL });
     expect(stateBackendFromEnvironment({ MODULUS_STATE: 'pg', PG_CONN_STR: CONN_STR, MODULUS_STATE_SCHEMA_PREFIX: 'ci_' })).toEqual({
-      type: 'pg',
+      type: StateBackendType.PG,
       schemaPrefix: 'ci_',
     });
   });
 
   it('rejects an unknown MODULUS_STATE, naming the value and the choices', () => {
-    expect(() => stateBackendFromEnvironment({ MODULUS_STATE: 'foo' })).toThrow(
-      'MODULUS_STATE "foo" is not valid; use "local" (default, a state file per stack next to cdktf.json) or "pg" (PostgreSQL, with PG_CONN_STR).',
+    expect(errorMessage(() => stateBackendFromEnvironment({ MODULUS_STATE: 'foo' }))).toBe(
+      "invalid MODULUS_STATE 'foo': use 'local' (default, a state file per stack next to cdktf.json) or 'pg' (PostgreSQL, with PG_CONN_STR)",
     );
   });
 
   it('rejects pg without PG_CONN_STR', () => {
-    expect(() => stateBackendFromEnvironment({ MODULUS_STATE: 'pg' })).toThrow(/^MODULUS_STATE "pg" needs PG_CONN_STR, the PostgreSQL connection string/);
+    expect(errorMessage(() => stateBackendFromEnvironment({ MODULUS_STATE: 'pg' }))).toBe(
+      "invalid PG_CONN_STR undefined: MODULUS_STATE 'pg' needs it: the PostgreSQL connection string (postgres://user:password@host:port/database), " +
+        'read by Terraform from the environment and never written into cdktf.out',
+    );
   });
 });
 
@@ -143,7 +148,7 @@ describe('npx cdktf synth with MODULUS_STATE', () => {
 
     const missing = synth({ MODULUS_STATE: 'pg', PG_CONN_STR: '' });
     expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toContain('modulus-images: synth failed: MODULUS_STATE "pg" needs PG_CONN_STR');
+    expect(missing.stderr).toContain("modulus-images: synth failed: invalid PG_CONN_STR '': MODULUS_STATE 'pg' needs it: the PostgreSQL connection string");
     expect(fs.existsSync(path.join(out, 'stacks/apps'))).toBe(false);
   });
 });

@@ -10,8 +10,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Testing } from 'cdktf';
-import { parseSizeMiB } from '../../lib/private/app-runtime';
+import { TerraformStack, Testing } from 'cdktf';
+import { validateSizeMiB } from '../../lib/private/app-runtime';
 import { tempDir } from './support/temp';
 
 const SCRIPTS = path.resolve(__dirname, '../../scripts/volume');
@@ -286,13 +286,13 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
 
 /**
  * One source of truth for the size limits (scripts/volume/limits.env): each row goes through the construct's
- * parser and the script's own check (a create of a thin volume of that size), and both must agree with the row.
+ * check of sizeMiB and the script's own check (a create of a thin volume of that size), and both must agree with the row.
  */
 describe('volume size limits: the AppVolume construct and the script refuse the same sizes', () => {
-  const app = Testing.app();
+  const stack = new TerraformStack(Testing.app(), 'limits');
   const construct = (mib: number) => {
     try {
-      return { ok: parseSizeMiB(app, 'size', `${mib}MiB`) === mib, error: '' };
+      return { ok: validateSizeMiB(stack, 'sizeMiB', mib) === mib, error: '' };
     } catch (error) {
       return { ok: false, error: (error as Error).message };
     }
@@ -317,8 +317,7 @@ describe('volume size limits: the AppVolume construct and the script refuse the 
       expect(fromConstruct.error).toBe('');
       expect(run.changes[0]).toBe(`lvcreate --yes --virtualsize ${mib}m --thin vg0/pool0 --name modulus-shop`);
     } else {
-      expect(fromConstruct.error).toContain(`'${mib}MiB' is out of range: `);
-      expect(fromConstruct.error).toContain('from 64 MiB to 16 TiB');
+      expect(fromConstruct.error).toBe(`limits: invalid sizeMiB ${mib}: use a whole number from 64 to 16777216`);
       expect(run.stderr).toContain(scriptMessage);
       expect(run.stdout).toBe('');
       expect(run.changes).toEqual([]);
