@@ -1,8 +1,18 @@
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
-import { CTL_ACTIONS, SUPERVISORD_CONF, ctlCommand, main } from '../../scripts/ctl';
+import { CTL_ACTIONS, ctlCommand, ctlInvocation, CtlInvocation, DEFAULT_CTL_STACK, main, readCtlStack, SUPERVISORD_CONF } from '../../scripts/ctl';
+import { synthCtlStack } from './support/ctl-stack';
+import { tempDir } from './support/temp';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
+const SUPERVISORCTL = (action: string) => ['supervisorctl', '-c', SUPERVISORD_CONF, action, 'app'];
+const TS_NODE = require.resolve('ts-node/dist/bin.js');
+
+/** Runs `ts-node scripts/ctl.ts ...args` as `npm run ctl` does, with the given environment only. */
+function ctlProcess(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [TS_NODE, 'scripts/ctl.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
+}
 
 describe('npm run ctl', () => {
   it('drives supervisorctl in the run container through docker exec', () => {
@@ -42,3 +52,175 @@ describe('npm run ctl', () => {
     expect(result.stderr).toBe('usage: npm run ctl -- <app> status|start|stop|restart|tail\n');
   });
 });
+
+describe('npm run ctl on several Docker hosts (the synthesized apps stack)', () => {
+  const PRIVATE = '/tmp/modulus-ctl-test';
+  const options = { privateDir: PRIVATE, path: '/usr/local/bin:/usr/bin:/bin', ssh: '/usr/bin/ssh' };
+  let stack: unknown;
+
+  beforeAll(() => {
+    const file = synthCtlStack(tempDir('modulus-ctl-stack-'), [
+      { host: 'unix:///var/run/docker.sock', apps: ['shop'] },
+      { alias: 'b', host: 'ssh://root@127.0.0.1:2222', sshOpts: ['-F', '/etc/modulus/ssh_config'], apps: ['blog', 'wiki'] },
+      { alias: 'c', host: 'ssh://deploy@127.0.0.2:22', apps: ['docs'] },
+      { alias: 'tls', host: 'tcp://127.0.0.3:2376', certPath: '/etc/modulus/certs', apps: ['api'] },
+      { alias: 'plain', host: 'tcp://127.0.0.4:2375', apps: ['cron'] },
+    ]);
+    expect(file.endsWith(path.join('stacks', 'apps', 'cdk.tf.json'))).toBe(true);
+    stack = readCtlStack(file);
+  });
+
+  it('reads cdktf.out/stacks/apps/cdk.tf.json unless MODULUS_CTL_STACK says otherwise; a missing file is no stack', () => {
+    expect(DEFAULT_CTL_STACK).toBe('cdktf.out/stacks/apps/cdk.tf.json');
+    expect(readCtlStack(path.join(tempDir('modulus-ctl-none-'), 'cdk.tf.json'))).toBeUndefined();
+    const bad = path.join(tempDir('modulus-ctl-bad-'), 'cdk.tf.json');
+    fs.writeFileSync(bad, '{"provider":');
+    expect(() => readCtlStack(bad)).toThrow(`cannot parse the apps stack ${bad}`);
+  });
+
+  it('a run container of the default provider goes to its host with -H (unix://)', () => {
+    const run = ctlInvocation('shop', 'status', stack, options);
+    expect(run).toEqual<CtlInvocation>({
+      argv: ['docker', '-H', 'unix:///var/run/docker.sock', 'exec', 'modulus-app-shop', ...SUPERVISORCTL('status')],
+      env: { DOCKER_TLS_VERIFY: '', DOCKER_TLS: '' },
+      files: [],
+      engine: 'docker (unix:///var/run/docker.sock)',
+    });
+  });
+
+  it('an aliased ssh:// provider: docker -H ssh://..., its ssh_opts added by a private ssh wrapper first on PATH', () => {
+    for (const app of ['blog', 'wiki']) {
+      const run = ctlInvocation(app, 'restart', stack, options);
+      expect(run.argv).toEqual(['docker', '-H', 'ssh://root@127.0.0.1:2222', 'exec', `modulus-app-${app}`, ...SUPERVISORCTL('restart')]);
+      expect(run.env).toEqual({ DOCKER_TLS_VERIFY: '', DOCKER_TLS: '', PATH: `${PRIVATE}/bin:/usr/local/bin:/usr/bin:/bin` });
+      expect(run.files).toEqual([{ path: `${PRIVATE}/bin/ssh`, content: `#!/bin/sh\nexec '/usr/bin/ssh' '-F' '/etc/modulus/ssh_config' "$@"\n`, mode: 0o700 }]);
+      expect(run.engine).toBe('docker.b (ssh://root@127.0.0.1:2222)');
+    }
+    expect(ctlInvocation('blog', 'tail', stack, options).argv).toEqual(
+      ['docker', '-H', 'ssh://root@127.0.0.1:2222', 'exec', 'modulus-app-blog', 'tail', '-n', '100', '-F', '/mnt/log/app.log'],
+    );
+    // Without ssh_opts there is no wrapper: the docker CLI's own ssh from the caller's PATH.
+    const docs = ctlInvocation('docs', 'stop', stack, options);
+    expect(docs).toEqual({ argv: ['docker', '-H', 'ssh://deploy@127.0.0.2:22', 'exec', 'modulus-app-docs', ...SUPERVISORCTL('stop')], env: { DOCKER_TLS_VERIFY: '', DOCKER_TLS: '' }, files: [], engine: 'docker.c (ssh://deploy@127.0.0.2:22)' });
+  });
+
+  it('the wrapper really hands ssh_opts to OpenSSH (ssh -G evaluates them without connecting)', () => {
+    const dir = tempDir('modulus-ctl-wrapper-');
+    const config = path.join(dir, 'ssh_config');
+    fs.writeFileSync(config, `Host 127.0.0.1\n  Port 2222\n  UserKnownHostsFile ${dir}/known_hosts_from_config\n`);
+    fs.writeFileSync(path.join(dir, 'id key'), '', { mode: 0o600 }); // ssh -G lists an identity file only when it exists
+    const ssh = ok(spawnSync('bash', ['-c', 'command -v ssh'], { encoding: 'utf8' }).stdout.trim());
+    const cases: Array<[string[], RegExp[]]> = [
+      [['-F', config], [/^port 2222$/m, new RegExp(`^userknownhostsfile ${dir}/known_hosts_from_config$`, 'm')]],
+      [['-i', `${dir}/id key`, '-o', `UserKnownHostsFile=${dir}/known_hosts`, '-o', 'StrictHostKeyChecking=yes'], [new RegExp(`^identityfile ${dir}/id key$`, 'm'), new RegExp(`^userknownhostsfile ${dir}/known_hosts$`, 'm'), /^stricthostkeychecking true$/m]],
+    ];
+    for (const [sshOpts, expected] of cases) {
+      const json = { provider: { docker: [{ alias: 'b', host: 'ssh://root@127.0.0.1:2222', ssh_opts: sshOpts }] }, resource: { docker_container: { run: { name: 'modulus-app-blog', provider: 'docker.b' } } } };
+      const run = ctlInvocation('blog', 'status', json, { privateDir: path.join(dir, `p${expected.length}`), path: process.env.PATH, ssh });
+      for (const file of run.files) {
+        fs.mkdirSync(path.dirname(file.path), { recursive: true });
+        fs.writeFileSync(file.path, file.content, { mode: file.mode });
+      }
+      // What the docker CLI's connection helper finds first on PATH, with the arguments it would add.
+      const result = spawnSync('ssh', ['-G', '-l', 'root', '-p', '2222', '--', '127.0.0.1'], { encoding: 'utf8', env: { ...process.env, ...run.env } });
+      expect(result.status).toBe(0);
+      for (const pattern of expected) expect(result.stdout).toMatch(pattern);
+    }
+  });
+
+  it('tcp://: -H, and --tlsverify with the certificates of cert_path; *_material goes to private files, never argv', () => {
+    expect(ctlInvocation('api', 'status', stack, options).argv).toEqual([
+      'docker', '-H', 'tcp://127.0.0.3:2376',
+      '--tlsverify', '--tlscacert', '/etc/modulus/certs/ca.pem', '--tlscert', '/etc/modulus/certs/cert.pem', '--tlskey', '/etc/modulus/certs/key.pem',
+      'exec', 'modulus-app-api', ...SUPERVISORCTL('status'),
+    ]);
+    expect(ctlInvocation('cron', 'start', stack, options).argv).toEqual(['docker', '-H', 'tcp://127.0.0.4:2375', 'exec', 'modulus-app-cron', ...SUPERVISORCTL('start')]);
+
+    const pem = (kind: string) => `-----BEGIN ${kind}-----\nc2VjcmV0\n-----END ${kind}-----\n`;
+    const json = {
+      provider: { docker: { alias: 'm', host: 'tcp://127.0.0.5:2376', ca_material: pem('CERTIFICATE'), cert_material: pem('CERTIFICATE'), key_material: pem('PRIVATE KEY') } },
+      resource: { docker_container: { run: { name: 'modulus-app-shop', provider: 'docker.m' } } },
+    };
+    const run = ctlInvocation('shop', 'status', json, options);
+    expect(run.argv).toEqual([
+      'docker', '-H', 'tcp://127.0.0.5:2376',
+      '--tlsverify', '--tlscacert', `${PRIVATE}/tls/ca.pem`, '--tlscert', `${PRIVATE}/tls/cert.pem`, '--tlskey', `${PRIVATE}/tls/key.pem`,
+      'exec', 'modulus-app-shop', ...SUPERVISORCTL('status'),
+    ]);
+    expect(run.argv.join(' ')).not.toContain('c2VjcmV0');
+    expect(run.files).toEqual([
+      { path: `${PRIVATE}/tls/ca.pem`, content: pem('CERTIFICATE'), mode: 0o600 },
+      { path: `${PRIVATE}/tls/cert.pem`, content: pem('CERTIFICATE'), mode: 0o600 },
+      { path: `${PRIVATE}/tls/key.pem`, content: pem('PRIVATE KEY'), mode: 0o600 },
+    ]);
+  });
+
+  it('falls back to the local engine: no stack, an app not in it (with a notice), a default provider without host', () => {
+    const local = ['docker', 'exec', 'modulus-app-shop', ...SUPERVISORCTL('status')];
+    expect(ctlInvocation('shop', 'status', undefined, options)).toEqual({ argv: local, env: {}, files: [], engine: 'local engine' });
+    const missing = ctlInvocation('gone', 'status', stack, options);
+    expect(missing.argv).toEqual(['docker', 'exec', 'modulus-app-gone', ...SUPERVISORCTL('status')]);
+    expect(missing.notice).toBe("app 'gone' has no run container (docker_container named modulus-app-gone) in the apps stack: using the local engine");
+    expect(ctlInvocation('shop', 'status', { resource: { docker_container: { run: { name: 'modulus-app-shop' } } } }, options).argv).toEqual(local);
+    expect(ctlInvocation('shop', 'status', { provider: { docker: [{}] }, resource: { docker_container: { run: { name: 'modulus-app-shop', provider: 'docker' } } } }, options).argv).toEqual(local);
+  });
+
+  it('refuses a stack it cannot follow, naming the app, the provider and what is allowed', () => {
+    const withContainer = (provider: unknown, providers: unknown[]) => ({
+      provider: { docker: providers },
+      resource: { docker_container: { run: { name: 'modulus-app-shop', ...(provider === undefined ? {} : { provider }) } } },
+    });
+    const two = [{ host: 'unix:///var/run/docker.sock' }, { alias: 'b', host: 'ssh://root@127.0.0.1:2222' }];
+    expect(() => ctlInvocation('shop', 'status', withContainer('docker.c', two), options)).toThrow(
+      "app 'shop': docker_container.run uses provider docker.c, but the apps stack has no docker provider with alias 'c'; the stack's docker providers are docker, docker.b",
+    );
+    expect(() => ctlInvocation('shop', 'status', withContainer('${docker.b}', two), options)).toThrow(
+      `app 'shop': docker_container.run names provider "\${docker.b}": ctl follows "docker" or "docker.<alias>"; the stack's docker providers are docker, docker.b`,
+    );
+    expect(() => ctlInvocation('shop', 'status', withContainer('docker.b', [{ alias: 'b', host: 'http://127.0.0.1:2375' }]), options)).toThrow(
+      "app 'shop': provider docker.b has host 'http://127.0.0.1:2375': ctl supports unix://, tcp://, ssh://",
+    );
+    expect(() => ctlInvocation('shop', 'status', withContainer('docker.b', [{ alias: 'b', host: '${var.host_b}' }]), options)).toThrow(
+      "app 'shop': provider docker.b has host \"${var.host_b}\": ctl needs a literal unix://, tcp://, ssh:// address in the synthesized stack",
+    );
+    expect(() => ctlInvocation('shop', 'status', withContainer('docker.b', [{ alias: 'b', host: 'ssh://root@127.0.0.1:2222', ssh_opts: '-F x' }]), options)).toThrow(
+      "app 'shop': provider docker.b has ssh_opts \"-F x\": ctl needs a list of literal strings",
+    );
+    const twice = { provider: { docker: two }, resource: { docker_container: { a: { name: 'modulus-app-shop' }, b: { name: 'modulus-app-shop', provider: 'docker.b' } } } };
+    expect(() => ctlInvocation('shop', 'status', twice, options)).toThrow(
+      "app 'shop': 2 run containers are named modulus-app-shop in the apps stack: docker_container.a (docker), docker_container.b (docker.b); ctl needs exactly one",
+    );
+    // The action and the app name are checked first, whatever the stack.
+    expect(() => ctlInvocation('shop', 'reload', withContainer('docker.c', two), options)).toThrow("unknown action 'reload'");
+  });
+
+  it('the script: MODULUS_CTL_STACK is read; a stack error exits 2 before anything runs, a missing app says so and uses the local engine', () => {
+    const dir = tempDir('modulus-ctl-script-');
+    const emptyPath = path.join(dir, 'bin');
+    fs.mkdirSync(emptyPath);
+    const file = path.join(dir, 'cdk.tf.json');
+    fs.writeFileSync(file, JSON.stringify({ provider: { docker: [{ alias: 'b', host: 'ssh://root@127.0.0.1:2222' }] }, resource: { docker_container: { run: { name: 'modulus-app-shop', provider: 'docker.c' } } } }));
+    // PATH holds no docker: whatever would run fails to start (exit 1), so nothing reaches an engine.
+    const env = { PATH: emptyPath, MODULUS_CTL_STACK: file, HOME: dir, TMPDIR: dir };
+    const refused = ctlProcess(['shop', 'status'], env);
+    expect({ status: refused.status, stderr: refused.stderr }).toEqual({
+      status: 2,
+      stderr: "ctl: app 'shop': docker_container.run uses provider docker.c, but the apps stack has no docker provider with alias 'c'; the stack's docker providers are docker.b\n",
+    });
+    const missing = ctlProcess(['gone', 'status'], env);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe(
+      `ctl: app 'gone' has no run container (docker_container named modulus-app-gone) in the apps stack: using the local engine (${file})\nctl: spawnSync docker ENOENT\n`,
+    );
+    // No stack file: the local engine, silently.
+    const none = ctlProcess(['gone', 'status'], { ...env, MODULUS_CTL_STACK: path.join(dir, 'absent.json') });
+    expect({ status: none.status, stderr: none.stderr }).toEqual({ status: 1, stderr: 'ctl: spawnSync docker ENOENT\n' });
+    // The private folder (ssh wrapper, TLS material) is removed again.
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('modulus-ctl-'))).toEqual([]);
+  }, 180_000);
+});
+
+function ok(value: string): string {
+  if (!value) throw new Error('ssh is not installed (openssh-client)');
+  return value;
+}
