@@ -4,6 +4,7 @@ import { RegistryImage } from '@cdktf/provider-docker/lib/registry-image';
 import { TerraformProvider, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { isValidRepository } from './docker-reference';
+import { ImageHierarchy } from './image-hierarchy';
 import { ModulusImage } from './modulus-image';
 
 /**
@@ -16,8 +17,8 @@ import { ModulusImage } from './modulus-image';
  *   const b = new DockerProvider(stack, 'b', { alias: 'b', host: 'ssh://root@b.example.com', registryAuth: [registry.registryAuth()] });
  *   const tree = new ImageHierarchy(stack, 'images', { repositoryPrefix: registry.repositoryPrefix('modulus/') });
  *   for (const image of tree.images) image.resource.provider = a;
- *   const pushed = new PushedImage(stack, 'run-node-pushed', { registry, image: tree.image('run-node') });
- *   const onB = new PulledImage(stack, 'run-node-on-b', { image: pushed, provider: b });
+ *   const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy: tree });   // or one PushedImage per image
+ *   const onB = new PulledImage(stack, 'run-node-on-b', { image: pushed.image('run-node'), provider: b });
  *   new Container(stack, 'app', { provider: b, image: onB.imageId, ... });
  */
 
@@ -166,6 +167,12 @@ export interface PushedImageProps {
    * @default true
    */
   readonly keepRemotely?: boolean;
+  /**
+   * Pushes to finish first, e.g. the parent image's: the layers they share are then uploaded once and
+   * cross-mounted, instead of twice by two pushes running side by side.
+   * @default []
+   */
+  readonly after?: readonly PushedImage[];
 }
 
 /**
@@ -213,9 +220,69 @@ export class PushedImage extends Construct {
       name: image.resource.name,
       keepRemotely: props.keepRemotely ?? true,
       triggers: { image_id: image.imageId },
+      dependsOn: props.after?.length ? props.after.map((push) => push.resource) : undefined,
     });
     this.digest = this.resource.sha256Digest;
     this.reference = `${repository}@${this.digest}`;
+  }
+}
+
+export interface PushedHierarchyProps {
+  readonly registry: ImageRegistry;
+  /** The tree built on the build host; its `repositoryPrefix` must come from `registry.repositoryPrefix()`. */
+  readonly hierarchy: ImageHierarchy;
+  /**
+   * The build host's provider.
+   * @default each image's own provider
+   */
+  readonly provider?: TerraformProvider;
+  /**
+   * See PushedImageProps.keepRemotely.
+   * @default true
+   */
+  readonly keepRemotely?: boolean;
+}
+
+/**
+ * Every image of an ImageHierarchy pushed, each after its parent (shared layers go up once). A leaf change
+ * re-pushes only the leaf.
+ */
+export class PushedHierarchy extends Construct {
+  private readonly byName = new Map<string, PushedImage>();
+
+  constructor(scope: Construct, id: string, props: PushedHierarchyProps) {
+    super(scope, id);
+    const { hierarchy } = props;
+    const push = (image: ModulusImage): PushedImage => {
+      const name = hierarchy.names.find((candidate) => hierarchy.image(candidate) === image)!;
+      const existing = this.byName.get(name);
+      if (existing) return existing;
+      const parent = image.parentImage ? push(image.parentImage) : undefined;
+      const pushed = new PushedImage(this, name, {
+        registry: props.registry,
+        image,
+        provider: props.provider,
+        keepRemotely: props.keepRemotely,
+        after: parent ? [parent] : [],
+      });
+      this.byName.set(name, pushed);
+      return pushed;
+    };
+    for (const image of hierarchy.images) push(image);
+  }
+
+  /** The push of the image called `name`; throws, listing the known names, when there is none. */
+  public image(name: string): PushedImage {
+    const pushed = this.byName.get(name);
+    if (!pushed) {
+      throw new Error(`${this.node.path}: no image named "${name}"; known images: ${this.names.join(', ')}.`);
+    }
+    return pushed;
+  }
+
+  /** Names of all pushed images, sorted. */
+  public get names(): string[] {
+    return [...this.byName.keys()].sort();
   }
 }
 

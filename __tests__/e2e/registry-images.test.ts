@@ -6,7 +6,7 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { App, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
-import { ImageRegistry, PulledImage, PushedImage } from '../../lib/image-registry';
+import { ImageRegistry, PulledImage, PushedHierarchy } from '../../lib/image-registry';
 import { pinProvider } from '../../lib/private/providers';
 import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 import { ROOT_IMAGE, startTestbed, Testbed } from './support/testbed';
@@ -75,7 +75,9 @@ function synth(): Addresses {
     tag: id,
   });
   for (const image of tree.images) image.resource.provider = a;
-  const pushes = Object.fromEntries(tree.names.map((name) => [name, new PushedImage(stack, `${name}-pushed`, { registry, image: tree.image(name) })]));
+  // Each image after its parent: the leaf's push mounts the shared layers instead of uploading them again.
+  const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy: tree });
+  const pushes = { parent: pushed.image('parent'), leaf: pushed.image('leaf') };
   const leafOnB = new PulledImage(stack, 'leaf-on-b', { image: pushes.leaf, provider: b });
   const container = new Container(stack, 'app', {
     provider: b,

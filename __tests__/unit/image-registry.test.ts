@@ -1,7 +1,7 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Testing, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
-import { ImageRegistry, ImageRegistryProps, PulledImage, PushedImage } from '../../lib/image-registry';
+import { ImageRegistry, ImageRegistryProps, PulledImage, PushedHierarchy, PushedImage } from '../../lib/image-registry';
 import { ModulusImage } from '../../lib/modulus-image';
 import { makeImagesDirectory } from './support/fixtures';
 
@@ -192,5 +192,39 @@ describe('PushedImage and PulledImage: validation', () => {
     for (const [index, image] of bad.entries()) {
       expect(() => new PulledImage(stack, `bad${index}`, { image, provider: b })).toThrow(`invalid image '${image}': expected a pinned reference '<repository>@sha256:<64 lowercase hex>'`);
     }
+  });
+});
+
+describe('PushedHierarchy', () => {
+  function tree() {
+    const { stack, registry } = stackWith();
+    const a = new DockerProvider(stack, 'a', { alias: 'a', registryAuth: [registry.registryAuth()] });
+    const hierarchy = new ImageHierarchy(stack, 'images', {
+      rootImage: 'modulus/root:bookworm',
+      images: [{ name: 'base' }, { name: 'run-base', parent: 'base' }, { name: 'run-node', parent: 'run-base' }, { name: 'build-base', parent: 'base' }],
+      imagesDirectory: makeImagesDirectory(['base', 'run-base', 'run-node', 'build-base']),
+      repositoryPrefix: registry.repositoryPrefix('modulus/'),
+    });
+    for (const image of hierarchy.images) image.resource.provider = a;
+    const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy });
+    return { stack, pushed, json: JSON.parse(Testing.synth(stack)) };
+  }
+
+  it('pushes every image once, each after its parent push', () => {
+    const { pushed, json } = tree();
+    expect(pushed.names).toEqual(['base', 'build-base', 'run-base', 'run-node']);
+    const pushes = json.resource.docker_registry_image as Record<string, any>;
+    expect(Object.keys(pushes)).toHaveLength(4);
+    const keyOf = (name: string) => Object.keys(pushes).find((key) => key.startsWith(`pushed_${name}_`))!;
+    const dependsOn = (name: string) => pushes[keyOf(name)].depends_on ?? [];
+    expect(dependsOn('base')).toEqual([]);
+    expect(dependsOn('run-base')).toEqual([`docker_registry_image.${keyOf('base')}`]);
+    expect(dependsOn('build-base')).toEqual([`docker_registry_image.${keyOf('base')}`]);
+    expect(dependsOn('run-node')).toEqual([`docker_registry_image.${keyOf('run-base')}`]);
+    expect(pushed.image('run-node').reference).toMatch(/^127\.0\.0\.1:5000\/modulus\/run-node@\$\{/);
+  });
+
+  it('names the known images when asked for an unknown one', () => {
+    expect(() => tree().pushed.image('run-php')).toThrow('stack/pushed: no image named "run-php"; known images: base, build-base, run-base, run-node.');
   });
 });
