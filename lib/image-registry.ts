@@ -202,15 +202,8 @@ export class PushedImage extends Construct {
       );
     }
     const provider = props.provider ?? image.resource.provider;
-    if (provider instanceof DockerProvider) {
-      const auth = provider.registryAuth;
-      if (Array.isArray(auth) && !auth.some((entry) => hostOf(entry.address) === registry.address)) {
-        throw new Error(
-          `${where}: invalid provider '${provider.node.path}': its registryAuth has no entry for '${registry.address}'; ` +
-            `add registry.registryAuth() to it`,
-        );
-      }
-    }
+    // The push looks its credentials up in the provider's registry_auth, even for an anonymous registry.
+    checkRegistryAuth(where, provider, registry);
     this.registry = registry;
     this.image = image;
     this.repository = repository;
@@ -286,6 +279,22 @@ export class PushedHierarchy extends Construct {
   }
 }
 
+/**
+ * Throws when `provider` is a DockerProvider whose registry_auth certainly lacks `registry` (an entry given as a
+ * token cannot be checked and passes).
+ */
+function checkRegistryAuth(where: string, provider: TerraformProvider | undefined, registry: ImageRegistry): void {
+  if (!(provider instanceof DockerProvider)) return;
+  const auth = provider.registryAuth;
+  if (auth !== undefined && !Array.isArray(auth)) return;
+  const entries = auth ?? [];
+  if (entries.some((entry) => Token.isUnresolved(entry.address) || hostOf(entry.address) === registry.address)) return;
+  throw new Error(
+    `${where}: invalid provider '${provider.node.path}': its registryAuth has no entry for '${registry.address}'; ` +
+      `add registry.registryAuth() to it`,
+  );
+}
+
 function hostOf(address: string): string {
   return address.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
 }
@@ -295,7 +304,10 @@ export interface PulledImageProps {
    * What to pull: a PushedImage (its `reference`), or a `repository@sha256:<64 hex>` reference.
    */
   readonly image: PushedImage | string;
-  /** The run host's provider; its `registry_auth` must include the registry's `registryAuth()` unless anonymous. */
+  /**
+   * The run host's provider. Its `registry_auth` must include the registry's `registryAuth()` unless the
+   * registry is anonymous.
+   */
   readonly provider: TerraformProvider;
   /**
    * Keep the image on the host when this resource is destroyed or replaced (a new digest). With `false` the
@@ -331,6 +343,10 @@ export class PulledImage extends Construct {
           `${where}: invalid image '${props.image}': expected a pinned reference '<repository>@sha256:<64 lowercase hex>' (or a PushedImage)`,
         );
       }
+    }
+    // A run host pulls with the credentials of its provider's registry_auth (an anonymous registry needs none).
+    if (typeof props.image !== 'string' && props.image.registry.username !== undefined) {
+      checkRegistryAuth(where, props.provider, props.image.registry);
     }
     this.reference = reference;
     this.resource = new Image(this, 'Resource', {

@@ -183,6 +183,20 @@ describe('PushedImage and PulledImage: validation', () => {
     );
   });
 
+  it('rejects a build host provider with no registry_auth at all, and a run host provider without the registry', () => {
+    const { stack, registry } = stackWith();
+    const dir = makeImagesDirectory(['leaf']);
+    const image = new ModulusImage(stack, 'leaf', { repository: `${ADDRESS}/modulus/leaf`, directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
+    const none = new DockerProvider(stack, 'none', { alias: 'none' });
+    expect(() => new PushedImage(stack, 'pushed', { registry, image, provider: none })).toThrow("stack/pushed: invalid provider 'stack/none'");
+    const a = new DockerProvider(stack, 'a', { alias: 'a', registryAuth: [registry.registryAuth()] });
+    const pushed = new PushedImage(stack, 'pushed-ok', { registry, image, provider: a });
+    expect(() => new PulledImage(stack, 'on-none', { image: pushed, provider: none })).toThrow(
+      "stack/on-none: invalid provider 'stack/none': its registryAuth has no entry for '127.0.0.1:5000'",
+    );
+    expect(new PulledImage(stack, 'on-a', { image: pushed, provider: a }).reference).toContain('@');
+  });
+
   it('pulls a literal reference only when it is pinned by a sha256 digest', () => {
     const { stack } = stackWith();
     const b = new DockerProvider(stack, 'b', { alias: 'b' });
