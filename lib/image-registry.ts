@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { isValidRepository } from './docker-reference';
 import { ImageHierarchy } from './image-hierarchy';
 import { ModulusImage } from './modulus-image';
+import { HIDDEN, invalid, validateEnum } from './private/validation';
 
 /**
  * Multi-host images (issue 13): the hierarchy is built once on a build host, pushed to a registry, and every run
@@ -22,8 +23,13 @@ import { ModulusImage } from './modulus-image';
  *   new Container(stack, 'app', { provider: b, image: onB.imageId, ... });
  */
 
-/** How the registry is reached. */
-export type RegistryProtocol = 'https' | 'http';
+/** How the provider reaches the registry for its own requests. */
+export enum RegistryProtocol {
+  /** TLS: every production registry. */
+  HTTPS = 'https',
+  /** Plain HTTP: only registries on 127.0.0.0/8 (or an engine's `insecure-registries`). */
+  HTTP = 'http',
+}
 
 export interface ImageRegistryProps {
   /**
@@ -48,7 +54,7 @@ export interface ImageRegistryProps {
    * The protocol the provider uses for its own registry requests (the manifest digest after a push, the
    * deletion on destroy). The engines decide on their own: they speak plain HTTP only to 127.0.0.0/8 registries
    * or those listed in their `insecure-registries`.
-   * @default 'https'
+   * @default RegistryProtocol.HTTPS
    */
   readonly protocol?: RegistryProtocol;
 }
@@ -74,34 +80,34 @@ export class ImageRegistry extends Construct {
 
   constructor(scope: Construct, id: string, props: ImageRegistryProps) {
     super(scope, id);
-    const where = this.node.path;
     const match = HOST_RE.exec(props.address);
     const host = props.address.replace(/:[0-9]+$/, '');
     if (!match || !(host === 'localhost' || /[.:]/.test(props.address)) || (match[1] !== undefined && !validPort(match[1]))) {
-      throw new Error(
-        `${where}: invalid address '${props.address}': expected host[:port] without scheme or path, the host containing a "." or ":" ` +
-          `or being "localhost", the port 1-65535 (e.g. 'registry.example.com', '127.0.0.1:5000')`,
+      throw invalid(
+        this,
+        'address',
+        props.address,
+        `give host[:port] without scheme or path, the host containing a '.' or ':' or being 'localhost', the port 1-65535 (e.g. 'registry.example.com', '127.0.0.1:5000')`,
       );
     }
-    const protocol = props.protocol ?? 'https';
-    if (protocol !== 'https' && protocol !== 'http') {
-      throw new Error(`${where}: invalid protocol '${protocol}': expected 'https' or 'http'`);
-    }
+    const protocol = validateEnum(this, 'protocol', props.protocol ?? RegistryProtocol.HTTPS, RegistryProtocol, 'RegistryProtocol');
     if (props.username !== undefined && !Token.isUnresolved(props.username) && !/^[^\s:]+$/.test(props.username)) {
-      throw new Error(`${where}: invalid username '${props.username}': expected a non-empty name without spaces or ":"`);
+      throw invalid(this, 'username', props.username, "give a non-empty name without spaces or ':'");
     }
     if (props.username !== undefined && props.password === undefined) {
-      throw new Error(`${where}: invalid password 'undefined': a username needs a password (a sensitive TerraformVariable's value)`);
+      throw invalid(this, 'password', undefined, "give one with username: a sensitive TerraformVariable's value");
     }
     if (props.password !== undefined) {
       if (props.username === undefined) {
-        throw new Error(`${where}: invalid username 'undefined': a password needs a username`);
+        throw invalid(this, 'username', undefined, 'give one with password');
       }
       // The value itself is never repeated in an error: a literal here would be a leaked secret already.
       if (!Token.isUnresolved(props.password)) {
-        throw new Error(
-          `${where}: invalid password '<literal, ${props.password.length} characters>': pass a token, e.g. the value of a ` +
-            `TerraformVariable with sensitive: true set through TF_VAR_<name>, never a literal in the code`,
+        throw invalid(
+          this,
+          'password',
+          HIDDEN,
+          'give a token, e.g. the value of a TerraformVariable with sensitive: true set through TF_VAR_<name>, never a literal in the code',
         );
       }
     }
@@ -127,9 +133,7 @@ export class ImageRegistry extends Construct {
    */
   public repositoryPrefix(prefix = ''): string {
     if (!PREFIX_RE.test(prefix)) {
-      throw new Error(
-        `${this.node.path}: invalid prefix '${prefix}': expected '' or lowercase path components ([a-z0-9] joined by ".", "_", "__" or "-") each ending in "/", e.g. 'modulus/'`,
-      );
+      throw invalid(this, 'prefix', prefix, "give '' or lowercase path components ([a-z0-9] joined by '.', '_', '__' or '-') each ending in '/', e.g. 'modulus/'");
     }
     return `${this.address}/${prefix}`;
   }
@@ -192,18 +196,20 @@ export class PushedImage extends Construct {
 
   constructor(scope: Construct, id: string, props: PushedImageProps) {
     super(scope, id);
-    const where = this.node.path;
     const { registry, image } = props;
     const repository = repositoryOf(image.imageRef);
     if (!repository.startsWith(`${registry.address}/`)) {
-      throw new Error(
-        `${where}: invalid image '${image.imageRef}': its repository must start with the registry address '${registry.address}/'; ` +
-          `build it as '${registry.repositoryPrefix()}<name>' (ImageHierarchy: repositoryPrefix: registry.repositoryPrefix('<prefix>/'))`,
+      throw invalid(
+        this,
+        'image',
+        image.imageRef,
+        `give an image whose repository starts with the registry address '${registry.address}/': build it as '${registry.repositoryPrefix()}<name>' ` +
+          `(ImageHierarchy: repositoryPrefix: registry.repositoryPrefix('<prefix>/'))`,
       );
     }
     const provider = props.provider ?? image.resource.provider;
     // The push looks its credentials up in the provider's registry_auth, even for an anonymous registry.
-    checkRegistryAuth(where, provider, registry);
+    checkRegistryAuth(this, provider, registry);
     this.registry = registry;
     this.image = image;
     this.repository = repository;
@@ -268,7 +274,7 @@ export class PushedHierarchy extends Construct {
   public image(name: string): PushedImage {
     const pushed = this.byName.get(name);
     if (!pushed) {
-      throw new Error(`${this.node.path}: no image named "${name}"; known images: ${this.names.join(', ')}.`);
+      throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
     }
     return pushed;
   }
@@ -283,16 +289,13 @@ export class PushedHierarchy extends Construct {
  * Throws when `provider` is a DockerProvider whose registry_auth certainly lacks `registry` (an entry given as a
  * token cannot be checked and passes).
  */
-function checkRegistryAuth(where: string, provider: TerraformProvider | undefined, registry: ImageRegistry): void {
+function checkRegistryAuth(scope: Construct, provider: TerraformProvider | undefined, registry: ImageRegistry): void {
   if (!(provider instanceof DockerProvider)) return;
   const auth = provider.registryAuth;
   if (auth !== undefined && !Array.isArray(auth)) return;
   const entries = auth ?? [];
   if (entries.some((entry) => Token.isUnresolved(entry.address) || hostOf(entry.address) === registry.address)) return;
-  throw new Error(
-    `${where}: invalid provider '${provider.node.path}': its registryAuth has no entry for '${registry.address}'; ` +
-      `add registry.registryAuth() to it`,
-  );
+  throw invalid(scope, 'provider', provider, `give a provider whose registryAuth has an entry for '${registry.address}': add registry.registryAuth() to it`);
 }
 
 function hostOf(address: string): string {
@@ -334,19 +337,16 @@ export class PulledImage extends Construct {
 
   constructor(scope: Construct, id: string, props: PulledImageProps) {
     super(scope, id);
-    const where = this.node.path;
     const reference = typeof props.image === 'string' ? props.image : props.image.reference;
     if (typeof props.image === 'string' && !Token.isUnresolved(props.image)) {
       const repository = props.image.replace(DIGEST_REFERENCE_RE, '');
       if (!DIGEST_REFERENCE_RE.test(props.image) || !isValidRepository(repository)) {
-        throw new Error(
-          `${where}: invalid image '${props.image}': expected a pinned reference '<repository>@sha256:<64 lowercase hex>' (or a PushedImage)`,
-        );
+        throw invalid(this, 'image', props.image, "give a pinned reference '<repository>@sha256:<64 lowercase hex>' or a PushedImage");
       }
     }
     // A run host pulls with the credentials of its provider's registry_auth (an anonymous registry needs none).
     if (typeof props.image !== 'string' && props.image.registry.username !== undefined) {
-      checkRegistryAuth(where, props.provider, props.image.registry);
+      checkRegistryAuth(this, props.provider, props.image.registry);
     }
     this.reference = reference;
     this.resource = new Image(this, 'Resource', {

@@ -6,7 +6,7 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { App, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
-import { ImageRegistry, PulledImage, PushedHierarchy } from '../../lib/image-registry';
+import { ImageRegistry, PulledImage, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { pinProvider } from '../../lib/private/providers';
 import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 import { ROOT_IMAGE, startTestbed, Testbed } from './support/testbed';
@@ -63,7 +63,7 @@ function synth(): Addresses {
   const stack = new TerraformStack(app, STACK);
   pinProvider(stack, 'docker');
   const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true, description: 'registry password (TF_VAR_registry_password)' });
-  const registry = new ImageRegistry(stack, 'registry', { address: tb.address, username: tb.username, password: password.stringValue, protocol: 'http' });
+  const registry = new ImageRegistry(stack, 'registry', { address: tb.address, username: tb.username, password: password.stringValue, protocol: RegistryProtocol.HTTP });
   const a = new DockerProvider(stack, 'a', { alias: 'a', host: 'unix:///var/run/docker.sock', registryAuth: [registry.registryAuth()] });
   const b = new DockerProvider(stack, 'b', { alias: 'b', host: hostB.dockerHost, sshOpts: [...hostB.sshOpts], registryAuth: [registry.registryAuth()] });
 

@@ -1,7 +1,7 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Testing, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
-import { ImageRegistry, ImageRegistryProps, PulledImage, PushedHierarchy, PushedImage } from '../../lib/image-registry';
+import { ImageRegistry, ImageRegistryProps, PulledImage, PushedHierarchy, PushedImage, RegistryProtocol } from '../../lib/image-registry';
 import { ModulusImage } from '../../lib/modulus-image';
 import { makeImagesDirectory } from './support/fixtures';
 
@@ -11,7 +11,7 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 function stackWith(props: Partial<ImageRegistryProps> & { literalPassword?: string } = {}) {
   const stack = new TerraformStack(Testing.app(), 'stack');
   const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true });
-  const registry = new ImageRegistry(stack, 'registry', { address: ADDRESS, username: 'ci', password: password.stringValue, protocol: 'http', ...props });
+  const registry = new ImageRegistry(stack, 'registry', { address: ADDRESS, username: 'ci', password: password.stringValue, protocol: RegistryProtocol.HTTP, ...props });
   return { stack, registry };
 }
 
@@ -42,11 +42,11 @@ const only = (json: any, type: string, name: string) => {
 
 describe('ImageRegistry', () => {
   it.each([
-    ['registry.example.com', 'https', 'https://registry.example.com'],
-    ['127.0.0.1:5000', 'http', 'http://127.0.0.1:5000'],
-    ['localhost', 'https', 'https://localhost'],
-    ['[::1]:5000', 'http', 'http://[::1]:5000'],
-    ['my-registry:443', 'https', 'https://my-registry:443'],
+    ['registry.example.com', RegistryProtocol.HTTPS, 'https://registry.example.com'],
+    ['127.0.0.1:5000', RegistryProtocol.HTTP, 'http://127.0.0.1:5000'],
+    ['localhost', RegistryProtocol.HTTPS, 'https://localhost'],
+    ['[::1]:5000', RegistryProtocol.HTTP, 'http://[::1]:5000'],
+    ['my-registry:443', RegistryProtocol.HTTPS, 'https://my-registry:443'],
   ] as const)('accepts %s (%s)', (address, protocol, url) => {
     const { registry } = stackWith({ address, protocol });
     expect(registry.url).toBe(url);
@@ -65,7 +65,7 @@ describe('ImageRegistry', () => {
     '-bad.example.com',
     'reg istry.example.com',
   ])('rejects the address %p with the construct path, the value and what is allowed', (address) => {
-    expect(() => stackWith({ address })).toThrow(`stack/registry: invalid address '${address}': expected host[:port] without scheme or path`);
+    expect(() => stackWith({ address })).toThrow(`stack/registry: invalid address '${address}': give host[:port] without scheme or path`);
   });
 
   it('defaults to https', () => {
@@ -74,7 +74,7 @@ describe('ImageRegistry', () => {
   });
 
   it('rejects a protocol other than https and http', () => {
-    expect(() => stackWith({ protocol: 'ftp' as never })).toThrow("stack/registry: invalid protocol 'ftp': expected 'https' or 'http'");
+    expect(() => stackWith({ protocol: 'ftp' as never })).toThrow("stack/registry: invalid protocol 'ftp': use one of RegistryProtocol.HTTPS ('https'), RegistryProtocol.HTTP ('http')");
   });
 
   it('refuses a literal password and never repeats it', () => {
@@ -85,23 +85,23 @@ describe('ImageRegistry', () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toMatch(/^stack\/registry: invalid password '<literal, 19 characters>': pass a token/);
+    expect(message).toMatch(/^stack\/registry: invalid password \(value hidden\): give a token/);
     expect(message).not.toContain(secret);
   });
 
   it('needs username and password together', () => {
-    expect(() => stackWith({ password: undefined })).toThrow("stack/registry: invalid password 'undefined': a username needs a password");
+    expect(() => stackWith({ password: undefined })).toThrow("stack/registry: invalid password undefined: give one with username");
     const stack = new TerraformStack(Testing.app(), 'stack');
     const password = new TerraformVariable(stack, 'p', { type: 'string', sensitive: true });
     expect(() => new ImageRegistry(stack, 'registry', { address: ADDRESS, password: password.stringValue })).toThrow(
-      "stack/registry: invalid username 'undefined': a password needs a username",
+      "stack/registry: invalid username undefined: give one with password",
     );
     expect(() => stackWith({ username: 'a b' })).toThrow("stack/registry: invalid username 'a b'");
   });
 
   it('gives an auth_disabled registry_auth for an anonymous registry', () => {
     const stack = new TerraformStack(Testing.app(), 'stack');
-    expect(new ImageRegistry(stack, 'registry', { address: ADDRESS, protocol: 'http' }).registryAuth()).toEqual({ address: 'http://127.0.0.1:5000', authDisabled: true });
+    expect(new ImageRegistry(stack, 'registry', { address: ADDRESS, protocol: RegistryProtocol.HTTP }).registryAuth()).toEqual({ address: 'http://127.0.0.1:5000', authDisabled: true });
   });
 
   it('rejects a repository prefix that is not path components ending in "/"', () => {
@@ -109,7 +109,7 @@ describe('ImageRegistry', () => {
     expect(registry.repositoryPrefix()).toBe(`${ADDRESS}/`);
     expect(registry.repositoryPrefix('team/modulus/')).toBe(`${ADDRESS}/team/modulus/`);
     for (const prefix of ['modulus', '/modulus/', 'Modulus/', 'a//']) {
-      expect(() => registry.repositoryPrefix(prefix)).toThrow(`stack/registry: invalid prefix '${prefix}': expected '' or lowercase path components`);
+      expect(() => registry.repositoryPrefix(prefix)).toThrow(`stack/registry: invalid prefix '${prefix}': give '' or lowercase path components`);
     }
   });
 });
@@ -166,7 +166,7 @@ describe('PushedImage and PulledImage: validation', () => {
     const dir = makeImagesDirectory(['leaf']);
     const image = new ModulusImage(stack, 'local', { repository: 'modulus/leaf', directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
     expect(() => new PushedImage(stack, 'pushed', { registry, image })).toThrow(
-      "stack/pushed: invalid image 'modulus/leaf:latest': its repository must start with the registry address '127.0.0.1:5000/'",
+      "stack/pushed: invalid image 'modulus/leaf:latest': give an image whose repository starts with the registry address '127.0.0.1:5000/'",
     );
     // A longer host that merely starts with the address is another registry.
     const other = new ModulusImage(stack, 'other', { repository: '127.0.0.1:50000/modulus/leaf', directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
@@ -179,7 +179,7 @@ describe('PushedImage and PulledImage: validation', () => {
     const image = new ModulusImage(stack, 'leaf', { repository: `${ADDRESS}/modulus/leaf`, directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
     const bare = new DockerProvider(stack, 'bare', { alias: 'bare', registryAuth: [{ address: 'https://elsewhere.example.com', username: 'u', password: 'p' }] });
     expect(() => new PushedImage(stack, 'pushed', { registry, image, provider: bare })).toThrow(
-      "stack/pushed: invalid provider 'stack/bare': its registryAuth has no entry for '127.0.0.1:5000'; add registry.registryAuth() to it",
+      "stack/pushed: invalid provider (construct stack/bare): give a provider whose registryAuth has an entry for '127.0.0.1:5000': add registry.registryAuth() to it",
     );
   });
 
@@ -188,11 +188,11 @@ describe('PushedImage and PulledImage: validation', () => {
     const dir = makeImagesDirectory(['leaf']);
     const image = new ModulusImage(stack, 'leaf', { repository: `${ADDRESS}/modulus/leaf`, directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
     const none = new DockerProvider(stack, 'none', { alias: 'none' });
-    expect(() => new PushedImage(stack, 'pushed', { registry, image, provider: none })).toThrow("stack/pushed: invalid provider 'stack/none'");
+    expect(() => new PushedImage(stack, 'pushed', { registry, image, provider: none })).toThrow("stack/pushed: invalid provider (construct stack/none)");
     const a = new DockerProvider(stack, 'a', { alias: 'a', registryAuth: [registry.registryAuth()] });
     const pushed = new PushedImage(stack, 'pushed-ok', { registry, image, provider: a });
     expect(() => new PulledImage(stack, 'on-none', { image: pushed, provider: none })).toThrow(
-      "stack/on-none: invalid provider 'stack/none': its registryAuth has no entry for '127.0.0.1:5000'",
+      "stack/on-none: invalid provider (construct stack/none): give a provider whose registryAuth has an entry for '127.0.0.1:5000'",
     );
     expect(new PulledImage(stack, 'on-a', { image: pushed, provider: a }).reference).toContain('@');
   });
@@ -204,7 +204,7 @@ describe('PushedImage and PulledImage: validation', () => {
     expect(ok.reference).toBe(`${ADDRESS}/modulus/leaf@${DIGEST}`);
     const bad = [`${ADDRESS}/modulus/leaf:latest`, `${ADDRESS}/modulus/leaf@sha256:abc`, `${ADDRESS}/Modulus/leaf@${DIGEST}`, `@${DIGEST}`];
     for (const [index, image] of bad.entries()) {
-      expect(() => new PulledImage(stack, `bad${index}`, { image, provider: b })).toThrow(`invalid image '${image}': expected a pinned reference '<repository>@sha256:<64 lowercase hex>'`);
+      expect(() => new PulledImage(stack, `bad${index}`, { image, provider: b })).toThrow(`invalid image '${image}': give a pinned reference '<repository>@sha256:<64 lowercase hex>'`);
     }
   });
 });
@@ -239,6 +239,6 @@ describe('PushedHierarchy', () => {
   });
 
   it('names the known images when asked for an unknown one', () => {
-    expect(() => tree().pushed.image('run-php')).toThrow('stack/pushed: no image named "run-php"; known images: base, build-base, run-base, run-node.');
+    expect(() => tree().pushed.image('run-php')).toThrow("stack/pushed: invalid image name 'run-php': give one of the pushed images: base, build-base, run-base, run-node");
   });
 });
