@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App as CdktfApp, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
-import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
+import { AppVolume, AppVolumeProps, VolumeRemovalPolicy } from '../../lib/app-volume';
 import { runContainerName } from '../../lib/run-container';
 import { ctlCommand } from '../../scripts/ctl';
 import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
@@ -453,9 +453,9 @@ function volumeStack(name: string, app: string) {
     new LocalBackend(stack, { path: statePath });
     const password = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
     new AppVolume(stack, 'Vol', {
-      app,
+      appName: app,
       hostRoot,
-      size: '64MiB',
+      sizeMiB: 64,
       environment: { NODE_ENV: 'production' },
       secretEnvironment: { DB_PASSWORD: password.stringValue },
       ...props,
@@ -620,13 +620,13 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
 
   it('adopts the volume as it is: the data stays, and no destroy step runs', () => {
     // The strictest case: a removal policy of destroy, recorded on the host by the previous release.
-    synth({ removalPolicy: 'destroy' });
+    synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
     fs.writeFileSync(cdkTfJson, JSON.stringify(asPreviousRelease(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8'))), null, 2));
     ok(tf('init'));
     ok(tf('apply', '-auto-approve'));
     fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
 
-    synth({ removalPolicy: 'destroy' });
+    synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
     ok(tf('init'));
     const actions = planActions();
     expect(Object.entries(actions).filter(([address]) => address.startsWith('terraform_data.'))).toEqual(
@@ -683,7 +683,7 @@ describe('AppVolume through Terraform', () => {
   });
 
   it('grows the volume and rewrites supervisor.conf without replacing the volume', () => {
-    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' } });
+    synth({ sizeMiB: 96, environment: { NODE_ENV: 'staging' } });
     expect(planActions()).toEqual({
       Volume: ['no-op'],
       Size: ['delete', 'create'],
@@ -698,7 +698,7 @@ describe('AppVolume through Terraform', () => {
   });
 
   it('fails the apply on a shrink, before anything changes', () => {
-    synth({ size: '64MiB', environment: { NODE_ENV: 'staging' } });
+    synth({ sizeMiB: 64, environment: { NODE_ENV: 'staging' } });
     const run = tf('apply', '-auto-approve');
     expect(run.status).not.toBe(0);
     expect(run.stderr.replace(/\s+/g, ' ')).toContain("refusing to shrink the volume of app 'tfshop' from 96 MiB to 64 MiB");
@@ -707,7 +707,7 @@ describe('AppVolume through Terraform', () => {
   });
 
   it('retain (default): terraform destroy keeps the data; applying again adopts it', () => {
-    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' } });
+    synth({ sizeMiB: 96, environment: { NODE_ENV: 'staging' } });
     ok(tf('apply', '-auto-approve'));
     ok(tf('destroy', '-auto-approve'));
     expect(isMounted(mnt(hostRoot))).toBe(true);
@@ -717,7 +717,7 @@ describe('AppVolume through Terraform', () => {
   });
 
   it("destroy: switching the policy doesn't replace the volume; terraform destroy then removes it", () => {
-    synth({ size: '96MiB', environment: { NODE_ENV: 'staging' }, removalPolicy: 'destroy' });
+    synth({ sizeMiB: 96, environment: { NODE_ENV: 'staging' }, removalPolicy: VolumeRemovalPolicy.DESTROY });
     expect(planActions()).toEqual({
       Volume: ['no-op'],
       Size: ['no-op'],

@@ -263,11 +263,11 @@ describe('pull-request review against the real state', () => {
     fs.appendFileSync(path.join(review, '__tests__/e2e/support/fixtures/pg-images/pg-leaf/Dockerfile'), 'LABEL org.modulus.e2e-edit="1"\n');
     const { images, apps, comment } = plan(review);
     expect(images).toContain('| create | 0 |\n| update | 0 |\n| replace | 1 |\n| destroy | 0 |');
-    expect(images).toMatch(/<details><summary>replace \(1\)<\/summary>\n\n- `docker_image\.hierarchy_pg-leaf_[^`]*`\n/);
+    expect(images).toMatch(/<details><summary>replace \(1\)<\/summary>\n\n- `docker_image\.Hierarchy_pg-leaf_Image_[0-9A-F]{8}`\n/);
     expect(apps).toContain('| create | 0 |\n| update | 0 |\n| replace | 1 |\n| destroy | 0 |');
-    expect(apps).toMatch(/- `docker_container\.leaf` \(runs `docker_image\.hierarchy_pg-leaf_[^`]*`, which stack `images` replaces/);
+    expect(apps).toMatch(/- `docker_container\.leaf` \(runs `docker_image\.Hierarchy_pg-leaf_Image_[0-9A-F]{8}`, which stack `images` replaces/);
     expect(comment.indexOf('| action | count |')).toBeLessThan(comment.indexOf('<details><summary>Full plan output</summary>'));
-    expect(comment).toMatch(/# docker_image\.hierarchy_pg-leaf_\S* must be replaced/);
+    expect(comment).toMatch(/# docker_image\.Hierarchy_pg-leaf_Image_[0-9A-F]{8} must be replaced/);
     expect(comment).not.toContain(pg.password);
   });
 

@@ -4,6 +4,7 @@ import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { NetworkMode } from '../../lib/network-mode';
+import { STANDARD_IMAGES } from '../../lib/standard-images';
 import { addImageFolder, makeImagesDirectory } from './support/fixtures';
 import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
@@ -147,13 +148,16 @@ describe('ModulusApp: languages are open, images come from a hierarchy', () => {
   });
 
   it.each([
-    [[], "'python' needs the images build-python and run-python, which test/images does not have (it has base, build-base, build-java"],
-    [PYTHON.slice(0, 1), "'python' needs the image run-python, which test/images does not have"],
-    [PYTHON.slice(1), "'python' needs the image build-python, which test/images does not have"],
-  ])('fails at synth naming the construct, the field, the value and the missing images (%j added)', (extra, message) => {
+    [[], 'it needs the images build-python and run-python', 'add them', 'buildImage and runImage'],
+    [PYTHON.slice(0, 1), 'it needs the image run-python', 'add it', 'runImage'],
+    [PYTHON.slice(1), 'it needs the image build-python', 'add it', 'buildImage'],
+  ])('fails at synth naming the construct, the field, the value and the missing images (%j added)', (extra, needs, add, fields) => {
     const error = errorMessage(() => synthWithImages({ language: 'python' }, extra));
-    expect(error).toContain(`test/Hello: invalid language: ${message}`);
-    expect(error).toContain('add ');
-    expect(error).toContain('through ImageHierarchyProps.additionalImages');
+    const has = [...STANDARD_IMAGES.map((image) => image.name), ...extra.map((image) => image.name)].sort().join(', ');
+    expect(has).toMatch(/^base, build-base, build-java, /);
+    expect(error).toBe(
+      `test/Hello: invalid language 'python': ${needs}, which test/images does not have (it has ${has}): ` +
+        `${add} through ImageHierarchyProps.additionalImages, or pass ${fields}`,
+    );
   });
 });

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { REFERENCE_HELP } from '../../lib/docker-reference';
 import { copyCheckout } from './support/checkout';
 
 jest.setTimeout(180_000);
@@ -28,7 +29,7 @@ describe('npx cdktf synth', () => {
     const result = synth({ MODULUS_ROOT_IMAGE: 'not a valid::ref' });
     expect(result.status).not.toBe(0);
     expect(result.stdout + result.stderr).toContain(
-      'images/hierarchy: rootImage "not a valid::ref" is not valid; expected a Docker image reference',
+      `images/Hierarchy: invalid rootImage 'not a valid::ref': give ${REFERENCE_HELP}`,
     );
     expect(result.stdout + result.stderr).toContain('MODULUS_ROOT_IMAGE sets rootImage');
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/images'))).toBe(false);
@@ -57,7 +58,7 @@ describe('npx cdktf synth with a ContainerSecurityPolicy error', () => {
     expect(source).toContain(policyLine);
     fs.writeFileSync(
       appsStack,
-      source.replace(policyLine, `Object.values(this.apps)[0].run.container.addOverride('privileged', true);\n    ${policyLine}`),
+      source.replace(policyLine, `Object.values(this.apps)[0].run.resource.addOverride('privileged', true);\n    ${policyLine}`),
     );
 
     const result = synth();

@@ -4,6 +4,7 @@ import { App, Testing } from 'cdktf';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
+import { REFERENCE_HELP } from '../../lib/docker-reference';
 import { hierarchyToMermaid } from '../../lib/mermaid';
 import { tempDir } from './support/temp';
 import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
@@ -57,6 +58,27 @@ describe('ImageHierarchy: the standard tree', () => {
     expect(new Set([original, executable, hash()]).size).toBe(3);
   });
 
+  it('keys each image Hierarchy_<name>_Image_<hash>, its docker_image, with a moved block from its address before the PascalCase ids', () => {
+    const keys = Object.keys(json.resource.docker_image).sort();
+    expect(keys.map((key) => key.replace(/_[0-9A-F]{8}$/, ''))).toEqual(
+      STANDARD_IMAGES.map((image) => `Hierarchy_${image.name}_Image`).sort(),
+    );
+    for (const key of keys) expect(key).toMatch(/^Hierarchy_[a-z-]+_Image_[0-9A-F]{8}$/);
+    const moved = (json as any).moved as Array<{ from: string; to: string }>;
+    expect(moved.map((move) => move.to).sort()).toEqual(keys.map((key) => `docker_image.${key}`));
+    for (const { from, to } of moved) {
+      const name = /^docker_image\.Hierarchy_([a-z-]+)_Image_[0-9A-F]{8}$/.exec(to)![1];
+      expect(from).toMatch(new RegExp(`^docker_image\\.hierarchy_${name}_image_[0-9A-F]{8}$`));
+    }
+    expect(stack.hierarchy.image('base').node.defaultChild).toBe(stack.hierarchy.image('base').resource);
+  });
+
+  it('keeps the asset folders of the build contexts under their previous names (a new path would rebuild every image)', () => {
+    for (const spec of STANDARD_IMAGES) {
+      expect(imageResource(json, spec.name).build.context).toMatch(new RegExp(`^assets/hierarchy_${spec.name}_context_[0-9A-F]{8}/[0-9A-F]{32}$`));
+    }
+  });
+
   it('packages each folder as a relative asset path inside cdktf.out', () => {
     for (const resource of Object.values(json.resource.docker_image)) {
       expect(resource.build.context).toMatch(/^assets\/[\w-]+\/[0-9A-F]{32}$/);
@@ -93,7 +115,10 @@ describe('ImageHierarchy: the standard tree', () => {
   it('looks images up by name and lists the known ones when asked for an unknown one', () => {
     expect(stack.hierarchy.image('run-java')).toBeInstanceOf(ModulusImage);
     expect(stack.hierarchy.image('run-java').parentImage).toBe(stack.hierarchy.image('run-base'));
-    expect(() => stack.hierarchy.image('run-cobol')).toThrow(/no image named "run-cobol"; known images: base, build-base/);
+    expect(() => stack.hierarchy.image('run-cobol')).toThrow(
+      new Error(`images/Hierarchy: invalid image name 'run-cobol': give one of the images: ${stack.hierarchy.names.join(', ')}`),
+    );
+    expect(stack.hierarchy.names.join(', ')).toMatch(/^base, build-base, /);
   });
 });
 
@@ -135,7 +160,8 @@ describe('bad input fails at synth with the construct path, the field and what i
     ['debian:'],
     ['debian:bookworm@sha256:short'],
   ])('rejects root image %j', (rootImage) => {
-    expect(attempt({ rootImage })).toThrow(new RegExp(`^images/hierarchy: rootImage "${escape(rootImage)}" is not valid; expected a Docker image reference`));
+    expect(attempt({ rootImage })).toThrow(new Error(`images/Hierarchy: invalid rootImage '${rootImage}': give ${REFERENCE_HELP}`));
+    expect(REFERENCE_HELP).toMatch(/^a Docker image reference: /);
   });
 
   it.each([['debian:bookworm-slim'], ['localhost:5000/team/root:1.0'], ['phusion/baseimage:jammy-1.0.4'], [`debian@sha256:${'a'.repeat(64)}`]])(
@@ -146,22 +172,24 @@ describe('bad input fails at synth with the construct path, the field and what i
   );
 
   it('rejects an invalid tag', () => {
-    expect(attempt({ tag: '-dash-first' })).toThrow(/^images\/hierarchy\/base: tag "-dash-first" is not valid; expected \[A-Za-z0-9_\]/);
+    expect(attempt({ tag: '-dash-first' })).toThrow(
+      new Error("images/Hierarchy/base: invalid tag '-dash-first': give a tag matching [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"),
+    );
   });
 
   it('rejects an invalid repository prefix', () => {
-    expect(attempt({ repositoryPrefix: 'Modulus/' })).toThrow(/^images\/hierarchy\/base: repository "Modulus\/base" is not valid/);
+    expect(attempt({ repositoryPrefix: 'Modulus/' })).toThrow(new Error(`images/Hierarchy/base: invalid repository 'Modulus/base': give ${REFERENCE_HELP}`));
   });
 
   it('rejects an invalid image name', () => {
     expect(attempt({ additionalImages: [{ name: 'Run_Python', parent: 'run-base' }] })).toThrow(
-      /^images\/hierarchy: image name "Run_Python" is not valid; use lowercase letters and digits joined by "-"/,
+      new Error("images/Hierarchy: invalid image name 'Run_Python': use lowercase letters and digits joined by '-', e.g. 'run-python'"),
     );
   });
 
   it('rejects a missing folder', () => {
     expect(attempt({ additionalImages: [{ name: 'run-python', parent: 'run-base' }] })).toThrow(
-      /^images\/hierarchy\/run-python: directory ".*run-python" does not exist; create it with a Dockerfile in it\.$/,
+      /^images\/Hierarchy\/run-python: invalid directory '\/.*\/run-python': give an existing folder holding a Dockerfile$/,
     );
   });
 
@@ -169,13 +197,16 @@ describe('bad input fails at synth with the construct path, the field and what i
     const imagesDirectory = makeImagesDirectory();
     fs.mkdirSync(path.join(imagesDirectory, 'run-python'));
     expect(attempt({ imagesDirectory, additionalImages: [{ name: 'run-python', parent: 'run-base' }] })).toThrow(
-      /^images\/hierarchy\/run-python: directory ".*run-python" has no Dockerfile; add one starting with "ARG BASE_IMAGE" and "FROM \$\{BASE_IMAGE\}"\.$/,
+      new Error(
+        `images/Hierarchy/run-python: invalid directory '${path.join(imagesDirectory, 'run-python')}': ` +
+          'give a folder with a Dockerfile in it, starting with "ARG BASE_IMAGE" and "FROM ${BASE_IMAGE}" (it has none)',
+      ),
     );
   });
 
   it('rejects an unknown parent', () => {
     expect(attempt({ additionalImages: [{ name: 'run-python', parent: 'run-bsae' }] })).toThrow(
-      /^images\/hierarchy: image "run-python" has unknown parent "run-bsae"; known images: base, build-base, .*run-python, run-static\.$/,
+      /^images\/Hierarchy: invalid parent of image 'run-python' 'run-bsae': give one of the images: base, build-base, .*run-python, run-static$/,
     );
   });
 
@@ -183,32 +214,36 @@ describe('bad input fails at synth with the construct path, the field and what i
     const imagesDirectory = makeImagesDirectory(['a', 'b', 'c']);
     expect(
       attempt({ imagesDirectory, images: [{ name: 'a', parent: 'c' }, { name: 'b', parent: 'a' }, { name: 'c', parent: 'b' }] }),
-    ).toThrow(/^images\/hierarchy: images form a cycle: a -> c -> b -> a\.$/);
+    ).toThrow(new Error("images/Hierarchy: invalid parent of image 'b' 'a': break the cycle a -> c -> b -> a"));
   });
 
   it('rejects a duplicate image name', () => {
     expect(attempt({ additionalImages: [{ name: 'run-node', parent: 'run-base' }] })).toThrow(
-      /^images\/hierarchy: image "run-node" is defined twice; image names must be unique\.$/,
+      new Error("images/Hierarchy: invalid image name 'run-node': give each image once: it is defined twice"),
     );
   });
 
   it('rejects BASE_IMAGE among the extra build args', () => {
     const imagesDirectory = makeImagesDirectory(['base']);
     expect(attempt({ imagesDirectory, images: [{ name: 'base', buildArgs: { BASE_IMAGE: 'x' } }] })).toThrow(
-      /^images\/hierarchy\/base: buildArgs\.BASE_IMAGE is reserved for the parent image; set "parent" instead\.$/,
+      new Error("images/Hierarchy/base: invalid buildArgs.BASE_IMAGE 'x': leave it out: it carries the parent image; set parent instead"),
     );
   });
 
   it('rejects a malformed Docker host and an absolute state path', () => {
-    expect(attempt({ dockerHost: '/var/run/docker.sock' })).toThrow(/^images: dockerHost "\/var\/run\/docker.sock" is not valid; expected unix:\/\/\/path/);
-    expect(attempt({ statePath: '/tmp/state.tfstate' })).toThrow(/^images: statePath "\/tmp\/state.tfstate" is absolute/);
+    expect(attempt({ dockerHost: '/var/run/docker.sock' })).toThrow(
+      new Error("images: invalid dockerHost '/var/run/docker.sock': give unix:///path, tcp://host:port or ssh://user@host"),
+    );
+    expect(attempt({ statePath: '/tmp/state.tfstate' })).toThrow(
+      new Error("images: invalid statePath '/tmp/state.tfstate': give a path relative to cdktf.out/stacks/images"),
+    );
   });
 
   it('validates a standalone ModulusImage parent reference', () => {
     const stack = new ModulusStack(Testing.app(), 'solo');
     const directory = path.join(makeImagesDirectory(['x']), 'x');
     expect(() => new ModulusImage(stack, 'x', { repository: 'team/x', directory, parent: 'UPPER:case' })).toThrow(
-      /^solo\/x: parent "UPPER:case" is not valid/,
+      new Error(`solo/x: invalid parent 'UPPER:case': give a ModulusImage or an image reference (${REFERENCE_HELP})`),
     );
   });
 
@@ -221,9 +256,6 @@ describe('bad input fails at synth with the construct path, the field and what i
 });
 
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 describe('hierarchyToMermaid', () => {
   it('draws every image under its parent, the root image on top', () => {

@@ -11,6 +11,8 @@ const EXPORTED_VALUES = [
   'AppVolume',
   'BuildJob',
   'CONTAINER_POLICY_RULES',
+  'ContainerPolicyLevel',
+  'ContainerPolicyRule',
   'ContainerSecurityPolicy',
   'DEFAULT_DOCKER_HOST',
   'DEFAULT_PG_SCHEMA_PREFIX',
@@ -23,10 +25,15 @@ const EXPORTED_VALUES = [
   'ModulusApp',
   'ModulusImage',
   'ModulusStack',
+  'NetworkMode',
   'PARENT_BUILD_ARG',
   'PROVIDER_VERSIONS',
+  'RestartPolicy',
   'RunContainer',
   'STANDARD_IMAGES',
+  'StateBackendType',
+  'VolumeBackend',
+  'VolumeRemovalPolicy',
 ];
 
 /**
@@ -77,10 +84,10 @@ describe('the packed package', () => {
     const entry = require(path.join(installed, 'dist', 'lib', 'index.js'));
     expect(Object.keys(entry).sort()).toEqual(EXPORTED_VALUES);
     const typings = fs.readFileSync(path.join(installed, 'dist', 'lib', 'index.d.ts'), 'utf8');
-    for (const name of ['ModulusAppProps', 'ImageHierarchyProps', 'ImageDefinition', 'Language', 'RunContainerOptions', 'AppVolumeOptions']) {
+    for (const name of ['ModulusAppProps', 'ImageHierarchyProps', 'ImageDefinition', 'Language', 'RunContainerOptions', 'AppVolumeOptions', 'BuildJobOptions']) {
       expect(typings).toMatch(new RegExp(`\\b${name}\\b`));
     }
-    for (const helper of ['parseSizeMiB', 'isValidReference', 'hierarchyToMermaid', 'runContainerName', 'packageRoot']) {
+    for (const helper of ['validateSizeMiB', 'invalidSetting', 'showValue', 'renamedChild', 'isValidReference', 'hierarchyToMermaid', 'runContainerName', 'packageRoot']) {
       expect(typings).not.toContain(helper);
     }
   });

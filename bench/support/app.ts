@@ -12,8 +12,10 @@
 import * as path from 'path';
 import { App as CdktfApp, Aspects } from 'cdktf';
 import { ModulusApp } from '../../lib/app';
+import { VolumeRemovalPolicy } from '../../lib/app-volume';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { ModulusStack } from '../../lib/modulus-stack';
+import { NetworkMode } from '../../lib/network-mode';
 import { Language, LANGUAGES } from '../../lib/standard-images';
 import { ImagesStack } from '../../stacks/images-stack';
 
@@ -47,16 +49,15 @@ function synth(): void {
   if (!volumeRoot) throw new Error('MODULUS_VOLUME_ROOT must be set for the benchmark apps');
   for (const language of benchLanguages()) {
     new ModulusApp(apps, `bench-${language}`, {
-      name: `bench-${language}`,
+      appName: `bench-${language}`,
       language,
       source: path.resolve(__dirname, '../../samples', language),
       buildImage: images.hierarchy.image(`build-${language}`).imageId,
       runImage: images.hierarchy.image(`run-${language}`).imageId,
-      port: benchPort(language),
-      networkMode: 'host',
+      networkMode: NetworkMode.HOST,
       environment: { MODULUS_SAMPLE: language },
-      hostRoot: `${volumeRoot}/bench-${language}`,
-      removalPolicy: 'destroy',
+      volume: { hostRoot: `${volumeRoot}/bench-${language}`, removalPolicy: VolumeRemovalPolicy.DESTROY },
+      run: { port: benchPort(language) },
     });
   }
   Aspects.of(apps).add(new ContainerSecurityPolicy());

@@ -26,7 +26,7 @@ const app = new App({ skipValidation: true });
 const prefix = need('E2E_REPOSITORY_PREFIX');
 const props = { backend: stateBackendFromEnvironment(process.env) };
 const images = new ModulusStack(app, 'images', props);
-const hierarchy = new ImageHierarchy(images, 'hierarchy', {
+const hierarchy = new ImageHierarchy(images, 'Hierarchy', {
   rootImage: need('E2E_ROOT_IMAGE'),
   images: [{ name: 'pg-base' }, { name: 'pg-leaf', parent: 'pg-base' }],
   imagesDirectory: path.join(__dirname, 'fixtures', 'pg-images'),
