@@ -89,7 +89,7 @@ export class ImageHierarchy extends Construct {
     }
     for (const spec of specs.values()) {
       if (spec.parent !== undefined && !specs.has(spec.parent)) {
-        throw invalid(this, `parent of image '${spec.name}'`, spec.parent, `give one of the images: ${[...specs.keys()].sort().join(', ')}`);
+        throw invalid(this, `images[${spec.name}].parent`, spec.parent, `give one of the images: ${[...specs.keys()].sort().join(', ')}`);
       }
     }
     const imagesDirectory = props.imagesDirectory ?? standardImagesDirectory();
@@ -97,7 +97,7 @@ export class ImageHierarchy extends Construct {
       const existing = this.byName.get(name);
       if (existing) return existing;
       if (chain.includes(name)) {
-        throw invalid(this, `parent of image '${chain[chain.length - 1]}'`, name, `break the cycle ${[...chain.slice(chain.indexOf(name)), name].join(' -> ')}`);
+        throw invalid(this, `images[${chain[chain.length - 1]}].parent`, name, `break the cycle ${[...chain.slice(chain.indexOf(name)), name].join(' -> ')}`);
       }
       const spec = specs.get(name)!;
       const parent = spec.parent === undefined ? this.rootImage : create(spec.parent, [...chain, name]);

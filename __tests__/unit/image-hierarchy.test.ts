@@ -206,7 +206,7 @@ describe('bad input fails at synth with the construct path, the field and what i
 
   it('rejects an unknown parent', () => {
     expect(attempt({ additionalImages: [{ name: 'run-python', parent: 'run-bsae' }] })).toThrow(
-      /^images\/Hierarchy: invalid parent of image 'run-python' 'run-bsae': give one of the images: base, build-base, .*run-python, run-static$/,
+      /^images\/Hierarchy: invalid images\[run-python\].parent 'run-bsae': give one of the images: base, build-base, .*run-python, run-static$/,
     );
   });
 
@@ -214,7 +214,7 @@ describe('bad input fails at synth with the construct path, the field and what i
     const imagesDirectory = makeImagesDirectory(['a', 'b', 'c']);
     expect(
       attempt({ imagesDirectory, images: [{ name: 'a', parent: 'c' }, { name: 'b', parent: 'a' }, { name: 'c', parent: 'b' }] }),
-    ).toThrow(new Error("images/Hierarchy: invalid parent of image 'b' 'a': break the cycle a -> c -> b -> a"));
+    ).toThrow(new Error("images/Hierarchy: invalid images[b].parent 'a': break the cycle a -> c -> b -> a"));
   });
 
   it('rejects a duplicate image name', () => {

@@ -73,7 +73,7 @@ const CASES: Array<[string, () => unknown, string, string, string]> = [
   ['root image', () => hierarchy({ rootImage: 'NOT VALID' }), 'test/Tree', 'rootImage', "'NOT VALID'"],
   ['image name', () => hierarchy({ additionalImages: [{ name: 'Run_Python', parent: 'run-base' }] }), 'test/Tree', 'image name', "'Run_Python'"],
   ['duplicate image', () => hierarchy({ additionalImages: [{ name: 'base' }] }), 'test/Tree', 'image name', "'base'"],
-  ['unknown parent', () => hierarchy({ additionalImages: [{ name: 'run-python', parent: 'run-bas' }] }), 'test/Tree', "parent of image 'run-python'", "'run-bas'"],
+  ['unknown parent', () => hierarchy({ additionalImages: [{ name: 'run-python', parent: 'run-bas' }] }), 'test/Tree', 'images[run-python].parent', "'run-bas'"],
   ['image lookup', () => hierarchy({}).image('run-cobol'), 'test/Tree', 'image name', "'run-cobol'"],
   ['docker host', () => modulusStack({ dockerHost: 'localhost:2375' }), 'images', 'dockerHost', "'localhost:2375'"],
   ['state path', () => modulusStack({ statePath: '/abs/state' }), 'images', 'statePath', "'/abs/state'"],
