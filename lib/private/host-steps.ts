@@ -12,7 +12,7 @@
  * Pure functions: they return config pieces for a `NullResource` (and a `DataExternal` probe); the constructs
  * decide the triggers, dependencies and ids. Not exported from lib/index.ts.
  */
-import { Fn } from 'cdktf';
+import { DefaultTokenResolver, Fn, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { ENV_NAME_PATTERN, invalid, requireLiteral, volumeScriptPath } from './app-runtime';
@@ -56,6 +56,14 @@ export interface StepSpec {
    * interpolation that is not a cdktf token.
    */
   readonly environment: Record<string, string>;
+  /**
+   * Remote: silence the step's output in Terraform's log, as Terraform does for a local-exec whose environment
+   * holds a sensitive value (the values travel in a `file` provisioner, so the final remote-exec would
+   * otherwise print). The last remote-exec then gets a sensitive empty line (`${sensitive("")}`), which marks
+   * it without putting any value in it.
+   * @default true when an environment value resolves to an expression containing `sensitive(`
+   */
+  readonly sensitiveOutput?: boolean;
   /** Folders to upload (remote) or pass as they are (local: the env gets the local path). */
   readonly uploads?: StepUpload[];
   /**
@@ -254,6 +262,14 @@ function envFileContent(environment: Record<string, string>): string {
     .join('');
 }
 
+/** Whether a value of the environment is (or contains) a `sensitive(...)` expression. */
+function holdsSensitive(scope: IConstruct, environment: Record<string, string>): boolean {
+  const resolver = new DefaultTokenResolver(new StringConcat());
+  return Object.values(environment).some(
+    (value) => Token.isUnresolved(value) && /\bsensitive\(/.test(String(Tokenization.resolve(value, { scope, resolver, preparing: false }))),
+  );
+}
+
 function remoteSequence(
   scope: IConstruct,
   spec: StepSpec,
@@ -270,6 +286,7 @@ function remoteSequence(
   });
   if (resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
   const sudo = user === 'root' ? '' : 'sudo -n ';
+  const silence = spec.sensitiveOutput ?? holdsSensitive(scope, spec.environment);
   const at = when ? { when } : {};
   // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host.
   const folders = [`${staging}/scripts`, ...uploads.map((_, index) => `${staging}/upload-${index}`)];
@@ -290,7 +307,11 @@ function remoteSequence(
       type: 'remote-exec',
       ...at,
       connection,
-      inline: ['set -eu', `${sudo}bash ${staging}/scripts/remote-step.sh ${spec.script} ${spec.command}`],
+      inline: [
+        'set -eu',
+        ...(silence ? ['${sensitive("")}'] : []),
+        `${sudo}bash ${staging}/scripts/remote-step.sh ${spec.script} ${spec.command}`,
+      ],
     } as RemoteExecProvisioner,
   ];
   return provisioners;
