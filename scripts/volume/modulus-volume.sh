@@ -129,6 +129,7 @@ validate_common() {
       ;;
     *) fail 2 "unknown MODULUS_BACKEND '${BACKEND}': use loopfile or lvm-thin" ;;
   esac
+  resource_id >/dev/null
 }
 
 validate_size() {
