@@ -59,7 +59,7 @@ export interface StepSpec {
   /**
    * Remote: silence the step's output in Terraform's log, as Terraform does for a local-exec whose environment
    * holds a sensitive value (the values travel in a `file` provisioner, so the final remote-exec would
-   * otherwise print). The last remote-exec then gets a sensitive empty line (`${sensitive("")}`), which marks
+   * otherwise print). The last remote-exec then gets a sensitive no-op line (`${sensitive(":")}`), which marks
    * it without putting any value in it.
    * @default true when an environment value resolves to an expression containing `sensitive(`
    */
@@ -309,7 +309,7 @@ function remoteSequence(
       connection,
       inline: [
         'set -eu',
-        ...(silence ? ['${sensitive("")}'] : []),
+        ...(silence ? ['${sensitive(":")}'] : []),
         `${sudo}bash ${staging}/scripts/remote-step.sh ${spec.script} ${spec.command}`,
       ],
     } as RemoteExecProvisioner,
