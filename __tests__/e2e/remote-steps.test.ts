@@ -55,6 +55,8 @@ function synth(options: StackOptions = {}): void {
   new LocalBackend(stack, { path: statePath });
   const key = new TerraformVariable(stack, 'ssh_private_key', { type: 'string', sensitive: true });
   const secret = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
+  // A value mixing literal text and a token (its parts are joined inside base64encode).
+  const region = new TerraformVariable(stack, 'region', { type: 'string', default: 'eu\\x' });
   const access: SshAccess = {
     hostName: 'host-b',
     user: 'root',
@@ -101,9 +103,10 @@ function synth(options: StackOptions = {}): void {
   step(
     'Config',
     'write-config',
-    { env_NODE_ENV: escaped, secret_DB_PASSWORD_sha256: Fn.sensitive(Fn.sha256(secret.stringValue)) },
+    { env_NODE_ENV: escaped, env_ZONE: `zone-${region.stringValue}-1`, secret_DB_PASSWORD_sha256: Fn.sensitive(Fn.sha256(secret.stringValue)) },
     {
-      MODULUS_ENV_NAMES: 'NODE_ENV',
+      MODULUS_ENV_NAMES: 'NODE_ENV ZONE',
+      MODULUS_ENV_ZONE: `zone-${region.stringValue}-1`,
       MODULUS_SECRET_NAMES: 'DB_PASSWORD',
       MODULUS_ENV_NODE_ENV: escaped,
       MODULUS_SECRET_DB_PASSWORD: Fn.sensitive(secret.stringValue),
@@ -202,7 +205,7 @@ describe('remote host steps over SSH (host B)', () => {
     expect(statusOnB()).toMatchObject({ app: APP, backend: 'loopfile', exists: 'true', mounted: 'true', size_mib: '64', policy: 'destroy', mount: MNT });
     expect(fs.existsSync(ROOT)).toBe(false);
     const conf = ok(hostB.ssh('cat "$MNT/supervisor.conf"', { MNT }), 'supervisor.conf on B');
-    expect(conf).toContain(`environment=DB_PASSWORD='rs-s3cr3t "quoted" 100%% \\ $HOME',NODE_ENV='a\\b "q" 100%% \${x}'\n`);
+    expect(conf).toContain(`environment=DB_PASSWORD='rs-s3cr3t "quoted" 100%% \\ $HOME',NODE_ENV='a\\b "q" 100%% \${x}',ZONE="zone-eu\\x-1"\n`);
     expect(ok(hostB.ssh('cat "$MNT/input/src/index.js"; stat -c %u:%g "$MNT/input/src/index.js"', { MNT }), 'input on B')).toBe('console.log("hello from A")\n441:444\n');
     // No staging folder, env file or Terraform inline script on B holds a value.
     expect(ok(hostB.ssh('ls -d /tmp/modulus-step-* 2>/dev/null || true'), 'staging').trim()).toBe('');

@@ -245,20 +245,37 @@ function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean)
   if (new Set(names).size !== names.length) throw invalid(scope, 'environment', 'an upload names a variable that is also in the environment');
 }
 
+/** An HCL quoted string for a literal part of a template value (its `$${` / `%%{` escapes stay as they are). */
+function hclQuoted(literal: string): string {
+  return `"${literal.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+}
+
+/** cdktf's marker of a string token inside a string (resolved at synth). */
+const TOKEN_MARKER = /\$\{TfToken\[[^\]]+\]\}/g;
+
 /**
- * A template string for a value in a Terraform template position, embedded as a quoted HCL string inside an
- * interpolation: `\` and `"` and control characters of the literal parts escaped (cdktf tokens are still
- * markers here, resolved later with their own quoting).
+ * `${base64encode(...)}` of a value in a Terraform template position. Inside an interpolation cdktf renders a
+ * token as a bare expression, so the value is split into literal parts (quoted HCL strings, themselves
+ * templates, so `${self...}` references and `$${` escapes keep their meaning) and tokens (bare), joined.
  */
-function hclQuoted(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+function base64Expression(value: string): string {
+  const parts: string[] = [];
+  let last = 0;
+  for (const match of value.matchAll(TOKEN_MARKER)) {
+    if (match.index! > last) parts.push(hclQuoted(value.slice(last, match.index)));
+    parts.push(match[0]);
+    last = match.index! + match[0].length;
+  }
+  if (last < value.length || parts.length === 0) parts.push(hclQuoted(value.slice(last)));
+  const argument = parts.length === 1 ? parts[0] : `join("", [${parts.join(', ')}])`;
+  return `\${base64encode(${argument})}`;
 }
 
 /** The env file: one NAME=<base64 of the value> line per variable, encoded by Terraform. */
 function envFileContent(environment: Record<string, string>): string {
   return Object.keys(environment)
     .sort()
-    .map((name) => `${name}=\${base64encode(${hclQuoted(environment[name])})}\n`)
+    .map((name) => `${name}=${base64Expression(environment[name])}\n`)
     .join('');
 }
 
