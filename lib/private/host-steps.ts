@@ -10,7 +10,25 @@
  * command line, in Terraform's uploaded inline script, or in `ps` on the host.
  *
  * Pure functions: they return config pieces for a `NullResource` (and a `DataExternal` probe); the constructs
- * decide the triggers, dependencies and ids. Not exported from lib/index.ts.
+ * decide the triggers, dependencies and ids. Not exported from lib/index.ts. `access` undefined gives exactly
+ * today's local-exec shape. Example (AppVolume-like; `ssh` may be undefined):
+ *
+ *   const create = stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'create',
+ *     environment: { ...identityEnv, MODULUS_SIZE_MIB: '2048' }, resourceId: !!ssh });
+ *   const destroy = destroyProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'destroy',
+ *     environment: { MODULUS_APP: '${self.triggers.modulus_volume}', ... }, resourceId: !!ssh });
+ *   new NullResource(this, 'Volume', { triggers: { ...identity, ...destroy.triggers },
+ *     provisioners: [...create.provisioners, ...destroy.provisioners], lifecycle: destroy.lifecycle });
+ *   new NullResource(scope, 'Input', { triggers: { volume: volumeId, source: asset.assetHash },
+ *     ...stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'prepare-build',
+ *       environment: identityEnv, uploads: [{ source: asset.path, env: 'MODULUS_SOURCE' }] }) });
+ *   const probe = probeProgram(this, ssh, { app, backend, root, lvm_volume_group, lvm_thin_pool });
+ *   new DataExternal(this, 'State', { program: probe.program, query: probe.query, dependsOn: [volume] });
+ *
+ * Measured with Terraform 1.5.7 (__tests__/e2e/remote-steps.test.ts): the `file` content is never printed; a
+ * remote-exec's output is printed unless its own config holds a sensitive value (hence the marker line); the
+ * probe's result is not sensitive although its query is (no nonsensitive() needed: it would fail); Terraform
+ * runs no destroy-time provisioner for the deposed object of a create_before_destroy replacement.
  */
 import { DefaultTokenResolver, Fn, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
