@@ -20,7 +20,8 @@
 #                  restart the app in its running container (through supervisord's socket in the
 #                  volume); when the new build does not start, put the previous one back and fail.
 #   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
-#                  (the default, also when no policy was recorded): change nothing.
+#                  (the default, also when no policy was recorded): change nothing. Superseded (another
+#                  MODULUS_RESOURCE_ID recorded by a later create): change nothing either.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
 #   mount          mount an existing volume that is not mounted (after a reboot) and renew its layout;
 #                  never creates or resizes.
@@ -57,6 +58,10 @@
 #   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
 #                            sensitive values, which also silences this script's output)
 #   MODULUS_SOURCE           prepare-build: folder to copy into input/
+#   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
+#                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
+#                            was taken over by a newer resource (a create_before_destroy replacement, e.g. a
+#                            rotated SSH key): keep it whatever the policy. Optional (by hand: leave it unset)
 #   MODULUS_REGISTRY         folder of the boot records (default /etc/modulus; one per host: the boot unit
 #                            reads the one the last create used)
 #   MODULUS_BOOT_DIR         where create copies these scripts for the boot unit (default /usr/local/lib/modulus)
@@ -124,6 +129,7 @@ validate_common() {
       ;;
     *) fail 2 "unknown MODULUS_BACKEND '${BACKEND}': use loopfile or lvm-thin" ;;
   esac
+  resource_id >/dev/null
 }
 
 validate_size() {
@@ -171,6 +177,7 @@ cmd_create() {
   layout
   ensure_size
   register_volume
+  record_resource_id
 }
 
 cmd_mount() {
@@ -208,6 +215,21 @@ cmd_set_policy() {
   log "removal policy of app '${APP}': ${policy}"
 }
 
+# The Terraform resource that last created (or adopted) the volume: MODULUS_RESOURCE_ID, when given.
+resource_id() {
+  local id="${MODULUS_RESOURCE_ID:-}"
+  [[ -z "${id}" || "${id}" =~ ^[A-Za-z0-9_.:-]{1,128}$ ]] ||
+    fail 2 "invalid MODULUS_RESOURCE_ID '${id}': letters, digits, '_', '.', ':' and '-', at most 128"
+  printf '%s' "${id}"
+}
+
+record_resource_id() {
+  local id
+  id=$(resource_id)
+  [[ -n "${id}" ]] || return 0
+  printf '%s\n' "${id}" | write_atomically "${ROOT}/resource-id" 0600
+}
+
 recorded_policy() {
   local policy=retain
   if [[ -f "${ROOT}/removal-policy" ]]; then
@@ -220,7 +242,17 @@ recorded_policy() {
 }
 
 cmd_destroy() {
-  local policy
+  local policy id recorded=""
+  id=$(resource_id)
+  if [[ -n "${id}" && -f "${ROOT}/resource-id" ]]; then
+    recorded=$(<"${ROOT}/resource-id")
+  fi
+  if [[ -n "${recorded}" && "${recorded}" != "${id}" ]]; then
+    # A replacement that created its resource first (create_before_destroy, e.g. for a rotated SSH key) took
+    # the volume over: this resource's destroy must not remove it, whatever the policy.
+    log "the volume of app '${APP}' was taken over by resource ${recorded} (this is ${id}): superseded, keeping it"
+    return 0
+  fi
   policy=$(recorded_policy)
   if [[ "${policy}" != "destroy" ]]; then
     log "removal policy is '${policy}': keeping the volume of app '${APP}' (data and mount unchanged)"
@@ -242,7 +274,7 @@ cmd_destroy() {
   if [[ -d "${mnt}" ]]; then
     rmdir -- "${mnt}"
   fi
-  rm -f -- "${ROOT}/removal-policy" "${ROOT}/.lock"
+  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/.lock"
   unregister_volume
   if ! rmdir -- "${ROOT}" 2>/dev/null; then
     log "left ${ROOT} in place: it holds files this script did not create"

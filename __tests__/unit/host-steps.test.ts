@@ -1,0 +1,254 @@
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { Fn, TerraformStack, TerraformVariable } from 'cdktf';
+import { AppVolume } from '../../lib/app-volume';
+import { destroyProvisioners, probeProgram, SshAccess, STAGING_PREFIX, stepProvisioners } from '../../lib/private/host-steps';
+import { errorMessage, resource as byPrefix, synthStack } from './support/app-runtime';
+
+/** A null_resource by construct id: top-level ones keep their id as key, nested ones get a hash suffix. */
+const resource = (json: any, type: string, id: string): any => json.resource[type][id] ?? byPrefix(json, type, id);
+
+const STAGING = `${STAGING_PREFIX}\${self.id}`;
+const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '' };
+const DESTROY_ENV = {
+  MODULUS_APP: '${self.triggers.modulus_volume}',
+  MODULUS_BACKEND: '${self.triggers.backend}',
+  MODULUS_ROOT: '${self.triggers.host_root}',
+  MODULUS_LVM_VG: '${self.triggers.lvm_volume_group}',
+  MODULUS_LVM_POOL: '${self.triggers.lvm_thin_pool}',
+};
+
+function access(stack: TerraformStack, extra: Partial<SshAccess> = {}): SshAccess {
+  const key = new TerraformVariable(stack, 'ssh_key', { type: 'string', sensitive: true });
+  return { hostName: 'web-2', user: 'root', address: '127.0.0.1', port: 2222, privateKey: key.stringValue, hostKey: 'ssh-ed25519 AAAAC3Nza', ...extra };
+}
+
+/** Each provisioner of a synthesized resource as [type, body]. */
+const provisioners = (step: any): Array<[string, any]> => (step.provisioner ?? []).map((p: any) => Object.entries(p)[0] as [string, any]);
+
+describe('local (no SSH access): exactly today\'s shape', () => {
+  it('the Volume\'s create and destroy provisioners are those AppVolume synthesizes today', () => {
+    const { json } = synthStack((stack) => {
+      new AppVolume(stack, 'Vol', { app: 'shop' });
+      const create = stepProvisioners(stack, undefined, { script: 'modulus-volume.sh', command: 'create', environment: { ...IDENTITY, MODULUS_SIZE_MIB: '2048' } });
+      const destroy = destroyProvisioners(stack, undefined, { script: 'modulus-volume.sh', command: 'destroy', environment: DESTROY_ENV });
+      expect(destroy.triggers).toEqual({});
+      expect(destroy.lifecycle).toBeUndefined();
+      new NullResource(stack, 'Mine', { provisioners: [...create.provisioners, ...destroy.provisioners] });
+    });
+    const today = resource(json, 'null_resource', 'Vol_Volume').provisioner;
+    expect(today).toHaveLength(2);
+    expect(resource(json, 'null_resource', 'Mine').provisioner).toEqual(today);
+  });
+
+  it('a step with secrets is the same local-exec (sensitive values stay in its environment), and the probe is unchanged', () => {
+    const { json } = synthStack((stack) => {
+      const secret = new TerraformVariable(stack, 'pw', { type: 'string', sensitive: true });
+      new AppVolume(stack, 'Vol', { app: 'shop', secretEnvironment: { PW: secret.stringValue } });
+      const config = stepProvisioners(stack, undefined, {
+        script: 'modulus-volume.sh',
+        command: 'write-config',
+        environment: { ...IDENTITY, MODULUS_ENV_NAMES: '', MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: Fn.sensitive('${local.Vol_Secret_PW_1B9E5C2A}') },
+      });
+      new NullResource(stack, 'Mine', { provisioners: config.provisioners });
+      const probe = probeProgram(stack, undefined, { app: 'shop' });
+      new NullResource(stack, 'Probe', { triggers: { program: probe.program.join(' ') } });
+    });
+    const [[type, body]] = provisioners(resource(json, 'null_resource', 'Mine'));
+    const [[, today]] = provisioners(resource(json, 'null_resource', 'Vol_Config'));
+    expect(type).toBe('local-exec');
+    expect(body.command).toBe(today.command);
+    expect(Object.keys(body.environment).sort()).toEqual(Object.keys(today.environment).sort());
+    expect(body.environment.MODULUS_SECRET_PW).toMatch(/^\$\{sensitive\(/);
+    const state = Object.values(json.data.external as Record<string, any>)[0];
+    expect(resource(json, 'null_resource', 'Probe').triggers.program).toBe(state.program.join(' '));
+  });
+
+  it('an upload passes the local folder in its variable; resourceId adds MODULUS_RESOURCE_ID=${self.id}', () => {
+    const { json } = synthStack((stack) => {
+      const input = stepProvisioners(stack, undefined, {
+        script: 'modulus-volume.sh',
+        command: 'prepare-build',
+        environment: IDENTITY,
+        uploads: [{ source: 'assets/Source/ABC', env: 'MODULUS_SOURCE' }],
+        resourceId: true,
+      });
+      new NullResource(stack, 'Mine', { provisioners: input.provisioners });
+    });
+    const [[, body]] = provisioners(resource(json, 'null_resource', 'Mine'));
+    expect(body.environment).toMatchObject({ MODULUS_SOURCE: 'assets/Source/ABC', MODULUS_RESOURCE_ID: '${self.id}' });
+  });
+});
+
+describe('remote (SSH access)', () => {
+  const PLAIN = 'plain-value-7c1 "q" \\ $${x}';
+  const synthRemote = (extra: Partial<SshAccess> = {}) =>
+    synthStack((stack) => {
+      const ssh = access(stack, extra);
+      const secret = new TerraformVariable(stack, 'pw', { type: 'string', sensitive: true });
+      const create = stepProvisioners(stack, ssh, { script: 'modulus-volume.sh', command: 'create', environment: { ...IDENTITY, MODULUS_SIZE_MIB: '64' }, resourceId: true });
+      const destroy = destroyProvisioners(stack, ssh, { script: 'modulus-volume.sh', command: 'destroy', environment: DESTROY_ENV, resourceId: true });
+      new NullResource(stack, 'Volume', {
+        triggers: { modulus_volume: 'shop', ...destroy.triggers },
+        provisioners: [...create.provisioners, ...destroy.provisioners],
+        lifecycle: destroy.lifecycle,
+      });
+      const config = stepProvisioners(stack, ssh, {
+        script: 'modulus-volume.sh',
+        command: 'write-config',
+        environment: { ...IDENTITY, MODULUS_ENV_NAMES: 'A', MODULUS_ENV_A: PLAIN, MODULUS_ENV_B: `pre "${secret.stringValue}" post`, MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: Fn.sensitive(secret.stringValue) },
+      });
+      new NullResource(stack, 'Config', { provisioners: config.provisioners });
+      const input = stepProvisioners(stack, ssh, {
+        script: 'modulus-volume.sh',
+        command: 'prepare-build',
+        environment: IDENTITY,
+        uploads: [{ source: 'assets/Source/ABC', env: 'MODULUS_SOURCE' }],
+      });
+      new NullResource(stack, 'Input', { provisioners: input.provisioners });
+      const limit = destroyProvisioners(stack, ssh, { script: 'modulus-process-limit.sh', command: 'remove', environment: { MODULUS_APP: '${self.triggers.app}' } });
+      new NullResource(stack, 'Limit', { triggers: { app: 'shop', ...limit.triggers }, provisioners: limit.provisioners, lifecycle: limit.lifecycle });
+      const probe = probeProgram(stack, ssh, { app: 'shop', backend: 'loopfile', root: IDENTITY.MODULUS_ROOT, lvm_volume_group: '', lvm_thin_pool: '' });
+      new NullResource(stack, 'Probe', { triggers: probe.query });
+      new NullResource(stack, 'ProbeProgram', { triggers: { program: probe.program.join(' ') } });
+    }).json;
+  const json = synthRemote();
+
+  it('stages, uploads the scripts (and folders), writes the env file, and runs remote-step.sh, all over a pinned SSH connection', () => {
+    const config = provisioners(resource(json, 'null_resource', 'Config'));
+    expect(config.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'remote-exec']);
+    expect(config[0][1].inline).toEqual(['set -eu', 'umask 077', `mkdir -m 0700 -- ${STAGING}`, `mkdir -m 0700 -- ${STAGING}/scripts`]);
+    expect(config[1][1]).toMatchObject({ source: expect.stringMatching(/^assets\/ModulusVolumeScript\/[0-9A-F]{32}\/$/), destination: `${STAGING}/scripts` });
+    expect(config[2][1].destination).toBe(`${STAGING}/step.env`);
+    expect(config[3][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
+    for (const [, body] of config) {
+      expect(body.connection).toEqual({
+        type: 'ssh',
+        host: '127.0.0.1',
+        port: 2222,
+        user: 'root',
+        private_key: '${var.ssh_key}',
+        host_key: 'ssh-ed25519 AAAAC3Nza',
+        agent: 'false',
+        timeout: '30s',
+      });
+      expect(body.when).toBeUndefined();
+    }
+
+    const input = provisioners(resource(json, 'null_resource', 'Input'));
+    expect(input.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'file', 'remote-exec']);
+    expect(input[0][1].inline[3]).toBe(`mkdir -m 0700 -- ${STAGING}/scripts ${STAGING}/upload-0`);
+    expect(input[2][1]).toMatchObject({ source: 'assets/Source/ABC/', destination: `${STAGING}/upload-0` });
+    expect(input[3][1].content).toContain(`MODULUS_SOURCE=\${base64encode("${STAGING}/upload-0")}\n`);
+  });
+
+  it('puts no value on any command line or inline script: values are only in the env file, each inside base64encode()', () => {
+    for (const name of ['Volume', 'Config', 'Input', 'Limit']) {
+      for (const [type, body] of provisioners(resource(json, 'null_resource', name))) {
+        if (type === 'remote-exec') {
+          const inline = JSON.stringify(body.inline);
+          expect(inline).not.toContain('plain-value-7c1');
+          expect(inline).not.toContain('var.pw');
+          expect(inline).not.toContain('shop');
+          expect(inline).not.toMatch(/MODULUS_\w+=/);
+        }
+        expect(type).not.toBe('local-exec');
+      }
+    }
+    const env = provisioners(resource(json, 'null_resource', 'Config'))[2][1].content as string;
+    const lines = env.split('\n').filter(Boolean);
+    expect(lines.map((line) => line.split('=')[0])).toEqual([
+      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
+    ]);
+    for (const line of lines) expect(line).toMatch(/^MODULUS_\w+=\$\{base64encode\(.*\)\}$/);
+    // The template escaping of the value survives inside the quoted HCL string (\ and " escaped, $${ kept).
+    expect(env).toContain('MODULUS_ENV_A=${base64encode("plain-value-7c1 \\"q\\" \\\\ $${x}")}');
+    // Tokens are bare expressions inside the interpolation (quoted, cdktf would render them as literal text).
+    expect(env).toContain('MODULUS_SECRET_PW=${base64encode(sensitive(var.pw))}');
+    expect(env).toContain('MODULUS_ENV_B=${base64encode(join("", ["pre \\"", var.pw, "\\" post"]))}');
+    expect(env).toContain('MODULUS_RESOURCE_ID=${base64encode("${self.id}")}');
+  });
+
+  it('silences the output of a step with a sensitive value (a sensitive no-op inline line), and only of such a step', () => {
+    const last = (name: string) => provisioners(resource(json, 'null_resource', name)).filter(([type]) => type === 'remote-exec').at(-1)![1].inline;
+    expect(last('Config')).toContain('${sensitive(":")}');
+    expect(last('Input')).not.toContain('${sensitive(":")}');
+    expect(last('Volume')).not.toContain('${sensitive(":")}');
+  });
+
+  it('destroy: connection from self.triggers (the key sensitive), when = destroy, create_before_destroy for the Volume only', () => {
+    const volume = resource(json, 'null_resource', 'Volume');
+    expect(volume.triggers).toEqual({
+      modulus_volume: 'shop',
+      ssh_host_name: 'web-2',
+      ssh_user: 'root',
+      ssh_address: '127.0.0.1',
+      ssh_port: '2222',
+      ssh_host_key: 'ssh-ed25519 AAAAC3Nza',
+      ssh_private_key: '${sensitive(var.ssh_key)}',
+    });
+    expect(volume.lifecycle).toEqual({ create_before_destroy: true });
+    const all = provisioners(volume);
+    expect(all.map(([type, body]) => `${type}${body.when ? `@${body.when}` : ''}`)).toEqual([
+      'remote-exec', 'file', 'file', 'remote-exec',
+      'remote-exec@destroy', 'file@destroy', 'file@destroy', 'remote-exec@destroy',
+    ]);
+    for (const [, body] of all.slice(4)) {
+      expect(body.connection).toEqual({
+        type: 'ssh',
+        host: '${self.triggers.ssh_address}',
+        port: '${self.triggers.ssh_port}',
+        user: '${self.triggers.ssh_user}',
+        private_key: '${self.triggers.ssh_private_key}',
+        host_key: '${self.triggers.ssh_host_key}',
+        agent: 'false',
+        timeout: '30s',
+      });
+      // Only self (and literals): what Terraform allows at destroy time.
+      expect(JSON.stringify(body)).not.toMatch(/\b(var|local|data|null_resource|module)\./);
+    }
+    expect(all[6][1].content).toContain('MODULUS_APP=${base64encode("${self.triggers.modulus_volume}")}');
+    expect(all[7][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh destroy`);
+    const limit = resource(json, 'null_resource', 'Limit');
+    expect(limit.lifecycle).toBeUndefined();
+    expect(provisioners(limit).at(-1)![1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-process-limit.sh remove`);
+  });
+
+  it('the probe runs remote-probe.sh with the SSH fields in the query, the key only base64 and sensitive', () => {
+    expect(resource(json, 'null_resource', 'ProbeProgram').triggers.program).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/remote-probe\.sh$/);
+    expect(resource(json, 'null_resource', 'Probe').triggers).toEqual({
+      app: 'shop',
+      backend: 'loopfile',
+      root: IDENTITY.MODULUS_ROOT,
+      lvm_volume_group: '',
+      lvm_thin_pool: '',
+      ssh_host_name: 'web-2',
+      ssh_user: 'root',
+      ssh_address: '127.0.0.1',
+      ssh_port: '2222',
+      ssh_host_key: 'ssh-ed25519 AAAAC3Nza',
+      ssh_private_key_base64: '${base64encode(sensitive(var.ssh_key))}',
+    });
+  });
+
+  it('runs the wrapper through sudo -n when the SSH user is not root', () => {
+    const deploy = synthRemote({ user: 'deploy' });
+    const inline = provisioners(resource(deploy, 'null_resource', 'Config')).at(-1)![1].inline;
+    expect(inline.at(-1)).toBe(`sudo -n bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
+  });
+
+  it('refuses variables the host wrapper would not export, and malformed access', () => {
+    const refuse = (fill: (stack: TerraformStack) => void) => errorMessage(() => synthStack(fill));
+    expect(
+      refuse((stack) => stepProvisioners(stack, access(stack), { script: 'modulus-volume.sh', command: 'create', environment: { PATH: '/tmp' } })),
+    ).toContain("invalid environment: 'PATH' is not a MODULUS_* variable");
+    expect(
+      refuse((stack) => stepProvisioners(stack, access(stack, { user: 'root; rm' }), { script: 'modulus-volume.sh', command: 'create', environment: {} })),
+    ).toContain("invalid ssh.user: 'root; rm' is not a user name");
+    expect(
+      refuse((stack) => stepProvisioners(stack, access(stack, { port: 0 }), { script: 'modulus-volume.sh', command: 'create', environment: {} })),
+    ).toContain('invalid ssh.port: 0 is not a port');
+    expect(
+      refuse((stack) => destroyProvisioners(stack, access(stack), { script: 'modulus-volume.sh', command: 'destroy', environment: {}, uploads: [{ source: 'x', env: 'MODULUS_SOURCE' }] })),
+    ).toContain('a destroy step cannot upload folders');
+  });
+});

@@ -1,0 +1,353 @@
+/**
+ * How one host step (a `null_resource` running scripts/volume/modulus-volume.sh or modulus-process-limit.sh)
+ * reaches its Docker host: local-exec on the Terraform machine (today's shape, unchanged), or SSH to another
+ * host (issue 13): a `remote-exec` makes a private staging folder, `file` provisioners upload the scripts asset
+ * (and any folder the step needs, e.g. an app's source), a `file` provisioner writes the values into an env
+ * file in that folder (each value base64-encoded by Terraform, so any bytes survive; sensitive values keep the
+ * file's content sensitive), and a last `remote-exec` runs scripts/volume/remote-step.sh, which reads the env
+ * file, deletes it at once, and runs the requested script and command as root (through `sudo -n` when the SSH
+ * user is not root), removing the staging folder afterwards. Only paths and the command name are ever on a
+ * command line, in Terraform's uploaded inline script, or in `ps` on the host.
+ *
+ * Pure functions: they return config pieces for a `NullResource` (and a `DataExternal` probe); the constructs
+ * decide the triggers, dependencies and ids. Not exported from lib/index.ts. `access` undefined gives exactly
+ * today's local-exec shape. Example (AppVolume-like; `ssh` may be undefined):
+ *
+ *   const create = stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'create',
+ *     environment: { ...identityEnv, MODULUS_SIZE_MIB: '2048' }, resourceId: !!ssh });
+ *   const destroy = destroyProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'destroy',
+ *     environment: { MODULUS_APP: '${self.triggers.modulus_volume}', ... }, resourceId: !!ssh });
+ *   new NullResource(this, 'Volume', { triggers: { ...identity, ...destroy.triggers },
+ *     provisioners: [...create.provisioners, ...destroy.provisioners], lifecycle: destroy.lifecycle });
+ *   new NullResource(scope, 'Input', { triggers: { volume: volumeId, source: asset.assetHash },
+ *     ...stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'prepare-build',
+ *       environment: identityEnv, uploads: [{ source: asset.path, env: 'MODULUS_SOURCE' }] }) });
+ *   const probe = probeProgram(this, ssh, { app, backend, root, lvm_volume_group, lvm_thin_pool });
+ *   new DataExternal(this, 'State', { program: probe.program, query: probe.query, dependsOn: [volume] });
+ *
+ * Measured with Terraform 1.5.7 (__tests__/e2e/remote-steps.test.ts): the `file` content is never printed; a
+ * remote-exec's output is printed unless its own config holds a sensitive value (hence the marker line); the
+ * probe's result is not sensitive although its query is (no nonsensitive() needed: it would fail); Terraform
+ * runs no destroy-time provisioner for the deposed object of a create_before_destroy replacement.
+ */
+import { DefaultTokenResolver, Fn, StringConcat, Token, Tokenization } from 'cdktf';
+import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
+import { IConstruct } from 'constructs';
+import { ENV_NAME_PATTERN, invalid, requireLiteral, volumeScriptPath } from './app-runtime';
+
+/** SSH access to a Docker host other than the Terraform machine. */
+export interface SshAccess {
+  /** The host's name in messages (e.g. the DockerHost's id): never a secret. */
+  readonly hostName: string;
+  /** SSH user: root, or a user that may run `sudo -n bash <staging>/scripts/remote-step.sh ...`. */
+  readonly user: string;
+  /** Address (name or IP) the Terraform machine connects to. */
+  readonly address: string;
+  /** @default 22 */
+  readonly port?: number;
+  /** The private key (PEM/OpenSSH text): a sensitive token (variable, secret manager) or a literal. */
+  readonly privateKey: string;
+  /** The host's public key as `ssh-ed25519 AAAA...` (or another type): pinned, never trusted on first use. */
+  readonly hostKey: string;
+  /** SSH connect timeout of Terraform's communicator. @default '30s' */
+  readonly timeout?: string;
+}
+
+/** The host scripts a step can run. */
+export type HostScript = 'modulus-volume.sh' | 'modulus-process-limit.sh';
+
+/** A folder of the Terraform machine a remote step uploads; its host path reaches the script in `env`. */
+export interface StepUpload {
+  /** Local folder (e.g. a TerraformAsset's path). */
+  readonly source: string;
+  /** Environment variable that receives the folder's path on the host, e.g. 'MODULUS_SOURCE'. */
+  readonly env: string;
+}
+
+export interface StepSpec {
+  readonly script: HostScript;
+  /** The script's command, e.g. 'create', 'write-config', 'apply'. */
+  readonly command: string;
+  /**
+   * The script's environment, as for local-exec: values in Terraform template positions (literals escaped with
+   * escapeTemplate, or tokens, or `${self...}` references). Values must not contain a `"` or `\` inside an
+   * interpolation that is not a cdktf token.
+   */
+  readonly environment: Record<string, string>;
+  /**
+   * Remote: silence the step's output in Terraform's log, as Terraform does for a local-exec whose environment
+   * holds a sensitive value (the values travel in a `file` provisioner, so the final remote-exec would
+   * otherwise print). The last remote-exec then gets a sensitive no-op line (`${sensitive(":")}`), which marks
+   * it without putting any value in it.
+   * @default true when an environment value resolves to an expression containing `sensitive(`
+   */
+  readonly sensitiveOutput?: boolean;
+  /** Folders to upload (remote) or pass as they are (local: the env gets the local path). */
+  readonly uploads?: StepUpload[];
+  /**
+   * Pass the resource's own id as MODULUS_RESOURCE_ID (modulus-volume.sh create records it; destroy leaves a
+   * volume a newer resource took over). Remote steps always pass it; locally it is off by default, which keeps
+   * today's shape. For destroyProvisioners of a remote host it also asks for create_before_destroy (the
+   * Volume); leave it off for steps whose destroy must run before the new create (e.g. ProcessLimit's remove).
+   * @default false
+   */
+  readonly resourceId?: boolean;
+}
+
+export type StepProvisioner = LocalExecProvisioner | FileProvisioner | RemoteExecProvisioner;
+
+export interface StepPieces {
+  /** The resource's `provisioners`, in order (each remote one carries its own `connection`). */
+  readonly provisioners: StepProvisioner[];
+}
+
+export interface DestroyPieces extends StepPieces {
+  /**
+   * Triggers the resource must add (remote only: the connection, read back through `self` at destroy time;
+   * the private key as a sensitive value). Any change of these replaces the resource.
+   */
+  readonly triggers: Record<string, string>;
+  /**
+   * Remote steps with `resourceId` (the Volume) only: `{ createBeforeDestroy: true }`, so that a replacement caused by the connection triggers
+   * (e.g. a rotated key) creates the new resource (which records its id on the host) before the old one's
+   * destroy step runs, which then finds itself superseded and keeps the volume.
+   */
+  readonly lifecycle?: { createBeforeDestroy: boolean };
+}
+
+/** The trigger names destroyProvisioners adds for a remote host. */
+export const SSH_TRIGGERS = {
+  hostName: 'ssh_host_name',
+  user: 'ssh_user',
+  address: 'ssh_address',
+  port: 'ssh_port',
+  hostKey: 'ssh_host_key',
+  privateKey: 'ssh_private_key',
+} as const;
+
+/** The staging folder of one step on the host (one per resource instance, by its id). */
+export const STAGING_PREFIX = '/tmp/modulus-step-';
+
+/** Checks an SshAccess at synth: literal name, user, address and port (the key and host key may be tokens). */
+export function validateSshAccess(scope: IConstruct, access: SshAccess): SshAccess {
+  requireLiteral(scope, 'ssh.hostName', access.hostName);
+  requireLiteral(scope, 'ssh.user', access.user);
+  requireLiteral(scope, 'ssh.address', access.address);
+  if (typeof access.hostName !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(access.hostName)) {
+    throw invalid(scope, 'ssh.hostName', `'${access.hostName}' is not a host name: letters, digits, '_', '.' and '-', at most 63`);
+  }
+  if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
+    throw invalid(scope, 'ssh.user', `'${access.user}' is not a user name`);
+  }
+  if (typeof access.address !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(access.address)) {
+    throw invalid(scope, 'ssh.address', `'${access.address}' is not a host name or IP address`);
+  }
+  const port = access.port ?? 22;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(scope, 'ssh.port', `${port} is not a port`);
+  if (typeof access.privateKey !== 'string' || access.privateKey === '') throw invalid(scope, 'ssh.privateKey', 'must be a non-empty string');
+  if (typeof access.hostKey !== 'string' || access.hostKey === '') throw invalid(scope, 'ssh.hostKey', "must be the host's public key, e.g. 'ssh-ed25519 AAAA...'");
+  return access;
+}
+
+/**
+ * The provisioners of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
+ * environment (access undefined: exactly today's shape), or the remote sequence over SSH.
+ */
+export function stepProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): StepPieces {
+  validateEnvironment(scope, spec, access !== undefined);
+  const scriptPath = volumeScriptPath(scope, spec.script);
+  if (!access) {
+    const environment: Record<string, string> = { ...spec.environment };
+    for (const upload of spec.uploads ?? []) environment[upload.env] = upload.source;
+    if (spec.resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
+    return { provisioners: [{ type: 'local-exec', command: `bash ${scriptPath} ${spec.command}`, environment }] };
+  }
+  validateSshAccess(scope, access);
+  return { provisioners: remoteSequence(scope, spec, directConnection(access), access.user, undefined, true) };
+}
+
+/**
+ * The destroy-time step (e.g. the Volume's `destroy`): destroy-time provisioners may read only `self`, so the
+ * environment must use `${self.triggers.NAME}` references or literals, and for a remote host the connection
+ * comes back from triggers this function returns (add them to the resource's triggers), the key as a
+ * sensitive value. Remote: the resource also needs the returned lifecycle (see DestroyPieces.lifecycle), and
+ * its create step should set `resourceId: true`.
+ */
+export function destroyProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): DestroyPieces {
+  if (spec.uploads && spec.uploads.length > 0) throw invalid(scope, 'uploads', 'a destroy step cannot upload folders');
+  validateEnvironment(scope, spec, access !== undefined);
+  if (!access) {
+    const environment: Record<string, string> = { ...spec.environment };
+    if (spec.resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
+    return {
+      provisioners: [{ type: 'local-exec', when: 'destroy', command: `bash ${volumeScriptPath(scope, spec.script)} ${spec.command}`, environment }],
+      triggers: {},
+    };
+  }
+  validateSshAccess(scope, access);
+  const self = (name: string) => `\${self.triggers.${name}}`;
+  const triggers: Record<string, string> = {
+    [SSH_TRIGGERS.hostName]: access.hostName,
+    [SSH_TRIGGERS.user]: access.user,
+    [SSH_TRIGGERS.address]: access.address,
+    [SSH_TRIGGERS.port]: String(access.port ?? 22),
+    [SSH_TRIGGERS.hostKey]: access.hostKey,
+    [SSH_TRIGGERS.privateKey]: Fn.sensitive(access.privateKey),
+  };
+  const connection: SSHProvisionerConnection = {
+    type: 'ssh',
+    host: self(SSH_TRIGGERS.address),
+    // A number in HCL; the string from triggers converts.
+    port: self(SSH_TRIGGERS.port) as unknown as number,
+    user: self(SSH_TRIGGERS.user),
+    privateKey: self(SSH_TRIGGERS.privateKey),
+    hostKey: self(SSH_TRIGGERS.hostKey),
+    agent: 'false',
+    timeout: access.timeout ?? '30s',
+  };
+  return {
+    provisioners: remoteSequence(scope, spec, connection, access.user, 'destroy', true),
+    triggers,
+    ...(spec.resourceId ? { lifecycle: { createBeforeDestroy: true } } : {}),
+  };
+}
+
+/** Query and program of the volume's `data "external"` probe: local (today's) or over SSH. */
+export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
+  const local = volumeScriptPath(scope, 'modulus-volume.sh');
+  if (!access) return { program: ['bash', local, 'probe'], query };
+  validateSshAccess(scope, access);
+  return {
+    program: ['bash', `${scriptsFolder(scope)}/remote-probe.sh`],
+    query: {
+      ...query,
+      ssh_host_name: access.hostName,
+      ssh_user: access.user,
+      ssh_address: access.address,
+      ssh_port: String(access.port ?? 22),
+      ssh_host_key: access.hostKey,
+      // base64: the probe reads the query with a flat JSON matcher, and a PEM key has line breaks.
+      ssh_private_key_base64: Fn.base64encode(Fn.sensitive(access.privateKey)),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function directConnection(access: SshAccess): SSHProvisionerConnection {
+  return {
+    type: 'ssh',
+    host: access.address,
+    port: access.port ?? 22,
+    user: access.user,
+    privateKey: access.privateKey,
+    hostKey: access.hostKey,
+    agent: 'false',
+    timeout: access.timeout ?? '30s',
+  };
+}
+
+/** The asset folder holding the host scripts (relative, content-addressed). */
+function scriptsFolder(scope: IConstruct): string {
+  return volumeScriptPath(scope, 'modulus-volume.sh').replace(/\/modulus-volume\.sh$/, '');
+}
+
+function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean): void {
+  if (!/^[a-z][a-z-]*$/.test(spec.command)) throw invalid(scope, 'command', `'${spec.command}' is not a script command`);
+  const names = [...Object.keys(spec.environment), ...(spec.uploads ?? []).map((upload) => upload.env)];
+  for (const name of names) {
+    if (!ENV_NAME_PATTERN.test(name)) throw invalid(scope, 'environment', `'${name}' is not an environment variable name`);
+    // remote-step.sh (root on the host) exports only the scripts' own variables.
+    if (remote && !/^MODULUS_[A-Za-z0-9_]+$/.test(name)) throw invalid(scope, 'environment', `'${name}' is not a MODULUS_* variable`);
+  }
+  if (new Set(names).size !== names.length) throw invalid(scope, 'environment', 'an upload names a variable that is also in the environment');
+}
+
+/** An HCL quoted string for a literal part of a template value (its `$${` / `%%{` escapes stay as they are). */
+function hclQuoted(literal: string): string {
+  return `"${literal.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+}
+
+/** cdktf's marker of a string token inside a string (resolved at synth). */
+const TOKEN_MARKER = /\$\{TfToken\[[^\]]+\]\}/g;
+
+/**
+ * `${base64encode(...)}` of a value in a Terraform template position. Inside an interpolation cdktf renders a
+ * token as a bare expression, so the value is split into literal parts (quoted HCL strings, themselves
+ * templates, so `${self...}` references and `$${` escapes keep their meaning) and tokens (bare), joined.
+ */
+function base64Expression(value: string): string {
+  const parts: string[] = [];
+  let last = 0;
+  for (const match of value.matchAll(TOKEN_MARKER)) {
+    if (match.index! > last) parts.push(hclQuoted(value.slice(last, match.index)));
+    parts.push(match[0]);
+    last = match.index! + match[0].length;
+  }
+  if (last < value.length || parts.length === 0) parts.push(hclQuoted(value.slice(last)));
+  const argument = parts.length === 1 ? parts[0] : `join("", [${parts.join(', ')}])`;
+  return `\${base64encode(${argument})}`;
+}
+
+/** The env file: one NAME=<base64 of the value> line per variable, encoded by Terraform. */
+function envFileContent(environment: Record<string, string>): string {
+  return Object.keys(environment)
+    .sort()
+    .map((name) => `${name}=${base64Expression(environment[name])}\n`)
+    .join('');
+}
+
+/** Whether a value of the environment is (or contains) a `sensitive(...)` expression. */
+function holdsSensitive(scope: IConstruct, environment: Record<string, string>): boolean {
+  const resolver = new DefaultTokenResolver(new StringConcat());
+  return Object.values(environment).some(
+    (value) => Token.isUnresolved(value) && /\bsensitive\(/.test(String(Tokenization.resolve(value, { scope, resolver, preparing: false }))),
+  );
+}
+
+function remoteSequence(
+  scope: IConstruct,
+  spec: StepSpec,
+  connection: SSHProvisionerConnection,
+  user: string,
+  when: 'destroy' | undefined,
+  resourceId: boolean,
+): StepProvisioner[] {
+  const staging = `${STAGING_PREFIX}\${self.id}`;
+  const uploads = spec.uploads ?? [];
+  const environment: Record<string, string> = { ...spec.environment };
+  uploads.forEach((upload, index) => {
+    environment[upload.env] = `${staging}/upload-${index}`;
+  });
+  if (resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
+  const sudo = user === 'root' ? '' : 'sudo -n ';
+  const silence = spec.sensitiveOutput ?? holdsSensitive(scope, spec.environment);
+  const at = when ? { when } : {};
+  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host.
+  const folders = [`${staging}/scripts`, ...uploads.map((_, index) => `${staging}/upload-${index}`)];
+  const provisioners: StepProvisioner[] = [
+    {
+      type: 'remote-exec',
+      ...at,
+      connection,
+      inline: ['set -eu', 'umask 077', `mkdir -m 0700 -- ${staging}`, `mkdir -m 0700 -- ${folders.join(' ')}`],
+    } as RemoteExecProvisioner,
+    { type: 'file', ...at, connection, source: `${scriptsFolder(scope)}/`, destination: `${staging}/scripts` } as FileProvisioner,
+    ...uploads.map(
+      (upload, index) =>
+        ({ type: 'file', ...at, connection, source: `${upload.source}/`, destination: `${staging}/upload-${index}` }) as FileProvisioner,
+    ),
+    { type: 'file', ...at, connection, content: envFileContent(environment), destination: `${staging}/step.env` } as FileProvisioner,
+    {
+      type: 'remote-exec',
+      ...at,
+      connection,
+      inline: [
+        'set -eu',
+        ...(silence ? ['${sensitive(":")}'] : []),
+        `${sudo}bash ${staging}/scripts/remote-step.sh ${spec.script} ${spec.command}`,
+      ],
+    } as RemoteExecProvisioner,
+  ];
+  return provisioners;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# remote-probe.sh: the `probe` of modulus-volume.sh for a volume on another Docker host, reached over SSH.
+#
+# Terraform's external data source protocol (lib/private/host-steps.ts, probeProgram): runs on the Terraform
+# machine, reads one flat JSON object on stdin and prints {"exists", "mounted"} (as `modulus-volume.sh probe`
+# does on the host). Read-only on the host.
+#
+# Query: app, backend, root, lvm_volume_group, lvm_thin_pool (the volume, as for the local probe), and
+#   ssh_host_name            the host's name in messages
+#   ssh_user, ssh_address, ssh_port
+#   ssh_host_key             the host's public key ("ssh-ed25519 AAAA..."): the only key accepted
+#   ssh_private_key_base64   the client's private key, base64 (sensitive)
+#
+# The private key and host key go to 0600 files in a 0700 temporary folder (removed on exit), never on a
+# command line. ssh runs with BatchMode, strict host key checking against that key only, no agent, no
+# ssh_config. The host receives these scripts and the volume's identity as a tar stream on stdin and runs a
+# fixed command: `bash <tmp>/modulus-volume.sh probe` (through `sudo -n` when the user is not root).
+#
+# A host that cannot be reached fails with one line naming it:
+#   remote-probe: error: cannot reach Docker host 'NAME' (user@address:port): <ssh's reason>
+set -euo pipefail
+
+readonly PROGRAM=remote-probe
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
+# shellcheck source-path=SCRIPTDIR source=messages.sh
+source "${HERE}/messages.sh"
+
+# The string value of KEY in a flat JSON object without escapes in the values it reads (as boot.sh's).
+query_value() {
+  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"\\\\]*)\""
+  if [[ "$1" =~ ${pattern} ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  fi
+}
+
+# The command the host runs: fixed text, no values. It unpacks the tar stream into a private temporary
+# folder and runs the probe on the query inside it.
+remote_command() {
+  local sudo=""
+  [[ "$1" == root ]] || sudo="sudo -n "
+  # shellcheck disable=SC2016 # expanded on the host, not here
+  printf '%s' 'set -eu; umask 077; d=$(mktemp -d); trap '\''rm -rf -- "$d"'\'' EXIT; tar -x -C "$d"; '"${sudo}"'bash "$d/modulus-volume.sh" probe < "$d/query.json"'
+}
+
+main() {
+  local query
+  query=$(cat)
+  local name user address port host_key key_b64
+  name=$(query_value "${query}" ssh_host_name)
+  user=$(query_value "${query}" ssh_user)
+  address=$(query_value "${query}" ssh_address)
+  port=$(query_value "${query}" ssh_port)
+  host_key=$(query_value "${query}" ssh_host_key)
+  key_b64=$(query_value "${query}" ssh_private_key_base64)
+  [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
+  local where="'${name}' (${user}@${address}:${port})"
+  [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
+  [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
+  [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+  [[ "${host_key}" =~ ^[a-z0-9-]+\ [A-Za-z0-9+/=]+$ ]] || fail 2 "Docker host ${where}: ssh_host_key is not 'TYPE BASE64'"
+  [[ -n "${key_b64}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key_base64"
+
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: the path is fixed
+  trap "rm -rf -- '${dir}'" EXIT
+  chmod 0700 -- "${dir}"
+  (
+    umask 077
+    printf '%s' "${key_b64}" | base64 -d >"${dir}/key" || fail 2 "Docker host ${where}: ssh_private_key_base64 is not base64"
+    if [[ "${port}" == 22 ]]; then
+      printf '%s %s\n' "${address}" "${host_key}" >"${dir}/known_hosts"
+    else
+      printf '[%s]:%s %s\n' "${address}" "${port}" "${host_key}" >"${dir}/known_hosts"
+    fi
+    # What the host's probe reads: the volume's identity only (no ssh_* field).
+    printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s"}\n' \
+      "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
+      "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${dir}/query.json"
+    mkdir "${dir}/bundle"
+    cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${dir}/bundle/"
+    mv -- "${dir}/query.json" "${dir}/bundle/"
+  )
+
+  local answer status=0
+  answer=$(tar -C "${dir}/bundle" -c . |
+    ssh -F /dev/null -T -i "${dir}/key" -p "${port}" \
+      -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${dir}/known_hosts" \
+      -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o ConnectTimeout=10 \
+      -o LogLevel=ERROR -- "${user}@${address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
+  if ((status == 255)); then
+    fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
+  elif ((status != 0)); then
+    fail 1 "the volume probe failed on Docker host ${where} (exit ${status}): $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
+  fi
+  printf '%s\n' "${answer}"
+}
+
+main "$@"
