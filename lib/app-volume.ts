@@ -10,9 +10,10 @@ import {
   validateHostPath,
   validateSizeMiB,
   volumeScriptHash,
-  volumeScriptPath,
 } from './private/app-runtime';
+import { probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { externalProvider, nullProvider } from './private/providers';
+import type { DockerHost } from './docker-host';
 import { HIDDEN, invalid, requireLiteral, validateEnum } from './private/validation';
 
 /** Where an app volume's blocks live. */
@@ -79,6 +80,14 @@ export interface AppVolumeProps extends AppVolumeOptions {
    * most 40 characters. Names the host folder, the logical volume (`modulus-<app>`) and the app's containers.
    */
   readonly appName: string;
+
+  /**
+   * The Docker host whose filesystem holds the volume: on a `unix://` engine it is made with local-exec on this
+   * machine, on any other host over SSH (`DockerHostProps.provisioning`), running the same volume script. The
+   * host's volume settings are the defaults of `hostRoot`, `backend` and `lvm`.
+   * @default the Terraform machine's own engine
+   */
+  readonly host?: DockerHost;
 
   /**
    * Environment of the app, written to /mnt/supervisor.conf (`[program:app] environment=`). Values may be
@@ -148,35 +157,40 @@ export class AppVolume extends Construct {
   public readonly configId: string;
   /** The resources that must exist before a container mounts the volume. */
   public readonly ready: ITerraformDependable[];
+  /** The host holding the volume, undefined for the Terraform machine's own engine. */
+  public readonly host?: DockerHost;
 
-  private readonly scriptPath: string;
+  private readonly access?: SshAccess;
   private readonly identityEnv: Record<string, string>;
 
   public constructor(scope: Construct, id: string, props: AppVolumeProps) {
     super(scope, id);
 
     this.appName = validateAppName(this, 'appName', props.appName);
-    this.backend = validateEnum(this, 'backend', props.backend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
+    this.host = props.host;
+    this.access = props.host?._access;
+    this.backend = validateEnum(this, 'backend', props.backend ?? props.host?.volumeBackend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
     this.sizeMiB = validateSizeMiB(this, 'sizeMiB', props.sizeMiB ?? 2048);
-    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);
+    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${props.host?.volumeRoot ?? DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);
     this.hostPath = `${this.hostRoot}/mnt`;
     this.removalPolicy = validateEnum(this, 'removalPolicy', props.removalPolicy ?? VolumeRemovalPolicy.RETAIN, VolumeRemovalPolicy, 'VolumeRemovalPolicy');
 
     let vg = '';
     let pool = '';
+    const lvm = props.lvm ?? (this.backend === props.host?.volumeBackend ? props.host?.volumeLvm : undefined);
     if (this.backend === VolumeBackend.LVM_THIN) {
-      if (!props.lvm) throw invalid(this, 'lvm', props.lvm, 'give { volumeGroup, thinPool } with VolumeBackend.LVM_THIN');
+      if (!lvm) throw invalid(this, 'lvm', props.lvm, 'give { volumeGroup, thinPool } with VolumeBackend.LVM_THIN');
       for (const [field, value] of [
-        ['lvm.volumeGroup', props.lvm.volumeGroup],
-        ['lvm.thinPool', props.lvm.thinPool],
+        ['lvm.volumeGroup', lvm.volumeGroup],
+        ['lvm.thinPool', lvm.thinPool],
       ] as const) {
         requireLiteral(this, field, value);
         if (typeof value !== 'string' || !/^[A-Za-z0-9_.+-]+$/.test(value) || value.startsWith('-')) {
           throw invalid(this, field, value, `use an LVM name: letters, digits, '_', '.', '+' and '-', not starting with '-'`);
         }
       }
-      vg = props.lvm.volumeGroup;
-      pool = props.lvm.thinPool;
+      vg = lvm.volumeGroup;
+      pool = lvm.thinPool;
     } else if (props.lvm) {
       throw invalid(this, 'lvm', props.lvm, `leave it out: it is only used with VolumeBackend.LVM_THIN, not '${this.backend}'`);
     }
@@ -202,7 +216,6 @@ export class AppVolume extends Construct {
       }
     }
 
-    this.scriptPath = volumeScriptPath(this);
     this.identityEnv = {
       MODULUS_APP: this.appName,
       MODULUS_BACKEND: this.backend,
@@ -213,6 +226,28 @@ export class AppVolume extends Construct {
 
     // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
     // the plan summary (scripts/plan-summary.ts), which flags replacing or destroying it.
+    // A remote host's connection joins the triggers (destroy-time provisioners can read only `self`); the volume
+    // script records the creating resource's id, so a replacement of the resource never removes the volume.
+    const create = stepProvisioners(this, this.access, {
+      script: 'modulus-volume.sh',
+      command: 'create',
+      environment: { ...this.identityEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
+      resourceId: this.access !== undefined,
+    });
+    // Destroy-time provisioners may only use self: the identity comes back from the triggers; the policy from
+    // the host (recorded by the RemovalPolicy resource).
+    const destroy = destroyProvisioners(this, this.access, {
+      script: 'modulus-volume.sh',
+      command: 'destroy',
+      environment: {
+        MODULUS_APP: '${self.triggers.modulus_volume}',
+        MODULUS_BACKEND: '${self.triggers.backend}',
+        MODULUS_ROOT: '${self.triggers.host_root}',
+        MODULUS_LVM_VG: '${self.triggers.lvm_volume_group}',
+        MODULUS_LVM_POOL: '${self.triggers.lvm_thin_pool}',
+      },
+      resourceId: this.access !== undefined,
+    });
     this.resource = new NullResource(this, 'Volume', {
       provider: nullProvider(this),
       triggers: {
@@ -221,28 +256,10 @@ export class AppVolume extends Construct {
         host_root: this.hostRoot,
         lvm_volume_group: vg,
         lvm_thin_pool: pool,
+        ...destroy.triggers,
       },
-      provisioners: [
-        {
-          type: 'local-exec',
-          command: this.command('create'),
-          environment: { ...this.identityEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
-        },
-        {
-          type: 'local-exec',
-          when: 'destroy',
-          // Destroy-time provisioners may only use self: the identity comes back from the triggers; the
-          // policy from the host (recorded by the RemovalPolicy resource).
-          command: this.command('destroy'),
-          environment: {
-            MODULUS_APP: '${self.triggers.modulus_volume}',
-            MODULUS_BACKEND: '${self.triggers.backend}',
-            MODULUS_ROOT: '${self.triggers.host_root}',
-            MODULUS_LVM_VG: '${self.triggers.lvm_volume_group}',
-            MODULUS_LVM_POOL: '${self.triggers.lvm_thin_pool}',
-          },
-        },
-      ],
+      provisioners: [...create.provisioners, ...destroy.provisioners],
+      lifecycle: destroy.lifecycle,
     });
     this.node.defaultChild = this.resource;
     this.volumeId = this.resource.id;
@@ -273,16 +290,17 @@ export class AppVolume extends Construct {
     this.configId = config.id;
 
     // Read at plan time, except while the volume itself changes (then after it, at apply time).
+    const probe = probeProgram(this, this.access, {
+      app: this.appName,
+      backend: this.backend,
+      root: this.hostRoot,
+      lvm_volume_group: vg,
+      lvm_thin_pool: pool,
+    });
     const state = new DataExternal(this, 'State', {
       provider: externalProvider(this),
-      program: ['bash', this.scriptPath, 'probe'],
-      query: {
-        app: this.appName,
-        backend: this.backend,
-        root: this.hostRoot,
-        lvm_volume_group: vg,
-        lvm_thin_pool: pool,
-      },
+      program: probe.program,
+      query: probe.query,
       dependsOn: [this.resource],
     });
     const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted'), scripts_sha256: scripts }, {});
@@ -290,8 +308,8 @@ export class AppVolume extends Construct {
   }
 
   /**
-   * A null_resource in `scope` that runs one volume-script command (after the volume exists) whenever its
-   * triggers change. Used by BuildJob for prepare-build and publish.
+   * A null_resource in `scope` that runs one volume-script command on the volume's host (after the volume
+   * exists) whenever its triggers change. Used by BuildJob for prepare-build (uploading the source) and publish.
    * @internal
    */
   public _scriptStep(
@@ -301,28 +319,24 @@ export class AppVolume extends Construct {
     triggers: Record<string, string>,
     environment: Record<string, string>,
     dependsOn: ITerraformDependable[] = [],
+    uploads: StepUpload[] = [],
   ): NullResource {
+    const { provisioners } = stepProvisioners(this, this.access, {
+      script: 'modulus-volume.sh',
+      command,
+      environment: { ...this.identityEnv, ...environment },
+      uploads,
+    });
     return new NullResource(scope, id, {
       provider: nullProvider(this),
       triggers: { volume: this.volumeId, ...triggers },
       dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
-      provisioners: [
-        {
-          type: 'local-exec',
-          command: this.command(command),
-          environment: { ...this.identityEnv, ...environment },
-        },
-      ],
+      provisioners,
     });
   }
 
   private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {
     return this._scriptStep(this, id, command, triggers, environment);
-  }
-
-  /** The command line: only the script path and the command, never a value (those go in the environment). */
-  private command(command: string): string {
-    return `bash ${this.scriptPath} ${command}`;
   }
 }
 

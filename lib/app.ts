@@ -1,7 +1,9 @@
 import { Construct } from 'constructs';
 import { AppVolume, AppVolumeOptions } from './app-volume';
 import { BuildJob, BuildJobOptions } from './build-job';
+import { DockerHost } from './docker-host';
 import { ImageHierarchy } from './image-hierarchy';
+import { PushedHierarchy } from './image-registry';
 import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/app-runtime';
 import { invalid } from './private/validation';
@@ -25,11 +27,20 @@ export interface ModulusAppProps {
   readonly source: string;
 
   /**
-   * The hierarchy to take the images from: `build-<language>` and `run-<language>`. Synth fails, naming the
-   * images it looked for, when one of them is missing and not given as `buildImage`/`runImage`.
+   * Where the images come from: `build-<language>` and `run-<language>` of a hierarchy built on this engine, or
+   * of a hierarchy pushed to a registry (`PushedHierarchy`), which the app's host pulls by digest. Synth fails,
+   * naming the images it looked for, when one of them is missing and not given as `buildImage`/`runImage`.
    * @default none: `buildImage` and `runImage` are required
    */
-  readonly images?: ImageHierarchy;
+  readonly images?: ImageHierarchy | PushedHierarchy;
+
+  /**
+   * The Docker host the app runs on: its build and run containers use the host's provider, its volume is made
+   * on the host, and images of a `PushedHierarchy` are pulled there by digest. A host other than this machine
+   * needs its images from a registry (`images` a PushedHierarchy, or `buildImage`/`runImage` references).
+   * @default the stack's default docker provider, volumes on this machine
+   */
+  readonly host?: DockerHost;
 
   /**
    * Build image id or reference, e.g. a ModulusImage's `imageId`; takes precedence over `images`.
@@ -103,6 +114,7 @@ export class ModulusApp extends Construct {
     this.volume = new AppVolume(this, 'Volume', {
       ...props.volume,
       appName,
+      host: props.host,
       environment: props.environment,
       secretEnvironment: props.secretEnvironment,
     });
@@ -125,31 +137,46 @@ export class ModulusApp extends Construct {
     this.containerName = this.run.containerName;
   }
 
-  /** `buildImage`/`runImage` as given, else `build-<language>`/`run-<language>` from `images`. */
+  /** `buildImage`/`runImage` as given, else `build-<language>`/`run-<language>` from `images` (pulled on `host`). */
   private resolveImages(language: Language, props: ModulusAppProps): { build: string; run: string } {
     const wanted = { build: `build-${language}`, run: `run-${language}` };
-    if (props.images !== undefined && !(props.images instanceof ImageHierarchy)) {
-      throw invalid(this, 'images', props.images, 'give an ImageHierarchy');
+    const images = props.images;
+    if (images !== undefined && !(images instanceof ImageHierarchy) && !(images instanceof PushedHierarchy)) {
+      throw invalid(this, 'images', images, 'give an ImageHierarchy or a PushedHierarchy');
     }
-    const missing = (['build', 'run'] as const).filter(
-      (kind) => props[`${kind}Image`] === undefined && props.images?.tryImage(wanted[kind]) === undefined,
-    );
+    if (props.host !== undefined && !(props.host instanceof DockerHost)) throw invalid(this, 'host', props.host, 'give a DockerHost');
+    const has = (name: string) => (images instanceof PushedHierarchy ? images.names.includes(name) : images?.tryImage(name) !== undefined);
+    const missing = (['build', 'run'] as const).filter((kind) => props[`${kind}Image`] === undefined && !has(wanted[kind]));
     if (missing.length > 0) {
       const lookedFor = missing.map((kind) => wanted[kind]).join(' and ');
       const fields = missing.map((kind) => `${kind}Image`).join(' and ');
+      const names = images instanceof PushedHierarchy ? images.names : images?.names;
       throw invalid(
         this,
         'language',
         language,
-        props.images
-          ? `it needs the image${missing.length > 1 ? 's' : ''} ${lookedFor}, which ${props.images.node.path} does not have ` +
-              `(it has ${props.images.names.join(', ')}): add ${missing.length > 1 ? 'them' : 'it'} through ImageHierarchyProps.additionalImages, or pass ${fields}`
+        images
+          ? `it needs the image${missing.length > 1 ? 's' : ''} ${lookedFor}, which ${images.node.path} does not have ` +
+              `(it has ${names!.join(', ')}): add ${missing.length > 1 ? 'them' : 'it'} through ImageHierarchyProps.additionalImages, or pass ${fields}`
           : `it has no images: pass images (an ImageHierarchy with ${lookedFor}) or ${fields}`,
       );
     }
-    return {
-      build: props.buildImage ?? props.images!.image(wanted.build).imageId,
-      run: props.runImage ?? props.images!.image(wanted.run).imageId,
+    const needed = (['build', 'run'] as const).filter((kind) => props[`${kind}Image`] === undefined);
+    if (needed.length > 0 && images instanceof ImageHierarchy && props.host && !props.host.isLocal) {
+      throw invalid(
+        this,
+        'images',
+        images,
+        `give a PushedHierarchy: host '${props.host.hostName}' (${props.host.engine}) is not this machine and pulls its images from a registry`,
+      );
+    }
+    const image = (kind: 'build' | 'run'): string => {
+      const given = props[`${kind}Image`];
+      if (given !== undefined) return given;
+      if (images instanceof ImageHierarchy) return images.image(wanted[kind]).imageId;
+      const pushed = images!.image(wanted[kind]);
+      return props.host ? props.host.pulledImageId(pushed) : pushed.image.imageId;
     };
+    return { build: image('build'), run: image('run') };
   }
 }

@@ -128,14 +128,10 @@ export class BuildJob extends Construct {
       assetHash: this.sourceHash.slice(0, 32).toUpperCase(),
     });
 
-    const input = volume._scriptStep(
-      this,
-      'Input',
-      'prepare-build',
-      { source_sha256: this.sourceHash, image: props.image },
-      { MODULUS_SOURCE: asset.path },
-      volume.ready,
-    );
+    // The source reaches the volume's host: as it is locally, uploaded over SSH to a remote host.
+    const input = volume._scriptStep(this, 'Input', 'prepare-build', { source_sha256: this.sourceHash, image: props.image }, {}, volume.ready, [
+      { source: asset.path, env: 'MODULUS_SOURCE' },
+    ]);
 
     this.containerName = buildContainerName(volume.appName);
     const mount = (dir: string, readOnly = false) => ({
@@ -152,6 +148,7 @@ export class BuildJob extends Construct {
       `"failed with exit status \${self.exit_code}"`;
 
     this.resource = new Container(this, 'Container', {
+      provider: volume.host?.resource,
       name: this.containerName,
       image: props.image,
       // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);

@@ -12,7 +12,19 @@ export {
   ContainerSecurityPolicy,
   ContainerSecurityPolicyProps,
 } from './container-policy';
+export { DockerHost, DockerHostProps, DockerHostTls, HostVolumeSettings, SshProvisioning } from './docker-host';
 export { DEFAULT_ROOT_IMAGE, ImageDefinition, ImageHierarchy, ImageHierarchyProps } from './image-hierarchy';
+export {
+  ImageRegistry,
+  ImageRegistryProps,
+  PulledImage,
+  PulledImageProps,
+  PushedHierarchy,
+  PushedHierarchyProps,
+  PushedImage,
+  PushedImageProps,
+  RegistryProtocol,
+} from './image-registry';
 export { ModulusImage, ModulusImageProps } from './modulus-image';
 export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
 export { NetworkMode } from './network-mode';

@@ -11,8 +11,8 @@ import {
   processLimitRange,
   validateContainerProps,
   volumeScriptHash,
-  volumeScriptPath,
 } from './private/app-runtime';
+import { destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
 import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
@@ -218,24 +218,22 @@ export class RunContainer extends Construct {
     this.containerName = runContainerName(volume.appName);
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
-    const processLimitScript = volumeScriptPath(this, 'modulus-process-limit.sh');
-    // Created before the container and removed after it (a cgroup can only go once it is empty).
+    // On the volume's host; created before the container and removed after it (a cgroup can only go once empty).
+    const access = volume.host?._access;
+    const apply = stepProvisioners(this, access, {
+      script: 'modulus-process-limit.sh',
+      command: 'apply',
+      environment: { MODULUS_APP: volume.appName, MODULUS_PIDS_MAX: String(processLimit) },
+    });
+    const remove = destroyProvisioners(this, access, {
+      script: 'modulus-process-limit.sh',
+      command: 'remove',
+      environment: { MODULUS_APP: '${self.triggers.app}' },
+    });
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
-      triggers: { app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
-      provisioners: [
-        {
-          type: 'local-exec',
-          command: `bash ${processLimitScript} apply`,
-          environment: { MODULUS_APP: volume.appName, MODULUS_PIDS_MAX: String(processLimit) },
-        },
-        {
-          type: 'local-exec',
-          when: 'destroy',
-          command: `bash ${processLimitScript} remove`,
-          environment: { MODULUS_APP: '${self.triggers.app}' },
-        },
-      ],
+      triggers: { app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this), ...remove.triggers },
+      provisioners: [...apply.provisioners, ...remove.provisioners],
     });
     // Where the app binds: loopback when it shares the host's network (or has none), every interface of its own
     // network namespace otherwise, so a published port reaches it. The run images and samples read HOST.
@@ -254,6 +252,7 @@ export class RunContainer extends Construct {
     ];
 
     this.resource = new Container(this, 'Container', {
+      provider: volume.host?.resource,
       name: this.containerName,
       image: props.image,
       user: MOP_USER,

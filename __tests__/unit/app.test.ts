@@ -95,7 +95,7 @@ describe('ModulusApp: validation', () => {
       { buildImage: undefined, runImage: undefined, language: 'python' },
       "test/Hello: invalid language 'python': it has no images: pass images (an ImageHierarchy with build-python and run-python) or buildImage and runImage",
     ],
-    [{ images: {} as any }, 'test/Hello: invalid images {}: give an ImageHierarchy'],
+    [{ images: {} as any }, 'test/Hello: invalid images {}: give an ImageHierarchy or a PushedHierarchy'],
     [{ volume: { sizeMiB: 10 } }, 'test/Hello/Volume: invalid sizeMiB 10: use a whole number from 64 to 16777216'],
     [{ volume: { sizeMiB: '2GiB' as any } }, "test/Hello/Volume: invalid sizeMiB '2GiB': use a whole number from 64 to 16777216"],
     [{ environment: { PORT: '80' } }, "test/Hello: invalid environment.PORT '80': leave it out: it is set from run.port"],

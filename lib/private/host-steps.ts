@@ -33,7 +33,8 @@
 import { DefaultTokenResolver, Fn, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
-import { ENV_NAME_PATTERN, invalid, requireLiteral, volumeScriptPath } from './app-runtime';
+import { ENV_NAME_PATTERN, volumeScriptPath } from './app-runtime';
+import { invalid } from './validation';
 
 /** SSH access to a Docker host other than the Terraform machine. */
 export interface SshAccess {
@@ -128,27 +129,6 @@ export const SSH_TRIGGERS = {
 /** The staging folder of one step on the host (one per resource instance, by its id). */
 export const STAGING_PREFIX = '/tmp/modulus-step-';
 
-/** Checks an SshAccess at synth: literal name, user, address and port (the key and host key may be tokens). */
-export function validateSshAccess(scope: IConstruct, access: SshAccess): SshAccess {
-  requireLiteral(scope, 'ssh.hostName', access.hostName);
-  requireLiteral(scope, 'ssh.user', access.user);
-  requireLiteral(scope, 'ssh.address', access.address);
-  if (typeof access.hostName !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(access.hostName)) {
-    throw invalid(scope, 'ssh.hostName', `'${access.hostName}' is not a host name: letters, digits, '_', '.' and '-', at most 63`);
-  }
-  if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
-    throw invalid(scope, 'ssh.user', `'${access.user}' is not a user name`);
-  }
-  if (typeof access.address !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(access.address)) {
-    throw invalid(scope, 'ssh.address', `'${access.address}' is not a host name or IP address`);
-  }
-  const port = access.port ?? 22;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(scope, 'ssh.port', `${port} is not a port`);
-  if (typeof access.privateKey !== 'string' || access.privateKey === '') throw invalid(scope, 'ssh.privateKey', 'must be a non-empty string');
-  if (typeof access.hostKey !== 'string' || access.hostKey === '') throw invalid(scope, 'ssh.hostKey', "must be the host's public key, e.g. 'ssh-ed25519 AAAA...'");
-  return access;
-}
-
 /**
  * The provisioners of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
  * environment (access undefined: exactly today's shape), or the remote sequence over SSH.
@@ -162,7 +142,6 @@ export function stepProvisioners(scope: IConstruct, access: SshAccess | undefine
     if (spec.resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
     return { provisioners: [{ type: 'local-exec', command: `bash ${scriptPath} ${spec.command}`, environment }] };
   }
-  validateSshAccess(scope, access);
   return { provisioners: remoteSequence(scope, spec, directConnection(access), access.user, undefined, true) };
 }
 
@@ -174,7 +153,7 @@ export function stepProvisioners(scope: IConstruct, access: SshAccess | undefine
  * its create step should set `resourceId: true`.
  */
 export function destroyProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): DestroyPieces {
-  if (spec.uploads && spec.uploads.length > 0) throw invalid(scope, 'uploads', 'a destroy step cannot upload folders');
+  if (spec.uploads && spec.uploads.length > 0) throw invalid(scope, 'uploads', spec.uploads.map((upload) => upload.env), 'leave them out: a destroy step cannot upload folders');
   validateEnvironment(scope, spec, access !== undefined);
   if (!access) {
     const environment: Record<string, string> = { ...spec.environment };
@@ -184,7 +163,6 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
       triggers: {},
     };
   }
-  validateSshAccess(scope, access);
   const self = (name: string) => `\${self.triggers.${name}}`;
   const triggers: Record<string, string> = {
     [SSH_TRIGGERS.hostName]: access.hostName,
@@ -216,7 +194,6 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
 export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
   const local = volumeScriptPath(scope, 'modulus-volume.sh');
   if (!access) return { program: ['bash', local, 'probe'], query };
-  validateSshAccess(scope, access);
   return {
     program: ['bash', `${scriptsFolder(scope)}/remote-probe.sh`],
     query: {
@@ -253,14 +230,14 @@ function scriptsFolder(scope: IConstruct): string {
 }
 
 function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean): void {
-  if (!/^[a-z][a-z-]*$/.test(spec.command)) throw invalid(scope, 'command', `'${spec.command}' is not a script command`);
+  if (!/^[a-z][a-z-]*$/.test(spec.command)) throw invalid(scope, 'command', spec.command, 'give a script command: lowercase letters and -');
   const names = [...Object.keys(spec.environment), ...(spec.uploads ?? []).map((upload) => upload.env)];
   for (const name of names) {
-    if (!ENV_NAME_PATTERN.test(name)) throw invalid(scope, 'environment', `'${name}' is not an environment variable name`);
+    if (!ENV_NAME_PATTERN.test(name)) throw invalid(scope, 'environment name', name, "use letters, digits and '_', not starting with a digit");
     // remote-step.sh (root on the host) exports only the scripts' own variables.
-    if (remote && !/^MODULUS_[A-Za-z0-9_]+$/.test(name)) throw invalid(scope, 'environment', `'${name}' is not a MODULUS_* variable`);
+    if (remote && !/^MODULUS_[A-Za-z0-9_]+$/.test(name)) throw invalid(scope, 'environment name', name, 'give a MODULUS_* variable: remote-step.sh exports only those');
   }
-  if (new Set(names).size !== names.length) throw invalid(scope, 'environment', 'an upload names a variable that is also in the environment');
+  if (new Set(names).size !== names.length) throw invalid(scope, 'environment name', names, 'give each variable once: an upload names a variable that is also in the environment');
 }
 
 /** An HCL quoted string for a literal part of a template value (its `$${` / `%%{` escapes stay as they are). */

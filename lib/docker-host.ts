@@ -1,0 +1,197 @@
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
+import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
+import { validateHostPath } from './private/app-runtime';
+import { SshAccess } from './private/host-steps';
+import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+
+/** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
+export interface SshProvisioning {
+  /** SSH user: `root`, or a user allowed to run `sudo -n` without a password. */
+  readonly user: string;
+  /** Address the Terraform machine connects to: a host name or IP address. */
+  readonly address: string;
+  /** @default 22 */
+  readonly port?: number;
+  /**
+   * The user's private key (OpenSSH or PEM text). Pass a token, e.g. the value of a `TerraformVariable` with
+   * `sensitive: true` set through `TF_VAR_<name>`: Terraform keeps it out of plan output and provisioner logs.
+   */
+  readonly privateKey: string;
+  /**
+   * The host's public key, `ssh-ed25519 AAAA...` (or another type): pinned, so a host that does not hold its
+   * private half is refused instead of trusted on first use.
+   */
+  readonly hostKey: string;
+}
+
+/** Where and how the apps of one host keep their volumes. */
+export interface HostVolumeSettings {
+  /**
+   * Folder under which each app's volume lives, in `<root>/<app name>`.
+   * @default '/var/lib/modulus/volumes'
+   */
+  readonly root?: string;
+  /** @default VolumeBackend.LOOPFILE */
+  readonly backend?: VolumeBackend;
+  /** Volume group and thin pool, with `VolumeBackend.LVM_THIN`. */
+  readonly lvm?: LvmThinPool;
+}
+
+export interface DockerHostProps {
+  /**
+   * The host's name: its docker provider's alias and how messages name it. A lowercase letter, then lowercase
+   * letters, digits or '-', at most 30 characters.
+   */
+  readonly hostName: string;
+
+  /**
+   * The engine's address: `unix:///var/run/docker.sock` (the Terraform machine's own engine), `ssh://user@host[:port]`
+   * (the Docker CLI's SSH transport; give the key and known hosts file in `sshOptions`) or `tcp://host:2376`
+   * (with `tls`).
+   */
+  readonly engine: string;
+
+  /**
+   * Options for the engine's `ssh://` connection, passed to ssh by the provider (`ssh_opts`), e.g.
+   * `['-i', '/ci/keys/deploy', '-o', 'UserKnownHostsFile=/ci/known_hosts', '-o', 'StrictHostKeyChecking=yes']`.
+   * @default []
+   */
+  readonly sshOptions?: string[];
+
+  /** Client certificate, key and CA for a `tcp://` engine (the key as a sensitive token). @default none */
+  readonly tls?: DockerHostTls;
+
+  /**
+   * SSH access for the volume steps. Required for every engine but `unix://`: a remote host's volumes are made
+   * on that host, never on the Terraform machine.
+   * @default none: only allowed with a `unix://` engine, whose volumes are made locally
+   */
+  readonly provisioning?: SshProvisioning;
+
+  /** The host's volume folder, backend and LVM pool, the defaults of the apps placed on it. @default loopfile volumes under /var/lib/modulus/volumes */
+  readonly volumes?: HostVolumeSettings;
+
+  /** Registries the host pulls from (the provider's `registry_auth`). @default [] */
+  readonly registries?: ImageRegistry[];
+}
+
+/** TLS material of a `tcp://` engine, as text (PEM). */
+export interface DockerHostTls {
+  readonly caMaterial: string;
+  readonly certMaterial: string;
+  /** The client key: a sensitive token. */
+  readonly keyMaterial: string;
+}
+
+const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
+
+/**
+ * One Docker host of a stack: its own docker provider (aliased by `hostName`), how Terraform reaches its shell
+ * for the volume steps, and the defaults of its volumes. Apps name their host (`ModulusAppProps.host`); their
+ * containers use this provider, their volumes are made on this host (locally for a `unix://` engine, over SSH
+ * otherwise), and images from a registry are pulled here by digest, once per image.
+ */
+export class DockerHost extends Construct {
+  /** The host's docker provider (also `node.defaultChild`). */
+  public readonly resource: DockerProvider;
+  public readonly hostName: string;
+  public readonly engine: string;
+  /** True when the engine is the Terraform machine's own (`unix://`): volumes are made there with local-exec. */
+  public readonly isLocal: boolean;
+  /** Folder under which the host's app volumes live. */
+  public readonly volumeRoot: string;
+  public readonly volumeBackend?: VolumeBackend;
+  public readonly volumeLvm?: LvmThinPool;
+  /** @internal SSH access for the volume steps of a remote host. */
+  public readonly _access?: SshAccess;
+
+  private readonly pulled = new Map<string, PulledImage>();
+
+  public constructor(scope: Construct, id: string, props: DockerHostProps) {
+    super(scope, id);
+    requireLiteral(this, 'hostName', props.hostName);
+    if (typeof props.hostName !== 'string' || !HOST_NAME_PATTERN.test(props.hostName)) {
+      throw invalid(this, 'hostName', props.hostName, "use a lowercase letter, then lowercase letters, digits or '-', at most 30 characters (e.g. 'edge-1')");
+    }
+    this.hostName = props.hostName;
+    requireLiteral(this, 'engine', props.engine);
+    const scheme = typeof props.engine === 'string' ? /^(unix|ssh|tcp):\/\/\S+$/.exec(props.engine)?.[1] : undefined;
+    if (!scheme) {
+      throw invalid(this, 'engine', props.engine, 'give unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:2376');
+    }
+    this.engine = props.engine;
+    this.isLocal = scheme === 'unix';
+    if (props.tls && scheme !== 'tcp') throw invalid(this, 'tls', HIDDEN, `leave it out: it is for tcp:// engines, not ${scheme}://`);
+    if (props.sshOptions && scheme !== 'ssh') throw invalid(this, 'sshOptions', props.sshOptions, `leave it out: they are for ssh:// engines, not ${scheme}://`);
+
+    if (!this.isLocal) {
+      if (!props.provisioning) {
+        throw invalid(
+          this,
+          'provisioning',
+          props.provisioning,
+          `give SSH access (user, address, port, privateKey, hostKey): host '${this.hostName}' (${this.engine}) is not this machine, and its apps' volumes must be made on it`,
+        );
+      }
+      this._access = this.validateProvisioning(props.provisioning);
+    } else if (props.provisioning) {
+      throw invalid(this, 'provisioning', HIDDEN, 'leave it out: the volumes of a unix:// engine are made on this machine');
+    }
+
+    const volumes = props.volumes ?? {};
+    this.volumeRoot = validateHostPath(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);
+    this.volumeBackend = volumes.backend;
+    this.volumeLvm = volumes.lvm;
+
+    this.resource = new DockerProvider(this, 'Provider', {
+      alias: this.hostName,
+      host: this.engine,
+      sshOpts: props.sshOptions,
+      caMaterial: props.tls?.caMaterial,
+      certMaterial: props.tls?.certMaterial,
+      keyMaterial: props.tls?.keyMaterial,
+      registryAuth: props.registries?.length ? props.registries.map((registry) => registry.registryAuth()) : undefined,
+    });
+    this.node.defaultChild = this.resource;
+  }
+
+  /**
+   * The id of `image` on this host: pulled by its digest (`repository@sha256:...`) once, whatever number of
+   * apps run it here.
+   */
+  public pulledImageId(image: PushedImage): string {
+    const key = image.node.path;
+    let pulled = this.pulled.get(key);
+    if (!pulled) {
+      pulled = new PulledImage(this, `Pull-${image.node.id}`, { image, provider: this.resource });
+      this.pulled.set(key, pulled);
+    }
+    return pulled.imageId;
+  }
+
+  private validateProvisioning(access: SshProvisioning): SshAccess {
+    for (const field of ['user', 'address'] as const) requireLiteral(this, `provisioning.${field}`, access[field]);
+    if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
+      throw invalid(this, 'provisioning.user', access.user, "give a user name (lowercase letters, digits, '_' and '-'), e.g. 'root'");
+    }
+    if (typeof access.address !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(access.address)) {
+      throw invalid(this, 'provisioning.address', access.address, 'give a host name or an IP address');
+    }
+    const port = validateInteger(this, 'provisioning.port', access.port ?? 22, 1, 65535);
+    for (const field of ['privateKey', 'hostKey'] as const) {
+      if (typeof access[field] !== 'string' || access[field] === '') {
+        const [value, allowed] =
+          field === 'privateKey' ? [HIDDEN, 'give the key, a sensitive token'] : [access[field], "give the host's public key, e.g. 'ssh-ed25519 AAAA...'"];
+        throw invalid(this, `provisioning.${field}`, value, allowed);
+      }
+    }
+    if (!Token.isUnresolved(access.hostKey) && !/^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+$/.test(access.hostKey.trim())) {
+      throw invalid(this, 'provisioning.hostKey', access.hostKey, "give the host's public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA...'");
+    }
+    const hostKey = Token.isUnresolved(access.hostKey) ? access.hostKey : access.hostKey.trim();
+    return { hostName: this.hostName, user: access.user, address: access.address, port, privateKey: access.privateKey, hostKey };
+  }
+}
