@@ -169,6 +169,14 @@ export class AppVolume extends Construct {
     this.appName = validateAppName(this, 'appName', props.appName);
     this.host = props.host;
     this.access = props.host?._access;
+    if (props.host && !props.host.isLocal && !this.access) {
+      throw invalid(
+        this,
+        'host',
+        props.host.hostName,
+        `give a host with provisioning access (DockerHostProps.provisioning): the volume of app '${this.appName}' must be made on host '${props.host.hostName}' (${props.host.engine}), which is not this machine`,
+      );
+    }
     this.backend = validateEnum(this, 'backend', props.backend ?? props.host?.volumeBackend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
     this.sizeMiB = validateSizeMiB(this, 'sizeMiB', props.sizeMiB ?? 2048);
     this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${props.host?.volumeRoot ?? DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);

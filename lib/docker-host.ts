@@ -65,9 +65,9 @@ export interface DockerHostProps {
   readonly tls?: DockerHostTls;
 
   /**
-   * SSH access for the volume steps. Required for every engine but `unix://`: a remote host's volumes are made
-   * on that host, never on the Terraform machine.
-   * @default none: only allowed with a `unix://` engine, whose volumes are made locally
+   * SSH access for the volume steps. An app placed on a host other than `unix://` needs it (synth fails without
+   * it, naming the app and the host): its volume is made on that host, never on the Terraform machine.
+   * @default none: apps can be placed only on a `unix://` engine, whose volumes are made locally
    */
   readonly provisioning?: SshProvisioning;
 
@@ -128,15 +128,8 @@ export class DockerHost extends Construct {
     if (props.sshOptions && scheme !== 'ssh') throw invalid(this, 'sshOptions', props.sshOptions, `leave it out: they are for ssh:// engines, not ${scheme}://`);
 
     if (!this.isLocal) {
-      if (!props.provisioning) {
-        throw invalid(
-          this,
-          'provisioning',
-          props.provisioning,
-          `give SSH access (user, address, port, privateKey, hostKey): host '${this.hostName}' (${this.engine}) is not this machine, and its apps' volumes must be made on it`,
-        );
-      }
-      this._access = this.validateProvisioning(props.provisioning);
+      // Without it the host can still run containers that need no volume; an app placed here fails its synth.
+      if (props.provisioning) this._access = this.validateProvisioning(props.provisioning);
     } else if (props.provisioning) {
       throw invalid(this, 'provisioning', HIDDEN, 'leave it out: the volumes of a unix:// engine are made on this machine');
     }

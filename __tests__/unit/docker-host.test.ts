@@ -1,0 +1,129 @@
+import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { ModulusApp } from '../../lib/app';
+import { DockerHost, DockerHostProps } from '../../lib/docker-host';
+import { ImageHierarchy } from '../../lib/image-hierarchy';
+import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
+import { errorMessage, sourceFolder } from './support/app-runtime';
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
+const source = sourceFolder();
+
+/** A stack with a registry, the standard hierarchy pushed to it, host a (this machine) and host b (over SSH). */
+function platform(hostB: Partial<DockerHostProps> = {}) {
+  const stack = new TerraformStack(Testing.app(), 'test');
+  const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true });
+  const key = new TerraformVariable(stack, 'ssh_private_key_b', { type: 'string', sensitive: true });
+  const registry = new ImageRegistry(stack, 'Registry', { address: '127.0.0.1:5000', username: 'ci', password: password.stringValue, protocol: RegistryProtocol.HTTP });
+  const hierarchy = new ImageHierarchy(stack, 'Hierarchy', { repositoryPrefix: registry.repositoryPrefix('modulus/') });
+  const a = new DockerHost(stack, 'HostA', { hostName: 'a', engine: 'unix:///var/run/docker.sock', registries: [registry] });
+  const b = new DockerHost(stack, 'HostB', {
+    hostName: 'b',
+    engine: 'ssh://root@127.0.0.1:2222',
+    sshOptions: ['-i', '/keys/b', '-o', 'UserKnownHostsFile=/keys/known_hosts'],
+    provisioning: { user: 'root', address: '127.0.0.1', port: 2222, privateKey: key.stringValue, hostKey: HOST_KEY },
+    registries: [registry],
+    ...hostB,
+  });
+  for (const image of hierarchy.images) image.resource.provider = a.resource;
+  const pushed = new PushedHierarchy(stack, 'Pushed', { registry, hierarchy });
+  return { stack, hierarchy, pushed, a, b };
+}
+
+const app = (scope: TerraformStack, appName: string, language: string, host: DockerHost, images: ImageHierarchy | PushedHierarchy) =>
+  new ModulusApp(scope, appName, { appName, language, source, images, host });
+
+describe('DockerHost: validation', () => {
+  const host = (props: Partial<DockerHostProps>) => () =>
+    new DockerHost(new TerraformStack(Testing.app(), 'test'), 'Host', { hostName: 'b', engine: 'ssh://root@127.0.0.1', ...props });
+  it.each<[Partial<DockerHostProps>, string]>([
+    [{ hostName: 'B' }, "test/Host: invalid hostName 'B': use a lowercase letter"],
+    [{ engine: '127.0.0.1:2375' }, "test/Host: invalid engine '127.0.0.1:2375': give unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:2376"],
+    [{ tls: { caMaterial: 'c', certMaterial: 'c', keyMaterial: 'k' } }, 'test/Host: invalid tls (value hidden): leave it out: it is for tcp:// engines, not ssh://'],
+    [{ engine: 'tcp://127.0.0.1:2376', sshOptions: ['-i', 'k'] }, 'test/Host: invalid sshOptions ["-i","k"]: leave it out: they are for ssh:// engines, not tcp://'],
+    [
+      { engine: 'unix:///var/run/docker.sock', provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKey: HOST_KEY } },
+      'test/Host: invalid provisioning (value hidden): leave it out: the volumes of a unix:// engine are made on this machine',
+    ],
+    [{ provisioning: { user: 'root; rm', address: '127.0.0.1', privateKey: 'k', hostKey: HOST_KEY } }, "test/Host: invalid provisioning.user 'root; rm': give a user name"],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', port: 0, privateKey: 'k', hostKey: HOST_KEY } }, 'test/Host: invalid provisioning.port 0: use a whole number from 1 to 65535'],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: '', hostKey: HOST_KEY } }, 'test/Host: invalid provisioning.privateKey (value hidden): give the key'],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKey: 'AAAA' } }, "test/Host: invalid provisioning.hostKey 'AAAA': give the host's public key"],
+  ])('refuses %j', (props, message) => {
+    expect(errorMessage(host(props))).toContain(message);
+  });
+
+  it('an app on a remote host without provisioning access fails its synth, naming the app and the host', () => {
+    const { stack, pushed } = platform({ provisioning: undefined });
+    const b = stack.node.findChild('HostB') as DockerHost;
+    expect(errorMessage(() => app(stack, 'shop', 'static', b, pushed))).toBe(
+      "test/shop/Volume: invalid host 'b': give a host with provisioning access (DockerHostProps.provisioning): the volume of app 'shop' must be made on host 'b' (ssh://root@127.0.0.1:2222), which is not this machine",
+    );
+  });
+
+  it('an app on a remote host needs its images from a registry', () => {
+    const { stack, hierarchy, b } = platform();
+    expect(errorMessage(() => app(stack, 'shop', 'static', b, hierarchy))).toMatch(
+      /^test\/shop: invalid images \(construct test\/Hierarchy\): give a PushedHierarchy: host 'b' \(ssh:\/\/root@127\.0\.0\.1:2222\) is not this machine/,
+    );
+  });
+});
+
+describe('DockerHost: apps on two hosts', () => {
+  const { stack, pushed, a, b } = platform();
+  app(stack, 'web', 'node', a, pushed);
+  app(stack, 'docs', 'static', b, pushed);
+  app(stack, 'shop', 'php', b, pushed);
+  app(stack, 'blog', 'php', b, pushed);
+  const raw = Testing.synth(stack);
+  const json = JSON.parse(raw);
+  const nulls: Record<string, any> = json.resource.null_resource;
+  const containers: Record<string, any> = json.resource.docker_container;
+  const provisionerTypes = (prefix: string) =>
+    [...new Set(Object.entries(nulls).filter(([key]) => key.startsWith(prefix)).flatMap(([, step]) => step.provisioner.map((p: any) => Object.keys(p)[0])))].sort();
+
+  it('gives each host its own aliased provider, with the registry credentials', () => {
+    const providers = json.provider.docker.filter((provider: any) => provider.alias);
+    expect(providers.map((provider: any) => [provider.alias, provider.host])).toEqual([
+      ['a', 'unix:///var/run/docker.sock'],
+      ['b', 'ssh://root@127.0.0.1:2222'],
+    ]);
+    for (const provider of providers) expect(provider.registry_auth[0]).toMatchObject({ address: 'http://127.0.0.1:5000', username: 'ci' });
+    expect(providers[1].ssh_opts).toEqual(['-i', '/keys/b', '-o', 'UserKnownHostsFile=/keys/known_hosts']);
+  });
+
+  it('runs each app\'s build and run containers on its host', () => {
+    const byName = Object.fromEntries(Object.values(containers).map((container: any) => [container.name, container.provider]));
+    expect(byName).toEqual({
+      'modulus-build-web': 'docker.a',
+      'modulus-app-web': 'docker.a',
+      'modulus-build-docs': 'docker.b',
+      'modulus-app-docs': 'docker.b',
+      'modulus-build-shop': 'docker.b',
+      'modulus-app-shop': 'docker.b',
+      'modulus-build-blog': 'docker.b',
+      'modulus-app-blog': 'docker.b',
+    });
+  });
+
+  it('makes volumes locally on a unix:// host and over SSH (file + remote-exec, no local-exec) on the other', () => {
+    expect(provisionerTypes('web_')).toEqual(['local-exec']);
+    for (const name of ['docs_', 'shop_', 'blog_']) expect(provisionerTypes(name)).toEqual(['file', 'remote-exec']);
+    const volume = Object.entries(nulls).find(([key]) => /^docs_Volume_[0-9A-F]{8}$/.test(key))![1];
+    expect(volume.lifecycle).toEqual({ create_before_destroy: true });
+    expect(volume.triggers.ssh_private_key).toBe('${sensitive(var.ssh_private_key_b)}');
+  });
+
+  it('pulls each image once per host that runs it, by the digest the push returned', () => {
+    const pulls = Object.values(json.resource.docker_image).filter((image: any) => image.provider !== undefined && image.provider !== 'docker.a' || /@/.test(image.name));
+    const byHost = (alias: string) => pulls.filter((image: any) => image.provider === `docker.${alias}`).map((image: any) => image.name).sort();
+    const pushedReference = (name: string) => `127.0.0.1:5000/modulus/${name}@\${docker_registry_image.${Object.keys(json.resource.docker_registry_image).find((key) => key.startsWith(`Pushed_${name}_`))}.sha256_digest}`;
+    expect(byHost('a')).toEqual(['build-node', 'run-node'].map(pushedReference).sort());
+    expect(byHost('b')).toEqual(['build-php', 'build-static', 'run-php', 'run-static'].map(pushedReference).sort());
+  });
+
+  it('keeps the private key and the registry password out of the synthesized JSON (variables only)', () => {
+    expect(raw).not.toMatch(/PRIVATE KEY/);
+    expect(json.variable.ssh_private_key_b.sensitive).toBe(true);
+    expect(json.variable.registry_password.sensitive).toBe(true);
+  });
+});
