@@ -143,9 +143,9 @@ describe('upgrading a deployment of the previous release', () => {
       expect({ image: image.address, actions: image.change.actions }).toEqual({ image: image.address, actions: ['no-op'] });
       expect(image.previous_address).toMatch(/^docker_image\.hierarchy_[a-z-]+_image_[0-9A-F]{8}$/);
     }
-    const volumes = plannedChanges('apps').filter((change) => /^null_resource\.sample-[a-z]+_Volume_Volume_[0-9A-F]{8}$/.test(change.address));
+    const volumes = plannedChanges('apps').filter((change) => /^null_resource\.sample-[a-z]+_Volume_[0-9A-F]{8}$/.test(change.address));
     expect(volumes.map((volume) => [volume.address, volume.change.actions])).toEqual(
-      LANGUAGES.map((language) => [expect.stringMatching(new RegExp(`sample-${language}_Volume_Volume_`)), ['no-op']]),
+      LANGUAGES.map((language) => [expect.stringMatching(new RegExp(`sample-${language}_Volume_[0-9A-F]{8}$`)), ['no-op']]),
     );
     expect(imageIds()).toEqual(before);
   });
