@@ -7,6 +7,8 @@ import { invalidSetting } from './lib/private/validation';
 import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
+import { readPlatformFile } from './stacks/platform-file';
+import { Language, STANDARD_IMAGES } from './lib/standard-images';
 
 // cdktf's built-in validations run `terraform version` once per null_resource (24 here: 1.3 s of a 3 s
 // synth). The constructs validate their props in their constructors, and Terraform checks itself at init/plan.
@@ -19,9 +21,17 @@ try {
   }
   // MODULUS_STATE=pg keeps both stacks' state in PostgreSQL (PG_CONN_STR, read by Terraform, never synthesized).
   const backend = stateBackendFromEnvironment(process.env);
+  // MODULUS_PLATFORM: a registry and several Docker hosts (stacks/platform-file.ts); without it, one engine.
+  const platform = process.env.MODULUS_PLATFORM ? readPlatformFile(process.env.MODULUS_PLATFORM) : {};
+  const languages = process.env.MODULUS_LANGUAGES
+    ? (process.env.MODULUS_LANGUAGES.split(',') as Language[])
+    : platform.hosts?.flatMap((host) => host.languages);
   const images = new ImagesStack(app, 'images', {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
+    // Only the images the apps need: the shared bases and each language's build and run image.
+    images: languages ? STANDARD_IMAGES.filter(({ name }) => { const language = /^(?:build|run)-(.+)$/.exec(name)?.[1]; return !language || language === 'base' || languages.includes(language); }) : undefined,
+    registry: platform.registry,
     dockerHost,
     backend,
   });
@@ -29,13 +39,19 @@ try {
   if (!Object.values(VolumeRemovalPolicy).includes(removalPolicy)) {
     throw invalidSetting('MODULUS_VOLUME_REMOVAL', removalPolicy, "use 'retain' (default) or 'destroy'");
   }
+  const sizeMiB = process.env.MODULUS_VOLUME_SIZE_MIB ? Number(process.env.MODULUS_VOLUME_SIZE_MIB) : undefined;
+  const firstPort = process.env.MODULUS_FIRST_PORT ? Number(process.env.MODULUS_FIRST_PORT) : undefined;
   new AppsStack(app, 'apps', {
-    images: images.hierarchy,
+    images: images.pushed ?? images.hierarchy,
+    languages,
+    hosts: platform.hosts,
+    registry: platform.registry,
     dockerHost,
     backend,
     networkMode,
+    firstPort,
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
-    volume: { removalPolicy },
+    volume: { removalPolicy, sizeMiB },
   });
   // Inside the try: aspects (the ContainerSecurityPolicy) report their errors while synthesizing. `cdktf synth`
   // has cdktf write every stack in spite of error annotations (it reports them itself), so look for them here too.
@@ -53,7 +69,8 @@ try {
   console.error(`modulus-images: synth failed: ${(error as Error).message}`);
   console.error(
     '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, ' +
-      'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy, ' +
+      'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy, MODULUS_VOLUME_SIZE_MIB sizeMiB, ' +
+      'MODULUS_FIRST_PORT firstPort, MODULUS_LANGUAGES the languages, MODULUS_PLATFORM the registry and hosts file, ' +
       'MODULUS_STATE and MODULUS_STATE_SCHEMA_PREFIX the state backend with PG_CONN_STR)',
   );
   process.exit(1);
