@@ -3,7 +3,8 @@
  * never fails the run, a measurement that could not be taken does, after the others have run).
  *
  *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready
- *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, cold)
+ *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, downtime, hosts, cold)
+ *   npm run bench -- hosts             the same apps deployed across two hosts (a registry, host B over SSH) / one
  *   BENCH_COLD=1 npm run bench         adds the cold build (two full builds without cache: slow)
  *
  * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
@@ -14,6 +15,7 @@
  */
 import * as path from 'path';
 import { coldBuild } from './cold';
+import { twoHostsAgainstOne } from './hosts';
 import { sourceChangeDowntime } from './downtime';
 import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
@@ -24,7 +26,7 @@ import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
 
-const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'cold'] as const;
+const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'hosts', 'cold'] as const;
 type Benchmark = (typeof ALL)[number];
 
 function selected(): Set<Benchmark> {
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
       if (deployment) teardown(deployment.checkout, deployment.created);
     }
   }
+  if (chosen.has('hosts')) await twoHostsAgainstOne();
   if (chosen.has('cold')) coldBuild();
   summarize();
 }

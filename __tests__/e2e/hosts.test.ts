@@ -1,0 +1,202 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { copyCheckout } from '../unit/support/checkout';
+import { waitForHttp } from '../contract/support/run';
+import { bash, docker, ok, Run } from './support/shell';
+import { startTestbed, Testbed } from './support/testbed';
+
+/**
+ * Many hosts, with the product's own stacks and main.ts: one `cdktf deploy` builds the images on engine A (this
+ * machine), pushes them to a real registry (Debian's docker-registry, basic auth, 127.0.0.1), runs the node
+ * sample on A and the static and php samples on host B (a second engine in a container, reached only over SSH),
+ * their volumes made on B over SSH. The tests run in order on one deployment: run the file whole.
+ */
+jest.setTimeout(40 * 60_000);
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-hosts-'));
+const checkout = path.join(work, 'checkout');
+const PLATFORM = path.join(work, 'platform.json');
+const A_VOLUMES = path.join(work, 'volumes');
+const B_VOLUMES = '/var/lib/modulus-hosts-e2e/volumes';
+const PREFIX = 'modulus-hosts-e2e/';
+const PLACEMENT = { a: ['node'], b: ['static', 'php'] };
+const PORTS = { node: 18280, static: 18281, php: 18282 };
+const SIZE_MIB = 256;
+
+let bed: Testbed | undefined;
+let env: Record<string, string> = {};
+const testbed = (): Testbed => {
+  if (!bed) throw new Error('the testbed did not come up (see beforeAll)');
+  return bed;
+};
+const output = (run: Run) => `${run.stdout}${run.stderr}`;
+const cdktf = (args: string) => bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env });
+const terraform = (stack: string, args: string) =>
+  bash(`terraform ${args} -no-color`, { cwd: path.join(checkout, 'cdktf.out', 'stacks', stack), env: { ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } });
+/** Our containers on one engine, as `name id` lines. */
+const containersOn = (host: 'a' | 'b'): string[] => {
+  const args = ['ps', '-a', '--filter', 'name=^modulus-(app|build)-sample-', '--format', '{{.Names}} {{.ID}}'];
+  const run = host === 'a' ? docker(...args) : testbed().hostB.docker(args);
+  return ok(run, `docker ps on ${host}`).trim().split('\n').filter(Boolean).sort();
+};
+const runContainer = (host: 'a' | 'b', language: string) => containersOn(host).find((line) => line.startsWith(`modulus-app-sample-${language} `));
+/** Seconds of the "Creation complete after ..." lines of one resource type in a deploy's output. */
+const creationSeconds = (text: string, type: string): number[] =>
+  [...text.matchAll(new RegExp(`${type}\\.[^:]+: Creation complete after (?:(\\d+)m)?(\\d+)s`, 'g'))].map((match) => Number(match[1] ?? 0) * 60 + Number(match[2]));
+
+beforeAll(async () => {
+  bed = await startTestbed();
+  copyCheckout(checkout);
+  const { registry, hostB } = bed;
+  const platform = {
+    registry: { address: registry.address, username: registry.username, protocol: 'http' },
+    hosts: [
+      { hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: PLACEMENT.a },
+      {
+        hostName: 'b',
+        engine: hostB.dockerHost,
+        sshOptions: hostB.sshOpts,
+        provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKey: hostB.hostPublicKey },
+        volumes: { root: B_VOLUMES },
+        languages: PLACEMENT.b,
+      },
+    ],
+  };
+  fs.writeFileSync(PLATFORM, JSON.stringify(platform, null, 2));
+  env = {
+    MODULUS_PLATFORM: PLATFORM,
+    MODULUS_REPOSITORY_PREFIX: PREFIX,
+    MODULUS_ROOT_IMAGE: process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm',
+    MODULUS_NETWORK_MODE: 'host',
+    MODULUS_VOLUME_ROOT: A_VOLUMES,
+    MODULUS_VOLUME_REMOVAL: 'destroy',
+    MODULUS_VOLUME_SIZE_MIB: String(SIZE_MIB),
+    MODULUS_FIRST_PORT: String(PORTS.node),
+    // The secrets: only in Terraform's environment (sensitive variables).
+    TF_VAR_registry_password: registry.password,
+    TF_VAR_ssh_private_key_b: fs.readFileSync(hostB.privateKeyPath, 'utf8'),
+  };
+}, 20 * 60_000);
+
+afterAll(async () => {
+  if (bed) cdktf('destroy apps images --auto-approve');
+  await bed?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('apps on two hosts, images through a registry', () => {
+  let deployOutput = '';
+
+  it('one cdktf deploy builds on A, pushes, and runs node on A and static and php on B', async () => {
+    const started = Date.now();
+    const deploy = cdktf('deploy images apps --auto-approve');
+    deployOutput = output(deploy);
+    ok(deploy, 'cdktf deploy');
+    const pushes = creationSeconds(deployOutput, 'docker_registry_image');
+    const pulls = creationSeconds(deployOutput, 'docker_image');
+    console.log(
+      `deploy on two hosts: ${((Date.now() - started) / 1000).toFixed(0)} s; pushes ${pushes.length} (${pushes.reduce((a, b) => a + b, 0)} s summed), ` +
+        `image builds and pulls ${pulls.length} (${pulls.reduce((a, b) => a + b, 0)} s summed)`,
+    );
+    for (const [language, port] of Object.entries(PORTS)) {
+      expect({ language, status: (await waitForHttp(port, '/', 120_000)).status }).toEqual({ language, status: 200 });
+    }
+  });
+
+  it('runs each app on its own host: node on A, static and php on B', () => {
+    expect(containersOn('a').map((line) => line.split(' ')[0])).toEqual(['modulus-app-sample-node', 'modulus-build-sample-node']);
+    expect(containersOn('b').map((line) => line.split(' ')[0])).toEqual([
+      'modulus-app-sample-php',
+      'modulus-app-sample-static',
+      'modulus-build-sample-php',
+      'modulus-build-sample-static',
+    ]);
+  });
+
+  it('keeps the secrets out of the output and the synthesized stacks', () => {
+    const { registry } = testbed();
+    const key = env.TF_VAR_ssh_private_key_b.trim().split('\n')[1];
+    for (const text of [deployOutput, fs.readFileSync(path.join(checkout, 'cdktf.out', 'stacks', 'apps', 'cdk.tf.json'), 'utf8')]) {
+      expect(text).not.toContain(registry.password);
+      expect(text).not.toContain(key);
+    }
+  });
+
+  it('runs byte-identical images: B pulled the digest pushed from A', () => {
+    const { hostB } = testbed();
+    const onB = ok(hostB.docker(['inspect', '-f', '{{.Image}}', 'modulus-app-sample-static']), 'inspect on B').trim();
+    const onA = ok(docker('image', 'inspect', '-f', '{{.Id}}', `${testbed().registry.address}/${PREFIX}run-static:latest`), 'inspect on A').trim();
+    expect(onB).toBe(onA);
+    const digests = ok(hostB.docker(['image', 'inspect', '-f', '{{join .RepoDigests " "}}', onB]), 'repo digests on B');
+    expect(digests).toMatch(new RegExp(`${testbed().registry.address}/${PREFIX}run-static@sha256:[0-9a-f]{64}`));
+  });
+
+  it("makes B's volumes in B's filesystem, not in A's, and enforces their size there", () => {
+    const { hostB } = testbed();
+    for (const language of PLACEMENT.b) {
+      ok(hostB.ssh(`mountpoint -q "${B_VOLUMES}/sample-${language}/mnt" && test -f "${B_VOLUMES}/sample-${language}/mnt/supervisor.conf"`), `volume of ${language} on B`);
+      expect(fs.existsSync(`${B_VOLUMES}/sample-${language}`)).toBe(false);
+    }
+    expect(fs.existsSync(path.join(A_VOLUMES, 'sample-node', 'mnt', 'supervisor.conf'))).toBe(true);
+    const fill = hostB.ssh(`dd if=/dev/zero of="${B_VOLUMES}/sample-static/mnt/tmp/fill" bs=1M count=${SIZE_MIB + 64} 2>&1; status=$?; rm -f "${B_VOLUMES}/sample-static/mnt/tmp/fill"; exit $status`);
+    expect(fill.status).not.toBe(0);
+    expect(output(fill)).toContain('No space left on device');
+  });
+
+  it('npm run ctl reaches an app on B', () => {
+    const run = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^app\s+RUNNING\s+pid \d+/m);
+  });
+
+  it('a leaf image edit re-pushes that image and replaces only the containers running it, on either host', async () => {
+    const before = { a: containersOn('a'), b: containersOn('b') };
+    const dockerfile = path.join(checkout, 'images', 'run-static', 'Dockerfile');
+    fs.appendFileSync(dockerfile, '\nLABEL org.modulus.e2e-edit="1"\n');
+    const deploy = cdktf('deploy images apps --auto-approve');
+    ok(deploy, 'cdktf deploy after the leaf edit');
+    const text = output(deploy);
+    const replaced = (type: string) => [...text.matchAll(new RegExp(`(${type}\\.[A-Za-z0-9_-]+): Destruction complete`, 'g'))].map((match) => match[1]).sort();
+    expect(replaced('docker_registry_image')).toEqual([expect.stringMatching(/^docker_registry_image\.Pushed_run-static_/)]);
+    expect(replaced('docker_image')).toEqual([
+      expect.stringMatching(/^docker_image\.Hierarchy_run-static_Image_/),
+      expect.stringMatching(/^docker_image\.b_Pull-run-static_/),
+    ]);
+    expect(containersOn('a')).toEqual(before.a);
+    const after = containersOn('b');
+    expect(after.filter((line) => !line.startsWith('modulus-app-sample-static '))).toEqual(before.b.filter((line) => !line.startsWith('modulus-app-sample-static ')));
+    expect(runContainer('b', 'static')).not.toEqual(before.b.find((line) => line.startsWith('modulus-app-sample-static ')));
+    expect((await waitForHttp(PORTS.static, '/', 120_000)).status).toBe(200);
+  });
+
+  it('a host that cannot be reached fails the plan, naming it; the other host is untouched', async () => {
+    const { hostB } = testbed();
+    const nodeBefore = runContainer('a', 'node');
+    // B's sshd stops answering (SIGSTOP: B's entrypoint ends B when sshd exits); connections hang, then time out.
+    const pid = ok(docker('exec', hostB.container, 'cat', '/run/sshd.pid'), 'sshd pid').trim();
+    ok(docker('exec', hostB.container, 'kill', '-STOP', pid), 'stop sshd');
+    let plan: Run;
+    try {
+      plan = terraform('apps', 'plan -input=false -lock=false');
+    } finally {
+      ok(docker('exec', hostB.container, 'kill', '-CONT', pid), 'continue sshd');
+    }
+    expect(plan.status).not.toBe(0);
+    expect(output(plan)).toMatch(/host 'b'/);
+    expect(runContainer('a', 'node')).toBe(nodeBefore);
+    expect((await waitForHttp(PORTS.node)).status).toBe(200);
+    expect(ok(terraform('images', 'plan -input=false -lock=false -detailed-exitcode'), 'plan of the images stack')).toContain('No changes.');
+  });
+
+  it('destroy leaves both hosts clean', () => {
+    const { hostB, registry } = testbed();
+    ok(cdktf('destroy apps images --auto-approve'), 'cdktf destroy');
+    expect(containersOn('a')).toEqual([]);
+    expect(containersOn('b')).toEqual([]);
+    const leftOnB = ok(hostB.docker(['images', '--format', '{{.Repository}}']), 'images on B');
+    expect(leftOnB.split('\n').filter((repository) => repository.startsWith(`${registry.address}/${PREFIX}`))).toEqual([]);
+    // The destroy policy: nothing mounted or left under B's volume root.
+    expect(ok(hostB.ssh(`ls -A "${B_VOLUMES}" 2>/dev/null || true`), 'volume root on B').trim()).toBe('');
+  });
+});

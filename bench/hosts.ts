@@ -1,0 +1,93 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { startTestbed, Testbed } from '../__tests__/e2e/support/testbed';
+import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
+import { failed, formatMs, verdict } from './support/measure';
+
+const NAME = 'two hosts';
+const GOAL_RATIO = 1.3;
+const LANGUAGES = ['node', 'static', 'php'];
+
+/** Seconds of the "Creation complete after ..." lines of the resources whose address matches `address`. */
+function creationSeconds(output: string, address: RegExp): number[] {
+  return [...output.matchAll(/^(?:\S+\s+)?(\S+): Creation complete after (?:(\d+)m)?(\d+)s/gm)]
+    .filter((match) => address.test(match[1]))
+    .map((match) => Number(match[2] ?? 0) * 60 + Number(match[3]));
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+/** A copy running the product's main.ts (not the benchmark app), with its own image prefix, ports and volumes. */
+function mainCheckout(name: string, prefix: string, env: Record<string, string>): Checkout {
+  const checkout = prepareCheckout(name, prefix, { MODULUS_VOLUME_REMOVAL: 'destroy', MODULUS_VOLUME_SIZE_MIB: '256', ...env });
+  const cdktfJson = path.join(checkout.dir, 'cdktf.json');
+  fs.writeFileSync(cdktfJson, `${JSON.stringify({ ...JSON.parse(fs.readFileSync(cdktfJson, 'utf8')), app: 'npx ts-node --transpile-only main.ts' }, null, 2)}\n`);
+  return checkout;
+}
+
+/** Deploys images and apps from empty state in `checkout`, then tears it down; returns the deploy's time and output. */
+function deployOnce(checkout: Checkout): { ms: number; output: string } {
+  try {
+    const deploy = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
+    return { ms: deploy.ms, output: deploy.stdout };
+  } finally {
+    teardown(checkout, ['apps', 'images']);
+  }
+}
+
+/**
+ * The same three apps (node, static, php) deployed from empty state on one host, then across two: node on engine
+ * A, static and php on host B (a second engine reached over SSH), the images pushed to a registry and pulled by
+ * digest. Images are built once, on A, in both (from Docker's layer cache, warm for both runs); the extra cost is
+ * the push, the pulls and the SSH volume steps. Goal: two hosts ≤ 1.3× one host.
+ */
+export async function twoHostsAgainstOne(): Promise<void> {
+  console.log(`\n# ${NAME} (bench/hosts.ts)`);
+  let bed: Testbed | undefined;
+  try {
+    bed = await startTestbed();
+    const { registry, hostB } = bed;
+    const one = deployOnce(mainCheckout('one-host', 'modulus-bench-one/', { MODULUS_LANGUAGES: LANGUAGES.join(','), MODULUS_FIRST_PORT: '18380' }));
+    console.log(`  one host (A): ${formatMs(one.ms)}`);
+
+    const platform = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-platform-')), 'platform.json');
+    fs.writeFileSync(
+      platform,
+      JSON.stringify({
+        registry: { address: registry.address, username: registry.username, protocol: 'http' },
+        hosts: [
+          { hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] },
+          {
+            hostName: 'b',
+            engine: hostB.dockerHost,
+            sshOptions: hostB.sshOpts,
+            provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKey: hostB.hostPublicKey },
+            volumes: { root: '/var/lib/modulus-bench/volumes' },
+            languages: ['static', 'php'],
+          },
+        ],
+      }),
+    );
+    const two = deployOnce(
+      mainCheckout('two-hosts', 'modulus-bench-two/', {
+        MODULUS_PLATFORM: platform,
+        MODULUS_FIRST_PORT: '18390',
+        TF_VAR_registry_password: registry.password,
+        TF_VAR_ssh_private_key_b: fs.readFileSync(hostB.privateKeyPath, 'utf8'),
+      }),
+    );
+    fs.rmSync(path.dirname(platform), { recursive: true, force: true });
+    const pushes = creationSeconds(two.output, /^docker_registry_image\./);
+    const pullsA = creationSeconds(two.output, /^docker_image\.a_Pull-/);
+    const pullsB = creationSeconds(two.output, /^docker_image\.b_Pull-/);
+    console.log(`  two hosts (node on A; static, php on B): ${formatMs(two.ms)}`);
+    console.log(`  pushes: ${pushes.length}, ${sum(pushes)} s summed (longest ${Math.max(0, ...pushes)} s); they run in parallel where the tree allows`);
+    console.log(`  pulls on A: ${pullsA.length}, ${sum(pullsA)} s summed; pulls on B: ${pullsB.length}, ${sum(pullsB)} s summed (longest ${Math.max(0, ...pullsB)} s)`);
+    verdict(NAME, 'deploy across two hosts / on one host (same apps, empty state)', two.ms / one.ms, { max: GOAL_RATIO }, '×');
+  } catch (error) {
+    failed(NAME, error);
+  } finally {
+    await bed?.stop();
+  }
+}
