@@ -58,6 +58,9 @@ for (const stack of stacks) {
     summary =
       `## Plan for stack \`${stack.name}\`\n\nNot planned: it reads outputs of ${stack.dependencies.map((d: string) => `\`${d}\``).join(', ')}, ` +
       'which must be applied first (see the terraform error above).\n';
+  } finally {
+    // A saved plan holds every variable's value, sensitive ones included (registry password, SSH keys).
+    fs.rmSync(path.join(cwd, 'plan.tfplan'), { force: true });
   }
   fs.writeFileSync(path.join(reportDir, `${stack.name}.md`), summary);
   summaries.push({ stack: stack.name, markdown: summary, volumeLosses: losses });
