@@ -10,46 +10,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { isMounted, loopDevices, mnt, ok, runVolumeScript, ScriptRun } from './support/volume-host';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
 const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-supersede-'));
-const HOST_FILES = {
-  MODULUS_REGISTRY: path.join(TEMP, 'host', 'etc-modulus'),
-  MODULUS_BOOT_DIR: path.join(TEMP, 'host', 'boot'),
-  MODULUS_SYSTEMD_DIR: path.join(TEMP, 'host', 'systemd'),
-};
 const roots: string[] = [];
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
+function volumeScript(command: string, root: string, env: Record<string, string> = {}): ScriptRun {
+  return runVolumeScript(TEMP, command, root, { MODULUS_SIZE_MIB: '64', ...env });
 }
 
-function volumeScript(command: string, root: string, env: Record<string, string> = {}): Run {
-  const clean: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
-  }
-  const result = spawnSync('bash', [SCRIPT, command], {
-    env: { ...clean, ...HOST_FILES, MODULUS_APP: path.basename(root), MODULUS_ROOT: root, MODULUS_SIZE_MIB: '64', ...env },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(run: Run): Run {
-  if (run.status !== 0) throw new Error(`exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
-  return run;
-}
-
-const mnt = (root: string) => path.join(root, 'mnt');
-const isMounted = (dir: string) => spawnSync('mountpoint', ['-q', dir]).status === 0;
-const loopDevices = (root: string) =>
-  spawnSync('losetup', ['-j', path.join(root, 'volume.img'), '-O', 'NAME', '-n'], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean);
 const recorded = (root: string) => fs.readFileSync(path.join(root, 'resource-id'), 'utf8');
 
 /** A fresh volume created by resource `id`, with the policy `policy` and a file in app/. */

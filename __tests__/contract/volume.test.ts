@@ -18,39 +18,15 @@ import { AppVolume, AppVolumeProps, VolumeRemovalPolicy } from '../../lib/app-vo
 import { runContainerName } from '../../lib/run-container';
 import { ctlCommand } from '../../scripts/ctl';
 import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
+import { hostFiles, isMounted, loopDevices, mnt, ok, runVolumeScript, ScriptRun, VOLUME_SCRIPT } from './support/volume-host';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/volume/modulus-volume.sh');
+const SCRIPT = VOLUME_SCRIPT;
 const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-contract-'));
 const roots: string[] = [];
-/** The host-wide boot records, scripts and unit of these tests: never the real ones of this machine. */
-const HOST_FILES = {
-  MODULUS_REGISTRY: path.join(TEMP, 'host', 'etc-modulus'),
-  MODULUS_BOOT_DIR: path.join(TEMP, 'host', 'boot'),
-  MODULUS_SYSTEMD_DIR: path.join(TEMP, 'host', 'systemd'),
-};
+const HOST_FILES = hostFiles(TEMP);
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-function volumeScript(command: string, root: string, env: Record<string, string> = {}): Run {
-  const clean: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
-  }
-  const result = spawnSync('bash', [SCRIPT, command], {
-    env: { ...clean, ...HOST_FILES, MODULUS_APP: path.basename(root), MODULUS_ROOT: root, ...env },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(run: Run): Run {
-  if (run.status !== 0) throw new Error(`exited ${run.status}:\n${run.stderr}\n${run.stdout}`);
-  return run;
+function volumeScript(command: string, root: string, env: Record<string, string> = {}): ScriptRun {
+  return runVolumeScript(TEMP, command, root, env);
 }
 
 /** A fresh volume of `sizeMiB` under the temporary root. */
@@ -61,12 +37,6 @@ function createVolume(name: string, sizeMiB = 64): string {
   return root;
 }
 
-const mnt = (root: string) => path.join(root, 'mnt');
-const isMounted = (dir: string) => spawnSync('mountpoint', ['-q', dir]).status === 0;
-const loopDevices = (root: string) =>
-  spawnSync('losetup', ['-j', path.join(root, 'volume.img'), '-O', 'NAME', '-n'], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean);
 /** Size of the mounted file system in MiB (total blocks). */
 const fsSizeMiB = (dir: string) => {
   const stat = fs.statfsSync(dir);
@@ -321,7 +291,7 @@ describe('npm run ctl against supervisord in the run-base image', () => {
     dockerRun(['rm', '-f', name]);
   });
 
-  function ctl(action: string, timeout = 60_000): Run {
+  function ctl(action: string, timeout = 60_000): ScriptRun {
     const [command, ...args] = ctlCommand('ctltest', action);
     const result = spawnSync(command, args, { encoding: 'utf8', timeout });
     return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
@@ -463,7 +433,7 @@ function volumeStack(name: string, app: string) {
     cdktfApp.synth();
   }
 
-  function tf(...args: string[]): Run {
+  function tf(...args: string[]): ScriptRun {
     const flags = args[0] === 'show' ? ['-no-color'] : ['-no-color', '-input=false'];
     const result = spawnSync(terraform, [...args, ...flags], {
       cwd: stackDir,
