@@ -144,10 +144,20 @@ describe('apps on two hosts, images through a registry', () => {
     expect(output(fill)).toContain('No space left on device');
   });
 
-  it('npm run ctl reaches an app on B', () => {
-    const run = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
-    expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^app\s+RUNNING\s+pid \d+/m);
+  it('npm run ctl reaches an app on B (not a container of the same name on A)', () => {
+    // A decoy on A without supervisorctl: a ctl that talked to A would fail.
+    ok(docker('run', '-d', '--name', 'modulus-app-sample-static', '--network', 'none', env.MODULUS_ROOT_IMAGE, 'sleep', 'infinity'), 'decoy on A');
+    try {
+      const run = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/^app\s+RUNNING\s+pid \d+/m);
+      const stopped = bash('npm run --silent ctl -- sample-static stop && npm run --silent ctl -- sample-static status', { cwd: checkout, env });
+      expect(stopped.status).toBe(3);
+      expect(stopped.stdout).toMatch(/^app\s+STOPPED/m);
+      ok(bash('npm run --silent ctl -- sample-static start', { cwd: checkout, env }), 'ctl start');
+    } finally {
+      docker('rm', '-f', 'modulus-app-sample-static');
+    }
   });
 
   it('a leaf image edit re-pushes that image and replaces only the containers running it, on either host', async () => {
