@@ -79,8 +79,8 @@ export async function twoHostsAgainstOne(): Promise<void> {
     );
     fs.rmSync(path.dirname(platform), { recursive: true, force: true });
     const pushes = creationSeconds(two.output, /^docker_registry_image\./);
-    const pullsA = creationSeconds(two.output, /^docker_image\.a_Pull-/);
-    const pullsB = creationSeconds(two.output, /^docker_image\.b_Pull-/);
+    const pullsA = creationSeconds(two.output, /^docker_image\.a_Pulls_/);
+    const pullsB = creationSeconds(two.output, /^docker_image\.b_Pulls_/);
     console.log(`  two hosts (node on A; static, php on B): ${formatMs(two.ms)}`);
     console.log(`  pushes: ${pushes.length}, ${sum(pushes)} s summed (longest ${Math.max(0, ...pushes)} s); they run in parallel where the tree allows`);
     console.log(`  pulls on A: ${pullsA.length}, ${sum(pullsA)} s summed; pulls on B: ${pullsB.length}, ${sum(pullsB)} s summed (longest ${Math.max(0, ...pullsB)} s)`);

@@ -159,7 +159,8 @@ export class DockerHost extends Construct {
     const key = image.node.path;
     let pulled = this.pulled.get(key);
     if (!pulled) {
-      pulled = new PulledImage(this, `Pull-${image.node.id}`, { image, provider: this.resource });
+      const pulls = (this.node.tryFindChild('Pulls') as Construct | undefined) ?? new Construct(this, 'Pulls');
+      pulled = new PulledImage(pulls, image.node.id, { image, provider: this.resource });
       this.pulled.set(key, pulled);
     }
     return pulled.imageId;

@@ -171,7 +171,7 @@ describe('apps on two hosts, images through a registry', () => {
     expect(replaced('docker_registry_image')).toEqual([expect.stringMatching(/^docker_registry_image\.Pushed_run-static_/)]);
     expect(replaced('docker_image')).toEqual([
       expect.stringMatching(/^docker_image\.Hierarchy_run-static_Image_/),
-      expect.stringMatching(/^docker_image\.b_Pull-run-static_/),
+      expect.stringMatching(/^docker_image\.b_Pulls_run-static_/),
     ]);
     expect(containersOn('a')).toEqual(before.a);
     const after = containersOn('b');
