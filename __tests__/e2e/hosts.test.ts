@@ -22,7 +22,7 @@ const B_VOLUMES = '/var/lib/modulus-hosts-e2e/volumes';
 const PREFIX = 'modulus-hosts-e2e/';
 const PLACEMENT = { a: ['node'], b: ['static', 'php'] };
 const PORTS = { node: 18280, static: 18281, php: 18282 };
-const SIZE_MIB = 256;
+const SIZE_MIB = 1024;
 
 let bed: Testbed | undefined;
 let env: Record<string, string> = {};
