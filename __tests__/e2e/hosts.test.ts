@@ -139,7 +139,8 @@ describe('apps on two hosts, images through a registry', () => {
       expect(fs.existsSync(`${B_VOLUMES}/sample-${language}`)).toBe(false);
     }
     expect(fs.existsSync(path.join(A_VOLUMES, 'sample-node', 'mnt', 'supervisor.conf'))).toBe(true);
-    const fill = hostB.ssh(`dd if=/dev/zero of="${B_VOLUMES}/sample-static/mnt/tmp/fill" bs=1M count=${SIZE_MIB + 64} 2>&1; status=$?; rm -f "${B_VOLUMES}/sample-static/mnt/tmp/fill"; exit $status`);
+    const file = `${B_VOLUMES}/sample-static/mnt/tmp/fill`;
+    const fill = hostB.ssh(`status=0; dd if=/dev/zero of="${file}" bs=1M count=${SIZE_MIB + 64} 2>&1 || status=$?; rm -f "${file}"; exit "$status"`);
     expect(fill.status).not.toBe(0);
     expect(output(fill)).toContain('No space left on device');
   });
