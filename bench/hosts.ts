@@ -11,7 +11,7 @@ const LANGUAGES = ['node', 'static', 'php'];
 
 /** Seconds of the "Creation complete after ..." lines of the resources whose address matches `address`. */
 function creationSeconds(output: string, address: RegExp): number[] {
-  return [...output.matchAll(/^(?:\S+\s+)?(\S+): Creation complete after (?:(\d+)m)?(\d+)s/gm)]
+  return [...output.matchAll(/^(?:\S+\s+)?(\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)]
     .filter((match) => address.test(match[1]))
     .map((match) => Number(match[2] ?? 0) * 60 + Number(match[3]));
 }

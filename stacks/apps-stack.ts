@@ -61,7 +61,8 @@ export interface AppsStackProps extends ModulusStackProps {
    */
   readonly volume?: Omit<AppVolumeOptions, 'hostRoot'>;
   /**
-   * Host folder under which each app's volume lives, in `<volumeRoot>/<app name>`.
+   * Host folder under which each app's volume lives, in `<volumeRoot>/<app name>`, for the apps of the stack's
+   * engine and of hosts without a `volumes.root` of their own.
    * @default '/var/lib/modulus/volumes'
    */
   readonly volumeRoot?: string;
@@ -75,6 +76,8 @@ export class AppsStack extends ModulusStack {
     super(scope, id, props);
     const registry = props.registry ? registryOf(this, props.registry) : undefined;
     const placement = new Map<Language, DockerHost>();
+    // Hosts with a volume root of their own keep it; `volumeRoot` is for the others (and the stack's engine).
+    const ownVolumeRoot = new Set((props.hosts ?? []).filter((host) => host.volumes?.root !== undefined).map((host) => host.hostName));
     for (const [index, { languages, provisioning, ...host }] of (props.hosts ?? []).entries()) {
       const privateKey = provisioning
         ? new TerraformVariable(this, `ssh_private_key_${host.hostName.replace(/-/g, '_')}`, {
@@ -107,7 +110,10 @@ export class AppsStack extends ModulusStack {
         host: placement.get(language),
         networkMode: props.networkMode,
         environment: { MODULUS_SAMPLE: language },
-        volume: { ...props.volume, hostRoot: props.volumeRoot ? `${props.volumeRoot}/${appName}` : undefined },
+        volume: {
+          ...props.volume,
+          hostRoot: props.volumeRoot && !ownVolumeRoot.has(placement.get(language)?.hostName ?? '') ? `${props.volumeRoot}/${appName}` : undefined,
+        },
         run: { port: (props.firstPort ?? 18080) + index },
       });
     });

@@ -168,7 +168,7 @@ describe('apps on two hosts, images through a registry', () => {
     const deploy = cdktf('deploy images apps --auto-approve');
     ok(deploy, 'cdktf deploy after the leaf edit');
     const text = output(deploy);
-    const replaced = (type: string) => [...text.matchAll(new RegExp(`(${type}\\.[A-Za-z0-9_-]+): Destruction complete`, 'g'))].map((match) => match[1]).sort();
+    const replaced = (type: string) => [...text.matchAll(new RegExp(`(${type}\\.[A-Za-z0-9_-]+)(?: \\([^)]*\\))?: Destruction complete`, 'g'))].map((match) => match[1]).sort();
     expect(replaced('docker_registry_image')).toEqual([expect.stringMatching(/^docker_registry_image\.Pushed_run-static_/)]);
     expect(replaced('docker_image')).toEqual([
       expect.stringMatching(/^docker_image\.Hierarchy_run-static_Image_/),
