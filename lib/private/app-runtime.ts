@@ -88,7 +88,7 @@ function hostLimit(min: string, max: string): { min: number; max: number } {
 }
 
 /** The smallest and largest volume in MiB (limits.env), as modulus-volume.sh enforces them. */
-export function volumeSizeLimitsMiB(): { minMiB: number; maxMiB: number } {
+function volumeSizeLimitsMiB(): { minMiB: number; maxMiB: number } {
   const { min, max } = hostLimit('MIN_SIZE_MIB', 'MAX_SIZE_MIB');
   return { minMiB: min, maxMiB: max };
 }

@@ -92,14 +92,6 @@ cmd_boot() {
   return "${failed}"
 }
 
-# The string value of KEY in a flat JSON object (Terraform's external data source query).
-query_value() {
-  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"\\\\]*)\""
-  if [[ "$1" =~ ${pattern} ]]; then
-    printf '%s' "${BASH_REMATCH[1]}"
-  fi
-}
-
 read_query() {
   local query
   query=$(cat)

@@ -39,8 +39,8 @@
 #
 # Files: this entry point (input, lock, the commands' order of steps) sources messages.sh (log, fail),
 # limits.env (size limits), device.sh (the block device: loopfile or lvm-thin), layout.sh (the folders inside
-# the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish) and boot.sh (boot records,
-# the boot unit, boot, probe).
+# the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish), query.sh (the probe's query, shared with
+# remote-probe.sh) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
 #   MODULUS_APP              app name (required): [a-z], then [a-z0-9-], ending in [a-z0-9], at most 40
@@ -83,7 +83,7 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env device.sh layout.sh config.sh staging.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env device.sh layout.sh config.sh staging.sh query.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -97,6 +97,8 @@ source "${HERE}/layout.sh"
 source "${HERE}/config.sh"
 # shellcheck source-path=SCRIPTDIR source=staging.sh
 source "${HERE}/staging.sh"
+# shellcheck source-path=SCRIPTDIR source=query.sh
+source "${HERE}/query.sh"
 # shellcheck source-path=SCRIPTDIR source=boot.sh
 source "${HERE}/boot.sh"
 

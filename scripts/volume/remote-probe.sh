@@ -25,14 +25,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 # shellcheck source-path=SCRIPTDIR source=messages.sh
 source "${HERE}/messages.sh"
-
-# The string value of KEY in a flat JSON object without escapes in the values it reads (as boot.sh's).
-query_value() {
-  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"\\\\]*)\""
-  if [[ "$1" =~ ${pattern} ]]; then
-    printf '%s' "${BASH_REMATCH[1]}"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=query.sh
+source "${HERE}/query.sh"
 
 # The command the host runs: fixed text, no values. It unpacks the tar stream into a private temporary
 # folder and runs the probe on the query inside it.
