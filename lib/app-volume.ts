@@ -1,6 +1,6 @@
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { Fn, ITerraformDependable, TerraformLocal, Token } from 'cdktf';
+import { Fn, ITerraformDependable, TerraformLocal, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import {
   escapeTemplate,
@@ -12,6 +12,7 @@ import {
   volumeScriptHash,
 } from './private/app-runtime';
 import { probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
 import { HIDDEN, invalid, requireLiteral, validateEnum } from './private/validation';
@@ -80,6 +81,15 @@ export interface AppVolumeProps extends AppVolumeOptions {
    * most 40 characters. Names the host folder, the logical volume (`modulus-<app>`) and the app's containers.
    */
   readonly appName: string;
+
+  /**
+   * The image the steps inside the volume run in (laying it out, writing supervisor.conf, copying a build's
+   * source, publishing a release): any image with bash, coreutils and tar (python3 to convert an app/ folder of a
+   * release before 0.3), usually the app's run image. Those steps run as mop in a throw-away container that sees
+   * only this volume (read-only root, no capabilities, no network), never as root on the host, because the app
+   * owns everything inside the volume and may have replaced any of it with a link.
+   */
+  readonly image: string;
 
   /**
    * The Docker host whose filesystem holds the volume: on a `unix://` engine it is made with local-exec on this
@@ -159,9 +169,12 @@ export class AppVolume extends Construct {
   public readonly ready: ITerraformDependable[];
   /** The host holding the volume, undefined for the Terraform machine's own engine. */
   public readonly host?: DockerHost;
+  /** The image the steps inside the volume run in. */
+  public readonly image: string;
 
   private readonly access?: SshAccess;
   private readonly identityEnv: Record<string, string>;
+  private readonly stepEnv: Record<string, string>;
 
   public constructor(scope: Construct, id: string, props: AppVolumeProps) {
     super(scope, id);
@@ -175,6 +188,15 @@ export class AppVolume extends Construct {
         'host',
         props.host.hostName,
         `give a host with provisioning access (DockerHostProps.provisioning): the volume of app '${this.appName}' must be made on host '${props.host.hostName}' (${props.host.engine}), which is not this machine`,
+      );
+    }
+    const stackEngine = TerraformStack.of(this) instanceof ModulusStack ? (TerraformStack.of(this) as ModulusStack).dockerHost : undefined;
+    if (!props.host && stackEngine && !stackEngine.startsWith('unix://')) {
+      throw invalid(
+        this,
+        'host',
+        undefined,
+        `give a DockerHost with provisioning access: the stack's engine ${stackEngine} is not this machine, and the volume of app '${this.appName}' must be made where its containers run`,
       );
     }
     this.backend = validateEnum(this, 'backend', props.backend ?? props.host?.volumeBackend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
@@ -224,6 +246,10 @@ export class AppVolume extends Construct {
       }
     }
 
+    if (typeof props.image !== 'string' || props.image.trim() === '') {
+      throw invalid(this, 'image', props.image, "give an image id or reference with bash, coreutils and tar (e.g. the app's run image)");
+    }
+    this.image = props.image;
     this.identityEnv = {
       MODULUS_APP: this.appName,
       MODULUS_BACKEND: this.backend,
@@ -231,6 +257,10 @@ export class AppVolume extends Construct {
       MODULUS_LVM_VG: vg,
       MODULUS_LVM_POOL: pool,
     };
+    // The steps' own containers run on the volume's host: on a remote host its own engine; here, the engine the
+    // stack's containers use.
+    const engine = this.access ? undefined : props.host?.engine ?? localEngine(this);
+    this.stepEnv = { ...this.identityEnv, MODULUS_IMAGE: this.image, ...(engine ? { MODULUS_DOCKER_HOST: engine } : {}) };
 
     // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
     // the plan summary (scripts/plan-summary.ts), which flags replacing or destroying it.
@@ -239,7 +269,7 @@ export class AppVolume extends Construct {
     const create = stepProvisioners(this, this.access, {
       script: 'modulus-volume.sh',
       command: 'create',
-      environment: { ...this.identityEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
+      environment: { ...this.stepEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
       resourceId: this.access !== undefined,
     });
     // Destroy-time provisioners may only use self: the identity comes back from the triggers; the policy from
@@ -311,7 +341,11 @@ export class AppVolume extends Construct {
       query: probe.query,
       dependsOn: [this.resource],
     });
-    const mount = this.step('Mount', 'mount', { mounted: state.result.lookup('mounted'), scripts_sha256: scripts }, {});
+    // Keyed on the probe's health token: the token of the last heal while the volume is mounted and its process
+    // limit in force, a new one on every plan otherwise (so every plan shows the drift until a deploy heals it).
+    // The step records the token it was keyed on, which the probe then answers.
+    const health = state.result.lookup('health');
+    const mount = this.step('Mount', 'mount', { health, scripts_sha256: scripts }, { MODULUS_HEAL_TOKEN: health });
     this.ready = [this.resource, size, policy, config, mount];
   }
 
@@ -332,7 +366,7 @@ export class AppVolume extends Construct {
     const { provisioners } = stepProvisioners(this, this.access, {
       script: 'modulus-volume.sh',
       command,
-      environment: { ...this.identityEnv, ...environment },
+      environment: { ...this.stepEnv, ...environment },
       uploads,
     });
     return new NullResource(scope, id, {
@@ -346,6 +380,13 @@ export class AppVolume extends Construct {
   private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {
     return this._scriptStep(this, id, command, triggers, environment);
   }
+}
+
+/** The unix:// engine of the stack's default docker provider, when the stack is a ModulusStack. */
+function localEngine(scope: Construct): string | undefined {
+  const stack = TerraformStack.of(scope);
+  const host = stack instanceof ModulusStack ? stack.dockerHost : undefined;
+  return host?.startsWith('unix://') ? host : undefined;
 }
 
 /** A string for a JSON template position: literals escaped, tokens as they are. */

@@ -114,6 +114,7 @@ export class ModulusApp extends Construct {
     this.volume = new AppVolume(this, 'Volume', {
       ...props.volume,
       appName,
+      image: images.run,
       host: props.host,
       environment: props.environment,
       secretEnvironment: props.secretEnvironment,

@@ -1,14 +1,17 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, TerraformAsset, TerraformLocal, Token } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import { hashDirectory } from './content-hash';
 import { NetworkMode } from './network-mode';
-import { MOP_USER, dockerEnv, validateContainerProps, validateEnvNames } from './private/app-runtime';
-import { invalid, requireLiteral, validateInteger } from './private/validation';
+import { MOP_USER, dockerEnv, escapeTemplate, validateContainerProps, validateEnvNames } from './private/app-runtime';
+import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
+import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+import { runContainerName } from './run-container';
 import { Language } from './standard-images';
 
 /** How a build runs, apart from what it builds and where (ModulusAppProps.build). */
@@ -34,14 +37,24 @@ export interface BuildJobOptions {
   readonly environment?: Record<string, string>;
 
   /**
-   * How many of the build's last log lines the failure message shows.
+   * Secret build environment, e.g. NPM_TOKEN for a private registry. The values reach the build container through
+   * a file in its volume that the container reads and deletes before `build` starts: never on a command line, in
+   * plan output, Terraform's state (only a sensitive hash) or `docker inspect`. Prefer tokens of sensitive
+   * variables: a literal value is part of the synthesized JSON.
+   * @default {}
+   */
+  readonly secretEnvironment?: Record<string, string>;
+
+  /**
+   * How many of the build's last log lines the failure message shows, and all the build's output Terraform's state
+   * keeps (the whole log is in the volume, /mnt/log/build.log, and in the container's rotated json-file log).
    * @default 30
    */
   readonly failureLogLines?: number;
 }
 
 export interface BuildJobProps extends BuildJobOptions {
-  /** The app's volume: input/ (read-only), output/, home/ and tmp/ are mounted from it. */
+  /** The app's volume, mounted at /mnt as the run container sees it. */
   readonly volume: AppVolume;
 
   /** The build image: id or reference of a build-<language> image, e.g. a ModulusImage's `imageId`. */
@@ -51,9 +64,10 @@ export interface BuildJobProps extends BuildJobOptions {
   readonly language: Language;
 
   /**
-   * Local folder holding the app's source. It is packaged with the stack (content-addressed, so the
-   * synthesized JSON holds no absolute path), copied into the volume's input/ before the build, and a change
-   * of its content (or of the image) runs the build again. Relative paths are relative to cdktf.json's folder.
+   * Local folder holding the app's source. It is packaged with the stack as a tar archive (content-addressed, so
+   * the synthesized JSON holds no absolute path; links inside the folder stay links), copied into the volume's
+   * input/ before the build, and a change of its content (or of the image) runs the build again. A link that
+   * leads out of the folder fails synth. Relative paths are relative to cdktf.json's folder.
    */
   readonly source: string;
 
@@ -72,34 +86,54 @@ export function buildContainerName(app: string): string {
 const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD_TIMEOUT'];
 
 /**
+ * The build container's command: reads and deletes the build secrets the volume step wrote, runs `build` under
+ * coreutils' timeout with its whole output in /mnt/log/build.log, and prints only the last lines (all that
+ * Terraform keeps in its state). Arguments: the outer timeout in seconds, the number of lines.
+ */
+const BUILD_WRAPPER = [
+  'set -uo pipefail',
+  'secrets=/mnt/.build-secrets',
+  'if [[ -f "$secrets" ]]; then',
+  '  while IFS= read -r line; do',
+  '    name=${line%%=*}',
+  '    [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && export "$name=$(printf %s "${line#*=}" | base64 -d)"',
+  '  done <"$secrets"',
+  '  rm -f -- "$secrets"',
+  'fi',
+  'timeout --kill-after=10 "$1" build 2>&1 | tee /mnt/log/build.log 2>/dev/null | tail -n "$2"',
+  'exit "${PIPESTATUS[0]}"',
+].join('\n');
+
+/**
  * One build of an app: copies the source into the volume's input/, runs `build` from a build-<language> image
- * to completion (the deploy waits for it), and on success moves output/ to app/ for the run container.
+ * to completion (the deploy waits for it), and on success publishes output/ as the app's new release.
  *
- * The container runs as mop (441:444) with a read-only root file system, no capabilities and
- * no-new-privileges; it sees the volume's input/ read-only and output/, home/ and tmp/ writable (not app/,
- * logs or supervisor.conf). INPUT/OUTPUT and INPUT_DIR/OUTPUT_DIR name /mnt/input and /mnt/output.
+ * The container runs as mop (441:444) with a read-only root file system, no capabilities, no-new-privileges, the
+ * memory limit and, under the app's cgroup `/modulus/<app>`, the app's process limit (set by its RunContainer);
+ * it sees the whole volume at /mnt, mounted from the volume's mount point as the run container does (never a
+ * folder inside the volume by its host path, which the app could have replaced with a link). INPUT/OUTPUT and
+ * INPUT_DIR/OUTPUT_DIR name /mnt/input and /mnt/output.
  *
- * The docker provider waits for a container with `attach`, keeps its output in `container_logs` and its exit
- * status in `exit_code`, but does not fail on a non-zero status; a postcondition does, with the last log
- * lines in the message. Exit status 124 (from `build` or `timeout`) reports a timeout. The failed container
- * stays in the state, so later plans keep failing with the same message until the source or the image changes
- * (which replaces it), or `terraform apply -replace=<build container>` runs the build again. The running app
- * is not touched by a failed build: publishing comes after the check, and the run container is never replaced
- * by a build. A successful build is published by renaming output/ to app/ and restarting the app in place
- * (supervisord's stopProcess/startProcess through its socket in the volume), so the app is down only for its
- * own restart; when the new build does not start, the previous one is put back and restarted, and the deploy
- * fails.
+ * The docker provider waits for a container with `attach`, keeps its output in `container_logs` (here only the
+ * last `failureLogLines` lines) and its exit status in `exit_code`, but does not fail on a non-zero status; a
+ * postcondition does, with those lines in the message. Exit status 124 (from `build` or `timeout`) reports a
+ * timeout. The failed container stays in the state, so later plans keep failing with the same message until
+ * the source or the image changes (which replaces it), or `terraform apply -replace=<build container>` runs
+ * the build again. The running app is not touched by a failed build: publishing comes after the check. A
+ * successful build is published as a release (`.releases/<build container id>`, with `app` a link to it
+ * switched in one rename) and the app restarts in place in its run container, so it is down only for its own
+ * restart; when the new build does not start, app goes back to the previous release and the deploy fails.
  */
 export class BuildJob extends Construct {
   /** The build's `docker_container`, run to completion (also `node.defaultChild`). */
   public readonly resource: Container;
   /** The build container's name, `modulus-build-<app>`. */
   public readonly containerName: string;
-  /** SHA-256 of the source folder (paths, modes, contents). */
+  /** SHA-256 of the source folder (paths, modes, contents, links as links). */
   public readonly sourceHash: string;
   /**
-   * The step that publishes a successful build's output to app/ and restarts the app in its running container
-   * (putting the previous build back when the new one does not start). Replaced by every new build.
+   * The step that publishes a successful build as the app's release and restarts the app in its running container
+   * (going back to the previous release when the new one does not start). Replaced by every new build.
    */
   public readonly published: NullResource;
 
@@ -109,9 +143,16 @@ export class BuildJob extends Construct {
     const timeout = validateInteger(this, 'timeoutSeconds', props.timeoutSeconds ?? 900, 10, 24 * 3600);
     const logLines = validateInteger(this, 'failureLogLines', props.failureLogLines ?? 30, 1, 1000);
     const environment = props.environment ?? {};
+    const secrets = props.secretEnvironment ?? {};
     validateEnvNames(this, 'environment', environment);
+    validateEnvNames(this, 'secretEnvironment', secrets);
     for (const name of RESERVED_BUILD_ENV) {
       if (name in environment) throw invalid(this, `environment.${name}`, environment[name], 'leave it out: the build job sets it (/mnt/input or /mnt/output)');
+      if (name in secrets) throw invalid(this, `secretEnvironment.${name}`, HIDDEN, 'leave it out: the build job sets it (/mnt/input or /mnt/output)');
+    }
+    for (const [name, value] of Object.entries(secrets)) {
+      if (name in environment) throw invalid(this, 'secretEnvironment name', name, 'give each variable once: it is also in environment');
+      if (typeof value !== 'string') throw invalid(this, `secretEnvironment.${name}`, HIDDEN, 'give a string');
     }
 
     requireLiteral(this, 'source', props.source);
@@ -119,27 +160,42 @@ export class BuildJob extends Construct {
     if (!fs.existsSync(sourcePath) || !fs.statSync(sourcePath).isDirectory()) {
       throw invalid(this, 'source', props.source, 'give an existing folder (relative paths are relative to cdktf.json)');
     }
+    const escaping = sourceLinkProblems(sourcePath);
+    if (escaping.length > 0) {
+      const { link, target } = escaping[0];
+      throw invalid(
+        this,
+        'source',
+        props.source,
+        `the link ${link} -> ${target} leads out of the folder (${escaping.length} such link${escaping.length > 1 ? 's' : ''}); replace it with the file it points at or a link inside the folder`,
+      );
+    }
     this.sourceHash = hashDirectory(sourcePath);
     // Our own content hash names the asset: cdktf's default hashes file contents only, so renaming a file would
     // not change it. The asset path in the JSON is relative and content-addressed.
     const asset = new TerraformAsset(this, 'Source', {
-      path: sourcePath,
-      type: AssetType.DIRECTORY,
+      path: sourceArchive(sourcePath, this.sourceHash),
+      type: AssetType.FILE,
       assetHash: this.sourceHash.slice(0, 32).toUpperCase(),
     });
 
+    // Secrets: a sensitive hash in the triggers (a new value builds again), the values only in the step's
+    // sensitive environment, through locals so that no literal ends up inside a Terraform expression.
+    const names = Object.keys(secrets).sort();
+    const inputTriggers: Record<string, string> = { source_sha256: this.sourceHash, image: props.image };
+    const inputEnv: Record<string, string> = { MODULUS_BUILD_SECRET_NAMES: names.join(' ') };
+    for (const name of names) {
+      const value = Token.isUnresolved(secrets[name]) ? secrets[name] : escapeTemplate(secrets[name]);
+      const local = new TerraformLocal(this, `Secret_${name}`, value);
+      inputTriggers[`secret_${name}_sha256`] = Fn.sensitive(Fn.sha256(local.asString));
+      inputEnv[`MODULUS_BUILD_SECRET_${name}`] = Fn.sensitive(local.asString);
+    }
     // The source reaches the volume's host: as it is locally, uploaded over SSH to a remote host.
-    const input = volume._scriptStep(this, 'Input', 'prepare-build', { source_sha256: this.sourceHash, image: props.image }, {}, volume.ready, [
+    const input = volume._scriptStep(this, 'Input', 'prepare-build', inputTriggers, inputEnv, volume.ready, [
       { source: asset.path, env: 'MODULUS_SOURCE' },
     ]);
 
     this.containerName = buildContainerName(volume.appName);
-    const mount = (dir: string, readOnly = false) => ({
-      type: 'bind',
-      source: `${volume.hostPath}/${dir}`,
-      target: `/mnt/${dir}`,
-      readOnly,
-    });
     const lines = `split("\\n", trimspace(self.container_logs == null ? "" : self.container_logs))`;
     const lastLines = `join("\\n", slice(${lines}, max(0, length(${lines}) - ${logLines}), length(${lines})))`;
     const outcome =
@@ -153,13 +209,16 @@ export class BuildJob extends Construct {
       image: props.image,
       // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);
       // coreutils' timeout, a little later, is the backstop for any other image.
-      command: ['timeout', '--kill-after=10', String(timeout + 30), 'build'],
+      command: ['bash', '-c', escapeTemplate(BUILD_WRAPPER), 'modulus-build', String(timeout + 30), String(logLines)],
       user: MOP_USER,
       readOnly: true,
       capabilities: { drop: ['ALL'] },
       securityOpts: ['no-new-privileges:true'],
       memory,
       memorySwap: memory,
+      cgroupParent: `/modulus/${volume.appName}`,
+      logDriver: 'json-file',
+      logOpts: { 'max-size': '10m', 'max-file': '2' },
       networkMode,
       env: dockerEnv({
         ...environment,
@@ -169,7 +228,7 @@ export class BuildJob extends Construct {
         INPUT_DIR: '/mnt/input',
         OUTPUT_DIR: '/mnt/output',
       }),
-      mounts: [mount('input', true), mount('output'), mount('home'), mount('tmp')],
+      mounts: [{ type: 'bind', source: volume.hostPath, target: '/mnt' }],
       labels: [
         { label: 'org.modulus.app', value: volume.appName },
         { label: 'org.modulus.role', value: 'build' },
@@ -195,8 +254,31 @@ export class BuildJob extends Construct {
     });
 
     this.node.defaultChild = this.resource;
-    this.published = volume._scriptStep(this, 'Publish', 'publish', { build: this.resource.id }, {}, [this.resource]);
+    this.published = volume._scriptStep(
+      this,
+      'Publish',
+      'publish',
+      { build: this.resource.id },
+      { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName) },
+      [this.resource],
+    );
   }
+}
+
+/**
+ * The source folder as a tar archive (links kept as links), written once per content hash into this machine's
+ * temporary folder, from where the asset copies it into the stack's output.
+ */
+function sourceArchive(sourcePath: string, hash: string): string {
+  const dir = path.join(os.tmpdir(), 'modulus-images-sources');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${hash}.tar`);
+  if (!fs.existsSync(file)) {
+    const partial = `${file}.${process.pid}.partial`;
+    writeSourceArchive(sourcePath, partial);
+    fs.renameSync(partial, file);
+  }
+  return file;
 }
 
 /** Like TerraformAsset: relative paths are relative to the folder of cdktf.json (else the working directory). */

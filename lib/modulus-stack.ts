@@ -41,6 +41,8 @@ export { PROVIDER_VERSIONS } from './private/providers';
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
   public readonly backend: TerraformBackend;
+  /** The engine address of `dockerProvider`. */
+  public readonly dockerHost: string;
 
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
@@ -52,6 +54,7 @@ export class ModulusStack extends TerraformStack {
     if (typeof statePath !== 'string' || statePath.startsWith('/')) {
       throw invalid(this, 'statePath', statePath, `give a path relative to cdktf.out/stacks/${id}`);
     }
+    this.dockerHost = dockerHost;
     this.dockerProvider = new DockerProvider(this, 'Docker', { host: dockerHost });
     pinProvider(this, 'docker');
     nullProvider(this);

@@ -1,5 +1,6 @@
 import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { dependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
@@ -235,6 +236,8 @@ export class RunContainer extends Construct {
       triggers: { app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this), ...remove.triggers },
       provisioners: [...apply.provisioners, ...remove.provisioners],
     });
+    // The build runs under the app's cgroup too (BuildJob's cgroup_parent): the limit comes first.
+    if (props.build) props.build.resource.dependsOn = [...(props.build.resource.dependsOn ?? []), dependable(limit)];
     // Where the app binds: loopback when it shares the host's network (or has none), every interface of its own
     // network namespace otherwise, so a published port reaches it. The run images and samples read HOST.
     const bindAddress = isolated ? '127.0.0.1' : '0.0.0.0';

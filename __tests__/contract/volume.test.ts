@@ -15,12 +15,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { App as CdktfApp, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
 import { AppVolume, AppVolumeProps, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { writeSourceArchive } from '../../lib/private/source-archive';
 import { runContainerName } from '../../lib/run-container';
 import { ctlCommand } from '../../scripts/ctl';
 import { ROOT_IMAGE, buildImage, docker, dockerRun } from './support/docker';
-import { hostFiles, isMounted, loopDevices, mnt, ok, runVolumeScript, ScriptRun, VOLUME_SCRIPT } from './support/volume-host';
+import { hostFiles, isMounted, loopDevices, mnt, ok, runVolumeScript, ScriptRun, VOLUME_SCRIPT, volumeStepImage } from './support/volume-host';
 
 const SCRIPT = VOLUME_SCRIPT;
+const PROCESS_LIMIT = path.resolve(__dirname, '../../scripts/volume/modulus-process-limit.sh');
 const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-contract-'));
 const roots: string[] = [];
 const HOST_FILES = hostFiles(TEMP);
@@ -75,10 +77,10 @@ describe('loopfile volume: create', () => {
     expect(image.blocks * 512).toBeLessThan(image.size); // sparse
   });
 
-  it('lays out app/ home/ log/ notifications/ tmp/ input/ output/ and supervisor.conf, owned by mop, closed to others', () => {
+  it('lays out app/ home/ log/ notifications/ tmp/ input/ output/ .releases/ and supervisor.conf, owned by mop, closed to others', () => {
     expect(ownerOf(mnt(root))).toBe('441:444');
     expect(modeOf(mnt(root))).toBe('0750');
-    for (const dir of ['app', 'log', 'notifications', 'input', 'output']) {
+    for (const dir of ['app', 'log', 'notifications', 'input', 'output', '.releases']) {
       expect([dir, ownerOf(path.join(mnt(root), dir)), modeOf(path.join(mnt(root), dir))]).toEqual([dir, '441:444', '0750']);
     }
     for (const dir of ['home', 'tmp']) {
@@ -87,7 +89,8 @@ describe('loopfile volume: create', () => {
     const conf = path.join(mnt(root), 'supervisor.conf');
     expect([ownerOf(conf), modeOf(conf)]).toEqual(['441:444', '0600']);
     const marker = path.join(mnt(root), '.modulus-volume');
-    expect([ownerOf(marker), modeOf(marker), fs.statSync(marker).size]).toEqual(['0:0', '0444', 0]);
+    // Made inside the volume as mop, like everything in it.
+    expect([ownerOf(marker), modeOf(marker), fs.statSync(marker).size]).toEqual(['441:444', '0640', 0]);
     expect(modeOf(root)).toBe('0700');
     expect(ownerOf(root)).toBe('0:0');
   });
@@ -185,10 +188,13 @@ describe('loopfile volume: build input and output', () => {
   let source: string;
   beforeAll(() => {
     root = createVolume('build', 64);
-    source = fs.mkdtempSync(path.join(TEMP, 'source-'));
-    fs.mkdirSync(path.join(source, 'lib'));
-    fs.writeFileSync(path.join(source, 'package.json'), '{"name":"x"}\n');
-    fs.writeFileSync(path.join(source, 'lib', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    const folder = fs.mkdtempSync(path.join(TEMP, 'source-'));
+    fs.mkdirSync(path.join(folder, 'lib'));
+    fs.writeFileSync(path.join(folder, 'package.json'), '{"name":"x"}\n');
+    fs.writeFileSync(path.join(folder, 'lib', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.symlinkSync('run.sh', path.join(folder, 'lib', 'start.sh'));
+    source = `${folder}.tar`;
+    writeSourceArchive(folder, source);
   });
 
   it('copies the source into input/ for mop, replacing what was there', () => {
@@ -199,15 +205,16 @@ describe('loopfile volume: build input and output', () => {
     expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
     expect(ownerOf(path.join(mnt(root), 'input', 'lib', 'run.sh'))).toBe('441:444');
     expect(modeOf(path.join(mnt(root), 'input', 'lib', 'run.sh'))).toBe('0750');
+    expect(fs.readlinkSync(path.join(mnt(root), 'input', 'lib', 'start.sh'))).toBe('run.sh');
   });
 
-  it('publishes output/ as app/ and leaves an empty output/', () => {
+  it('publishes output/ as a release that app/ links to, and leaves an empty output/', () => {
     expect(asMop(root, 'echo built > /mnt/output/index.js').status).toBe(0);
-    ok(volumeScript('publish', root));
+    ok(volumeScript('publish', root, { MODULUS_RELEASE: 'r1', MODULUS_RUN_CONTAINER: 'modulus-app-none-here' }));
     expect(fs.readFileSync(path.join(mnt(root), 'app', 'index.js'), 'utf8')).toBe('built\n');
+    expect(fs.readlinkSync(path.join(mnt(root), 'app'))).toBe('.releases/r1');
     expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
-    expect(fs.existsSync(path.join(mnt(root), 'app.previous'))).toBe(false);
-    expect([ownerOf(path.join(mnt(root), 'app')), modeOf(path.join(mnt(root), 'app'))]).toEqual(['441:444', '0750']);
+    expect([ownerOf(path.join(mnt(root), '.releases', 'r1')), modeOf(path.join(mnt(root), '.releases', 'r1'))]).toEqual(['441:444', '0750']);
   });
 
   it('does not follow a symlink the app planted in place of input/ out of the volume', () => {
@@ -331,7 +338,7 @@ describe('the run image and an unmounted volume (a host reboot)', () => {
     const marker = path.join(mnt(root), '.modulus-volume');
     fs.rmSync(marker);
     ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
-    expect([ownerOf(marker), modeOf(marker)]).toEqual(['0:0', '0444']);
+    expect([ownerOf(marker), modeOf(marker)]).toEqual(['441:444', '0640']);
     fs.rmSync(marker);
     fs.mkdirSync(path.join(marker, 'x'), { recursive: true });
     ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
@@ -424,6 +431,7 @@ function volumeStack(name: string, app: string) {
     const password = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
     new AppVolume(stack, 'Vol', {
       appName: app,
+      image: volumeStepImage(),
       hostRoot,
       sizeMiB: 64,
       environment: { NODE_ENV: 'production' },
@@ -482,7 +490,6 @@ function asPreviousRelease(json: any): any {
 }
 
 describe('after a reboot: the boot unit brings volumes and process limits back without Terraform', () => {
-  const PROCESS_LIMIT = path.resolve(__dirname, '../../scripts/volume/modulus-process-limit.sh');
   // A host of its own: its boot records, scripts and unit hold this volume only.
   const host = {
     MODULUS_REGISTRY: path.join(TEMP, 'reboot-host', 'etc-modulus'),
@@ -542,7 +549,7 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
     expect(loopDevices(root)).toEqual([]);
     fs.rmdirSync(path.dirname(pidsMax));
     const probe = spawnSync('bash', [SCRIPT, 'probe'], { input: JSON.stringify({ app: 'reboot', backend: 'loopfile', root }), encoding: 'utf8' });
-    expect(JSON.parse(probe.stdout)).toEqual({ exists: 'true', mounted: 'false' });
+    expect(JSON.parse(probe.stdout)).toMatchObject({ exists: 'true', mounted: 'false', health: expect.stringMatching(/^heal-[0-9a-f]{16}$/) });
 
     const boot = runBootUnit();
     expect({ status: boot.status, stderr: boot.stderr }).toMatchObject({ status: 0 });
@@ -640,16 +647,34 @@ describe('AppVolume through Terraform', () => {
     expect(state).not.toContain('tf-s3cr3t');
   });
 
-  it('shows a volume that is not mounted (a reboot without the boot unit) as a Mount step in the plan; apply mounts it again', () => {
-    expect(spawnSync('umount', [mnt(hostRoot)]).status).toBe(0);
-    expect(planActions()).toEqual({ Volume: ['no-op'], Size: ['no-op'], RemovalPolicy: ['no-op'], Config: ['no-op'], Mount: ['delete', 'create'] });
-    ok(tf('apply', '-auto-approve'));
-    expect(isMounted(mnt(hostRoot))).toBe(true);
-    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
-    // The trigger goes back from "false" to "true" once (documented), then the plan is empty.
-    expect(planActions().Mount).toEqual(['delete', 'create']);
-    ok(tf('apply', '-auto-approve'));
-    expect(Object.values(planActions())).toEqual(Object.values(planActions()).map(() => ['no-op']));
+  it('shows a volume that is not mounted, or whose process limit is gone, in every plan until a deploy heals it, reboot after reboot', () => {
+    const limit = (command: string, env: Record<string, string> = {}) =>
+      ok(spawnSync('bash', [PROCESS_LIMIT, command], { env: { ...process.env, ...HOST_FILES, MODULUS_APP: 'tfshop', ...env }, encoding: 'utf8' }) as any);
+    limit('apply', { MODULUS_PIDS_MAX: '100' });
+    const pidsMax = '/sys/fs/cgroup/pids/modulus/tfshop/pids.max';
+    // Nothing changed since the last apply: no plan (the process limit was recorded before the last probe).
+    expect(Object.values(planActions()).filter((actions) => actions[0] !== 'no-op')).toEqual([]);
+    try {
+      for (let reboot = 1; reboot <= 2; reboot++) {
+        // A reboot: mounts and cgroups gone.
+        expect(spawnSync('umount', [mnt(hostRoot)]).status).toBe(0);
+        expect(spawnSync('rmdir', [path.dirname(pidsMax)]).status).toBe(0);
+        expect([reboot, planActions()]).toEqual([reboot, { Volume: ['no-op'], Size: ['no-op'], RemovalPolicy: ['no-op'], Config: ['no-op'], Mount: ['delete', 'create'] }]);
+        expect([reboot, planActions().Mount]).toEqual([reboot, ['delete', 'create']]);
+        ok(tf('apply', '-auto-approve'));
+        expect(isMounted(mnt(hostRoot))).toBe(true);
+        expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
+        expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+        expect([reboot, Object.values(planActions()).filter((actions) => actions[0] !== 'no-op')]).toEqual([reboot, []]);
+      }
+      // The limit alone (the mount still there) is drift too.
+      expect(spawnSync('rmdir', [path.dirname(pidsMax)]).status).toBe(0);
+      expect(planActions().Mount).toEqual(['delete', 'create']);
+      ok(tf('apply', '-auto-approve'));
+      expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
+    } finally {
+      limit('remove');
+    }
   });
 
   it('grows the volume and rewrites supervisor.conf without replacing the volume', () => {

@@ -23,6 +23,7 @@ const BUILD: Required<BuildJobOptions> = {
   timeoutSeconds: 600,
   memoryMiB: 2048,
   environment: { RUN_TESTS: '1' },
+  secretEnvironment: { NPM_TOKEN: 'npm-secret' },
   failureLogLines: 5,
 };
 const RUN: Required<RunContainerOptions> = {
@@ -42,7 +43,7 @@ const source = sourceFolder();
 function synthParts(volume: AppVolumeOptions, build: BuildJobOptions, run: RunContainerOptions): any {
   const stack = new TerraformStack(Testing.app(), 'test');
   const app = new Construct(stack, 'App');
-  const appVolume = new AppVolume(app, 'Volume', { ...volume, appName: 'shop', environment: SHARED.environment, secretEnvironment: SHARED.secretEnvironment });
+  const appVolume = new AppVolume(app, 'Volume', { ...volume, appName: 'shop', image: 'run-image', environment: SHARED.environment, secretEnvironment: SHARED.secretEnvironment });
   const container = { volume: appVolume, language: 'node', networkMode: SHARED.networkMode };
   const job = new BuildJob(app, 'Build', { ...build, ...container, image: 'build-image', source });
   new RunContainer(app, 'Run', { ...run, ...container, image: 'run-image', build: job });

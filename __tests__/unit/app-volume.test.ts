@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { AppVolume, AppVolumeProps, VolumeBackend, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { ModulusStack } from '../../lib/modulus-stack';
 import { errorMessage, localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -10,7 +11,7 @@ const REPO_ROOT = path.resolve(__dirname, '../..');
 function synthVolume(props: Partial<AppVolumeProps> = {}) {
   let volume!: AppVolume;
   const result = synthStack((stack) => {
-    volume = new AppVolume(stack, 'Vol', { appName: 'shop', ...props });
+    volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image', ...props });
   });
   return { ...result, volume };
 }
@@ -66,6 +67,7 @@ describe('AppVolume: resources', () => {
       MODULUS_ROOT: '/var/lib/modulus/volumes/shop',
       MODULUS_LVM_VG: '',
       MODULUS_LVM_POOL: '',
+      MODULUS_IMAGE: 'run-image',
       MODULUS_SIZE_MIB: '2048',
     });
     expect(create.when).toBeUndefined();
@@ -101,7 +103,7 @@ describe('AppVolume: resources', () => {
 
   it('exposes ids that change with the volume and with supervisor.conf', () => {
     const { json: withOutputs } = synthStack((stack) => {
-      const v = new AppVolume(stack, 'Vol', { appName: 'shop' });
+      const v = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
       new TerraformOutput(stack, 'volume_id', { value: v.volumeId });
       new TerraformOutput(stack, 'config_id', { value: v.configId });
     });
@@ -241,7 +243,7 @@ describe('AppVolume: supervisor.conf and secrets', () => {
     const secret = 's3cr3t-literal-value';
     const { json, raw } = synthStack((stack) => {
       const variable = new TerraformVariable(stack, 'db_password', { type: 'string', sensitive: true });
-      new AppVolume(stack, 'Vol', { appName: 'shop', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
+      new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image', secretEnvironment: { DB_PASSWORD: variable.stringValue, API_KEY: secret } });
     });
     const config = resource(json, 'null_resource', 'Vol_Config');
     const [write] = localExecs(config);
@@ -286,8 +288,8 @@ describe('AppVolume: synthesized output', () => {
 
   it('ships the volume script once per stack, at the relative path the provisioners call', () => {
     const stack = new TerraformStack(Testing.app(), 'shipped');
-    new AppVolume(stack, 'One', { appName: 'one' });
-    new AppVolume(stack, 'Two', { appName: 'two' });
+    new AppVolume(stack, 'One', { appName: 'one', image: 'run-image' });
+    new AppVolume(stack, 'Two', { appName: 'two', image: 'run-image' });
     const outdir = Testing.fullSynth(stack);
     const stackDir = path.join(outdir, 'stacks', 'shipped');
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
@@ -299,5 +301,38 @@ describe('AppVolume: synthesized output', () => {
     expect(fs.readFileSync(path.join(stackDir, script), 'utf8')).toBe(
       fs.readFileSync(path.join(REPO_ROOT, 'scripts/volume/modulus-volume.sh'), 'utf8'),
     );
+  });
+});
+
+describe('AppVolume: steps inside the volume and reboot drift', () => {
+  it('runs its in-volume steps in the given image on the stack engine, and refuses a missing image', () => {
+    const app = Testing.app();
+    const stack = new ModulusStack(app, 'test', { dockerHost: 'unix:///run/other.sock' });
+    new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
+    const json = JSON.parse(Testing.synth(stack));
+    for (const step of ['Volume', 'Config', 'Mount']) {
+      expect([step, localExecs(resource(json, 'null_resource', `Vol_${step}`))[0].environment]).toEqual([
+        step,
+        expect.objectContaining({ MODULUS_IMAGE: 'run-image', MODULUS_DOCKER_HOST: 'unix:///run/other.sock' }),
+      ]);
+    }
+    expect(errorMessage(() => synthStack((s) => new AppVolume(s, 'Vol', { appName: 'shop', image: '' })))).toBe(
+      "test/Vol: invalid image '': give an image id or reference with bash, coreutils and tar (e.g. the app's run image)",
+    );
+  });
+
+  it('refuses a stack engine that is not this machine when no DockerHost places the volume', () => {
+    const stack = new ModulusStack(Testing.app(), 'test', { dockerHost: 'ssh://deploy@remote.example' });
+    expect(errorMessage(() => new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' }))).toBe(
+      "test/Vol: invalid host undefined: give a DockerHost with provisioning access: the stack's engine ssh://deploy@remote.example is not this machine, and the volume of app 'shop' must be made where its containers run",
+    );
+  });
+
+  it('keys the Mount step on the probe\'s health token and records that token when it heals', () => {
+    const { json } = synthStack((stack) => new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' }));
+    const mount = resource(json, 'null_resource', 'Vol_Mount');
+    const state = `\${data.external.${Object.keys(json.data.external)[0]}.result["health"]}`;
+    expect(mount.triggers.health).toBe(state);
+    expect(localExecs(mount)[0].environment.MODULUS_HEAL_TOKEN).toBe(state);
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,7 +13,7 @@ const IMAGE = 'sha256:0123456789abcdef';
 function synthBuild(props: Partial<BuildJobProps> = {}, source = sourceFolder()) {
   let job!: BuildJob;
   const result = synthStack((stack) => {
-    const volume = new AppVolume(stack, 'Vol', { appName: 'shop' });
+    const volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
     job = new BuildJob(stack, 'Build', { volume, image: IMAGE, language: 'node', source, ...props });
   });
   return { ...result, job, source };
@@ -38,8 +39,13 @@ describe('BuildJob: the build container', () => {
       attach: true,
       logs: true,
       must_run: false,
+      // The app's cgroup, whose process limit the app's RunContainer sets; rotated logs.
+      cgroup_parent: '/modulus/shop',
+      log_driver: 'json-file',
+      log_opts: { 'max-size': '10m', 'max-file': '2' },
     });
-    expect(container.command).toEqual(['timeout', '--kill-after=10', '930', 'build']);
+    // `build` under the outer timeout, its whole log to /mnt/log/build.log, only the last 30 lines to Terraform.
+    expect(container.command).toEqual(['bash', '-c', expect.stringContaining('timeout --kill-after=10 "$1" build 2>&1 | tee /mnt/log/build.log'), 'modulus-build', '930', '30']);
     expect(job.containerName).toBe('modulus-build-shop');
     expect(job.node.defaultChild).toBe(job.resource);
     expect(job.resource.node.path).toBe('test/Build/Container');
@@ -49,13 +55,8 @@ describe('BuildJob: the build container', () => {
     expect(container.env).toEqual(['BUILD_TIMEOUT=900', 'INPUT=/mnt/input', 'INPUT_DIR=/mnt/input', 'OUTPUT=/mnt/output', 'OUTPUT_DIR=/mnt/output']);
   });
 
-  it('mounts input/ read-only and output/, home/, tmp/ writable; nothing else of the volume', () => {
-    expect(container.mounts).toEqual([
-      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/input', target: '/mnt/input', read_only: true },
-      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/output', target: '/mnt/output', read_only: false },
-      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/home', target: '/mnt/home', read_only: false },
-      { type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt/tmp', target: '/mnt/tmp', read_only: false },
-    ]);
+  it('mounts the volume from its mount point, as the run container does: never a folder inside it by its host path', () => {
+    expect(container.mounts).toEqual([{ type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt', target: '/mnt' }]);
   });
 
   it('fails the deploy on a non-zero exit, with the last log lines (the provider itself does not)', () => {
@@ -71,7 +72,8 @@ describe('BuildJob: the build container', () => {
     const input = resource(json, 'null_resource', 'Build_Input');
     const [copy] = localExecs(input);
     expect(copy.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh prepare-build$/);
-    expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}$/);
+    expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}\/[0-9a-f]{64}\.tar$/);
+    expect(copy.environment.MODULUS_IMAGE).toBe('run-image');
     expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
     expect(input.depends_on).toEqual(
       ['Volume', 'Size', 'RemovalPolicy', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
@@ -80,7 +82,9 @@ describe('BuildJob: the build container', () => {
 
     const publish = resource(json, 'null_resource', 'Build_Publish');
     expect(localExecs(publish)[0].command).toMatch(/modulus-volume\.sh publish$/);
-    expect(publish.triggers.build).toBe(`\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`);
+    const buildId = `\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`;
+    expect(publish.triggers.build).toBe(buildId);
+    expect(localExecs(publish)[0].environment).toMatchObject({ MODULUS_RELEASE: buildId, MODULUS_RUN_CONTAINER: 'modulus-app-shop' });
   });
 
   it('rebuilds when the copied input changes: the container is labelled with the copy step and the source hash', () => {
@@ -137,7 +141,8 @@ describe('BuildJob: options', () => {
   it('passes timeout, memory, network and extra environment', () => {
     const { json } = synthBuild({ timeoutSeconds: 60, memoryMiB: 2048, networkMode: NetworkMode.HOST, environment: { RUN_TESTS: 'true', NPM_TOKEN: '${abc}' } });
     const container = resource(json, 'docker_container', 'Build_Container');
-    expect(container).toMatchObject({ memory: 2048, memory_swap: 2048, network_mode: 'host', command: ['timeout', '--kill-after=10', '90', 'build'] });
+    expect(container).toMatchObject({ memory: 2048, memory_swap: 2048, network_mode: 'host' });
+    expect(container.command.slice(3)).toEqual(['modulus-build', '90', '30']);
     expect(container.env).toEqual(expect.arrayContaining(['BUILD_TIMEOUT=60', 'RUN_TESTS=true', 'NPM_TOKEN=$${abc}']));
     expect(container.lifecycle.postcondition[0].error_message).toContain('timed out after 60 s');
   });
@@ -160,6 +165,40 @@ describe('BuildJob: options', () => {
     ],
   ])('refuses %j', (props, message) => {
     expect(buildError(props)).toBe(message);
+  });
+
+  it('refuses a source with a link that leads out of the folder, naming the link and its target', () => {
+    const source = sourceFolder({ 'index.js': '1' });
+    fs.symlinkSync('../../etc/passwd', path.join(source, 'leak'));
+    expect(buildError({ source })).toBe(
+      `test/Build: invalid source '${source}': the link leak -> ../../etc/passwd leads out of the folder (1 such link); replace it with the file it points at or a link inside the folder`,
+    );
+  });
+
+  it('keeps links inside the source as links and hashes them as links: a new target rebuilds', () => {
+    const source = sourceFolder({ 'a.js': '1', 'b.js': '2' });
+    fs.symlinkSync('a.js', path.join(source, 'main.js'));
+    const before = synthBuild({}, source);
+    fs.unlinkSync(path.join(source, 'main.js'));
+    fs.symlinkSync('b.js', path.join(source, 'main.js'));
+    expect(synthBuild({}, source).job.sourceHash).not.toBe(before.job.sourceHash);
+    // The archive the asset copies into cdktf.out at synth.
+    const archive = path.join(os.tmpdir(), 'modulus-images-sources', `${before.job.sourceHash}.tar`);
+    const listing = execFileSync('tar', ['-tvf', archive], { encoding: 'utf8' });
+    expect(listing).toMatch(/^l\S+ .* main\.js -> a\.js$/m);
+  });
+
+  it('build secrets: only in the copy step\'s sensitive environment, never in the container or its triggers', () => {
+    const { json, raw } = synthBuild({ secretEnvironment: { NPM_TOKEN: 'npm-literal-secret' }, environment: { RUN_TESTS: 'true' } });
+    const container = resource(json, 'docker_container', 'Build_Container');
+    expect(JSON.stringify(container)).not.toContain('npm-literal-secret');
+    const input = resource(json, 'null_resource', 'Build_Input');
+    const [copy] = localExecs(input);
+    expect(copy.environment.MODULUS_BUILD_SECRET_NAMES).toBe('NPM_TOKEN');
+    expect(copy.environment.MODULUS_BUILD_SECRET_NPM_TOKEN).toMatch(/^\$\{sensitive\(local\.Build_Secret_NPM_TOKEN_[0-9A-F]{8}\)\}$/);
+    expect(input.triggers.secret_NPM_TOKEN_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Build_Secret_NPM_TOKEN/);
+    // The literal appears once: in the local (documented: prefer sensitive variables).
+    expect(raw.split('npm-literal-secret').length - 1).toBe(1);
   });
 
   it('needs an AppVolume', () => {

@@ -37,7 +37,7 @@ describe('ContainerSecurityPolicy', () => {
     expect(
       check((stack) => {
         container(stack, 'Secure');
-        new RunContainer(stack, 'Run', { volume: new AppVolume(stack, 'Vol', { appName: 'x' }), image: 'i', language: 'static' });
+        new RunContainer(stack, 'Run', { volume: new AppVolume(stack, 'Vol', { appName: 'x', image: 'run-image' }), image: 'i', language: 'static' });
       }),
     ).toEqual([]);
   });

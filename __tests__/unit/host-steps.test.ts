@@ -8,7 +8,7 @@ import { errorMessage, resource as byPrefix, synthStack } from './support/app-ru
 const resource = (json: any, type: string, id: string): any => json.resource[type][id] ?? byPrefix(json, type, id);
 
 const STAGING = `${STAGING_PREFIX}\${self.id}`;
-const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '' };
+const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '', MODULUS_IMAGE: 'run-image' };
 const DESTROY_ENV = {
   MODULUS_APP: '${self.triggers.modulus_volume}',
   MODULUS_BACKEND: '${self.triggers.backend}',
@@ -28,7 +28,7 @@ const provisioners = (step: any): Array<[string, any]> => (step.provisioner ?? [
 describe('local (no SSH access): exactly today\'s shape', () => {
   it('the Volume\'s create and destroy provisioners are those AppVolume synthesizes today', () => {
     const { json } = synthStack((stack) => {
-      new AppVolume(stack, 'Vol', { appName: 'shop' });
+      new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
       const create = stepProvisioners(stack, undefined, { script: 'modulus-volume.sh', command: 'create', environment: { ...IDENTITY, MODULUS_SIZE_MIB: '2048' } });
       const destroy = destroyProvisioners(stack, undefined, { script: 'modulus-volume.sh', command: 'destroy', environment: DESTROY_ENV });
       expect(destroy.triggers).toEqual({});
@@ -43,7 +43,7 @@ describe('local (no SSH access): exactly today\'s shape', () => {
   it('a step with secrets is the same local-exec (sensitive values stay in its environment), and the probe is unchanged', () => {
     const { json } = synthStack((stack) => {
       const secret = new TerraformVariable(stack, 'pw', { type: 'string', sensitive: true });
-      new AppVolume(stack, 'Vol', { appName: 'shop', secretEnvironment: { PW: secret.stringValue } });
+      new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image', secretEnvironment: { PW: secret.stringValue } });
       const config = stepProvisioners(stack, undefined, {
         script: 'modulus-volume.sh',
         command: 'write-config',
@@ -69,13 +69,13 @@ describe('local (no SSH access): exactly today\'s shape', () => {
         script: 'modulus-volume.sh',
         command: 'prepare-build',
         environment: IDENTITY,
-        uploads: [{ source: 'assets/Source/ABC', env: 'MODULUS_SOURCE' }],
+        uploads: [{ source: 'assets/Source/ABC/source.tar', env: 'MODULUS_SOURCE' }],
         resourceId: true,
       });
       new NullResource(stack, 'Mine', { provisioners: input.provisioners });
     });
     const [[, body]] = provisioners(resource(json, 'null_resource', 'Mine'));
-    expect(body.environment).toMatchObject({ MODULUS_SOURCE: 'assets/Source/ABC', MODULUS_RESOURCE_ID: '${self.id}' });
+    expect(body.environment).toMatchObject({ MODULUS_SOURCE: 'assets/Source/ABC/source.tar', MODULUS_RESOURCE_ID: '${self.id}' });
   });
 });
 
@@ -102,7 +102,7 @@ describe('remote (SSH access)', () => {
         script: 'modulus-volume.sh',
         command: 'prepare-build',
         environment: IDENTITY,
-        uploads: [{ source: 'assets/Source/ABC', env: 'MODULUS_SOURCE' }],
+        uploads: [{ source: 'assets/Source/ABC/source.tar', env: 'MODULUS_SOURCE' }],
       });
       new NullResource(stack, 'Input', { provisioners: input.provisioners });
       const limit = destroyProvisioners(stack, ssh, { script: 'modulus-process-limit.sh', command: 'remove', environment: { MODULUS_APP: '${self.triggers.app}' } });
@@ -116,7 +116,8 @@ describe('remote (SSH access)', () => {
   it('stages, uploads the scripts (and folders), writes the env file, and runs remote-step.sh, all over a pinned SSH connection', () => {
     const config = provisioners(resource(json, 'null_resource', 'Config'));
     expect(config.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'remote-exec']);
-    expect(config[0][1].inline).toEqual(['set -eu', 'umask 077', `mkdir -m 0700 -- ${STAGING}`, `mkdir -m 0700 -- ${STAGING}/scripts`]);
+    // A staging folder an earlier attempt left (with its env file) goes first: the step can be retried.
+    expect(config[0][1].inline).toEqual(['set -eu', 'umask 077', `rm -rf -- ${STAGING}`, `mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`]);
     expect(config[1][1]).toMatchObject({ source: expect.stringMatching(/^assets\/ModulusVolumeScript\/[0-9A-F]{32}\/$/), destination: `${STAGING}/scripts` });
     expect(config[2][1].destination).toBe(`${STAGING}/step.env`);
     expect(config[3][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
@@ -136,8 +137,8 @@ describe('remote (SSH access)', () => {
 
     const input = provisioners(resource(json, 'null_resource', 'Input'));
     expect(input.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'file', 'remote-exec']);
-    expect(input[0][1].inline[3]).toBe(`mkdir -m 0700 -- ${STAGING}/scripts ${STAGING}/upload-0`);
-    expect(input[2][1]).toMatchObject({ source: 'assets/Source/ABC/', destination: `${STAGING}/upload-0` });
+    expect(input[0][1].inline[3]).toBe(`mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`);
+    expect(input[2][1]).toMatchObject({ source: 'assets/Source/ABC/source.tar', destination: `${STAGING}/upload-0` });
     expect(input[3][1].content).toContain(`MODULUS_SOURCE=\${base64encode("${STAGING}/upload-0")}\n`);
   });
 
@@ -157,7 +158,7 @@ describe('remote (SSH access)', () => {
     const env = provisioners(resource(json, 'null_resource', 'Config'))[2][1].content as string;
     const lines = env.split('\n').filter(Boolean);
     expect(lines.map((line) => line.split('=')[0])).toEqual([
-      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
+      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_IMAGE', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
     ]);
     for (const line of lines) expect(line).toMatch(/^MODULUS_\w+=\$\{base64encode\(.*\)\}$/);
     // The template escaping of the value survives inside the quoted HCL string (\ and " escaped, $${ kept).
@@ -243,6 +244,6 @@ describe('remote (SSH access)', () => {
     ).toBe("test: invalid environment name 'PATH': give a MODULUS_* variable: remote-step.sh exports only those");
     expect(
       refuse((stack) => destroyProvisioners(stack, access(stack), { script: 'modulus-volume.sh', command: 'destroy', environment: {}, uploads: [{ source: 'x', env: 'MODULUS_SOURCE' }] })),
-    ).toContain('a destroy step cannot upload folders');
+    ).toContain('a destroy step cannot upload files');
   });
 });

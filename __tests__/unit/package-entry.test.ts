@@ -124,6 +124,6 @@ describe('the packed package', () => {
       .find(Boolean);
     const script = /bash (assets\/\S+)\/modulus-volume\.sh/.exec(command)![1];
     const folder = path.join(consumer, 'cdktf.out', 'stacks', 'python', script);
-    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'boot.sh', 'config.sh', 'device.sh', 'layout.sh', 'limits.env', 'messages.sh', 'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'staging.sh']);
+    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh', 'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'staging.sh']);
   });
 });

@@ -2,14 +2,15 @@ import { Testing } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
 import { NetworkMode } from '../../lib/network-mode';
 import { RestartPolicy, RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
-import { errorMessage, localExecs, resource, resourceKey, synthStack } from './support/app-runtime';
+import { BuildJob } from '../../lib/build-job';
+import { errorMessage, localExecs, resource, resourceKey, sourceFolder, synthStack } from './support/app-runtime';
 
 const IMAGE = 'modulus/run-node:latest';
 
 function synthRun(props: Partial<RunContainerProps> = {}) {
   let run!: RunContainer;
   const result = synthStack((stack) => {
-    const volume = new AppVolume(stack, 'Vol', { appName: 'shop' });
+    const volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
     run = new RunContainer(stack, 'Run', { volume, image: IMAGE, language: 'node', ...props });
   });
   return { ...result, run, container: resource(result.json, 'docker_container', 'Run_Container') };
@@ -62,6 +63,17 @@ describe('RunContainer: secure defaults', () => {
     expect(apply.environment).toEqual({ MODULUS_APP: 'shop', MODULUS_PIDS_MAX: '512' });
     expect(remove).toMatchObject({ when: 'destroy', environment: { MODULUS_APP: '${self.triggers.app}' } });
     expect(resource(synthRun({ processLimit: 64 }).json, 'null_resource', 'Run_ProcessLimit').triggers.pids_max).toBe('64');
+  });
+
+  it('the build runs under the same cgroup: it waits for the process limit', () => {
+    const { json } = synthStack((stack) => {
+      const volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
+      const build = new BuildJob(stack, 'Build', { volume, image: 'build-image', language: 'node', source: sourceFolder() });
+      new RunContainer(stack, 'Run', { volume, image: IMAGE, language: 'node', build });
+    });
+    const build = resource(json, 'docker_container', 'Build_Container');
+    expect(build.cgroup_parent).toBe('/modulus/shop');
+    expect(build.depends_on).toContain(`null_resource.${resourceKey(json, 'null_resource', 'Run_ProcessLimit')}`);
   });
 
   it('restarts unless stopped, rotates its log and stops gracefully', () => {

@@ -19,9 +19,9 @@ import { errorMessage, sourceFolder } from './support/app-runtime';
  */
 const IMAGES = path.resolve(__dirname, '../../images');
 const stack = () => new TerraformStack(Testing.app(), 'test');
-const volume = (props: Partial<AppVolumeProps> = {}) => new AppVolume(stack(), 'Vol', { appName: 'shop', ...props });
+const volume = (props: Partial<AppVolumeProps> = {}) => new AppVolume(stack(), 'Vol', { appName: 'shop', image: 'run-image', ...props });
 const containerProps = (scope: Construct) => ({
-  volume: new AppVolume(scope, 'Vol', { appName: 'shop' }),
+  volume: new AppVolume(scope, 'Vol', { appName: 'shop', image: 'run-image' }),
   image: 'modulus/run-node:latest',
   language: 'node',
 });

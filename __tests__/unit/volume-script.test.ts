@@ -12,12 +12,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { validateSizeMiB } from '../../lib/private/app-runtime';
+import { writeSourceArchive } from '../../lib/private/source-archive';
 import { tempDir } from './support/temp';
 
 const SCRIPTS = path.resolve(__dirname, '../../scripts/volume');
 const SCRIPT = path.join(SCRIPTS, 'modulus-volume.sh');
 const HOST_COMMANDS = path.resolve(__dirname, 'support/host-commands.sh');
-const STUBBED = ['lvcreate', 'lvs', 'lvextend', 'lvremove', 'lvchange', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'mount', 'umount', 'mountpoint', 'findmnt', 'losetup'];
+const STUBBED = ['lvcreate', 'lvs', 'lvextend', 'lvremove', 'lvchange', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'mount', 'umount', 'mountpoint', 'findmnt', 'losetup', 'docker'];
 /** Stand-ins that only read the simulated host; left out of the expected command lines. */
 const PROBE = /^(lvs|mountpoint|findmnt|dumpe2fs|losetup -j) /;
 
@@ -27,9 +28,11 @@ interface Run {
   stderr: string;
   /** The command lines of the stand-ins that changed the simulated host during this run, in order. */
   changes: string[];
+  /** The in-volume steps run in containers (`docker run in-volume ARGS`), in order. */
+  volumeSteps: string[];
 }
 
-function script(command: string, env: Record<string, string>, input?: string): Omit<Run, 'changes'> {
+function script(command: string, env: Record<string, string>, input?: string): Omit<Run, 'changes' | 'volumeSteps'> {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('MODULUS_') && !key.startsWith('STUB_') && value !== undefined) clean[key] = value;
@@ -55,6 +58,7 @@ function host(backend: Record<string, string>) {
     MODULUS_REGISTRY: path.join(dir, 'etc', 'modulus'),
     MODULUS_BOOT_DIR: path.join(dir, 'lib', 'modulus'),
     MODULUS_SYSTEMD_DIR: path.join(dir, 'systemd'),
+    MODULUS_IMAGE: 'run-image',
     ...backend,
   };
   return {
@@ -65,8 +69,9 @@ function host(backend: Record<string, string>) {
     run(command: string, extra: Record<string, string> = {}): Run {
       fs.writeFileSync(log, '');
       const run = script(command, { ...env, ...extra });
-      const changes = fs.readFileSync(log, 'utf8').split('\n').filter((line) => line !== '' && !PROBE.test(line));
-      return { ...run, changes };
+      const lines = fs.readFileSync(log, 'utf8').split('\n').filter((line) => line !== '' && !PROBE.test(line));
+      const isStep = (line: string) => line.startsWith('docker run in-volume ');
+      return { ...run, changes: lines.filter((line) => !isStep(line)), volumeSteps: lines.filter(isStep).map((line) => line.slice('docker run in-volume '.length)) };
     },
     /** What a reboot does to the volume: its mount is gone. */
     reboot() {
@@ -106,12 +111,14 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     ]);
     expect([modeOf(machine.root), ownerOf(machine.root)]).toEqual(['0700', '0:0']);
     expect([modeOf(machine.mnt), ownerOf(machine.mnt)]).toEqual(['0750', '441:444']);
-    const layout = Object.fromEntries(['app', 'home', 'log', 'notifications', 'tmp', 'input', 'output'].map((dir) => [dir, modeOf(path.join(machine.mnt, dir))]));
-    expect(layout).toEqual({ app: '0750', home: '0700', log: '0750', notifications: '0750', tmp: '0700', input: '0750', output: '0750' });
+    // Everything inside the volume is laid out as mop, in the volume only.
+    expect(run.volumeSteps).toEqual(['layout']);
+    const layout = Object.fromEntries(['app', 'home', 'log', 'notifications', 'tmp', 'input', 'output', '.releases'].map((dir) => [dir, modeOf(path.join(machine.mnt, dir))]));
+    expect(layout).toEqual({ app: '0750', home: '0700', log: '0750', notifications: '0750', tmp: '0700', input: '0750', output: '0750', '.releases': '0750' });
     for (const dir of Object.keys(layout)) expect(ownerOf(path.join(machine.mnt, dir))).toBe('441:444');
     expect([modeOf(path.join(machine.mnt, 'supervisor.conf')), ownerOf(path.join(machine.mnt, 'supervisor.conf'))]).toEqual(['0600', '441:444']);
     // require-volume's marker, on every create (existing volumes get it too).
-    expect([modeOf(path.join(machine.mnt, '.modulus-volume')), ownerOf(path.join(machine.mnt, '.modulus-volume'))]).toEqual(['0444', '0:0']);
+    expect([modeOf(path.join(machine.mnt, '.modulus-volume')), ownerOf(path.join(machine.mnt, '.modulus-volume'))]).toEqual(['0640', '441:444']);
     expect(statusOf(ok(machine.run('status')))).toMatchObject({ backend: 'lvm-thin', exists: 'true', mounted: 'true', size_mib: '2048', policy: 'retain' });
   });
 
@@ -208,31 +215,53 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(statusOf(ok(machine.run('status')))).toMatchObject({ exists: 'true', mounted: 'true', size_mib: '2048' });
   });
 
-  it('prepare-build and publish move data only inside the volume', () => {
+  it('prepare-build and publish work inside the volume only, as mop: source archive in, release out', () => {
     const machine = host(LVM);
     ok(machine.run('create'));
-    const source = path.join(machine.dir, 'assets', 'src', 'HASH');
-    fs.mkdirSync(path.join(source, 'lib'), { recursive: true });
-    fs.writeFileSync(path.join(source, 'lib', 'main.py'), 'print("hi")\n', { mode: 0o644 });
+    const folder = path.join(machine.dir, 'src');
+    fs.mkdirSync(path.join(folder, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(folder, 'lib', 'main.py'), 'print("hi")\n', { mode: 0o644 });
+    fs.symlinkSync('main.py', path.join(folder, 'lib', 'start.py'));
+    const source = path.join(machine.dir, 'src.tar');
+    writeSourceArchive(folder, source);
     fs.writeFileSync(path.join(machine.mnt, 'output', 'stale'), '');
     fs.writeFileSync(path.join(machine.mnt, 'input', 'stale'), '');
 
-    expect(ok(machine.run('prepare-build', { MODULUS_SOURCE: source })).changes).toEqual([]);
+    const prepare = ok(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'NPM_TOKEN', MODULUS_BUILD_SECRET_NPM_TOKEN: 's3cret=' }));
+    expect([prepare.changes, prepare.volumeSteps]).toEqual([[], ['prepare-build', 'write-file .build-secrets']]);
     expect(fs.readdirSync(path.join(machine.mnt, 'input'))).toEqual(['lib']);
     expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);
     const copied = path.join(machine.mnt, 'input', 'lib', 'main.py');
     expect(fs.readFileSync(copied, 'utf8')).toBe('print("hi")\n');
     expect([modeOf(copied), ownerOf(copied)]).toEqual(['0640', '441:444']);
+    expect(fs.readlinkSync(path.join(machine.mnt, 'input', 'lib', 'start.py'))).toBe('main.py');
+    const secrets = path.join(machine.mnt, '.build-secrets');
+    expect([fs.readFileSync(secrets, 'utf8'), modeOf(secrets), ownerOf(secrets)]).toEqual([`NPM_TOKEN=${Buffer.from('s3cret=').toString('base64')}\n`, '0600', '441:444']);
+    expect(prepare.stdout + prepare.stderr).not.toContain('s3cret');
 
     fs.writeFileSync(path.join(machine.mnt, 'app', 'old'), '');
     fs.writeFileSync(path.join(machine.mnt, 'output', 'built'), '');
-    const publish = ok(machine.run('publish'));
-    expect(publish.changes).toEqual([]);
-    expect(publish.stderr).toContain("no supervisord answers for app 'shop' (its run container is not running yet): nothing to restart");
+    const publish = ok(machine.run('publish', { MODULUS_RELEASE: 'abc123', MODULUS_RUN_CONTAINER: 'modulus-app-shop' }));
+    expect([publish.changes, publish.volumeSteps]).toEqual([[], ['stage abc123', 'switch abc123', 'prune abc123 before-abc123']]);
+    expect(publish.stderr).toContain("app 'shop' has no run container yet (modulus-app-shop): it will start with this release");
+    expect(fs.readlinkSync(path.join(machine.mnt, 'app'))).toBe('.releases/abc123');
     expect(fs.readdirSync(path.join(machine.mnt, 'app'))).toEqual(['built']);
+    // The app/ folder of a release before 0.3 became a release of its own, the way back.
+    expect(fs.readdirSync(path.join(machine.mnt, '.releases', 'before-abc123'))).toEqual(['old']);
     expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);
-    expect(fs.existsSync(path.join(machine.mnt, 'app.previous'))).toBe(false);
-    expect([modeOf(path.join(machine.mnt, 'app')), modeOf(path.join(machine.mnt, 'output'))]).toEqual(['0750', '0750']);
+    expect([modeOf(path.join(machine.mnt, '.releases', 'abc123')), modeOf(path.join(machine.mnt, 'output'))]).toEqual(['0750', '0750']);
+  });
+
+  it.each([
+    ['a release id with a slash', { MODULUS_RELEASE: '../x', MODULUS_RUN_CONTAINER: 'c' }, "invalid MODULUS_RELEASE '../x'"],
+    ['no run container', { MODULUS_RELEASE: 'abc' }, "invalid MODULUS_RUN_CONTAINER ''"],
+    ['no image', { MODULUS_RELEASE: 'abc', MODULUS_RUN_CONTAINER: 'c', MODULUS_IMAGE: '' }, 'MODULUS_IMAGE is required by publish'],
+  ])('publish refuses %s (exit 2, nothing done)', (_, env, message) => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    const run = machine.run('publish', env);
+    expect([run.status, run.changes, run.volumeSteps]).toEqual([2, [], []]);
+    expect(run.stderr).toContain(message);
   });
 });
 

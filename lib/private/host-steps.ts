@@ -57,11 +57,11 @@ export interface SshAccess {
 /** The host scripts a step can run. */
 export type HostScript = 'modulus-volume.sh' | 'modulus-process-limit.sh';
 
-/** A folder of the Terraform machine a remote step uploads; its host path reaches the script in `env`. */
+/** A file of the Terraform machine a remote step uploads; its host path reaches the script in `env`. */
 export interface StepUpload {
-  /** Local folder (e.g. a TerraformAsset's path). */
+  /** Local file (e.g. a TerraformAsset's path). */
   readonly source: string;
-  /** Environment variable that receives the folder's path on the host, e.g. 'MODULUS_SOURCE'. */
+  /** Environment variable that receives the file's path on the host, e.g. 'MODULUS_SOURCE'. */
   readonly env: string;
 }
 
@@ -83,7 +83,7 @@ export interface StepSpec {
    * @default true when an environment value resolves to an expression containing `sensitive(`
    */
   readonly sensitiveOutput?: boolean;
-  /** Folders to upload (remote) or pass as they are (local: the env gets the local path). */
+  /** Files to upload (remote) or pass as they are (local: the env gets the local path). */
   readonly uploads?: StepUpload[];
   /**
    * Pass the resource's own id as MODULUS_RESOURCE_ID (modulus-volume.sh create records it; destroy leaves a
@@ -153,7 +153,7 @@ export function stepProvisioners(scope: IConstruct, access: SshAccess | undefine
  * its create step should set `resourceId: true`.
  */
 export function destroyProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): DestroyPieces {
-  if (spec.uploads && spec.uploads.length > 0) throw invalid(scope, 'uploads', spec.uploads.map((upload) => upload.env), 'leave them out: a destroy step cannot upload folders');
+  if (spec.uploads && spec.uploads.length > 0) throw invalid(scope, 'uploads', spec.uploads.map((upload) => upload.env), 'leave them out: a destroy step cannot upload files');
   validateEnvironment(scope, spec, access !== undefined);
   if (!access) {
     const environment: Record<string, string> = { ...spec.environment };
@@ -300,19 +300,19 @@ function remoteSequence(
   const sudo = user === 'root' ? '' : 'sudo -n ';
   const silence = spec.sensitiveOutput ?? holdsSensitive(scope, spec.environment);
   const at = when ? { when } : {};
-  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host.
-  const folders = [`${staging}/scripts`, ...uploads.map((_, index) => `${staging}/upload-${index}`)];
+  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host. A staging
+  // folder left by an attempt that failed before remote-step.sh ran (with its env file) goes first, so the step
+  // can be retried.
   const provisioners: StepProvisioner[] = [
     {
       type: 'remote-exec',
       ...at,
       connection,
-      inline: ['set -eu', 'umask 077', `mkdir -m 0700 -- ${staging}`, `mkdir -m 0700 -- ${folders.join(' ')}`],
+      inline: ['set -eu', 'umask 077', `rm -rf -- ${staging}`, `mkdir -m 0700 -- ${staging} ${staging}/scripts`],
     } as RemoteExecProvisioner,
     { type: 'file', ...at, connection, source: `${scriptsFolder(scope)}/`, destination: `${staging}/scripts` } as FileProvisioner,
     ...uploads.map(
-      (upload, index) =>
-        ({ type: 'file', ...at, connection, source: `${upload.source}/`, destination: `${staging}/upload-${index}` }) as FileProvisioner,
+      (upload, index) => ({ type: 'file', ...at, connection, source: upload.source, destination: `${staging}/upload-${index}` }) as FileProvisioner,
     ),
     { type: 'file', ...at, connection, content: envFileContent(environment), destination: `${staging}/step.env` } as FileProvisioner,
     {

@@ -83,6 +83,7 @@ cmd_boot() {
       MODULUS_ROOT="$(record_value "${record}" MODULUS_ROOT)" \
       MODULUS_LVM_VG="$(record_value "${record}" MODULUS_LVM_VG)" \
       MODULUS_LVM_POOL="$(record_value "${record}" MODULUS_LVM_POOL)" \
+      MODULUS_IMAGE="" MODULUS_HEAL_TOKEN="" \
       bash "${HERE}/modulus-volume.sh" mount; then
       log "boot: could not mount the volume recorded in ${record}"
       failed=1
@@ -103,9 +104,39 @@ read_query() {
   POOL=$(query_value "${query}" lvm_thin_pool)
 }
 
+health_file() { printf '%s/health-token' "${ROOT}"; }
+
+# After a heal (the Mount step), the token that step was keyed on: while the volume stays healthy, the probe
+# answers it, so the next plan has nothing to do. The boot unit records nothing: a reboot it healed keeps the
+# token of the last heal.
+record_health() {
+  local token="${MODULUS_HEAL_TOKEN:-}"
+  [[ -n "${token}" ]] || return 0
+  [[ "${token}" =~ ^[A-Za-z0-9_.:-]{1,128}$ ]] || fail 2 "invalid MODULUS_HEAL_TOKEN '${token}'"
+  printf '%s\n' "${token}" | write_atomically "$(health_file)" 0600
+}
+
+# Whether the app's recorded process limit (if any) is what its cgroup enforces.
+limit_in_force() {
+  local status recorded enforced
+  status=$(MODULUS_APP="${APP}" bash "${HERE}/modulus-process-limit.sh" status) || return 1
+  recorded=$(sed -n 's/^pids_max=//p' <<<"${status}")
+  enforced=$(sed -n 's/^enforced=//p' <<<"${status}")
+  [[ "${recorded}" == none || "${recorded}" == "${enforced}" ]]
+}
+
 cmd_probe() {
-  local exists=false mounted=false
+  local exists=false mounted=false health
   volume_exists && exists=true
   is_mounted && mounted=true
-  printf '{"exists":"%s","mounted":"%s"}\n' "${exists}" "${mounted}"
+  if [[ "${mounted}" == true ]] && limit_in_force; then
+    health=healthy
+    if [[ -f "$(health_file)" ]]; then
+      health=$(head -n 1 -- "$(health_file)")
+    fi
+  else
+    # New on every plan: however many reboots come in a row, each plan shows the drift until a deploy heals it.
+    health="heal-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
+  fi
+  printf '{"exists":"%s","mounted":"%s","health":"%s"}\n' "${exists}" "${mounted}" "${health}"
 }

@@ -102,16 +102,12 @@ cmd_render_config() {
 }
 
 cmd_write_config() {
-  local conf mnt tmp
-  # Rendered (and validated) before anything is touched.
+  local conf
+  # Rendered (and validated) before anything is touched; it reaches the volume on stdin, never a command line.
   conf=$(render_config)
+  require_image write-config
   lock
   require_mounted
-  mnt=$(mount_dir)
-  tmp=$(mktemp -- "${mnt}/.supervisor.conf.XXXXXX")
-  chmod 0600 -- "${tmp}"
-  printf '%s\n' "${conf}" >"${tmp}"
-  chown "${MOP_UID}:${MOP_GID}" -- "${tmp}"
-  mv -f -- "${tmp}" "${mnt}/supervisor.conf"
+  printf '%s\n' "${conf}" | in_volume write-file supervisor.conf || fail 1 "cannot write supervisor.conf of app '${APP}'"
   log "wrote supervisor.conf for app '${APP}'"
 }

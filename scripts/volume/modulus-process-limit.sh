@@ -15,6 +15,7 @@
 #   apply    create the app's cgroup if needed, set pids.max to MODULUS_PIDS_MAX and record it for boot
 #   remove   forget the limit and remove the app's cgroup (it must be empty: run after the containers)
 #   boot     apply every recorded limit again
+#   restore  apply the recorded limit of MODULUS_APP again, if there is one (after a reboot the boot unit missed)
 #   status   print key=value lines: app, pids_max (as recorded), cgroup (its pids.max path), enforced
 #
 # Environment:
@@ -122,6 +123,11 @@ cmd_boot() {
   return "${failed}"
 }
 
+cmd_restore() {
+  [[ -f "${RECORDS}/${APP}" ]] || return 0
+  MODULUS_PIDS_MAX=$(<"${RECORDS}/${APP}") cmd_apply
+}
+
 cmd_status() {
   local dir recorded=none enforced=none
   dir=$(pids_dir "${APP}")
@@ -133,9 +139,9 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    apply | remove | status) validate_app ;;
+    apply | remove | restore | status) validate_app ;;
     boot) ;;
-    *) fail 2 "unknown command '${command}'; use apply, remove, boot or status" ;;
+    *) fail 2 "unknown command '${command}'; use apply, remove, restore, boot or status" ;;
   esac
   if [[ "${command}" != status && "$(id -u)" != 0 ]]; then
     fail 1 "${command} must run as root (it writes to ${CGROUP_FS})"
@@ -143,6 +149,7 @@ main() {
   case "${command}" in
     apply) cmd_apply ;;
     remove) cmd_remove ;;
+    restore) cmd_restore ;;
     boot) cmd_boot ;;
     status) cmd_status ;;
   esac

@@ -15,21 +15,24 @@
 #   write-config   render supervisor.conf from MODULUS_ENV_* / MODULUS_SECRET_* and write it to
 #                  <mount>/supervisor.conf (0600, mop), never printing a value.
 #   render-config  print that supervisor.conf on stdout (for tests and debugging: it prints secrets).
-#   prepare-build  empty input/ and output/, copy the folder MODULUS_SOURCE into input/.
-#   publish        replace app/ with the build's output/ (renames, no copy), leave an empty output/, and
-#                  restart the app in its running container (through supervisord's socket in the
-#                  volume); when the new build does not start, put the previous one back and fail.
+#   prepare-build  empty input/ and output/, unpack the tar archive MODULUS_SOURCE into input/, and write
+#                  the build secrets (MODULUS_BUILD_SECRET_*) for the build container to read once.
+#   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>), point app at it
+#                  in one rename and restart the app in its run container (docker exec); when the new build
+#                  does not start, point app back at the release before and fail. Re-runnable at any point.
 #   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
 #                  (the default, also when no policy was recorded): change nothing. Superseded (another
 #                  MODULUS_RESOURCE_ID recorded by a later create): change nothing either.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
-#   mount          mount an existing volume that is not mounted (after a reboot) and renew its layout;
-#                  never creates or resizes.
+#   mount          mount an existing volume that is not mounted (after a reboot), renew its layout (with
+#                  MODULUS_IMAGE), restore the app's recorded process limit and record MODULUS_HEAL_TOKEN as
+#                  the volume's health for the probe; never creates or resizes.
 #   boot           mount every volume this host's create registered, then re-apply the process limits
 #                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
 #   probe          Terraform's external data source protocol: read {"app", "backend", "root",
-#                  "lvm_volume_group", "lvm_thin_pool"} as JSON on stdin, print {"exists", "mounted"}.
-#                  Read-only.
+#                  "lvm_volume_group", "lvm_thin_pool"} as JSON on stdin, print {"exists", "mounted",
+#                  "health"}: health is the token the last mount recorded while the volume is mounted and
+#                  its process limit in force, and a new random "heal-..." on every call otherwise. Read-only.
 #
 # Reboots: create registers the volume in $MODULUS_REGISTRY/volumes/<app>.env and installs the boot unit
 # ($MODULUS_SYSTEMD_DIR/modulus-volumes.service, wanted by and ordered before docker.service, running a copy
@@ -38,9 +41,10 @@
 # removes the unit with the last one.
 #
 # Files: this entry point (input, lock, the commands' order of steps) sources messages.sh (log, fail),
-# limits.env (size limits), device.sh (the block device: loopfile or lvm-thin), layout.sh (the folders inside
-# the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish), query.sh (the probe's query, shared with
-# remote-probe.sh) and boot.sh (boot records, the boot unit, boot, probe).
+# limits.env (size limits), device.sh (the block device: loopfile or lvm-thin), container.sh (running
+# in-volume.sh as mop in a container that sees only the volume: root never touches a path inside it),
+# layout.sh (the folders inside the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish),
+# query.sh (the probe's query, shared with remote-probe.sh) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
 #   MODULUS_APP              app name (required): [a-z], then [a-z0-9-], ending in [a-z0-9], at most 40
@@ -57,7 +61,15 @@
 #                            value of NAME is in MODULUS_ENV_NAME
 #   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
 #                            sensitive values, which also silences this script's output)
-#   MODULUS_SOURCE           prepare-build: folder to copy into input/
+#   MODULUS_IMAGE            create, mount, write-config, prepare-build, publish: the image the in-volume steps
+#                            run in (bash, coreutils, tar; python3 for converting a pre-0.3 app/): the run image
+#   MODULUS_DOCKER_HOST      the engine those containers run on (default: the docker CLI's own default)
+#   MODULUS_SOURCE           prepare-build: the source as a tar archive, unpacked into input/
+#   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
+#                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
+#   MODULUS_RELEASE          publish: the release id (the build container's id)
+#   MODULUS_RUN_CONTAINER    publish: the name of the app's run container
+#   MODULUS_HEAL_TOKEN       mount: the health token to record (the probe's answer the Mount step was keyed on)
 #   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
 #                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
 #                            was taken over by a newer resource (a create_before_destroy replacement, e.g. a
@@ -72,8 +84,6 @@ set -euo pipefail
 
 readonly MOP_UID=441
 readonly MOP_GID=444
-readonly LAYOUT_DIRS=(app home log notifications tmp input output)
-readonly PRIVATE_DIRS=(home tmp)
 # MIN_SIZE_MIB and MAX_SIZE_MIB, shared with the AppVolume construct.
 # shellcheck source-path=SCRIPTDIR source=limits.env
 source "$(dirname "${BASH_SOURCE[0]}")/limits.env"
@@ -83,7 +93,7 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env device.sh layout.sh config.sh staging.sh query.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -91,6 +101,8 @@ readonly PROGRAM=modulus-volume
 source "${HERE}/messages.sh"
 # shellcheck source-path=SCRIPTDIR source=device.sh
 source "${HERE}/device.sh"
+# shellcheck source-path=SCRIPTDIR source=container.sh
+source "${HERE}/container.sh"
 # shellcheck source-path=SCRIPTDIR source=layout.sh
 source "${HERE}/layout.sh"
 # shellcheck source-path=SCRIPTDIR source=config.sh
@@ -111,6 +123,10 @@ ROOT=""
 SIZE_MIB=""
 VG="${MODULUS_LVM_VG:-}"
 POOL="${MODULUS_LVM_POOL:-}"
+IMAGE="${MODULUS_IMAGE:-}"
+if [[ -n "${MODULUS_DOCKER_HOST:-}" ]]; then
+  export DOCKER_HOST="${MODULUS_DOCKER_HOST}"
+fi
 
 validate_common() {
   [[ -n "${APP}" ]] || fail 2 "MODULUS_APP is required"
@@ -194,7 +210,12 @@ cmd_mount() {
     mount_volume
     log "mounted the volume of app '${APP}' at $(mount_dir)"
   fi
-  layout
+  # At boot the engine is not up yet (and no app runs): the layout is renewed by the next deploy.
+  if [[ -n "${IMAGE}" ]]; then
+    layout
+  fi
+  bash "${HERE}/modulus-process-limit.sh" restore
+  record_health
 }
 
 cmd_resize() {
@@ -276,7 +297,7 @@ cmd_destroy() {
   if [[ -d "${mnt}" ]]; then
     rmdir -- "${mnt}"
   fi
-  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/.lock"
+  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/served-release" "${ROOT}/health-token" "${ROOT}/.lock"
   unregister_volume
   if ! rmdir -- "${ROOT}" 2>/dev/null; then
     log "left ${ROOT} in place: it holds files this script did not create"

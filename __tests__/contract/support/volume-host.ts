@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { buildImage } from './docker';
 
 export const VOLUME_SCRIPT = path.resolve(__dirname, '../../../scripts/volume/modulus-volume.sh');
 
@@ -23,14 +24,20 @@ export function hostFiles(temp: string): Record<string, string> {
   };
 }
 
-/** `modulus-volume.sh <command>` for the volume at `root` (app = its folder name), without this process's MODULUS_* values. */
+/** The image the volume's in-volume steps run in (MODULUS_IMAGE): the base image, as in every run image. */
+export const volumeStepImage = () => buildImage('base');
+
+/**
+ * `modulus-volume.sh <command>` for the volume at `root` (app = its folder name), without this process's MODULUS_*
+ * values; MODULUS_IMAGE is the base image unless `env` says otherwise.
+ */
 export function runVolumeScript(temp: string, command: string, root: string, env: Record<string, string> = {}): ScriptRun {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('MODULUS_') && value !== undefined) clean[key] = value;
   }
   const result = spawnSync('bash', [VOLUME_SCRIPT, command], {
-    env: { ...clean, ...hostFiles(temp), MODULUS_APP: path.basename(root), MODULUS_ROOT: root, ...env },
+    env: { ...clean, ...hostFiles(temp), MODULUS_APP: path.basename(root), MODULUS_ROOT: root, MODULUS_IMAGE: volumeStepImage(), ...env },
     encoding: 'utf8',
     timeout: 120_000,
   });

@@ -3,7 +3,8 @@
 # loop devices, e2fs tools), for __tests__/unit/volume-script.test.ts. The test links each command name to
 # this file in a folder it puts first on PATH; the name the file is called by picks the command.
 #
-# Every call appends its command line to $STUB_LOG. The host's state is simulated in files under
+# Every call appends its command line to $STUB_LOG (docker: `docker run in-volume ARGS` for the volume steps'
+# containers, whose script the stand-in runs as mop (441:444) in the mount point, the bind mount's source). The host's state is simulated in files under
 # $STUB_STATE, never on the real host:
 #   lv/<vg>/<lv>     a thin LV: its size in bytes
 #   fs/<store>       an ext4 file system: its size in bytes; <store> is lv-<vg>-<lv> for an LV and
@@ -16,7 +17,9 @@ set -euo pipefail
 
 readonly COMMAND="${0##*/}"
 readonly STATE="${STUB_STATE:?STUB_STATE is required}"
-printf '%s\n' "${COMMAND}${*:+ $*}" >>"${STUB_LOG:?STUB_LOG is required}"
+if [[ "${COMMAND}" != docker ]]; then
+  printf '%s\n' "${COMMAND}${*:+ $*}" >>"${STUB_LOG:?STUB_LOG is required}"
+fi
 mkdir -p -- "${STATE}/lv" "${STATE}/fs" "${STATE}/loop" "${STATE}/mounts" "${STATE}/files"
 
 last_arg() { printf '%s' "${@: -1}"; }
@@ -121,6 +124,41 @@ case "${COMMAND}" in
             printf '/dev/%s\n' "${loop##*/}"
           fi
         done
+        ;;
+    esac
+    ;;
+  docker)
+    case "${1:-}" in
+      run)
+        shift
+        source="" script=""
+        while (($# > 0)); do
+          case "$1" in
+            --mount)
+              source=${2#type=bind,source=}
+              source=${source%,target=/mnt}
+              shift 2
+              ;;
+            -c)
+              script=$2
+              shift 3
+              break
+              ;;
+            *) shift ;;
+          esac
+        done
+        printf 'docker run in-volume %s\n' "$*" >>"${STUB_LOG:?STUB_LOG is required}"
+        # The container's /mnt is the bind mount's source: the working folder, entered before dropping to mop.
+        cd -- "${source}"
+        exec setpriv --reuid 441 --regid 444 --clear-groups bash -c "${script/$'\n'cd \/mnt$'\n'/$'\n'}" in-volume "$@"
+        ;;
+      inspect)
+        echo "Error: No such object: ${*: -1}" >&2
+        exit 1
+        ;;
+      *)
+        echo "host-commands.sh: no stand-in for docker $1" >&2
+        exit 127
         ;;
     esac
     ;;

@@ -1,0 +1,276 @@
+/**
+ * The volume script's privileged steps against a hostile app, for real (loop mounts, the engine, supervisord in
+ * the run-base image): the app owns everything in its volume and replaces folders and files with links to a
+ * canary folder of the host and to another app's volume; every step either works inside its own volume or fails
+ * with a message, and the canary and the other volume stay byte for byte as they were. Then publish as a switch
+ * between whole releases: killed after each of its engine calls, run twice, with supervisord gone or its socket
+ * moved.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { writeSourceArchive } from '../../lib/private/source-archive';
+import { buildImage, docker, dockerRun } from './support/docker';
+import { isMounted, loopDevices, mnt, ok, runVolumeScript, ScriptRun, VOLUME_SCRIPT, volumeStepImage } from './support/volume-host';
+
+jest.setTimeout(1_800_000);
+
+const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-isolation-'));
+const roots: string[] = [];
+const script = (command: string, root: string, env: Record<string, string> = {}) => runVolumeScript(TEMP, command, root, env);
+
+function createVolume(name: string): string {
+  const root = path.join(TEMP, name);
+  roots.push(root);
+  ok(script('create', root, { MODULUS_SIZE_MIB: '64' }));
+  return root;
+}
+
+/** Every entry below `dir`: path, type, owner, mode, and content or link text. */
+function snapshot(dir: string): string[] {
+  const entries: string[] = [];
+  const visit = (relative: string) => {
+    const absolute = path.join(dir, relative);
+    const stat = fs.lstatSync(absolute);
+    const mode = (stat.mode & 0o7777).toString(8);
+    const owner = `${stat.uid}:${stat.gid}`;
+    if (stat.isSymbolicLink()) entries.push(`${relative} link ${owner} -> ${fs.readlinkSync(absolute)}`);
+    else if (stat.isFile()) entries.push(`${relative} file ${owner} ${mode} ${fs.readFileSync(absolute, 'base64')}`);
+    else if (stat.isDirectory()) {
+      entries.push(`${relative} dir ${owner} ${mode}`);
+      for (const name of fs.readdirSync(absolute).sort()) visit(path.join(relative, name));
+    } else entries.push(`${relative} other ${owner} ${mode}`);
+  };
+  visit('.');
+  return entries;
+}
+
+/** What the app can do to its own volume: replace `entry` with a link (owned by mop) to `target`. */
+function plant(root: string, entry: string, target: string): void {
+  const file = path.join(mnt(root), entry);
+  fs.rmSync(file, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.symlinkSync(target, file);
+  fs.lchownSync(file, 441, 444);
+}
+
+/** A run container like RunContainer's, with supervisord from run-base and an app that prints /mnt/app/version. */
+function startRunContainer(root: string, name: string): void {
+  // `start` exists only in run-<language> images; startsecs=1 keeps each restart short.
+  const conf = ok(script('render-config', root))
+    .stdout.replace('command=start\n', `command=bash -c "v=$(cat /mnt/app/version); [ \\"$v\\" != broken ] || exit 1; echo serving $v; exec sleep 600"\n`)
+    .replace('startsecs=10', 'startsecs=1')
+    .replace('startretries=5', 'startretries=0');
+  fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
+  fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
+  dockerRun(['rm', '-f', name]);
+  docker(['run', '-d', '--name', name, '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+    '--security-opt', 'no-new-privileges:true', '--init', '-e', 'TINI_SUBREAPER=1', '-v', `${mnt(root)}:/mnt`, buildImage('run-base')]);
+  for (let i = 0; i < 60 && !appInfo(name).includes('RUNNING'); i++) spawnSync('sleep', ['0.5']);
+}
+
+/** `supervisorctl status app` in the container (empty when supervisord does not answer). */
+const appInfo = (name: string) => dockerRun(['exec', name, 'supervisorctl', 'status', 'app']).stdout;
+const appPid = (name: string) => /pid (\d+)/.exec(appInfo(name))?.[1];
+
+/** A build's output: `version` in output/, written as mop. */
+function build(root: string, version: string): void {
+  fs.rmSync(path.join(mnt(root), 'output'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(mnt(root), 'output'));
+  fs.writeFileSync(path.join(mnt(root), 'output', 'version'), version);
+  for (const file of ['output', 'output/version']) fs.chownSync(path.join(mnt(root), file), 441, 444);
+}
+
+const servedVersion = (root: string) => fs.readFileSync(path.join(mnt(root), 'app', 'version'), 'utf8');
+
+afterAll(() => {
+  for (const name of ['modulus-app-attacker', 'modulus-app-neighbour', 'modulus-app-switch']) dockerRun(['rm', '-f', name]);
+  for (const root of roots) {
+    if (isMounted(mnt(root))) spawnSync('umount', [mnt(root)]);
+    for (const device of loopDevices(root)) spawnSync('losetup', ['-d', device]);
+  }
+  fs.rmSync(TEMP, { recursive: true, force: true });
+});
+
+describe('privileged steps never follow a link the app planted', () => {
+  const canary = path.join(TEMP, 'canary');
+  let attacker: string;
+  let neighbour: string;
+  let source: string;
+  let before: { canary: string[]; neighbour: string[] };
+
+  beforeAll(() => {
+    // A stand-in for a host folder such as /etc/cron.d: root's, with a file.
+    fs.mkdirSync(canary, { mode: 0o755 });
+    fs.writeFileSync(path.join(canary, 'job'), '* * * * * root true\n', { mode: 0o644 });
+    attacker = createVolume('attacker');
+    neighbour = createVolume('neighbour');
+    fs.writeFileSync(path.join(mnt(neighbour), 'home', 'data'), 'the neighbour\'s\n');
+    build(neighbour, 'n1');
+    ok(script('publish', neighbour, { MODULUS_RELEASE: 'n1', MODULUS_RUN_CONTAINER: 'modulus-app-neighbour' }));
+    startRunContainer(neighbour, 'modulus-app-neighbour');
+    startRunContainer(attacker, 'modulus-app-attacker');
+    const folder = path.join(TEMP, 'source');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'index.js'), 'console.log("hi")\n');
+    source = path.join(TEMP, 'source.tar');
+    writeSourceArchive(folder, source);
+    before = { canary: snapshot(canary), neighbour: snapshot(mnt(neighbour)) };
+  });
+
+  const ENTRIES = ['input', 'output', 'home', 'tmp', 'log', 'app', '.releases', 'supervisor.conf', '.build-secrets', '.modulus-volume', 'home/supervisor.sock'];
+  const targets = () => [canary, mnt(neighbour), path.join(mnt(neighbour), 'home')];
+
+  it.each(ENTRIES)('%s replaced by a link to the canary or to the other volume: every step stays inside the volume', (entry) => {
+    const outcomes: Record<string, string> = {};
+    const steps: Array<[string, () => ScriptRun]> = [
+      ['create', () => script('create', attacker, { MODULUS_SIZE_MIB: '64' })],
+      ['write-config', () => script('write-config', attacker, { MODULUS_ENV_NAMES: 'A', MODULUS_ENV_A: 'b' })],
+      ['prepare-build', () => script('prepare-build', attacker, { MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 't' })],
+      ['publish', () => {
+        build(attacker, `a-${entry}`);
+        return script('publish', attacker, { MODULUS_RELEASE: `r-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
+      }],
+      ['mount', () => script('mount', attacker, { MODULUS_HEAL_TOKEN: 'healed' })],
+    ];
+    targets().forEach((target, index) => {
+      for (const [name, step] of steps) {
+        plant(attacker, entry, target);
+        const run = step();
+        // Either done, or failed with a message of the script's.
+        outcomes[`${index} ${name}`] = run.status === 0 ? 'ok' : /modulus-volume: error: .+/.exec(run.stderr)?.[0] ?? `no message: ${run.stderr}`;
+      }
+    });
+    expect(Object.values(outcomes).filter((outcome) => outcome.startsWith('no message'))).toEqual([]);
+    expect(snapshot(canary)).toEqual(before.canary);
+    expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
+  });
+
+  it("publishing the attacker never restarts the neighbour's app through a moved socket", () => {
+    const pid = appPid('modulus-app-neighbour');
+    expect(pid).toMatch(/^\d+$/);
+    // The measured attack: home/ replaced by a link to the other app's home, socket and all.
+    fs.renameSync(path.join(mnt(attacker), 'home'), path.join(mnt(attacker), 'home.old'));
+    plant(attacker, 'home', path.join(mnt(neighbour), 'home'));
+    build(attacker, 'a-socket');
+    const run = script('publish', attacker, { MODULUS_RELEASE: 'r-socket', MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("supervisord of app 'attacker' does not answer in its run container modulus-app-attacker");
+    expect(appPid('modulus-app-neighbour')).toBe(pid);
+    expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
+  });
+});
+
+describe('publish: a switch between whole releases', () => {
+  const name = 'modulus-app-switch';
+  const stub = path.join(TEMP, 'stub');
+  let root: string;
+  const publish = (release: string, env: Record<string, string> = {}) => script('publish', root, { MODULUS_RELEASE: release, MODULUS_RUN_CONTAINER: name, ...env });
+
+  beforeAll(() => {
+    root = createVolume('switch');
+    build(root, 'v0');
+    ok(publish('v0'));
+    startRunContainer(root, name);
+    // A stand-in docker first on PATH: runs the real one, then kills the whole publish (its own process group)
+    // after call number $KILL_AFTER, as a killed deploy would stop it.
+    const real = spawnSync('bash', ['-c', 'command -v docker'], { encoding: 'utf8' }).stdout.trim();
+    fs.mkdirSync(stub);
+    fs.writeFileSync(
+      path.join(stub, 'docker'),
+      [
+        '#!/usr/bin/env bash',
+        'n=$(( $(cat "$KILL_COUNT" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$KILL_COUNT"',
+        `status=0; "${real}" "$@" || status=$?`,
+        'if [[ "$n" == "$KILL_AFTER" ]]; then kill -KILL -- "-$(ps -o pgid= -p $$ | tr -d " ")"; fi',
+        'exit "$status"',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+  });
+
+  /** publish in a process group of its own, killed after its engine call number `after`. */
+  function killedPublish(release: string, after: number): number {
+    const count = path.join(TEMP, `count-${release}-${after}`);
+    const result = spawnSync('setsid', ['bash', VOLUME_SCRIPT, 'publish'], {
+      env: {
+        ...process.env,
+        PATH: `${stub}:${process.env.PATH}`,
+        KILL_AFTER: String(after),
+        KILL_COUNT: count,
+        MODULUS_APP: 'switch',
+        MODULUS_ROOT: root,
+        MODULUS_IMAGE: volumeStepImage(),
+        MODULUS_RELEASE: release,
+        MODULUS_RUN_CONTAINER: name,
+      },
+      encoding: 'utf8',
+    });
+    return result.status ?? -1;
+  }
+
+  it('killed after each of its engine calls, app is the old build or the new one; publishing again serves the new one', () => {
+    let served = 'v0';
+    for (let after = 1; after <= 8; after++) {
+      const release = `v${after}`;
+      build(root, release);
+      const status = killedPublish(release, after);
+      const seen = servedVersion(root);
+      // Whole: one of the two builds, never a mix, never missing.
+      expect([after, [served, release].includes(seen)]).toEqual([after, true]);
+      if (status === 0) {
+        expect([after, seen]).toEqual([after, release]);
+      }
+      ok(publish(release));
+      expect([after, servedVersion(root)]).toEqual([after, release]);
+      expect([after, appInfo(name)]).toEqual([after, expect.stringMatching(/RUNNING/)]);
+      const log = fs.readFileSync(path.join(mnt(root), 'log', 'app.log'), 'utf8').trim().split('\n');
+      expect([after, log[log.length - 1]]).toEqual([after, `serving ${release}`]);
+      served = release;
+    }
+  });
+
+  it('run twice, the second run changes nothing: no restart', () => {
+    build(root, 'twice');
+    ok(publish('twice'));
+    const pid = appPid(name);
+    const again = ok(publish('twice'));
+    expect(again.stderr).toContain('is published and running: nothing to do');
+    expect(appPid(name)).toBe(pid);
+    expect(servedVersion(root)).toBe('twice');
+    // The empty output/ a first publish left is never published.
+    expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
+  });
+
+  it('a build that does not start is switched back: the previous release serves again and publish fails', () => {
+    build(root, 'broken');
+    const run = publish('broken');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("app/ is back on release twice, the new one stays in .releases/broken");
+    expect(servedVersion(root)).toBe('twice');
+    expect(appInfo(name)).toMatch(/RUNNING/);
+  });
+
+  it('supervisord not answering in an existing container is a failure, never a success', () => {
+    fs.renameSync(path.join(mnt(root), 'home', 'supervisor.sock'), path.join(mnt(root), 'home', 'moved.sock'));
+    try {
+      build(root, 'unanswered');
+      const run = publish('unanswered');
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("supervisord of app 'switch' does not answer");
+      expect(run.stderr).toContain('app/ is back on release twice');
+      expect(servedVersion(root)).toBe('twice');
+    } finally {
+      fs.renameSync(path.join(mnt(root), 'home', 'moved.sock'), path.join(mnt(root), 'home', 'supervisor.sock'));
+    }
+  });
+
+  it('a stopped run container is started and the app restarted with the new release', () => {
+    docker(['stop', '-t', '2', name]);
+    build(root, 'restarted');
+    ok(publish('restarted'));
+    expect(appInfo(name)).toMatch(/RUNNING/);
+    expect(servedVersion(root)).toBe('restarted');
+  });
+});
