@@ -188,6 +188,38 @@ describe('scripts/state-check.sh', () => {
     }
   });
 
+  it('never takes part of a password for the host: "@" in it, values that look like host=, query values', () => {
+    const unreachable = `modulus: the "pg" state backend (PostgreSQL, from PG_CONN_STR) cannot be reached at 127.0.0.1:${closed}; nothing was planned or changed.\n`;
+    for (const [conn, password] of [
+      // The user information runs to the last '@' before the host (as Go's net/url, which Terraform's pg backend uses).
+      [`postgresql://state:Unit-s3cret@Pa55@127.0.0.1:${closed}/state`, 'Unit-s3cret@Pa55'],
+      [`postgres://state:a@Leak-one@Leak-two@127.0.0.1:${closed}/state?sslmode=disable`, 'a@Leak-one@Leak-two'],
+      // keyword=value: a quoted or escaped value is one value, whatever it holds.
+      [`password='x host=Leak-quoted port=1' host=127.0.0.1 port=${closed}`, 'x host=Leak-quoted port=1'],
+      [`password=Leak\\ host=Leak-escaped host = 127.0.0.1 port= ${closed} user=state`, 'Leak host=Leak-escaped'],
+      // A query value is one value up to '&'.
+      [`postgres://state@127.0.0.1:${closed}/state?password=Leak?host=Leak-query`, 'Leak?host=Leak-query'],
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, output: result.stdout + result.stderr }).toEqual({ conn, status: 1, output: unreachable });
+      for (const part of password.split(/[@ ?=]/).filter((piece) => piece.length >= 4)) expect(result.stderr).not.toContain(part);
+    }
+  });
+
+  it('leaves to Terraform, printing nothing, connection strings where host and password cannot be told apart', () => {
+    for (const conn of [
+      `postgres://state:1234/Leak-slash@127.0.0.1:${closed}/state`, // '/' in the password: Go takes 'state:1234' for host:port
+      `postgres://state:p?Leak-question@127.0.0.1:${closed}/state`,
+      `postgres://state:p#Leak-hash@127.0.0.1:${closed}/state`,
+      `host=127.0.0.1 port=${closed} password='Leak-unterminated`,
+      `host=127.0.0.1 port=${closed} password=Leak-trailing\\`,
+      `postgres://state:${PASSWORD}@[::1]:${closed}/state`,
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, output: result.stdout + result.stderr }).toEqual({ conn, status: 0, output: '' });
+    }
+  });
+
   it('passes a reachable server, the local backend and connection strings it leaves to Terraform', () => {
     for (const env of <Record<string, string>[]>[
       { MODULUS_STATE: 'pg', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${open}/state` },
