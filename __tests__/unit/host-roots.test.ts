@@ -24,11 +24,11 @@ interface Verdict {
 }
 
 /** check_root ROOT as modulus-volume.sh calls it: messages.sh and roots.sh sourced, under set -euo pipefail. */
-function shell(root: string, scripts = SCRIPTS): { status: number; stdout: string; stderr: string } {
+function shell(root: string, scripts = SCRIPTS, env: Record<string, string> = {}): { status: number; stdout: string; stderr: string } {
   const result = spawnSync(
     'bash',
     ['-c', 'set -euo pipefail; source "$1/messages.sh"; PROGRAM=t; source "$1/roots.sh"; check_root "$2"', '_', scripts, root],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
+    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } },
   );
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
@@ -225,5 +225,15 @@ describe('check_root: the host folders on the way to the root', () => {
     const malformed = copy('/etc\n  /usr   # comment\netc\n');
     expect(shell('/srv/modulus', malformed)).toEqual({ status: 1, stdout: '', stderr: `t: error: ${malformed}/forbidden-roots: line 3: 'etc' is not an absolute path\n` });
     expect(shell('/usr/x', copy('/etc\n  /usr   # comment'))).toEqual(refusal('/usr/x', `${OWN}: this one is inside the system folder /usr ${LIST}`));
+  });
+
+  it('fails (exit 1) rather than pass a root whose folders it cannot read', () => {
+    const bin = tempDir('modulus-roots-bin-');
+    fs.writeFileSync(path.join(bin, 'stat'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    expect(shell('/srv/modulus', SCRIPTS, { PATH: `${bin}:${process.env.PATH}` })).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: 't: error: cannot check MODULUS_ROOT: no owner and mode for /\n',
+    });
   });
 });

@@ -55,7 +55,7 @@ check_root() {
     fi
   done
 
-  local path=/ parent part owner mode
+  local path=/ parent part info owner mode
   local -a parts=()
   IFS=/ read -r -a parts <<<"${root#/}"
   for part in "" "${parts[@]}"; do
@@ -63,7 +63,9 @@ check_root() {
       parent=${path}
       path="${path%/}/${part}"
       if [[ ! -e "${path}" && ! -L "${path}" ]]; then
-        mode=$(stat -c '%a' -- "${parent}")
+        if ! mode=$(stat -c '%a' -- "${parent}") || [[ ! "${mode}" =~ ^[0-7]+$ ]]; then
+          fail 1 "cannot check MODULUS_ROOT: no mode for ${parent}"
+        fi
         if ((8#${mode} & 8#022)); then
           fail 2 "${bad}: ${ROOT_ALLOWED}, which only root can change: ${parent} is writable by group or others, who could create ${path} first"
         fi
@@ -73,7 +75,11 @@ check_root() {
     if [[ -L "${path}" ]]; then
       fail 2 "${bad}: ${ROOT_ALLOWED}, which only root can change: ${path} is a symbolic link"
     fi
-    read -r owner mode < <(stat -c '%u %a' -- "${path}")
+    if ! info=$(stat -c '%u %a' -- "${path}") || [[ ! "${info}" =~ ^([0-9]+)\ ([0-7]+)$ ]]; then
+      fail 1 "cannot check MODULUS_ROOT: no owner and mode for ${path}"
+    fi
+    owner=${BASH_REMATCH[1]}
+    mode=${BASH_REMATCH[2]}
     if ((owner != 0 && owner != EUID)); then
       fail 2 "${bad}: ${ROOT_ALLOWED}, which only root can change: ${path} is owned by uid ${owner}, not root"
     fi
