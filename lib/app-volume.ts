@@ -7,7 +7,7 @@ import {
   supervisorValueProblem,
   validateAppName,
   validateEnvNames,
-  validateHostPath,
+  validateVolumeRoot,
   validateSizeMiB,
   volumeScriptHash,
 } from './private/app-runtime';
@@ -201,7 +201,7 @@ export class AppVolume extends Construct {
     }
     this.backend = validateEnum(this, 'backend', props.backend ?? props.host?.volumeBackend ?? VolumeBackend.LOOPFILE, VolumeBackend, 'VolumeBackend');
     this.sizeMiB = validateSizeMiB(this, 'sizeMiB', props.sizeMiB ?? 2048);
-    this.hostRoot = validateHostPath(this, 'hostRoot', props.hostRoot ?? `${props.host?.volumeRoot ?? DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);
+    this.hostRoot = validateVolumeRoot(this, 'hostRoot', props.hostRoot ?? `${props.host?.volumeRoot ?? DEFAULT_VOLUME_HOST_ROOT}/${this.appName}`);
     this.hostPath = `${this.hostRoot}/mnt`;
     this.removalPolicy = validateEnum(this, 'removalPolicy', props.removalPolicy ?? VolumeRemovalPolicy.RETAIN, VolumeRemovalPolicy, 'VolumeRemovalPolicy');
 

@@ -3,7 +3,7 @@ import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
 import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
-import { validateHostPath } from './private/app-runtime';
+import { validateVolumeRoot } from './private/app-runtime';
 import { SshAccess } from './private/host-steps';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 
@@ -30,7 +30,9 @@ export interface SshProvisioning {
 /** Where and how the apps of one host keep their volumes. */
 export interface HostVolumeSettings {
   /**
-   * Folder under which each app's volume lives, in `<root>/<app name>`.
+   * Folder under which each app's volume lives, in `<root>/<app name>`: a folder of its own, not a system
+   * folder, inside one or above one (`/etc`, `/var/lib/docker/x` or `/var` are refused; the list is
+   * scripts/volume/forbidden-roots).
    * @default '/var/lib/modulus/volumes'
    */
   readonly root?: string;
@@ -135,7 +137,7 @@ export class DockerHost extends Construct {
     }
 
     const volumes = props.volumes ?? {};
-    this.volumeRoot = validateHostPath(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);
+    this.volumeRoot = validateVolumeRoot(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);
     this.volumeBackend = volumes.backend;
     this.volumeLvm = volumes.lvm;
 

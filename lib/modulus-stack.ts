@@ -17,7 +17,8 @@ export interface ModulusStackProps {
   readonly dockerHost?: string;
   /**
    * Local state file, relative to the stack's folder in cdktf.out (cdktf.out/stacks/<id>), so no absolute path of
-   * this machine lands in the synthesized JSON.
+   * this machine lands in the synthesized JSON. It holds the stack's secrets: a synth by the cdktf CLI creates it
+   * and its `.backup` with mode 0600 (Terraform keeps the mode when it writes them) and makes existing ones 0600.
    * @default '../../../terraform.<id>.tfstate' (the project root, next to cdktf.json)
    */
   readonly statePath?: string;

@@ -1,4 +1,6 @@
-import { LocalBackend, PgBackend, TerraformBackend, TerraformStack } from 'cdktf';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Annotations, LocalBackend, PgBackend, TerraformBackend, TerraformStack } from 'cdktf';
 import { invalid, invalidSetting } from './private/validation';
 
 /**
@@ -57,8 +59,11 @@ export function addStateBackend(stack: TerraformStack, stackId: string, choice: 
     return backend;
   }
   switch (choice?.type) {
-    case StateBackendType.LOCAL:
-      return new LocalBackend(stack, { path: statePath });
+    case StateBackendType.LOCAL: {
+      const backend = new LocalBackend(stack, { path: statePath });
+      keepLocalStatePrivate(stack, statePath);
+      return backend;
+    }
     case StateBackendType.PG: {
       const schemaName = pgSchemaName(stackId, choice.schemaPrefix);
       if (!SCHEMA_RE.test(schemaName)) {
@@ -75,6 +80,67 @@ export function addStateBackend(stack: TerraformStack, stackId: string, choice: 
     }
     default:
       throw invalid(stack, 'backend', choice, `give { type: StateBackendType.LOCAL }, { type: StateBackendType.PG } or a function returning a cdktf TerraformBackend`);
+  }
+}
+
+/**
+ * Keeps the local state of `stack` (statePath, relative to its folder in cdktf.out) and everything Terraform
+ * writes next to the stack's configuration readable by its owner alone: state files hold every secret the
+ * stack handles (SSH keys, registry passwords), and `cdktf diff` leaves a saved plan, which holds them too, in
+ * the stack's folder. Terraform creates these files with the process's umask (0644 by default), but writes an
+ * existing state file, its `.backup` and a saved plan in place, keeping their mode (measured with Terraform
+ * 1.5.7 and 1.11.4; an empty state file reads as no state). So, whenever the stack is written to disk:
+ *
+ * - its folder in cdktf.out becomes 0700;
+ * - when the cdktf CLI runs the synth (`cdktf synth|deploy|diff|destroy`, which set CDKTF_OUTDIR to this outdir),
+ *   the state file and its `.backup` are created empty with mode 0600 when missing, and the state file and every
+ *   `<state file>.*` next to it (backups of `terraform state` commands) lose all group and other permissions.
+ *   A synth outside the CLI (tests, a script's own outdir) leaves files outside its outdir alone.
+ *
+ * A file that cannot be changed (another user's) gives a warning, not an error.
+ */
+function keepLocalStatePrivate(stack: TerraformStack, statePath: string): void {
+  const synthesizer = stack.synthesizer;
+  stack.synthesizer = {
+    synthesize(session) {
+      const workingDirectory = path.join(session.outdir, session.manifest.forStack(stack).workingDirectory);
+      const cliOutdir = process.env.CDKTF_OUTDIR;
+      try {
+        if (cliOutdir && path.resolve(cliOutdir) === path.resolve(session.outdir)) {
+          privateStateFiles(path.resolve(workingDirectory, statePath));
+        }
+      } catch (error) {
+        Annotations.of(stack).addWarning(`modulus-images: could not make the local state file ${statePath} private (0600): ${(error as Error).message}`);
+      }
+      synthesizer.synthesize(session);
+      fs.chmodSync(workingDirectory, 0o700);
+    },
+  };
+}
+
+/** Creates `file` and `file.backup` as empty 0600 files when missing; removes group and other permissions from them and from `file.*`. */
+export function privateStateFiles(file: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const base = path.basename(file);
+  const siblings = fs.readdirSync(dir).filter((name) => name.startsWith(`${base}.`));
+  for (const name of new Set([base, `${base}.backup`, ...siblings])) {
+    const create = name === base || name === `${base}.backup`;
+    let fd: number;
+    try {
+      // O_CREAT without O_EXCL: an existing file (or a symbolic link's target, as Terraform follows it) is opened;
+      // O_NONBLOCK: never wait on a FIFO.
+      fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (create ? fs.constants.O_CREAT : 0), 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !create) continue;
+      throw error;
+    }
+    try {
+      const stat = fs.fstatSync(fd);
+      if (stat.isFile() && (stat.mode & 0o077) !== 0) fs.fchmodSync(fd, stat.mode & 0o700);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 

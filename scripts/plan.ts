@@ -22,6 +22,10 @@ function run(command: string, args: string[], cwd: string): string {
 }
 
 run('npx', ['cdktf', 'synth'], root);
+// From here on every file Terraform writes is its owner's alone: plan.tfplan holds every variable's value, and the
+// state files their secrets (ModulusStack also makes them 0600 at synth). Not before the synth: cdktf.out's
+// image build contexts keep the mode they are written with, and Docker copies it into the images.
+process.umask(0o077);
 const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
 fs.mkdirSync(reportDir, { recursive: true });
 const summaries: StackSummary[] = [];

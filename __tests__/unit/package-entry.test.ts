@@ -118,12 +118,15 @@ describe('the packed package', () => {
     expect(run.env).toContain('PORT=18290');
   });
 
-  it('packages the host provisioning scripts with their size limits into cdktf.out', () => {
+  it('packages the host provisioning scripts with their size limits and forbidden roots into cdktf.out', () => {
     const command = Object.values<any>(synthesized.resource.null_resource)
       .map((step) => step.provisioner?.[0]?.['local-exec']?.command)
       .find(Boolean);
     const script = /bash (assets\/\S+)\/modulus-volume\.sh/.exec(command)![1];
     const folder = path.join(consumer, 'cdktf.out', 'stacks', 'python', script);
-    expect(fs.readdirSync(folder).sort()).toEqual(['README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh', 'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'staging.sh']);
+    expect(fs.readdirSync(folder).sort()).toEqual([
+      'README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'forbidden-roots', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh',
+      'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'roots.sh', 'staging.sh',
+    ]);
   });
 });

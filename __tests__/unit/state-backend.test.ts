@@ -6,7 +6,7 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { App, HttpBackend, LocalBackend, PgBackend, TerraformBackend, Testing } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
-import { pgSchemaName, StateBackend, stateBackendFromEnvironment, StateBackendType } from '../../lib/state-backend';
+import { pgSchemaName, privateStateFiles, StateBackend, stateBackendFromEnvironment, StateBackendType } from '../../lib/state-backend';
 import { errorMessage } from './support/app-runtime';
 import { copyCheckout, readTree, REPO_ROOT } from './support/checkout';
 import { makeImagesDirectory } from './support/fixtures';
@@ -188,6 +188,38 @@ describe('scripts/state-check.sh', () => {
     }
   });
 
+  it('never takes part of a password for the host: "@" in it, values that look like host=, query values', () => {
+    const unreachable = `modulus: the "pg" state backend (PostgreSQL, from PG_CONN_STR) cannot be reached at 127.0.0.1:${closed}; nothing was planned or changed.\n`;
+    for (const [conn, password] of [
+      // The user information runs to the last '@' before the host (as Go's net/url, which Terraform's pg backend uses).
+      [`postgresql://state:Unit-s3cret@Pa55@127.0.0.1:${closed}/state`, 'Unit-s3cret@Pa55'],
+      [`postgres://state:a@Leak-one@Leak-two@127.0.0.1:${closed}/state?sslmode=disable`, 'a@Leak-one@Leak-two'],
+      // keyword=value: a quoted or escaped value is one value, whatever it holds.
+      [`password='x host=Leak-quoted port=1' host=127.0.0.1 port=${closed}`, 'x host=Leak-quoted port=1'],
+      [`password=Leak\\ host=Leak-escaped host = 127.0.0.1 port= ${closed} user=state`, 'Leak host=Leak-escaped'],
+      // A query value is one value up to '&'.
+      [`postgres://state@127.0.0.1:${closed}/state?password=Leak?host=Leak-query`, 'Leak?host=Leak-query'],
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, output: result.stdout + result.stderr }).toEqual({ conn, status: 1, output: unreachable });
+      for (const part of password.split(/[@ ?=]/).filter((piece) => piece.length >= 4)) expect(result.stderr).not.toContain(part);
+    }
+  });
+
+  it('leaves to Terraform, printing nothing, connection strings where host and password cannot be told apart', () => {
+    for (const conn of [
+      `postgres://state:1234/Leak-slash@127.0.0.1:${closed}/state`, // '/' in the password: Go takes 'state:1234' for host:port
+      `postgres://state:p?Leak-question@127.0.0.1:${closed}/state`,
+      `postgres://state:p#Leak-hash@127.0.0.1:${closed}/state`,
+      `host=127.0.0.1 port=${closed} password='Leak-unterminated`,
+      `host=127.0.0.1 port=${closed} password=Leak-trailing\\`,
+      `postgres://state:${PASSWORD}@[::1]:${closed}/state`,
+    ]) {
+      const result = check({ MODULUS_STATE: 'pg', PG_CONN_STR: conn });
+      expect({ conn, status: result.status, output: result.stdout + result.stderr }).toEqual({ conn, status: 0, output: '' });
+    }
+  });
+
   it('passes a reachable server, the local backend and connection strings it leaves to Terraform', () => {
     for (const env of <Record<string, string>[]>[
       { MODULUS_STATE: 'pg', PG_CONN_STR: `postgres://state:${PASSWORD}@127.0.0.1:${open}/state` },
@@ -198,5 +230,119 @@ describe('scripts/state-check.sh', () => {
       const result = check(env);
       expect({ env, status: result.status, output: result.stdout + result.stderr }).toEqual({ env, status: 0, output: '' });
     }
+  });
+});
+
+const modeOf = (file: string) => (fs.statSync(file).mode & 0o777).toString(8).padStart(4, '0');
+
+describe('local state files are their owner\'s alone (they hold the stack\'s secrets)', () => {
+  it('privateStateFiles creates the state file and its backup empty with 0600, and takes group and others off the existing ones', () => {
+    const dir = tempDir('modulus-state-private-');
+    const state = path.join(dir, 'terraform.images.tfstate');
+    privateStateFiles(state);
+    expect([modeOf(state), modeOf(`${state}.backup`), fs.readFileSync(state, 'utf8')]).toEqual(['0600', '0600', '']);
+
+    fs.writeFileSync(state, '{"serial": 1}');
+    fs.chmodSync(state, 0o644);
+    fs.writeFileSync(`${state}.1700000000.backup`, '{}', { mode: 0o664 });
+    fs.writeFileSync(path.join(dir, 'terraform.apps.tfstate'), '{}', { mode: 0o644 });
+    privateStateFiles(state);
+    expect([modeOf(state), modeOf(`${state}.1700000000.backup`), fs.readFileSync(state, 'utf8')]).toEqual(['0600', '0600', '{"serial": 1}']);
+    expect(modeOf(path.join(dir, 'terraform.apps.tfstate'))).toBe('0644');
+
+    // A state file that is a symbolic link: Terraform writes its target, so that is what becomes private.
+    const target = path.join(dir, 'elsewhere.json');
+    fs.writeFileSync(target, '{}', { mode: 0o644 });
+    fs.symlinkSync(target, path.join(dir, 'linked.tfstate'));
+    privateStateFiles(path.join(dir, 'linked.tfstate'));
+    expect(modeOf(target)).toBe('0600');
+
+    const nested = path.join(dir, 'state', 'deeper', 'x.tfstate');
+    privateStateFiles(nested);
+    expect([modeOf(path.dirname(nested)), modeOf(nested)]).toEqual(['0700', '0600']);
+  });
+
+  describe('at synth', () => {
+    const saved = process.env.CDKTF_OUTDIR;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.CDKTF_OUTDIR;
+      else process.env.CDKTF_OUTDIR = saved;
+    });
+    const project = (backend?: StateBackend) => {
+      const dir = tempDir('modulus-state-synth-');
+      const outdir = path.join(dir, 'cdktf.out');
+      const app = new App({ outdir, skipValidation: true });
+      new ModulusStack(app, 'images', { backend });
+      return { dir, outdir, app };
+    };
+
+    it('as the cdktf CLI runs it (CDKTF_OUTDIR): state file and backup 0600, the stack folder 0700', () => {
+      const { dir, outdir, app } = project();
+      process.env.CDKTF_OUTDIR = outdir;
+      app.synth();
+      expect(fs.readdirSync(dir).sort()).toEqual(['cdktf.out', 'terraform.images.tfstate', 'terraform.images.tfstate.backup']);
+      expect(['terraform.images.tfstate', 'terraform.images.tfstate.backup'].map((file) => modeOf(path.join(dir, file)))).toEqual(['0600', '0600']);
+      expect(modeOf(path.join(outdir, 'stacks', 'images'))).toBe('0700');
+    });
+
+    it('of another outdir, or with another backend: no file outside the outdir', () => {
+      const other = project();
+      process.env.CDKTF_OUTDIR = path.join(other.dir, 'elsewhere');
+      other.app.synth();
+      expect(fs.readdirSync(other.dir)).toEqual(['cdktf.out']);
+      expect(modeOf(path.join(other.outdir, 'stacks', 'images'))).toBe('0700');
+
+      const pg = project({ type: StateBackendType.PG });
+      process.env.CDKTF_OUTDIR = pg.outdir;
+      pg.app.synth();
+      expect(fs.readdirSync(pg.dir)).toEqual(['cdktf.out']);
+    });
+  });
+
+  // Real Terraform (scripts/toolchain: Terraform 1.5.7 and the provider mirror), no Docker: a stack with one output.
+  const toolchain = spawnSync('bash', ['-c', 'source scripts/toolchain/env.sh 2>/dev/null; [ -x "$TERRAFORM_BINARY_NAME" ] && [ -f "$TF_CLI_CONFIG_FILE" ]'], {
+    cwd: REPO_ROOT,
+  });
+  (toolchain.status === 0 ? it : it.skip)('a real deploy, through scripts/toolchain/cdktf.sh and by npx cdktf directly, under umask 022, leaves 0600 state files', () => {
+    const dir = tempDir('modulus-state-deploy-');
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'ES2020', esModuleInterop: true } }));
+    fs.writeFileSync(
+      path.join(dir, 'cdktf.json'),
+      JSON.stringify({ language: 'typescript', app: 'npx ts-node --transpile-only main.ts', projectId: 'state-mode', sendCrashReports: 'false', terraformProviders: [] }),
+    );
+    // The docker provider is never configured: no resource uses it.
+    fs.writeFileSync(
+      path.join(dir, 'main.ts'),
+      `import { App, TerraformOutput } from 'cdktf';\n` +
+        `import { ModulusStack } from ${JSON.stringify(path.join(REPO_ROOT, 'lib/modulus-stack'))};\n` +
+        `const app = new App({ skipValidation: true });\n` +
+        `const stack = new ModulusStack(app, 'tiny', { dockerHost: 'unix:///nonexistent/modulus-docker.sock' });\n` +
+        `new TerraformOutput(stack, 'value', { value: process.env.TINY_VALUE ?? 'a' });\n` +
+        `app.synth();\n`,
+    );
+    const run = (command: string, value: string) => {
+      const script = `umask 022\nsource ${JSON.stringify(path.join(REPO_ROOT, 'scripts/toolchain/env.sh'))}\n${command}`;
+      const result = spawnSync('bash', ['-c', script], { cwd: dir, env: { ...process.env, TINY_VALUE: value, CI: '1' }, encoding: 'utf8' });
+      expect({ command, status: result.status, output: result.status === 0 ? '' : result.stdout + result.stderr }).toEqual({ command, status: 0, output: '' });
+    };
+    const modes = () => Object.fromEntries(fs.readdirSync(dir).filter((file) => file.includes('.tfstate')).map((file) => [file, modeOf(path.join(dir, file))]));
+    const WRAPPER = `bash ${JSON.stringify(path.join(REPO_ROOT, 'scripts/toolchain/cdktf.sh'))}`;
+
+    run(`${WRAPPER} deploy tiny --auto-approve --no-color`, 'a');
+    expect(modes()).toEqual({ 'terraform.tiny.tfstate': '0600', 'terraform.tiny.tfstate.backup': '0600' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'terraform.tiny.tfstate'), 'utf8')).outputs.value.value).toBe('a');
+
+    run('npx cdktf deploy tiny --auto-approve --skip-provider-lock --no-color', 'b');
+    expect(modes()).toEqual({ 'terraform.tiny.tfstate': '0600', 'terraform.tiny.tfstate.backup': '0600' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'terraform.tiny.tfstate.backup'), 'utf8')).outputs.value.value).toBe('a');
+
+    // State files made before this change (0644) are tightened by the next synth; `cdktf diff` keeps its saved plan
+    // (which holds every value) in the stack's 0700 folder.
+    for (const file of Object.keys(modes())) fs.chmodSync(path.join(dir, file), 0o644);
+    run(`${WRAPPER} diff tiny --no-color`, 'c');
+    expect(modes()).toEqual({ 'terraform.tiny.tfstate': '0600', 'terraform.tiny.tfstate.backup': '0600' });
+    expect(fs.existsSync(path.join(dir, 'cdktf.out/stacks/tiny/plan'))).toBe(true);
+    expect(modeOf(path.join(dir, 'cdktf.out/stacks/tiny'))).toBe('0700');
   });
 });

@@ -5,6 +5,7 @@ import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
 import { BuildJob, BuildJobProps } from '../../lib/build-job';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
+import { DockerHost } from '../../lib/docker-host';
 import { ImageHierarchy, ImageHierarchyProps } from '../../lib/image-hierarchy';
 import { ModulusImage, ModulusImageProps } from '../../lib/modulus-image';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
@@ -48,6 +49,7 @@ const CASES: Array<[string, () => unknown, string, string, string]> = [
   ['removal policy', () => volume({ removalPolicy: 'snapshot' as any }), 'test/Vol', 'removalPolicy', "'snapshot'"],
   ['lvm without lvm-thin', () => volume({ lvm: { volumeGroup: 'vg', thinPool: 'p' } }), 'test/Vol', 'lvm', '{"volumeGroup":"vg","thinPool":"p"}'],
   ['host root', () => volume({ hostRoot: 'var/x' }), 'test/Vol', 'hostRoot', "'var/x'"],
+  ['volume root', () => new DockerHost(stack(), 'Host', { hostName: 'a', engine: 'unix:///var/run/docker.sock', volumes: { root: '/etc' } }), 'test/Host', 'volumes.root', "'/etc'"],
   ['environment name', () => volume({ environment: { 'A-B': '1' } }), 'test/Vol', 'environment name', "'A-B'"],
   ['secret value', () => volume({ secretEnvironment: { TOKEN: 'a\nb' } }), 'test/Vol', 'secretEnvironment.TOKEN', '(value hidden)'],
   ['secret given twice', () => volume({ environment: { A: '1' }, secretEnvironment: { A: '2' } }), 'test/Vol', 'secretEnvironment name', "'A'"],

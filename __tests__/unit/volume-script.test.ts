@@ -130,7 +130,7 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     );
     const bootDir = machine.env.MODULUS_BOOT_DIR;
     expect(sourcedFiles()).toEqual(expect.arrayContaining(['limits.env', 'messages.sh', 'device.sh']));
-    for (const file of ['modulus-volume.sh', 'modulus-process-limit.sh', ...sourcedFiles()]) {
+    for (const file of ['modulus-volume.sh', 'modulus-process-limit.sh', 'in-volume.sh', 'forbidden-roots', ...sourcedFiles()]) {
       expect(fs.readFileSync(path.join(bootDir, file), 'utf8')).toBe(fs.readFileSync(path.join(SCRIPTS, file), 'utf8'));
     }
     const unit = path.join(machine.env.MODULUS_SYSTEMD_DIR, 'modulus-volumes.service');
@@ -288,7 +288,7 @@ describe('volume script: input checks (exit 2, nothing done)', () => {
     ['an invalid app name', { MODULUS_APP: 'Bad_Name' }, "invalid app name 'Bad_Name'"],
     ['a missing app name', { MODULUS_APP: '' }, 'MODULUS_APP is required'],
     ['a relative root', { MODULUS_ROOT: 'relative/x' }, "invalid MODULUS_ROOT 'relative/x'"],
-    ['a root with ..', { MODULUS_ROOT: '/var/../etc' }, "no '.' or '..' components"],
+    ['a root with ..', { MODULUS_ROOT: '/var/../etc' }, "without '.' or '..' components"],
     ['an unknown backend', { MODULUS_BACKEND: 'zfs' }, "unknown MODULUS_BACKEND 'zfs'"],
     ['lvm-thin without a volume group', { MODULUS_BACKEND: 'lvm-thin', MODULUS_LVM_POOL: 'p' }, 'lvm-thin needs MODULUS_LVM_VG'],
     ['a size with a unit', { MODULUS_SIZE_MIB: '2G' }, "invalid MODULUS_SIZE_MIB '2G'"],

@@ -118,6 +118,61 @@ export function validateHostPath(scope: IConstruct, field: string, value: string
   return value;
 }
 
+/** What a volume root may be: the start of every refusal of validateVolumeRoot (and of roots.sh's check_root). */
+const VOLUME_ROOT_ALLOWED = 'use a folder of its own such as /var/lib/modulus/volumes';
+
+let forbiddenRootList: string[] | undefined;
+
+/**
+ * The folders no volume root may be, lie inside or hold: scripts/volume/forbidden-roots, the file
+ * scripts/volume/roots.sh reads on the host, so the constructs and the script refuse the same roots.
+ */
+export function forbiddenRoots(): string[] {
+  if (!forbiddenRootList) {
+    const file = path.join(volumeScriptDir(), 'forbidden-roots');
+    const entries: string[] = [];
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const entry = line.replace(/#.*/, '').trim();
+      if (entry === '') continue;
+      if (entry !== '/' && !/^(\/[A-Za-z0-9._-]+)+$/.test(entry)) throw new Error(`modulus-images: ${file}: '${entry}' is not an absolute path`);
+      entries.push(entry);
+    }
+    if (entries.length === 0) throw new Error(`modulus-images: ${file} lists no folder`);
+    forbiddenRootList = entries;
+  }
+  return forbiddenRootList;
+}
+
+/**
+ * Why `root` (a path validateHostPath accepts) may not be a volume root, or undefined when it may: it is a
+ * folder of forbidden-roots, lies inside one (other than '/') or holds one. The first match in the file's order
+ * of these three tests, as check_root reports it.
+ */
+export function forbiddenRootProblem(root: string): string | undefined {
+  const list = forbiddenRoots();
+  const source = '(scripts/volume/forbidden-roots)';
+  const same = list.find((entry) => root === entry);
+  if (same) return `${same} is a system folder ${source}`;
+  const outer = list.find((entry) => entry !== '/' && root.startsWith(`${entry}/`));
+  if (outer) return `this one is inside the system folder ${outer} ${source}`;
+  const inner = list.find((entry) => entry.startsWith(`${root}/`));
+  if (inner) return `this one holds the system folder ${inner} ${source}`;
+  return undefined;
+}
+
+/**
+ * A host folder the volume script may work in as root (an app volume's root, or the folder holding the roots
+ * of a host's volumes): validateHostPath, then not a system folder of scripts/volume/forbidden-roots, inside
+ * one or above one (`/etc`, `/var/lib/docker/x`, `/var`). The script (roots.sh) refuses the same paths, and
+ * also checks the host's folders on the way (symbolic links, owners, modes), which only it can see.
+ */
+export function validateVolumeRoot(scope: IConstruct, field: string, value: string): string {
+  validateHostPath(scope, field, value);
+  const problem = forbiddenRootProblem(value);
+  if (problem) throw invalid(scope, field, value, `${VOLUME_ROOT_ALLOWED}: ${problem}`);
+  return value;
+}
+
 /** Environment variable names accepted everywhere (supervisor, Docker, local-exec). */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -93,12 +93,14 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
 # shellcheck source-path=SCRIPTDIR source=messages.sh
 source "${HERE}/messages.sh"
+# shellcheck source-path=SCRIPTDIR source=roots.sh
+source "${HERE}/roots.sh"
 # shellcheck source-path=SCRIPTDIR source=device.sh
 source "${HERE}/device.sh"
 # shellcheck source-path=SCRIPTDIR source=container.sh
@@ -133,12 +135,7 @@ validate_common() {
   [[ "${APP}" =~ ^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$ ]] ||
     fail 2 "invalid app name '${APP}': use a lowercase letter, then letters, digits or '-', ending in a letter or digit, at most 40 characters"
   ROOT="${MODULUS_ROOT:-/var/lib/modulus/volumes/${APP}}"
-  [[ "${ROOT}" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ ]] ||
-    fail 2 "invalid MODULUS_ROOT '${ROOT}': an absolute path of letters, digits, '.', '_', '-' and '/', not ending in '/'"
-  case "/${ROOT}/" in
-    */../* | */./*) fail 2 "invalid MODULUS_ROOT '${ROOT}': no '.' or '..' components" ;;
-  esac
-  [[ "${ROOT}" != "/" ]] || fail 2 "MODULUS_ROOT may not be /"
+  check_root "${ROOT}"
   case "${BACKEND}" in
     loopfile) ;;
     lvm-thin)

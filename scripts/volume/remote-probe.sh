@@ -73,7 +73,7 @@ main() {
       "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
       "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${dir}/query.json"
     mkdir "${dir}/bundle"
-    cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${dir}/bundle/"
+    cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/forbidden-roots" "${dir}/bundle/"
     mv -- "${dir}/query.json" "${dir}/bundle/"
   )
 
