@@ -120,7 +120,7 @@ describe('privileged steps never follow a link the app planted', () => {
   });
 
   const ENTRIES = ['input', 'output', 'home', 'tmp', 'log', 'app', '.releases', 'supervisor.conf', '.build-secrets', '.modulus-volume', 'home/supervisor.sock'];
-  const targets = () => [canary, mnt(neighbour), path.join(mnt(neighbour), 'home')];
+  const targets = () => [canary, path.join(mnt(neighbour), 'home')];
 
   it.each(ENTRIES)('%s replaced by a link to the canary or to the other volume: every step stays inside the volume', (entry) => {
     const outcomes: Record<string, string> = {};
@@ -145,6 +145,36 @@ describe('privileged steps never follow a link the app planted', () => {
     expect(Object.values(outcomes).filter((outcome) => outcome.startsWith('no message'))).toEqual([]);
     expect(snapshot(canary)).toEqual(before.canary);
     expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
+  });
+
+  it('every step inside the volume runs as mop in a container whose only mount is the volume, no network, no capabilities', () => {
+    // A stand-in docker first on PATH records each call, then runs the real one.
+    const bin = path.join(TEMP, 'recording');
+    const log = path.join(TEMP, 'docker-calls');
+    fs.mkdirSync(bin, { recursive: true });
+    const real = spawnSync('bash', ['-c', 'command -v docker'], { encoding: 'utf8' }).stdout.trim();
+    fs.writeFileSync(path.join(bin, 'docker'), `#!/usr/bin/env bash\nprintf '%s\\0' "$@" >>"${log}"; printf '\\n' >>"${log}"\nexec "${real}" "$@"\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    ok(script('create', attacker, { ...env, MODULUS_SIZE_MIB: '64' }));
+    ok(script('write-config', attacker, { ...env, MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: 'write-config-secret' }));
+    ok(script('prepare-build', attacker, { ...env, MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 'build-secret' }));
+    build(attacker, 'recorded');
+    ok(script('publish', attacker, { ...env, MODULUS_RELEASE: 'recorded', MODULUS_RUN_CONTAINER: 'modulus-app-attacker' }));
+    const runs = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split('\0').filter(Boolean)).filter((args) => args[0] === 'run');
+    // layout, write-file, prepare-build, write-file, stage, switch, prune (and layout again for create).
+    expect(runs.length).toBeGreaterThanOrEqual(6);
+    for (const args of runs) {
+      const value = (flag: string) => args.filter((_, index) => args[index - 1] === flag);
+      expect(value('--user')).toEqual(['441:444']);
+      expect(value('--network')).toEqual(['none']);
+      expect(value('--cap-drop')).toEqual(['ALL']);
+      expect(value('--security-opt')).toEqual(['no-new-privileges']);
+      expect(value('--mount')).toEqual([`type=bind,source=${mnt(attacker)},target=/mnt`]);
+      expect(args).toContain('--read-only');
+      expect(args.filter((arg) => /^(-v|--volume|--privileged|-e|--env|--cap-add|--device)$/.test(arg))).toEqual([]);
+      // Secrets reach the container on stdin, never as arguments.
+      expect(args.join(' ')).not.toMatch(/write-config-secret|build-secret/);
+    }
   });
 
   it("publishing the attacker never restarts the neighbour's app through a moved socket", () => {

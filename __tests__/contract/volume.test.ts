@@ -340,7 +340,9 @@ describe('the run image and an unmounted volume (a host reboot)', () => {
     ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
     expect([ownerOf(marker), modeOf(marker)]).toEqual(['441:444', '0640']);
     fs.rmSync(marker);
+    // What the app can plant: a folder of its own in the marker's place.
     fs.mkdirSync(path.join(marker, 'x'), { recursive: true });
+    for (const dir of [marker, path.join(marker, 'x')]) fs.chownSync(dir, 441, 444);
     ok(volumeScript('create', root, { MODULUS_SIZE_MIB: '64' }));
     expect(fs.lstatSync(marker).isFile()).toBe(true);
   });

@@ -288,6 +288,95 @@ describe('one cdktf deploy', () => {
     expect(await waitForHttp(ports.node)).toMatchObject({ status: 200, body: before });
   });
 
+  describe('an app that attacks the platform through its own volume', () => {
+    const canary = path.join(work, 'canary');
+    /** Every entry below `dir` (but the folders the app itself keeps writing to): path, type, owner, mode, content. */
+    const snapshot = (dir: string, skip: string[] = []) =>
+      ok(bash(`cd "${dir}" && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-printf '%p %y %U:%G %m %l\\n' | sort && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-type f -print0 | sort -z | xargs -0 -r sha256sum`), 'snapshot');
+    // The node app writes its own logs and notifications (health checks, events) while this runs.
+    const nodeVolume = () => snapshot(mnt('node'), ['log', 'notifications']);
+    const indexHtml = path.join(checkout, 'samples', 'static', 'src', 'index.html');
+    let original: string;
+
+    beforeAll(() => {
+      fs.mkdirSync(path.join(canary, 'cron.d'), { recursive: true });
+      fs.writeFileSync(path.join(canary, 'cron.d', 'job'), '* * * * * root true\n', { mode: 0o644 });
+      original = fs.readFileSync(indexHtml, 'utf8');
+    });
+    afterAll(() => {
+      fs.writeFileSync(indexHtml, original);
+    });
+
+    it('swapping its folders and socket for links during ten deploys changes nothing outside its volume; once it stops, a deploy serves', async () => {
+      const before = { canary: snapshot(canary), node: nodeVolume(), nodePid: appPid('node') };
+      const targets = [path.join(canary, 'cron.d'), mnt('node'), path.join(mnt('node'), 'home')];
+      const entries = ['input', 'output', 'home', 'tmp', 'app', '.releases', 'app.previous', 'home/supervisor.sock', 'supervisor.conf', 'log'];
+      // As mop inside the static app's run container: replace each entry with a link, briefly, over and over.
+      const attack = [
+        'cd /mnt',
+        'while :; do',
+        `  for entry in ${entries.join(' ')}; do`,
+        `    for target in ${targets.join(' ')}; do`,
+        '      mv -T -- "$entry" "$entry.saved" 2>/dev/null',
+        '      ln -sfn -- "$target" "$entry" 2>/dev/null',
+        '      sleep 0.02',
+        '      rm -f -- "$entry" 2>/dev/null',
+        '      mv -T -- "$entry.saved" "$entry" 2>/dev/null',
+        '    done',
+        '  done',
+        'done',
+      ].join('\n');
+      const attacker = spawn('docker', ['exec', container('static'), 'bash', '-c', attack], { stdio: 'ignore' });
+      const outcomes: string[] = [];
+      try {
+        for (let deploy = 1; deploy <= 10; deploy++) {
+          fs.writeFileSync(indexHtml, `${original}\n<!-- attack deploy ${deploy} -->\n`);
+          const run = bash('scripts/toolchain/cdktf.sh deploy apps --ignore-missing-stack-dependencies --auto-approve --no-color', { cwd: checkout, env });
+          const text = run.stdout + run.stderr;
+          // Either done, or a failure that says what failed.
+          outcomes.push(run.status === 0 ? 'ok' : /(modulus-volume: error: [^\n]+|Build of app '[^']+' \([a-z]+\) [^\n.]+|Error: [^\n]+)/.exec(text)?.[0] ?? `unexplained: ${text.slice(-2000)}`);
+        }
+      } finally {
+        attacker.kill('SIGKILL');
+        docker('exec', container('static'), 'pkill', '-KILL', '-f', 'while :; do');
+      }
+      console.log(`deploys under attack: ${outcomes.filter((outcome) => outcome === 'ok').length} of 10 succeeded; ${JSON.stringify(outcomes)}`);
+      expect(outcomes.filter((outcome) => outcome.startsWith('unexplained'))).toEqual([]);
+      expect(snapshot(canary)).toBe(before.canary);
+      expect(nodeVolume()).toBe(before.node);
+      expect(appPid('node')).toBe(before.nodePid);
+
+      // The attacker stopped: its volume may be in any state it left; the next deploy repairs the layout and serves.
+      for (const entry of entries) bash(`cd "${mnt('static')}" && if [ -L "${entry}" ]; then rm -f "${entry}"; fi && if [ -e "${entry}.saved" ]; then mv -T "${entry}.saved" "${entry}"; fi`);
+      fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack -->\n`);
+      cdktf('deploy images apps --auto-approve');
+      expect(await waitForHttp(ports.static)).toMatchObject({ status: 200, body: expect.stringContaining('after the attack') });
+    });
+
+    it("replacing its home with a link to another app's home: its deploy neither writes there nor restarts that app", async () => {
+      const before = { node: nodeVolume(), nodePid: appPid('node') };
+      const home = path.join(mnt('static'), 'home');
+      fs.renameSync(home, `${home}.real`);
+      fs.symlinkSync(path.join(mnt('node'), 'home'), home);
+      fs.lchownSync(home, 441, 444);
+      try {
+        fs.writeFileSync(indexHtml, `${original}\n<!-- moved home -->\n`);
+        const run = tryDeploy();
+        const served = (await httpGet(ports.static)).body;
+        // Either it serves the new build, or the deploy failed saying why.
+        expect(run.status === 0 ? served.includes('moved home') : /modulus-volume: error: .+|Build of app 'sample-static'/.test(run.stdout + run.stderr)).toBe(true);
+        expect(nodeVolume()).toBe(before.node);
+        expect(appPid('node')).toBe(before.nodePid);
+      } finally {
+        fs.rmSync(home, { force: true });
+        fs.renameSync(`${home}.real`, home);
+      }
+      fs.writeFileSync(indexHtml, original);
+      cdktf('deploy images apps --auto-approve');
+      expect((await waitForHttp(ports.static)).status).toBe(200);
+    });
+  });
+
   it('keeps a volume and its data when its volume resources are replaced (the create step adopts it)', async () => {
     const keep = path.join(mnt('static'), 'home', 'keep.txt');
     fs.writeFileSync(keep, 'precious\n');
@@ -335,34 +424,42 @@ describe('one cdktf deploy', () => {
       if (docker('info').status !== 0) startEngine();
     });
 
-    it('without the boot unit: each app refuses to start with one clear line, writes nothing to the host, and the plan shows the drift', async () => {
-      await stopEngine();
-      loseVolumesAndCgroups();
-      startEngine();
-      const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start";
-      for (const language of LANGUAGES) {
-        const logs = await waitFor(`${language}: the refusal in its logs`, () => {
-          const out = docker('logs', container(language));
-          return (out.stdout + out.stderr).includes(line) ? out.stdout + out.stderr : undefined;
-        });
-        expect({ language, traceback: logs.includes('Traceback') }).toEqual({ language, traceback: false });
-        expect({ language, files: fs.readdirSync(mnt(language)) }).toEqual({ language, files: [] });
-      }
-      ok(bash('source scripts/toolchain/env.sh && npm run --silent plan', { cwd: checkout, env }), 'npm run plan');
-      const apps = fs.readFileSync(path.join(checkout, 'plan', 'apps.md'), 'utf8');
-      expect(apps.match(/`null_resource\.sample-[a-z]+_Volume_Mount_[0-9A-F]{8}`/g)).toHaveLength(LANGUAGES.length);
-      expect(apps).not.toContain('Data-destroying');
-    });
+    it.each([[1], [2]])(
+      'reboot %i without the boot unit: the apps refuse to start, the plan shows the drift, cdktf deploy heals it with data and process limits',
+      async (reboot) => {
+        await stopEngine();
+        loseVolumesAndCgroups();
+        startEngine();
+        const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start";
+        for (const language of LANGUAGES) {
+          const logs = await waitFor(`${language}: the refusal in its logs`, () => {
+            const out = docker('logs', container(language));
+            return (out.stdout + out.stderr).includes(line) ? out.stdout + out.stderr : undefined;
+          });
+          expect({ language, traceback: logs.includes('Traceback') }).toEqual({ language, traceback: false });
+          expect({ language, files: fs.readdirSync(mnt(language)) }).toEqual({ language, files: [] });
+        }
+        // However many reboots come in a row: each plan shows every volume's Mount step.
+        ok(bash('source scripts/toolchain/env.sh && npm run --silent plan', { cwd: checkout, env }), 'npm run plan');
+        const apps = fs.readFileSync(path.join(checkout, 'plan', 'apps.md'), 'utf8');
+        expect([reboot, apps.match(/`null_resource\.sample-[a-z]+_Volume_Mount_[0-9A-F]{8}`/g)?.length]).toEqual([reboot, LANGUAGES.length]);
+        expect(apps).not.toContain('Data-destroying');
 
-    it('cdktf deploy heals it: every app answers again, with its data', async () => {
-      cdktf('deploy images apps --auto-approve');
-      for (const language of LANGUAGES) {
-        expect({ language, status: (await waitForHttp(ports[language], '/', 120_000)).status }).toEqual({ language, status: 200 });
-        expect(fs.readFileSync(keepFile(language), 'utf8')).toBe(`${language} data\n`);
-      }
-      // The mount checks go back from "false" to "true" once (documented); then nothing is left to do.
-      cdktf('deploy images apps --auto-approve');
-    });
+        cdktf('deploy images apps --auto-approve');
+        for (const language of LANGUAGES) {
+          expect({ language, status: (await waitForHttp(ports[language], '/', 120_000)).status }).toEqual({ language, status: 200 });
+          expect(fs.readFileSync(keepFile(language), 'utf8')).toBe(`${language} data\n`);
+          const limit = ok(bash(`MODULUS_APP=sample-${language} bash scripts/volume/modulus-process-limit.sh status`, { cwd: checkout }), 'status');
+          expect({ language, limit: /enforced=(\S+)/.exec(limit)?.[1] }).toEqual({ language, limit: '512' });
+        }
+        // The limit holds again: a thread bomb stops at it.
+        const bomb = docker('exec', container('static'), 'python3', '-c', THREAD_BOMB.replace('time.sleep(15)', 'time.sleep(1)'));
+        expect(Number(bomb.stdout.trim())).toBeLessThan(512);
+        // Healed: nothing left to do.
+        const again = cdktf('deploy images apps --auto-approve');
+        expect(again).not.toMatch(/Apply complete! Resources: [1-9]/);
+      },
+    );
 
     it('with the boot unit: volumes and process limits are back before the engine starts the apps', async () => {
       await stopEngine();

@@ -117,7 +117,13 @@ describe('remote (SSH access)', () => {
     const config = provisioners(resource(json, 'null_resource', 'Config'));
     expect(config.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'remote-exec']);
     // A staging folder an earlier attempt left (with its env file) goes first: the step can be retried.
-    expect(config[0][1].inline).toEqual(['set -eu', 'umask 077', `rm -rf -- ${STAGING}`, `mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`]);
+    expect(config[0][1].inline).toEqual([
+      'set -eu',
+      'umask 077',
+      `rm -rf -- ${STAGING}`,
+      "find /tmp -maxdepth 1 -name 'modulus-step-*' -mmin +60 -exec rm -rf -- {} +",
+      `mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`,
+    ]);
     expect(config[1][1]).toMatchObject({ source: expect.stringMatching(/^assets\/ModulusVolumeScript\/[0-9A-F]{32}\/$/), destination: `${STAGING}/scripts` });
     expect(config[2][1].destination).toBe(`${STAGING}/step.env`);
     expect(config[3][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
@@ -137,7 +143,7 @@ describe('remote (SSH access)', () => {
 
     const input = provisioners(resource(json, 'null_resource', 'Input'));
     expect(input.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'file', 'remote-exec']);
-    expect(input[0][1].inline[3]).toBe(`mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`);
+    expect(input[0][1].inline[4]).toBe(`mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`);
     expect(input[2][1]).toMatchObject({ source: 'assets/Source/ABC/source.tar', destination: `${STAGING}/upload-0` });
     expect(input[3][1].content).toContain(`MODULUS_SOURCE=\${base64encode("${STAGING}/upload-0")}\n`);
   });

@@ -127,7 +127,9 @@ export const SSH_TRIGGERS = {
 } as const;
 
 /** The staging folder of one step on the host (one per resource instance, by its id). */
-export const STAGING_PREFIX = '/tmp/modulus-step-';
+const STAGING_PARENT = '/tmp';
+const STAGING_NAME = 'modulus-step-';
+export const STAGING_PREFIX = `${STAGING_PARENT}/${STAGING_NAME}`;
 
 /**
  * The provisioners of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
@@ -300,15 +302,22 @@ function remoteSequence(
   const sudo = user === 'root' ? '' : 'sudo -n ';
   const silence = spec.sensitiveOutput ?? holdsSensitive(scope, spec.environment);
   const at = when ? { when } : {};
-  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host. A staging
-  // folder left by an attempt that failed before remote-step.sh ran (with its env file) goes first, so the step
-  // can be retried.
+  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host. Staging
+  // folders that attempts which failed before remote-step.sh ran left behind (with their env files) go first: this
+  // step's own, so it can be retried, and any other older than an hour (a failed step that Terraform replaces
+  // gets a new id).
   const provisioners: StepProvisioner[] = [
     {
       type: 'remote-exec',
       ...at,
       connection,
-      inline: ['set -eu', 'umask 077', `rm -rf -- ${staging}`, `mkdir -m 0700 -- ${staging} ${staging}/scripts`],
+      inline: [
+        'set -eu',
+        'umask 077',
+        `rm -rf -- ${staging}`,
+        `find ${STAGING_PARENT} -maxdepth 1 -name '${STAGING_NAME}*' -mmin +60 -exec rm -rf -- {} +`,
+        `mkdir -m 0700 -- ${staging} ${staging}/scripts`,
+      ],
     } as RemoteExecProvisioner,
     { type: 'file', ...at, connection, source: `${scriptsFolder(scope)}/`, destination: `${staging}/scripts` } as FileProvisioner,
     ...uploads.map(

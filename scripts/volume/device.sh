@@ -86,8 +86,14 @@ offline_resize() {
   local mnt target device
   mnt=$(mount_dir)
   device=$(mounted_device)
-  umount -- "${mnt}" ||
-    fail 3 "cannot unmount ${mnt} for an offline resize (in use); stop the app and run resize again. No data was changed."
+  # A volume step's container that just exited can hold the mount for a moment.
+  local attempt
+  for ((attempt = 1; ; attempt++)); do
+    umount -- "${mnt}" 2>/dev/null && break
+    ((attempt < 5)) ||
+      fail 3 "cannot unmount ${mnt} for an offline resize (in use); stop the app and run resize again. No data was changed."
+    sleep 1
+  done
   case "${BACKEND}" in
     loopfile) target=$(image_file) ;;
     lvm-thin) target=$(lv_device) ;;

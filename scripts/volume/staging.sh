@@ -35,12 +35,15 @@ render_build_secrets() {
   done
 }
 
-# supervisor_call METHOD [STRING_ARG]: one XML-RPC call to supervisord in the app's run container, through its
+# supervisor_call METHOD [NAME [WAIT]]: one XML-RPC call to supervisord in the app's run container, through its
 # control socket as the container sees it. Prints the response; fails when supervisord does not answer.
 supervisor_call() {
   local method=$1 params=""
   if (($# > 1)); then
-    params="<param><value><string>$2</string></value></param><param><value><boolean>1</boolean></value></param>"
+    params="<param><value><string>$2</string></value></param>"
+  fi
+  if (($# > 2)); then
+    params+="<param><value><boolean>$3</boolean></value></param>"
   fi
   printf '<?xml version="1.0"?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>' "${method}" "${params}" |
     docker exec -i -- "${RUN_CONTAINER}" curl --silent --show-error --max-time 300 --unix-socket /mnt/home/supervisor.sock \
@@ -68,9 +71,10 @@ container_state() {
   fi
 }
 
+# wait_for_supervisord TRIES: whether supervisord answers within TRIES half-second attempts.
 wait_for_supervisord() {
   local attempt
-  for ((attempt = 0; attempt < 40; attempt++)); do
+  for ((attempt = 0; attempt < $1; attempt++)); do
     supervisor_call supervisor.getState >/dev/null 2>&1 && return 0
     sleep 0.5
   done
@@ -88,7 +92,7 @@ app_running() {
 # container exists: it starts whatever app links to. Returns non-zero with the reason in FAILURE when the app
 # did not start or supervisord did not answer.
 restart_app() {
-  local state response fault
+  local state response fault tries=4
   FAILURE=""
   state=$(container_state)
   case "${state}" in
@@ -98,6 +102,8 @@ restart_app() {
       ;;
     running) ;;
     *)
+      # A container just started needs supervisord's start-up first.
+      tries=60
       log "the run container ${RUN_CONTAINER} of app '${APP}' is ${state}: starting it"
       if ! docker start -- "${RUN_CONTAINER}" >/dev/null; then
         FAILURE="cannot start the run container ${RUN_CONTAINER} of app '${APP}'"
@@ -105,11 +111,11 @@ restart_app() {
       fi
       ;;
   esac
-  if ! wait_for_supervisord; then
+  if ! wait_for_supervisord "${tries}"; then
     FAILURE="supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER} (was /mnt/home/supervisor.sock moved?)"
     return 1
   fi
-  if ! response=$(supervisor_call supervisor.stopProcess app); then
+  if ! response=$(supervisor_call supervisor.stopProcess app 1); then
     FAILURE="supervisord of app '${APP}' stopped answering"
     return 1
   fi
@@ -118,7 +124,7 @@ restart_app() {
     FAILURE="cannot stop app '${APP}': ${fault}"
     return 1
   fi
-  if ! response=$(supervisor_call supervisor.startProcess app); then
+  if ! response=$(supervisor_call supervisor.startProcess app 1); then
     FAILURE="supervisord of app '${APP}' stopped answering"
     return 1
   fi
