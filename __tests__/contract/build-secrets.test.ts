@@ -1,0 +1,127 @@
+/**
+ * A BuildJob through Terraform, for real: its secret environment reaches `build` and nothing else (not the
+ * output, the state, `docker inspect` or the volume afterwards), and Terraform's state keeps only the build's last
+ * log lines while the whole log is in the volume. The build image is a tiny one FROM base whose `build` reports
+ * what it received. Needs the engine, loop devices and the toolchain's Terraform and provider mirror.
+ */
+import { createHash } from 'crypto';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { App as CdktfApp, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
+import { AppVolume, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { BuildJob } from '../../lib/build-job';
+import { NetworkMode } from '../../lib/network-mode';
+import { buildImage, docker, dockerRun } from './support/docker';
+import { isMounted, loopDevices, mnt } from './support/volume-host';
+
+jest.setTimeout(1_800_000);
+
+const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-build-secrets-'));
+const APP = 'secretbuild';
+const HOST_ROOT = path.join(TEMP, 'volumes', APP);
+const SECRET = 'npm_s3cr3t-"quoted"=100%';
+const IMAGE = 'modulus-test/secret-build:latest';
+const terraform = process.env.TERRAFORM_BINARY_NAME || 'terraform';
+const stackDir = path.join(TEMP, 'stacks', 'build');
+const statePath = path.join(TEMP, 'build.tfstate');
+
+function tf(...args: string[]) {
+  const result = spawnSync(terraform, [...args, '-no-color', ...(args[0] === 'show' ? [] : ['-input=false'])], {
+    cwd: stackDir,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_VAR_npm_token: SECRET },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (result.status !== 0) throw new Error(`terraform ${args.join(' ')} exited ${result.status}:\n${result.stderr}\n${result.stdout}`);
+  return result.stdout + result.stderr;
+}
+
+beforeAll(() => {
+  // `build` reports what it got: the secret's hash, whether the secrets file is still there, 100 log lines.
+  const context = path.join(TEMP, 'image');
+  fs.mkdirSync(context);
+  fs.writeFileSync(
+    path.join(context, 'build'),
+    [
+      '#!/usr/bin/env bash',
+      'set -euo pipefail',
+      'printf %s "${NPM_TOKEN:-}" | sha256sum | cut -d" " -f1 >"$OUTPUT/token.sha256"',
+      'if [ -e /mnt/.build-secrets ]; then echo present; else echo gone; fi >"$OUTPUT/secrets-file"',
+      'for i in $(seq 1 100); do echo "build line $i"; done',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${buildImage('base')}\nCOPY build /opt/modulus/bin/build\n`);
+  docker(['build', '-q', '-t', IMAGE, context]);
+
+  const source = path.join(TEMP, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'index.html'), 'hello\n');
+  const app = new CdktfApp({ outdir: TEMP });
+  const stack = new TerraformStack(app, 'build');
+  new LocalBackend(stack, { path: statePath });
+  new DockerProvider(stack, 'docker', {});
+  const token = new TerraformVariable(stack, 'npm_token', { type: 'string', sensitive: true });
+  const volume = new AppVolume(stack, 'Vol', { appName: APP, image: buildImage('base'), hostRoot: HOST_ROOT, sizeMiB: 64, removalPolicy: VolumeRemovalPolicy.DESTROY });
+  new BuildJob(stack, 'Build', {
+    volume,
+    image: IMAGE,
+    language: 'static',
+    source,
+    networkMode: NetworkMode.NONE,
+    failureLogLines: 5,
+    secretEnvironment: { NPM_TOKEN: token.stringValue },
+  });
+  app.synth();
+  tf('init');
+});
+
+afterAll(() => {
+  spawnSync(terraform, ['destroy', '-auto-approve', '-no-color', '-input=false'], { cwd: stackDir, env: { ...process.env, TF_VAR_npm_token: SECRET } });
+  if (isMounted(mnt(HOST_ROOT))) spawnSync('umount', [mnt(HOST_ROOT)]);
+  for (const device of loopDevices(HOST_ROOT)) spawnSync('losetup', ['-d', device]);
+  dockerRun(['rm', '-f', `modulus-build-${APP}`]);
+  dockerRun(['rmi', IMAGE]);
+  fs.rmSync(TEMP, { recursive: true, force: true });
+});
+
+describe('BuildJob through Terraform: build secrets and logs', () => {
+  let apply = '';
+  beforeAll(() => {
+    apply = tf('apply', '-auto-approve');
+  });
+
+  it('hands the secret to `build` only: not in the output, the state, docker inspect or the volume afterwards', () => {
+    const app = path.join(mnt(HOST_ROOT), 'app');
+    expect(fs.readFileSync(path.join(app, 'token.sha256'), 'utf8').trim()).toBe(createHash('sha256').update(SECRET).digest('hex'));
+    // The build container read and deleted the file before `build` started.
+    expect(fs.readFileSync(path.join(app, 'secrets-file'), 'utf8').trim()).toBe('gone');
+    expect(fs.existsSync(path.join(mnt(HOST_ROOT), '.build-secrets'))).toBe(false);
+    expect(apply).not.toContain('s3cr3t');
+    expect(fs.readFileSync(statePath, 'utf8')).not.toContain('s3cr3t');
+    expect(docker(['inspect', `modulus-build-${APP}`])).not.toContain('s3cr3t');
+    expect(tf('show')).not.toContain('s3cr3t');
+  });
+
+  it('keeps only the last lines of the build in the state; the whole log is in the volume', () => {
+    const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+    const container = state.resources.find((resource: any) => resource.type === 'docker_container');
+    const logs: string = container.instances[0].attributes.container_logs;
+    expect(logs.trim().split('\n').map((line) => line.replace(/^[\x00-\x1f]+/, '').trim()).slice(-5)).toEqual(
+      [96, 97, 98, 99, 100].map((n) => `build line ${n}`),
+    );
+    expect(logs).not.toContain('build line 95\n');
+    const log = fs.readFileSync(path.join(mnt(HOST_ROOT), 'log', 'build.log'), 'utf8');
+    expect(log.trim().split('\n')).toHaveLength(100);
+  });
+
+  it('runs the build under the app cgroup with a rotated json-file log', () => {
+    const inspect = JSON.parse(docker(['inspect', `modulus-build-${APP}`]))[0];
+    expect(inspect.HostConfig.CgroupParent).toBe(`/modulus/${APP}`);
+    expect(inspect.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-file': '2', 'max-size': '10m' } });
+    expect(inspect.Mounts.map((m: any) => [m.Source, m.Destination])).toEqual([[mnt(HOST_ROOT), '/mnt']]);
+  });
+});
