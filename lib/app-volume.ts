@@ -269,7 +269,9 @@ export class AppVolume extends Construct {
     const create = stepProvisioners(this, this.access, {
       script: 'modulus-volume.sh',
       command: 'create',
-      environment: { ...this.stepEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
+      // No image: the Mount step lays the volume out, so that the probe (which waits for this step) never waits
+      // for an image on the host, whose engine may be the one that cannot be reached.
+      environment: { ...this.identityEnv, MODULUS_SIZE_MIB: String(this.sizeMiB) },
       resourceId: this.access !== undefined,
     });
     // Destroy-time provisioners may only use self: the identity comes back from the triggers; the policy from

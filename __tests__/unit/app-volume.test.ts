@@ -67,7 +67,6 @@ describe('AppVolume: resources', () => {
       MODULUS_ROOT: '/var/lib/modulus/volumes/shop',
       MODULUS_LVM_VG: '',
       MODULUS_LVM_POOL: '',
-      MODULUS_IMAGE: 'run-image',
       MODULUS_SIZE_MIB: '2048',
     });
     expect(create.when).toBeUndefined();
@@ -310,7 +309,9 @@ describe('AppVolume: steps inside the volume and reboot drift', () => {
     const stack = new ModulusStack(app, 'test', { dockerHost: 'unix:///run/other.sock' });
     new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
     const json = JSON.parse(Testing.synth(stack));
-    for (const step of ['Volume', 'Config', 'Mount']) {
+    // Not the Volume step: the probe waits for it, and must not wait for an image on an unreachable host.
+    expect(localExecs(resource(json, 'null_resource', 'Vol_Volume'))[0].environment.MODULUS_IMAGE).toBeUndefined();
+    for (const step of ['Config', 'Mount']) {
       expect([step, localExecs(resource(json, 'null_resource', `Vol_${step}`))[0].environment]).toEqual([
         step,
         expect.objectContaining({ MODULUS_IMAGE: 'run-image', MODULUS_DOCKER_HOST: 'unix:///run/other.sock' }),

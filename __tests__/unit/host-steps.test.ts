@@ -8,7 +8,7 @@ import { errorMessage, resource as byPrefix, synthStack } from './support/app-ru
 const resource = (json: any, type: string, id: string): any => json.resource[type][id] ?? byPrefix(json, type, id);
 
 const STAGING = `${STAGING_PREFIX}\${self.id}`;
-const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '', MODULUS_IMAGE: 'run-image' };
+const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '' };
 const DESTROY_ENV = {
   MODULUS_APP: '${self.triggers.modulus_volume}',
   MODULUS_BACKEND: '${self.triggers.backend}',
@@ -47,7 +47,7 @@ describe('local (no SSH access): exactly today\'s shape', () => {
       const config = stepProvisioners(stack, undefined, {
         script: 'modulus-volume.sh',
         command: 'write-config',
-        environment: { ...IDENTITY, MODULUS_ENV_NAMES: '', MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: Fn.sensitive('${local.Vol_Secret_PW_1B9E5C2A}') },
+        environment: { ...IDENTITY, MODULUS_IMAGE: 'run-image', MODULUS_ENV_NAMES: '', MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: Fn.sensitive('${local.Vol_Secret_PW_1B9E5C2A}') },
       });
       new NullResource(stack, 'Mine', { provisioners: config.provisioners });
       const probe = probeProgram(stack, undefined, { app: 'shop' });
@@ -164,7 +164,7 @@ describe('remote (SSH access)', () => {
     const env = provisioners(resource(json, 'null_resource', 'Config'))[2][1].content as string;
     const lines = env.split('\n').filter(Boolean);
     expect(lines.map((line) => line.split('=')[0])).toEqual([
-      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_IMAGE', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
+      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
     ]);
     for (const line of lines) expect(line).toMatch(/^MODULUS_\w+=\$\{base64encode\(.*\)\}$/);
     // The template escaping of the value survives inside the quoted HCL string (\ and " escaped, $${ kept).

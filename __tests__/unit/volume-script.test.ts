@@ -122,6 +122,16 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(statusOf(ok(machine.run('status')))).toMatchObject({ backend: 'lvm-thin', exists: 'true', mounted: 'true', size_mib: '2048', policy: 'retain' });
   });
 
+  it('create without an image (the Volume step) leaves the layout inside the volume to the Mount step', () => {
+    const machine = host(LVM);
+    const create = ok(machine.run('create', { MODULUS_IMAGE: '' }));
+    expect(create.volumeSteps).toEqual([]);
+    expect([modeOf(machine.mnt), ownerOf(machine.mnt)]).toEqual(['0750', '441:444']);
+    expect(create.stderr).toContain("the layout inside the volume of app 'shop' is left to the next mount with MODULUS_IMAGE");
+    expect(ok(machine.run('mount', { MODULUS_HEAL_TOKEN: 'heal-1' })).volumeSteps).toEqual(['layout']);
+    expect(fs.readFileSync(path.join(machine.root, 'health-token'), 'utf8')).toBe('heal-1\n');
+  });
+
   it('create registers the volume for boot: its record, a copy of every file the scripts source, the boot unit', () => {
     const machine = host(LVM);
     ok(machine.run('create'));

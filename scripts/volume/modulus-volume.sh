@@ -62,7 +62,8 @@
 #   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
 #                            sensitive values, which also silences this script's output)
 #   MODULUS_IMAGE            create, mount, write-config, prepare-build, publish: the image the in-volume steps
-#                            run in (bash, coreutils, tar; python3 for converting a pre-0.3 app/): the run image
+#                            run in (bash, coreutils, tar; python3 for converting a pre-0.3 app/): the run image;
+#                            without it, create and mount leave the layout inside the volume to a later mount
 #   MODULUS_DOCKER_HOST      the engine those containers run on (default: the docker CLI's own default)
 #   MODULUS_SOURCE           prepare-build: the source as a tar archive, unpacked into input/
 #   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
@@ -207,10 +208,7 @@ cmd_mount() {
     mount_volume
     log "mounted the volume of app '${APP}' at $(mount_dir)"
   fi
-  # At boot the engine is not up yet (and no app runs): the layout is renewed by the next deploy.
-  if [[ -n "${IMAGE}" ]]; then
-    layout
-  fi
+  layout
   bash "${HERE}/modulus-process-limit.sh" restore
   record_health
 }
