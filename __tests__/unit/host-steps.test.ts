@@ -233,7 +233,7 @@ describe('remote (SSH access)', () => {
       ssh_address: '127.0.0.1',
       ssh_port: '2222',
       ssh_host_key: 'ssh-ed25519 AAAAC3Nza',
-      ssh_private_key_base64: '${base64encode(sensitive(var.ssh_key))}',
+      ssh_private_key: '${sensitive(var.ssh_key)}',
     });
   });
 

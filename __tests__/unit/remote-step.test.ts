@@ -72,3 +72,28 @@ describe('remote-step.sh', () => {
     expect(fs.existsSync(staging)).toBe(false);
   });
 });
+
+describe("query.sh: reading the probe's query as Terraform's external data source writes it", () => {
+  const QUERY = path.resolve(__dirname, '../../scripts/volume/query.sh');
+  const read = (fn: string, json: string, key: string) =>
+    spawnSync('bash', ['-c', `source "${QUERY}"; ${fn} "$1" "$2"`, 'query', json, key], { encoding: 'utf8' });
+  const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA+/=\n-----END OPENSSH PRIVATE KEY-----\n';
+
+  it.each([
+    ['a key with Unix line ends', KEY],
+    ['a key with Windows line ends', KEY.replace(/\n/g, '\r\n')],
+    ['a key without its last line break', KEY.trimEnd()],
+    ['quotes, backslashes, slashes and tabs', 'a"b\\c/d\te'],
+  ])('query_text gives back %s byte for byte', (_, value) => {
+    const run = read('query_text', JSON.stringify({ app: 'shop', ssh_private_key: value, ssh_port: '22' }), 'ssh_private_key');
+    expect([run.status, run.stdout]).toEqual([0, value]);
+  });
+
+  it('query_text fails on an escape a private key never holds (\\u)', () => {
+    expect(read('query_text', JSON.stringify({ ssh_private_key: 'a\u0001b' }), 'ssh_private_key').status).toBe(1);
+  });
+
+  it('query_value reads flat values next to an escaped one', () => {
+    expect(read('query_value', JSON.stringify({ ssh_private_key: KEY, ssh_port: '2222' }), 'ssh_port').stdout).toBe('2222');
+  });
+});

@@ -205,8 +205,9 @@ export function probeProgram(scope: IConstruct, access: SshAccess | undefined, q
       ssh_address: access.address,
       ssh_port: String(access.port ?? 22),
       ssh_host_key: access.hostKey,
-      // base64: the probe reads the query with a flat JSON matcher, and a PEM key has line breaks.
-      ssh_private_key_base64: Fn.base64encode(Fn.sensitive(access.privateKey)),
+      // As it is (no encoded copy in the state that a search for the key would miss); remote-probe.sh decodes
+      // JSON's escapes of its line breaks.
+      ssh_private_key: Fn.sensitive(access.privateKey),
     },
   };
 }

@@ -8,3 +8,27 @@ query_value() {
     printf '%s' "${BASH_REMATCH[1]}"
   fi
 }
+
+# The string value of KEY with JSON's escapes \n \r \t \" \\ \/ decoded (Terraform writes a PEM key's line
+# breaks as \n); fails on any other escape. Character by character: a key is a few kilobytes.
+query_text() {
+  local pattern="\"$2\"[[:space:]]*:[[:space:]]*\"((\\\\.|[^\"\\\\])*)\""
+  [[ "$1" =~ ${pattern} ]] || return 0
+  local raw=${BASH_REMATCH[1]} text=""
+  while [[ -n "${raw}" ]]; do
+    if [[ "${raw:0:1}" == "\\" ]]; then
+      case "${raw:1:1}" in
+        n) text+=$'\n' ;;
+        r) text+=$'\r' ;;
+        t) text+=$'\t' ;;
+        '"' | "\\" | /) text+=${raw:1:1} ;;
+        *) return 1 ;;
+      esac
+      raw=${raw:2}
+    else
+      text+=${raw:0:1}
+      raw=${raw:1}
+    fi
+  done
+  printf '%s' "${text}"
+}

@@ -9,7 +9,8 @@
 #   ssh_host_name            the host's name in messages
 #   ssh_user, ssh_address, ssh_port
 #   ssh_host_key             the host's public key ("ssh-ed25519 AAAA..."): the only key accepted
-#   ssh_private_key_base64   the client's private key, base64 (sensitive)
+#   ssh_private_key          the client's private key as Terraform has it (sensitive; the state holds it there
+#                            as in the volume steps' triggers, and as searchable: no encoded copy)
 #
 # The private key and host key go to 0600 files in a 0700 temporary folder (removed on exit), never on a
 # command line. ssh runs with BatchMode, strict host key checking against that key only, no agent, no
@@ -40,20 +41,21 @@ remote_command() {
 main() {
   local query
   query=$(cat)
-  local name user address port host_key key_b64
+  local name user address port host_key key
   name=$(query_value "${query}" ssh_host_name)
   user=$(query_value "${query}" ssh_user)
   address=$(query_value "${query}" ssh_address)
   port=$(query_value "${query}" ssh_port)
   host_key=$(query_value "${query}" ssh_host_key)
-  key_b64=$(query_value "${query}" ssh_private_key_base64)
+  key=$(query_text "${query}" ssh_private_key) ||
+    fail 2 "Docker host '${name}': ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
   [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
   local where="'${name}' (${user}@${address}:${port})"
   [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
   [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
   [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
   [[ "${host_key}" =~ ^[a-z0-9-]+\ [A-Za-z0-9+/=]+$ ]] || fail 2 "Docker host ${where}: ssh_host_key is not 'TYPE BASE64'"
-  [[ -n "${key_b64}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key_base64"
+  [[ -n "${key}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key"
 
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
@@ -62,7 +64,9 @@ main() {
   chmod 0700 -- "${dir}"
   (
     umask 077
-    printf '%s' "${key_b64}" | base64 -d >"${dir}/key" || fail 2 "Docker host ${where}: ssh_private_key_base64 is not base64"
+    # As people paste keys: Windows line ends and a missing last line break are what OpenSSH refuses.
+    key=${key//$'\r'/}
+    printf '%s\n' "${key%$'\n'}" >"${dir}/key"
     if [[ "${port}" == 22 ]]; then
       printf '%s %s\n' "${address}" "${host_key}" >"${dir}/known_hosts"
     else
