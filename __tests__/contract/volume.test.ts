@@ -603,7 +603,8 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
     fs.writeFileSync(cdkTfJson, JSON.stringify(asPreviousRelease(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8'))), null, 2));
     ok(tf('init'));
     ok(tf('apply', '-auto-approve'));
-    fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
+    // (Its Volume step no longer lays the volume out: that is the Mount step's, which this emulation leaves out.)
+    fs.writeFileSync(path.join(mnt(hostRoot), 'keep.txt'), 'precious\n');
 
     synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
     ok(tf('init'));
@@ -617,7 +618,7 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
     const apply = ok(tf('apply', '-auto-approve'));
     expect(apply.stdout).not.toContain('modulus-volume.sh destroy');
     expect(isMounted(mnt(hostRoot))).toBe(true);
-    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'keep.txt'), 'utf8')).toBe('precious\n');
     expect(planActions()).toEqual(Object.fromEntries(['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
     ok(tf('destroy', '-auto-approve'));
     expect(fs.existsSync(hostRoot)).toBe(false);
