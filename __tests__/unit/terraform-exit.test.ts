@@ -97,7 +97,7 @@ withToolchain('a Terraform run killed mid-way fails the command, naming the stac
     for (const mark of fs.readdirSync(marks)) fs.rmSync(path.join(marks, mark));
     const child = spawn('bash', ['-c', `source ${JSON.stringify(ENV_SH)}\n${command}`], {
       cwd: dir,
-      env: { ...process.env, CI: '1', FIXTURE_MARKS: marks, FIXTURE_SLOW: kill?.slow ?? '', ...env },
+      env: { ...process.env, CI: '1', FIXTURE_MARKS: marks, FIXTURE_SLOW: kill?.slow ?? '', FIXTURE_RELEASE: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
