@@ -10,7 +10,9 @@ import { orderStacks } from './stack-order';
  * plan/<stack>.md (one stack's summary), plan/summary.md (all of them), plan/plan.txt (the full plan text) and
  * plan/comment.md (what the pull-request workflow posts: the summary, then the full plan folded and cut to fit a
  * GitHub comment). Needs terraform on PATH with its providers reachable (source scripts/toolchain/env.sh offline)
- * and, with MODULUS_STATE=pg, PG_CONN_STR.
+ * and, with MODULUS_STATE=pg, PG_CONN_STR. Exits 1 when a terraform run fails or dies of a signal (then with one
+ * line naming the stack), except a plan of a stack whose upstream stacks were never applied, which is reported in
+ * its summary.
  */
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'cdktf.out');
@@ -19,6 +21,27 @@ const reportDir = path.join(root, 'plan');
 function run(command: string, args: string[], cwd: string): string {
   console.error(`[plan] ${path.relative(root, cwd) || '.'}: ${command} ${args.join(' ')}`);
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 });
+}
+
+/**
+ * Runs terraform for one stack. A terraform that died of a signal (killed, out of memory, cancelled) ends the whole
+ * plan here with exit status 1 and one line naming the stack, whatever the caller would make of a failure: a plan
+ * that did not finish must never pass for one that failed in a way it may ignore (a stack waiting for another's
+ * outputs, below) nor for a backend that cannot be used.
+ */
+function terraform(stack: string, args: string[], cwd: string): string {
+  try {
+    return run('terraform', args, cwd);
+  } catch (error) {
+    const signal = (error as { signal?: NodeJS.Signals | null }).signal;
+    if (signal) {
+      console.error(`[plan] stack '${stack}': terraform ${args[0]} did not finish (killed by ${signal}); nothing after it was planned.`);
+      // process.exit skips the callers' `finally`: the saved plan (every variable's value) goes here.
+      fs.rmSync(path.join(cwd, 'plan.tfplan'), { force: true });
+      process.exit(1);
+    }
+    throw error;
+  }
 }
 
 run('npx', ['cdktf', 'synth'], root);
@@ -36,7 +59,7 @@ const texts: { stack: string; text: string }[] = [];
 for (const stack of stacks) {
   const cwd = path.join(outdir, stack.workingDirectory);
   try {
-    run('terraform', ['init', '-input=false', '-no-color'], cwd);
+    terraform(stack.name, ['init', '-input=false', '-no-color'], cwd);
   } catch {
     const config = JSON.parse(fs.readFileSync(path.join(outdir, stack.synthesizedStackPath), 'utf8'));
     const backend = Object.keys(config.terraform?.backend ?? { local: {} })[0];
@@ -50,9 +73,9 @@ for (const stack of stacks) {
   let summary: string;
   let losses = 0;
   try {
-    run('terraform', ['plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan'], cwd);
-    const plan = JSON.parse(run('terraform', ['show', '-json', 'plan.tfplan'], cwd));
-    texts.push({ stack: stack.name, text: run('terraform', ['show', '-no-color', 'plan.tfplan'], cwd) });
+    terraform(stack.name, ['plan', '-input=false', '-no-color', '-lock=false', '-out=plan.tfplan'], cwd);
+    const plan = JSON.parse(terraform(stack.name, ['show', '-json', 'plan.tfplan'], cwd));
+    texts.push({ stack: stack.name, text: terraform(stack.name, ['show', '-no-color', 'plan.tfplan'], cwd) });
     summary = summarizePlan(stack.name, plan, upstreamImages);
     losses = volumeLosses(plan).length;
     upstreamImages.push(...replacedImages(stack.name, plan));
