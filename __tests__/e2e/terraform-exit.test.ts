@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT } from './support/checkout';
-import { tempDir } from './support/temp';
+import { REPO_ROOT } from '../unit/support/checkout';
+import { tempDir } from '../unit/support/temp';
 
 /**
  * Issue 21: a Terraform run that dies of a signal fails the command that ran it, naming the stack, whatever cdktf
@@ -10,16 +10,13 @@ import { tempDir } from './support/temp';
  * toolchain (scripts/toolchain), no Docker: a tiny cdktf project with two stacks, `base` and `apps` (which depends
  * on base), each with a null_resource and an external data source whose commands can be made to wait, so that the
  * test can SIGKILL terraform in the middle of the apps stack's apply, destroy or plan (and, once, the process cdktf
- * started for the apply, so that the run ends without an exit status). Skipped without the toolchain (as the real
- * deploy in state-backend.test.ts): `npm run test:all` runs the unit suite before it sets the toolchain up, so on a
- * fresh machine this file runs only from the second `npm test` on.
+ * started for the apply, so that the run ends without an exit status). In the e2e suite, which runs after the
+ * toolchain is set up.
  */
 jest.setTimeout(120_000);
 
 const ENV_SH = path.join(REPO_ROOT, 'scripts/toolchain/env.sh');
 const WRAPPER = path.join(REPO_ROOT, 'scripts/toolchain/cdktf.sh');
-const toolchain = spawnSync('bash', ['-c', `source ${JSON.stringify(ENV_SH)} 2>/dev/null; [ -x "$TERRAFORM_BINARY_NAME" ] && [ -f "$TF_CLI_CONFIG_FILE" ]`]);
-const withToolchain = toolchain.status === 0 ? describe : describe.skip;
 
 // FIXTURE_SLOW=<stack>-<step> makes that step touch $FIXTURE_MARKS/<stack>-<step> and wait 30 s; every other step is
 // instant. (No "${" in the commands: Terraform would take it for an interpolation.)
@@ -65,7 +62,7 @@ interface Kill {
   argv?: [string, string];
 }
 
-withToolchain('a Terraform run killed mid-way fails the command, naming the stack', () => {
+describe('a Terraform run killed mid-way fails the command, naming the stack', () => {
   const dir = tempDir('modulus-terraform-exit-');
   const marks = path.join(dir, 'marks');
   const stackDir = (stack: string) => path.join(dir, 'cdktf.out/stacks', stack);
