@@ -85,8 +85,8 @@ export interface ModulusAppProps {
  *
  * Order and change propagation come from references, not from hand-written dependencies:
  * volume → copy of the source into input/ → build (replaced when the source or build image changes) →
- * publish output/ to app/ and restart the app in place → run container (created after the first publish;
- * replaced when supervisor.conf is rewritten or the run image changes, never by a build). A failed build fails
+ * publish output/ as the release app links to, and restart the app in place → run container (created after the
+ * first publish; replaced when supervisor.conf is rewritten or the run image changes, never by a build). A failed build fails
  * the deploy and leaves the running app, its files and its volume alone.
  */
 export class ModulusApp extends Construct {

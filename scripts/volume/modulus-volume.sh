@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # modulus-volume.sh: create, grow, configure and remove the size-limited volume of one Modulus app.
 #
-# Called by the AppVolume construct's terraform_data provisioners (lib/app-volume.ts), and usable by hand.
+# Called by the AppVolume and BuildJob constructs' null_resource provisioners (lib/app-volume.ts), and usable by
+# hand.
 # Runs as root on the Docker host. Everything is passed through the environment, never on the command line,
 # so that values (and the supervisor.conf, which may hold secrets) never show up in Terraform's
 # "Executing: ..." line or in `ps`.
