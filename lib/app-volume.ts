@@ -1,10 +1,11 @@
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { Fn, ITerraformDependable, TerraformLocal, TerraformStack, Token } from 'cdktf';
+import { ITerraformDependable, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import {
-  escapeTemplate,
+  secretStepValues,
   supervisorValueProblem,
+  templateValue,
   validateAppName,
   validateEnvNames,
   validateVolumeRoot,
@@ -190,7 +191,7 @@ export class AppVolume extends Construct {
         `give a host with provisioning access (DockerHostProps.provisioning): the volume of app '${this.appName}' must be made on host '${props.host.hostName}' (${props.host.engine}), which is not this machine`,
       );
     }
-    const stackEngine = TerraformStack.of(this) instanceof ModulusStack ? (TerraformStack.of(this) as ModulusStack).dockerHost : undefined;
+    const stackEngine = stackDockerHost(this);
     if (!props.host && stackEngine && !stackEngine.startsWith('unix://')) {
       throw invalid(
         this,
@@ -258,8 +259,8 @@ export class AppVolume extends Construct {
       MODULUS_LVM_POOL: pool,
     };
     // The steps' own containers run on the volume's host: on a remote host its own engine; here, the engine the
-    // stack's containers use.
-    const engine = this.access ? undefined : props.host?.engine ?? localEngine(this);
+    // stack's containers use (a unix:// one: any other was refused above).
+    const engine = this.access ? undefined : props.host?.engine ?? stackEngine;
     this.stepEnv = { ...this.identityEnv, MODULUS_IMAGE: this.image, ...(engine ? { MODULUS_DOCKER_HOST: engine } : {}) };
 
     // Identity only: any key here replaces the volume when it changes. `modulus_volume` marks the resource for
@@ -321,12 +322,8 @@ export class AppVolume extends Construct {
       configTriggers[`env_${name}`] = value;
       configEnv[`MODULUS_ENV_${name}`] = value;
     }
-    for (const name of names(secrets)) {
-      const local = new TerraformLocal(this, `Secret_${name}`, templateValue(secrets[name]));
-      configTriggers[`secret_${name}_sha256`] = Fn.sensitive(Fn.sha256(local.asString));
-      configEnv[`MODULUS_SECRET_${name}`] = Fn.sensitive(local.asString);
-    }
-    const config = this.step('Config', 'write-config', configTriggers, configEnv);
+    const secretValues = secretStepValues(this, secrets, 'MODULUS_SECRET_');
+    const config = this.step('Config', 'write-config', { ...configTriggers, ...secretValues.triggers }, { ...configEnv, ...secretValues.environment });
     this.configId = config.id;
 
     // Read at plan time, except while the volume itself changes (then after it, at apply time).
@@ -384,14 +381,8 @@ export class AppVolume extends Construct {
   }
 }
 
-/** The unix:// engine of the stack's default docker provider, when the stack is a ModulusStack. */
-function localEngine(scope: Construct): string | undefined {
+/** The engine of the stack's default docker provider, when the stack is a ModulusStack. */
+function stackDockerHost(scope: Construct): string | undefined {
   const stack = TerraformStack.of(scope);
-  const host = stack instanceof ModulusStack ? stack.dockerHost : undefined;
-  return host?.startsWith('unix://') ? host : undefined;
-}
-
-/** A string for a JSON template position: literals escaped, tokens as they are. */
-function templateValue(value: string): string {
-  return Token.isUnresolved(value) ? value : escapeTemplate(value);
+  return stack instanceof ModulusStack ? stack.dockerHost : undefined;
 }

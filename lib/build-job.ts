@@ -2,13 +2,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, Fn, TerraformAsset, TerraformLocal, Token } from 'cdktf';
+import { AssetType, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import { hashDirectory } from './content-hash';
 import { NetworkMode } from './network-mode';
-import { MOP_USER, dockerEnv, escapeTemplate, validateContainerProps, validateEnvNames } from './private/app-runtime';
+import { MOP_USER, dockerEnv, escapeTemplate, secretStepValues, validateContainerProps, validateEnvNames } from './private/app-runtime';
 import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { runContainerName } from './run-container';
@@ -180,16 +180,10 @@ export class BuildJob extends Construct {
     });
 
     // Secrets: a sensitive hash in the triggers (a new value builds again), the values only in the step's
-    // sensitive environment, through locals so that no literal ends up inside a Terraform expression.
-    const names = Object.keys(secrets).sort();
-    const inputTriggers: Record<string, string> = { source_sha256: this.sourceHash, image: props.image };
-    const inputEnv: Record<string, string> = { MODULUS_BUILD_SECRET_NAMES: names.join(' ') };
-    for (const name of names) {
-      const value = Token.isUnresolved(secrets[name]) ? secrets[name] : escapeTemplate(secrets[name]);
-      const local = new TerraformLocal(this, `Secret_${name}`, value);
-      inputTriggers[`secret_${name}_sha256`] = Fn.sensitive(Fn.sha256(local.asString));
-      inputEnv[`MODULUS_BUILD_SECRET_${name}`] = Fn.sensitive(local.asString);
-    }
+    // sensitive environment.
+    const secretValues = secretStepValues(this, secrets, 'MODULUS_BUILD_SECRET_');
+    const inputTriggers = { source_sha256: this.sourceHash, image: props.image, ...secretValues.triggers };
+    const inputEnv = { MODULUS_BUILD_SECRET_NAMES: Object.keys(secrets).sort().join(' '), ...secretValues.environment };
     // The source reaches the volume's host: as it is locally, uploaded over SSH to a remote host.
     const input = volume._scriptStep(this, 'Input', 'prepare-build', inputTriggers, inputEnv, volume.ready, [
       { source: asset.path, env: 'MODULUS_SOURCE' },

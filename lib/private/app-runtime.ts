@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AssetType, TerraformAsset, TerraformStack, Token } from 'cdktf';
-import { IConstruct } from 'constructs';
+import { AssetType, Fn, TerraformAsset, TerraformLocal, TerraformStack, Token } from 'cdktf';
+import { Construct, IConstruct } from 'constructs';
 import { NetworkMode } from '../network-mode';
 import { packageRoot } from '../package-root';
 import { Language } from '../standard-images';
@@ -193,11 +193,37 @@ export function escapeTemplate(value: string): string {
   return value.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
 
+/** A string for a Terraform template position: literals escaped, tokens as they are. */
+export function templateValue(value: string): string {
+  return Token.isUnresolved(value) ? value : escapeTemplate(value);
+}
+
+/**
+ * Secret values for a host step (AppVolume's supervisor.conf, BuildJob's build secrets): each through a local named
+ * `Secret_<NAME>` in `scope`, so that no literal secret ends up inside a Terraform expression, as the sensitive
+ * trigger `secret_<NAME>_sha256` (a new value runs the step again) and the sensitive environment value
+ * `<envPrefix><NAME>`. Sorted by name.
+ */
+export function secretStepValues(
+  scope: Construct,
+  secrets: Record<string, string>,
+  envPrefix: string,
+): { triggers: Record<string, string>; environment: Record<string, string> } {
+  const triggers: Record<string, string> = {};
+  const environment: Record<string, string> = {};
+  for (const name of Object.keys(secrets).sort()) {
+    const local = new TerraformLocal(scope, `Secret_${name}`, templateValue(secrets[name]));
+    triggers[`secret_${name}_sha256`] = Fn.sensitive(Fn.sha256(local.asString));
+    environment[`${envPrefix}${name}`] = Fn.sensitive(local.asString);
+  }
+  return { triggers, environment };
+}
+
 /** The Docker `env` list for a record, literal values escaped for Terraform. Sorted for stable output. */
 export function dockerEnv(env: Record<string, string>): string[] {
   return Object.keys(env)
     .sort()
-    .map((name) => `${name}=${Token.isUnresolved(env[name]) ? env[name] : escapeTemplate(env[name])}`);
+    .map((name) => `${name}=${templateValue(env[name])}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
