@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
 import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
 import { validateVolumeRoot } from './private/app-runtime';
-import { SshAccess } from './private/host-steps';
+import { EngineSsh, SshAccess } from './private/host-steps';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 
 /** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
@@ -59,6 +59,8 @@ export interface DockerHostProps {
   /**
    * Options for the engine's `ssh://` connection, passed to ssh by the provider (`ssh_opts`), e.g.
    * `['-i', '/ci/keys/deploy', '-o', 'UserKnownHostsFile=/ci/known_hosts', '-o', 'StrictHostKeyChecking=yes']`.
+   * When the engine's user is the `provisioning` user, the volumes' plan-time mount probes connect the same way
+   * (with `BatchMode=yes`), so the probes keep no key in the Terraform state.
    * @default []
    */
   readonly sshOptions?: string[];
@@ -129,9 +131,10 @@ export class DockerHost extends Construct {
     if (props.tls && scheme !== 'tcp') throw invalid(this, 'tls', HIDDEN, `leave it out: it is for tcp:// engines, not ${scheme}://`);
     if (props.sshOptions && scheme !== 'ssh') throw invalid(this, 'sshOptions', props.sshOptions, `leave it out: they are for ssh:// engines, not ${scheme}://`);
 
+    const sshOptions = this.validateSshOptions(props.sshOptions ?? []);
     if (!this.isLocal) {
       // Without it the host can still run containers that need no volume; an app placed here fails its synth.
-      if (props.provisioning) this._access = this.validateProvisioning(props.provisioning);
+      if (props.provisioning) this._access = this.validateProvisioning(props.provisioning, scheme === 'ssh' ? sshOptions : undefined);
     } else if (props.provisioning) {
       throw invalid(this, 'provisioning', HIDDEN, 'leave it out: the volumes of a unix:// engine are made on this machine');
     }
@@ -168,7 +171,29 @@ export class DockerHost extends Construct {
     return pulled.imageId;
   }
 
-  private validateProvisioning(access: SshProvisioning): SshAccess {
+  private validateSshOptions(options: string[]): string[] {
+    if (!Array.isArray(options)) throw invalid(this, 'sshOptions', options, "give a list of ssh arguments, e.g. ['-i', '/ci/keys/deploy']");
+    options.forEach((option, index) => {
+      requireLiteral(this, `sshOptions[${index}]`, option);
+      if (typeof option !== 'string' || option === '' || /[\r\n\0]/.test(option)) {
+        throw invalid(this, `sshOptions[${index}]`, option, 'give a non-empty ssh argument without line breaks');
+      }
+    });
+    return options;
+  }
+
+  /**
+   * The engine's SSH transport when it logs in as the provisioning user (the probe then goes that way, with no
+   * key in its query); undefined for another user, whose rights on the host may differ.
+   */
+  private engineSsh(user: string, sshOptions: string[]): EngineSsh | undefined {
+    const url = new URL(this.engine);
+    const engineUser = decodeURIComponent(url.username) || undefined;
+    if (engineUser !== user) return undefined;
+    return { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 22, options: sshOptions };
+  }
+
+  private validateProvisioning(access: SshProvisioning, sshOptions: string[] | undefined): SshAccess {
     for (const field of ['user', 'address'] as const) requireLiteral(this, `provisioning.${field}`, access[field]);
     if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
       throw invalid(this, 'provisioning.user', access.user, "give a user name (lowercase letters, digits, '_' and '-'), e.g. 'root'");
@@ -188,6 +213,7 @@ export class DockerHost extends Construct {
       throw invalid(this, 'provisioning.hostKey', access.hostKey, "give the host's public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA...'");
     }
     const hostKey = Token.isUnresolved(access.hostKey) ? access.hostKey : access.hostKey.trim();
-    return { hostName: this.hostName, user: access.user, address: access.address, port, privateKey: access.privateKey, hostKey };
+    const engine = sshOptions ? this.engineSsh(access.user, sshOptions) : undefined;
+    return { hostName: this.hostName, user: access.user, address: access.address, port, privateKey: access.privateKey, hostKey, engine };
   }
 }

@@ -13,7 +13,7 @@ import {
   validateContainerProps,
   volumeScriptHash,
 } from './private/app-runtime';
-import { destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
 import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
@@ -219,22 +219,18 @@ export class RunContainer extends Construct {
     this.containerName = runContainerName(volume.appName);
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
-    // On the volume's host; created before the container and removed after it (a cgroup can only go once empty).
-    const access = volume.host?._access;
-    const apply = stepProvisioners(this, access, {
+    // On the volume's host, before the container. No destroy step: the Volume's destroy removes the limit (after
+    // the app's containers, which depend on it), so no second resource keeps the SSH key in the state for it.
+    // Keyed on the volume: a new volume (whose old one's destroy removed the limit) gets the limit again.
+    const apply = stepProvisioners(this, volume.host?._access, {
       script: 'modulus-process-limit.sh',
       command: 'apply',
       environment: { MODULUS_APP: volume.appName, MODULUS_PIDS_MAX: String(processLimit) },
     });
-    const remove = destroyProvisioners(this, access, {
-      script: 'modulus-process-limit.sh',
-      command: 'remove',
-      environment: { MODULUS_APP: '${self.triggers.app}' },
-    });
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
-      triggers: { app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this), ...remove.triggers },
-      provisioners: [...apply.provisioners, ...remove.provisioners],
+      triggers: { volume: volume.volumeId, app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
+      provisioners: apply.provisioners,
     });
     // The build runs under the app's cgroup too (BuildJob's cgroup_parent): the limit comes first.
     if (props.build) props.build.resource.dependsOn = [...(props.build.resource.dependsOn ?? []), dependable(limit)];

@@ -55,12 +55,15 @@ describe('volume resource ids', () => {
     ok(volumeScript('create', root, { MODULUS_RESOURCE_ID: '2222' }));
     const old = ok(volumeScript('destroy', root, { MODULUS_RESOURCE_ID: '1111' }));
     expect(old.stderr).toContain(`the volume of app 'superseded' was taken over by resource 2222 (this is 1111): superseded, keeping it`);
+    // The app still runs under the resource that took over: its process limit stays.
+    expect(old.stderr).not.toContain('process limit removed');
     expect(isMounted(mnt(root))).toBe(true);
     expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
     expect(ok(volumeScript('status', root)).stdout).toContain('policy=destroy');
 
     const current = ok(volumeScript('destroy', root, { MODULUS_RESOURCE_ID: '2222' }));
     expect(current.stderr).toContain("removed the volume of app 'superseded'");
+    expect(current.stderr).toContain("app 'superseded': process limit removed");
     expect(isMounted(mnt(root))).toBe(false);
     expect(loopDevices(root)).toEqual([]);
     expect(fs.existsSync(root)).toBe(false);

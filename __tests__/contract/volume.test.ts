@@ -583,11 +583,13 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
     ok(processLimit('apply', { MODULUS_PIDS_MAX: '100' }));
   });
 
-  it('destroy under the destroy policy forgets the volume, and the unit goes with the last one', () => {
-    ok(processLimit('remove'));
-    expect(fs.existsSync(path.dirname(pidsMax))).toBe(false);
+  it('destroy under the destroy policy removes the process limit (the limit step has no destroy step), forgets the volume, and the unit goes with the last one', () => {
+    expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
     ok(volumeScript('set-policy', root, { ...host, MODULUS_REMOVAL_POLICY: 'destroy' }));
     const destroy = ok(volumeScript('destroy', root, host));
+    expect(destroy.stderr).toContain("app 'reboot': process limit removed");
+    expect(fs.existsSync(path.dirname(pidsMax))).toBe(false);
+    expect(fs.existsSync(path.join(registry, 'process-limits', 'reboot'))).toBe(false);
     expect(fs.existsSync(path.join(registry, 'volumes', 'reboot.env'))).toBe(false);
     expect(destroy.stderr).toContain('no volume left on this host: removed the boot unit');
     expect(fs.existsSync(UNIT)).toBe(false);

@@ -123,6 +123,18 @@ describe('apps on two hosts, images through a registry', () => {
     }
   });
 
+  it("keeps B's SSH key in the state once per app on B (its Volume, for the destroy step), nowhere else", () => {
+    const keyLine = env.TF_VAR_ssh_private_key_b.trim().split('\n')[1];
+    const state = JSON.parse(fs.readFileSync(path.join(checkout, 'terraform.apps.tfstate'), 'utf8'));
+    const holders = state.resources
+      .filter((resource: any) => JSON.stringify(resource.instances).includes(keyLine))
+      .map((resource: any) => `${resource.mode === 'data' ? 'data.' : ''}${resource.type}.${resource.name.replace(/_[0-9A-F]{8}$/, '')}`)
+      .sort();
+    expect(holders).toEqual(['null_resource.sample-php_Volume', 'null_resource.sample-static_Volume']);
+    const copies = fs.readFileSync(path.join(checkout, 'terraform.apps.tfstate'), 'utf8').split(keyLine).length - 1;
+    expect(copies).toBe(PLACEMENT.b.length);
+  });
+
   it('runs byte-identical images: B pulled the digest pushed from A', () => {
     const { hostB } = testbed();
     const onB = ok(hostB.docker(['inspect', '-f', '{{.Image}}', 'modulus-app-sample-static']), 'inspect on B').trim();

@@ -243,6 +243,21 @@ describe('remote host steps over SSH (host B)', () => {
     expect(Object.values(planActions()).every((a) => a.join() === 'no-op')).toBe(true);
   });
 
+  it("the probe through the engine's own SSH options (what DockerHost uses when the engine logs in as the provisioning user) answers with no key in its query", () => {
+    const { hostB } = testbed();
+    const probe = (options: string[]) => {
+      const query = { app: APP, backend: 'loopfile', root: ROOT, lvm_volume_group: '', lvm_thin_pool: '', ssh_host_name: 'host-b', ssh_user: 'root' };
+      const input = JSON.stringify({ ...query, ssh_transport: 'engine', ssh_address: hostB.sshHost, ssh_port: String(hostB.sshPort), ssh_options: options.join('\n') });
+      return bash('bash "$PROBE"', { env: { PROBE: path.join(REPO_ROOT, 'scripts/volume/remote-probe.sh') }, input });
+    };
+    const recorded = ok(hostB.ssh('cat "$ROOT/health-token"', { ROOT }), 'health token on B').trim();
+    expect(JSON.parse(ok(probe(hostB.sshOpts), 'probe through the engine options'))).toEqual({ exists: 'true', mounted: 'true', health: recorded });
+    // Without the engine's options (no key, B's host key unknown): refused, never asked, naming the host.
+    const refused = probe(['-F', '/dev/null']);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain(`remote-probe: error: cannot reach Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort})`);
+  });
+
   it('an unreachable host fails terraform plan with one message naming it', () => {
     const { hostB } = testbed();
     // B's sshd stops answering (SIGSTOP: the entrypoint would end B if sshd exited); the kernel still accepts

@@ -40,6 +40,7 @@ describe('DockerHost: validation', () => {
     [{ engine: '127.0.0.1:2375' }, "test/Host: invalid engine '127.0.0.1:2375': give unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:2376"],
     [{ tls: { caMaterial: 'c', certMaterial: 'c', keyMaterial: 'k' } }, 'test/Host: invalid tls (value hidden): leave it out: it is for tcp:// engines, not ssh://'],
     [{ engine: 'tcp://127.0.0.1:2376', sshOptions: ['-i', 'k'] }, 'test/Host: invalid sshOptions ["-i","k"]: leave it out: they are for ssh:// engines, not tcp://'],
+    [{ sshOptions: ['-i', 'k\n-o ProxyCommand=x'] }, "test/Host: invalid sshOptions[1] 'k\n-o ProxyCommand=x': give a non-empty ssh argument without line breaks"],
     [
       { engine: 'unix:///var/run/docker.sock', provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKey: HOST_KEY } },
       'test/Host: invalid provisioning (value hidden): leave it out: the volumes of a unix:// engine are made on this machine',
@@ -119,6 +120,33 @@ describe('DockerHost: apps on two hosts', () => {
     const pushedReference = (name: string) => `127.0.0.1:5000/modulus/${name}@\${docker_registry_image.${Object.keys(json.resource.docker_registry_image).find((key) => key.startsWith(`Pushed_${name}_`))}.sha256_digest}`;
     expect(byHost('a')).toEqual(['build-node', 'run-node'].map(pushedReference).sort());
     expect(byHost('b')).toEqual(['build-php', 'build-static', 'run-php', 'run-static'].map(pushedReference).sort());
+  });
+
+  /** Where the Terraform state will hold the key: resource triggers and data source queries that name it. */
+  const keyHolders = (synthesized: any) =>
+    [
+      ...Object.entries(synthesized.resource.null_resource ?? {}).map(([name, body]: [string, any]) => [`null_resource.${name}`, body.triggers]),
+      ...Object.entries(synthesized.data?.external ?? {}).map(([name, body]: [string, any]) => [`data.external.${name}`, body.query]),
+    ]
+      .filter(([, fields]) => JSON.stringify(fields ?? {}).includes('var.ssh_private_key_b'))
+      .map(([name]) => (name as string).replace(/_[0-9A-F]{8}$/, ''))
+      .sort();
+
+  it("keeps the key in the state once per app on B, in its Volume's triggers: the probe goes through the engine's SSH connection", () => {
+    expect(keyHolders(json)).toEqual(['null_resource.blog_Volume', 'null_resource.docs_Volume', 'null_resource.shop_Volume']);
+    const probes = Object.values(json.data.external as Record<string, any>).filter((probe) => probe.query.ssh_host_name === 'b');
+    expect(probes).toHaveLength(3);
+    for (const probe of probes) {
+      expect(probe.query).toMatchObject({ ssh_transport: 'engine', ssh_user: 'root', ssh_address: '127.0.0.1', ssh_port: '2222', ssh_options: '-i\n/keys/b\n-o\nUserKnownHostsFile=/keys/known_hosts' });
+    }
+  });
+
+  it("probes with the provisioning key when the engine logs in as another user (the key is then in the probe's query too)", () => {
+    const { stack, pushed, b } = platform({ engine: 'ssh://deploy@127.0.0.1:2222' });
+    app(stack, 'static', 'static', b, pushed);
+    const synthesized = JSON.parse(Testing.synth(stack));
+    expect(keyHolders(synthesized)).toEqual(['data.external.static_Volume_State', 'null_resource.static_Volume']);
+    expect(Object.values(synthesized.data.external as Record<string, any>)[0].query).toMatchObject({ ssh_transport: 'key', ssh_user: 'root', ssh_port: '2222' });
   });
 
   it('keeps the private key and the registry password out of the synthesized JSON (variables only)', () => {

@@ -220,7 +220,7 @@ describe('remote (SSH access)', () => {
     expect(provisioners(limit).at(-1)![1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-process-limit.sh remove`);
   });
 
-  it('the probe runs remote-probe.sh with the SSH fields in the query, the key only base64 and sensitive', () => {
+  it('the probe runs remote-probe.sh with the SSH fields in the query, the key as given and sensitive', () => {
     expect(resource(json, 'null_resource', 'ProbeProgram').triggers.program).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/remote-probe\.sh$/);
     expect(resource(json, 'null_resource', 'Probe').triggers).toEqual({
       app: 'shop',
@@ -230,10 +230,29 @@ describe('remote (SSH access)', () => {
       lvm_thin_pool: '',
       ssh_host_name: 'web-2',
       ssh_user: 'root',
+      ssh_transport: 'key',
       ssh_address: '127.0.0.1',
       ssh_port: '2222',
       ssh_host_key: 'ssh-ed25519 AAAAC3Nza',
       ssh_private_key: '${sensitive(var.ssh_key)}',
+    });
+  });
+
+  it("with the engine's SSH connection, the probe goes that way: its options in the query, no key and no host key", () => {
+    const engine = { address: 'web-2.internal', port: 2200, options: ['-i', '/ci/keys/deploy', '-o', 'UserKnownHostsFile=/ci/known hosts'] };
+    const probe = resource(synthRemote({ engine }), 'null_resource', 'Probe').triggers;
+    expect(probe).toEqual({
+      app: 'shop',
+      backend: 'loopfile',
+      root: IDENTITY.MODULUS_ROOT,
+      lvm_volume_group: '',
+      lvm_thin_pool: '',
+      ssh_host_name: 'web-2',
+      ssh_user: 'root',
+      ssh_transport: 'engine',
+      ssh_address: 'web-2.internal',
+      ssh_port: '2200',
+      ssh_options: '-i\n/ci/keys/deploy\n-o\nUserKnownHostsFile=/ci/known hosts',
     });
   });
 

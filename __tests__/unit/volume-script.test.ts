@@ -58,6 +58,7 @@ function host(backend: Record<string, string>) {
     MODULUS_REGISTRY: path.join(dir, 'etc', 'modulus'),
     MODULUS_BOOT_DIR: path.join(dir, 'lib', 'modulus'),
     MODULUS_SYSTEMD_DIR: path.join(dir, 'systemd'),
+    MODULUS_CGROUP_FS: path.join(dir, 'cgroup'),
     MODULUS_IMAGE: 'run-image',
     ...backend,
   };
@@ -215,13 +216,18 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(statusOf(ok(machine.run('status')))).toMatchObject({ exists: 'false', mounted: 'false' });
   });
 
-  it.each([['retain'], ['none recorded']])('destroy with the policy %s changes nothing', (policy) => {
+  it.each([['retain'], ['none recorded']])('destroy with the policy %s keeps the volume as it is and removes the process limit', (policy) => {
     const machine = host(LVM);
     ok(machine.run('create'));
     if (policy === 'retain') ok(machine.run('set-policy', { MODULUS_REMOVAL_POLICY: 'retain' }));
+    const limits = path.join(machine.env.MODULUS_REGISTRY, 'process-limits');
+    fs.mkdirSync(limits, { recursive: true });
+    fs.writeFileSync(path.join(limits, 'shop'), '512');
     const run = ok(machine.run('destroy'));
     expect(run.changes).toEqual([]);
     expect(run.stderr).toContain("removal policy is 'retain': keeping the volume of app 'shop'");
+    expect(run.stderr).toContain("app 'shop': process limit removed");
+    expect(fs.existsSync(path.join(limits, 'shop'))).toBe(false);
     expect(statusOf(ok(machine.run('status')))).toMatchObject({ exists: 'true', mounted: 'true', size_mib: '2048' });
   });
 

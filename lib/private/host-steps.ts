@@ -52,6 +52,21 @@ export interface SshAccess {
   readonly hostKey: string;
   /** SSH connect timeout of Terraform's communicator. @default '30s' */
   readonly timeout?: string;
+  /**
+   * The engine's own `ssh://` connection, when it logs in as `user` on this host: the mount probe goes that way
+   * (the ssh options the engine uses, e.g. its key file and known hosts file), so its query, which Terraform
+   * keeps in the state, holds no key. @default none: the probe connects with `privateKey` and `hostKey`
+   */
+  readonly engine?: EngineSsh;
+}
+
+/** Where and how the Docker CLI's SSH transport reaches an `ssh://` engine. */
+export interface EngineSsh {
+  readonly address: string;
+  /** @default 22 */
+  readonly port?: number;
+  /** The options the engine's connection passes to ssh (the provider's `ssh_opts`). */
+  readonly options: readonly string[];
 }
 
 /** The host scripts a step can run. */
@@ -192,16 +207,33 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
   };
 }
 
-/** Query and program of the volume's `data "external"` probe: local (today's) or over SSH. */
+/**
+ * Query and program of the volume's `data "external"` probe: local (today's) or over SSH, through the engine's own
+ * SSH connection when there is one (no key in the query), else with the provisioning key.
+ */
 export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
   const local = volumeScriptPath(scope, 'modulus-volume.sh');
   if (!access) return { program: ['bash', local, 'probe'], query };
+  const program = ['bash', `${scriptsFolder(scope)}/remote-probe.sh`];
+  const host = { ...query, ssh_host_name: access.hostName, ssh_user: access.user };
+  if (access.engine) {
+    return {
+      program,
+      query: {
+        ...host,
+        ssh_transport: 'engine',
+        ssh_address: access.engine.address,
+        ssh_port: String(access.engine.port ?? 22),
+        // One option per line (DockerHost refuses line breaks in them); remote-probe.sh splits them again.
+        ssh_options: access.engine.options.join('\n'),
+      },
+    };
+  }
   return {
-    program: ['bash', `${scriptsFolder(scope)}/remote-probe.sh`],
+    program,
     query: {
-      ...query,
-      ssh_host_name: access.hostName,
-      ssh_user: access.user,
+      ...host,
+      ssh_transport: 'key',
       ssh_address: access.address,
       ssh_port: String(access.port ?? 22),
       ssh_host_key: access.hostKey,

@@ -21,9 +21,10 @@
 #   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>), point app at it
 #                  in one rename and restart the app in its run container (docker exec); when the new build
 #                  does not start, point app back at the release before and fail. Re-runnable at any point.
-#   destroy        with the recorded policy `destroy`: unmount and delete the volume; with `retain`
-#                  (the default, also when no policy was recorded): change nothing. Superseded (another
-#                  MODULUS_RESOURCE_ID recorded by a later create): change nothing either.
+#   destroy        remove the app's process limit, then with the recorded policy `destroy`: unmount and
+#                  delete the volume; with `retain` (the default, also when no policy was recorded): keep the
+#                  volume as it is. Superseded (another MODULUS_RESOURCE_ID recorded by a later create):
+#                  change nothing.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
 #   mount          mount an existing volume that is not mounted (after a reboot), renew its layout (with
 #                  MODULUS_IMAGE), restore the app's recorded process limit and record MODULUS_HEAL_TOKEN as
@@ -272,6 +273,9 @@ cmd_destroy() {
     log "the volume of app '${APP}' was taken over by resource ${recorded} (this is ${id}): superseded, keeping it"
     return 0
   fi
+  # The app's containers are gone (they depend on this resource), so its process limit goes whatever the policy:
+  # the RunContainer's ProcessLimit step has no destroy step of its own (it would need the SSH key in its state).
+  MODULUS_APP="${APP}" bash "${HERE}/modulus-process-limit.sh" remove
   policy=$(recorded_policy)
   if [[ "${policy}" != "destroy" ]]; then
     log "removal policy is '${policy}': keeping the volume of app '${APP}' (data and mount unchanged)"

@@ -8,14 +8,18 @@
 # Query: app, backend, root, lvm_volume_group, lvm_thin_pool (the volume, as for the local probe), and
 #   ssh_host_name            the host's name in messages
 #   ssh_user, ssh_address, ssh_port
-#   ssh_host_key             the host's public key ("ssh-ed25519 AAAA..."): the only key accepted
-#   ssh_private_key          the client's private key as Terraform has it (sensitive; the state holds it there
-#                            as in the volume steps' triggers, and as searchable: no encoded copy)
+#   ssh_transport            "engine": connect as the host's ssh:// engine does, with
+#     ssh_options              its ssh options, one per line (e.g. -i, a known hosts file); no key in the query
+#                            "key": connect with the provisioning key (the engine is tcp:// or another user), with
+#     ssh_host_key             the host's public key ("ssh-ed25519 AAAA..."): the only key accepted
+#     ssh_private_key          the client's private key as Terraform has it (sensitive; the state holds it there
+#                              as in the Volume's triggers, and as searchable: no encoded copy)
 #
-# The private key and host key go to 0600 files in a 0700 temporary folder (removed on exit), never on a
-# command line. ssh runs with BatchMode, strict host key checking against that key only, no agent, no
-# ssh_config. The host receives these scripts and the volume's identity as a tar stream on stdin and runs a
-# fixed command: `bash <tmp>/modulus-volume.sh probe` (through `sudo -n` when the user is not root).
+# "key": the private key and host key go to 0600 files in a 0700 temporary folder (removed on exit), never on a
+# command line; strict host key checking against that key only, no agent, no ssh_config. Either way ssh runs
+# with BatchMode (it never asks). The host receives these scripts and the volume's identity as a tar stream on
+# stdin and runs a fixed command: `bash <tmp>/modulus-volume.sh probe` (through `sudo -n` when the user is not
+# root).
 #
 # A host that cannot be reached fails with one line naming it:
 #   remote-probe: error: cannot reach Docker host 'NAME' (user@address:port): <ssh's reason>
@@ -38,30 +42,24 @@ remote_command() {
   printf '%s' 'set -eu; umask 077; d=$(mktemp -d); trap '\''rm -rf -- "$d"'\'' EXIT; tar -x -C "$d"; '"${sudo}"'bash "$d/modulus-volume.sh" probe < "$d/query.json"'
 }
 
-main() {
-  local query
-  query=$(cat)
-  local name user address port host_key key
-  name=$(query_value "${query}" ssh_host_name)
-  user=$(query_value "${query}" ssh_user)
-  address=$(query_value "${query}" ssh_address)
-  port=$(query_value "${query}" ssh_port)
+# The volume's identity for the host's probe (no ssh_* field), and the scripts it runs, into folder $1.
+write_bundle() {
+  local query=$1 bundle=$2
+  mkdir -- "${bundle}"
+  printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s"}\n' \
+    "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
+    "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${bundle}/query.json"
+  cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/forbidden-roots" "${bundle}/"
+}
+
+# ssh_transport "key": the provisioning key and pinned host key, in 0600 files of folder $2; sets OPTIONS.
+key_options() {
+  local query=$1 dir=$2 where=$3 address=$4 port=$5 host_key key
   host_key=$(query_value "${query}" ssh_host_key)
   key=$(query_text "${query}" ssh_private_key) ||
-    fail 2 "Docker host '${name}': ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
-  [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
-  local where="'${name}' (${user}@${address}:${port})"
-  [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
-  [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
-  [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+    fail 2 "Docker host ${where}: ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
   [[ "${host_key}" =~ ^[a-z0-9-]+\ [A-Za-z0-9+/=]+$ ]] || fail 2 "Docker host ${where}: ssh_host_key is not 'TYPE BASE64'"
   [[ -n "${key}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key"
-
-  local dir
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
-  # shellcheck disable=SC2064 # expand now: the path is fixed
-  trap "rm -rf -- '${dir}'" EXIT
-  chmod 0700 -- "${dir}"
   (
     umask 077
     # As people paste keys: Windows line ends and a missing last line break are what OpenSSH refuses.
@@ -72,21 +70,48 @@ main() {
     else
       printf '[%s]:%s %s\n' "${address}" "${port}" "${host_key}" >"${dir}/known_hosts"
     fi
-    # What the host's probe reads: the volume's identity only (no ssh_* field).
-    printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s"}\n' \
-      "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
-      "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${dir}/query.json"
-    mkdir "${dir}/bundle"
-    cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/forbidden-roots" "${dir}/bundle/"
-    mv -- "${dir}/query.json" "${dir}/bundle/"
   )
+  OPTIONS=(-F /dev/null -i "${dir}/key" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${dir}/known_hosts"
+    -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none)
+}
+
+main() {
+  local query
+  query=$(cat)
+  local name user address port transport
+  name=$(query_value "${query}" ssh_host_name)
+  user=$(query_value "${query}" ssh_user)
+  address=$(query_value "${query}" ssh_address)
+  port=$(query_value "${query}" ssh_port)
+  transport=$(query_value "${query}" ssh_transport)
+  [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
+  local where="'${name}' (${user}@${address}:${port})"
+  [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
+  [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
+  [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: the path is fixed
+  trap "rm -rf -- '${dir}'" EXIT
+  chmod 0700 -- "${dir}"
+  OPTIONS=()
+  case "${transport}" in
+    engine)
+      # As the engine's own connection does (the provider's ssh_opts first, so they win), never asking.
+      local text
+      text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"
+      [[ -z "${text}" ]] || mapfile -t OPTIONS <<<"${text}"
+      ;;
+    key) key_options "${query}" "${dir}" "${where}" "${address}" "${port}" ;;
+    *) fail 2 "Docker host ${where}: ssh_transport '${transport}' is neither 'engine' nor 'key'" ;;
+  esac
+  write_bundle "${query}" "${dir}/bundle"
 
   local answer status=0
   answer=$(tar -C "${dir}/bundle" -c . |
-    ssh -F /dev/null -T -i "${dir}/key" -p "${port}" \
-      -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${dir}/known_hosts" \
-      -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o ConnectTimeout=10 \
-      -o LogLevel=ERROR -- "${user}@${address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
+    ssh "${OPTIONS[@]}" -T -p "${port}" -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR \
+      -- "${user}@${address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then
