@@ -62,7 +62,7 @@ export async function twoHostsAgainstOne(): Promise<void> {
             hostName: 'b',
             engine: hostB.dockerHost,
             sshOptions: hostB.sshOpts,
-            provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKey: hostB.hostPublicKey },
+            provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKeys: hostB.hostPublicKeys },
             volumes: { root: '/var/lib/modulus-bench/volumes' },
             languages: ['static', 'php'],
           },

@@ -12,7 +12,7 @@ import {
   validateSizeMiB,
   volumeScriptHash,
 } from './private/app-runtime';
-import { probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { privateKeyPreconditions, probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
@@ -300,7 +300,8 @@ export class AppVolume extends Construct {
         ...destroy.triggers,
       },
       provisioners: [...create.provisioners, ...destroy.provisioners],
-      lifecycle: destroy.lifecycle,
+      // A remote host's key is checked at plan time, before any step needs it.
+      lifecycle: this.access ? { ...destroy.lifecycle, precondition: privateKeyPreconditions(this.access) } : destroy.lifecycle,
     });
     this.node.defaultChild = this.resource;
     this.volumeId = this.resource.id;

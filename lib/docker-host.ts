@@ -1,10 +1,17 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { Token } from 'cdktf';
+import { DataExternal } from '@cdktf/provider-external/lib/data-external';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AssetType, Fn, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
 import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
 import { validateVolumeRoot } from './private/app-runtime';
-import { EngineSsh, SshAccess } from './private/host-steps';
+import { HostKey, parseHostKeys } from './private/host-keys';
+import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
+import { externalProvider } from './private/providers';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 
 /** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
@@ -16,15 +23,22 @@ export interface SshProvisioning {
   /** @default 22 */
   readonly port?: number;
   /**
-   * The user's private key (OpenSSH or PEM text). Pass a token, e.g. the value of a `TerraformVariable` with
-   * `sensitive: true` set through `TF_VAR_<name>`: Terraform keeps it out of plan output and provisioner logs.
+   * The user's private key (OpenSSH or PEM text, without a passphrase; Windows line ends and a missing last line
+   * break are fine). A token, e.g. the value of a `TerraformVariable` with `sensitive: true` set through
+   * `TF_VAR_<name>`: Terraform keeps it out of plan output and provisioner logs. A literal is refused.
    */
   readonly privateKey: string;
   /**
-   * The host's public key, `ssh-ed25519 AAAA...` (or another type): pinned, so a host that does not hold its
-   * private half is refused instead of trusted on first use.
+   * The host's public keys as `ssh-keyscan -p <port> <address>` prints them (run it from a machine that reaches
+   * the host on a trusted network, or compare the fingerprints with `ssh-keygen -lf` on the host): one line per
+   * key type, `# ...` lines ignored; `TYPE BASE64` lines work too. Pinned: a host that does not hold their
+   * private halves is refused instead of trusted on first use. Give every type the host's sshd offers:
+   * Terraform's SSH client asks for ECDSA, then RSA, then Ed25519, and the plan fails, naming the type, when the
+   * one it would be shown is not pinned.
    */
-  readonly hostKey: string;
+  readonly hostKeys?: string;
+  /** @deprecated use `hostKeys` (the same format). */
+  readonly hostKey?: string;
 }
 
 /** Where and how the apps of one host keep their volumes. */
@@ -131,10 +145,21 @@ export class DockerHost extends Construct {
     if (props.tls && scheme !== 'tcp') throw invalid(this, 'tls', HIDDEN, `leave it out: it is for tcp:// engines, not ${scheme}://`);
     if (props.sshOptions && scheme !== 'ssh') throw invalid(this, 'sshOptions', props.sshOptions, `leave it out: they are for ssh:// engines, not ${scheme}://`);
 
-    const sshOptions = this.validateSshOptions(props.sshOptions ?? []);
+    let sshOptions = this.validateSshOptions(props.sshOptions ?? []);
     if (!this.isLocal) {
       // Without it the host can still run containers that need no volume; an app placed here fails its synth.
-      if (props.provisioning) this._access = this.validateProvisioning(props.provisioning, scheme === 'ssh' ? sshOptions : undefined);
+      if (props.provisioning) {
+        const access = this.validateProvisioning(props.provisioning);
+        const check = hostKeyCheck(this, access);
+        new DataExternal(this, 'HostKeys', { provider: externalProvider(this), program: check.program, query: check.query });
+        if (scheme === 'ssh') {
+          // The engine's connection checks the pinned keys too (options given first win in ssh).
+          sshOptions = [...this.pinnedHostOptions(access.hostKeys), ...sshOptions];
+          this._access = { ...access, engine: this.engineSsh(access.user, sshOptions) };
+        } else {
+          this._access = access;
+        }
+      }
     } else if (props.provisioning) {
       throw invalid(this, 'provisioning', HIDDEN, 'leave it out: the volumes of a unix:// engine are made on this machine');
     }
@@ -147,7 +172,7 @@ export class DockerHost extends Construct {
     this.resource = new DockerProvider(this, 'Provider', {
       alias: this.hostName,
       host: this.engine,
-      sshOpts: props.sshOptions,
+      sshOpts: sshOptions.length > 0 ? sshOptions : undefined,
       caMaterial: props.tls?.caMaterial,
       certMaterial: props.tls?.certMaterial,
       keyMaterial: props.tls?.keyMaterial,
@@ -183,17 +208,31 @@ export class DockerHost extends Construct {
   }
 
   /**
+   * ssh options that accept only the pinned keys: a known hosts file (an asset: public keys only) for any name
+   * of the host, no global file, strict checking.
+   */
+  private pinnedHostOptions(keys: readonly HostKey[]): string[] {
+    const text = keys.map((key) => `* ${key.type} ${key.base64}\n`).join('');
+    const dir = path.join(os.tmpdir(), 'modulus-images-known-hosts');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${crypto.createHash('sha256').update(text).digest('hex')}.known_hosts`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, text);
+    const asset = new TerraformAsset(this, 'KnownHosts', { path: file, type: AssetType.FILE });
+    return ['-o', `UserKnownHostsFile=${asset.path}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes'];
+  }
+
+  /**
    * The engine's SSH transport when it logs in as the provisioning user (the probe then goes that way, with no
    * key in its query); undefined for another user, whose rights on the host may differ.
    */
-  private engineSsh(user: string, sshOptions: string[]): EngineSsh | undefined {
+  private engineSsh(user: string, sshOptions: readonly string[]): EngineSsh | undefined {
     const url = new URL(this.engine);
     const engineUser = decodeURIComponent(url.username) || undefined;
     if (engineUser !== user) return undefined;
     return { address: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 22, options: sshOptions };
   }
 
-  private validateProvisioning(access: SshProvisioning, sshOptions: string[] | undefined): SshAccess {
+  private validateProvisioning(access: SshProvisioning): SshAccess {
     for (const field of ['user', 'address'] as const) requireLiteral(this, `provisioning.${field}`, access[field]);
     if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
       throw invalid(this, 'provisioning.user', access.user, "give a user name (lowercase letters, digits, '_' and '-'), e.g. 'root'");
@@ -202,18 +241,21 @@ export class DockerHost extends Construct {
       throw invalid(this, 'provisioning.address', access.address, 'give a host name or an IP address');
     }
     const port = validateInteger(this, 'provisioning.port', access.port ?? 22, 1, 65535);
-    for (const field of ['privateKey', 'hostKey'] as const) {
-      if (typeof access[field] !== 'string' || access[field] === '') {
-        const [value, allowed] =
-          field === 'privateKey' ? [HIDDEN, 'give the key, a sensitive token'] : [access[field], "give the host's public key, e.g. 'ssh-ed25519 AAAA...'"];
-        throw invalid(this, `provisioning.${field}`, value, allowed);
-      }
+    if (typeof access.privateKey !== 'string' || access.privateKey === '') {
+      throw invalid(this, 'provisioning.privateKey', HIDDEN, 'give the key, a sensitive token (e.g. a TerraformVariable with sensitive: true)');
     }
-    if (!Token.isUnresolved(access.hostKey) && !/^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+$/.test(access.hostKey.trim())) {
-      throw invalid(this, 'provisioning.hostKey', access.hostKey, "give the host's public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA...'");
+    if (!Token.isUnresolved(access.privateKey)) {
+      throw invalid(this, 'provisioning.privateKey', HIDDEN, 'give a sensitive token (e.g. a TerraformVariable with sensitive: true), not the key text: a literal would be written into cdk.tf.json');
     }
-    const hostKey = Token.isUnresolved(access.hostKey) ? access.hostKey : access.hostKey.trim();
-    const engine = sshOptions ? this.engineSsh(access.user, sshOptions) : undefined;
-    return { hostName: this.hostName, user: access.user, address: access.address, port, privateKey: access.privateKey, hostKey, engine };
+    if (access.hostKeys !== undefined && access.hostKey !== undefined) {
+      throw invalid(this, 'provisioning.hostKey', access.hostKey, 'leave it out: give the keys in hostKeys only');
+    }
+    const hostKeysField = access.hostKeys === undefined && access.hostKey !== undefined ? 'provisioning.hostKey' : 'provisioning.hostKeys';
+    const hostKeys = parseHostKeys(this, hostKeysField, access.hostKeys ?? access.hostKey ?? '');
+    // As people paste keys: without Windows line ends, with one last line break (what OpenSSH reads), so a
+    // pasted copy of the same key changes nothing in the plan.
+    // ('\\r': cdktf writes a CR as it is, not as HCL's escape; '\n' it escapes.)
+    const privateKey = Fn.join('', [Fn.trimspace(Fn.replace(access.privateKey, '\\r', '')), '\n']);
+    return { hostName: this.hostName, user: access.user, address: access.address, port, privateKey, hostKeys };
   }
 }

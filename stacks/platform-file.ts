@@ -12,7 +12,7 @@ import { RegistrySettings } from './registry-settings';
  *       { "hostName": "a", "engine": "unix:///var/run/docker.sock", "languages": ["node"] },
  *       { "hostName": "b", "engine": "ssh://deploy@b.example.com",
  *         "sshOptions": ["-i", "/ci/keys/b", "-o", "UserKnownHostsFile=/ci/known_hosts"],
- *         "provisioning": { "user": "deploy", "address": "b.example.com", "hostKey": "ssh-ed25519 AAAA..." },
+ *         "provisioning": { "user": "deploy", "address": "b.example.com", "hostKeys": "[b.example.com]:22 ssh-ed25519 AAAA...\n[b.example.com]:22 ecdsa-sha2-nistp256 AAAA..." },
  *         "volumes": { "root": "/var/lib/modulus/volumes" },
  *         "languages": ["static", "php"] }
  *     ]

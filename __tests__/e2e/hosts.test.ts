@@ -49,6 +49,10 @@ beforeAll(async () => {
   bed = await startTestbed();
   copyCheckout(checkout);
   const { registry, hostB } = bed;
+  const keyscan = ok(bash('ssh-keyscan -p "$PORT" "$HOST" 2>&1', { env: { PORT: String(hostB.sshPort), HOST: hostB.sshHost } }), 'ssh-keyscan');
+  const scanned = keyscan.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(' ').slice(1, 3).join(' '));
+  expect(scanned.sort()).toEqual(hostB.hostPublicKeys.split('\n').sort());
+  expect(scanned.map((key) => key.split(' ')[0]).sort()).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
   const platform = {
     registry: { address: registry.address, username: registry.username, protocol: 'http' },
     hosts: [
@@ -57,7 +61,9 @@ beforeAll(async () => {
         hostName: 'b',
         engine: hostB.dockerHost,
         sshOptions: hostB.sshOpts,
-        provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKey: hostB.hostPublicKey },
+        // Pinned as an operator does: ssh-keyscan's output as it is (checked here against the keys read through
+        // engine A, the trusted channel).
+        provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKeys: keyscan },
         volumes: { root: B_VOLUMES },
         languages: PLACEMENT.b,
       },
@@ -75,7 +81,8 @@ beforeAll(async () => {
     MODULUS_FIRST_PORT: String(PORTS.node),
     // The secrets: only in Terraform's environment (sensitive variables).
     TF_VAR_registry_password: registry.password,
-    TF_VAR_ssh_private_key_b: fs.readFileSync(hostB.privateKeyPath, 'utf8'),
+    // As people paste keys: Windows line ends, no last line break.
+    TF_VAR_ssh_private_key_b: fs.readFileSync(hostB.privateKeyPath, 'utf8').trim().replace(/\n/g, '\r\n'),
   };
 }, 20 * 60_000);
 
@@ -116,7 +123,7 @@ describe('apps on two hosts, images through a registry', () => {
 
   it('keeps the secrets out of the output and the synthesized stacks', () => {
     const { registry } = testbed();
-    const key = env.TF_VAR_ssh_private_key_b.trim().split('\n')[1];
+    const key = env.TF_VAR_ssh_private_key_b.split('\r\n')[1];
     for (const text of [deployOutput, fs.readFileSync(path.join(checkout, 'cdktf.out', 'stacks', 'apps', 'cdk.tf.json'), 'utf8')]) {
       expect(text).not.toContain(registry.password);
       expect(text).not.toContain(key);
@@ -124,7 +131,7 @@ describe('apps on two hosts, images through a registry', () => {
   });
 
   it("keeps B's SSH key in the state once per app on B (its Volume, for the destroy step), nowhere else", () => {
-    const keyLine = env.TF_VAR_ssh_private_key_b.trim().split('\n')[1];
+    const keyLine = env.TF_VAR_ssh_private_key_b.split('\r\n')[1];
     const state = JSON.parse(fs.readFileSync(path.join(checkout, 'terraform.apps.tfstate'), 'utf8'));
     const holders = state.resources
       .filter((resource: any) => JSON.stringify(resource.instances).includes(keyLine))

@@ -5,7 +5,8 @@ import * as path from 'path';
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { App as CdktfApp, Fn, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
-import { destroyProvisioners, probeProgram, SshAccess, stepProvisioners, StepUpload } from '../../lib/private/host-steps';
+import { destroyProvisioners, hostKeyCheck, privateKeyPreconditions, probeProgram, SshAccess, stepProvisioners, StepUpload } from '../../lib/private/host-steps';
+import { parseHostKeys } from '../../lib/private/host-keys';
 import { escapeTemplate } from '../../lib/private/app-runtime';
 import { externalProvider, nullProvider } from '../../lib/private/providers';
 import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
@@ -45,6 +46,8 @@ const output = (run: Run) => `${run.stdout}${run.stderr}`;
 
 interface StackOptions {
   port?: number;
+  /** The pinned host keys, "TYPE BASE64" lines. @default B's own */
+  hostKeys?: string;
   policy?: 'retain' | 'destroy';
 }
 
@@ -64,7 +67,7 @@ function synth(options: StackOptions = {}): void {
     address: hostB.sshHost,
     port: options.port ?? hostB.sshPort,
     privateKey: key.stringValue,
-    hostKey: hostB.hostPublicKey,
+    hostKeys: parseHostKeys(stack, 'hostKeys', options.hostKeys ?? hostB.hostPublicKeys),
     timeout: '10s',
   };
   // The in-volume steps run in B's copy of the root image (bash, coreutils, tar), loaded in beforeAll.
@@ -92,7 +95,7 @@ function synth(options: StackOptions = {}): void {
     provider,
     triggers: { modulus_volume: APP, backend: 'loopfile', host_root: ROOT, lvm_volume_group: '', lvm_thin_pool: '', ...destroy.triggers },
     provisioners: [...create.provisioners, ...destroy.provisioners],
-    lifecycle: destroy.lifecycle,
+    lifecycle: { ...destroy.lifecycle, precondition: privateKeyPreconditions(access) },
   });
   const step = (id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>, uploads?: StepUpload[]) =>
     new NullResource(stack, id, {
@@ -115,6 +118,8 @@ function synth(options: StackOptions = {}): void {
     },
   );
   step('Input', 'prepare-build', { source: 'v1' }, {}, [{ source: `${SOURCE}.tar`, env: 'MODULUS_SOURCE' }]);
+  const check = hostKeyCheck(stack, access);
+  new DataExternal(stack, 'HostKeys', { provider: externalProvider(stack), program: check.program, query: check.query });
   const probe = probeProgram(stack, access, { app: APP, backend: 'loopfile', root: ROOT, lvm_volume_group: '', lvm_thin_pool: '' });
   const state = new DataExternal(stack, 'State', { provider: externalProvider(stack), program: probe.program, query: probe.query, dependsOn: [volume] });
   step('Mount', 'mount', { health: state.result.lookup('health') }, { MODULUS_HEAL_TOKEN: state.result.lookup('health') });
@@ -247,7 +252,9 @@ describe('remote host steps over SSH (host B)', () => {
     const { hostB } = testbed();
     const probe = (options: string[]) => {
       const query = { app: APP, backend: 'loopfile', root: ROOT, lvm_volume_group: '', lvm_thin_pool: '', ssh_host_name: 'host-b', ssh_user: 'root' };
-      const input = JSON.stringify({ ...query, ssh_transport: 'engine', ssh_address: hostB.sshHost, ssh_port: String(hostB.sshPort), ssh_options: options.join('\n') });
+      const address = { ssh_address: hostB.sshHost, ssh_port: String(hostB.sshPort), ssh_host_keys: hostB.hostPublicKeys };
+      const engine = { ssh_transport: 'engine', ssh_engine_address: hostB.sshHost, ssh_engine_port: String(hostB.sshPort), ssh_options: options.join('\n') };
+      const input = JSON.stringify({ ...query, ...address, ...engine });
       return bash('bash "$PROBE"', { env: { PROBE: path.join(REPO_ROOT, 'scripts/volume/remote-probe.sh') }, input });
     };
     const recorded = ok(hostB.ssh('cat "$ROOT/health-token"', { ROOT }), 'health token on B').trim();
@@ -256,6 +263,49 @@ describe('remote host steps over SSH (host B)', () => {
     const refused = probe(['-F', '/dev/null']);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(`remote-probe: error: cannot reach Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort})`);
+  });
+
+  it("host keys as ssh-keyscan sees them: B's stock sshd offers ECDSA first to Terraform; a missing or another key fails the plan naming host and type", () => {
+    const { hostB } = testbed();
+    const keys = hostB.hostPublicKeys.split('\n');
+    const ecdsa = keys.find((key) => key.startsWith('ecdsa-sha2-nistp256 '))!;
+    expect(keys.map((key) => key.split(' ')[0]).sort()).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
+    ok(bash('ssh-keygen -q -t ecdsa -b 256 -N "" -f "$F" </dev/null >/dev/null', { env: { F: path.join(work, 'other-ecdsa') } }), 'ssh-keygen');
+    const otherEcdsa = fs.readFileSync(path.join(work, 'other-ecdsa.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const where = `Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort})`;
+    const failedPlan = (hostKeys: string) => {
+      synth({ hostKeys });
+      const plan = tf('plan -input=false');
+      expect(plan.status).not.toBe(0);
+      return output(plan).replace(/\s+/g, ' ');
+    };
+    try {
+      // Only the Ed25519 key pinned (what the README showed before): Terraform's client would be shown ECDSA.
+      expect(failedPlan(keys.filter((key) => key !== ecdsa).join('\n'))).toContain(
+        `host-keys: error: ${where} offers a ecdsa-sha2-nistp256 host key (SHA256:`,
+      );
+      const other = failedPlan(keys.map((key) => (key === ecdsa ? otherEcdsa : key)).join('\n'));
+      expect(other).toContain(`host-keys: error: ${where}: its ecdsa-sha2-nistp256 host key is not the pinned one (offered SHA256:`);
+    } finally {
+      synth();
+    }
+    expect(Object.values(planActions()).every((a) => a.join() === 'no-op')).toBe(true);
+  });
+
+  it('a private key with a passphrase, or a text that is no key, fails the plan saying so; Windows line ends work', () => {
+    ok(bash('ssh-keygen -q -t ed25519 -N "a passphrase" -f "$F" </dev/null >/dev/null', { env: { F: path.join(work, 'locked') } }), 'ssh-keygen');
+    const locked = tf('plan -input=false', fs.readFileSync(path.join(work, 'locked'), 'utf8'));
+    expect(locked.status).not.toBe(0);
+    expect(output(locked).replace(/\s+/g, ' ')).toContain(
+      "Docker host 'host-b' (provisioning.privateKey): the key is protected by a passphrase, which Terraform's SSH client cannot ask for",
+    );
+    const garbage = tf('plan -input=false', 'ssh-ed25519 AAAAC3Nza this is a public key');
+    expect(garbage.status).not.toBe(0);
+    expect(output(garbage).replace(/\s+/g, ' ')).toContain("Docker host 'host-b' (provisioning.privateKey): the key is not an OpenSSH or PEM private key");
+    expect(output(garbage)).not.toContain('this is a public key');
+    // The probe (transport "key") repairs Windows line ends itself; the Volume's trigger holds the text as given.
+    const crlf = tf('plan -input=false', privateKey.replace(/\n/g, '\r\n'));
+    ok(crlf, 'terraform plan (key with Windows line ends)');
   });
 
   it('an unreachable host fails terraform plan with one message naming it', () => {

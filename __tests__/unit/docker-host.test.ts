@@ -1,4 +1,7 @@
-import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
 import { ModulusApp } from '../../lib/app';
 import { DockerHost, DockerHostProps } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
@@ -6,6 +9,8 @@ import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/imag
 import { errorMessage, sourceFolder } from './support/app-runtime';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
+/** What a token looks like to the construct (the validation cases need no stack of their own for it). */
+const KEY_TOKEN = Token.asString({ resolve: () => 'unused' });
 const source = sourceFolder();
 
 /** A stack with a registry, the standard hierarchy pushed to it, host a (this machine) and host b (over SSH). */
@@ -48,7 +53,9 @@ describe('DockerHost: validation', () => {
     [{ provisioning: { user: 'root; rm', address: '127.0.0.1', privateKey: 'k', hostKey: HOST_KEY } }, "test/Host: invalid provisioning.user 'root; rm': give a user name"],
     [{ provisioning: { user: 'root', address: '127.0.0.1', port: 0, privateKey: 'k', hostKey: HOST_KEY } }, 'test/Host: invalid provisioning.port 0: use a whole number from 1 to 65535'],
     [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: '', hostKey: HOST_KEY } }, 'test/Host: invalid provisioning.privateKey (value hidden): give the key'],
-    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKey: 'AAAA' } }, "test/Host: invalid provisioning.hostKey 'AAAA': give the host's public key"],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKeys: HOST_KEY } }, 'test/Host: invalid provisioning.privateKey (value hidden): give a sensitive token (e.g. a TerraformVariable with sensitive: true), not the key text'],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: KEY_TOKEN, hostKey: 'AAAA' } }, "test/Host: invalid provisioning.hostKey line 1 'AAAA': give '[host]:port TYPE BASE64' or 'TYPE BASE64' lines"],
+    [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: KEY_TOKEN, hostKey: HOST_KEY, hostKeys: HOST_KEY } }, `test/Host: invalid provisioning.hostKey '${HOST_KEY}': leave it out: give the keys in hostKeys only`],
   ])('refuses %j', (props, message) => {
     expect(errorMessage(host(props))).toContain(message);
   });
@@ -89,7 +96,12 @@ describe('DockerHost: apps on two hosts', () => {
       ['b', 'ssh://root@127.0.0.1:2222'],
     ]);
     for (const provider of providers) expect(provider.registry_auth[0]).toMatchObject({ address: 'http://127.0.0.1:5000', username: 'ci' });
-    expect(providers[1].ssh_opts).toEqual(['-i', '/keys/b', '-o', 'UserKnownHostsFile=/keys/known_hosts']);
+    // The pinned host keys first (ssh takes the first value of an option), then the engine's own options.
+    const pinned = ['-o', expect.stringMatching(/^UserKnownHostsFile=assets\/HostB_KnownHosts_[0-9A-F]{8}\/[0-9A-F]{32}\/[0-9a-f]{64}\.known_hosts$/), '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes'];
+    expect(providers[1].ssh_opts).toEqual([...pinned, '-i', '/keys/b', '-o', 'UserKnownHostsFile=/keys/known_hosts']);
+    // The asset's source: cdktf copies it into the stack's assets folder under the same name.
+    const knownHosts = path.join(os.tmpdir(), 'modulus-images-known-hosts', path.basename(providers[1].ssh_opts[1]));
+    expect(fs.readFileSync(knownHosts, 'utf8')).toBe(`* ${HOST_KEY}\n`);
   });
 
   it('runs each app\'s build and run containers on its host', () => {
@@ -110,8 +122,14 @@ describe('DockerHost: apps on two hosts', () => {
     expect(provisionerTypes('web_')).toEqual(['local-exec']);
     for (const name of ['docs_', 'shop_', 'blog_']) expect(provisionerTypes(name)).toEqual(['file', 'remote-exec']);
     const volume = Object.entries(nulls).find(([key]) => /^docs_Volume_[0-9A-F]{8}$/.test(key))![1];
-    expect(volume.lifecycle).toEqual({ create_before_destroy: true });
-    expect(volume.triggers.ssh_private_key).toBe('${sensitive(var.ssh_private_key_b)}');
+    expect(volume.lifecycle.create_before_destroy).toBe(true);
+    // The key's form is checked at plan time (a sensitive value: the messages never show it).
+    expect(volume.lifecycle.precondition.map((check: any) => check.error_message)).toEqual([
+      "Docker host 'b' (provisioning.privateKey): the key is not an OpenSSH or PEM private key: give the whole text of the key file, its BEGIN and END lines included.",
+      "Docker host 'b' (provisioning.privateKey): the key is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).",
+    ]);
+    // As people paste keys: without Windows line ends, with one last line break.
+    expect(volume.triggers.ssh_private_key).toBe('${sensitive(join("", [trimspace(replace(var.ssh_private_key_b, "\\r", "")), "\\n"]))}');
   });
 
   it('pulls each image once per host that runs it, by the digest the push returned', () => {
@@ -137,7 +155,8 @@ describe('DockerHost: apps on two hosts', () => {
     const probes = Object.values(json.data.external as Record<string, any>).filter((probe) => probe.query.ssh_host_name === 'b');
     expect(probes).toHaveLength(3);
     for (const probe of probes) {
-      expect(probe.query).toMatchObject({ ssh_transport: 'engine', ssh_user: 'root', ssh_address: '127.0.0.1', ssh_port: '2222', ssh_options: '-i\n/keys/b\n-o\nUserKnownHostsFile=/keys/known_hosts' });
+      expect(probe.query).toMatchObject({ ssh_transport: 'engine', ssh_user: 'root', ssh_engine_address: '127.0.0.1', ssh_engine_port: '2222', ssh_host_keys: HOST_KEY });
+      expect(probe.query.ssh_options.split('\n')).toEqual(json.provider.docker[1].ssh_opts);
     }
   });
 
@@ -146,7 +165,11 @@ describe('DockerHost: apps on two hosts', () => {
     app(stack, 'static', 'static', b, pushed);
     const synthesized = JSON.parse(Testing.synth(stack));
     expect(keyHolders(synthesized)).toEqual(['data.external.static_Volume_State', 'null_resource.static_Volume']);
-    expect(Object.values(synthesized.data.external as Record<string, any>)[0].query).toMatchObject({ ssh_transport: 'key', ssh_user: 'root', ssh_port: '2222' });
+    expect(synthesized.data.external[Object.keys(synthesized.data.external).find((name) => name.startsWith('static_Volume_State'))!].query).toMatchObject({
+      ssh_transport: 'key',
+      ssh_user: 'root',
+      ssh_port: '2222',
+    });
   });
 
   it('keeps the private key and the registry password out of the synthesized JSON (variables only)', () => {

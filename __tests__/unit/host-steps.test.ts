@@ -19,7 +19,7 @@ const DESTROY_ENV = {
 
 function access(stack: TerraformStack, extra: Partial<SshAccess> = {}): SshAccess {
   const key = new TerraformVariable(stack, 'ssh_key', { type: 'string', sensitive: true });
-  return { hostName: 'web-2', user: 'root', address: '127.0.0.1', port: 2222, privateKey: key.stringValue, hostKey: 'ssh-ed25519 AAAAC3Nza', ...extra };
+  return { hostName: 'web-2', user: 'root', address: '127.0.0.1', port: 2222, privateKey: key.stringValue, hostKeys: [{ type: 'ssh-ed25519', base64: 'AAAAC3Nza' }], ...extra };
 }
 
 /** Each provisioner of a synthesized resource as [type, body]. */
@@ -230,10 +230,10 @@ describe('remote (SSH access)', () => {
       lvm_thin_pool: '',
       ssh_host_name: 'web-2',
       ssh_user: 'root',
-      ssh_transport: 'key',
       ssh_address: '127.0.0.1',
       ssh_port: '2222',
-      ssh_host_key: 'ssh-ed25519 AAAAC3Nza',
+      ssh_host_keys: 'ssh-ed25519 AAAAC3Nza',
+      ssh_transport: 'key',
       ssh_private_key: '${sensitive(var.ssh_key)}',
     });
   });
@@ -249,9 +249,12 @@ describe('remote (SSH access)', () => {
       lvm_thin_pool: '',
       ssh_host_name: 'web-2',
       ssh_user: 'root',
+      ssh_address: '127.0.0.1',
+      ssh_port: '2222',
+      ssh_host_keys: 'ssh-ed25519 AAAAC3Nza',
       ssh_transport: 'engine',
-      ssh_address: 'web-2.internal',
-      ssh_port: '2200',
+      ssh_engine_address: 'web-2.internal',
+      ssh_engine_port: '2200',
       ssh_options: '-i\n/ci/keys/deploy\n-o\nUserKnownHostsFile=/ci/known hosts',
     });
   });

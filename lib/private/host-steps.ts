@@ -30,10 +30,11 @@
  * probe's result is not sensitive although its query is (no nonsensitive() needed: it would fail); Terraform
  * runs no destroy-time provisioner for the deposed object of a create_before_destroy replacement.
  */
-import { DefaultTokenResolver, Fn, StringConcat, Token, Tokenization } from 'cdktf';
+import { DefaultTokenResolver, Fn, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { ENV_NAME_PATTERN, volumeScriptPath } from './app-runtime';
+import { HostKey, hostKeyLines, terraformHostKey } from './host-keys';
 import { invalid } from './validation';
 
 /** SSH access to a Docker host other than the Terraform machine. */
@@ -48,8 +49,8 @@ export interface SshAccess {
   readonly port?: number;
   /** The private key (PEM/OpenSSH text): a sensitive token (variable, secret manager) or a literal. */
   readonly privateKey: string;
-  /** The host's public key as `ssh-ed25519 AAAA...` (or another type): pinned, never trusted on first use. */
-  readonly hostKey: string;
+  /** The host's public keys (every type its sshd offers): pinned, never trusted on first use. */
+  readonly hostKeys: readonly HostKey[];
   /** SSH connect timeout of Terraform's communicator. @default '30s' */
   readonly timeout?: string;
   /**
@@ -186,7 +187,7 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
     [SSH_TRIGGERS.user]: access.user,
     [SSH_TRIGGERS.address]: access.address,
     [SSH_TRIGGERS.port]: String(access.port ?? 22),
-    [SSH_TRIGGERS.hostKey]: access.hostKey,
+    [SSH_TRIGGERS.hostKey]: terraformHostKey(access.hostKeys),
     [SSH_TRIGGERS.privateKey]: Fn.sensitive(access.privateKey),
   };
   const connection: SSHProvisionerConnection = {
@@ -215,16 +216,25 @@ export function probeProgram(scope: IConstruct, access: SshAccess | undefined, q
   const local = volumeScriptPath(scope, 'modulus-volume.sh');
   if (!access) return { program: ['bash', local, 'probe'], query };
   const program = ['bash', `${scriptsFolder(scope)}/remote-probe.sh`];
-  const host = { ...query, ssh_host_name: access.hostName, ssh_user: access.user };
+  const host = {
+    ...query,
+    ssh_host_name: access.hostName,
+    ssh_user: access.user,
+    // Where Terraform's provisioners connect: the probe checks that the key they will be shown is pinned.
+    ssh_address: access.address,
+    ssh_port: String(access.port ?? 22),
+    // One `TYPE BASE64` per line (JSON escapes the line breaks; remote-probe.sh decodes them).
+    ssh_host_keys: hostKeyLines(access.hostKeys),
+  };
   if (access.engine) {
     return {
       program,
       query: {
         ...host,
         ssh_transport: 'engine',
-        ssh_address: access.engine.address,
-        ssh_port: String(access.engine.port ?? 22),
-        // One option per line (DockerHost refuses line breaks in them); remote-probe.sh splits them again.
+        ssh_engine_address: access.engine.address,
+        ssh_engine_port: String(access.engine.port ?? 22),
+        // One option per line (DockerHost refuses line breaks in them).
         ssh_options: access.engine.options.join('\n'),
       },
     };
@@ -234,14 +244,45 @@ export function probeProgram(scope: IConstruct, access: SshAccess | undefined, q
     query: {
       ...host,
       ssh_transport: 'key',
-      ssh_address: access.address,
-      ssh_port: String(access.port ?? 22),
-      ssh_host_key: access.hostKey,
-      // As it is (no encoded copy in the state that a search for the key would miss); remote-probe.sh decodes
-      // JSON's escapes of its line breaks.
+      // As it is (no encoded copy in the state that a search for the key would miss).
       ssh_private_key: Fn.sensitive(access.privateKey),
     },
   };
+}
+
+/**
+ * Query and program of a remote host's `data "external"` host key check (scripts/volume/host-keys.sh): once per
+ * host and plan, that the key Terraform's provisioners will be shown is pinned. No secret in it.
+ */
+export function hostKeyCheck(scope: IConstruct, access: SshAccess): { program: string[]; query: Record<string, string> } {
+  return {
+    program: ['bash', `${scriptsFolder(scope)}/host-keys.sh`],
+    query: { host_name: access.hostName, user: access.user, address: access.address, port: String(access.port ?? 22), host_keys: hostKeyLines(access.hostKeys) },
+  };
+}
+
+/**
+ * Plan-time checks of the private key (a sensitive value: the messages never show it), on the resource whose
+ * steps first use it: OpenSSH or PEM text, without a passphrase (Terraform's provisioners cannot ask for one).
+ * An OpenSSH key's body starts with the encoding of `openssh-key-v1`, cipher `none`, when it has no passphrase.
+ */
+export function privateKeyPreconditions(access: SshAccess): Precondition[] {
+  const key = `trimspace(replace(${Token.asString(access.privateKey)}, "\\r", ""))`;
+  const where = `Docker host '${access.hostName}' (provisioning.privateKey)`;
+  // `PRIVATE[ ]KEY`: the synthesized JSON keeps no "PRIVATE KEY" text, so a search for it still finds leaks only.
+  const armour = (line: 'BEGIN' | 'END') => `-----${line} (OPENSSH |RSA |EC |DSA )?PRIVATE[ ]KEY-----`;
+  return [
+    {
+      condition: `\${can(regex("^${armour('BEGIN')}\\n[A-Za-z0-9+/=:, \\n-]+\\n${armour('END')}$", ${key}))}`,
+      errorMessage: `${where}: the key is not an OpenSSH or PEM private key: give the whole text of the key file, its BEGIN and END lines included.`,
+    },
+    {
+      condition:
+        `\${length(regexall("ENCRYPTED", ${key})) == 0 && ` +
+        `(length(regexall("^-----BEGIN OPENSSH", ${key})) == 0 || length(regexall("^-----BEGIN OPENSSH PRIVATE[ ]KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU", ${key})) > 0)}`,
+      errorMessage: `${where}: the key is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).`,
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -253,7 +294,7 @@ function directConnection(access: SshAccess): SSHProvisionerConnection {
     port: access.port ?? 22,
     user: access.user,
     privateKey: access.privateKey,
-    hostKey: access.hostKey,
+    hostKey: terraformHostKey(access.hostKeys),
     agent: 'false',
     timeout: access.timeout ?? '30s',
   };

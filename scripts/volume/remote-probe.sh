@@ -2,24 +2,27 @@
 # remote-probe.sh: the `probe` of modulus-volume.sh for a volume on another Docker host, reached over SSH.
 #
 # Terraform's external data source protocol (lib/private/host-steps.ts, probeProgram): runs on the Terraform
-# machine, reads one flat JSON object on stdin and prints {"exists", "mounted"} (as `modulus-volume.sh probe`
-# does on the host). Read-only on the host.
+# machine, reads one flat JSON object on stdin and prints {"exists", "mounted", "health"} (as
+# `modulus-volume.sh probe` does on the host). Read-only on the host.
 #
 # Query: app, backend, root, lvm_volume_group, lvm_thin_pool (the volume, as for the local probe), and
 #   ssh_host_name            the host's name in messages
-#   ssh_user, ssh_address, ssh_port
-#   ssh_transport            "engine": connect as the host's ssh:// engine does, with
-#     ssh_options              its ssh options, one per line (e.g. -i, a known hosts file); no key in the query
-#                            "key": connect with the provisioning key (the engine is tcp:// or another user), with
-#     ssh_host_key             the host's public key ("ssh-ed25519 AAAA..."): the only key accepted
-#     ssh_private_key          the client's private key as Terraform has it (sensitive; the state holds it there
-#                              as in the Volume's triggers, and as searchable: no encoded copy)
+#   ssh_user                 the provisioning user
+#   ssh_address, ssh_port    where Terraform's provisioners connect
+#   ssh_host_keys            the pinned host keys, one "TYPE BASE64" per line
+#   ssh_transport            "engine": connect as the host's ssh:// engine does (its options pin the same keys):
+#     ssh_engine_address, ssh_engine_port, ssh_options (one per line); no key in the query
+#                            "key": connect with the provisioning key (the engine is tcp:// or another user):
+#     ssh_private_key          as Terraform has it (sensitive; the state holds it there as in the Volume's
+#                              triggers, and as searchable: no encoded copy)
 #
-# "key": the private key and host key go to 0600 files in a 0700 temporary folder (removed on exit), never on a
-# command line; strict host key checking against that key only, no agent, no ssh_config. Either way ssh runs
-# with BatchMode (it never asks). The host receives these scripts and the volume's identity as a tar stream on
-# stdin and runs a fixed command: `bash <tmp>/modulus-volume.sh probe` (through `sudo -n` when the user is not
-# root).
+# ssh checks the host against the pinned keys only ("engine": the engine's options pin them, see DockerHost).
+# "key": the private key (CR removed, last line break added) and the pinned keys go to 0600 files in a 0700
+# temporary folder (removed on exit), never on a command line; a key with a passphrase or that is not a key fails
+# naming that. Either way ssh runs with BatchMode (it never asks). The host receives these scripts and the volume's
+# identity as a tar stream on stdin and runs a fixed command: `bash <tmp>/modulus-volume.sh probe` (through
+# `sudo -n` when the user is not root). That the key Terraform's provisioners will be shown is pinned, host-keys.sh
+# checks once per host.
 #
 # A host that cannot be reached fails with one line naming it:
 #   remote-probe: error: cannot reach Docker host 'NAME' (user@address:port): <ssh's reason>
@@ -52,33 +55,33 @@ write_bundle() {
   cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/forbidden-roots" "${bundle}/"
 }
 
-# ssh_transport "key": the provisioning key and pinned host key, in 0600 files of folder $2; sets OPTIONS.
+# ssh_transport "key": the provisioning key in a 0600 file of folder $2, checked; sets OPTIONS.
 key_options() {
-  local query=$1 dir=$2 where=$3 address=$4 port=$5 host_key key
-  host_key=$(query_value "${query}" ssh_host_key)
+  local query=$1 dir=$2 where=$3 known_hosts=$4 key problem
   key=$(query_text "${query}" ssh_private_key) ||
     fail 2 "Docker host ${where}: ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
-  [[ "${host_key}" =~ ^[a-z0-9-]+\ [A-Za-z0-9+/=]+$ ]] || fail 2 "Docker host ${where}: ssh_host_key is not 'TYPE BASE64'"
   [[ -n "${key}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key"
   (
     umask 077
     # As people paste keys: Windows line ends and a missing last line break are what OpenSSH refuses.
     key=${key//$'\r'/}
     printf '%s\n' "${key%$'\n'}" >"${dir}/key"
-    if [[ "${port}" == 22 ]]; then
-      printf '%s %s\n' "${address}" "${host_key}" >"${dir}/known_hosts"
-    else
-      printf '[%s]:%s %s\n' "${address}" "${port}" "${host_key}" >"${dir}/known_hosts"
-    fi
   )
-  OPTIONS=(-F /dev/null -i "${dir}/key" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${dir}/known_hosts"
+  # An empty passphrase: a key that has one fails here instead of as "cannot reach".
+  if ! problem=$(ssh-keygen -y -P '' -f "${dir}/key" 2>&1 >/dev/null); then
+    case "${problem}" in
+      *passphrase*) fail 2 "Docker host ${where}: provisioning.privateKey is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one" ;;
+      *) fail 2 "Docker host ${where}: provisioning.privateKey is not a private key OpenSSH can read (${problem##*: }): give the whole text of the key file" ;;
+    esac
+  fi
+  OPTIONS=(-F /dev/null -i "${dir}/key" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${known_hosts}"
     -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none)
 }
 
 main() {
   local query
   query=$(cat)
-  local name user address port transport
+  local name user address port transport keys
   name=$(query_value "${query}" ssh_host_name)
   user=$(query_value "${query}" ssh_user)
   address=$(query_value "${query}" ssh_address)
@@ -89,29 +92,42 @@ main() {
   [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
   [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
   [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+  keys=$(query_text "${query}" ssh_host_keys) || fail 2 "Docker host ${where}: invalid ssh_host_keys"
+  [[ "${keys}" =~ ^([a-z0-9-]+\ [A-Za-z0-9+/=]+($'\n'|$))+$ ]] || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
 
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the path is fixed
   trap "rm -rf -- '${dir}'" EXIT
   chmod 0700 -- "${dir}"
+  printf '%s\n' "${keys}" >"${dir}/pinned"
+
+  local ssh_address=${address} ssh_port=${port}
   OPTIONS=()
   case "${transport}" in
     engine)
       # As the engine's own connection does (the provider's ssh_opts first, so they win), never asking.
+      ssh_address=$(query_value "${query}" ssh_engine_address)
+      ssh_port=$(query_value "${query}" ssh_engine_port)
+      [[ "${ssh_address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
+      [[ "${ssh_port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_engine_port"
+      where="'${name}' (${user}@${ssh_address}:${ssh_port})"
       local text
       text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"
       [[ -z "${text}" ]] || mapfile -t OPTIONS <<<"${text}"
       ;;
-    key) key_options "${query}" "${dir}" "${where}" "${address}" "${port}" ;;
+    key)
+      sed 's/^/* /' "${dir}/pinned" >"${dir}/known_hosts"
+      key_options "${query}" "${dir}" "${where}" "${dir}/known_hosts"
+      ;;
     *) fail 2 "Docker host ${where}: ssh_transport '${transport}' is neither 'engine' nor 'key'" ;;
   esac
   write_bundle "${query}" "${dir}/bundle"
 
   local answer status=0
   answer=$(tar -C "${dir}/bundle" -c . |
-    ssh "${OPTIONS[@]}" -T -p "${port}" -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR \
-      -- "${user}@${address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
+    ssh "${OPTIONS[@]}" -T -p "${ssh_port}" -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR \
+      -- "${user}@${ssh_address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then

@@ -41,10 +41,10 @@ export interface HostB {
   /** The client's ed25519 private key (0600, in the testbed's temporary folder); its content is never logged. */
   readonly privateKeyPath: string;
   readonly publicKey: string;
-  /** B's ed25519 host public key, "ssh-ed25519 AAAA...": Terraform's connection { host_key }. */
-  readonly hostPublicKey: string;
-  /** "[127.0.0.1]:<port> ssh-ed25519 AAAA...", also written to knownHostsPath. */
-  readonly knownHostsLine: string;
+  /** B's host public keys (sshd's stock rsa, ecdsa and ed25519), "TYPE BASE64" lines, read through engine A. */
+  readonly hostPublicKeys: string;
+  /** "[127.0.0.1]:<port> TYPE BASE64" lines of hostPublicKeys, also written to knownHostsPath. */
+  readonly knownHostsLines: string;
   readonly knownHostsPath: string;
   /** An ssh_config with the key, known_hosts, StrictHostKeyChecking yes and BatchMode yes for 127.0.0.1. */
   readonly sshConfigPath: string;
@@ -145,14 +145,17 @@ export async function startHostB(image = HOST_B_IMAGE): Promise<HostB> {
       if (state !== 'true') throw new Error(`host B is not running:\n${logs()}`);
       return /\[host-b\] ready:/.test(logs()) ? true : undefined;
     }, 90_000);
-    // The host key is public: read it through engine A (the trusted channel) and pin it for every SSH client.
-    const hostPublicKey = ok(docker('exec', container, 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'), 'read the host key')
+    // The host keys are public: read them through engine A (the trusted channel) and pin them for every SSH client.
+    const hostPublicKeys = ok(docker('exec', container, 'bash', '-c', 'cat /etc/ssh/ssh_host_*_key.pub'), 'read the host keys')
       .trim()
-      .split(/\s+/)
-      .slice(0, 2)
-      .join(' ');
-    const knownHostsLine = `[127.0.0.1]:${sshPort} ${hostPublicKey}`;
-    fs.writeFileSync(knownHostsPath, `${knownHostsLine}\n`, { mode: 0o600 });
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/).slice(0, 2).join(' '))
+      .join('\n');
+    const knownHostsLines = hostPublicKeys
+      .split('\n')
+      .map((key) => `[127.0.0.1]:${sshPort} ${key}`)
+      .join('\n');
+    fs.writeFileSync(knownHostsPath, `${knownHostsLines}\n`, { mode: 0o600 });
     fs.writeFileSync(
       sshConfigPath,
       [
@@ -207,8 +210,8 @@ export async function startHostB(image = HOST_B_IMAGE): Promise<HostB> {
       dockerHost,
       privateKeyPath,
       publicKey,
-      hostPublicKey,
-      knownHostsLine,
+      hostPublicKeys,
+      knownHostsLines,
       knownHostsPath,
       sshConfigPath,
       sshOpts: ['-F', sshConfigPath],

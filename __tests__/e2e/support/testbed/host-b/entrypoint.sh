@@ -19,11 +19,11 @@ mkdir -p /run/sshd /var/run/docker /var/lib/modulus
 printf '%s\n' "$key" > /root/.ssh/authorized_keys
 chmod 0600 /root/.ssh/authorized_keys
 
-ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+# Debian's stock host keys (rsa, ecdsa, ed25519), as openssh-server's postinst makes them; sshd offers them all.
+ssh-keygen -A
 cat > /etc/ssh/sshd_config.d/host-b.conf <<CONF
 ListenAddress 127.0.0.1
 Port ${port}
-HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
