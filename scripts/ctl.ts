@@ -51,6 +51,11 @@ export interface CtlOptions {
   readonly path?: string;
   /** The real ssh the wrapper runs (an absolute path). */
   readonly ssh?: string;
+  /**
+   * The stack's folder, where Terraform runs the provider: the ssh wrapper runs ssh there, so relative paths in
+   * `ssh_opts` (DockerHost's pinned known hosts file, an asset) mean what they mean to the provider.
+   */
+  readonly stackDir?: string;
 }
 
 export interface CtlInvocation {
@@ -169,7 +174,8 @@ export function ctlInvocation(app: string, action: string, stack: unknown, optio
     if (Array.isArray(sshOpts) && sshOpts.length > 0) {
       const binDir = path.join(privateDir, 'bin');
       const ssh = options.ssh ?? '/usr/bin/ssh';
-      files.push({ path: path.join(binDir, 'ssh'), content: `#!/bin/sh\nexec ${[ssh, ...(sshOpts as string[])].map(shellQuote).join(' ')} "$@"\n`, mode: 0o700 });
+      const cd = options.stackDir ? `cd ${shellQuote(path.resolve(options.stackDir))} || exit 255\n` : '';
+      files.push({ path: path.join(binDir, 'ssh'), content: `#!/bin/sh\n${cd}exec ${[ssh, ...(sshOpts as string[])].map(shellQuote).join(' ')} "$@"\n`, mode: 0o700 });
       env.PATH = `${binDir}${path.delimiter}${options.path ?? '/usr/bin:/bin'}`;
     }
   }
@@ -247,7 +253,7 @@ export function main(argv: string[], environment: NodeJS.ProcessEnv = process.en
     fs.chmodSync(privateDir, 0o700);
     let invocation: CtlInvocation;
     try {
-      invocation = ctlInvocation(argv[0], argv[1], readCtlStack(stackFile), { privateDir, path: searchPath, ssh: findOnPath('ssh', searchPath) });
+      invocation = ctlInvocation(argv[0], argv[1], readCtlStack(stackFile), { privateDir, path: searchPath, ssh: findOnPath('ssh', searchPath), stackDir: path.dirname(stackFile) });
     } catch (error) {
       process.stderr.write(`ctl: ${(error as Error).message}\n`);
       return 2;

@@ -99,6 +99,10 @@ describe('npm run ctl on several Docker hosts (the synthesized apps stack)', () 
     expect(ctlInvocation('blog', 'tail', stack, options).argv).toEqual(
       ['docker', '-H', 'ssh://root@127.0.0.1:2222', 'exec', 'modulus-app-blog', 'tail', '-n', '100', '-F', '/mnt/log/app.log'],
     );
+    // Run from the stack's folder, as the provider is: relative options (DockerHost's known hosts asset) hold.
+    expect(ctlInvocation('blog', 'status', stack, { ...options, stackDir: 'cdktf.out/stacks/apps' }).files[0].content).toBe(
+      `#!/bin/sh\ncd '${path.resolve('cdktf.out/stacks/apps')}' || exit 255\nexec '/usr/bin/ssh' '-F' '/etc/modulus/ssh_config' "$@"\n`,
+    );
     // Without ssh_opts there is no wrapper: the docker CLI's own ssh from the caller's PATH.
     const docs = ctlInvocation('docs', 'stop', stack, options);
     expect(docs).toEqual({ argv: ['docker', '-H', 'ssh://deploy@127.0.0.2:22', 'exec', 'modulus-app-docs', ...SUPERVISORCTL('stop')], env: { DOCKER_TLS_VERIFY: '', DOCKER_TLS: '' }, files: [], engine: 'docker.c (ssh://deploy@127.0.0.2:22)' });
