@@ -232,7 +232,7 @@ describe('one cdktf deploy', () => {
     expect((await waitForHttp(ports.node)).status).toBe(200);
     const outage = longestOutage(await probing.stop());
     const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
-    expect(replaced).toEqual(['modulus-build-sample-node']);
+    expect(replaced).toEqual([expect.stringMatching(/^modulus-build-sample-node-\d{14}$/)]);
     expect(runContainerId('node')).toBe(id);
     expect(appPid('node')).not.toBe(pid);
     console.log(`source change: longest outage ${outage.ms} ms (${outage.failedProbes} failed probes, one every 100 ms)`);
