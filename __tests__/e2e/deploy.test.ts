@@ -479,6 +479,97 @@ describe('one cdktf deploy', () => {
     });
   });
 
+  describe('a deploy killed mid-way (SIGKILL of terraform apply, issue 21)', () => {
+    const appsDir = () => path.join(checkout, 'cdktf.out', 'stacks', 'apps');
+    const pidsIn = (dir: string, match: (args: string[]) => boolean) =>
+      fs.readdirSync('/proc').filter((pid) => {
+        if (!/^\d+$/.test(pid)) return false;
+        try {
+          return fs.readlinkSync(`/proc/${pid}/cwd`) === dir && match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+        } catch {
+          return false;
+        }
+      });
+    const buildRunning = () =>
+      ok(docker('ps', '--filter', 'name=^modulus-build-sample-static-', '--format', '{{.Names}}'), 'docker ps').trim() !== '';
+
+    /**
+     * Starts `cdktf.sh deploy images apps`; once its output matches `point` (and `ready()` holds), SIGKILLs the apps
+     * stack's `terraform apply` (only terraform: the step it was running, a provider or a container go on as they
+     * would after the OOM killer's pick). Returns the deploy's exit status and output.
+     */
+    async function killedDeploy(point: RegExp, ready: () => boolean = () => true): Promise<{ status: number | null; output: string; killed: number }> {
+      const child = spawn('bash', ['-c', 'scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color'], {
+        cwd: checkout,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const deadline = Date.now() + 10 * 60_000;
+      while (!(point.test(output) && ready()) && child.exitCode === null && Date.now() < deadline) await sleep(100);
+      const pids = pidsIn(appsDir(), (args) => path.basename(args[0]) === 'terraform' && args[1] === 'apply');
+      for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+      return { status: await exited, output, killed: pids.length };
+    }
+
+    const page = async () => (await waitForHttp(ports.static)).body;
+    const sourcePage = path.join(checkout, 'samples', 'static', 'src', 'index.html');
+    const packageJson = path.join(checkout, 'samples', 'static', 'package.json');
+    let original: { page: string; packageJson: string };
+    beforeAll(() => {
+      original = { page: fs.readFileSync(sourcePage, 'utf8'), packageJson: fs.readFileSync(packageJson, 'utf8') };
+    });
+    afterAll(() => {
+      fs.writeFileSync(sourcePage, original.page);
+      fs.writeFileSync(packageJson, original.packageJson);
+      // What the killed runs left behind of their own (provider processes): ours to end.
+      for (const pid of pidsIn(appsDir(), (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
+    });
+
+    it.each([
+      ['during a volume step (copying the source into input/)', /sample-static_Build_Input_[0-9A-F]+: Creating\.\.\./, 1500],
+      ['during the build (a build container outside the state keeps running)', /sample-static_Build_Container_[0-9A-F]+: Creating\.\.\./, 0],
+      ['during the publish step', /sample-static_Build_Publish_[0-9A-F]+: Creating\.\.\./, 300],
+    ])('%s: the deploy fails naming the stack, the app keeps answering, the next deploy serves the new build', async (_, point, delayMs) => {
+      const started = Date.now();
+      const release = `interrupted-${started}`;
+      // A changed app whose build takes a while (long enough to be killed inside it).
+      fs.writeFileSync(sourcePage, original.page.replace('</body>', `<p>${release}</p></body>`));
+      fs.writeFileSync(packageJson, original.packageJson.replace('"build": "node build.js"', '"build": "sleep 8 && node build.js"'));
+      const before = await page();
+      const probing = startProbing(ports.static);
+      let reached = 0;
+      const killed = await killedDeploy(point, () => {
+        if (delayMs === 0) return buildRunning();
+        reached ||= Date.now();
+        return Date.now() - reached >= delayMs;
+      });
+      expect({ killed: killed.killed, status: killed.status }).toEqual({ killed: 1, status: 1 });
+      expect(killed.output).toContain("cdktf.sh: stack 'apps': terraform apply did not finish (killed by SIGKILL)");
+      // Meanwhile the app serves its last good release (or, when the publish had switched, the new one).
+      expect([before, expect.stringContaining(release)]).toContainEqual(await page());
+
+      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      const outage = longestOutage(await probing.stop());
+      expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+      expect(await page()).toContain(release);
+      // Left behind: nothing of the app's builds but the one in the state.
+      const builds = ok(docker('ps', '-a', '--filter', 'name=^modulus-build-sample-static-', '--format', '{{.Names}}'), 'docker ps').trim().split('\n');
+      expect(builds).toHaveLength(1);
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {
+        cwd: appsDir(),
+        env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' },
+      });
+      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
+      console.log(`killed ${_}: longest outage ${outage.ms} ms (${outage.failedProbes} failed probes, one every 100 ms); ${Math.round((Date.now() - started) / 1000)} s`);
+      // The app's own restart by the publish step, as in any deploy of a new build.
+      expect(outage.ms).toBeLessThan(5000);
+    });
+  });
+
   it('changes nothing on a second deploy', () => {
     const output = cdktf('deploy images apps --auto-approve');
     expect(output).not.toMatch(/Apply complete! Resources: [1-9]/);
