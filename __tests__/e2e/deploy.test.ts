@@ -5,7 +5,7 @@ import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
 import { copyCheckout, REPO_ROOT } from '../unit/support/checkout';
 import { httpGet, waitForHttp } from '../contract/support/run';
-import { longestOutage, startProbing } from './support/probe';
+import { Probe, longestOutage, startProbing } from './support/probe';
 import { bash, docker, ok, waitFor } from './support/shell';
 
 /**
@@ -557,6 +557,15 @@ describe('one cdktf deploy', () => {
       fs.writeFileSync(packageJson, original.packageJson.replace('"build": "node build.js"', '"build": "sleep 8 && node build.js"'));
       const before = await page();
       const probing = startProbing(ports.static);
+      // Stopped whatever fails: a probe loop left running would keep jest (and the e2e lock) alive.
+      let probes: Promise<Probe[]> | undefined;
+      const stopProbing = () => (probes ??= probing.stop());
+      try {
+        await interruptAndRecover();
+      } finally {
+        await stopProbing();
+      }
+      async function interruptAndRecover(): Promise<void> {
       const killed = await killedDeploy(reached);
       expect({ killed: killed.killed, status: killed.status }).toEqual({ killed: 1, status: 1 });
       expect(killed.output).toContain("cdktf.sh: stack 'apps': terraform apply did not finish (killed by SIGKILL)");
@@ -564,7 +573,7 @@ describe('one cdktf deploy', () => {
       expect([before, expect.stringContaining(release)]).toContainEqual(await page());
 
       const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
-      const outage = longestOutage(await probing.stop());
+      const outage = longestOutage(await stopProbing());
       expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
       expect(await page()).toContain(release);
       // Left behind: nothing of the app's builds but the one in the state.
@@ -578,6 +587,7 @@ describe('one cdktf deploy', () => {
       console.log(`killed ${_}: longest outage ${outage.ms} ms (${outage.failedProbes} failed probes, one every 100 ms); ${Math.round((Date.now() - started) / 1000)} s`);
       // The app's own restart by the publish step, as in any deploy of a new build.
       expect(outage.ms).toBeLessThan(5000);
+      }
     });
   });
 
