@@ -13,7 +13,8 @@ import { Language } from './standard-images';
 export interface ModulusAppProps {
   /**
    * The app's name: a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at
-   * most 40 characters. Its run container is `modulus-app-<appName>`, its build `modulus-build-<appName>`.
+   * most 40 characters. Its run container is `modulus-app-<appName>`, its builds
+   * `modulus-build-<appName>-<UTC time of the build>`.
    */
   readonly appName: string;
 

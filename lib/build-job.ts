@@ -78,7 +78,11 @@ export interface BuildJobProps extends BuildJobOptions {
   readonly networkMode?: NetworkMode;
 }
 
-/** Name of an app's build container. */
+/**
+ * Prefix of the names of an app's build containers, `modulus-build-<app>`: each build container is named
+ * `modulus-build-<app>-<UTC time it was created, YYYYMMDDhhmmss>`, so a container left behind by an interrupted
+ * deploy never blocks the next one (see BuildJob).
+ */
 export function buildContainerName(app: string): string {
   return `modulus-build-${app}`;
 }
@@ -92,6 +96,14 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD
  */
 const BUILD_WRAPPER = [
   'set -uo pipefail',
+  // One build of the app at a time: a build container left running by an interrupted deploy finishes first (it is
+  // bounded by its own timeout), and what it wrote to output/ is cleared before this build starts.
+  'exec 9>>/mnt/.build-lock',
+  'if ! flock -w "$1" 9; then',
+  '  echo "modulus-build: another build of this app (left running by an interrupted deploy?) still holds /mnt/.build-lock after $1 s" >&2',
+  '  exit 1',
+  'fi',
+  'find /mnt/output -mindepth 1 -delete',
   'secrets=/mnt/.build-secrets',
   'if [[ -f "$secrets" ]]; then',
   '  while IFS= read -r line; do',
@@ -127,7 +139,10 @@ const BUILD_WRAPPER = [
 export class BuildJob extends Construct {
   /** The build's `docker_container`, run to completion (also `node.defaultChild`). */
   public readonly resource: Container;
-  /** The build container's name, `modulus-build-<app>`. */
+  /**
+   * Prefix of the build container's name, `modulus-build-<app>`: the container is `modulus-build-<app>-<UTC time it
+   * was created, YYYYMMDDhhmmss>` (see `buildContainerName`).
+   */
   public readonly containerName: string;
   /** SHA-256 of the source folder (paths, modes, contents, links as links). */
   public readonly sourceHash: string;
@@ -199,7 +214,11 @@ export class BuildJob extends Construct {
 
     this.resource = new Container(this, 'Container', {
       provider: volume.host?.resource,
-      name: this.containerName,
+      // A name of its own per attempt: a build container that an interrupted apply (Terraform killed) created
+      // but never recorded in the state keeps its name, and the next apply's container must not collide with it
+      // (Docker refuses a name in use, and the provider does not adopt containers). The time is read at apply;
+      // once created, the name is the container's (ignore_changes), so plans stay empty.
+      name: `${this.containerName}-\${formatdate("YYYYMMDDhhmmss", timestamp())}`,
       image: props.image,
       // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);
       // coreutils' timeout, a little later, is the backstop for any other image.
@@ -238,6 +257,7 @@ export class BuildJob extends Construct {
       start: true,
       dependsOn: [input],
       lifecycle: {
+        ignoreChanges: ['name'],
         postcondition: [
           {
             condition: '${self.exit_code == 0}',

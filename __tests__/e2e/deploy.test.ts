@@ -5,7 +5,7 @@ import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
 import { copyCheckout, REPO_ROOT } from '../unit/support/checkout';
 import { httpGet, waitForHttp } from '../contract/support/run';
-import { longestOutage, startProbing } from './support/probe';
+import { Probe, longestOutage, startProbing } from './support/probe';
 import { bash, docker, ok, waitFor } from './support/shell';
 
 /**
@@ -232,7 +232,7 @@ describe('one cdktf deploy', () => {
     expect((await waitForHttp(ports.node)).status).toBe(200);
     const outage = longestOutage(await probing.stop());
     const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
-    expect(replaced).toEqual(['modulus-build-sample-node']);
+    expect(replaced).toEqual([expect.stringMatching(/^modulus-build-sample-node-\d{14}$/)]);
     expect(runContainerId('node')).toBe(id);
     expect(appPid('node')).not.toBe(pid);
     console.log(`source change: longest outage ${outage.ms} ms (${outage.failedProbes} failed probes, one every 100 ms)`);
@@ -476,6 +476,118 @@ describe('one cdktf deploy', () => {
       expect(ok(bash('MODULUS_APP=sample-static bash scripts/volume/modulus-process-limit.sh status', { cwd: checkout }), 'status')).toContain(
         'enforced=512',
       );
+    });
+  });
+
+  describe('a deploy killed mid-way (SIGKILL of terraform apply, issue 21)', () => {
+    const appsDir = () => path.join(checkout, 'cdktf.out', 'stacks', 'apps');
+    const pidsIn = (dir: string, match: (args: string[]) => boolean) =>
+      fs.readdirSync('/proc').filter((pid) => {
+        if (!/^\d+$/.test(pid)) return false;
+        try {
+          return fs.readlinkSync(`/proc/${pid}/cwd`) === dir && match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+        } catch {
+          return false;
+        }
+      });
+    const buildRunning = () =>
+      ok(docker('ps', '--filter', 'name=^modulus-build-sample-static-', '--format', '{{.Names}}'), 'docker ps').trim() !== '';
+
+    /** Whether the volume script runs `command` for the static sample now (a step's local-exec). */
+    const stepRunning = (command: string) =>
+      fs.readdirSync('/proc').some((pid) => {
+        if (!/^\d+$/.test(pid)) return false;
+        try {
+          const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          return (
+            args.some((arg) => arg.endsWith('/modulus-volume.sh')) &&
+            args.includes(command) &&
+            fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('MODULUS_APP=sample-static')
+          );
+        } catch {
+          return false;
+        }
+      });
+
+    /**
+     * Starts `cdktf.sh deploy images apps`; once `reached()` holds, SIGKILLs the apps stack's `terraform apply` (only
+     * terraform: the step it was running, a provider or a container go on as they would after the OOM killer's
+     * pick). Returns the deploy's exit status and output.
+     */
+    async function killedDeploy(reached: () => boolean): Promise<{ status: number | null; output: string; killed: number }> {
+      const child = spawn('bash', ['-c', 'scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color'], {
+        cwd: checkout,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const deadline = Date.now() + 10 * 60_000;
+      while (!reached() && child.exitCode === null && Date.now() < deadline) await sleep(50);
+      const pids = pidsIn(appsDir(), (args) => path.basename(args[0]) === 'terraform' && args[1] === 'apply');
+      for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+      return { status: await exited, output, killed: pids.length };
+    }
+
+    const page = async () => (await waitForHttp(ports.static)).body;
+    const sourcePage = path.join(checkout, 'samples', 'static', 'src', 'index.html');
+    const packageJson = path.join(checkout, 'samples', 'static', 'package.json');
+    let original: { page: string; packageJson: string };
+    beforeAll(() => {
+      original = { page: fs.readFileSync(sourcePage, 'utf8'), packageJson: fs.readFileSync(packageJson, 'utf8') };
+    });
+    afterAll(() => {
+      fs.writeFileSync(sourcePage, original.page);
+      fs.writeFileSync(packageJson, original.packageJson);
+      // What the killed runs left behind of their own (provider processes): ours to end.
+      for (const pid of pidsIn(appsDir(), (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
+    });
+
+    it.each([
+      ['during a volume step (copying the source into input/)', () => stepRunning('prepare-build')],
+      ['during the build (a build container outside the state keeps running)', buildRunning],
+      ['during the publish step', () => stepRunning('publish')],
+    ])('%s: the deploy fails naming the stack, the app keeps answering, the next deploy serves the new build', async (_, reached) => {
+      const started = Date.now();
+      const release = `interrupted-${started}`;
+      // A changed app whose build takes a while (long enough to be killed inside it).
+      fs.writeFileSync(sourcePage, original.page.replace('</body>', `<p>${release}</p></body>`));
+      fs.writeFileSync(packageJson, original.packageJson.replace('"build": "node build.js"', '"build": "sleep 8 && node build.js"'));
+      const before = await page();
+      const probing = startProbing(ports.static);
+      // Stopped whatever fails: a probe loop left running would keep jest (and the e2e lock) alive.
+      let probes: Promise<Probe[]> | undefined;
+      const stopProbing = () => (probes ??= probing.stop());
+      try {
+        await interruptAndRecover();
+      } finally {
+        await stopProbing();
+      }
+      async function interruptAndRecover(): Promise<void> {
+      const killed = await killedDeploy(reached);
+      expect({ killed: killed.killed, status: killed.status }).toEqual({ killed: 1, status: 1 });
+      expect(killed.output).toContain("cdktf.sh: stack 'apps': terraform apply did not finish (killed by SIGKILL)");
+      // Meanwhile the app serves its last good release (or, when the publish had switched, the new one).
+      expect([before, expect.stringContaining(release)]).toContainEqual(await page());
+
+      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      const outage = longestOutage(await stopProbing());
+      expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+      expect(await page()).toContain(release);
+      // Left behind: nothing of the app's builds but the one in the state.
+      const builds = ok(docker('ps', '-a', '--filter', 'name=^modulus-build-sample-static-', '--format', '{{.Names}}'), 'docker ps').trim().split('\n');
+      expect(builds).toHaveLength(1);
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {
+        cwd: appsDir(),
+        env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' },
+      });
+      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
+      console.log(`killed ${_}: longest outage ${outage.ms} ms (${outage.failedProbes} failed probes, one every 100 ms); ${Math.round((Date.now() - started) / 1000)} s`);
+      // The app's own restart by the publish step, as in any deploy of a new build.
+      expect(outage.ms).toBeLessThan(5000);
+      }
     });
   });
 

@@ -112,8 +112,10 @@ describe('apps on two hosts, images through a registry', () => {
   });
 
   it('runs each app on its own host: node on A, static and php on B', () => {
-    expect(containersOn('a').map((line) => line.split(' ')[0])).toEqual(['modulus-app-sample-node', 'modulus-build-sample-node']);
-    expect(containersOn('b').map((line) => line.split(' ')[0])).toEqual([
+    // A build container's name ends in the time of its creation (-YYYYMMDDhhmmss).
+    const names = (host: 'a' | 'b') => containersOn(host).map((line) => line.split(' ')[0].replace(/-\d{14}$/, ''));
+    expect(names('a')).toEqual(['modulus-app-sample-node', 'modulus-build-sample-node']);
+    expect(names('b')).toEqual([
       'modulus-app-sample-php',
       'modulus-app-sample-static',
       'modulus-build-sample-php',

@@ -33,7 +33,7 @@ describe('ModulusApp: volume → build → run', () => {
 
   it('composes one volume, one build and one run container named after the app', () => {
     expect(Object.keys(resourcesOf(json, 'docker_container'))).toHaveLength(2);
-    expect(build.name).toBe('modulus-build-hello');
+    expect(build.name).toBe('modulus-build-hello-${formatdate("YYYYMMDDhhmmss", timestamp())}');
     expect(run.name).toBe('modulus-app-hello');
     expect(app.containerName).toBe('modulus-app-hello');
     expect(resource(json, 'null_resource', 'Hello_Volume').triggers.modulus_volume).toBe('hello');

@@ -21,14 +21,17 @@ function synthBuild(props: Partial<BuildJobProps> = {}, source = sourceFolder())
 
 const buildError = (props: Partial<BuildJobProps>): string => errorMessage(() => synthBuild(props));
 
+/** The build container's name ends in the UTC time of its creation (read at apply): one name per attempt. */
+const ATTEMPT = '-${formatdate("YYYYMMDDhhmmss", timestamp())}';
+
 describe('BuildJob: the build container', () => {
   const { json, raw, job } = synthBuild();
   const container = resource(json, 'docker_container', 'Build_Container');
 
   it('runs `build` from the build image as mop, read-only, without capabilities, to completion', () => {
-    expect(Testing.toHaveResourceWithProperties(raw, 'docker_container', { name: 'modulus-build-shop', image: IMAGE })).toBe(true);
+    expect(Testing.toHaveResourceWithProperties(raw, 'docker_container', { name: `modulus-build-shop${ATTEMPT}`, image: IMAGE })).toBe(true);
     expect(container).toMatchObject({
-      name: buildContainerName('shop'),
+      name: `${buildContainerName('shop')}${ATTEMPT}`,
       user: '441:444',
       read_only: true,
       capabilities: { drop: ['ALL'] },
@@ -49,6 +52,22 @@ describe('BuildJob: the build container', () => {
     expect(job.containerName).toBe('modulus-build-shop');
     expect(job.node.defaultChild).toBe(job.resource);
     expect(job.resource.node.path).toBe('test/Build/Container');
+  });
+
+  it('names each attempt apart, so a container an interrupted apply left behind never blocks the next one; plans stay empty', () => {
+    expect(container.name).toBe(`modulus-build-shop${ATTEMPT}`);
+    // Once created, the container keeps its name: the time read by the next plan is not a change.
+    expect(container.lifecycle.ignore_changes).toEqual(['name']);
+  });
+
+  it('waits for a build left running by an interrupted deploy, then clears output/ before building', () => {
+    const script: string = container.command[2];
+    const lock = script.indexOf('flock -w "$1" 9');
+    expect(script).toContain('exec 9>>/mnt/.build-lock');
+    expect(lock).toBeGreaterThan(0);
+    expect(script).toContain('still holds /mnt/.build-lock after $1 s');
+    expect(script.indexOf('find /mnt/output -mindepth 1 -delete')).toBeGreaterThan(lock);
+    expect(script.indexOf('timeout --kill-after=10 "$1" build')).toBeGreaterThan(script.indexOf('find /mnt/output'));
   });
 
   it('sets INPUT/OUTPUT, INPUT_DIR/OUTPUT_DIR and BUILD_TIMEOUT (15 minutes by default)', () => {

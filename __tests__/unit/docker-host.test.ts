@@ -107,13 +107,13 @@ describe('DockerHost: apps on two hosts', () => {
   it('runs each app\'s build and run containers on its host', () => {
     const byName = Object.fromEntries(Object.values(containers).map((container: any) => [container.name, container.provider]));
     expect(byName).toEqual({
-      'modulus-build-web': 'docker.a',
+      'modulus-build-web-${formatdate("YYYYMMDDhhmmss", timestamp())}': 'docker.a',
       'modulus-app-web': 'docker.a',
-      'modulus-build-docs': 'docker.b',
+      'modulus-build-docs-${formatdate("YYYYMMDDhhmmss", timestamp())}': 'docker.b',
       'modulus-app-docs': 'docker.b',
-      'modulus-build-shop': 'docker.b',
+      'modulus-build-shop-${formatdate("YYYYMMDDhhmmss", timestamp())}': 'docker.b',
       'modulus-app-shop': 'docker.b',
-      'modulus-build-blog': 'docker.b',
+      'modulus-build-blog-${formatdate("YYYYMMDDhhmmss", timestamp())}': 'docker.b',
       'modulus-app-blog': 'docker.b',
     });
   });

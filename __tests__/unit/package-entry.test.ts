@@ -110,7 +110,7 @@ describe('the packed package', () => {
     );
     const key = (name: string) => images.find(([, image]) => image.name === `consumer/${name}:latest`)![0];
     const containers = Object.values<any>(synthesized.resource.docker_container);
-    const build = containers.find((container) => container.name === 'modulus-build-hello-python');
+    const build = containers.find((container) => container.name === 'modulus-build-hello-python-${formatdate("YYYYMMDDhhmmss", timestamp())}');
     const run = containers.find((container) => container.name === 'modulus-app-hello-python');
     expect(build.image).toBe(`\${docker_image.${key('build-python')}.image_id}`);
     expect(run.image).toBe(`\${docker_image.${key('run-python')}.image_id}`);

@@ -268,6 +268,21 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect([modeOf(path.join(machine.mnt, '.releases', 'abc123')), modeOf(path.join(machine.mnt, 'output'))]).toEqual(['0750', '0750']);
   });
 
+  it("publish removes the app's stopped build containers that an interrupted deploy left behind, never the one it publishes", () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    fs.writeFileSync(path.join(machine.mnt, 'output', 'built'), '');
+    // The stand-in answers only the query for this app's stopped build containers (labels org.modulus.app and
+    // org.modulus.role=build).
+    const publish = ok(machine.run('publish', { MODULUS_RELEASE: 'abc123', MODULUS_RUN_CONTAINER: 'modulus-app-shop', STUB_APP: 'shop', STUB_BUILD_CONTAINERS: 'left1 abc123 left2' }));
+    expect(publish.changes).toEqual(['docker rm -- left1', 'docker rm -- left2']);
+    expect(publish.stderr).toContain("removed build container left1 of app 'shop', left behind by an interrupted deploy");
+    // Another app's containers are not this app's to remove.
+    const again = ok(machine.run('publish', { MODULUS_RELEASE: 'abc123', MODULUS_RUN_CONTAINER: 'modulus-app-shop', STUB_APP: 'other', STUB_BUILD_CONTAINERS: 'left3' }));
+    expect(again.changes).toEqual([]);
+    expect(fs.readlinkSync(path.join(machine.mnt, 'app'))).toBe('.releases/abc123');
+  });
+
   it.each([
     ['a release id with a slash', { MODULUS_RELEASE: '../x', MODULUS_RUN_CONTAINER: 'c' }, "invalid MODULUS_RELEASE '../x'"],
     ['no run container', { MODULUS_RELEASE: 'abc' }, "invalid MODULUS_RUN_CONTAINER ''"],

@@ -136,6 +136,22 @@ restart_app() {
   RESTARTED=1
 }
 
+# remove_leftover_builds RELEASE: deletes the app's stopped build containers other than RELEASE's. Only containers
+# this platform made (labelled org.modulus.app=<app> and org.modulus.role=build) and only stopped ones: what a
+# deploy killed during its build left behind (Terraform replaces its own build container before making a new one,
+# so at publish time no other build container of the app is in the state). Never fails the publish.
+remove_leftover_builds() {
+  local release=$1 ids id
+  ids=$(docker ps -a --no-trunc --filter "label=org.modulus.app=${APP}" --filter label=org.modulus.role=build \
+    --filter status=exited --filter status=created --filter status=dead --format '{{.ID}}' 2>/dev/null) || return 0
+  for id in ${ids}; do
+    [[ "${id}" == "${release}" ]] && continue
+    if docker rm -- "${id}" >/dev/null 2>&1; then
+      log "removed build container ${id:0:12} of app '${APP}', left behind by an interrupted deploy"
+    fi
+  done
+}
+
 served_file() { printf '%s/served-release' "${ROOT}"; }
 
 served_release() {
@@ -160,6 +176,7 @@ cmd_publish() {
   if [[ "${previous}" == "${release}" ]]; then
     if [[ "$(served_release)" == "${release}" ]] && [[ "$(container_state)" == running ]] && app_running; then
       log "release ${release} of app '${APP}' is published and running: nothing to do"
+      remove_leftover_builds "${release}"
       return 0
     fi
     # An earlier run switched but did not see the app start: the release that served before is the way back.
@@ -179,5 +196,6 @@ cmd_publish() {
   fi
   # shellcheck disable=SC2086 # no rollback release: nothing to keep besides this one
   in_volume prune "${release}" ${rollback} </dev/null || log "could not delete the older releases of app '${APP}'"
+  remove_leftover_builds "${release}"
   log "published release ${release} of app '${APP}'"
 }

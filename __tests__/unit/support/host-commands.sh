@@ -156,6 +156,15 @@ case "${COMMAND}" in
         echo "Error: No such object: ${*: -1}" >&2
         exit 1
         ;;
+      ps)
+        # The stopped build containers of app $STUB_APP: the ids in $STUB_BUILD_CONTAINERS, only for that query.
+        if [[ " $* " == *" --filter label=org.modulus.app=${STUB_APP:-} --filter label=org.modulus.role=build --filter status=exited --filter status=created --filter status=dead "* ]]; then
+          tr ' ' '\n' <<<"${STUB_BUILD_CONTAINERS:-}"
+        fi
+        ;;
+      rm)
+        printf 'docker %s\n' "$*" >>"${STUB_LOG:?STUB_LOG is required}"
+        ;;
       *)
         echo "host-commands.sh: no stand-in for docker $1" >&2
         exit 127
