@@ -43,6 +43,8 @@ interface PhaseState {
 const PLAN_LINE = /^# ((?!data\.)[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)\b.*? (will be created|will be updated in-place|must be replaced|will be destroyed)$/;
 const START_LINE = /^((?!data\.)[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)(?: \([^)]*\))?: (Creating|Modifying|Destroying)\.\.\./;
 const END_LINE = /^((?!data\.)[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)(?: \([^)]*\))?: (Creation|Modifications|Destruction) complete after/;
+/** A line of a resource's progress ("x (path): Creating...", "x (path) (local-exec): ..."). */
+const RESOURCE_PROGRESS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+(?: \([^)]*\))+: /;
 const ACTIONS: Record<string, Action> = {
   'will be created': 'created',
   'will be updated in-place': 'updated',
@@ -76,7 +78,10 @@ export class PhaseTracker {
   /** Stacks whose plan said "No changes." (or planned none). */
   private readonly unchangedStacks = new Set<string>();
   private readonly plannedStacks = new Set<string>();
-  /** After an "Error:" line: the next resource address named ("with x," or "in resource.x") is the one that failed. */
+  /**
+   * After an "Error:" line: the next address named ("with x," or "in resource.x") is what failed (a data source too:
+   * a volume's mount probe fails the plan).
+   */
   private errorOpen = false;
 
   constructor(private readonly command: string) {
@@ -100,7 +105,7 @@ export class PhaseTracker {
       this.errorOpen = true;
       return [];
     }
-    const failed = this.errorOpen ? /(?:^with |\bin resource\.)((?!data\.)[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)/.exec(text) : null;
+    const failed = this.errorOpen ? /(?:^with |\bin resource\.)([A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)/.exec(text) : null;
     if (failed) {
       this.errorOpen = false;
       const phase = phaseOf(this.stack, failed[1]);
@@ -179,8 +184,10 @@ export class PhaseTracker {
 
 /**
  * Terraform's errors in a run's output (`--no-color`: plain, no boxes), each from its "Error:" line to the end of
- * its stack's output chunk, without the stack prefix: a failed build's message with its last log lines, a failed
- * volume step's message. cdktf indents a chunk's further lines by the prefix's width; a line at column 0 ends it.
+ * its stack's output, without the stack prefix: a failed build's message with its last log lines, a failed volume
+ * step's message. cdktf prefixes each chunk Terraform writes with the stack's name (a chunk may end inside an error)
+ * and indents the chunk's further lines by the prefix's width; a line at column 0 without that prefix (cdktf's own)
+ * ends the error, and resource progress lines of the same stack in between are left out.
  */
 export function errorBlocks(output: string): string[] {
   // The docker provider keeps a container's output with Docker's stream headers (8 bytes before each chunk:
@@ -193,14 +200,19 @@ export function errorBlocks(output: string): string[] {
     if (current) blocks.push(current.join('\n').trim());
     current = undefined;
   };
+  let stack: string | undefined;
   for (const raw of output.split('\n')) {
     const error = /^(?:(\S+)  )?(Error: .*)$/.exec(raw);
+    const prefixed = /^(\S+)  (.*)$/.exec(raw);
     if (error && (error[1] === undefined || STACK_PHASES[error[1]])) {
       close();
       current = [error[2]];
-      indent = error[1] === undefined ? 0 : error[1].length + 2;
+      stack = error[1];
+      indent = stack === undefined ? 0 : stack.length + 2;
     } else if (current && (raw.trim() === '' || (indent > 0 && raw.startsWith(' '.repeat(indent))))) {
       current.push(raw.slice(indent).trimEnd());
+    } else if (current && stack !== undefined && prefixed?.[1] === stack) {
+      if (!RESOURCE_PROGRESS.test(prefixed[2])) current.push(prefixed[2].trimEnd());
     } else {
       close();
     }

@@ -44,8 +44,10 @@ function runLogged(file: string, args: string[], env: NodeJS.ProcessEnv, log: st
     child = spawn(file, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let status: number | undefined;
     let open = 2;
+    let finished = false;
     const done = () => {
-      if (open > 0 || status === undefined) return;
+      if (finished || open > 0 || status === undefined) return;
+      finished = true;
       fs.closeSync(out);
       child = undefined;
       resolve(status);

@@ -82,7 +82,7 @@ afterAll(() => {
   fs.rmSync(checkout, { recursive: true, force: true });
 });
 
-describe('npm run deploy, again, then npm run destroy (the quick start)', () => {
+describe('npm run deploy, again, a failing build, then npm run destroy (the quick start)', () => {
   const ports = Object.fromEntries(LANGUAGES.map((language, index) => [language, 18080 + index]));
   let containersAfterDeploy = '';
 
@@ -120,6 +120,27 @@ describe('npm run deploy, again, then npm run destroy (the quick start)', () => 
     expect(run.stdout).toContain('[deploy] no changes: the images and the apps are as deployed (nothing built, replaced or restarted)');
     expect(ours()).toBe(containersAfterDeploy);
     for (const language of LANGUAGES) expect(run.stdout).toMatch(new RegExp(`^sample-${language} +http://127\\.0\\.0\\.1:${ports[language]}/ +200 OK$`, 'm'));
+  });
+
+  it("a failed build: npm run deploy names the phase and the resource, prints the build's last log lines, exits 1", () => {
+    const packageJson = path.join(checkout, 'samples', 'node', 'package.json');
+    const original = fs.readFileSync(packageJson, 'utf8');
+    fs.writeFileSync(packageJson, '{ "name": "broken", ');
+    let run: Run;
+    try {
+      run = npmRun('deploy');
+    } finally {
+      fs.writeFileSync(packageJson, original);
+    }
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/^\[deploy\] builds +\S+ +FAILED: docker_container\.sample-node_Build_Container_[0-9A-F]{8}$/m);
+    expect(run.stdout).toMatch(/^\[deploy\] FAILED after \S+: cdktf deploy exited 1$/m);
+    expect(run.stdout).toContain("Build of app 'sample-node' (node) failed with exit status 1. Last log lines:");
+    // The build's own lines, as it wrote them (no stream headers of the engine's log format in front).
+    expect(run.stdout).toMatch(/^\[build\] FAILED with status 1 after \d+s$/m);
+    expect(run.stdout).not.toMatch(/[\x00-\x08]/);
+    expect(run.stdout).toContain("cdktf.sh: stack 'apps': terraform apply failed (exit status 1)");
+    expect(run.stdout).toContain('[deploy] full output: cdktf.out/deploy.log');
   });
 
   it('npm run destroy leaves no container and says which volumes it kept', () => {

@@ -229,6 +229,21 @@ describe("following cdktf's output", () => {
     ]);
   });
 
+  it("a volume's mount probe failing the plan: the volumes phase FAILED naming it", () => {
+    const lines = follow([
+      'images  No changes. Your infrastructure matches the configuration.',
+      'apps  Error: External Program Execution Failed',
+      '',
+      '        with data.external.sample-node_Volume_MountProbe_1A2B3C4D (sample-node/Volume/MountProbe),',
+    ]).printed.map(([, line]) => line);
+    expect(lines).toEqual([
+      '[deploy] images          -  unchanged',
+      '[deploy] volumes         -  FAILED: data.external.sample-node_Volume_MountProbe_1A2B3C4D',
+      '[deploy] builds          -  not reached',
+      '[deploy] apps            -  not reached',
+    ]);
+  });
+
   it("shows Terraform's errors without the stack prefix and without Docker's stream headers in the build's last lines", () => {
     const header = (text: string) => `\x01\x00\x00\x00\x00\x00\x00${String.fromCharCode(text.length + 1)}${text}`;
     const output = [
@@ -236,6 +251,10 @@ describe("following cdktf's output", () => {
       'apps  Error: Resource postcondition failed',
       '',
       '        on cdk.tf.json line 387, in resource.docker_container.x (x).lifecycle.postcondition[0]:',
+      '          ├────────────────',
+      // A new chunk inside the error: prefixed again; another resource's progress in between.
+      'apps    │ self.exit_code is 1',
+      'apps  docker_container.z (z): Still creating... [10s elapsed]',
       '',
       "      Build of app 'sample-node' (node) failed with exit status 1. Last log lines:",
       `      ${header('[build] input /mnt/input, output /mnt/output, timeout 900s')}`,
@@ -250,6 +269,8 @@ describe("following cdktf's output", () => {
         'Error: Resource postcondition failed',
         '',
         '  on cdk.tf.json line 387, in resource.docker_container.x (x).lifecycle.postcondition[0]:',
+        '    ├────────────────',
+        '  │ self.exit_code is 1',
         '',
         "Build of app 'sample-node' (node) failed with exit status 1. Last log lines:",
         '[build] input /mnt/input, output /mnt/output, timeout 900s',
