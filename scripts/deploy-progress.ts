@@ -252,6 +252,32 @@ export function sampleApps(stack: Json): SampleApp[] {
   return apps.sort((a, b) => a.port - b.port);
 }
 
+/**
+ * Prints lines, and while a watch runs, a "still running" line of its own whenever `quietMs` pass without any
+ * line: a long phase (a cold toolchain build, the first image builds) shows how far it is.
+ */
+export class QuietWatch {
+  private lastSaid = Date.now();
+
+  constructor(
+    private readonly print: (line: string) => void,
+    private readonly quietMs = 60_000,
+  ) {}
+
+  say(line: string): void {
+    this.lastSaid = Date.now();
+    this.print(line);
+  }
+
+  /** Checks every `quietMs / 12`; `line()` says how far it is. */
+  watch(line: () => string): { stop: () => void } {
+    const timer = setInterval(() => {
+      if (Date.now() - this.lastSaid >= this.quietMs) this.say(line());
+    }, Math.max(1, Math.floor(this.quietMs / 12)));
+    return { stop: () => clearInterval(timer) };
+  }
+}
+
 /** The final table: one row per sample (sample, URL, status), columns aligned. */
 export function summaryTable(rows: Array<{ sample: string; url: string; status: string }>): string {
   const header = { sample: 'sample', url: 'URL', status: 'status' };

@@ -22,7 +22,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { DeployCommand, detectSettings } from './deploy-settings';
-import { errorBlocks, formatDuration, phaseLine, PhaseTracker, SampleApp, sampleApps, summaryTable } from './deploy-progress';
+import { errorBlocks, formatDuration, phaseLine, PhaseTracker, QuietWatch, SampleApp, sampleApps, summaryTable } from './deploy-progress';
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'cdktf.out');
@@ -31,8 +31,6 @@ const TOOLCHAIN = path.join(ROOT, 'scripts', 'toolchain');
 const DEFAULT_VOLUME_ROOT = '/var/lib/modulus/volumes';
 /** How long the summary waits for each sample to answer after the deploy. */
 const ANSWER_TIMEOUT_MS = 90_000;
-/** A "still running" line after this long without any other line. */
-const HEARTBEAT_MS = 60_000;
 const USAGE = 'usage: npm run deploy | npm run destroy   (ts-node scripts/deploy.ts deploy|destroy)';
 
 let child: ReturnType<typeof spawn> | undefined;
@@ -117,11 +115,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return argv[0] === '--help' ? 0 : 2;
   }
-  const say = (line: string) => {
-    lastSaid = Date.now();
-    console.log(line);
-  };
-  let lastSaid = Date.now();
+  const quiet = new QuietWatch((line) => console.log(line));
+  const say = (line: string) => quiet.say(line);
   const started = Date.now();
   fs.mkdirSync(OUT, { recursive: true });
   const relative = (file: string) => path.relative(process.cwd(), file) || file;
@@ -131,10 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   fs.writeFileSync(toolchainLog, '');
   let step = '';
   const times: string[] = [];
-  const heartbeat = (what: () => string) =>
-    setInterval(() => {
-      if (Date.now() - lastSaid >= HEARTBEAT_MS) say(`[${command}] … ${what()}`);
-    }, 5000);
+  const heartbeat = (what: () => string) => quiet.watch(() => `[${command}] … ${what()}`);
   const setup = async (steps: string[]): Promise<boolean> => {
     const status = await runLogged('bash', [path.join(TOOLCHAIN, 'setup.sh'), ...steps], process.env, toolchainLog, (line) => {
       const begun = /^\[toolchain\] step: (\S+)$/.exec(line);
@@ -156,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     settings.choices.forEach((choice) => say(`[${command}] ${choice}`));
     if (!(await setup([...(settings.buildRootImage ? ['root-image'] : []), 'terraform', 'providers']))) return 1;
   } finally {
-    clearInterval(toolchainBeat);
+    toolchainBeat.stop();
   }
   say(phaseLine(command, 'toolchain', formatDuration(Date.now() - started), times.join(', ')));
 
@@ -174,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     { ...process.env, ...settings.env, CI: process.env.CI || '1' },
     log,
     (line) => tracker.line(line, Date.now()).forEach(say),
-  ).finally(() => clearInterval(cdktfBeat));
+  ).finally(() => cdktfBeat.stop());
   tracker.finish().forEach(say);
   const output = fs.readFileSync(log, 'utf8');
   const took = formatDuration(Date.now() - started);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdktf';
 import { DeployCommand, detectSettings, OFFLINE_ROOT_IMAGE } from '../../scripts/deploy-settings';
-import { errorBlocks, PhaseTracker, sampleApps, summaryTable } from '../../scripts/deploy-progress';
+import { errorBlocks, PhaseTracker, QuietWatch, sampleApps, summaryTable } from '../../scripts/deploy-progress';
 import { main } from '../../scripts/deploy';
 import { AppsStack } from '../../stacks/apps-stack';
 import { ImagesStack } from '../../stacks/images-stack';
@@ -278,6 +278,39 @@ describe("following cdktf's output", () => {
       ].join('\n'),
       'Error: local-exec provisioner error\n  with null_resource.y (y),',
     ]);
+  });
+});
+
+describe('a long phase', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('gets a line saying how far it is after a minute without one, and again each quiet minute, until it stops', () => {
+    jest.useFakeTimers();
+    const printed: string[] = [];
+    const quiet = new QuietWatch((line) => printed.push(line));
+    let done = 0;
+    const watch = quiet.watch(() => `images: ${done} of 11 changes done`);
+    jest.advanceTimersByTime(59_000);
+    expect(printed).toEqual([]);
+    jest.advanceTimersByTime(1_000);
+    expect(printed).toEqual(['images: 0 of 11 changes done']);
+    // A line of the deploy's own resets the quiet minute.
+    jest.advanceTimersByTime(30_000);
+    quiet.say('[deploy] volumes  4s  20 created');
+    done = 4;
+    jest.advanceTimersByTime(59_000);
+    expect(printed).toHaveLength(2);
+    jest.advanceTimersByTime(1_000);
+    expect(printed).toEqual(['images: 0 of 11 changes done', '[deploy] volumes  4s  20 created', 'images: 4 of 11 changes done']);
+    watch.stop();
+    jest.advanceTimersByTime(600_000);
+    expect(printed).toHaveLength(3);
+  });
+
+  it('says which phases are under way and how far each is', () => {
+    const tracker = new PhaseTracker('deploy');
+    DEPLOY_OUTPUT.slice(0, 9).forEach((line, second) => tracker.line(line, second * 1000));
+    expect(tracker.active()).toBe('images: 1 of 3 changes done');
   });
 });
 
