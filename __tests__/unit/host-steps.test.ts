@@ -220,19 +220,24 @@ describe('remote (SSH access)', () => {
     expect(provisioners(limit).at(-1)![1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-process-limit.sh remove`);
   });
 
+  /** The volume's identity and the host's SSH fields, whichever way the probe connects. */
+  const PROBE_HOST = {
+    app: 'shop',
+    backend: 'loopfile',
+    root: IDENTITY.MODULUS_ROOT,
+    lvm_volume_group: '',
+    lvm_thin_pool: '',
+    ssh_host_name: 'web-2',
+    ssh_user: 'root',
+    ssh_address: '127.0.0.1',
+    ssh_port: '2222',
+    ssh_host_keys: 'ssh-ed25519 AAAAC3Nza',
+  };
+
   it('the probe runs remote-probe.sh with the SSH fields in the query, the key as given and sensitive', () => {
     expect(resource(json, 'null_resource', 'ProbeProgram').triggers.program).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/remote-probe\.sh$/);
     expect(resource(json, 'null_resource', 'Probe').triggers).toEqual({
-      app: 'shop',
-      backend: 'loopfile',
-      root: IDENTITY.MODULUS_ROOT,
-      lvm_volume_group: '',
-      lvm_thin_pool: '',
-      ssh_host_name: 'web-2',
-      ssh_user: 'root',
-      ssh_address: '127.0.0.1',
-      ssh_port: '2222',
-      ssh_host_keys: 'ssh-ed25519 AAAAC3Nza',
+      ...PROBE_HOST,
       ssh_transport: 'key',
       ssh_private_key: '${sensitive(var.ssh_key)}',
     });
@@ -242,16 +247,7 @@ describe('remote (SSH access)', () => {
     const engine = { address: 'web-2.internal', port: 2200, options: ['-i', '/ci/keys/deploy', '-o', 'UserKnownHostsFile=/ci/known hosts'] };
     const probe = resource(synthRemote({ engine }), 'null_resource', 'Probe').triggers;
     expect(probe).toEqual({
-      app: 'shop',
-      backend: 'loopfile',
-      root: IDENTITY.MODULUS_ROOT,
-      lvm_volume_group: '',
-      lvm_thin_pool: '',
-      ssh_host_name: 'web-2',
-      ssh_user: 'root',
-      ssh_address: '127.0.0.1',
-      ssh_port: '2222',
-      ssh_host_keys: 'ssh-ed25519 AAAAC3Nza',
+      ...PROBE_HOST,
       ssh_transport: 'engine',
       ssh_engine_address: 'web-2.internal',
       ssh_engine_port: '2200',
