@@ -79,11 +79,19 @@ beforeAll(() => {
   tf('init');
 });
 
+/** The build's container: `modulus-build-<app>-<UTC time of its creation>`, the only one of the app. */
+function buildContainer(): string {
+  const names = docker(['ps', '-a', '--filter', `name=^modulus-build-${APP}-\\d{14}$`, '--format', '{{.Names}}']).trim().split('\n');
+  expect(names).toHaveLength(1);
+  return names[0];
+}
+
 afterAll(() => {
   spawnSync(terraform, ['destroy', '-auto-approve', '-no-color', '-input=false'], { cwd: stackDir, env: { ...process.env, TF_VAR_npm_token: SECRET } });
   if (isMounted(mnt(HOST_ROOT))) spawnSync('umount', [mnt(HOST_ROOT)]);
   for (const device of loopDevices(HOST_ROOT)) spawnSync('losetup', ['-d', device]);
-  dockerRun(['rm', '-f', `modulus-build-${APP}`]);
+  const leftover = dockerRun(['ps', '-aq', '--filter', `name=^modulus-build-${APP}-`]).stdout.trim();
+  if (leftover) dockerRun(['rm', '-f', ...leftover.split('\n')]);
   dockerRun(['rmi', IMAGE]);
   fs.rmSync(TEMP, { recursive: true, force: true });
 });
@@ -102,7 +110,7 @@ describe('BuildJob through Terraform: build secrets and logs', () => {
     expect(fs.existsSync(path.join(mnt(HOST_ROOT), '.build-secrets'))).toBe(false);
     expect(apply).not.toContain('s3cr3t');
     expect(fs.readFileSync(statePath, 'utf8')).not.toContain('s3cr3t');
-    expect(docker(['inspect', `modulus-build-${APP}`])).not.toContain('s3cr3t');
+    expect(docker(['inspect', buildContainer()])).not.toContain('s3cr3t');
     expect(tf('show')).not.toContain('s3cr3t');
   });
 
@@ -119,7 +127,7 @@ describe('BuildJob through Terraform: build secrets and logs', () => {
   });
 
   it('runs the build under the app cgroup with a rotated json-file log', () => {
-    const inspect = JSON.parse(docker(['inspect', `modulus-build-${APP}`]))[0];
+    const inspect = JSON.parse(docker(['inspect', buildContainer()]))[0];
     expect(inspect.HostConfig.CgroupParent).toBe(`/modulus/${APP}`);
     expect(inspect.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-file': '2', 'max-size': '10m' } });
     expect(inspect.Mounts.map((m: any) => [m.Source, m.Destination])).toEqual([[mnt(HOST_ROOT), '/mnt']]);

@@ -41,21 +41,27 @@ main() {
   keys=$(query_text "${query}" host_keys) || fail 2 "Docker host ${where}: invalid host_keys"
   [[ "${keys}" =~ ^([a-z0-9-]+\ [A-Za-z0-9+/=]+($'\n'|$))+$ ]] || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
 
-  local offered type line offered_key pinned_key
-  offered=$(ssh-keyscan -T 10 -p "${port}" -- "${address}" 2>/dev/null | grep -v '^#' || true)
-  [[ -n "${offered}" ]] || fail 1 "cannot reach Docker host ${where}: no SSH host key from ssh-keyscan (connection refused, or timed out after 10 s)"
-  for type in "${TERRAFORM_HOST_KEY_ORDER[@]}"; do
-    line=$(awk -v type="${type}" '$2 == type { print $2 " " $3; exit }' <<<"${offered}")
-    [[ -n "${line}" ]] || continue
-    offered_key=${line#* }
-    pinned_key=$(awk -v type="${type}" '$1 == type { print $2; exit }' <<<"${keys}")
-    if [[ -z "${pinned_key}" ]]; then
-      fail 1 "Docker host ${where} offers a ${type} host key ($(fingerprint "${line}")), which Terraform's SSH client takes first, and it is not pinned: add it to provisioning.hostKeys (give all of \`ssh-keyscan -p ${port} ${address}\`)"
-    elif [[ "${pinned_key}" != "${offered_key}" ]]; then
-      fail 1 "Docker host ${where}: its ${type} host key is not the pinned one (offered $(fingerprint "${line}"), pinned $(fingerprint "${type} ${pinned_key}")): check the host, then pin its keys again"
-    fi
-    printf '{"type":"%s","fingerprint":"%s"}\n' "${type}" "$(fingerprint "${line}")"
-    return 0
+  # One connection per key type, in Terraform's order, stopping at the first the server has (usually one
+  # connection: a stock sshd limits unauthenticated connections, MaxStartups 10:30:100).
+  local scan keyscan_type type line offered_key pinned_key
+  for keyscan_type in ecdsa rsa ed25519; do
+    scan=$(ssh-keyscan -T 10 -t "${keyscan_type}" -p "${port}" -- "${address}" 2>&1 || true)
+    # ssh-keyscan writes the server's banner as a comment line once connected.
+    grep -q '^# .* SSH-' <<<"${scan}" ||
+      fail 1 "cannot reach Docker host ${where}: no SSH banner from ssh-keyscan (connection refused, or timed out after 10 s)"
+    for type in "${TERRAFORM_HOST_KEY_ORDER[@]}"; do
+      line=$(awk -v type="${type}" '$1 !~ /^#/ && $2 == type { print $2 " " $3; exit }' <<<"${scan}")
+      [[ -n "${line}" ]] || continue
+      offered_key=${line#* }
+      pinned_key=$(awk -v type="${type}" '$1 == type { print $2; exit }' <<<"${keys}")
+      if [[ -z "${pinned_key}" ]]; then
+        fail 1 "Docker host ${where} offers a ${type} host key ($(fingerprint "${line}")), which Terraform's SSH client takes first, and it is not pinned: add it to provisioning.hostKeys (give all of \`ssh-keyscan -p ${port} ${address}\`)"
+      elif [[ "${pinned_key}" != "${offered_key}" ]]; then
+        fail 1 "Docker host ${where}: its ${type} host key is not the pinned one (offered $(fingerprint "${line}"), pinned $(fingerprint "${type} ${pinned_key}")): check the host, then pin its keys again"
+      fi
+      printf '{"type":"%s","fingerprint":"%s"}\n' "${type}" "$(fingerprint "${line}")"
+      return 0
+    done
   done
   fail 1 "Docker host ${where} offers none of the host key types ${TERRAFORM_HOST_KEY_ORDER[*]}"
 }

@@ -88,7 +88,8 @@ app_running() {
 }
 
 # Restart the app in its run container (supervisord's stopProcess + startProcess, which waits until the app
-# counts as started); start the container first when it is not running. Nothing to do before the run
+# counts as started); start the container first when it is not running, restart it when its supervisord does
+# not answer. Nothing to do before the run
 # container exists: it starts whatever app links to. Returns non-zero with the reason in FAILURE when the app
 # did not start or supervisord did not answer.
 restart_app() {
@@ -112,8 +113,16 @@ restart_app() {
       ;;
   esac
   if ! wait_for_supervisord "${tries}"; then
-    FAILURE="supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER} (was /mnt/home/supervisor.sock moved?)"
-    return 1
+    # The app can remove or replace the socket (it owns /mnt/home): a restarted supervisord makes it again.
+    local restarted=false
+    if [[ "${state}" == running ]]; then
+      log "supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER}: restarting the container"
+      docker restart --time 10 -- "${RUN_CONTAINER}" >/dev/null && restarted=true
+    fi
+    if [[ "${restarted}" != true ]] || ! wait_for_supervisord 60; then
+      FAILURE="supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER} (was /mnt/home/supervisor.sock moved?)"
+      return 1
+    fi
   fi
   if ! response=$(supervisor_call supervisor.stopProcess app 1); then
     FAILURE="supervisord of app '${APP}' stopped answering"
