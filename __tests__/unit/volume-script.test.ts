@@ -203,6 +203,20 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(ok(machine.run('mount')).changes).toEqual([]);
   });
 
+  it("mount renews the boot record and the boot unit's scripts (after an upgrade that created no volume); the boot itself does not", () => {
+    const machine = host(LVM);
+    ok(machine.run('create'));
+    const bootScript = path.join(machine.env.MODULUS_BOOT_DIR, 'modulus-volume.sh');
+    const record = path.join(machine.env.MODULUS_REGISTRY, 'volumes', 'shop.env');
+    fs.writeFileSync(bootScript, '# the scripts of an older release\n');
+    fs.rmSync(record);
+    ok(machine.run('mount', { MODULUS_IMAGE: '' }));
+    expect(fs.readFileSync(bootScript, 'utf8')).toBe('# the scripts of an older release\n');
+    ok(machine.run('mount'));
+    expect(fs.readFileSync(bootScript, 'utf8')).toBe(fs.readFileSync(SCRIPT, 'utf8'));
+    expect(fs.readFileSync(record, 'utf8')).toContain('MODULUS_APP=shop\n');
+  });
+
   it('destroy with the policy destroy unmounts and removes the logical volume, its folder, record and boot unit', () => {
     const machine = host(LVM);
     ok(machine.run('create'));

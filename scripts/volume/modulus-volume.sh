@@ -27,8 +27,9 @@
 #                  change nothing.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
 #   mount          mount an existing volume that is not mounted (after a reboot), renew its layout (with
-#                  MODULUS_IMAGE), restore the app's recorded process limit and record MODULUS_HEAL_TOKEN as
-#                  the volume's health for the probe; never creates or resizes.
+#                  MODULUS_IMAGE), restore the app's recorded process limit, record MODULUS_HEAL_TOKEN as
+#                  the volume's health for the probe and (with MODULUS_IMAGE) renew its boot record and the
+#                  boot unit's scripts; never creates or resizes.
 #   boot           mount every volume this host's create registered, then re-apply the process limits
 #                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
 #   probe          Terraform's external data source protocol: read {"app", "backend", "root",
@@ -213,6 +214,9 @@ cmd_mount() {
   layout
   bash "${HERE}/modulus-process-limit.sh" restore
   record_health
+  # The Mount step runs again whenever these scripts change (not at boot, which has no image): the boot unit then
+  # runs the new scripts too, even when no volume was created since an upgrade.
+  [[ -z "${IMAGE}" ]] || register_volume
 }
 
 cmd_resize() {
