@@ -543,6 +543,8 @@ describe('one cdktf deploy', () => {
       fs.writeFileSync(packageJson, original.packageJson);
       // What the killed runs left behind of their own (provider processes): ours to end.
       for (const pid of pidsIn(appsDir(), (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
+      // The deployment serves the checkout's sources again, as the tests after these expect.
+      cdktf('deploy images apps --auto-approve');
     });
 
     it.each([
