@@ -36,10 +36,10 @@ main() {
   port=$(query_value "${query}" port)
   [[ -n "${name}" ]] || fail 2 "the query has no host_name"
   local where="'${name}' (${user}@${address}:${port})"
-  [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid address"
-  [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid port"
+  [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid address"
+  [[ "${port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid port"
   keys=$(query_text "${query}" host_keys) || fail 2 "Docker host ${where}: invalid host_keys"
-  [[ "${keys}" =~ ^([a-z0-9-]+\ [A-Za-z0-9+/=]+($'\n'|$))+$ ]] || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
+  [[ "${keys}" =~ ${HOST_KEY_LINES_PATTERN} ]] || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
 
   # One connection per key type, in Terraform's order, stopping at the first the server has (usually one
   # connection: a stock sshd limits unauthenticated connections, MaxStartups 10:30:100).

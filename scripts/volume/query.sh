@@ -1,5 +1,12 @@
 # shellcheck shell=bash
-# Sourced by modulus-volume.sh (probe) and remote-probe.sh: reading Terraform's external data source query.
+# Sourced by modulus-volume.sh (probe), remote-probe.sh and host-keys.sh: reading Terraform's external data
+# source query.
+
+# What an SSH address, port and the pinned host keys ("TYPE BASE64" lines) may be, in the SSH steps' queries.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+readonly SSH_ADDRESS_PATTERN='^[A-Za-z0-9][A-Za-z0-9.:-]*$' SSH_PORT_PATTERN='^[1-9][0-9]{0,4}$'
+# shellcheck disable=SC2034
+readonly HOST_KEY_LINES_PATTERN=$'^([a-z0-9-]+ [A-Za-z0-9+/=]+(\n|$))+$'
 
 # The string value of KEY in a flat JSON object without escapes in the values it reads.
 query_value() {

@@ -90,10 +90,10 @@ main() {
   [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
   local where="'${name}' (${user}@${address}:${port})"
   [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
-  [[ "${address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_address"
-  [[ "${port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+  [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_address"
+  [[ "${port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_port"
   keys=$(query_text "${query}" ssh_host_keys) || fail 2 "Docker host ${where}: invalid ssh_host_keys"
-  [[ "${keys}" =~ ^([a-z0-9-]+\ [A-Za-z0-9+/=]+($'\n'|$))+$ ]] || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
+  [[ "${keys}" =~ ${HOST_KEY_LINES_PATTERN} ]] || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
 
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
@@ -109,8 +109,8 @@ main() {
       # As the engine's own connection does (the provider's ssh_opts first, so they win), never asking.
       ssh_address=$(query_value "${query}" ssh_engine_address)
       ssh_port=$(query_value "${query}" ssh_engine_port)
-      [[ "${ssh_address}" =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
-      [[ "${ssh_port}" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "Docker host ${where}: invalid ssh_engine_port"
+      [[ "${ssh_address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
+      [[ "${ssh_port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_port"
       where="'${name}' (${user}@${ssh_address}:${ssh_port})"
       local text
       text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"
