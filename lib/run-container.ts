@@ -165,6 +165,8 @@ export class RunContainer extends Construct {
   /** `modulus-app-<app>`. */
   public readonly containerName: string;
   public readonly port: number;
+  /** @internal The host address and port the app is published on (the stack checks them for collisions). */
+  public readonly _published?: { readonly ip: string; readonly port: number };
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -188,8 +190,9 @@ export class RunContainer extends Construct {
           },
         ]
       : undefined;
+    if (ports) this._published = { ip: ports[0].ip, port: ports[0].external };
 
-    const logOptions = props.logOptions ?? { 'max-size': '10m', 'max-file': '3' };
+    const logOptions = validateLogOptions(this, props.logOptions ?? { 'max-size': '10m', 'max-file': '3' });
 
     let healthcheck: ContainerHealthcheck | undefined;
     let wait = false;
@@ -279,6 +282,31 @@ export class RunContainer extends Construct {
     });
     this.node.defaultChild = this.resource;
   }
+}
+
+/** json-file options Docker accepts, with the form of each value. */
+const LOG_OPTIONS: Record<string, [RegExp, string]> = {
+  'max-size': [/^[1-9]\d*[kmg]?$/, "a size such as '10m' (a whole number, then k, m or g)"],
+  'max-file': [/^[1-9]\d*$/, "a whole number of files such as '3'"],
+  compress: [/^(true|false)$/, "'true' or 'false'"],
+  labels: [/^[^\s]*$/, 'a comma-separated list of label names'],
+  'labels-regex': [/^.+$/, 'a regular expression'],
+  env: [/^[^\s]*$/, 'a comma-separated list of variable names'],
+  'env-regex': [/^.+$/, 'a regular expression'],
+  tag: [/^.+$/, 'a log tag template'],
+};
+
+function validateLogOptions(scope: Construct, options: Record<string, string>): Record<string, string> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalid(scope, 'logOptions', options, "give json-file options, e.g. { 'max-size': '10m', 'max-file': '3' }");
+  }
+  for (const [name, value] of Object.entries(options)) {
+    const rule = LOG_OPTIONS[name];
+    if (!rule) throw invalid(scope, 'logOptions', name, `use json-file options: ${Object.keys(LOG_OPTIONS).join(', ')}`);
+    requireLiteral(scope, `logOptions['${name}']`, value);
+    if (typeof value !== 'string' || !rule[0].test(value)) throw invalid(scope, `logOptions['${name}']`, value, `give ${rule[1]}`);
+  }
+  return options;
 }
 
 function validateHostIp(scope: Construct, ip: string): string {

@@ -25,8 +25,13 @@ function check(fill: (stack: TerraformStack) => void, level?: ContainerPolicyLev
     Aspects.of(s).add(new ContainerSecurityPolicy({ level }));
   });
   return annotations(stack)
-    .filter((annotation) => annotation.message.startsWith('[ContainerSecurityPolicy]'))
-    .map((annotation) => `${annotation.path.split('/').slice(1).join('/')}: ${annotation.level}: ${annotation.message.split(':')[0].replace('[ContainerSecurityPolicy] ', '')}`);
+    .filter((annotation) => annotation.message.includes('(ContainerSecurityPolicy rule '))
+    .map((annotation) => {
+      // The one error form: `<construct path>: invalid <attribute> <value>: <what is allowed> (ContainerSecurityPolicy rule <rule>)...`
+      expect(annotation.message.startsWith(`${annotation.path}: invalid `)).toBe(true);
+      const rule = /\(ContainerSecurityPolicy rule ([a-z-]+)\)/.exec(annotation.message)![1];
+      return `${annotation.path.split('/').slice(1).join('/')}: ${annotation.level}: ${rule}`;
+    });
 }
 
 const container = (scope: Construct, id: string, config: Partial<ContainerConfig> = {}) =>
@@ -91,8 +96,8 @@ describe('ContainerSecurityPolicy', () => {
       Aspects.of(s).add(new ContainerSecurityPolicy());
     });
     const found = annotations(stack).map((a) => `${a.level}: ${a.message}`);
-    expect(found).toContainEqual(expect.stringMatching(/^info: \[ContainerSecurityPolicy\] read-only-root-fs: exempt \(legacy importer writes to \/var\/spool until ticket 42\)/));
-    expect(found).toContainEqual(expect.stringMatching(/^error: \[ContainerSecurityPolicy\] non-root-user: runs as root \(user 'root'\)/));
+    expect(found).toContainEqual('info: test/Legacy/Writer: invalid read_only false: set true: the root file system must not be writable (ContainerSecurityPolicy rule read-only-root-fs); exempt: legacy importer writes to /var/spool until ticket 42');
+    expect(found).toContainEqual(expect.stringMatching(/^error: test\/Legacy\/Writer: invalid user 'root': give a user that is not root \(ContainerSecurityPolicy rule non-root-user\)/));
   });
 
   it('exempts every rule by default and insists on a reason and known rules', () => {
@@ -121,6 +126,6 @@ describe('ContainerSecurityPolicy', () => {
     new DockerProvider(stack, 'docker', {});
     new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
     Aspects.of(stack).add(new ContainerSecurityPolicy());
-    expect(() => app.synth()).toThrow(/\[insecure\/Bare\] \[ContainerSecurityPolicy\] non-root-user/);
+    expect(() => app.synth()).toThrow(/\[insecure\/Bare\] insecure\/Bare: invalid user undefined: set a user that is not root .* \(ContainerSecurityPolicy rule non-root-user\)/);
   });
 });

@@ -1,4 +1,4 @@
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT, copyFixture, packPackage, PackedPackage } from './support/package';
@@ -128,5 +128,64 @@ describe('the packed package', () => {
       'README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'forbidden-roots', 'host-keys.sh', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh',
       'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'roots.sh', 'staging.sh',
     ]);
+  });
+});
+
+/**
+ * A user's `cdktf synth` of a stack with two errors, through the cdktf CLI and the packed package: both printed,
+ * each on one line, no stack trace, a failed synth, and no stack left in cdktf.out (not even the one an earlier
+ * synth wrote).
+ */
+describe('the cdktf CLI on a consumer project with errors', () => {
+  it('prints every error on one line, fails, and leaves no cdk.tf.json', () => {
+    const packed = packPackage(tempDir('modulus-pack-cli-'));
+    const consumer = copyFixture(tempDir('modulus-consumer-cli-'));
+    const installed = path.join(consumer, 'node_modules', 'modulus-images');
+    fs.mkdirSync(installed, { recursive: true });
+    execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
+    for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
+      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
+    }
+    const cdktf = (app: string) =>
+      spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--app', app], {
+        cwd: consumer,
+        env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' },
+        encoding: 'utf8',
+      });
+    // Two apps named hello-python on one engine, and two DockerHosts named local.
+    const main = fs.readFileSync(path.join(consumer, 'main.ts'), 'utf8');
+    const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
+    expect(main).toContain(policy);
+    const compile = () => execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: consumer, stdio: 'pipe' });
+    compile();
+    expect(cdktf('node main.js').status).toBe(0);
+    const stackFile = path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json');
+    expect(fs.existsSync(stackFile)).toBe(true);
+
+    fs.writeFileSync(
+      path.join(consumer, 'main.ts'),
+      main.replace('  VolumeRemovalPolicy,\n', '  VolumeRemovalPolicy,\n  DockerHost,\n').replace(
+        policy,
+        "new ModulusApp(stack, 'again', { appName, language: 'python', source: path.join(__dirname, 'hello'), images, networkMode: NetworkMode.HOST });\n" +
+          "new DockerHost(stack, 'HostA', { hostName: 'local', engine: 'unix:///var/run/docker.sock' });\n" +
+          "new DockerHost(stack, 'HostB', { hostName: 'local', engine: 'unix:///var/run/docker.sock' });\n" +
+          policy,
+      ),
+    );
+    compile();
+    const result = cdktf('node main.js');
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.status).not.toBe(0);
+    const errors = [
+      "python/again/Volume: invalid appName 'hello-python': give each app on the stack's Docker engine its own name (it names the volume, cgroup and containers): python/hello/Volume has it",
+      "python/HostB: invalid hostName 'local': give each DockerHost of a stack its own name (it is its docker provider's alias): python/HostA has it",
+    ];
+    const lines = output.split('\n').map((line) => line.trim());
+    // Printed once by the app; the CLI shows the app's stderr as it comes and again in its failure summary.
+    for (const error of errors) expect(lines.filter((line) => line.endsWith(error))).toHaveLength(2);
+    // No stack trace, and nothing else of ours: the lines naming the stack's constructs are the two errors.
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(lines.filter((line) => line.includes('python/') && !errors.some((error) => line.endsWith(error)))).toEqual([]);
+    expect(fs.existsSync(stackFile)).toBe(false);
   });
 });
