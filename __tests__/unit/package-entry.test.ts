@@ -72,13 +72,47 @@ describe('the packed package', () => {
 
   it('ships only what runs: the compiled library with its typings, the images and the volume script', () => {
     const unexpected = packed.files.filter(
-      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|package\.json|README\.md)$/.test(file),
+      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|docs\/.+\.md|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'scripts/volume/modulus-volume.sh', 'scripts/volume/limits.env', 'images/base/Dockerfile']) {
       expect(packed.files).toContain(file);
     }
     expect(packed.files.filter((file) => /^(stacks|samples|__tests__|bench|scripts\/toolchain)\//.test(file))).toEqual([]);
+  });
+
+  it('ships a README whose every link resolves inside the package (or is an absolute address)', () => {
+    const readme = fs.readFileSync(path.join(installed, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]);
+    const relative = targets.filter((target) => !/^(https?:|mailto:|#)/.test(target)).map((target) => target.split('#')[0]);
+    expect(relative.length).toBeGreaterThan(10);
+    const missing = relative.filter((target) => !fs.existsSync(path.join(installed, target)));
+    expect(missing).toEqual([]);
+    expect(relative).toEqual(expect.arrayContaining(['CHANGELOG.md', 'LICENSE', 'docs/hierarchy.md', 'images/run-base/README.md']));
+    expect(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
+  });
+
+  it('has a version, peer dependencies its dev setup satisfies, and an exports map of the entry alone', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    const changelog = fs.readFileSync(path.join(installed, 'CHANGELOG.md'), 'utf8');
+    expect(changelog).toContain(`## ${manifest.version}\n`);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['cdktf', 'constructs']);
+    expect(manifest.dependencies.cdktf).toBeUndefined();
+    expect(manifest.dependencies.constructs).toBeUndefined();
+    // The versions this repository tests with are inside the ranges (semver, as npm checks them).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const semver = require(path.join(REPO_ROOT, 'node_modules', 'semver')) as { satisfies(version: string, range: string): boolean };
+    for (const name of ['cdktf', 'constructs']) {
+      const tested = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+      expect(semver.satisfies(tested, manifest.peerDependencies[name])).toBe(true);
+    }
+    expect(Object.keys(manifest.exports)).toEqual(['.', './package.json']);
+    // Node's resolution (jest's own ignores exports maps): the entry resolves, a private module does not.
+    const resolve = (request: string) => spawnSync('node', ['-e', `console.log(require.resolve(${JSON.stringify(request)}))`], { cwd: consumer, encoding: 'utf8' });
+    expect(resolve('modulus-images').stdout.trim()).toBe(path.join(installed, 'dist', 'lib', 'index.js'));
+    const hidden = resolve('modulus-images/dist/lib/private/validation');
+    expect(hidden.status).not.toBe(0);
+    expect(hidden.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
   it('resolves by name to the compiled entry point of the unpacked tarball', () => {
