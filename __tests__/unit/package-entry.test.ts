@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, copyFixture, packPackage, PackedPackage } from './support/package';
+import { REPO_ROOT, compileProject, copyFixture, installPacked, packPackage, PackedPackage } from './support/package';
 import { tempDir } from './support/temp';
 
 jest.setTimeout(240_000);
@@ -44,7 +44,7 @@ const EXPORTED_VALUES = [
 
 /**
  * The package as `npm pack` makes it (prepack builds it from a clean dist/), unpacked into the node_modules of
- * a separate TypeScript project (__tests__/fixtures/python-consumer) that requires it by name, adds a language
+ * a separate TypeScript project (examples/python-consumer) that requires it by name, adds a language
  * the package does not ship (python: its own build-python and run-python images) and deploys an app in it.
  * Here the consumer is compiled against the packed typings and synthesized; __tests__/e2e/consumer.test.ts
  * installs the same tarball with npm and deploys it.
@@ -58,21 +58,15 @@ describe('the packed package', () => {
   beforeAll(() => {
     packed = packPackage(tempDir('modulus-pack-'));
     consumer = copyFixture(tempDir('modulus-consumer-'));
-    installed = path.join(consumer, 'node_modules', 'modulus-images');
-    fs.mkdirSync(installed, { recursive: true });
-    execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
-    // The package's dependencies and the consumer's tools, from this checkout (no registry in the unit suite).
-    for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
-      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
-    }
-    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: consumer, stdio: 'pipe' });
+    installed = installPacked(consumer, packed);
+    compileProject(consumer);
     execFileSync('node', ['main.js'], { cwd: consumer, stdio: 'pipe', env: { ...process.env, CONSUMER_VOLUME_ROOT: '/srv/volumes' } });
     synthesized = JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json'), 'utf8'));
   });
 
   it('ships only what runs: the compiled library with its typings, the images and the volume script', () => {
     const unexpected = packed.files.filter(
-      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|docs\/.+\.md|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
+      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|docs\/.+\.md|examples\/(python-consumer|two-hosts)\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'scripts/volume/modulus-volume.sh', 'scripts/volume/limits.env', 'images/base/Dockerfile']) {
@@ -88,7 +82,7 @@ describe('the packed package', () => {
     expect(relative.length).toBeGreaterThan(10);
     const missing = relative.filter((target) => !fs.existsSync(path.join(installed, target)));
     expect(missing).toEqual([]);
-    expect(relative).toEqual(expect.arrayContaining(['CHANGELOG.md', 'LICENSE', 'docs/hierarchy.md', 'images/run-base/README.md']));
+    expect(relative).toEqual(expect.arrayContaining(['CHANGELOG.md', 'LICENSE', 'docs/hierarchy.md', 'images/run-base/README.md', 'examples/two-hosts']));
     expect(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
   });
 
@@ -170,16 +164,37 @@ describe('the packed package', () => {
  * each on one line, no stack trace, a failed synth, and no stack left in cdktf.out (not even the one an earlier
  * synth wrote).
  */
-describe('the cdktf CLI on a consumer project with errors', () => {
-  it('prints every error on one line, fails, and leaves no cdk.tf.json', () => {
-    const packed = packPackage(tempDir('modulus-pack-cli-'));
+describe('the packed package in the other examples and in a cdktf CLI run', () => {
+  let packed: PackedPackage;
+  beforeAll(() => {
+    packed = packPackage(tempDir('modulus-pack-examples-'));
+  });
+
+  it('synthesizes examples/two-hosts: the tree pushed from the images stack, one app on each host', () => {
+    const project = copyFixture(tempDir('modulus-two-hosts-'), path.join(REPO_ROOT, 'examples', 'two-hosts'));
+    installPacked(project, packed);
+    compileProject(project);
+    execFileSync('node', ['main.js'], { cwd: project, stdio: 'pipe' });
+    const stack = (name: string) => JSON.parse(fs.readFileSync(path.join(project, 'cdktf.out', 'stacks', name, 'cdk.tf.json'), 'utf8'));
+    const images = stack('images');
+    expect(Object.keys(images.resource.docker_registry_image)).toHaveLength(7);
+    const apps = stack('apps');
+    // The stack's own provider (no alias) and one aliased provider a host.
+    expect(apps.provider.docker.map((provider: any) => [provider.alias, provider.host]).sort()).toEqual([
+      [undefined, 'unix:///var/run/docker.sock'],
+      ['a', 'unix:///var/run/docker.sock'],
+      ['b', 'ssh://deploy@b.example.com'],
+    ]);
+    const runs = Object.values<any>(apps.resource.docker_container).filter((container) => /^modulus-app-/.test(container.name));
+    expect(runs.map((container) => [container.name, container.provider]).sort()).toEqual([
+      ['modulus-app-docs', 'docker.b'],
+      ['modulus-app-web', 'docker.a'],
+    ]);
+  });
+
+  it('the cdktf CLI on a consumer project with errors prints every error on one line, fails, and leaves no cdk.tf.json', () => {
     const consumer = copyFixture(tempDir('modulus-consumer-cli-'));
-    const installed = path.join(consumer, 'node_modules', 'modulus-images');
-    fs.mkdirSync(installed, { recursive: true });
-    execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
-    for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
-      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
-    }
+    installPacked(consumer, packed);
     const cdktf = (app: string) =>
       spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--app', app], {
         cwd: consumer,
@@ -190,8 +205,7 @@ describe('the cdktf CLI on a consumer project with errors', () => {
     const main = fs.readFileSync(path.join(consumer, 'main.ts'), 'utf8');
     const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
     expect(main).toContain(policy);
-    const compile = () => execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: consumer, stdio: 'pipe' });
-    compile();
+    compileProject(consumer);
     expect(cdktf('node main.js').status).toBe(0);
     const stackFile = path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json');
     expect(fs.existsSync(stackFile)).toBe(true);
@@ -206,7 +220,7 @@ describe('the cdktf CLI on a consumer project with errors', () => {
           policy,
       ),
     );
-    compile();
+    compileProject(consumer);
     const result = cdktf('node main.js');
     const output = `${result.stdout}\n${result.stderr}`;
     expect(result.status).not.toBe(0);
