@@ -47,7 +47,8 @@ beforeAll(() => {
       {
         name: 'python-consumer',
         private: true,
-        dependencies: { 'modulus-images': `file:${tarball}` },
+        // cdktf and constructs are the package's peer dependencies: the project's own, at the versions tested here.
+        dependencies: { 'modulus-images': `file:${tarball}`, cdktf: repo.devDependencies.cdktf, constructs: repo.devDependencies.constructs },
         devDependencies: { typescript: repo.devDependencies.typescript, '@types/node': repo.devDependencies['@types/node'] },
       },
       null,
