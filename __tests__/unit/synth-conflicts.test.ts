@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, TerraformVariable } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
-import { DockerHost, ModulusApp, ModulusAppProps, ModulusImage, ModulusStack } from '../../lib';
+import { DockerHost, ModulusApp, ModulusAppProps, ModulusImage, ModulusStack, NetworkMode } from '../../lib';
 import { stateBackendFromEnvironment } from '../../lib/state-backend';
 import { errorMessage, sourceFolder } from './support/app-runtime';
 import { tempDir } from './support/temp';
@@ -158,5 +158,86 @@ describe('single-construct checks of issue 18', () => {
 
   it('an unset PG_CONN_STR says so', () => {
     expect(errorMessage(() => stateBackendFromEnvironment({ MODULUS_STATE: 'pg' }))).toMatch(/^invalid PG_CONN_STR \(not set\): MODULUS_STATE 'pg' needs it/);
+  });
+});
+
+describe('typed container options', () => {
+  const synth = (run: Partial<ModulusAppProps['run']>, build: Partial<ModulusAppProps['build']> = {}, networkMode?: NetworkMode) => {
+    const outdir = path.join(tempDir('modulus-options-'), 'cdktf.out');
+    const app = new App({ outdir, skipValidation: true });
+    const stack = new ModulusStack(app, 'platform');
+    new ModulusApp(stack, 'shop', { appName: 'shop', language: 'node', source: sourceFolder(), buildImage: 'b', runImage: 'r', networkMode, run, build });
+    app.synth();
+    const json = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks', 'platform', 'cdk.tf.json'), 'utf8'));
+    const containers = Object.values<any>(json.resource.docker_container);
+    return { run: containers.find((c) => c.name === 'modulus-app-shop'), build: containers.find((c) => c.name.startsWith('modulus-build-shop')) };
+  };
+
+  it('adds labels, networks, read-only bind mounts and further published ports to the run container', () => {
+    const { run } = synth({
+      labels: { 'com.example.team': 'shop' },
+      networks: ['backend'],
+      mounts: [{ source: '/srv/shared/config', target: '/etc/shop' }, { source: '/srv/spool', target: '/var/spool/shop', readOnly: false }],
+      additionalPorts: [{ containerPort: 9100, hostPort: 19100 }],
+    });
+    expect(run.labels).toContainEqual({ label: 'com.example.team', value: 'shop' });
+    expect(run.labels).toContainEqual({ label: 'org.modulus.app', value: 'shop' });
+    expect(run.networks_advanced).toEqual([{ name: 'backend' }]);
+    expect(run.mounts.map((m: any) => [m.source, m.target, m.read_only])).toEqual([
+      [expect.stringMatching(/\/mnt$/), '/mnt', undefined],
+      ['/srv/shared/config', '/etc/shop', true],
+      ['/srv/spool', '/var/spool/shop', false],
+    ]);
+    expect(run.ports).toEqual([
+      { internal: 8080, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+      { internal: 9100, external: 19100, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+  });
+
+  it('runs a build command of the user in place of `build`, and the same container command without one', () => {
+    const given = synth({}, { command: ['bash', '-c', 'make dist && build'] }).build.command;
+    expect(given.slice(3)).toEqual(['modulus-build', '930', '30', 'bash', '-c', 'make dist && build']);
+    expect(given[2]).toContain('timeout --kill-after=10 "$1" "$${@:3}" 2>&1');
+    const plain = synth({}).build.command;
+    expect(plain.slice(3)).toEqual(['modulus-build', '930', '30']);
+    expect(plain[2]).toContain('timeout --kill-after=10 "$1" build 2>&1');
+  });
+
+  it.each<[string, Partial<ModulusAppProps['run']>, Partial<ModulusAppProps['build']>, NetworkMode | undefined, string]>([
+    ['a label of the package', { labels: { 'org.modulus.app': 'x' } }, {}, undefined,
+      "platform/shop/Run: invalid labels 'org.modulus.app': use lowercase letters, digits, '.' and '-' (e.g. 'com.example.team'), not the package's own org.modulus. prefix"],
+    ['an uppercase label', { labels: { Team: 'x' } }, {}, undefined,
+      "platform/shop/Run: invalid labels 'Team': use lowercase letters, digits, '.' and '-' (e.g. 'com.example.team'), not the package's own org.modulus. prefix"],
+    ['networks with host networking', { networks: ['backend'] }, {}, NetworkMode.HOST,
+      `platform/shop/Run: invalid networks ["backend"]: leave it out: network mode 'host' joins no other network`],
+    ['the host network by name', { networks: ['host'] }, {}, undefined,
+      "platform/shop/Run: invalid networks[0] 'host': give the name of a user-defined Docker network (letters, digits, '_', '.', '-'; not bridge, host or none)"],
+    ['a mount into the volume', { mounts: [{ source: '/srv/x', target: '/mnt/app/x' }] }, {}, undefined,
+      "platform/shop/Run: invalid mounts[0].target '/mnt/app/x': give an absolute container path outside /mnt (the app's volume) other than /"],
+    ['the Docker socket', { mounts: [{ source: '/var/run/docker.sock', target: '/run/docker.sock' }] }, {}, undefined,
+      "platform/shop/Run: invalid mounts[0].source '/var/run/docker.sock': give an absolute host path other than / and the Docker socket"],
+    ['a relative source', { mounts: [{ source: 'data', target: '/data' }] }, {}, undefined,
+      "platform/shop/Run: invalid mounts[0].source 'data': give an absolute host path other than / and the Docker socket"],
+    ['a further port without bridge networking', { additionalPorts: [{ containerPort: 9100 }] }, {}, NetworkMode.HOST,
+      `platform/shop/Run: invalid additionalPorts [{"containerPort":9100}]: leave it out: ports cannot be published with network mode 'host'`],
+    ['a further port out of range', { additionalPorts: [{ containerPort: 70000 }] }, {}, undefined,
+      'platform/shop/Run: invalid additionalPorts[0].containerPort 70000: use a whole number from 1 to 65535'],
+    ['an empty build command', {}, { command: [] }, undefined,
+      "platform/shop/Build: invalid command []: give the command and its arguments as a non-empty list, e.g. ['build', '--verbose']"],
+  ])('refuses %s', (_, run, build, networkMode, expected) => {
+    expect(errorMessage(() => synth(run, build, networkMode))).toBe(expected);
+  });
+
+  it('finds a further port that another app publishes, and one an app publishes twice', () => {
+    const { app } = consumer((_, add) => {
+      add('shop', { run: { additionalPorts: [{ containerPort: 9100, hostPort: 9000 }] } });
+      add('blog', { run: { port: 9000 } });
+      add('wiki', { run: { port: 7000, additionalPorts: [{ containerPort: 7001, hostPort: 7000 }] } });
+    });
+    expect(errorMessage(() => app.synth()).split('\n')).toEqual([
+      'platform: 2 errors, no stack written:',
+      "platform/blog/Run: invalid publish '127.0.0.1:9000': give each app on the stack's Docker engine its own host address and port: platform/shop/Run publishes 127.0.0.1:9000",
+      "platform/wiki/Run: invalid publish '127.0.0.1:7000': give each app on the stack's Docker engine its own host address and port: another of its ports has it",
+    ]);
   });
 });

@@ -81,27 +81,21 @@ export function findConflicts(stack: IConstruct): Conflict[] {
     });
   }
 
-  const runs = all.filter((c): c is RunContainer => c instanceof RunContainer && c._published !== undefined);
-  const runHost = (run: RunContainer) => hostOfProvider.get(providerOf(run.resource));
-  for (let i = 0; i < runs.length; i++) {
-    const mine = runs[i]._published!;
-    const earlier = runs.slice(0, i).find((other) => {
-      const theirs = other._published!;
-      if (hostKey(runHost(other)) !== hostKey(runHost(runs[i])) || theirs.port !== mine.port) return false;
-      const wildcard = (ip: string) => ip === '0.0.0.0' || ip === '::';
-      return theirs.ip === mine.ip || wildcard(theirs.ip) || wildcard(mine.ip);
+  // Every published host address and port, in tree order; 0.0.0.0 (or ::) overlaps every address of its port.
+  const published = all
+    .filter((c): c is RunContainer => c instanceof RunContainer)
+    .flatMap((run) => run._published.map((address) => ({ run, host: hostOfProvider.get(providerOf(run.resource)), ...address })));
+  published.forEach((mine, i) => {
+    const wildcard = (ip: string) => ip === '0.0.0.0' || ip === '::';
+    const earlier = published
+      .slice(0, i)
+      .find((theirs) => hostKey(theirs.host) === hostKey(mine.host) && theirs.port === mine.port && (theirs.ip === mine.ip || wildcard(theirs.ip) || wildcard(mine.ip)));
+    if (!earlier) return;
+    const where = earlier.run === mine.run ? 'another of its ports has it' : `${earlier.run.node.path} publishes ${earlier.ip}:${earlier.port}`;
+    conflicts.push({
+      scope: mine.run,
+      error: invalid(mine.run, 'publish', `${mine.ip}:${mine.port}`, `give each app on ${hostLabel(mine.host)} its own host address and port: ${where}`),
     });
-    if (earlier) {
-      conflicts.push({
-        scope: runs[i],
-        error: invalid(
-          runs[i],
-          'publish',
-          `${mine.ip}:${mine.port}`,
-          `give each app on ${hostLabel(runHost(runs[i]))} its own host address and port: ${earlier.node.path} publishes ${earlier._published!.ip}:${earlier._published!.port}`,
-        ),
-      });
-    }
-  }
+  });
   return conflicts;
 }
