@@ -44,8 +44,8 @@ export { PROVIDER_VERSIONS } from './private/providers';
  * While synthesizing, it finds the conflicts between its constructs (two apps or containers with one name on one
  * host, two `DockerHost`s with one name, two apps published on one host address and port). Each of them, and each
  * error an aspect reports (`ContainerSecurityPolicy`), is an error annotation in the one form
- * `<construct path>: invalid <field> <value>: <what is allowed>`, and a stack with any is not written: its folder in
- * cdktf.out is removed. Under the cdktf CLI the errors are printed one a line and the synth fails; from
+ * `<construct path>: invalid <field> <value>: <what is allowed>`, and a stack with any is not written: its cdk.tf.json
+ * (with any earlier one) is removed from cdktf.out. Under the cdktf CLI the errors are printed one a line and the synth fails; from
  * `app.synth()` elsewhere, it throws an Error listing them.
  */
 export class ModulusStack extends TerraformStack {
