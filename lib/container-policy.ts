@@ -17,6 +17,8 @@ export enum ContainerPolicyRule {
   NO_NEW_PRIVILEGES = 'no-new-privileges',
   /** not `privileged`. */
   NOT_PRIVILEGED = 'not-privileged',
+  /** no bind mount (`mounts`, `volumes`) of the host's `/` or its Docker socket, either of which controls the host. */
+  NO_HOST_CONTROL_MOUNTS = 'no-host-control-mounts',
 }
 
 export const CONTAINER_POLICY_RULES: readonly ContainerPolicyRule[] = Object.values(ContainerPolicyRule);
@@ -48,7 +50,7 @@ interface Exemption {
  * An Aspect checking every docker_container in its scope, ours and any other (including containers added
  * with escape hatches: the synthesized attributes, overrides included, are checked), for a root or missing
  * user, a writable root file system, a missing memory limit, kept or added capabilities, missing
- * no-new-privileges and privileged mode. Each violation is an error annotation on the container (or a
+ * no-new-privileges, privileged mode and bind mounts of the host's `/` or Docker socket. Each violation is an error annotation on the container (or a
  * warning, see `level`), which fails synth.
  *
  *     Aspects.of(stack).add(new ContainerSecurityPolicy());
@@ -152,6 +154,18 @@ function checkContainer(attributes: Record<string, any>): Violation[] {
     problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged', attributes.privileged, 'leave it out or false: a privileged container has all capabilities and devices']);
   } else if (attributes.privileged !== undefined && unknown(attributes.privileged)) {
     problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged', attributes.privileged, 'give a literal: a value known only at apply time cannot be checked']);
+  }
+
+  const hostPaths = [
+    ...(Array.isArray(attributes.mounts) ? attributes.mounts : []).filter((mount: any) => mount?.type === undefined || mount?.type === 'bind').map((mount: any) => mount?.source),
+    ...(Array.isArray(attributes.volumes) ? attributes.volumes : []).map((volume: any) => volume?.host_path),
+  ];
+  for (const hostPath of hostPaths) {
+    if (typeof hostPath !== 'string' || unknown(hostPath)) continue;
+    const normal = hostPath.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+    if (normal === '/' || /^\/(var\/)?run\/docker\.sock$/.test(normal)) {
+      problems.push([ContainerPolicyRule.NO_HOST_CONTROL_MOUNTS, 'mounts', hostPath, "leave it out: a container with the host's / or Docker socket controls the host"]);
+    }
   }
   return problems;
 }

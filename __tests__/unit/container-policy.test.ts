@@ -68,8 +68,22 @@ describe('ContainerSecurityPolicy', () => {
     [{ capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } }, 'drop-all-capabilities'],
     [{ securityOpts: [] }, 'no-new-privileges'],
     [{ privileged: true }, 'not-privileged'],
+    [{ mounts: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: true }] }, 'no-host-control-mounts'],
+    [{ mounts: [{ type: 'bind', source: '/run/docker.sock', target: '/d' }] }, 'no-host-control-mounts'],
+    [{ volumes: [{ hostPath: '/', containerPath: '/host' }] }, 'no-host-control-mounts'],
   ])('flags %j as %s', (config, rule) => {
     expect(check((stack) => container(stack, 'C', config))).toEqual([`C: error: ${rule}`]);
+  });
+
+  it('accepts bind mounts of other host paths, and named volumes', () => {
+    expect(
+      check((stack) =>
+        container(stack, 'C', {
+          mounts: [{ type: 'bind', source: '/srv/config', target: '/etc/app' }, { type: 'volume', source: 'data', target: '/data' }],
+          volumes: [{ hostPath: '/srv/spool', containerPath: '/spool' }],
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('accepts lowercase "all" and the no-new-privileges spellings', () => {
@@ -106,7 +120,9 @@ describe('ContainerSecurityPolicy', () => {
         const c = new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
         ContainerSecurityPolicy.exempt(c, 'a vendor sidecar we do not control');
       }),
-    ).toEqual(CONTAINER_POLICY_RULES.filter((rule) => rule !== ContainerPolicyRule.NOT_PRIVILEGED).map((rule) => `Bare: info: ${rule}`));
+    ).toEqual(
+      CONTAINER_POLICY_RULES.filter((rule) => rule !== ContainerPolicyRule.NOT_PRIVILEGED && rule !== ContainerPolicyRule.NO_HOST_CONTROL_MOUNTS).map((rule) => `Bare: info: ${rule}`),
+    );
     const { stack } = synthStack(() => undefined);
     expect(errorMessage(() => ContainerSecurityPolicy.exempt(stack, ''))).toBe(
       "test: invalid ContainerSecurityPolicy exemption reason '': give a reason (at least a few words)",
