@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AnnotationMetadataEntryType, App } from 'cdktf';
+import { App } from 'cdktf';
 import { VolumeRemovalPolicy } from './lib/app-volume';
 import { NetworkMode } from './lib/network-mode';
 import { invalidSetting } from './lib/private/validation';
@@ -53,15 +53,10 @@ try {
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
     volume: { removalPolicy, sizeMiB },
   });
-  // Inside the try: aspects (the ContainerSecurityPolicy) report their errors while synthesizing. `cdktf synth`
-  // has cdktf write every stack in spite of error annotations (it reports them itself), so look for them here too.
+  // Inside the try: a ModulusStack with errors found while synthesizing (conflicts, the ContainerSecurityPolicy) is
+  // not written; under the cdktf CLI it prints them one a line and sets the exit code, elsewhere app.synth() throws.
   app.synth();
-  const errors = app.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === AnnotationMetadataEntryType.ERROR)
-      .map((entry) => `[${construct.node.path}] ${entry.data}`),
-  );
-  if (errors.length > 0) throw new Error(`error annotations:\n${errors.join('\n')}`);
+  if (process.exitCode) throw new Error('the errors above');
 } catch (error) {
   // A failed synth must not leave an earlier synth's stacks behind, where a plan or deploy would pick them up.
   fs.rmSync(path.join(app.outdir, 'stacks'), { recursive: true, force: true });

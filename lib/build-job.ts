@@ -51,6 +51,14 @@ export interface BuildJobOptions {
    * @default 30
    */
   readonly failureLogLines?: number;
+
+  /**
+   * The build command and its arguments, run instead of the image's `build` (with the same environment, timeout,
+   * log and secrets), e.g. `['build', '--verbose']` or `['bash', '-c', 'make dist && build']`. Each element is one
+   * argument: no shell unless you run one.
+   * @default ['build']
+   */
+  readonly command?: string[];
 }
 
 export interface BuildJobProps extends BuildJobOptions {
@@ -92,7 +100,9 @@ const RESERVED_BUILD_ENV = ['INPUT', 'OUTPUT', 'INPUT_DIR', 'OUTPUT_DIR', 'BUILD
 /**
  * The build container's command: reads and deletes the build secrets the volume step wrote, runs `build` under
  * coreutils' timeout with its whole output in /mnt/log/build.log, and prints only the last lines (all that
- * Terraform keeps in its state). Arguments: the outer timeout in seconds, the number of lines.
+ * Terraform keeps in its state). Arguments: the outer timeout in seconds, the number of lines; with a `command`
+ * of the user's, `build` becomes that command, given as the further arguments (`COMMAND_WRAPPER`). Without one the
+ * container's command stays what it was before `command` existed, so an upgrade replaces no build container.
  */
 const BUILD_WRAPPER = [
   'set -uo pipefail',
@@ -115,6 +125,9 @@ const BUILD_WRAPPER = [
   'timeout --kill-after=10 "$1" build 2>&1 | tee /mnt/log/build.log 2>/dev/null | tail -n "$2"',
   'exit "${PIPESTATUS[0]}"',
 ].join('\n');
+
+/** BUILD_WRAPPER running the command given as its third and further arguments instead of `build`. */
+const COMMAND_WRAPPER = BUILD_WRAPPER.replace('"$1" build 2>&1', '"$1" "${@:3}" 2>&1');
 
 /**
  * One build of an app: copies the source into the volume's input/, runs `build` from a build-<language> image
@@ -157,6 +170,16 @@ export class BuildJob extends Construct {
     const { volume, language, memory, networkMode } = validateContainerProps(this, props, 1024);
     const timeout = validateInteger(this, 'timeoutSeconds', props.timeoutSeconds ?? 900, 10, 24 * 3600);
     const logLines = validateInteger(this, 'failureLogLines', props.failureLogLines ?? 30, 1, 1000);
+    const buildCommand = props.command ?? [];
+    if (!Array.isArray(buildCommand) || (props.command !== undefined && buildCommand.length === 0)) {
+      throw invalid(this, 'command', buildCommand, "give the command and its arguments as a non-empty list, e.g. ['build', '--verbose']");
+    }
+    buildCommand.forEach((argument, index) => {
+      requireLiteral(this, `command[${index}]`, argument);
+      if (typeof argument !== 'string' || argument.includes('\0') || (index === 0 && argument.trim() === '')) {
+        throw invalid(this, `command[${index}]`, argument, index === 0 ? 'give a program name or path' : 'give a string without NUL characters');
+      }
+    });
     const environment = props.environment ?? {};
     const secrets = props.secretEnvironment ?? {};
     validateEnvNames(this, 'environment', environment);
@@ -222,7 +245,15 @@ export class BuildJob extends Construct {
       image: props.image,
       // The Modulus build images enforce BUILD_TIMEOUT themselves (killing the whole process tree, exit 124);
       // coreutils' timeout, a little later, is the backstop for any other image.
-      command: ['bash', '-c', escapeTemplate(BUILD_WRAPPER), 'modulus-build', String(timeout + 30), String(logLines)],
+      command: [
+        'bash',
+        '-c',
+        escapeTemplate(props.command ? COMMAND_WRAPPER : BUILD_WRAPPER),
+        'modulus-build',
+        String(timeout + 30),
+        String(logLines),
+        ...buildCommand.map(escapeTemplate),
+      ],
       user: MOP_USER,
       readOnly: true,
       capabilities: { drop: ['ALL'] },

@@ -1,5 +1,6 @@
 import { Annotations, IAspect, TerraformResource, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
+import { addSynthError } from './private/synth-errors';
 import { invalid, invalidSetting, validateEnum } from './private/validation';
 
 /** The checks of ContainerSecurityPolicy. */
@@ -16,6 +17,8 @@ export enum ContainerPolicyRule {
   NO_NEW_PRIVILEGES = 'no-new-privileges',
   /** not `privileged`. */
   NOT_PRIVILEGED = 'not-privileged',
+  /** no bind mount (`mounts`, `volumes`) of the host's `/` or its Docker socket, either of which controls the host. */
+  NO_HOST_CONTROL_MOUNTS = 'no-host-control-mounts',
 }
 
 export const CONTAINER_POLICY_RULES: readonly ContainerPolicyRule[] = Object.values(ContainerPolicyRule);
@@ -47,7 +50,7 @@ interface Exemption {
  * An Aspect checking every docker_container in its scope, ours and any other (including containers added
  * with escape hatches: the synthesized attributes, overrides included, are checked), for a root or missing
  * user, a writable root file system, a missing memory limit, kept or added capabilities, missing
- * no-new-privileges and privileged mode. Each violation is an error annotation on the container (or a
+ * no-new-privileges, privileged mode and bind mounts of the host's `/` or Docker socket. Each violation is an error annotation on the container (or a
  * warning, see `level`), which fails synth.
  *
  *     Aspects.of(stack).add(new ContainerSecurityPolicy());
@@ -89,66 +92,80 @@ export class ContainerSecurityPolicy implements IAspect {
       scope.node.metadata.filter((entry) => entry.type === EXEMPTION_METADATA).map((entry) => entry.data as Exemption),
     );
     const annotations = Annotations.of(node);
-    for (const [rule, problem] of checkContainer(synthesized)) {
+    for (const [rule, field, value, allowed] of checkContainer(synthesized)) {
       const exemption = exemptions.find((candidate) => candidate.rules.includes(rule));
+      const problem = `${allowed} (ContainerSecurityPolicy rule ${rule})`;
       if (exemption) {
-        annotations.addInfo(`[ContainerSecurityPolicy] ${rule}: exempt (${exemption.reason}); ${problem}`);
+        annotations.addInfo(`${invalid(node, field, value, problem).message}; exempt: ${exemption.reason}`);
         continue;
       }
-      const message =
-        `[ContainerSecurityPolicy] ${rule}: ${problem}. ` +
-        `Fix the container, or opt out explicitly with ContainerSecurityPolicy.exempt(construct, reason, [ContainerPolicyRule.${ruleName(rule)}]).`;
-      if (this.level === ContainerPolicyLevel.ERROR) annotations.addError(message);
-      else annotations.addWarning(message);
+      const error = invalid(node, field, value, `${problem}; or opt out with ContainerSecurityPolicy.exempt(construct, reason, [ContainerPolicyRule.${ruleName(rule)}])`);
+      if (this.level === ContainerPolicyLevel.ERROR) addSynthError(node, error);
+      else annotations.addWarning(error.message);
     }
   }
 }
 
-/** The violations of one synthesized docker_container block, as [rule, problem] pairs. */
-function checkContainer(attributes: Record<string, any>): Array<[ContainerPolicyRule, string]> {
-  const problems: Array<[ContainerPolicyRule, string]> = [];
+/** One violation: the rule, and the attribute, its value and what the rule allows (the parts of the one error form). */
+type Violation = [rule: ContainerPolicyRule, field: string, value: unknown, allowed: string];
+
+/** The violations of one synthesized docker_container block. */
+function checkContainer(attributes: Record<string, any>): Violation[] {
+  const problems: Violation[] = [];
   const unknown = (value: unknown) => Token.isUnresolved(value);
 
   const user = attributes.user;
   if (user === undefined || user === null || user === '') {
-    problems.push([ContainerPolicyRule.NON_ROOT_USER, "no user set: the container would run as the image's user, possibly root; set user (e.g. '441:444')"]);
+    problems.push([ContainerPolicyRule.NON_ROOT_USER, 'user', user, "set a user that is not root (e.g. '441:444'): without one the container runs as the image's user, possibly root"]);
   } else if (unknown(user)) {
-    problems.push([ContainerPolicyRule.NON_ROOT_USER, 'user is only known at apply time and cannot be checked; use a literal user']);
+    problems.push([ContainerPolicyRule.NON_ROOT_USER, 'user', user, 'give a literal user: one known only at apply time cannot be checked']);
   } else {
     const name = String(user).split(':')[0];
-    if (name === 'root' || /^0+$/.test(name)) problems.push([ContainerPolicyRule.NON_ROOT_USER, `runs as root (user '${user}')`]);
+    if (name === 'root' || /^0+$/.test(name)) problems.push([ContainerPolicyRule.NON_ROOT_USER, 'user', user, 'give a user that is not root']);
   }
 
   if (attributes.read_only !== true) {
-    problems.push([ContainerPolicyRule.READ_ONLY_ROOT_FS, 'the root file system is writable; set read_only = true']);
+    problems.push([ContainerPolicyRule.READ_ONLY_ROOT_FS, 'read_only', attributes.read_only, 'set true: the root file system must not be writable']);
   }
 
   const memory = attributes.memory;
   if (memory === undefined || memory === null) {
-    problems.push([ContainerPolicyRule.MEMORY_LIMIT, 'no memory limit; set memory (MiB)']);
+    problems.push([ContainerPolicyRule.MEMORY_LIMIT, 'memory', memory, 'set a memory limit (MiB)']);
   } else if (!unknown(memory) && !(Number(memory) > 0)) {
-    problems.push([ContainerPolicyRule.MEMORY_LIMIT, `memory ${memory} is not a limit; set a positive number of MiB`]);
+    problems.push([ContainerPolicyRule.MEMORY_LIMIT, 'memory', memory, 'give a positive number of MiB']);
   }
 
   const capabilities = Array.isArray(attributes.capabilities) ? attributes.capabilities[0] : attributes.capabilities;
   const drop: unknown[] = Array.isArray(capabilities?.drop) ? capabilities.drop : [];
   const add: unknown[] = Array.isArray(capabilities?.add) ? capabilities.add : [];
   if (!drop.some((cap) => typeof cap === 'string' && cap.toUpperCase() === 'ALL')) {
-    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, "keeps Docker's default capabilities; set capabilities { drop = [\"ALL\"] }"]);
+    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, 'capabilities.drop', capabilities?.drop, "give [\"ALL\"]: the container keeps Docker's default capabilities"]);
   }
   if (add.length > 0) {
-    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, `adds capabilities ${add.map(String).join(', ')}`]);
+    problems.push([ContainerPolicyRule.DROP_ALL_CAPABILITIES, 'capabilities.add', add, 'leave it empty: no capability may be added']);
   }
 
   const securityOpts: unknown[] = Array.isArray(attributes.security_opts) ? attributes.security_opts : [];
   if (!securityOpts.some((opt) => typeof opt === 'string' && /^no-new-privileges(:true|=true)?$/.test(opt))) {
-    problems.push([ContainerPolicyRule.NO_NEW_PRIVILEGES, 'setuid programs could raise privileges; add "no-new-privileges:true" to security_opts']);
+    problems.push([ContainerPolicyRule.NO_NEW_PRIVILEGES, 'security_opts', attributes.security_opts, 'include "no-new-privileges:true": setuid programs could raise privileges']);
   }
 
   if (attributes.privileged === true || (typeof attributes.privileged === 'string' && attributes.privileged === 'true')) {
-    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'runs privileged (all capabilities and devices)']);
+    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged', attributes.privileged, 'leave it out or false: a privileged container has all capabilities and devices']);
   } else if (attributes.privileged !== undefined && unknown(attributes.privileged)) {
-    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged is only known at apply time and cannot be checked']);
+    problems.push([ContainerPolicyRule.NOT_PRIVILEGED, 'privileged', attributes.privileged, 'give a literal: a value known only at apply time cannot be checked']);
+  }
+
+  const hostPaths = [
+    ...(Array.isArray(attributes.mounts) ? attributes.mounts : []).filter((mount: any) => mount?.type === undefined || mount?.type === 'bind').map((mount: any) => mount?.source),
+    ...(Array.isArray(attributes.volumes) ? attributes.volumes : []).map((volume: any) => volume?.host_path),
+  ];
+  for (const hostPath of hostPaths) {
+    if (typeof hostPath !== 'string' || unknown(hostPath)) continue;
+    const normal = hostPath.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+    if (normal === '/' || /^\/(var\/)?run\/docker\.sock$/.test(normal)) {
+      problems.push([ContainerPolicyRule.NO_HOST_CONTROL_MOUNTS, 'mounts', hostPath, "leave it out: a container with the host's / or Docker socket controls the host"]);
+    }
   }
   return problems;
 }

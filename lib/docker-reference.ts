@@ -19,7 +19,14 @@ const REFERENCE_RE = new RegExp(
 );
 
 /** Maximum length of a repository name, as enforced by Docker. */
-const MAX_REPOSITORY_LENGTH = 255;
+export const MAX_REPOSITORY_LENGTH = 255;
+
+/** What is allowed of a reference or repository name that is too long, or undefined when its length is fine. */
+export function lengthProblem(reference: string): string | undefined {
+  if (typeof reference !== 'string') return undefined;
+  const repository = reference.split('@')[0].replace(new RegExp(`:${TAG}$`), '');
+  return repository.length > MAX_REPOSITORY_LENGTH ? `use at most ${MAX_REPOSITORY_LENGTH} characters in the repository name (this one has ${repository.length})` : undefined;
+}
 
 export function isValidRepository(name: string): boolean {
   return name.length <= MAX_REPOSITORY_LENGTH && REPOSITORY_RE.test(name);

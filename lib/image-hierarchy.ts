@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { isValidReference, REFERENCE_HELP } from './docker-reference';
+import { isValidReference, lengthProblem, REFERENCE_HELP } from './docker-reference';
 import { ModulusImage } from './modulus-image';
 import { invalid } from './private/validation';
 import { standardImagesDirectory } from './package-root';
@@ -74,7 +74,7 @@ export class ImageHierarchy extends Construct {
     super(scope, id);
     this.rootImage = props.rootImage ?? DEFAULT_ROOT_IMAGE;
     if (!isValidReference(this.rootImage)) {
-      throw invalid(this, 'rootImage', this.rootImage, `give ${REFERENCE_HELP}`);
+      throw invalid(this, 'rootImage', this.rootImage, lengthProblem(this.rootImage) ?? `give ${REFERENCE_HELP}`);
     }
     const definitions = [...(props.images ?? STANDARD_IMAGES), ...(props.additionalImages ?? [])];
     const specs = new Map<string, ImageDefinition>();

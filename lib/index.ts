@@ -28,7 +28,16 @@ export {
 export { ModulusImage, ModulusImageProps } from './modulus-image';
 export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
 export { NetworkMode } from './network-mode';
-export { HttpHealthCheck, PortPublication, RestartPolicy, RunContainer, RunContainerOptions, RunContainerProps } from './run-container';
+export {
+  AdditionalPort,
+  ContainerMount,
+  HttpHealthCheck,
+  PortPublication,
+  RestartPolicy,
+  RunContainer,
+  RunContainerOptions,
+  RunContainerProps,
+} from './run-container';
 export {
   DEFAULT_REPOSITORY_PREFIX,
   DEFAULT_TAG,

@@ -4,7 +4,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { hashDirectory } from './content-hash';
-import { isValidReference, isValidRepository, isValidTag, REFERENCE_HELP } from './docker-reference';
+import { isValidReference, isValidRepository, isValidTag, lengthProblem, REFERENCE_HELP } from './docker-reference';
 import { NetworkMode } from './network-mode';
 import { moveFromPreviousAddress, renamedChild } from './private/moves';
 import { invalid, validateEnum } from './private/validation';
@@ -64,7 +64,7 @@ export class ModulusImage extends Construct {
     super(scope, id);
     const tag = props.tag ?? DEFAULT_TAG;
     if (!isValidRepository(props.repository)) {
-      throw invalid(this, 'repository', props.repository, `give ${REFERENCE_HELP}`);
+      throw invalid(this, 'repository', props.repository, lengthProblem(props.repository) ?? `give ${REFERENCE_HELP}`);
     }
     if (!isValidTag(tag)) {
       throw invalid(this, 'tag', tag, 'give a tag matching [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}');
@@ -74,7 +74,7 @@ export class ModulusImage extends Construct {
     }
     const parentRef = typeof props.parent === 'string' ? props.parent : props.parent.imageRef;
     if (typeof props.parent === 'string' && !isValidReference(props.parent)) {
-      throw invalid(this, 'parent', props.parent, `give a ModulusImage or an image reference (${REFERENCE_HELP})`);
+      throw invalid(this, 'parent', props.parent, lengthProblem(props.parent) ?? `give a ModulusImage or an image reference (${REFERENCE_HELP})`);
     }
     const directory = path.resolve(props.directory);
     if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {

@@ -1,8 +1,10 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { TerraformAsset, TerraformBackend, TerraformElement, TerraformStack } from 'cdktf';
+import { Aspects, TerraformAsset, TerraformBackend, TerraformElement, TerraformStack } from 'cdktf';
 import { Construct, Node } from 'constructs';
+import { ConflictCheck } from './private/conflicts';
 import { previousLogicalId } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
+import { checkedSynthesizer, continuingSynthesizer } from './private/synth-errors';
 import { invalid } from './private/validation';
 import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
@@ -38,6 +40,13 @@ export { PROVIDER_VERSIONS } from './private/providers';
  * A stack wired the way every modulus-images stack is: the docker and null providers, each required at exactly
  * the version its bindings were generated from (kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4), and its state
  * backend: by default a local one with a relative state path, or PostgreSQL or any cdktf backend (see `StateBackend`).
+ *
+ * While synthesizing, it finds the conflicts between its constructs (two apps or containers with one name on one
+ * host, two `DockerHost`s with one name, two apps published on one host address and port). Each of them, and each
+ * error an aspect reports (`ContainerSecurityPolicy`), is an error annotation in the one form
+ * `<construct path>: invalid <field> <value>: <what is allowed>`, and a stack with any is not written: its cdk.tf.json
+ * (with any earlier one) is removed from cdktf.out. Under the cdktf CLI the errors are printed one a line and the synth fails; from
+ * `app.synth()` elsewhere, it throws an Error listing them.
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
@@ -47,6 +56,7 @@ export class ModulusStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
+    this.synthesizer = continuingSynthesizer(this);
     const dockerHost = props.dockerHost ?? DEFAULT_DOCKER_HOST;
     if (typeof dockerHost !== 'string' || !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
       throw invalid(this, 'dockerHost', dockerHost, 'give unix:///path, tcp://host:port or ssh://user@host');
@@ -60,6 +70,10 @@ export class ModulusStack extends TerraformStack {
     pinProvider(this, 'docker');
     nullProvider(this);
     this.backend = addStateBackend(this, id, props.backend ?? { type: StateBackendType.LOCAL }, statePath);
+    // Conflicts between constructs (names, ports) and the errors of aspects (ContainerSecurityPolicy) are found while
+    // synthesizing; a stack with any of them is not written (see the class comment).
+    Aspects.of(this).add(new ConflictCheck(this));
+    this.synthesizer = checkedSynthesizer(this, this.synthesizer);
   }
 
   /** Asset folders keep the names of earlier releases: an image's build context path is part of its identity. */

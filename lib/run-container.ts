@@ -1,3 +1,4 @@
+import * as path from 'path';
 import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { dependable } from 'cdktf';
@@ -40,6 +41,29 @@ export interface PortPublication {
   readonly hostIp?: string;
   /** @default the app's port */
   readonly hostPort?: number;
+}
+
+/** A further port of the app, published on the host (NetworkMode.BRIDGE only). */
+export interface AdditionalPort {
+  /** The port the app listens on inside its container. */
+  readonly containerPort: number;
+  /** @default containerPort */
+  readonly hostPort?: number;
+  /** @default '127.0.0.1' */
+  readonly hostIp?: string;
+}
+
+/** A host folder or file bind-mounted into the run container, outside /mnt (the app's volume). */
+export interface ContainerMount {
+  /** Absolute path on the container's host (the app's DockerHost). Not `/` and not the Docker socket. */
+  readonly source: string;
+  /** Absolute path in the container: not `/`, and not /mnt or below (the app's volume). */
+  readonly target: string;
+  /**
+   * The container only reads it.
+   * @default true
+   */
+  readonly readOnly?: boolean;
 }
 
 /** HTTP health check: GET http://127.0.0.1:$PORT<path> with curl from inside the container. */
@@ -117,6 +141,33 @@ export interface RunContainerOptions {
    * @default { 'max-size': '10m', 'max-file': '3' }
    */
   readonly logOptions?: Record<string, string>;
+
+  /**
+   * Labels added to the container's, e.g. `{ 'com.example.team': 'shop' }`: lowercase keys of letters, digits,
+   * '.' and '-' (Docker's recommended form); the `org.modulus.` prefix is this package's own.
+   * @default {}
+   */
+  readonly labels?: Record<string, string>;
+
+  /**
+   * User-defined Docker networks (existing on the app's host) the container joins besides its own bridge, e.g. to
+   * reach a database container by name. NetworkMode.BRIDGE only.
+   * @default []
+   */
+  readonly networks?: string[];
+
+  /**
+   * Further bind mounts, outside /mnt, read-only unless said otherwise.
+   * @default []
+   */
+  readonly mounts?: ContainerMount[];
+
+  /**
+   * Ports published besides PORT (e.g. a metrics port). NetworkMode.BRIDGE only; each host address and port once
+   * per host (checked across the stack).
+   * @default []
+   */
+  readonly additionalPorts?: AdditionalPort[];
 }
 
 export interface RunContainerProps extends RunContainerOptions {
@@ -165,6 +216,8 @@ export class RunContainer extends Construct {
   /** `modulus-app-<app>`. */
   public readonly containerName: string;
   public readonly port: number;
+  /** @internal The host addresses and ports the app is published on (the stack checks them for collisions). */
+  public readonly _published: ReadonlyArray<{ readonly ip: string; readonly port: number }>;
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -188,8 +241,14 @@ export class RunContainer extends Construct {
           },
         ]
       : undefined;
+    const additional = validateAdditionalPorts(this, props.additionalPorts ?? [], isolated ? networkMode : undefined);
+    const allPorts = [...(ports ?? []), ...additional];
+    this._published = allPorts.map((port) => ({ ip: port.ip, port: port.external }));
+    const labelsExtra = validateLabels(this, props.labels ?? {});
+    const networks = validateNetworks(this, props.networks ?? [], networkMode);
+    const extraMounts = validateMounts(this, props.mounts ?? []);
 
-    const logOptions = props.logOptions ?? { 'max-size': '10m', 'max-file': '3' };
+    const logOptions = validateLogOptions(this, props.logOptions ?? { 'max-size': '10m', 'max-file': '3' });
 
     let healthcheck: ContainerHealthcheck | undefined;
     let wait = false;
@@ -248,6 +307,7 @@ export class RunContainer extends Construct {
       // does not: its publish step restarts the app in place.)
       { label: 'org.modulus.volume', value: volume.volumeId },
       { label: 'org.modulus.config', value: volume.configId },
+      ...Object.entries(labelsExtra).map(([label, value]) => ({ label, value })),
     ];
 
     this.resource = new Container(this, 'Container', {
@@ -263,9 +323,13 @@ export class RunContainer extends Construct {
       memorySwap: memory,
       restart,
       networkMode,
-      ports,
+      ports: allPorts.length > 0 ? allPorts : undefined,
+      networksAdvanced: networks.length > 0 ? networks.map((name) => ({ name })) : undefined,
       env: dockerEnv(env),
-      mounts: [{ type: 'bind', source: volume.hostPath, target: '/mnt' }],
+      mounts: [
+        { type: 'bind', source: volume.hostPath, target: '/mnt' },
+        ...extraMounts.map((mount) => ({ type: 'bind', source: mount.source, target: mount.target, readOnly: mount.readOnly ?? true })),
+      ],
       healthcheck,
       wait,
       waitTimeout,
@@ -281,11 +345,101 @@ export class RunContainer extends Construct {
   }
 }
 
-function validateHostIp(scope: Construct, ip: string): string {
-  requireLiteral(scope, 'publish.hostIp', ip);
+/** json-file options Docker accepts, with the form of each value. */
+const LOG_OPTIONS: Record<string, [RegExp, string]> = {
+  'max-size': [/^[1-9]\d*[kmg]?$/, "a size such as '10m' (a whole number, then k, m or g)"],
+  'max-file': [/^[1-9]\d*$/, "a whole number of files such as '3'"],
+  compress: [/^(true|false)$/, "'true' or 'false'"],
+  labels: [/^[^\s]*$/, 'a comma-separated list of label names'],
+  'labels-regex': [/^.+$/, 'a regular expression'],
+  env: [/^[^\s]*$/, 'a comma-separated list of variable names'],
+  'env-regex': [/^.+$/, 'a regular expression'],
+  tag: [/^.+$/, 'a log tag template'],
+};
+
+function validateLogOptions(scope: Construct, options: Record<string, string>): Record<string, string> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalid(scope, 'logOptions', options, "give json-file options, e.g. { 'max-size': '10m', 'max-file': '3' }");
+  }
+  for (const [name, value] of Object.entries(options)) {
+    const rule = LOG_OPTIONS[name];
+    if (!rule) throw invalid(scope, 'logOptions', name, `use json-file options: ${Object.keys(LOG_OPTIONS).join(', ')}`);
+    requireLiteral(scope, `logOptions['${name}']`, value);
+    if (typeof value !== 'string' || !rule[0].test(value)) throw invalid(scope, `logOptions['${name}']`, value, `give ${rule[1]}`);
+  }
+  return options;
+}
+
+function validateAdditionalPorts(scope: Construct, ports: AdditionalPort[], isolatedMode: NetworkMode | undefined) {
+  if (!Array.isArray(ports)) throw invalid(scope, 'additionalPorts', ports, 'give a list of { containerPort, hostPort?, hostIp? }');
+  if (isolatedMode && ports.length > 0) {
+    throw invalid(scope, 'additionalPorts', ports, `leave it out: ports cannot be published with network mode '${isolatedMode}'`);
+  }
+  return ports.map((port, index) => ({
+    internal: validateInteger(scope, `additionalPorts[${index}].containerPort`, port?.containerPort, 1, 65535),
+    external: validateInteger(scope, `additionalPorts[${index}].hostPort`, port?.hostPort ?? port?.containerPort, 1, 65535),
+    ip: validateHostIp(scope, port?.hostIp ?? '127.0.0.1', `additionalPorts[${index}].hostIp`),
+    protocol: 'tcp',
+  }));
+}
+
+function validateLabels(scope: Construct, labels: Record<string, string>): Record<string, string> {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw invalid(scope, 'labels', labels, "give an object of label names and values, e.g. { 'com.example.team': 'shop' }");
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (!/^[a-z0-9]([a-z0-9.-]{0,126}[a-z0-9])?$/.test(key) || key.startsWith('org.modulus.')) {
+      throw invalid(scope, 'labels', key, "use lowercase letters, digits, '.' and '-' (e.g. 'com.example.team'), not the package's own org.modulus. prefix");
+    }
+    if (typeof value !== 'string') throw invalid(scope, `labels['${key}']`, value, 'give a string');
+  }
+  return labels;
+}
+
+function validateNetworks(scope: Construct, networks: string[], networkMode: NetworkMode): string[] {
+  if (!Array.isArray(networks)) throw invalid(scope, 'networks', networks, "give a list of Docker network names, e.g. ['backend']");
+  if (networks.length > 0 && networkMode !== NetworkMode.BRIDGE) {
+    throw invalid(scope, 'networks', networks, `leave it out: network mode '${networkMode}' joins no other network`);
+  }
+  networks.forEach((name, index) => {
+    requireLiteral(scope, `networks[${index}]`, name);
+    if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name) || ['bridge', 'host', 'none'].includes(name)) {
+      throw invalid(scope, `networks[${index}]`, name, "give the name of a user-defined Docker network (letters, digits, '_', '.', '-'; not bridge, host or none)");
+    }
+  });
+  if (new Set(networks).size !== networks.length) throw invalid(scope, 'networks', networks, 'name each network once');
+  return networks;
+}
+
+function validateMounts(scope: Construct, mounts: ContainerMount[]): ContainerMount[] {
+  if (!Array.isArray(mounts)) throw invalid(scope, 'mounts', mounts, 'give a list of { source, target, readOnly? }');
+  const targets = new Set<string>();
+  mounts.forEach((mount, index) => {
+    const source = mount?.source;
+    const target = mount?.target;
+    requireLiteral(scope, `mounts[${index}].source`, source);
+    requireLiteral(scope, `mounts[${index}].target`, target);
+    const normal = (p: string) => path.posix.normalize(p).replace(/\/+$/, '') || '/';
+    if (typeof source !== 'string' || !source.startsWith('/') || normal(source) === '/' || /^\/(var\/)?run\/docker\.sock$/.test(normal(source))) {
+      throw invalid(scope, `mounts[${index}].source`, source, 'give an absolute host path other than / and the Docker socket');
+    }
+    if (typeof target !== 'string' || !target.startsWith('/') || normal(target) === '/' || normal(target) === '/mnt' || normal(target).startsWith('/mnt/')) {
+      throw invalid(scope, `mounts[${index}].target`, target, 'give an absolute container path outside /mnt (the app\'s volume) other than /');
+    }
+    if (targets.has(normal(target))) throw invalid(scope, `mounts[${index}].target`, target, 'mount each container path once');
+    targets.add(normal(target));
+    if (mount.readOnly !== undefined && typeof mount.readOnly !== 'boolean') {
+      throw invalid(scope, `mounts[${index}].readOnly`, mount.readOnly, 'give true or false');
+    }
+  });
+  return mounts;
+}
+
+function validateHostIp(scope: Construct, ip: string, field = 'publish.hostIp'): string {
+  requireLiteral(scope, field, ip);
   const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
   if (typeof ip !== 'string' || !(ipv4.test(ip) || /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(':'))) {
-    throw invalid(scope, 'publish.hostIp', ip, `give an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
+    throw invalid(scope, field, ip, `give an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
   }
   return ip;
 }

@@ -8,7 +8,7 @@ import { bash, docker, ok } from './support/shell';
 /**
  * A project outside this repository, as a user has it: it installs modulus-images from the `npm pack` tarball with
  * npm, adds a language the package does not ship (its own images/build-python and images/run-python,
- * __tests__/fixtures/python-consumer) and deploys a python app with `cdktf deploy` on a real engine, with real
+ * examples/python-consumer) and deploys a python app with `cdktf deploy` on a real engine, with real
  * Terraform and a real volume. Needs scripts/toolchain/setup.sh to have run; the npm registry (or npm's cache)
  * provides the package's dependencies.
  */
@@ -47,7 +47,8 @@ beforeAll(() => {
       {
         name: 'python-consumer',
         private: true,
-        dependencies: { 'modulus-images': `file:${tarball}` },
+        // cdktf and constructs are the package's peer dependencies: the project's own, at the versions tested here.
+        dependencies: { 'modulus-images': `file:${tarball}`, cdktf: repo.devDependencies.cdktf, constructs: repo.devDependencies.constructs },
         devDependencies: { typescript: repo.devDependencies.typescript, '@types/node': repo.devDependencies['@types/node'] },
       },
       null,

@@ -25,6 +25,7 @@ const BUILD: Required<BuildJobOptions> = {
   environment: { RUN_TESTS: '1' },
   secretEnvironment: { NPM_TOKEN: 'npm-secret' },
   failureLogLines: 5,
+  command: ['build', '--verbose'],
 };
 const RUN: Required<RunContainerOptions> = {
   port: 9090,
@@ -35,6 +36,10 @@ const RUN: Required<RunContainerOptions> = {
   init: false,
   processLimit: 300,
   logOptions: { 'max-size': '1m' },
+  labels: { 'com.example.team': 'shop' },
+  networks: ['backend'],
+  mounts: [{ source: '/srv/shared/config', target: '/etc/shop' }],
+  additionalPorts: [{ containerPort: 9100, hostPort: 19100 }],
 };
 const SHARED = { networkMode: NetworkMode.BRIDGE, environment: { NODE_ENV: 'production' }, secretEnvironment: { TOKEN: 't' } };
 const source = sourceFolder();

@@ -64,7 +64,7 @@ describe('npx cdktf synth with a ContainerSecurityPolicy error', () => {
     const result = synth();
     expect(result.status).not.toBe(0);
     expect(result.stdout + result.stderr).toContain('modulus-images: synth failed:');
-    expect(result.stdout + result.stderr).toMatch(/apps\/sample-\w+\/Run\/Container\] .*privileged/);
+    expect(result.stdout + result.stderr).toMatch(/(^|\s)apps\/sample-\w+\/Run\/Container: invalid privileged true: leave it out or false: .*\(ContainerSecurityPolicy rule not-privileged\); or opt out with /m);
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks'))).toBe(false);
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/manifest.json'))).toBe(false);
   });

@@ -25,8 +25,13 @@ function check(fill: (stack: TerraformStack) => void, level?: ContainerPolicyLev
     Aspects.of(s).add(new ContainerSecurityPolicy({ level }));
   });
   return annotations(stack)
-    .filter((annotation) => annotation.message.startsWith('[ContainerSecurityPolicy]'))
-    .map((annotation) => `${annotation.path.split('/').slice(1).join('/')}: ${annotation.level}: ${annotation.message.split(':')[0].replace('[ContainerSecurityPolicy] ', '')}`);
+    .filter((annotation) => annotation.message.includes('(ContainerSecurityPolicy rule '))
+    .map((annotation) => {
+      // The one error form: `<construct path>: invalid <attribute> <value>: <what is allowed> (ContainerSecurityPolicy rule <rule>)...`
+      expect(annotation.message.startsWith(`${annotation.path}: invalid `)).toBe(true);
+      const rule = /\(ContainerSecurityPolicy rule ([a-z-]+)\)/.exec(annotation.message)![1];
+      return `${annotation.path.split('/').slice(1).join('/')}: ${annotation.level}: ${rule}`;
+    });
 }
 
 const container = (scope: Construct, id: string, config: Partial<ContainerConfig> = {}) =>
@@ -63,8 +68,22 @@ describe('ContainerSecurityPolicy', () => {
     [{ capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } }, 'drop-all-capabilities'],
     [{ securityOpts: [] }, 'no-new-privileges'],
     [{ privileged: true }, 'not-privileged'],
+    [{ mounts: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: true }] }, 'no-host-control-mounts'],
+    [{ mounts: [{ type: 'bind', source: '/run/docker.sock', target: '/d' }] }, 'no-host-control-mounts'],
+    [{ volumes: [{ hostPath: '/', containerPath: '/host' }] }, 'no-host-control-mounts'],
   ])('flags %j as %s', (config, rule) => {
     expect(check((stack) => container(stack, 'C', config))).toEqual([`C: error: ${rule}`]);
+  });
+
+  it('accepts bind mounts of other host paths, and named volumes', () => {
+    expect(
+      check((stack) =>
+        container(stack, 'C', {
+          mounts: [{ type: 'bind', source: '/srv/config', target: '/etc/app' }, { type: 'volume', source: 'data', target: '/data' }],
+          volumes: [{ hostPath: '/srv/spool', containerPath: '/spool' }],
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('accepts lowercase "all" and the no-new-privileges spellings', () => {
@@ -91,8 +110,8 @@ describe('ContainerSecurityPolicy', () => {
       Aspects.of(s).add(new ContainerSecurityPolicy());
     });
     const found = annotations(stack).map((a) => `${a.level}: ${a.message}`);
-    expect(found).toContainEqual(expect.stringMatching(/^info: \[ContainerSecurityPolicy\] read-only-root-fs: exempt \(legacy importer writes to \/var\/spool until ticket 42\)/));
-    expect(found).toContainEqual(expect.stringMatching(/^error: \[ContainerSecurityPolicy\] non-root-user: runs as root \(user 'root'\)/));
+    expect(found).toContainEqual('info: test/Legacy/Writer: invalid read_only false: set true: the root file system must not be writable (ContainerSecurityPolicy rule read-only-root-fs); exempt: legacy importer writes to /var/spool until ticket 42');
+    expect(found).toContainEqual(expect.stringMatching(/^error: test\/Legacy\/Writer: invalid user 'root': give a user that is not root \(ContainerSecurityPolicy rule non-root-user\)/));
   });
 
   it('exempts every rule by default and insists on a reason and known rules', () => {
@@ -101,7 +120,9 @@ describe('ContainerSecurityPolicy', () => {
         const c = new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
         ContainerSecurityPolicy.exempt(c, 'a vendor sidecar we do not control');
       }),
-    ).toEqual(CONTAINER_POLICY_RULES.filter((rule) => rule !== ContainerPolicyRule.NOT_PRIVILEGED).map((rule) => `Bare: info: ${rule}`));
+    ).toEqual(
+      CONTAINER_POLICY_RULES.filter((rule) => rule !== ContainerPolicyRule.NOT_PRIVILEGED && rule !== ContainerPolicyRule.NO_HOST_CONTROL_MOUNTS).map((rule) => `Bare: info: ${rule}`),
+    );
     const { stack } = synthStack(() => undefined);
     expect(errorMessage(() => ContainerSecurityPolicy.exempt(stack, ''))).toBe(
       "test: invalid ContainerSecurityPolicy exemption reason '': give a reason (at least a few words)",
@@ -121,6 +142,6 @@ describe('ContainerSecurityPolicy', () => {
     new DockerProvider(stack, 'docker', {});
     new Container(stack, 'Bare', { name: 'bare', image: 'busybox' });
     Aspects.of(stack).add(new ContainerSecurityPolicy());
-    expect(() => app.synth()).toThrow(/\[insecure\/Bare\] \[ContainerSecurityPolicy\] non-root-user/);
+    expect(() => app.synth()).toThrow(/\[insecure\/Bare\] insecure\/Bare: invalid user undefined: set a user that is not root .* \(ContainerSecurityPolicy rule non-root-user\)/);
   });
 });

@@ -1,7 +1,7 @@
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, copyFixture, packPackage, PackedPackage } from './support/package';
+import { REPO_ROOT, compileProject, copyFixture, installPacked, packPackage, PackedPackage } from './support/package';
 import { tempDir } from './support/temp';
 
 jest.setTimeout(240_000);
@@ -44,7 +44,7 @@ const EXPORTED_VALUES = [
 
 /**
  * The package as `npm pack` makes it (prepack builds it from a clean dist/), unpacked into the node_modules of
- * a separate TypeScript project (__tests__/fixtures/python-consumer) that requires it by name, adds a language
+ * a separate TypeScript project (examples/python-consumer) that requires it by name, adds a language
  * the package does not ship (python: its own build-python and run-python images) and deploys an app in it.
  * Here the consumer is compiled against the packed typings and synthesized; __tests__/e2e/consumer.test.ts
  * installs the same tarball with npm and deploys it.
@@ -58,27 +58,55 @@ describe('the packed package', () => {
   beforeAll(() => {
     packed = packPackage(tempDir('modulus-pack-'));
     consumer = copyFixture(tempDir('modulus-consumer-'));
-    installed = path.join(consumer, 'node_modules', 'modulus-images');
-    fs.mkdirSync(installed, { recursive: true });
-    execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
-    // The package's dependencies and the consumer's tools, from this checkout (no registry in the unit suite).
-    for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
-      fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
-    }
-    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: consumer, stdio: 'pipe' });
+    installed = installPacked(consumer, packed);
+    compileProject(consumer);
     execFileSync('node', ['main.js'], { cwd: consumer, stdio: 'pipe', env: { ...process.env, CONSUMER_VOLUME_ROOT: '/srv/volumes' } });
     synthesized = JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json'), 'utf8'));
   });
 
   it('ships only what runs: the compiled library with its typings, the images and the volume script', () => {
     const unexpected = packed.files.filter(
-      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|package\.json|README\.md)$/.test(file),
+      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|docs\/.+\.md|examples\/(python-consumer|two-hosts)\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'scripts/volume/modulus-volume.sh', 'scripts/volume/limits.env', 'images/base/Dockerfile']) {
       expect(packed.files).toContain(file);
     }
     expect(packed.files.filter((file) => /^(stacks|samples|__tests__|bench|scripts\/toolchain)\//.test(file))).toEqual([]);
+  });
+
+  it('ships a README whose every link resolves inside the package (or is an absolute address)', () => {
+    const readme = fs.readFileSync(path.join(installed, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]);
+    const relative = targets.filter((target) => !/^(https?:|mailto:|#)/.test(target)).map((target) => target.split('#')[0]);
+    expect(relative.length).toBeGreaterThan(10);
+    const missing = relative.filter((target) => !fs.existsSync(path.join(installed, target)));
+    expect(missing).toEqual([]);
+    expect(relative).toEqual(expect.arrayContaining(['CHANGELOG.md', 'LICENSE', 'docs/hierarchy.md', 'images/run-base/README.md', 'examples/two-hosts']));
+    expect(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
+  });
+
+  it('has a version, peer dependencies its dev setup satisfies, and an exports map of the entry alone', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    const changelog = fs.readFileSync(path.join(installed, 'CHANGELOG.md'), 'utf8');
+    expect(changelog).toContain(`## ${manifest.version}\n`);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['cdktf', 'constructs']);
+    expect(manifest.dependencies.cdktf).toBeUndefined();
+    expect(manifest.dependencies.constructs).toBeUndefined();
+    // The versions this repository tests with are inside the ranges (semver, as npm checks them).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const semver = require(path.join(REPO_ROOT, 'node_modules', 'semver')) as { satisfies(version: string, range: string): boolean };
+    for (const name of ['cdktf', 'constructs']) {
+      const tested = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+      expect(semver.satisfies(tested, manifest.peerDependencies[name])).toBe(true);
+    }
+    expect(Object.keys(manifest.exports)).toEqual(['.', './package.json']);
+    // Node's resolution (jest's own ignores exports maps): the entry resolves, a private module does not.
+    const resolve = (request: string) => spawnSync('node', ['-e', `console.log(require.resolve(${JSON.stringify(request)}))`], { cwd: consumer, encoding: 'utf8' });
+    expect(resolve('modulus-images').stdout.trim()).toBe(path.join(installed, 'dist', 'lib', 'index.js'));
+    const hidden = resolve('modulus-images/dist/lib/private/validation');
+    expect(hidden.status).not.toBe(0);
+    expect(hidden.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
   it('resolves by name to the compiled entry point of the unpacked tarball', () => {
@@ -128,5 +156,84 @@ describe('the packed package', () => {
       'README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'forbidden-roots', 'host-keys.sh', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh',
       'modulus-process-limit.sh', 'modulus-volume.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'roots.sh', 'staging.sh',
     ]);
+  });
+});
+
+/**
+ * A user's `cdktf synth` of a stack with two errors, through the cdktf CLI and the packed package: both printed,
+ * each on one line, no stack trace, a failed synth, and no stack left in cdktf.out (not even the one an earlier
+ * synth wrote).
+ */
+describe('the packed package in the other examples and in a cdktf CLI run', () => {
+  let packed: PackedPackage;
+  beforeAll(() => {
+    packed = packPackage(tempDir('modulus-pack-examples-'));
+  });
+
+  it('synthesizes examples/two-hosts: the tree pushed from the images stack, one app on each host', () => {
+    const project = copyFixture(tempDir('modulus-two-hosts-'), path.join(REPO_ROOT, 'examples', 'two-hosts'));
+    installPacked(project, packed);
+    compileProject(project);
+    execFileSync('node', ['main.js'], { cwd: project, stdio: 'pipe' });
+    const stack = (name: string) => JSON.parse(fs.readFileSync(path.join(project, 'cdktf.out', 'stacks', name, 'cdk.tf.json'), 'utf8'));
+    const images = stack('images');
+    expect(Object.keys(images.resource.docker_registry_image)).toHaveLength(7);
+    const apps = stack('apps');
+    // The stack's own provider (no alias) and one aliased provider a host.
+    expect(apps.provider.docker.map((provider: any) => [provider.alias, provider.host]).sort()).toEqual([
+      [undefined, 'unix:///var/run/docker.sock'],
+      ['a', 'unix:///var/run/docker.sock'],
+      ['b', 'ssh://deploy@b.example.com'],
+    ]);
+    const runs = Object.values<any>(apps.resource.docker_container).filter((container) => /^modulus-app-/.test(container.name));
+    expect(runs.map((container) => [container.name, container.provider]).sort()).toEqual([
+      ['modulus-app-docs', 'docker.b'],
+      ['modulus-app-web', 'docker.a'],
+    ]);
+  });
+
+  it('the cdktf CLI on a consumer project with errors prints every error on one line, fails, and leaves no cdk.tf.json', () => {
+    const consumer = copyFixture(tempDir('modulus-consumer-cli-'));
+    installPacked(consumer, packed);
+    const cdktf = (app: string) =>
+      spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--app', app], {
+        cwd: consumer,
+        env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' },
+        encoding: 'utf8',
+      });
+    // Two apps named hello-python on one engine, and two DockerHosts named local.
+    const main = fs.readFileSync(path.join(consumer, 'main.ts'), 'utf8');
+    const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
+    expect(main).toContain(policy);
+    compileProject(consumer);
+    expect(cdktf('node main.js').status).toBe(0);
+    const stackFile = path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json');
+    expect(fs.existsSync(stackFile)).toBe(true);
+
+    fs.writeFileSync(
+      path.join(consumer, 'main.ts'),
+      main.replace('  VolumeRemovalPolicy,\n', '  VolumeRemovalPolicy,\n  DockerHost,\n').replace(
+        policy,
+        "new ModulusApp(stack, 'again', { appName, language: 'python', source: path.join(__dirname, 'hello'), images, networkMode: NetworkMode.HOST });\n" +
+          "new DockerHost(stack, 'HostA', { hostName: 'local', engine: 'unix:///var/run/docker.sock' });\n" +
+          "new DockerHost(stack, 'HostB', { hostName: 'local', engine: 'unix:///var/run/docker.sock' });\n" +
+          policy,
+      ),
+    );
+    compileProject(consumer);
+    const result = cdktf('node main.js');
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.status).not.toBe(0);
+    const errors = [
+      "python/again/Volume: invalid appName 'hello-python': give each app on the stack's Docker engine its own name (it names the volume, cgroup and containers): python/hello/Volume has it",
+      "python/HostB: invalid hostName 'local': give each DockerHost of a stack its own name (it is its docker provider's alias): python/HostA has it",
+    ];
+    const lines = output.split('\n').map((line) => line.trim());
+    // Printed once by the app; the CLI shows the app's stderr as it comes and again in its failure summary.
+    for (const error of errors) expect(lines.filter((line) => line.endsWith(error))).toHaveLength(2);
+    // No stack trace, and nothing else of ours: the lines naming the stack's constructs are the two errors.
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(lines.filter((line) => line.includes('python/') && !errors.some((error) => line.endsWith(error)))).toEqual([]);
+    expect(fs.existsSync(stackFile)).toBe(false);
   });
 });

@@ -124,7 +124,7 @@ describe('stateBackendFromEnvironment', () => {
 
   it('rejects pg without PG_CONN_STR', () => {
     expect(errorMessage(() => stateBackendFromEnvironment({ MODULUS_STATE: 'pg' }))).toBe(
-      "invalid PG_CONN_STR undefined: MODULUS_STATE 'pg' needs it: the PostgreSQL connection string (postgres://user:password@host:port/database), " +
+      "invalid PG_CONN_STR (not set): MODULUS_STATE 'pg' needs it: the PostgreSQL connection string (postgres://user:password@host:port/database), " +
         'read by Terraform from the environment and never written into cdktf.out',
     );
   });

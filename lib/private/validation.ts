@@ -20,7 +20,10 @@ export function invalid(scope: IConstruct, field: string, value: unknown, allowe
 /** A value as error messages show it: strings in single quotes, numbers and booleans bare, the rest as JSON. */
 export function showValue(value: unknown): string {
   if (value === HIDDEN) return '(value hidden)';
-  if (typeof value === 'string') return Token.isUnresolved(value) ? '(a Terraform token)' : `'${value}'`;
+  if (typeof value === 'string') {
+    if (Token.isUnresolved(value)) return '(a Terraform token)';
+    return value.length > 120 ? `'${value.slice(0, 60)}...' (${value.length} characters)` : `'${value}'`;
+  }
   if (typeof value === 'number' && Token.isUnresolved(value)) return '(a Terraform token)';
   if (value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'function') return '(a function)';
@@ -60,7 +63,10 @@ export function validateEnum<E extends string>(scope: IConstruct, field: string,
   return value;
 }
 
-/** The same form for a setting outside any construct (an environment variable): `invalid <name> <value>: <allowed>`. */
+/**
+ * The same form for a setting outside any construct (an environment variable): `invalid <name> <value>: <allowed>`;
+ * an unset one shows as `(not set)`.
+ */
 export function invalidSetting(name: string, value: unknown, allowed: string): Error {
-  return new Error(`invalid ${name} ${showValue(value)}: ${allowed}`);
+  return new Error(`invalid ${name} ${value === undefined ? '(not set)' : showValue(value)}: ${allowed}`);
 }

@@ -6,7 +6,7 @@ import { REPO_ROOT } from './checkout';
 export { REPO_ROOT };
 
 /** The project that uses the package from its tarball (see its README). */
-export const CONSUMER_FIXTURE = path.join(REPO_ROOT, '__tests__', 'fixtures', 'python-consumer');
+export const CONSUMER_FIXTURE = path.join(REPO_ROOT, 'examples', 'python-consumer');
 
 export interface PackedPackage {
   /** Absolute path of the .tgz. */
@@ -26,8 +26,27 @@ export function packPackage(destination: string): PackedPackage {
   return { tarball: path.join(destination, result.filename), files: result.files.map((file: { path: string }) => file.path) };
 }
 
-/** A copy of the consumer project in `destination`. */
-export function copyFixture(destination: string): string {
-  fs.cpSync(CONSUMER_FIXTURE, destination, { recursive: true });
+/** A copy of the consumer project (or another of examples/) in `destination`. */
+export function copyFixture(destination: string, example = CONSUMER_FIXTURE): string {
+  fs.cpSync(example, destination, { recursive: true });
   return destination;
+}
+
+/**
+ * The packed package unpacked into `project`'s node_modules, with its peer dependencies and the project's tools
+ * linked from this checkout (no registry in the unit suite); returns the package's folder.
+ */
+export function installPacked(project: string, packed: PackedPackage): string {
+  const installed = path.join(project, 'node_modules', 'modulus-images');
+  fs.mkdirSync(installed, { recursive: true });
+  execFileSync('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
+  for (const dependency of ['cdktf', 'constructs', '@cdktf', '@types']) {
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(project, 'node_modules', dependency));
+  }
+  return installed;
+}
+
+/** `tsc -p tsconfig.json` in a project. */
+export function compileProject(project: string): void {
+  execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: project, stdio: 'pipe' });
 }
