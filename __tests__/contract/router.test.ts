@@ -102,7 +102,7 @@ function probe(app: string): { stop: () => Promise<number[]> } {
 
 /** The status file of the router's processes: user, capabilities, no_new_privs. */
 function processStatus(): Array<{ name: string; uid: string; capEff: string; noNewPrivs: string }> {
-  const script = 'for d in /proc/[0-9]*; do [ -r "$d/status" ] && awk \'/^(Name|Uid|CapEff|NoNewPrivs):/ {printf "%s ", $2} END {print ""}\' "$d/status"; done';
+  const script = 'for d in /proc/[0-9]*; do [ -r "$d/status" ] && awk \'/^(Name|Uid|CapEff|NoNewPrivs):/ {printf "%s ", $2} END {print ""}\' "$d/status" 2>/dev/null; done; true';
   return docker(['exec', CONTAINER, 'sh', '-c', script])
     .trim()
     .split('\n')
