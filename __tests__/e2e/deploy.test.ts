@@ -682,10 +682,12 @@ describe('one cdktf deploy', () => {
     });
 
     let deployOutput = '';
-    it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', () => {
+    it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', async () => {
       deployOutput = cdktf('deploy images apps --auto-approve');
       for (const language of LANGUAGES) {
-        expect({ language, status: viaRouter(language).status }).toEqual({ language, status: 200 });
+        // The app's own answer too: a sample that is down shows as such, not as a router fault.
+        const direct = (await httpGet(ports[language])).status;
+        expect({ language, direct, router: viaRouter(language).status }).toEqual({ language, direct: 200, router: 200 });
       }
       expect(viaRouter('node').body).toMatch(/on node v20\./);
       expect(viaRouter('nosuchapp')).toEqual({ status: 404, body: 'no app at this host name' });
