@@ -9,6 +9,8 @@ import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';
 import { readPlatformFile } from './stacks/platform-file';
 import { Language, STANDARD_IMAGES } from './lib/standard-images';
+import { ROUTER_IMAGE } from './lib/router';
+import { routerFromEnvironment } from './stacks/router-settings';
 
 // cdktf's built-in validations run `terraform version` once per null_resource (24 here: 1.3 s of a 3 s
 // synth). The constructs validate their props in their constructors, and Terraform checks itself at init/plan.
@@ -26,11 +28,14 @@ try {
   const languages = process.env.MODULUS_LANGUAGES
     ? (process.env.MODULUS_LANGUAGES.split(',') as Language[])
     : platform.hosts?.flatMap((host) => host.languages);
+  // MODULUS_ROUTER_DOMAIN: a router on the stack's engine in front of the samples (stacks/router-settings.ts).
+  const router = routerFromEnvironment(process.env);
   const images = new ImagesStack(app, 'images', {
     rootImage: process.env.MODULUS_ROOT_IMAGE || undefined,
     repositoryPrefix: process.env.MODULUS_REPOSITORY_PREFIX || undefined,
     // Only the images the apps need: the shared bases and each language's build and run image.
     images: languages ? STANDARD_IMAGES.filter(({ name }) => { const language = /^(?:build|run)-(.+)$/.exec(name)?.[1]; return !language || language === 'base' || languages.includes(language); }) : undefined,
+    additionalImages: router ? [ROUTER_IMAGE] : undefined,
     registry: platform.registry,
     dockerHost,
     backend,
@@ -52,6 +57,7 @@ try {
     firstPort,
     volumeRoot: process.env.MODULUS_VOLUME_ROOT || undefined,
     volume: { removalPolicy, sizeMiB },
+    router,
   });
   // Inside the try: a ModulusStack with errors found while synthesizing (conflicts, the ContainerSecurityPolicy) is
   // not written; under the cdktf CLI it prints them one a line and sets the exit code, elsewhere app.synth() throws.
@@ -66,6 +72,7 @@ try {
     '(settings from the environment: MODULUS_ROOT_IMAGE sets rootImage, MODULUS_REPOSITORY_PREFIX repositoryPrefix, MODULUS_DOCKER_HOST dockerHost, ' +
       'MODULUS_NETWORK_MODE networkMode, MODULUS_VOLUME_ROOT volumeRoot, MODULUS_VOLUME_REMOVAL removalPolicy, MODULUS_VOLUME_SIZE_MIB sizeMiB, ' +
       'MODULUS_FIRST_PORT firstPort, MODULUS_LANGUAGES the languages, MODULUS_PLATFORM the registry and hosts file, ' +
+      'MODULUS_ROUTER_DOMAIN, MODULUS_ROUTER_HTTP_PORT, MODULUS_ROUTER_HTTPS_PORT, MODULUS_ROUTER_TLS and MODULUS_ROUTER_MAINTENANCE the router, ' +
       'MODULUS_STATE and MODULUS_STATE_SCHEMA_PREFIX the state backend with PG_CONN_STR)',
   );
   process.exit(1);

@@ -383,7 +383,7 @@ export class AppVolume extends Construct {
 }
 
 /** The engine of the stack's default docker provider, when the stack is a ModulusStack. */
-function stackDockerHost(scope: Construct): string | undefined {
+export function stackDockerHost(scope: Construct): string | undefined {
   const stack = TerraformStack.of(scope);
   return stack instanceof ModulusStack ? stack.dockerHost : undefined;
 }

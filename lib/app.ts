@@ -7,6 +7,7 @@ import { PushedHierarchy } from './image-registry';
 import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/app-runtime';
 import { invalid } from './private/validation';
+import { ModulusRouter } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
 
@@ -79,6 +80,20 @@ export interface ModulusAppProps {
 
   /** Its run container: port, memory, publication, restart, health check, process limit. @default RunContainerOptions' defaults */
   readonly run?: RunContainerOptions;
+
+  /**
+   * The router that answers for the app at `<appName>.<domain>` (on the app's host): the app registers its
+   * route there. @default none: the app is reached only on its own port
+   */
+  readonly router?: ModulusRouter;
+
+  /**
+   * Maintenance: when set, the router answers every request for the app with 503 and this message (1 to 200
+   * characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -); unset it to serve again. The app keeps
+   * running; a change reloads the router without a failed request for any app. Needs `router`.
+   * @default none: the router passes requests to the app
+   */
+  readonly maintenance?: string;
 }
 
 /**
@@ -137,6 +152,15 @@ export class ModulusApp extends Construct {
       build: this.build,
     });
     this.containerName = this.run.containerName;
+    if (props.router !== undefined) {
+      if (!(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
+      if (props.router.host !== props.host) {
+        throw invalid(this, 'router', props.router, `give the router of the app's host (${props.host ? props.host.hostName : "the stack's engine"}): it reaches apps on its own host only`);
+      }
+      props.router.addRoute(this, appName, this.run.hostAddress, { maintenance: props.maintenance });
+    } else if (props.maintenance !== undefined) {
+      throw invalid(this, 'maintenance', props.maintenance, 'leave it out, or give router: the router answers for an app in maintenance');
+    }
   }
 
   /** `buildImage`/`runImage` as given, else `build-<language>`/`run-<language>` from `images` (pulled on `host`). */

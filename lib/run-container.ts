@@ -218,6 +218,12 @@ export class RunContainer extends Construct {
   public readonly port: number;
   /** @internal The host addresses and ports the app is published on (the stack checks them for collisions). */
   public readonly _published: ReadonlyArray<{ readonly ip: string; readonly port: number }>;
+  /**
+   * Where the app's host reaches it: 127.0.0.1 and its port with NetworkMode.HOST, the published address and
+   * port with BRIDGE (127.0.0.1 for one published on 0.0.0.0); undefined when nothing reaches it (NONE, or
+   * `publish: false`). A ModulusRouter routes to it.
+   */
+  public readonly hostAddress?: { readonly ip: string; readonly port: number };
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -247,6 +253,8 @@ export class RunContainer extends Construct {
     const labelsExtra = validateLabels(this, props.labels ?? {});
     const networks = validateNetworks(this, props.networks ?? [], networkMode);
     const extraMounts = validateMounts(this, props.mounts ?? []);
+    if (networkMode === NetworkMode.HOST) this.hostAddress = { ip: '127.0.0.1', port: this.port };
+    else if (ports) this.hostAddress = { ip: ports[0].ip === '0.0.0.0' ? '127.0.0.1' : ports[0].ip, port: ports[0].external };
 
     const logOptions = validateLogOptions(this, props.logOptions ?? { 'max-size': '10m', 'max-file': '3' });
 

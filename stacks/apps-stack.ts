@@ -11,6 +11,7 @@ import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
 import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
 import { invalid } from '../lib/private/validation';
+import { ModulusRouter } from '../lib/router';
 import { Language, LANGUAGES } from '../lib/standard-images';
 import { RegistrySettings, registryOf } from './registry-settings';
 
@@ -24,6 +25,26 @@ export interface AppsStackHost extends Omit<DockerHostProps, 'provisioning' | 'r
   readonly provisioning?: Omit<SshProvisioning, 'privateKey'>;
   /** The languages whose sample app runs on this host. */
   readonly languages: readonly Language[];
+}
+
+/** The stack's router: the front door of the stack's engine, for the apps that run there. */
+export interface AppsStackRouter {
+  /** The apps answer at `<app name>.<domain>`, e.g. `sample-node.<domain>`. */
+  readonly domain: string;
+  /** IPv4 address it listens on. @default '0.0.0.0' */
+  readonly address?: string;
+  /** @default 18000 */
+  readonly httpPort?: number;
+  /** @default 18443 */
+  readonly httpsPort?: number;
+  /**
+   * Serve HTTPS with the certificate and key of the sensitive variables `router_tls_certificate` and
+   * `router_tls_private_key` (`TF_VAR_router_tls_certificate`, `TF_VAR_router_tls_private_key`: PEM).
+   * @default false
+   */
+  readonly tls?: boolean;
+  /** Apps in maintenance, by app name (e.g. `sample-static`), with the message the router answers. @default {} */
+  readonly maintenance?: Record<string, string>;
 }
 
 export interface AppsStackProps extends ModulusStackProps {
@@ -66,11 +87,18 @@ export interface AppsStackProps extends ModulusStackProps {
    * @default '/var/lib/modulus/volumes'
    */
   readonly volumeRoot?: string;
+  /**
+   * A router on the stack's engine, in front of the apps that run there (not those placed on `hosts`); its
+   * image, `router`, must be in `images` (ImageHierarchyProps.additionalImages: [ROUTER_IMAGE]).
+   * @default none: each app is reached on its own port only
+   */
+  readonly router?: AppsStackRouter;
 }
 
 /** The `apps` stack: one sample app per language, each volume → build → run, on the images stack's images. */
 export class AppsStack extends ModulusStack {
   public readonly apps: Record<string, ModulusApp> = {};
+  public readonly router?: ModulusRouter;
 
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
@@ -99,6 +127,13 @@ export class AppsStack extends ModulusStack {
       }
     }
     const languages = props.languages ?? (props.hosts ? [...placement.keys()] : LANGUAGES);
+    this.router = props.router ? this.createRouter(props.router, props.images) : undefined;
+    const maintenance = props.router?.maintenance ?? {};
+    for (const name of Object.keys(maintenance)) {
+      if (!languages.some((language) => `sample-${language}` === name && !placement.has(language))) {
+        throw invalid(this, 'router.maintenance', name, `give the name of an app on the stack's engine: ${languages.filter((language) => !placement.has(language)).map((language) => `sample-${language}`).join(', ') || 'none'}`);
+      }
+    }
     languages.forEach((language, index) => {
       const appName = `sample-${language}`;
       // The construct id is the app's name, as with images in a hierarchy: ids that are names keep them.
@@ -115,8 +150,28 @@ export class AppsStack extends ModulusStack {
           hostRoot: props.volumeRoot && !ownVolumeRoot.has(placement.get(language)?.hostName ?? '') ? `${props.volumeRoot}/${appName}` : undefined,
         },
         run: { port: (props.firstPort ?? 18080) + index },
+        router: placement.has(language) ? undefined : this.router,
+        maintenance: maintenance[appName],
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());
+  }
+
+  private createRouter(settings: AppsStackRouter, images: ImageHierarchy | PushedHierarchy): ModulusRouter {
+    if (!(images instanceof ImageHierarchy)) throw invalid(this, 'router', settings, 'leave it out with a PushedHierarchy: the router runs on the stack\'s engine, from its images');
+    const tls = settings.tls
+      ? {
+          certificate: new TerraformVariable(this, 'router_tls_certificate', { type: 'string', sensitive: true, description: "PEM certificate (and chain) of the router's domain" }).stringValue,
+          privateKey: new TerraformVariable(this, 'router_tls_private_key', { type: 'string', sensitive: true, description: "PEM private key of the router's certificate" }).stringValue,
+        }
+      : undefined;
+    return new ModulusRouter(this, 'router', {
+      domain: settings.domain,
+      images,
+      address: settings.address,
+      httpPort: settings.httpPort,
+      httpsPort: settings.httpsPort,
+      tls,
+    });
   }
 }

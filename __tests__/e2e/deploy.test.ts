@@ -37,7 +37,7 @@ const volumeRoot = path.join(work, 'volumes');
 // Its own repository prefix: deploying and destroying its images must not retag or untag the ones the contract
 // tests built and run.
 const PREFIX = 'modulus-e2e/';
-const env = {
+const env: Record<string, string> = {
   MODULUS_REPOSITORY_PREFIX: PREFIX,
   MODULUS_ROOT_IMAGE: process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm',
   MODULUS_NETWORK_MODE: 'host',
@@ -638,10 +638,148 @@ describe('one cdktf deploy', () => {
     expect(replaced).toEqual([container('static')]);
   });
 
+  describe('the router in front of the samples (issue 19)', () => {
+    const DOMAIN = 'samples.modulus.test';
+    const HTTP_PORT = 18090;
+    const HTTPS_PORT = 18453;
+    const KEY_MARKER = 'e2e-router-key-marker';
+    const ROUTER = 'modulus-router';
+    const tls = path.join(work, 'router-tls');
+    /** curl through the router to sample-<language>.<domain>: status and body (0: no answer). */
+    const viaRouter = (language: string, https = false) => {
+      const host = `sample-${language}.${DOMAIN}`;
+      const port = https ? HTTPS_PORT : HTTP_PORT;
+      const run = bash(
+        `curl -sS --noproxy '*' --max-time 5 -w '\\n%{http_code}' --resolve "${host}:${port}:127.0.0.1" ${https ? `--cacert "${tls}/ca.crt" https` : 'http'}://${host}:${port}/ || true`,
+      );
+      const lines = run.stdout.split('\n');
+      return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
+    };
+    const routerId = () => ok(docker('inspect', '-f', '{{.Id}} {{.RestartCount}}', ROUTER), 'docker inspect router').trim();
+
+    beforeAll(() => {
+      fs.mkdirSync(tls, { recursive: true });
+      ok(
+        bash(
+          [
+            `cd "${tls}"`,
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=modulus e2e test CA' -keyout ca.key -out ca.crt 2>/dev/null",
+            `openssl req -newkey rsa:2048 -nodes -subj '/CN=*.${DOMAIN}' -keyout site.key -out site.csr 2>/dev/null`,
+            `printf 'subjectAltName=DNS:*.${DOMAIN}\\n' > ext`,
+            'openssl x509 -req -in site.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out site.crt 2>/dev/null',
+          ].join('\n'),
+        ),
+        'openssl',
+      );
+      // From here on every deploy (and the destroy at the end) has the router: the settings and the sensitive
+      // variables reach cdktf through the environment, as an operator's would.
+      Object.assign(env, {
+        MODULUS_ROUTER_DOMAIN: DOMAIN,
+        MODULUS_ROUTER_HTTP_PORT: String(HTTP_PORT),
+        MODULUS_ROUTER_HTTPS_PORT: String(HTTPS_PORT),
+        MODULUS_ROUTER_TLS: 'on',
+        TF_VAR_router_tls_certificate: fs.readFileSync(path.join(tls, 'site.crt'), 'utf8'),
+        TF_VAR_router_tls_private_key: `${KEY_MARKER}\n${fs.readFileSync(path.join(tls, 'site.key'), 'utf8')}`,
+      });
+    });
+
+    let deployOutput = '';
+    it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', async () => {
+      deployOutput = cdktf('deploy images apps --auto-approve');
+      for (const language of LANGUAGES) {
+        // The app's own answer too: a sample that is down shows as such, not as a router fault.
+        const direct = (await httpGet(ports[language])).status;
+        expect({ language, direct, router: viaRouter(language).status }).toEqual({ language, direct: 200, router: 200 });
+      }
+      expect(viaRouter('node').body).toMatch(/on node v20\./);
+      expect(viaRouter('nosuchapp')).toEqual({ status: 404, body: 'no app at this host name' });
+    });
+
+    it('serves TLS with the certificate of the test CA (curl --resolve --cacert)', () => {
+      for (const language of LANGUAGES) {
+        expect({ language, status: viaRouter(language, true).status }).toEqual({ language, status: 200 });
+      }
+    });
+
+    it('runs the router hardened like the apps, with the key in no output, log or docker inspect', () => {
+      const inspect = JSON.parse(ok(docker('inspect', ROUTER), 'docker inspect'))[0];
+      expect({
+        user: inspect.Config.User,
+        readOnly: inspect.HostConfig.ReadonlyRootfs,
+        capDrop: inspect.HostConfig.CapDrop,
+        capAdd: inspect.HostConfig.CapAdd,
+        securityOpt: inspect.HostConfig.SecurityOpt,
+        memory: inspect.HostConfig.Memory,
+        swap: inspect.HostConfig.MemorySwap,
+        cgroupParent: inspect.HostConfig.CgroupParent,
+        tmpfs: Object.keys(inspect.HostConfig.Tmpfs ?? {}),
+      }).toEqual({
+        user: '441:444',
+        readOnly: true,
+        capDrop: ['ALL'],
+        capAdd: null,
+        securityOpt: ['no-new-privileges:true'],
+        memory: 128 << 20,
+        swap: 128 << 20,
+        cgroupParent: '/modulus/modulus-router',
+        tmpfs: ['/run/modulus-router'],
+      });
+      const status = ok(docker('exec', ROUTER, 'sh', '-c', '{ grep -h -E "^(Uid|CapEff|NoNewPrivs):" /proc/[0-9]*/status 2>/dev/null || true; } | sort -u'), 'process status');
+      expect(status.trim().split('\n')).toEqual(['CapEff:\t0000000000000000', 'NoNewPrivs:\t1', 'Uid:\t441\t441\t441\t441']);
+      const limit = ok(bash('MODULUS_APP=modulus-router bash scripts/volume/modulus-process-limit.sh status', { cwd: checkout }), 'process limit');
+      expect(limit).toContain('enforced=128');
+      const everything = [JSON.stringify(inspect), deployOutput, ok(docker('logs', ROUTER), 'logs') + docker('logs', ROUTER).stderr];
+      for (const file of ['cdktf.out/stacks/apps/cdk.tf.json', 'terraform.apps.tfstate']) {
+        if (fs.existsSync(path.join(checkout, file))) everything.push(fs.readFileSync(path.join(checkout, file), 'utf8'));
+      }
+      for (const text of everything) {
+        expect(text).not.toContain(KEY_MARKER);
+        expect(text).not.toContain('PRIVATE KEY');
+      }
+    });
+
+    it('maintenance on and off for one app: 503 with its message, no failed request for the others, the router never restarted', async () => {
+      const before = routerId();
+      const probing = ['node', 'java', 'php'].map((language) => ({ language, probes: startProbing(HTTP_PORT, 100, `sample-${language}.${DOMAIN}`) }));
+      await sleep(1000);
+      cdktf('deploy images apps --auto-approve', { MODULUS_ROUTER_MAINTENANCE: JSON.stringify({ 'sample-static': 'Back at 10:00, sorry!' }) });
+      const during = viaRouter('static');
+      const duringTls = viaRouter('static', true);
+      cdktf('deploy images apps --auto-approve');
+      const after = viaRouter('static');
+      await sleep(1000);
+      const probes = await Promise.all(probing.map(async ({ language, probes }) => ({ language, probes: await probes.stop() })));
+      expect(during).toEqual({ status: 503, body: 'Back at 10:00, sorry!' });
+      expect(duringTls).toEqual({ status: 503, body: 'Back at 10:00, sorry!' });
+      expect(after.status).toBe(200);
+      for (const { language, probes: list } of probes) {
+        console.log(`router: sample-${language}, ${list.length} probes every 100 ms across two route changes, ${list.filter((probe) => probe.status !== 200).length} failed`);
+        expect(list.length).toBeGreaterThan(20);
+        expect({ language, failed: list.filter((probe) => probe.status !== 200) }).toEqual({ language, failed: [] });
+      }
+      expect(routerId()).toBe(before);
+    });
+
+    it('a redeploy with the router plans nothing', () => {
+      for (const stack of ['images', 'apps']) {
+        const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {
+          cwd: path.join(checkout, 'cdktf.out', 'stacks', stack),
+          env: {
+            TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '',
+            TF_VAR_router_tls_certificate: env.TF_VAR_router_tls_certificate,
+            TF_VAR_router_tls_private_key: env.TF_VAR_router_tls_private_key,
+          },
+        });
+        expect({ stack, status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ stack, status: 0, plan: '' });
+      }
+    });
+  });
+
   it('destroy leaves no container of ours and removes images and volumes per their policies', () => {
     cdktf('destroy apps images --auto-approve');
     const ours = ok(docker('ps', '-a', '--filter', OUR_CONTAINERS, '--format', '{{.Names}}'), 'docker ps');
     expect(ours.trim()).toBe('');
+    expect(docker('container', 'inspect', 'modulus-router').status).not.toBe(0);
     for (const { name } of STANDARD_IMAGES) {
       expect({ name, present: docker('image', 'inspect', `${PREFIX}${name}:latest`).status === 0 }).toEqual({ name, present: false });
     }

@@ -266,7 +266,7 @@ const VOLUME_SCRIPT_ASSET_ID = 'ModulusVolumeScript';
  * is copied into the stack's output as one asset per stack, so the synthesized JSON holds only a relative,
  * content-addressed path (`assets/ModulusVolumeScript/<hash>/<script>`), never this machine's absolute path.
  */
-export function volumeScriptPath(scope: IConstruct, script: 'modulus-volume.sh' | 'modulus-process-limit.sh' = 'modulus-volume.sh'): string {
+export function volumeScriptPath(scope: IConstruct, script: 'modulus-volume.sh' | 'modulus-process-limit.sh' | 'modulus-router.sh' = 'modulus-volume.sh'): string {
   return `${volumeScriptAsset(scope).path}/${script}`;
 }
 

@@ -71,7 +71,7 @@ export interface EngineSsh {
 }
 
 /** The host scripts a step can run. */
-export type HostScript = 'modulus-volume.sh' | 'modulus-process-limit.sh';
+export type HostScript = 'modulus-volume.sh' | 'modulus-process-limit.sh' | 'modulus-router.sh';
 
 /** A file of the Terraform machine a remote step uploads; its host path reaches the script in `env`. */
 export interface StepUpload {

@@ -6,6 +6,7 @@ import {
   PARENT_BUILD_ARG,
   STANDARD_IMAGES,
 } from '../../../lib/standard-images';
+import { ROUTER_IMAGE } from '../../../lib/router';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const ROOT_IMAGE = process.env.MODULUS_ROOT_IMAGE ?? 'modulus/root:bookworm';
@@ -39,11 +40,11 @@ export function docker(args: string[], input?: string, timeoutMs = 600_000): str
 const built = new Set<string>();
 
 /**
- * Builds one standard image and, first, its ancestors, from images/<name> with the build args Terraform passes
+ * Builds one standard image (or the router's) and, first, its ancestors, from images/<name> with the build args Terraform passes
  * (BASE_IMAGE = the parent's reference). Docker's layer cache makes repeated builds cheap.
  */
 export function buildImage(name: string): string {
-  const spec = STANDARD_IMAGES.find((image) => image.name === name);
+  const spec = [...STANDARD_IMAGES, ROUTER_IMAGE].find((image) => image.name === name);
   if (!spec) throw new Error(`unknown image ${name}`);
   const parentRef = spec.parent ? buildImage(spec.parent) : ROOT_IMAGE;
   const ref = imageRef(name);

@@ -12,16 +12,17 @@ export interface Probe {
 /**
  * Probes http://127.0.0.1:<port>/ every `intervalMs` from a separate process (curl in a shell loop, so that
  * probing goes on while the caller blocks in a synchronous deploy) until `stop()`. Each probe waits at most 1 s.
+ * With `hostName`, the request is for http://<hostName>:<port>/ (resolved to 127.0.0.1), e.g. through the router.
  */
-export function startProbing(port: number, intervalMs = 100): { stop: () => Promise<Probe[]> } {
+export function startProbing(port: number, intervalMs = 100, hostName = '127.0.0.1'): { stop: () => Promise<Probe[]> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-probe-'));
   const log = path.join(dir, 'probes');
   const loop =
     'while :; do ' +
-    'printf "%s %s\\n" "$(date +%s%3N)" "$(curl -s -o /dev/null --noproxy "*" --max-time 1 -w "%{http_code}" "http://127.0.0.1:$PORT/" || true)" >>"$LOG"; ' +
+    'printf "%s %s\\n" "$(date +%s%3N)" "$(curl -s -o /dev/null --noproxy "*" --max-time 1 -w "%{http_code}" --resolve "$HOST_NAME:$PORT:127.0.0.1" "http://$HOST_NAME:$PORT/" || true)" >>"$LOG"; ' +
     'sleep "$INTERVAL"; done';
   const child = spawn('bash', ['-c', loop], {
-    env: { ...process.env, PORT: String(port), LOG: log, INTERVAL: String(intervalMs / 1000) },
+    env: { ...process.env, PORT: String(port), HOST_NAME: hostName, LOG: log, INTERVAL: String(intervalMs / 1000) },
     stdio: 'ignore',
   });
   return {

@@ -1,0 +1,231 @@
+/**
+ * The router image on a real engine, run as the ModulusRouter construct runs it (mop, read-only root, no
+ * capability, no-new-privileges, a tmpfs, memory and process limits, the host's network), fed the routes the
+ * construct renders through the real host step (scripts/volume/modulus-router.sh → docker exec → modulus-router-apply):
+ * routing by host name, TLS with a test CA, maintenance on and off, and no failed request for one app while
+ * another app's route changes.
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Lazy, TerraformStack, Testing } from 'cdktf';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { ModulusRouter } from '../../lib/router';
+import { buildImage, docker, dockerRun, REPO_ROOT } from './support/docker';
+import { removeTempDirs, tempDir } from './support/build';
+
+jest.setTimeout(300_000);
+
+const HTTP_PORT = 18970;
+const HTTPS_PORT = 18971;
+const APPS = { alpha: 18972, beta: 18973 } as const;
+const DOMAIN = 'apps.modulus.test';
+// Not the construct's name: a deployment's router may run on the same engine.
+const CONTAINER = 'modulus-router-contract';
+const KEY_MARKER = 'router-contract-key';
+
+const work = tempDir('modulus-router-');
+const servers: ChildProcess[] = [];
+let certificate = '';
+let privateKey = '';
+
+/** The routes the construct renders for the two apps (with or without TLS, beta in maintenance or not). */
+function renderedRoutes(options: { tls?: boolean; betaMaintenance?: string; betaPort?: number } = {}): string {
+  const stack = new TerraformStack(Testing.app(), 'test');
+  new DockerProvider(stack, 'docker', {});
+  const token = Lazy.stringValue({ produce: () => 'from a sensitive variable' });
+  const router = new ModulusRouter(stack, 'Router', {
+    domain: DOMAIN,
+    image: 'unused',
+    address: '127.0.0.1',
+    httpPort: HTTP_PORT,
+    ...(options.tls ? { httpsPort: HTTPS_PORT, tls: { certificate: token, privateKey: token } } : {}),
+  });
+  router.addRoute(stack, 'alpha', { ip: '127.0.0.1', port: APPS.alpha });
+  router.addRoute(stack, 'beta', { ip: '127.0.0.1', port: options.betaPort ?? APPS.beta }, { maintenance: options.betaMaintenance });
+  const json = JSON.parse(Testing.synth(stack));
+  const routes = Object.entries<any>(json.resource.null_resource).find(([key]) => key.startsWith('Router_Routes_'))![1];
+  return routes.triggers.routes;
+}
+
+/** The host step as Terraform runs it: the routes, and the certificate and key, in its environment only. */
+function apply(routes: string, tls = false): { status: number; output: string } {
+  const result = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'volume', 'modulus-router.sh'), 'apply'], {
+    env: {
+      PATH: process.env.PATH,
+      MODULUS_ROUTER_CONTAINER: CONTAINER,
+      MODULUS_ROUTER_ROUTES: routes,
+      ...(tls ? { MODULUS_ROUTER_TLS_CERTIFICATE: certificate, MODULUS_ROUTER_TLS_KEY: privateKey } : {}),
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status ?? -1, output: result.stdout + result.stderr };
+}
+
+/** curl through the router to `<app>.<domain>`: status and body (status 0 when nothing answered). */
+function curl(app: string, options: { https?: boolean } = {}): { status: number; body: string } {
+  const port = options.https ? HTTPS_PORT : HTTP_PORT;
+  const host = `${app}.${DOMAIN}`;
+  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}', '--resolve', `${host}:${port}:127.0.0.1`];
+  if (options.https) args.push('--cacert', path.join(work, 'ca.crt'));
+  const result = spawnSync('curl', [...args, `${options.https ? 'https' : 'http'}://${host}:${port}/`], { encoding: 'utf8' });
+  const lines = result.stdout.split('\n');
+  return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Probes `app` every 100 ms until stopped; returns the statuses. */
+function probe(app: string): { stop: () => Promise<number[]> } {
+  const statuses: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      statuses.push(await new Promise<number>((resolve) => {
+        const child = spawn('curl', ['-s', '-o', '/dev/null', '--max-time', '2', '-w', '%{http_code}', '--resolve', `${app}.${DOMAIN}:${HTTP_PORT}:127.0.0.1`, `http://${app}.${DOMAIN}:${HTTP_PORT}/`]);
+        let out = '';
+        child.stdout.on('data', (chunk) => (out += chunk));
+        child.on('close', () => resolve(Number(out) || 0));
+      }));
+      await sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return statuses;
+    },
+  };
+}
+
+/** The status file of the router's processes: user, capabilities, no_new_privs. */
+function processStatus(): Array<{ name: string; uid: string; capEff: string; noNewPrivs: string }> {
+  const script = 'for d in /proc/[0-9]*; do [ -r "$d/status" ] && awk \'/^(Name|Uid|CapEff|NoNewPrivs):/ {printf "%s ", $2} END {print ""}\' "$d/status" 2>/dev/null; done; true';
+  return docker(['exec', CONTAINER, 'sh', '-c', script])
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length === 4)
+    .map(([name, uid, capEff, noNewPrivs]) => ({ name, uid, capEff, noNewPrivs }));
+}
+
+beforeAll(() => {
+  const image = buildImage('router');
+  // A test CA and a certificate for *.<domain> it signs.
+  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: 'ignore' });
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=modulus router test CA', '-keyout', 'ca.key', '-out', 'ca.crt']);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=*.${DOMAIN}`, '-keyout', 'site.key', '-out', 'site.csr']);
+  fs.writeFileSync(path.join(work, 'ext'), `subjectAltName=DNS:*.${DOMAIN}\n`);
+  openssl(['x509', '-req', '-in', 'site.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ext', '-out', 'site.crt']);
+  certificate = fs.readFileSync(path.join(work, 'site.crt'), 'utf8');
+  // A comment line the test can look for in logs and inspect output (PEM parsers skip text outside the markers).
+  privateKey = `${KEY_MARKER}\n${fs.readFileSync(path.join(work, 'site.key'), 'utf8')}`;
+  // The two apps: python's http.server on the host's loopback, each serving its own name.
+  for (const [app, port] of Object.entries(APPS)) {
+    const dir = path.join(work, app);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'index.html'), `this is ${app}\n`);
+    servers.push(spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' }));
+  }
+  dockerRun(['rm', '-f', CONTAINER]);
+  // As lib/router.ts creates it.
+  docker([
+    'run', '-d', '--name', CONTAINER, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+    '--security-opt', 'no-new-privileges:true', '--init', '--memory', '128m', '--memory-swap', '128m', '--pids-limit', '128',
+    '--tmpfs', '/run/modulus-router:rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444',
+    '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${HTTP_PORT}`, '-e', 'TINI_SUBREAPER=1', image,
+  ]);
+});
+
+afterAll(() => {
+  dockerRun(['rm', '-f', CONTAINER]);
+  for (const server of servers) server.kill();
+  removeTempDirs();
+});
+
+describe('the router image', () => {
+  it('answers 503 until it has routes', async () => {
+    let answer = curl('alpha');
+    for (let tries = 0; answer.status === 0 && tries < 50; tries++) {
+      await sleep(200);
+      answer = curl('alpha');
+    }
+    expect(answer).toEqual({ status: 503, body: 'no routes yet' });
+  });
+
+  it('runs HAProxy as mop with no capability and no-new-privileges, and cannot write its root file system', () => {
+    const status = processStatus();
+    const haproxy = status.filter((process) => process.name === 'haproxy');
+    // The master and at least one worker.
+    expect(haproxy.length).toBeGreaterThanOrEqual(2);
+    for (const process of status) expect(process).toMatchObject({ uid: '441', capEff: '0000000000000000', noNewPrivs: '1' });
+    const write = dockerRun(['exec', CONTAINER, 'touch', '/etc/modulus/router/x']);
+    expect(write.status).not.toBe(0);
+    expect(write.stderr).toContain('Read-only file system');
+  });
+
+  it('routes each app by its host name, and answers 404 for a host name it has no route for', () => {
+    const applied = apply(renderedRoutes());
+    expect(applied).toMatchObject({ status: 0, output: expect.stringMatching(/applied routes [0-9a-f]{64}/) });
+    expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha\n' });
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(curl('gamma')).toEqual({ status: 404, body: 'no app at this host name' });
+  });
+
+  it('serves TLS with the given certificate (curl --cacert of the test CA), the key only in its tmpfs', () => {
+    const applied = apply(renderedRoutes({ tls: true }), true);
+    expect(applied.status).toBe(0);
+    expect(curl('alpha', { https: true })).toEqual({ status: 200, body: 'this is alpha\n' });
+    expect(curl('beta', { https: true })).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(applied.output).not.toContain(KEY_MARKER);
+    expect(docker(['exec', CONTAINER, 'stat', '-c', '%a %u', '/run/modulus-router/tls/router.pem']).trim()).toBe('600 441');
+    expect(docker(['inspect', CONTAINER])).not.toMatch(new RegExp(`${KEY_MARKER}|PRIVATE KEY`));
+    expect(docker(['logs', CONTAINER]) + dockerRun(['logs', CONTAINER]).stderr).not.toMatch(new RegExp(`${KEY_MARKER}|PRIVATE KEY`));
+  });
+
+  it('puts one app in maintenance (503 with its message) and back, the other app answering throughout', async () => {
+    const probing = probe('alpha');
+    await sleep(500);
+    // Five route changes of beta: maintenance on and off, then a new port and back.
+    const changes = [
+      renderedRoutes({ tls: true, betaMaintenance: 'Back at 10:00, sorry!' }),
+      renderedRoutes({ tls: true }),
+      renderedRoutes({ tls: true, betaMaintenance: 'Back soon' }),
+      renderedRoutes({ tls: true, betaPort: APPS.alpha }),
+      renderedRoutes({ tls: true }),
+    ];
+    const seen: Array<{ status: number; body: string }> = [];
+    for (const routes of changes) {
+      expect(apply(routes, true).status).toBe(0);
+      seen.push(curl('beta'));
+      await sleep(300);
+    }
+    const statuses = await probing.stop();
+    expect(seen).toEqual([
+      { status: 503, body: 'Back at 10:00, sorry!' },
+      { status: 200, body: 'this is beta\n' },
+      { status: 503, body: 'Back soon' },
+      { status: 200, body: 'this is alpha\n' },
+      { status: 200, body: 'this is beta\n' },
+    ]);
+    expect(curl('beta', { https: true })).toEqual({ status: 200, body: 'this is beta\n' });
+    console.log(`router: ${statuses.length} probes of alpha every 100 ms across 5 route changes of beta, ${statuses.filter((s) => s !== 200).length} failed`);
+    expect(statuses.length).toBeGreaterThan(10);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+
+  it('refuses routes HAProxy does not accept and keeps serving the ones in force', () => {
+    const refused = apply('frontend http\n    bind 127.0.0.1:18970\n    no-such-keyword here\n', true);
+    expect(refused.status).toBe(1);
+    expect(refused.output).toContain('refuses the new routes (the routes in force stay)');
+    expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha\n' });
+    expect(curl('alpha', { https: true })).toEqual({ status: 200, body: 'this is alpha\n' });
+  });
+
+  it('never restarted: one container start, one HAProxy master', () => {
+    expect(docker(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', CONTAINER]).trim()).toBe('0 true');
+    expect(docker(['exec', CONTAINER, 'sh', '-c', 'printf "show proc\\n" | socat - UNIX-CONNECT:/run/modulus-router/master.sock']).match(/master\s+(\d+)/)![1]).toBe('7');
+  });
+});

@@ -1,0 +1,308 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Aspects, App, Lazy, TerraformStack, TerraformVariable } from 'cdktf';
+import { ModulusApp, ModulusAppProps } from '../../lib/app';
+import { ContainerSecurityPolicy } from '../../lib/container-policy';
+import { NetworkMode } from '../../lib/network-mode';
+import { ModulusRouter, ModulusRouterProps, ROUTER_IMAGE } from '../../lib/router';
+import { STANDARD_IMAGES } from '../../lib/standard-images';
+import { AppsStack } from '../../stacks/apps-stack';
+import { ImagesStack } from '../../stacks/images-stack';
+import { routerFromEnvironment } from '../../stacks/router-settings';
+import { annotations, errorMessage, localExecs, resource, sourceFolder, synthStack } from './support/app-runtime';
+import { tempDir } from './support/temp';
+
+const SOURCE = sourceFolder();
+/** What a certificate and key look like; they must appear nowhere in the synthesized stack. */
+const SECRET_CERT = '-----BEGIN CERTIFICATE-----\nMIIBcertificate-e2e-marker\n-----END CERTIFICATE-----';
+const SECRET_KEY = '-----BEGIN PRIVATE KEY-----\nMIIEkey-e2e-marker-do-not-leak\n-----END PRIVATE KEY-----';
+
+function app(stack: TerraformStack, name: string, props: Partial<ModulusAppProps> = {}): ModulusApp {
+  return new ModulusApp(stack, name, {
+    appName: name,
+    language: 'node',
+    source: SOURCE,
+    buildImage: 'modulus/build-node:test',
+    runImage: 'modulus/run-node:test',
+    networkMode: NetworkMode.HOST,
+    ...props,
+  });
+}
+
+function synthRouter(props: Partial<ModulusRouterProps> = {}, apps: (stack: TerraformStack, router: ModulusRouter) => void = () => undefined) {
+  let router!: ModulusRouter;
+  const result = synthStack((stack) => {
+    router = new ModulusRouter(stack, 'Router', { domain: 'apps.example.test', image: 'modulus/router:test', ...props });
+    apps(stack, router);
+    Aspects.of(stack).add(new ContainerSecurityPolicy());
+  });
+  const routes = resource(result.json, 'null_resource', 'Router_Routes');
+  return { ...result, router, container: resource(result.json, 'docker_container', 'Router_Container'), routes, config: routes.triggers.routes as string };
+}
+
+/** The error of building a router (and apps) with these props. */
+function routerError(props: Partial<ModulusRouterProps>, apps: (stack: TerraformStack, router: ModulusRouter) => void = () => undefined): string {
+  return errorMessage(() => synthRouter(props, apps));
+}
+
+describe('ModulusRouter: the container', () => {
+  const { container, stack } = synthRouter();
+
+  it('runs hardened as the apps do: mop, read-only root, no capability, no-new-privileges, init, memory without swap', () => {
+    expect(container).toMatchObject({
+      name: 'modulus-router',
+      image: 'modulus/router:test',
+      user: '441:444',
+      read_only: true,
+      capabilities: { drop: ['ALL'] },
+      security_opts: ['no-new-privileges:true'],
+      init: true,
+      memory: 128,
+      memory_swap: 128,
+      restart: 'unless-stopped',
+      network_mode: 'host',
+      cgroup_parent: '/modulus/modulus-router',
+    });
+    expect(container.capabilities.add).toBeUndefined();
+    expect(container.privileged).toBeUndefined();
+    expect(annotations(stack).filter((annotation) => annotation.level !== 'info')).toEqual([]);
+  });
+
+  it('writes only to a small tmpfs of its own user, without exec', () => {
+    expect(container.tmpfs).toEqual({ '/run/modulus-router': 'rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444' });
+  });
+
+  it('limits its processes through its own cgroup, set before the container and removed after it', () => {
+    const { json } = synthRouter({ processLimit: 64 });
+    const limit = resource(json, 'null_resource', 'Router_ProcessLimit');
+    const [apply, remove] = localExecs(limit);
+    expect(apply.command).toMatch(/modulus-process-limit\.sh apply$/);
+    expect(apply.environment).toEqual({ MODULUS_APP: 'modulus-router', MODULUS_PIDS_MAX: '64' });
+    expect(remove).toMatchObject({ when: 'destroy', environment: { MODULUS_APP: 'modulus-router' } });
+    expect(remove.command).toMatch(/modulus-process-limit\.sh remove$/);
+    expect(resource(json, 'docker_container', 'Router_Container').depends_on).toEqual([expect.stringMatching(/^null_resource\.Router_ProcessLimit_/)]);
+  });
+
+  it('is healthy when HAProxy answers its monitor path, and the deploy waits for it', () => {
+    expect(container.healthcheck.test).toEqual(['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', 'http://127.0.0.1:18000/.modulus/router-health']);
+    expect(container.wait).toBe(true);
+    expect(container.env).toEqual(['MODULUS_ROUTER_HTTP_BIND=0.0.0.0:18000', 'TINI_SUBREAPER=1']);
+  });
+});
+
+describe('ModulusRouter: routes', () => {
+  const { config, routes, json } = synthRouter({}, (stack, router) => {
+    app(stack, 'shop', { router, run: { port: 19001 } });
+    app(stack, 'blog', { router, networkMode: NetworkMode.BRIDGE, run: { port: 8080, publish: { hostPort: 19002 } } });
+    app(stack, 'wiki', { router, run: { port: 19003 }, maintenance: 'Back at 10:00, sorry!' });
+    app(stack, 'alone', { run: { port: 19004 } });
+  });
+
+  it('routes <app>.<domain> to each registered app where its host reaches it, sorted by app name', () => {
+    expect(config).toContain('    use_backend app-blog if { var(txn.host) -m str blog.apps.example.test }\n    use_backend app-shop if { var(txn.host) -m str shop.apps.example.test }\n');
+    expect(config).toContain('backend app-shop\n    server blue 127.0.0.1:19001\n');
+    expect(config).toContain('backend app-blog\n    server blue 127.0.0.1:19002\n');
+    expect(config).not.toContain('alone');
+    expect(config).toContain("backend no-app\n    http-request return status 404 content-type text/plain string 'no app at this host name'\n");
+  });
+
+  it('answers 503 with the message for an app in maintenance, and sends it nothing', () => {
+    expect(config).toContain("    http-request return status 503 content-type text/plain string 'Back at 10:00, sorry!' if { var(txn.host) -m str wiki.apps.example.test }\n");
+    expect(config).not.toContain('backend app-wiki');
+    expect(config).not.toContain('use_backend app-wiki');
+  });
+
+  it('listens on HTTP only without TLS', () => {
+    expect(config.match(/^ {4}bind .*$/gm)).toEqual(['    bind 0.0.0.0:18000']);
+  });
+
+  it('hands the routes to the running router (docker exec), again for a new container, never by replacing it', () => {
+    const [step] = localExecs(routes);
+    expect(step.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]+\/modulus-router\.sh apply$/);
+    expect(step.environment).toEqual({ MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_ROUTES: config });
+    expect(routes.triggers.container).toMatch(/^\$\{docker_container\.Router_Container_[0-9A-F]{8}\.id\}$/);
+    // Nothing of the routes in the container: a route change leaves it alone.
+    expect(JSON.stringify(resource(json, 'docker_container', 'Router_Container'))).not.toContain('shop');
+  });
+
+  it('renders the same routes whatever order the apps register in', () => {
+    const other = synthRouter({}, (stack, router) => {
+      app(stack, 'wiki', { router, run: { port: 19003 }, maintenance: 'Back at 10:00, sorry!' });
+      app(stack, 'blog', { router, networkMode: NetworkMode.BRIDGE, run: { port: 8080, publish: { hostPort: 19002 } } });
+      app(stack, 'shop', { router, run: { port: 19001 } });
+    });
+    expect(other.config).toBe(config);
+  });
+});
+
+describe('ModulusRouter: TLS', () => {
+  // The certificate as a sensitive variable's default (so the test can look for it), the key as a variable without one.
+  const { raw, json } = synthStack((stack) => {
+    const certificate = new TerraformVariable(stack, 'cert', { type: 'string', sensitive: true, default: SECRET_CERT }).stringValue;
+    const privateKey = new TerraformVariable(stack, 'key', { type: 'string', sensitive: true }).stringValue;
+    const router = new ModulusRouter(stack, 'Router', { domain: 'apps.example.test', image: 'modulus/router:test', httpsPort: 18444, tls: { certificate, privateKey } });
+    app(stack, 'shop', { router, run: { port: 19001 } });
+  });
+  const routes = resource(json, 'null_resource', 'Router_Routes');
+  const config: string = routes.triggers.routes;
+
+  it('serves HTTPS on its port with the certificate and key from the tmpfs', () => {
+    expect(config.match(/^ {4}bind .*$/gm)).toEqual(['    bind 0.0.0.0:18000', '    bind 0.0.0.0:18444 ssl crt /run/modulus-router/tls/router.pem alpn h2,http/1.1']);
+  });
+
+  it('passes the certificate and key only as sensitive step environment, and as sensitive hashes in the triggers', () => {
+    const [step] = localExecs(routes);
+    expect(step.environment.MODULUS_ROUTER_TLS_CERTIFICATE).toMatch(/^\$\{sensitive\(local\.Router_Secret_CERTIFICATE_[0-9A-F]{8}\)\}$/);
+    expect(step.environment.MODULUS_ROUTER_TLS_KEY).toMatch(/^\$\{sensitive\(local\.Router_Secret_KEY_[0-9A-F]{8}\)\}$/);
+    expect(routes.triggers.secret_CERTIFICATE_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Router_Secret_CERTIFICATE_[0-9A-F]{8}\)\)\}$/);
+    expect(routes.triggers.secret_KEY_sha256).toMatch(/^\$\{sensitive\(sha256\(local\.Router_Secret_KEY_[0-9A-F]{8}\)\)\}$/);
+  });
+
+  it('never writes the key into the synthesized JSON, nor either of them into the container', () => {
+    expect(raw).not.toContain('key-e2e-marker');
+    // Only the variable's own default (the test's choice) holds the certificate.
+    expect(raw.split('certificate-e2e-marker')).toHaveLength(2);
+    expect(json.variable.cert.sensitive).toBe(true);
+    expect(JSON.stringify(json.resource.docker_container)).not.toMatch(/Secret_|variable|BEGIN/);
+  });
+
+  it('refuses a literal certificate or key without showing it', () => {
+    const token = Lazy.stringValue({ produce: () => 'resolved by Terraform' });
+    for (const tls of [
+      { certificate: SECRET_CERT, privateKey: token },
+      { certificate: token, privateKey: SECRET_KEY },
+    ]) {
+      const field = tls.certificate === SECRET_CERT ? 'certificate' : 'privateKey';
+      const message = routerError({ tls });
+      expect(message).toBe(
+        `test/Router: invalid tls.${field} (value hidden): give a token of a sensitive Terraform variable (a literal would be written into the synthesized JSON)`,
+      );
+      expect(message).not.toContain('marker');
+    }
+  });
+});
+
+describe('ModulusRouter: validation, in the one error form', () => {
+  it.each([
+    [{ domain: 'Apps.Example' }, "test/Router: invalid domain 'Apps.Example': give a DNS name in lowercase: labels of letters, digits and '-', joined by '.', at most 200 characters"],
+    [{ domain: 'apps..test' }, "test/Router: invalid domain 'apps..test': give a DNS name in lowercase: labels of letters, digits and '-', joined by '.', at most 200 characters"],
+    [{ httpPort: 80 }, 'test/Router: invalid httpPort 80: use a whole number from 1025 to 65535'],
+    [{ httpsPort: 18443 }, 'test/Router: invalid httpsPort 18443: leave it out, or give tls: HTTPS needs a certificate and key'],
+    [{ httpPort: 18443, tls: { certificate: '${var.c}', privateKey: '${var.k}' } }, 'test/Router: invalid httpsPort 18443: give a port other than httpPort (18443)'],
+    [{ address: 'localhost' }, "test/Router: invalid address 'localhost': give an IPv4 address, e.g. '0.0.0.0' or '127.0.0.1'"],
+    [{ memoryMiB: 8 }, 'test/Router: invalid memoryMiB 8: use a whole number from 32 to 65536'],
+    [{ image: undefined }, 'test/Router: invalid image undefined: give an image, or images: a hierarchy with ROUTER_IMAGE'],
+  ] as Array<[Partial<ModulusRouterProps>, string]>)('%j', (props, expected) => {
+    expect(routerError(props)).toBe(expected);
+  });
+
+  it('refuses a maintenance message HAProxy or Terraform would not hold unchanged', () => {
+    for (const message of ["it's down", 'cost: $5', 'line\nbreak', '', 'x'.repeat(201), '%{x}']) {
+      expect(routerError({}, (stack, router) => app(stack, 'shop', { router, maintenance: message }))).toMatch(
+        /^test\/shop: invalid maintenance [\s\S]*: give a message of 1 to 200 characters: letters, digits, spaces and \. , : ; ! \? \( \) \/ @ & \+ = _ -$/,
+      );
+    }
+  });
+
+  it('refuses maintenance without a router', () => {
+    expect(errorMessage(() => synthStack((stack) => app(stack, 'shop', { maintenance: 'Back soon' })))).toBe(
+      "test/shop: invalid maintenance 'Back soon': leave it out, or give router: the router answers for an app in maintenance",
+    );
+  });
+
+  it('refuses a routed app its host cannot reach, and a second route for one app name', () => {
+    expect(routerError({}, (stack, router) => app(stack, 'shop', { router, networkMode: NetworkMode.BRIDGE, run: { publish: false } }))).toBe(
+      'test/shop: invalid router (construct test/Router): leave it out, or let the host reach the app: network mode host, or bridge with its port published',
+    );
+    expect(
+      routerError({}, (stack, router) => {
+        app(stack, 'shop', { router, run: { port: 19001 } });
+        new ModulusApp(stack, 'shop-again', { appName: 'shop', language: 'node', source: SOURCE, buildImage: 'b', runImage: 'r', networkMode: NetworkMode.HOST, router });
+      }),
+    ).toBe("test/shop-again: invalid router (construct test/Router): give each app name one route: app 'shop' already has one on test/Router");
+  });
+
+  it('names the hierarchy when it lacks the router image', () => {
+    const app = new App({ outdir: tempDir('modulus-router-synth-'), skipValidation: true });
+    const images = new ImagesStack(app, 'images', { images: [{ name: 'base' }] });
+    expect(errorMessage(() => new ModulusRouter(images, 'Router', { domain: 'apps.test', images: images.hierarchy }))).toBe(
+      'images/Router: invalid image undefined: give an image, or an images hierarchy with the router image (images/Hierarchy has base): add ROUTER_IMAGE through additionalImages',
+    );
+  });
+});
+
+describe('the apps stack with a router', () => {
+  const outdir = tempDir('modulus-router-stack-');
+  const cdktf = new App({ outdir, skipValidation: true });
+  const languages = ['static', 'node'];
+  const images = new ImagesStack(cdktf, 'images', {
+    images: STANDARD_IMAGES.filter(({ name }) => !/^(build|run)-(java|php)$/.test(name)),
+    additionalImages: [ROUTER_IMAGE],
+  });
+  new AppsStack(cdktf, 'apps', {
+    images: images.hierarchy,
+    languages,
+    firstPort: 19000,
+    networkMode: NetworkMode.HOST,
+    router: { domain: 'modulus.test', httpPort: 19100, tls: true, maintenance: { 'sample-static': 'Back soon' } },
+  });
+  cdktf.synth();
+  const raw = fs.readFileSync(path.join(outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8');
+  const stack = JSON.parse(raw);
+  const config: string = resource(stack, 'null_resource', 'router_Routes').triggers.routes;
+
+  it('builds the router image FROM base in the images stack', () => {
+    const imagesStack = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks', 'images', 'cdk.tf.json'), 'utf8'));
+    const router = Object.entries(imagesStack.resource.docker_image).find(([key]) => key.includes('router'));
+    expect(router).toBeDefined();
+    expect(JSON.stringify(router![1])).toContain('base');
+  });
+
+  it('routes every sample on the stack engine, the one in maintenance answering 503', () => {
+    expect(config).toContain('use_backend app-sample-node if { var(txn.host) -m str sample-node.modulus.test }');
+    expect(config).toContain('backend app-sample-node\n    server blue 127.0.0.1:19001\n');
+    expect(config).toContain("string 'Back soon' if { var(txn.host) -m str sample-static.modulus.test }");
+    expect(config).toContain('bind 0.0.0.0:19100\n');
+  });
+
+  it('takes the certificate and key from sensitive variables', () => {
+    expect(stack.variable.router_tls_certificate).toMatchObject({ type: 'string', sensitive: true });
+    expect(stack.variable.router_tls_private_key).toMatchObject({ type: 'string', sensitive: true });
+  });
+
+  it('refuses maintenance for an app it does not have', () => {
+    const other = new App({ outdir: tempDir('modulus-router-stack-'), skipValidation: true });
+    const hierarchy = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE] }).hierarchy;
+    expect(errorMessage(() => new AppsStack(other, 'apps', { images: hierarchy, languages: ['node'], router: { domain: 'modulus.test', maintenance: { 'sample-go': 'x' } } }))).toBe(
+      "apps: invalid router.maintenance 'sample-go': give the name of an app on the stack's engine: sample-node",
+    );
+  });
+});
+
+describe('routerFromEnvironment', () => {
+  it('is undefined without MODULUS_ROUTER_DOMAIN, and refuses router settings without it', () => {
+    expect(routerFromEnvironment({})).toBeUndefined();
+    expect(errorMessage(() => routerFromEnvironment({ MODULUS_ROUTER_TLS: 'on' }))).toBe("invalid MODULUS_ROUTER_TLS 'on': set MODULUS_ROUTER_DOMAIN too: without it there is no router");
+  });
+
+  it('reads the domain, ports, TLS switch and maintenance messages', () => {
+    expect(
+      routerFromEnvironment({
+        MODULUS_ROUTER_DOMAIN: 'modulus.test',
+        MODULUS_ROUTER_HTTP_PORT: '19100',
+        MODULUS_ROUTER_HTTPS_PORT: '19143',
+        MODULUS_ROUTER_TLS: 'on',
+        MODULUS_ROUTER_MAINTENANCE: '{"sample-static":"Back soon"}',
+      }),
+    ).toEqual({ domain: 'modulus.test', httpPort: 19100, httpsPort: 19143, tls: true, maintenance: { 'sample-static': 'Back soon' } });
+  });
+
+  it('refuses a TLS switch other than on or off, and maintenance that is not a JSON object', () => {
+    expect(errorMessage(() => routerFromEnvironment({ MODULUS_ROUTER_DOMAIN: 'd.test', MODULUS_ROUTER_TLS: 'yes' }))).toBe("invalid MODULUS_ROUTER_TLS 'yes': use 'on' or 'off' (default)");
+    for (const value of ['["sample-node"]', 'sample-node=down', 'null']) {
+      expect(errorMessage(() => routerFromEnvironment({ MODULUS_ROUTER_DOMAIN: 'd.test', MODULUS_ROUTER_MAINTENANCE: value }))).toBe(
+        `invalid MODULUS_ROUTER_MAINTENANCE '${value}': give a JSON object of app name to message, e.g. {"sample-static":"Back at 10:00"}`,
+      );
+    }
+  });
+});

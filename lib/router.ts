@@ -1,0 +1,272 @@
+import { Container } from '@cdktf/provider-docker/lib/container';
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
+import { Lazy, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { stackDockerHost } from './app-volume';
+import { DockerHost } from './docker-host';
+import { ImageHierarchy } from './image-hierarchy';
+import { MOP_USER, processLimitRange, secretStepValues, volumeScriptHash } from './private/app-runtime';
+import { destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { nullProvider } from './private/providers';
+import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+import { ImageSpec } from './standard-images';
+
+/** The router's image: images/router, built FROM base (HAProxy 2.6 from Debian's packages). */
+export const ROUTER_IMAGE: ImageSpec = { name: 'router', parent: 'base' };
+
+/** The router container's name on its Docker host. */
+export const ROUTER_CONTAINER_NAME = 'modulus-router';
+
+/** Where the router container keeps everything it writes (a tmpfs): routes, certificate and key, sockets. */
+const RUN_DIR = '/run/modulus-router';
+/** The path HAProxy answers itself with 200 (the container's health check), on every host name. */
+export const ROUTER_HEALTH_PATH = '/.modulus/router-health';
+/** Its cgroup under /modulus (pids.max, as the apps'): a name no app can have (apps are `modulus-app-<app>`). */
+const ROUTER_CGROUP = 'modulus-router';
+
+/** A maintenance message: what HAProxy can hold unquoted in a single-quoted string, and Terraform unchanged. */
+const MESSAGE_PATTERN = /^[A-Za-z0-9 .,:;!?()/@&+=_-]{1,200}$/;
+const DOMAIN_PATTERN = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** The router's TLS certificate and key: tokens of sensitive Terraform variables (never literals). */
+export interface RouterTls {
+  /** PEM certificate for `*.<domain>` (and its chain), e.g. `new TerraformVariable(..., { sensitive: true }).stringValue`. */
+  readonly certificate: string;
+  /** PEM private key of the certificate, a token of a sensitive variable. */
+  readonly privateKey: string;
+}
+
+export interface ModulusRouterProps {
+  /** Apps answer at `<app name>.<domain>`: lowercase DNS labels, e.g. 'apps.example.com'. */
+  readonly domain: string;
+  /** The router image: a hierarchy with ROUTER_IMAGE (`additionalImages: [ROUTER_IMAGE]`). */
+  readonly images?: ImageHierarchy;
+  /** Router image id or reference; takes precedence over `images`. @default the `router` image of `images` */
+  readonly image?: string;
+  /**
+   * The Docker host the router runs on; its apps must run there too. A host of this machine only (a unix://
+   * engine): the routes reach the router through `docker exec` from the Terraform machine.
+   * @default the stack's default docker provider
+   */
+  readonly host?: DockerHost;
+  /** IPv4 address the router listens on (the host's network). @default '0.0.0.0' */
+  readonly address?: string;
+  /** Plain HTTP port, above 1024 (the router holds no capability). @default 18000 */
+  readonly httpPort?: number;
+  /** HTTPS port, above 1024, with `tls`. @default 18443 */
+  readonly httpsPort?: number;
+  /** Serve HTTPS on `httpsPort` with this certificate and key. @default none: HTTP only */
+  readonly tls?: RouterTls;
+  /** Memory limit in MiB (no swap). @default 128 */
+  readonly memoryMiB?: number;
+  /** Most processes and threads of the router (pids.max of its cgroup, as an app's processLimit). @default 128 */
+  readonly processLimit?: number;
+  /** json-file log options of the router's output (its access log). @default { 'max-size': '10m', 'max-file': '3' } */
+  readonly logOptions?: Record<string, string>;
+}
+
+/** How the router treats one app (ModulusAppProps.maintenance). */
+export interface RouteOptions {
+  /** When set, the router answers 503 with this message instead of passing requests to the app. @default none */
+  readonly maintenance?: string;
+}
+
+interface Route {
+  readonly appName: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly maintenance?: string;
+}
+
+/**
+ * The front door of a Docker host: HAProxy 2.6 (the router image) in a hardened container on the host's network
+ * (as mop 441:444, read-only root, no capability, no-new-privileges, init, memory and process limits), routing
+ * `<app>.<domain>` to each app's port on the host, with TLS when given a certificate and key.
+ *
+ * Apps register with `ModulusAppProps.router`. The routes are rendered at synth into the `Routes` step's
+ * triggers (the plan shows them), which hands them to the running router: `docker exec -i` of
+ * `modulus-router-apply`, which checks them and reloads HAProxy seamlessly. A route change never replaces the
+ * container. The certificate and key travel only as sensitive provisioner environment and stdin into the
+ * router's tmpfs.
+ *
+ * Each app's backend has one server, `blue`; a release that starts beside the running one (health-gated
+ * releases, to come) becomes a second server, `green`, switched through HAProxy's runtime API.
+ */
+export class ModulusRouter extends Construct {
+  /** The `docker_container` (also `node.defaultChild`). */
+  public readonly resource: Container;
+  /** The step that hands the routes (and certificate) to the router. */
+  public readonly routesStep: NullResource;
+  public readonly containerName = ROUTER_CONTAINER_NAME;
+  public readonly domain: string;
+  public readonly address: string;
+  public readonly httpPort: number;
+  /** With TLS. */
+  public readonly httpsPort?: number;
+  public readonly host?: DockerHost;
+  private readonly routes = new Map<string, Route>();
+
+  public constructor(scope: Construct, id: string, props: ModulusRouterProps) {
+    super(scope, id);
+    requireLiteral(this, 'domain', props.domain);
+    if (typeof props.domain !== 'string' || !DOMAIN_PATTERN.test(props.domain)) {
+      throw invalid(this, 'domain', props.domain, "give a DNS name in lowercase: labels of letters, digits and '-', joined by '.', at most 200 characters");
+    }
+    this.domain = props.domain;
+    if (props.host !== undefined && !(props.host instanceof DockerHost)) throw invalid(this, 'host', props.host, 'give a DockerHost');
+    const engine = props.host?.engine ?? stackDockerHost(this);
+    if (engine !== undefined && !engine.startsWith('unix://')) {
+      throw invalid(this, 'host', props.host ?? engine, "give a DockerHost of this machine (a unix:// engine): the router's routes are handed to it with docker exec from here");
+    }
+    this.host = props.host;
+    const address = props.address ?? '0.0.0.0';
+    requireLiteral(this, 'address', address);
+    if (typeof address !== 'string' || !IPV4.test(address)) throw invalid(this, 'address', address, "give an IPv4 address, e.g. '0.0.0.0' or '127.0.0.1'");
+    this.address = address;
+    this.httpPort = validateInteger(this, 'httpPort', props.httpPort ?? 18000, 1025, 65535);
+    if (props.tls !== undefined) {
+      this.httpsPort = validateInteger(this, 'httpsPort', props.httpsPort ?? 18443, 1025, 65535);
+      if (this.httpsPort === this.httpPort) throw invalid(this, 'httpsPort', this.httpsPort, `give a port other than httpPort (${this.httpPort})`);
+      for (const field of ['certificate', 'privateKey'] as const) {
+        const value = (props.tls as unknown as Record<string, unknown>)[field];
+        // Shown hidden: it may be the key itself.
+        if (typeof value !== 'string' || !Token.isUnresolved(value)) {
+          throw invalid(this, `tls.${field}`, HIDDEN, 'give a token of a sensitive Terraform variable (a literal would be written into the synthesized JSON)');
+        }
+      }
+    } else if (props.httpsPort !== undefined) {
+      throw invalid(this, 'httpsPort', props.httpsPort, 'leave it out, or give tls: HTTPS needs a certificate and key');
+    }
+    const image = props.image ?? props.images?.tryImage(ROUTER_IMAGE.name)?.imageId;
+    if (typeof image !== 'string' || image.trim() === '') {
+      throw invalid(
+        this,
+        'image',
+        props.image,
+        props.images
+          ? `give an image, or an images hierarchy with the router image (${props.images.node.path} has ${props.images.names.join(', ')}): add ROUTER_IMAGE through additionalImages`
+          : 'give an image, or images: a hierarchy with ROUTER_IMAGE',
+      );
+    }
+    const memory = validateInteger(this, 'memoryMiB', props.memoryMiB ?? 128, 32, 65536);
+    const { min: minProcesses, max: maxProcesses } = processLimitRange();
+    const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 128, minProcesses, maxProcesses);
+
+    // The router's process limit, as an app's (modulus-process-limit.sh), removed after the container.
+    const limitEnvironment = { MODULUS_APP: ROUTER_CGROUP, MODULUS_PIDS_MAX: String(processLimit) };
+    const limit = new NullResource(this, 'ProcessLimit', {
+      provider: nullProvider(this),
+      triggers: { app: ROUTER_CGROUP, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
+      provisioners: [
+        ...stepProvisioners(this, undefined, { script: 'modulus-process-limit.sh', command: 'apply', environment: limitEnvironment }).provisioners,
+        ...destroyProvisioners(this, undefined, { script: 'modulus-process-limit.sh', command: 'remove', environment: { MODULUS_APP: ROUTER_CGROUP } }).provisioners,
+      ],
+    });
+
+    const probeAddress = address === '0.0.0.0' ? '127.0.0.1' : address;
+    this.resource = new Container(this, 'Container', {
+      provider: props.host?.resource,
+      name: ROUTER_CONTAINER_NAME,
+      image,
+      user: MOP_USER,
+      readOnly: true,
+      capabilities: { drop: ['ALL'] },
+      securityOpts: ['no-new-privileges:true'],
+      init: true,
+      memory,
+      memorySwap: memory,
+      restart: 'unless-stopped',
+      // The apps answer on the host's loopback (host network, or a port published on 127.0.0.1).
+      networkMode: 'host',
+      tmpfs: { [RUN_DIR]: `rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=${MOP_USER.split(':')[0]},gid=${MOP_USER.split(':')[1]}` },
+      env: [`MODULUS_ROUTER_HTTP_BIND=${address}:${this.httpPort}`, 'TINI_SUBREAPER=1'],
+      healthcheck: {
+        test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', `http://${probeAddress}:${this.httpPort}${ROUTER_HEALTH_PATH}`],
+        interval: '10s',
+        timeout: '3s',
+        retries: 3,
+        startPeriod: '5s',
+      },
+      wait: true,
+      waitTimeout: 60,
+      logDriver: 'json-file',
+      logOpts: props.logOptions ?? { 'max-size': '10m', 'max-file': '3' },
+      labels: [{ label: 'org.modulus.role', value: 'router' }, { label: 'org.modulus.domain', value: this.domain }],
+      mustRun: true,
+      destroyGraceSeconds: 10,
+      cgroupParent: `/modulus/${ROUTER_CGROUP}`,
+      dependsOn: [limit],
+    });
+    this.node.defaultChild = this.resource;
+
+    // The routes, rendered once every app has registered; in the triggers, so a plan shows them as they change.
+    const routes = Lazy.stringValue({ produce: () => this.renderRoutes() });
+    const secrets = props.tls ? secretStepValues(this, { CERTIFICATE: props.tls.certificate, KEY: props.tls.privateKey }, 'MODULUS_ROUTER_TLS_') : undefined;
+    const step = stepProvisioners(this, undefined, {
+      script: 'modulus-router.sh',
+      command: 'apply',
+      environment: {
+        MODULUS_ROUTER_CONTAINER: ROUTER_CONTAINER_NAME,
+        MODULUS_ROUTER_ROUTES: routes,
+        ...(engine ? { MODULUS_DOCKER_HOST: engine } : {}),
+        ...secrets?.environment,
+      },
+    });
+    this.routesStep = new NullResource(this, 'Routes', {
+      provider: nullProvider(this),
+      // A new container (its tmpfs is empty) gets the routes again; so do new scripts.
+      triggers: { container: this.resource.id, routes, scripts_sha256: volumeScriptHash(this), ...secrets?.triggers },
+      provisioners: step.provisioners,
+    });
+  }
+
+  /** The host name the router answers for `appName`: `<appName>.<domain>`. */
+  public hostName(appName: string): string {
+    return `${appName}.${this.domain}`;
+  }
+
+  /**
+   * Routes `<appName>.<domain>` to `ip:port` on the router's host (an app's own address there); `scope` is the
+   * registering construct, named in errors. ModulusApp calls this for its `router`.
+   */
+  public addRoute(scope: Construct, appName: string, target: { ip: string; port: number } | undefined, options: RouteOptions = {}): void {
+    if (this.routes.has(appName)) throw invalid(scope, 'router', this, `give each app name one route: app '${appName}' already has one on ${this.node.path}`);
+    if (target === undefined) {
+      throw invalid(scope, 'router', this, 'leave it out, or let the host reach the app: network mode host, or bridge with its port published');
+    }
+    if (`${appName}.${this.domain}`.length > 253) throw invalid(scope, 'router', this, `use a shorter domain: '${appName}.${this.domain}' is longer than 253 characters`);
+    const maintenance = options.maintenance;
+    if (maintenance !== undefined) {
+      requireLiteral(scope, 'maintenance', maintenance);
+      if (typeof maintenance !== 'string' || !MESSAGE_PATTERN.test(maintenance)) {
+        throw invalid(scope, 'maintenance', maintenance, "give a message of 1 to 200 characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -");
+      }
+    }
+    this.routes.set(appName, { appName, ip: target.ip, port: target.port, maintenance });
+  }
+
+  /** The HAProxy frontends and backends for the registered routes (the router image's global.cfg comes first). */
+  private renderRoutes(): string {
+    const routes = [...this.routes.values()].sort((a, b) => a.appName.localeCompare(b.appName));
+    const lines = ['# Generated by the ModulusRouter construct (lib/router.ts); loaded after the image\'s global.cfg.', 'frontend http'];
+    lines.push(`    bind ${this.address}:${this.httpPort}`);
+    if (this.httpsPort !== undefined) lines.push(`    bind ${this.address}:${this.httpsPort} ssl crt ${RUN_DIR}/tls/router.pem alpn h2,http/1.1`);
+    lines.push(`    monitor-uri ${ROUTER_HEALTH_PATH}`);
+    lines.push('    http-request set-var(txn.host) req.hdr(host),field(1,:),lower');
+    for (const route of routes) {
+      const match = `{ var(txn.host) -m str ${this.hostName(route.appName)} }`;
+      if (route.maintenance !== undefined) {
+        lines.push(`    http-request return status 503 content-type text/plain string '${route.maintenance}' if ${match}`);
+      } else {
+        lines.push(`    use_backend app-${route.appName} if ${match}`);
+      }
+    }
+    lines.push('    default_backend no-app');
+    for (const route of routes.filter((r) => r.maintenance === undefined)) {
+      lines.push(`backend app-${route.appName}`, `    server blue ${route.ip}:${route.port}`);
+    }
+    lines.push('backend no-app', `    http-request return status 404 content-type text/plain string 'no app at this host name'`);
+    return `${lines.join('\n')}\n`;
+  }
+}
