@@ -110,6 +110,12 @@ export interface AppVolumeProps extends AppVolumeOptions {
   readonly environment?: Record<string, string>;
 
   /**
+   * @internal An app behind a router (ModulusApp): the ports of its blue and green slots; supervisor.conf then has
+   * `[program:app-blue]` and `[program:app-green]` instead of `[program:app]`.
+   */
+  readonly _slotPorts?: readonly [number, number];
+
+  /**
    * Secret environment values, written to supervisor.conf like `environment` (the file is 0600, owned by mop)
    * but passed to the volume script only as sensitive provisioner environment: never in a command line, in
    * plan output or in provisioner logs. Prefer tokens of sensitive variables: a literal value is part of the
@@ -318,6 +324,10 @@ export class AppVolume extends Construct {
       MODULUS_ENV_NAMES: names(environment).join(' '),
       MODULUS_SECRET_NAMES: names(secrets).join(' '),
     };
+    if (props._slotPorts) {
+      configTriggers.slot_ports = props._slotPorts.join(' ');
+      configEnv.MODULUS_SLOT_PORTS = props._slotPorts.join(' ');
+    }
     for (const name of names(environment)) {
       const value = templateValue(environment[name]);
       configTriggers[`env_${name}`] = value;

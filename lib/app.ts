@@ -7,6 +7,8 @@ import { PushedHierarchy } from './image-registry';
 import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/app-runtime';
 import { invalid } from './private/validation';
+import { releaseSettings } from './private/release';
+import { ReleaseOptions } from './release';
 import { ModulusRouter } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
@@ -94,6 +96,14 @@ export interface ModulusAppProps {
    * @default none: the router passes requests to the app
    */
   readonly maintenance?: string;
+
+  /**
+   * How a new release takes over, with `router`: it starts in the idle one of the app's two slots beside the
+   * serving one, takes requests only once its health check passes, then the serving slot drains and stops. A
+   * release that fails its health check never takes a request; the deploy fails with its last log lines.
+   * @default with router: ReleaseOptions' defaults (GET / answers 200); without router: a release restarts the app in place
+   */
+  readonly release?: ReleaseOptions;
 }
 
 /**
@@ -125,6 +135,12 @@ export class ModulusApp extends Construct {
       }
     }
     const images = this.resolveImages(language, props);
+    if (props.router !== undefined && !(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
+    if (props.release !== undefined && props.router === undefined) {
+      throw invalid(this, 'release', props.release, 'leave it out, or give router: releases start beside the running one behind a router');
+    }
+    const port = props.run?.port ?? 8080;
+    const release = props.router ? releaseSettings(this, props.release ?? {}, port) : undefined;
 
     // Each part takes its options whole: a new option of a part reaches it without a change here.
     this.volume = new AppVolume(this, 'Volume', {
@@ -134,6 +150,7 @@ export class ModulusApp extends Construct {
       host: props.host,
       environment: props.environment,
       secretEnvironment: props.secretEnvironment,
+      _slotPorts: release ? [port, release.standbyPort] : undefined,
     });
     this.build = new BuildJob(this, 'Build', {
       ...props.build,
@@ -142,6 +159,23 @@ export class ModulusApp extends Construct {
       language,
       source: props.source,
       networkMode: props.networkMode,
+      _release:
+        release && props.router
+          ? {
+              environment: {
+                MODULUS_SLOT_PORTS: `${port} ${release.standbyPort}`,
+                MODULUS_HEALTH_PATH: release.healthCheckPath,
+                MODULUS_HEALTH_STATUS: String(release.healthyStatus),
+                MODULUS_HEALTH_INTERVAL_MS: String(release.intervalMillis),
+                MODULUS_HEALTH_TIMEOUT_MS: String(release.timeoutMillis),
+                MODULUS_START_TIMEOUT_SECONDS: String(release.startTimeoutSeconds),
+                MODULUS_DRAIN_SECONDS: String(release.drainSeconds),
+                MODULUS_ROUTER_CONTAINER: props.router.containerName,
+                MODULUS_ROUTER_BACKEND: props.router.backendName(appName),
+              },
+              dependsOn: [props.router.routesStep],
+            }
+          : undefined,
     });
     this.run = new RunContainer(this, 'Run', {
       ...props.run,
@@ -150,14 +184,18 @@ export class ModulusApp extends Construct {
       language,
       networkMode: props.networkMode,
       build: this.build,
+      _standby: release ? { port: release.standbyPort, hostPort: release.standbyHostPort } : undefined,
     });
     this.containerName = this.run.containerName;
     if (props.router !== undefined) {
-      if (!(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
       if (props.router.host !== props.host) {
         throw invalid(this, 'router', props.router, `give the router of the app's host (${props.host ? props.host.hostName : "the stack's engine"}): it reaches apps on its own host only`);
       }
-      props.router.addRoute(this, appName, this.run.hostAddress, { maintenance: props.maintenance });
+      const standby = this.run.standbyHostAddress;
+      props.router.addRoute(this, appName, this.run.hostAddress, {
+        maintenance: props.maintenance,
+        release: release && standby ? { ...release, standby } : undefined,
+      });
     } else if (props.maintenance !== undefined) {
       throw invalid(this, 'maintenance', props.maintenance, 'leave it out, or give router: the router answers for an app in maintenance');
     }

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, TerraformAsset } from 'cdktf';
+import { AssetType, ITerraformDependable, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
@@ -84,6 +84,12 @@ export interface BuildJobProps extends BuildJobOptions {
    * @default NetworkMode.BRIDGE
    */
   readonly networkMode?: NetworkMode;
+
+  /**
+   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases, and
+   * what it waits for (the router's routes).
+   */
+  readonly _release?: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] };
 }
 
 /**
@@ -304,8 +310,8 @@ export class BuildJob extends Construct {
       'Publish',
       'publish',
       { build: this.resource.id },
-      { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName) },
-      [this.resource],
+      { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
+      [this.resource, ...(props._release?.dependsOn ?? [])],
     );
   }
 }

@@ -28,7 +28,8 @@ export {
 export { ModulusImage, ModulusImageProps } from './modulus-image';
 export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
 export { NetworkMode } from './network-mode';
-export { ModulusRouter, ModulusRouterProps, ROUTER_CONTAINER_NAME, ROUTER_HEALTH_PATH, ROUTER_IMAGE, RouteOptions, RouterTls } from './router';
+export { ReleaseOptions } from './release';
+export { ModulusRouter, ModulusRouterProps, ROUTER_CONTAINER_NAME, ROUTER_HEALTH_PATH, ROUTER_IMAGE, RouteOptions, RouteRelease, RouterTls } from './router';
 export {
   AdditionalPort,
   ContainerMount,

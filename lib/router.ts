@@ -70,6 +70,22 @@ export interface ModulusRouterProps {
 export interface RouteOptions {
   /** When set, the router answers 503 with this message instead of passing requests to the app. @default none */
   readonly maintenance?: string;
+  /**
+   * The app's second slot (health-gated releases, ModulusAppProps.release): the backend gets a second server,
+   * `green`, and the router health-checks both and sends requests only to those that pass.
+   * @default none: one server, `blue`, without health checks
+   */
+  readonly release?: RouteRelease;
+}
+
+/** The second slot of an app and the health check the router runs on both slots. */
+export interface RouteRelease {
+  /** Where the router's host reaches the second slot. */
+  readonly standby: { readonly ip: string; readonly port: number };
+  readonly healthCheckPath: string;
+  readonly healthyStatus: number;
+  readonly intervalMillis: number;
+  readonly timeoutMillis: number;
 }
 
 interface Route {
@@ -77,6 +93,7 @@ interface Route {
   readonly ip: string;
   readonly port: number;
   readonly maintenance?: string;
+  readonly release?: RouteRelease;
 }
 
 /**
@@ -90,8 +107,9 @@ interface Route {
  * container. The certificate and key travel only as sensitive provisioner environment and stdin into the
  * router's tmpfs.
  *
- * Each app's backend has one server, `blue`; a release that starts beside the running one (health-gated
- * releases, to come) becomes a second server, `green`, switched through HAProxy's runtime API.
+ * An app's backend has one server, `blue`; with health-gated releases (ModulusAppProps.release) two, `blue` and
+ * `green`, one per slot, health-checked by the router: the app's publish step readies and drains them through
+ * HAProxy's runtime API (`modulus-router-server` in the router image) as a release takes over.
  */
 export class ModulusRouter extends Construct {
   /** The `docker_container` (also `node.defaultChild`). */
@@ -243,7 +261,12 @@ export class ModulusRouter extends Construct {
         throw invalid(scope, 'maintenance', maintenance, "give a message of 1 to 200 characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -");
       }
     }
-    this.routes.set(appName, { appName, ip: target.ip, port: target.port, maintenance });
+    this.routes.set(appName, { appName, ip: target.ip, port: target.port, maintenance, release: options.release });
+  }
+
+  /** The name of the app's backend in the router (the release step drains and readies its servers by it). */
+  public backendName(appName: string): string {
+    return `app-${appName}`;
   }
 
   /** The HAProxy frontends and backends for the registered routes (the router image's global.cfg comes first). */
@@ -263,8 +286,25 @@ export class ModulusRouter extends Construct {
       }
     }
     lines.push('    default_backend no-app');
-    for (const route of routes.filter((r) => r.maintenance === undefined)) {
-      lines.push(`backend app-${route.appName}`, `    server blue ${route.ip}:${route.port}`);
+    // Every app has its backend, also in maintenance: a release step of the app finds its servers there.
+    for (const route of routes) {
+      lines.push(`backend ${this.backendName(route.appName)}`);
+      const release = route.release;
+      if (release === undefined) {
+        lines.push(`    server blue ${route.ip}:${route.port}`);
+        continue;
+      }
+      lines.push(
+        '    option httpchk',
+        `    http-check send meth GET uri ${release.healthCheckPath} ver HTTP/1.1 hdr Host ${this.hostName(route.appName)}`,
+        `    http-check expect status ${release.healthyStatus}`,
+        `    timeout check ${release.timeoutMillis}ms`,
+        // A request sent to a slot that just stopped (before its checks count it down) is retried on the other.
+        '    option redispatch 1',
+        `    default-server check inter ${release.intervalMillis}ms fall 2 rise 2`,
+        `    server blue ${route.ip}:${route.port}`,
+        `    server green ${release.standby.ip}:${release.standby.port}`,
+      );
     }
     lines.push('backend no-app', `    http-request return status 404 content-type text/plain string 'no app at this host name'`);
     return `${lines.join('\n')}\n`;

@@ -194,6 +194,12 @@ export interface RunContainerProps extends RunContainerOptions {
    * @default none: the container runs whatever is in app/
    */
   readonly build?: BuildJob;
+
+  /**
+   * @internal An app behind a router (ModulusApp's release): its second slot's port in the container, and on the
+   * host with BRIDGE. The health check passes when either slot answers.
+   */
+  readonly _standby?: { readonly port: number; readonly hostPort?: number };
 }
 
 /** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
@@ -224,6 +230,8 @@ export class RunContainer extends Construct {
    * `publish: false`). A ModulusRouter routes to it.
    */
   public readonly hostAddress?: { readonly ip: string; readonly port: number };
+  /** Where the app's host reaches the app's second slot (an app behind a router), as `hostAddress`. */
+  public readonly standbyHostAddress?: { readonly ip: string; readonly port: number };
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -247,6 +255,13 @@ export class RunContainer extends Construct {
           },
         ]
       : undefined;
+    const standby = props._standby;
+    if (ports && standby) {
+      ports.push({ internal: standby.port, external: standby.hostPort ?? ports[0].external + 1, ip: ports[0].ip, protocol: 'tcp' });
+      if (ports[1].external > 65535 || ports[1].external === ports[0].external) {
+        throw invalid(this, 'release.standbyHostPort', ports[1].external, `give a host port from 1 to 65535 other than ${ports[0].external}`);
+      }
+    }
     const additional = validateAdditionalPorts(this, props.additionalPorts ?? [], isolated ? networkMode : undefined);
     const allPorts = [...(ports ?? []), ...additional];
     this._published = allPorts.map((port) => ({ ip: port.ip, port: port.external }));
@@ -255,6 +270,8 @@ export class RunContainer extends Construct {
     const extraMounts = validateMounts(this, props.mounts ?? []);
     if (networkMode === NetworkMode.HOST) this.hostAddress = { ip: '127.0.0.1', port: this.port };
     else if (ports) this.hostAddress = { ip: ports[0].ip === '0.0.0.0' ? '127.0.0.1' : ports[0].ip, port: ports[0].external };
+    if (standby && networkMode === NetworkMode.HOST) this.standbyHostAddress = { ip: '127.0.0.1', port: standby.port };
+    else if (standby && ports) this.standbyHostAddress = { ip: this.hostAddress!.ip, port: ports[1].external };
 
     const logOptions = validateLogOptions(this, props.logOptions ?? { 'max-size': '10m', 'max-file': '3' });
 
@@ -271,9 +288,14 @@ export class RunContainer extends Construct {
       const timeout = validateInteger(this, 'healthCheck.timeoutSeconds', check.timeoutSeconds ?? 5, 1, 3600);
       const retries = validateInteger(this, 'healthCheck.retries', check.retries ?? 3, 1, 100);
       const startPeriod = validateInteger(this, 'healthCheck.startPeriodSeconds', check.startPeriodSeconds ?? 30, 0, 3600);
+      // Exec form: no shell parses the path. curl is in the Modulus base image; no proxy for a loopback request.
+      const curl = ['curl', '-sS', '-o', '/dev/null', '--noproxy', '*', '--max-time', String(timeout)];
       healthcheck = {
-        // Exec form: no shell involved. curl is in the Modulus base image; no proxy for a loopback request.
-        test: ['CMD', 'curl', '-sS', '-o', '/dev/null', '--noproxy', '*', '--max-time', String(timeout), `http://127.0.0.1:${this.port}${path}`],
+        test: standby
+          ? // Either slot: the one serving, or (while a release starts) the other.
+            ['CMD', 'bash', '-c', `${curl.map((a) => `'${a}'`).join(' ')} "$1" || ${curl.map((a) => `'${a}'`).join(' ')} "$2"`, 'health',
+              `http://127.0.0.1:${this.port}${path}`, `http://127.0.0.1:${standby.port}${path}`]
+          : ['CMD', ...curl, `http://127.0.0.1:${this.port}${path}`],
         interval: `${interval}s`,
         timeout: `${timeout + 1}s`,
         retries,

@@ -1,6 +1,7 @@
 /**
  * Controls a deployed app the way the platform did: `docker exec` into its run container and drive
- * supervisorctl (the socket is mop's, and `docker exec` runs as the container's user, mop).
+ * supervisorctl through the run image's `modulus-app` (the socket is mop's, and `docker exec` runs as the
+ * container's user, mop). For an app behind a router, status says which slot serves and its release.
  *
  *   npm run ctl -- <app> status|start|stop|restart|tail
  *
@@ -24,9 +25,6 @@ import { runContainerName } from '../lib/run-container';
 
 export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'tail'] as const;
 export type CtlAction = (typeof CTL_ACTIONS)[number];
-
-/** The run image's global supervisord configuration (images/run-base). */
-export const SUPERVISORD_CONF = '/etc/supervisor/supervisord.conf';
 
 /** The synthesized apps stack ctl reads unless MODULUS_CTL_STACK names another file. */
 export const DEFAULT_CTL_STACK = 'cdktf.out/stacks/apps/cdk.tf.json';
@@ -90,7 +88,7 @@ function validateAction(action: string): CtlAction {
 
 function execArgs(container: string, action: CtlAction): string[] {
   if (action === 'tail') return ['exec', container, 'tail', '-n', '100', '-F', '/mnt/log/app.log'];
-  return ['exec', container, 'supervisorctl', '-c', SUPERVISORD_CONF, action, 'app'];
+  return ['exec', container, 'modulus-app', action];
 }
 
 /** Every `docker_container` resource of the stack whose `name` is the run container's, with its id. */

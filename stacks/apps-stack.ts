@@ -152,6 +152,9 @@ export class AppsStack extends ModulusStack {
         run: { port: (props.firstPort ?? 18080) + index },
         router: placement.has(language) ? undefined : this.router,
         maintenance: maintenance[appName],
+        // The second slot of each app behind the router: 100 above its port (the next app has the next port).
+        // A sample starts within seconds: a release that does not pass its check in 45 s fails the deploy.
+        release: this.router && !placement.has(language) ? { standbyPort: (props.firstPort ?? 18080) + 100 + index, startTimeoutSeconds: 45 } : undefined,
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());

@@ -321,6 +321,46 @@ describe('npm run ctl against supervisord in the run-base image', () => {
   });
 });
 
+describe('npm run ctl for an app with two slots (behind a router)', () => {
+  const name = runContainerName('ctlslots');
+
+  beforeAll(() => {
+    const runBase = buildImage('run-base');
+    const root = createVolume('ctlslots', 64);
+    const conf = ok(volumeScript('render-config', root, { MODULUS_SLOT_PORTS: '9001 9002' })).stdout.replace(/^command=start$/gm, 'command=bash -c "exec sleep 600"');
+    fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
+    fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
+    fs.symlinkSync('.releases/r1', path.join(mnt(root), 'app.link'));
+    fs.lchownSync(path.join(mnt(root), 'app.link'), 441, 444);
+    fs.rmSync(path.join(mnt(root), 'app'), { recursive: true, force: true });
+    fs.renameSync(path.join(mnt(root), 'app.link'), path.join(mnt(root), 'app'));
+    dockerRun(['rm', '-f', name]);
+    docker(['run', '-d', '--name', name, '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges:true', '--init', '-v', `${mnt(root)}:/mnt`, runBase]);
+    for (let i = 0; i < 30 && !ctl('status').stdout.includes('RUNNING'); i++) spawnSync('sleep', ['1']);
+  }, 1_800_000);
+
+  afterAll(() => {
+    dockerRun(['rm', '-f', name]);
+  });
+
+  function ctl(action: string): ScriptRun {
+    const [command, ...args] = ctlCommand('ctlslots', action);
+    const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
+    return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  }
+
+  it('status says which slot serves and its release; start, stop and restart act on the serving slot', () => {
+    const status = ctl('status');
+    expect(status.stdout).toMatch(/^serving: blue slot \(app-blue\), release r1\napp-blue\s+RUNNING\s+pid \d+.*\napp-green\s+STOPPED\s+Not started\n$/);
+    expect(ctl('restart').stdout).toBe('app-blue: stopped\napp-blue: started\n');
+    expect(ctl('stop').stdout).toBe('app-blue: stopped\napp-green: ERROR (not running)\n');
+    expect(ctl('status').status).toBe(3);
+    expect(ctl('start').stdout).toBe('app-blue: started\n');
+    expect(ctl('status').stdout).toMatch(/\napp-blue\s+RUNNING/);
+  });
+});
+
 describe('the run image and an unmounted volume (a host reboot)', () => {
   const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start\n";
   let runBase: string;

@@ -760,6 +760,90 @@ describe('one cdktf deploy', () => {
       expect(routerId()).toBe(before);
     });
 
+    it('five releases of a changed node app through the router: each serves once deployed, no request fails for it or the others', async () => {
+      const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
+      const original = fs.readFileSync(serverJs, 'utf8');
+      const probing = LANGUAGES.map((language) => ({ language, probes: startProbing(HTTP_PORT, 100, `sample-${language}.${DOMAIN}`) }));
+      let stopped: Promise<{ language: string; probes: Probe[] }[]> | undefined;
+      const stopProbing = () => (stopped ??= Promise.all(probing.map(async ({ language, probes }) => ({ language, probes: await probes.stop() }))));
+      const served: string[] = [];
+      const slots: string[] = [];
+      try {
+        await sleep(1000);
+        for (let release = 1; release <= 5; release++) {
+          // The fifth release is the source as checked out again.
+          fs.writeFileSync(serverJs, release === 5 ? original : original.replace('modulus sample node app on', `modulus sample node app (release ${release}) on`));
+          const started = Date.now();
+          cdktf('deploy images apps --auto-approve');
+          console.log(`router: release ${release} of sample-node deployed in ${Math.round((Date.now() - started) / 1000)} s`);
+          served.push(viaRouter('node').body);
+          // "app-blue RUNNING app-green STOPPED": each program's name and state.
+          // (supervisorctl's exit status is 3 while a program is stopped.)
+          const status = docker('exec', container('node'), 'supervisorctl', 'status').stdout;
+          slots.push([...status.matchAll(/^(app-(?:blue|green))\s+([A-Z]+)/gm)].map((match) => `${match[1]} ${match[2]}`).join(' '));
+        }
+        await sleep(1000);
+      } finally {
+        fs.writeFileSync(serverJs, original);
+        await stopProbing();
+      }
+      expect(served).toEqual([
+        ...[1, 2, 3, 4].map((release) => expect.stringMatching(new RegExp(`^modulus sample node app \\(release ${release}\\) on node v20\\.`))),
+        expect.stringMatching(/^modulus sample node app on node v20\./),
+      ]);
+      // Each release in the other slot; the one it replaced stopped.
+      expect(slots).toEqual(['green', 'blue', 'green', 'blue', 'green'].map((slot) => (slot === 'green' ? 'app-blue STOPPED app-green RUNNING' : 'app-blue RUNNING app-green STOPPED')));
+      for (const { language, probes } of await stopProbing()) {
+        console.log(`router: sample-${language}, ${probes.length} probes every 100 ms across five releases of sample-node, ${probes.filter((probe) => probe.status !== 200).length} failed`);
+        expect(probes.length).toBeGreaterThan(50);
+        expect({ language, failed: probes.filter((probe) => probe.status !== 200) }).toEqual({ language, failed: [] });
+      }
+    });
+
+    it('a restarted run container starts the slot that serves (green after five releases), and the router finds it', async () => {
+      ok(docker('restart', '--time', '10', container('node')), 'docker restart');
+      const status = await waitFor('sample-node serving from its green slot after a restart', () => {
+        const line = docker('exec', container('node'), 'supervisorctl', 'status').stdout;
+        return /^app-green\s+RUNNING/m.test(line) && viaRouter('node').status === 200 ? line : undefined;
+      }, 60_000);
+      expect(status).toMatch(/^app-blue\s+STOPPED/m);
+    });
+
+    it('a release that fails its health check never takes a request: the deploy fails with its log lines, the old release serves on', async () => {
+      const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
+      const original = fs.readFileSync(serverJs, 'utf8');
+      const before = viaRouter('node').body;
+      const probing = startProbing(HTTP_PORT, 100, `sample-node.${DOMAIN}`);
+      let probes: Probe[] = [];
+      let deploy: ReturnType<typeof tryDeploy>;
+      try {
+        // Listens, but answers 500: started, never healthy.
+        fs.writeFileSync(
+          serverJs,
+          "console.log('e2e: an unhealthy release');\n" +
+            "require('http').createServer((req, res) => { res.statusCode = 500; res.end('unhealthy\\n'); }).listen(Number(process.env.PORT), process.env.HOST || '127.0.0.1');\n" +
+            'return;\n' +
+            original,
+        );
+        deploy = tryDeploy();
+      } finally {
+        fs.writeFileSync(serverJs, original);
+        probes = await probing.stop();
+      }
+      const output = deploy.stdout + deploy.stderr;
+      expect(deploy.status).not.toBe(0);
+      expect(output).toMatch(/the new release of app 'sample-node' did not pass its health check within 45 s \(GET \/ on port 18[01]80 answered 500, expected 200\)/);
+      expect(output).toContain('e2e: an unhealthy release');
+      expect(output).toMatch(/app\/ is back on release [0-9a-f]+, which goes on serving/);
+      expect(viaRouter('node').body).toBe(before);
+      console.log(`router: sample-node, ${probes.length} probes every 100 ms while a release failed its health check, ${probes.filter((probe) => probe.status !== 200).length} failed`);
+      expect(probes.length).toBeGreaterThan(50);
+      expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+      // The source as checked out: released again, and it serves.
+      cdktf('deploy images apps --auto-approve');
+      expect(viaRouter('node').body).toBe(before);
+    });
+
     it('a redeploy with the router plans nothing', () => {
       for (const stack of ['images', 'apps']) {
         const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {

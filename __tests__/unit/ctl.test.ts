@@ -1,12 +1,12 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CTL_ACTIONS, ctlCommand, ctlInvocation, CtlInvocation, DEFAULT_CTL_STACK, main, readCtlStack, SUPERVISORD_CONF } from '../../scripts/ctl';
+import { CTL_ACTIONS, ctlCommand, ctlInvocation, CtlInvocation, DEFAULT_CTL_STACK, main, readCtlStack } from '../../scripts/ctl';
 import { synthCtlStack } from './support/ctl-stack';
 import { tempDir } from './support/temp';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
-const SUPERVISORCTL = (action: string) => ['supervisorctl', '-c', SUPERVISORD_CONF, action, 'app'];
+const SUPERVISORCTL = (action: string) => ['modulus-app', action];
 const TS_NODE = require.resolve('ts-node/dist/bin.js');
 
 /** Runs `ts-node scripts/ctl.ts ...args` as `npm run ctl` does, with the given environment only. */
@@ -17,9 +17,8 @@ function ctlProcess(args: string[], env: Record<string, string>) {
 describe('npm run ctl', () => {
   it('drives supervisorctl in the run container through docker exec', () => {
     for (const action of ['status', 'start', 'stop', 'restart']) {
-      expect(ctlCommand('shop', action)).toEqual(['docker', 'exec', 'modulus-app-shop', 'supervisorctl', '-c', SUPERVISORD_CONF, action, 'app']);
+      expect(ctlCommand('shop', action)).toEqual(['docker', 'exec', 'modulus-app-shop', 'modulus-app', action]);
     }
-    expect(SUPERVISORD_CONF).toBe('/etc/supervisor/supervisord.conf');
   });
 
   it('tails the app log by name (it survives rotation)', () => {

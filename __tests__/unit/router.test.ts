@@ -100,16 +100,18 @@ describe('ModulusRouter: routes', () => {
 
   it('routes <app>.<domain> to each registered app where its host reaches it, sorted by app name', () => {
     expect(config).toContain('    use_backend app-blog if { var(txn.host) -m str blog.apps.example.test }\n    use_backend app-shop if { var(txn.host) -m str shop.apps.example.test }\n');
-    expect(config).toContain('backend app-shop\n    server blue 127.0.0.1:19001\n');
-    expect(config).toContain('backend app-blog\n    server blue 127.0.0.1:19002\n');
+    // Two slots per app, health-checked (health-gated releases are on behind a router): see 'ModulusRouter: releases'.
+    expect(config).toMatch(/backend app-shop\n(    .*\n)*    server blue 127\.0\.0\.1:19001\n    server green 127\.0\.0\.1:19002\n/);
+    expect(config).toMatch(/backend app-blog\n(    .*\n)*    server blue 127\.0\.0\.1:19002\n    server green 127\.0\.0\.1:19003\n/);
     expect(config).not.toContain('alone');
     expect(config).toContain("backend no-app\n    http-request return status 404 content-type text/plain string 'no app at this host name'\n");
   });
 
   it('answers 503 with the message for an app in maintenance, and sends it nothing', () => {
     expect(config).toContain("    http-request return status 503 content-type text/plain string 'Back at 10:00, sorry!' if { var(txn.host) -m str wiki.apps.example.test }\n");
-    expect(config).not.toContain('backend app-wiki');
     expect(config).not.toContain('use_backend app-wiki');
+    // Its backend stays (unused), so that a release of the app finds its servers.
+    expect(config).toContain('backend app-wiki\n');
   });
 
   it('listens on HTTP only without TLS', () => {
@@ -260,7 +262,8 @@ describe('the apps stack with a router', () => {
 
   it('routes every sample on the stack engine, the one in maintenance answering 503', () => {
     expect(config).toContain('use_backend app-sample-node if { var(txn.host) -m str sample-node.modulus.test }');
-    expect(config).toContain('backend app-sample-node\n    server blue 127.0.0.1:19001\n');
+    // The second slot 100 above the port: the next sample has the next port.
+    expect(config).toMatch(/backend app-sample-node\n(    .*\n)*    server blue 127\.0\.0\.1:19001\n    server green 127\.0\.0\.1:19101\n/);
     expect(config).toContain("string 'Back soon' if { var(txn.host) -m str sample-static.modulus.test }");
     expect(config).toContain('bind 0.0.0.0:19100\n');
   });
@@ -304,5 +307,85 @@ describe('routerFromEnvironment', () => {
         `invalid MODULUS_ROUTER_MAINTENANCE '${value}': give a JSON object of app name to message, e.g. {"sample-static":"Back at 10:00"}`,
       );
     }
+  });
+});
+
+describe('ModulusRouter: health-gated releases', () => {
+  const release = { healthCheckPath: '/health?deep=1', healthyStatus: 204, healthCheckIntervalMillis: 500, healthCheckTimeoutMillis: 1500, startTimeoutSeconds: 60, drainSeconds: 4 };
+  const { config, json } = synthRouter({}, (stack, router) => {
+    app(stack, 'shop', { router, run: { port: 19001 }, release: { ...release, standbyPort: 19501 } });
+    app(stack, 'blog', { router, networkMode: NetworkMode.BRIDGE, run: { port: 8080, publish: { hostPort: 19002 } } });
+    app(stack, 'alone', { run: { port: 19004 } });
+  });
+  const step = (app: string, id: string) => localExecs(resource(json, 'null_resource', `${app}_${id}`))[0];
+
+  it('health-checks both slots of an app with its check, and retries a request on the other slot', () => {
+    expect(config).toContain(
+      [
+        'backend app-shop',
+        '    option httpchk',
+        '    http-check send meth GET uri /health?deep=1 ver HTTP/1.1 hdr Host shop.apps.example.test',
+        '    http-check expect status 204',
+        '    timeout check 1500ms',
+        '    option redispatch 1',
+        '    default-server check inter 500ms fall 2 rise 2',
+        '    server blue 127.0.0.1:19001',
+        '    server green 127.0.0.1:19501',
+        '',
+      ].join('\n'),
+    );
+    // Defaults: GET / answers 200, every second; with BRIDGE the second slot is published next to the first.
+    expect(config).toContain('    http-check expect status 200\n    timeout check 2000ms\n    option redispatch 1\n    default-server check inter 1000ms fall 2 rise 2\n    server blue 127.0.0.1:19002\n    server green 127.0.0.1:19003\n');
+  });
+
+  it('gives the publish step the release settings, after the routes are in force', () => {
+    const publish = step('shop', 'Build_Publish');
+    expect(publish.environment).toMatchObject({
+      MODULUS_SLOT_PORTS: '19001 19501',
+      MODULUS_HEALTH_PATH: '/health?deep=1',
+      MODULUS_HEALTH_STATUS: '204',
+      MODULUS_HEALTH_INTERVAL_MS: '500',
+      MODULUS_HEALTH_TIMEOUT_MS: '1500',
+      MODULUS_START_TIMEOUT_SECONDS: '60',
+      MODULUS_DRAIN_SECONDS: '4',
+      MODULUS_ROUTER_CONTAINER: 'modulus-router',
+      MODULUS_ROUTER_BACKEND: 'app-shop',
+    });
+    expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    // An app without a router restarts in place, as before.
+    expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|HEALTH|ROUTER/.test(name))).toEqual([]);
+  });
+
+  it('writes both slots into supervisor.conf (the Config step), and a change of them rewrites it', () => {
+    const config = resource(json, 'null_resource', 'shop_Volume_Config');
+    expect(config.triggers.slot_ports).toBe('19001 19501');
+    expect(localExecs(config)[0].environment.MODULUS_SLOT_PORTS).toBe('19001 19501');
+    expect(resource(json, 'null_resource', 'alone_Volume_Config').triggers.slot_ports).toBeUndefined();
+  });
+
+  it('publishes the second slot with BRIDGE and counts the container healthy when either slot answers', () => {
+    const blog = resource(json, 'docker_container', 'blog_Run_Container');
+    expect(blog.ports).toEqual([
+      { internal: 8080, external: 19002, ip: '127.0.0.1', protocol: 'tcp' },
+      { internal: 8081, external: 19003, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+    expect(blog.healthcheck.test.slice(0, 3)).toEqual(['CMD', 'bash', '-c']);
+    expect(blog.healthcheck.test.slice(4)).toEqual(['health', 'http://127.0.0.1:8080/', 'http://127.0.0.1:8081/']);
+    expect(resource(json, 'docker_container', 'alone_Run_Container').healthcheck.test[1]).toBe('curl');
+  });
+
+  it.each([
+    [{ release: { standbyPort: 19001 } }, "shop: invalid release.standbyPort 19001: give a port other than run.port (19001)"],
+    [{ release: { healthCheckPath: 'health' } }, "shop: invalid release.healthCheckPath 'health': give a URL path"],
+    [{ release: { healthCheckPath: "/a'b" } }, 'invalid release.healthCheckPath'],
+    [{ release: { healthyStatus: 700 } }, 'shop: invalid release.healthyStatus 700'],
+    [{ release: { healthCheckIntervalMillis: 10 } }, 'shop: invalid release.healthCheckIntervalMillis 10'],
+    [{ release: { drainSeconds: -1 } }, 'shop: invalid release.drainSeconds -1'],
+  ])('refuses bad release settings: %j', (props, message) => {
+    expect(routerError({}, (stack, router) => app(stack, 'shop', { router, run: { port: 19001 }, ...(props as Partial<ModulusAppProps>) }))).toContain(message);
+  });
+
+  it('refuses release settings without a router', () => {
+    expect(routerError({}, (stack) => app(stack, 'shop', { release: {} }))).toContain('shop: invalid release {}: leave it out, or give router');
   });
 });

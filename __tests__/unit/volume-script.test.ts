@@ -446,6 +446,33 @@ describe('volume script: supervisor.conf', () => {
     );
   });
 
+  it('renders two slots for an app behind a router, each with its port, the serving one (recorded on the host) starting with the container', () => {
+    const root = tempDir('modulus-slots-');
+    const slots = (record?: string) => {
+      if (record) fs.writeFileSync(path.join(root, 'served-slot'), `${record}\n`);
+      const run = render({ MODULUS_ROOT: root, MODULUS_SLOT_PORTS: '9001 9002', MODULUS_ENV_NAMES: 'A', MODULUS_ENV_A: 'x' });
+      expect(run.status).toBe(0);
+      return [...run.stdout.matchAll(/^\[program:(app-\w+)\]\ncommand=start\nenvironment=(.*)\n(?:.*\n)*?autostart=(\w+)$/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+    };
+    expect(slots()).toEqual(['app-blue A="x",MODULUS_SLOT="blue",PORT="9001" true', 'app-green A="x",MODULUS_SLOT="green",PORT="9002" false']);
+    expect(slots('green')).toEqual(['app-blue A="x",MODULUS_SLOT="blue",PORT="9001" false', 'app-green A="x",MODULUS_SLOT="green",PORT="9002" true']);
+    expect(render({ MODULUS_SLOT_PORTS: '9001 9002' }).stdout).toContain('[program:app-green]\ncommand=start\nenvironment=MODULUS_SLOT="green",PORT="9002"\n');
+    expect(render({ MODULUS_SLOT_PORTS: '9001 9002' }).stdout).not.toContain('[program:app]');
+  });
+
+  it.each([
+    [{ MODULUS_SLOT_PORTS: '9001' }, "invalid MODULUS_SLOT_PORTS '9001'"],
+    [{ MODULUS_SLOT_PORTS: '9001 9001' }, "invalid MODULUS_SLOT_PORTS '9001 9001'"],
+    [{ MODULUS_SLOT_PORTS: '9001 70000' }, "invalid MODULUS_SLOT_PORTS '9001 70000'"],
+    [{ MODULUS_SLOT_PORTS: '9001 9002', MODULUS_ENV_NAMES: 'PORT', MODULUS_ENV_PORT: '1' }, 'environment variable PORT is set per slot'],
+    [{ MODULUS_SLOT_PORTS: '9001 9002', MODULUS_SECRET_NAMES: 'MODULUS_SLOT', MODULUS_SECRET_MODULUS_SLOT: 'x' }, 'environment variable MODULUS_SLOT is set per slot'],
+  ])('refuses slots it cannot render: %j', (env, message) => {
+    const run = render(env);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(message);
+  });
+
   it('leaves out environment= when there is none', () => {
     const run = render({});
     expect(run.status).toBe(0);

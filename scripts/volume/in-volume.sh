@@ -13,6 +13,9 @@
 #   switch RELEASE         point app at .releases/RELEASE in one rename; prints the release app pointed at before
 #   current                prints the release app points at ('' when app is not a release link)
 #   prune RELEASE...       delete every release but these
+#   autostart SLOT         supervisor.conf: the slot's program (app-blue or app-green) starts with the container,
+#                          the other one does not
+#   log-tail LINES         the last LINES lines of log/app.log, printable characters only, each cut at 300
 # Exit status: 0 ok, 1 failure, 2 usage.
 set -euo pipefail
 umask 027
@@ -147,6 +150,28 @@ cmd_prune() {
   done
 }
 
+cmd_autostart() {
+  local slot=$1
+  [[ "${slot}" == blue || "${slot}" == green ]] || die "invalid slot '${slot}'"
+  [[ -f supervisor.conf && ! -L supervisor.conf ]] || die 'supervisor.conf is missing'
+  rm -rf -- .supervisor.conf.new
+  (
+    umask 077
+    awk -v program="[program:app-${slot}]" '
+      /^\[/ { section = $0 }
+      section ~ /^\[program:app-(blue|green)\]$/ && /^autostart=/ { print "autostart=" (section == program ? "true" : "false"); next }
+      { print }' supervisor.conf >.supervisor.conf.new
+  )
+  mv -f -T -- .supervisor.conf.new supervisor.conf
+}
+
+cmd_log_tail() {
+  local lines=$1
+  [[ "${lines}" =~ ^[1-9][0-9]{0,2}$ ]] || die "invalid line count '${lines}'"
+  [[ -f log/app.log ]] || return 0
+  tail -n "${lines}" -- log/app.log | tr -cd '[:print:]\t\n' | cut -c1-300
+}
+
 main() {
   local command=${1:-}
   shift || true
@@ -158,6 +183,8 @@ main() {
     switch) cmd_switch "${1:-}" ;;
     current) cmd_current ;;
     prune) cmd_prune "$@" ;;
+    autostart) cmd_autostart "${1:-}" ;;
+    log-tail) cmd_log_tail "${1:-}" ;;
     *)
       printf 'in-volume: error: unknown command %s\n' "${command}" >&2
       exit 2

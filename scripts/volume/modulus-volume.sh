@@ -73,6 +73,13 @@
 #                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
 #   MODULUS_RELEASE          publish: the release id (the build container's id)
 #   MODULUS_RUN_CONTAINER    publish: the name of the app's run container
+#   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
+#                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
+#                            slot and switches when it passes its health check (staging.sh). With it, publish
+#                            needs MODULUS_HEALTH_PATH, MODULUS_HEALTH_STATUS, MODULUS_HEALTH_INTERVAL_MS,
+#                            MODULUS_HEALTH_TIMEOUT_MS, MODULUS_START_TIMEOUT_SECONDS, MODULUS_DRAIN_SECONDS,
+#                            MODULUS_ROUTER_CONTAINER and MODULUS_ROUTER_BACKEND (the app's backend in the router).
+#                            The serving slot is recorded in $MODULUS_ROOT/served-slot
 #   MODULUS_HEAL_TOKEN       mount: the health token to record (the probe's answer the Mount step was keyed on)
 #   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
 #                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
@@ -301,7 +308,7 @@ cmd_destroy() {
   if [[ -d "${mnt}" ]]; then
     rmdir -- "${mnt}"
   fi
-  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/served-release" "${ROOT}/health-token" "${ROOT}/.lock"
+  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/served-release" "${ROOT}/served-slot" "${ROOT}/health-token" "${ROOT}/.lock"
   unregister_volume
   if ! rmdir -- "${ROOT}" 2>/dev/null; then
     log "left ${ROOT} in place: it holds files this script did not create"

@@ -6,6 +6,8 @@
 # instant), restarts the app through `docker exec` in its run container (the standard's way of controlling an
 # app) and switches back when the new build does not start. Keyed by the release id, publish can be run again
 # at any point: a release already staged is not staged again, and one that is linked and serving is left as it is.
+# An app behind a router (MODULUS_SLOT_PORTS) has two slots instead, blue and green: a release starts in the idle
+# one beside the serving one and takes requests only once it passes its health check (publish_to_slot).
 
 cmd_prepare_build() {
   local source="${MODULUS_SOURCE:-}"
@@ -81,31 +83,30 @@ wait_for_supervisord() {
   return 1
 }
 
+# app_running SLOTS: whether the app's program (with SLOTS true, that of the serving slot) runs.
 app_running() {
-  local response
-  response=$(supervisor_call supervisor.getProcessInfo app 2>/dev/null) || return 1
+  local response program=app
+  if [[ "$1" == true ]]; then
+    program="app-$(served_slot)"
+  fi
+  response=$(supervisor_call supervisor.getProcessInfo "${program}" 2>/dev/null) || return 1
   [[ "$(tr -d '\n[:space:]' <<<"${response}")" == *"<name>statename</name><value><string>RUNNING</string>"* ]]
 }
 
-# Restart the app in its run container (supervisord's stopProcess + startProcess, which waits until the app
-# counts as started); start the container first when it is not running, restart it when its supervisord does
-# not answer. Nothing to do before the run
-# container exists: it starts whatever app links to. Returns non-zero with the reason in FAILURE when the app
-# did not start or supervisord did not answer.
-restart_app() {
-  local state response fault tries=4
+# ensure_supervisord: the run container running and its supervisord answering: starts the container when it is
+# not running, restarts it when its supervisord does not answer. Sets STATE to the container's state before
+# (absent: nothing done, there is no run container yet). Returns non-zero with the reason in FAILURE.
+ensure_supervisord() {
+  local tries=4
   FAILURE=""
-  state=$(container_state)
-  case "${state}" in
-    absent)
-      log "app '${APP}' has no run container yet (${RUN_CONTAINER}): it will start with this release"
-      return 0
-      ;;
+  STATE=$(container_state)
+  case "${STATE}" in
+    absent) return 0 ;;
     running) ;;
     *)
       # A container just started needs supervisord's start-up first.
       tries=60
-      log "the run container ${RUN_CONTAINER} of app '${APP}' is ${state}: starting it"
+      log "the run container ${RUN_CONTAINER} of app '${APP}' is ${STATE}: starting it"
       if ! docker start -- "${RUN_CONTAINER}" >/dev/null; then
         FAILURE="cannot start the run container ${RUN_CONTAINER} of app '${APP}'"
         return 1
@@ -115,7 +116,7 @@ restart_app() {
   if ! wait_for_supervisord "${tries}"; then
     # The app can remove or replace the socket (it owns /mnt/home): a restarted supervisord makes it again.
     local restarted=false
-    if [[ "${state}" == running ]]; then
+    if [[ "${STATE}" == running ]]; then
       log "supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER}: restarting the container"
       docker restart --time 10 -- "${RUN_CONTAINER}" >/dev/null && restarted=true
     fi
@@ -124,31 +125,40 @@ restart_app() {
       return 1
     fi
   fi
-  if ! response=$(supervisor_call supervisor.stopProcess app 1); then
+}
+
+# process_call METHOD PROGRAM [WAIT]: supervisord's stopProcess or startProcess; a NOT_RUNNING fault of a stop
+# counts as done. Returns non-zero with the reason in FAILURE.
+process_call() {
+  local response fault
+  if ! response=$(supervisor_call "$@"); then
     FAILURE="supervisord of app '${APP}' stopped answering"
     return 1
   fi
   fault=$(supervisor_fault "${response}")
-  if [[ -n "${fault}" && "${fault}" != NOT_RUNNING* ]]; then
-    FAILURE="cannot stop app '${APP}': ${fault}"
+  if [[ -n "${fault}" && ! ("$1" == supervisor.stopProcess && "${fault}" == NOT_RUNNING*) ]]; then
+    FAILURE="${fault}"
     return 1
   fi
-  if ! response=$(supervisor_call supervisor.startProcess app 1); then
-    FAILURE="supervisord of app '${APP}' stopped answering"
-    return 1
+}
+
+# Restart the app in its run container (supervisord's stopProcess + startProcess, which waits until the app
+# counts as started). Nothing to do before the run container exists: it starts whatever app links to. Returns
+# non-zero with the reason in FAILURE when the app did not start or supervisord did not answer.
+restart_app() {
+  ensure_supervisord || return 1
+  if [[ "${STATE}" == absent ]]; then
+    log "app '${APP}' has no run container yet (${RUN_CONTAINER}): it will start with this release"
+    return 0
   fi
-  fault=$(supervisor_fault "${response}")
-  if [[ -n "${fault}" ]]; then
-    FAILURE="the new build of app '${APP}' did not start: ${fault} (see /mnt/log/app.log)"
+  process_call supervisor.stopProcess app 1 || { FAILURE="cannot stop app '${APP}': ${FAILURE}"; return 1; }
+  if ! process_call supervisor.startProcess app 1; then
+    FAILURE="the new build of app '${APP}' did not start: ${FAILURE} (see /mnt/log/app.log)"
     return 1
   fi
   RESTARTED=1
 }
 
-# remove_leftover_builds RELEASE: deletes the app's stopped build containers other than RELEASE's. Only containers
-# this platform made (labelled org.modulus.app=<app> and org.modulus.role=build) and only stopped ones: what a
-# deploy killed during its build left behind (Terraform replaces its own build container before making a new one,
-# so at publish time no other build container of the app is in the state). Never fails the publish.
 remove_leftover_builds() {
   local release=$1 ids id
   ids=$(docker ps -a --no-trunc --filter "label=org.modulus.app=${APP}" --filter label=org.modulus.role=build \
@@ -159,6 +169,152 @@ remove_leftover_builds() {
       log "removed build container ${id:0:12} of app '${APP}', left behind by an interrupted deploy"
     fi
   done
+}
+
+served_slot_file() { printf '%s/served-slot' "${ROOT}"; }
+
+# blue or green: the slot whose program serves an app behind a router, as publish recorded it on the host (where
+# the app cannot write); blue before the first release.
+served_slot() {
+  local slot=""
+  if [[ -r "$(served_slot_file)" ]]; then
+    slot=$(head -n 1 -- "$(served_slot_file)")
+  fi
+  if [[ "${slot}" == green ]]; then printf 'green'; else printf 'blue'; fi
+}
+
+other_slot() { if [[ "$1" == blue ]]; then printf 'green'; else printf 'blue'; fi; }
+
+# The release settings of an app behind a router (ModulusApp's `release`), checked before anything is touched.
+read_release_settings() {
+  read -r -a SLOT_PORTS <<<"${MODULUS_SLOT_PORTS}"
+  if ! ((${#SLOT_PORTS[@]} == 2)) || ! valid_port "${SLOT_PORTS[0]}" || ! valid_port "${SLOT_PORTS[1]}"; then
+    fail 2 "invalid MODULUS_SLOT_PORTS '${MODULUS_SLOT_PORTS}': give the blue and the green slot's ports"
+  fi
+  HEALTH_PATH=${MODULUS_HEALTH_PATH:-/}
+  [[ "${HEALTH_PATH}" =~ ^/[A-Za-z0-9._~!\$\&\'()*+,\;=:@%/?-]*$ ]] || fail 2 "invalid MODULUS_HEALTH_PATH '${HEALTH_PATH}': give a URL path"
+  HEALTH_STATUS=${MODULUS_HEALTH_STATUS:-200}
+  [[ "${HEALTH_STATUS}" =~ ^[1-5][0-9][0-9]$ ]] || fail 2 "invalid MODULUS_HEALTH_STATUS '${HEALTH_STATUS}': give an HTTP status"
+  local name
+  for name in MODULUS_HEALTH_INTERVAL_MS MODULUS_HEALTH_TIMEOUT_MS MODULUS_START_TIMEOUT_SECONDS MODULUS_DRAIN_SECONDS; do
+    [[ "${!name:-}" =~ ^[0-9]{1,6}$ ]] || fail 2 "invalid ${name} '${!name:-}': give a whole number"
+  done
+  ROUTER_CONTAINER=${MODULUS_ROUTER_CONTAINER:-}
+  ROUTER_BACKEND=${MODULUS_ROUTER_BACKEND:-}
+  [[ "${ROUTER_CONTAINER}" =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${ROUTER_CONTAINER}'"
+  [[ "${ROUTER_BACKEND}" =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail 2 "invalid MODULUS_ROUTER_BACKEND '${ROUTER_BACKEND}'"
+}
+
+slot_port() { if [[ "$1" == blue ]]; then printf '%s' "${SLOT_PORTS[0]}"; else printf '%s' "${SLOT_PORTS[1]}"; fi; }
+
+# The status line of the slot's program ("RUNNING", "BACKOFF", "FATAL", ...), or nothing.
+slot_state() {
+  local response
+  response=$(supervisor_call supervisor.getProcessInfo "app-$1" 2>/dev/null) || return 0
+  tr -d '\n[:space:]' <<<"${response}" | sed -n 's:.*<name>statename</name><value><string>\([A-Z]*\)</string>.*:\1:p'
+}
+
+# The HTTP status the slot answers its health check with, from inside the run container ("000": no answer).
+slot_health() {
+  local code
+  code=$(docker exec -- "${RUN_CONTAINER}" curl --silent --output /dev/null --write-out '%{http_code}' --noproxy '*' \
+    --max-time "$(awk -v ms="${MODULUS_HEALTH_TIMEOUT_MS}" 'BEGIN { printf "%.3f", ms / 1000 }')" \
+    "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" 2>/dev/null) || true
+  [[ "${code}" =~ ^[0-9]{3}$ ]] || code=000
+  printf '%s' "${code}"
+}
+
+# router ARGS...: modulus-router-server in the router container (images/router).
+router() { docker exec -- "${ROUTER_CONTAINER}" modulus-router-server "$@" 2>&1; }
+
+# wait_for_router SLOT: until the router counts the slot's server UP (its own health checks, then it takes requests).
+wait_for_router() {
+  local answer deadline=$((SECONDS + 10 + 3 * (MODULUS_HEALTH_INTERVAL_MS + 999) / 1000))
+  while ((SECONDS < deadline)); do
+    answer=$(router show "${ROUTER_BACKEND}" "$1") || { FAILURE="the router ${ROUTER_CONTAINER} does not know the server ${ROUTER_BACKEND}/$1: ${answer}"; return 1; }
+    [[ "${answer}" == "UP "* ]] && return 0
+    sleep 0.2
+  done
+  FAILURE="the router ${ROUTER_CONTAINER} did not count ${ROUTER_BACKEND}/$1 up (its status: ${answer})"
+  return 1
+}
+
+# drain SLOT: the router sends the slot no new request; waits until it holds none, at most MODULUS_DRAIN_SECONDS.
+drain() {
+  local answer sessions deadline=$((SECONDS + MODULUS_DRAIN_SECONDS))
+  answer=$(router set "${ROUTER_BACKEND}" "$1" drain) || { log "could not drain ${ROUTER_BACKEND}/$1: ${answer}"; return 0; }
+  while ((SECONDS < deadline)); do
+    answer=$(router show "${ROUTER_BACKEND}" "$1") || break
+    sessions=${answer##* }
+    [[ "${sessions}" == 0 ]] && return 0
+    sleep 0.2
+  done
+  log "the ${1} slot of app '${APP}' still held requests after ${MODULUS_DRAIN_SECONDS} s of draining: stopping it"
+}
+
+# The reason a release failed, with the app's last log lines.
+with_log_tail() {
+  local tail
+  tail=$(in_volume log-tail 20 </dev/null 2>/dev/null | sed 's/^/  | /') || true
+  printf '%s; the last lines of /mnt/log/app.log:\n%s' "$1" "${tail:-  | (empty)}"
+}
+
+# start_slot SLOT: the release app links to in the slot beside the serving one, until it passes its health check.
+start_slot() {
+  local slot=$1 state code="000" deadline=$((SECONDS + MODULUS_START_TIMEOUT_SECONDS))
+  local interval
+  interval=$(awk -v ms="${MODULUS_HEALTH_INTERVAL_MS}" 'BEGIN { printf "%.3f", ms / 1000 }')
+  # A slot an interrupted publish started runs an older link target: it starts again.
+  process_call supervisor.stopProcess "app-${slot}" 1 || { FAILURE="cannot stop the ${slot} slot of app '${APP}': ${FAILURE}"; return 1; }
+  local answer
+  answer=$(router set "${ROUTER_BACKEND}" "${slot}" ready) || { FAILURE="the router ${ROUTER_CONTAINER} refused ${ROUTER_BACKEND}/${slot}: ${answer}"; return 1; }
+  process_call supervisor.startProcess "app-${slot}" 0 || { FAILURE="the ${slot} slot of app '${APP}' did not start: ${FAILURE}"; return 1; }
+  while ((SECONDS < deadline)); do
+    code=$(slot_health "${slot}")
+    [[ "${code}" == "${HEALTH_STATUS}" ]] && return 0
+    state=$(slot_state "${slot}")
+    if [[ "${state}" == FATAL || "${state}" == EXITED ]]; then
+      FAILURE="the new release of app '${APP}' exited in the ${slot} slot (supervisord: ${state}) before it passed its health check"
+      return 1
+    fi
+    sleep "${interval}"
+  done
+  FAILURE="the new release of app '${APP}' did not pass its health check within ${MODULUS_START_TIMEOUT_SECONDS} s (GET ${HEALTH_PATH} on port $(slot_port "${slot}") answered ${code}, expected ${HEALTH_STATUS})"
+  return 1
+}
+
+# publish_to_slot RELEASE ROLLBACK: the release starts in the idle slot beside the serving one; once its health
+# check passes and the router counts it up, the serving slot drains and stops. A release that fails its check
+# never takes a request: it stops, app links to ROLLBACK again and the serving slot goes on serving.
+publish_to_slot() {
+  local release=$1 rollback=$2 served next
+  ensure_supervisord || return 1
+  served=$(served_slot)
+  if [[ "${STATE}" == absent ]]; then
+    log "app '${APP}' has no run container yet (${RUN_CONTAINER}): its ${served} slot will start with this release"
+    return 0
+  fi
+  next=$(other_slot "${served}")
+  log "starting release ${release} of app '${APP}' in its ${next} slot, beside the ${served} slot"
+  if ! start_slot "${next}"; then
+    local reason=${FAILURE}
+    process_call supervisor.stopProcess "app-${next}" 1 || log "could not stop the ${next} slot of app '${APP}': ${FAILURE}"
+    router set "${ROUTER_BACKEND}" "${next}" drain >/dev/null || true
+    FAILURE=$(with_log_tail "${reason}")
+    return 1
+  fi
+  if ! wait_for_router "${next}"; then
+    local reason=${FAILURE}
+    process_call supervisor.stopProcess "app-${next}" 1 || true
+    FAILURE=${reason}
+    return 1
+  fi
+  log "release ${release} of app '${APP}' passed its health check in the ${next} slot and takes requests; draining the ${served} slot"
+  drain "${served}"
+  process_call supervisor.stopProcess "app-${served}" 1 || log "could not stop the ${served} slot of app '${APP}': ${FAILURE}"
+  printf '%s\n' "${next}" | write_atomically "$(served_slot_file)" 0600
+  in_volume autostart "${next}" </dev/null || log "could not make the ${next} slot the one supervisord starts with the container"
+  RESTARTED=1
 }
 
 served_file() { printf '%s/served-release' "${ROOT}"; }
@@ -175,6 +331,11 @@ cmd_publish() {
     fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
   [[ "${RUN_CONTAINER}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
     fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
+  local slots=false
+  if [[ -n "${MODULUS_SLOT_PORTS:-}" ]]; then
+    read_release_settings
+    slots=true
+  fi
   require_image publish
   lock
   require_mounted
@@ -183,7 +344,7 @@ cmd_publish() {
   previous=$(in_volume switch "${release}" </dev/null) || fail 1 "cannot point app/ of app '${APP}' at release ${release}"
   rollback=${previous}
   if [[ "${previous}" == "${release}" ]]; then
-    if [[ "$(served_release)" == "${release}" ]] && [[ "$(container_state)" == running ]] && app_running; then
+    if [[ "$(served_release)" == "${release}" ]] && [[ "$(container_state)" == running ]] && app_running "${slots}"; then
       log "release ${release} of app '${APP}' is published and running: nothing to do"
       remove_leftover_builds "${release}"
       return 0
@@ -192,7 +353,16 @@ cmd_publish() {
     rollback=$(served_release)
   fi
   RESTARTED=0
-  if ! restart_app; then
+  if [[ "${slots}" == true ]]; then
+    if ! publish_to_slot "${release}" "${rollback}"; then
+      local reason=${FAILURE}
+      if [[ -n "${rollback}" && "${rollback}" != "${release}" ]] && in_volume switch "${rollback}" </dev/null >/dev/null; then
+        fail 1 "${reason}
+app/ is back on release ${rollback}, which goes on serving; the new one stays in .releases/${release}"
+      fi
+      fail 1 "${reason}"
+    fi
+  elif ! restart_app; then
     local reason=${FAILURE}
     if [[ -n "${rollback}" && "${rollback}" != "${release}" ]] && in_volume switch "${rollback}" </dev/null >/dev/null; then
       restart_app || log "the previous build of app '${APP}' did not start again either: ${FAILURE}"
