@@ -1,6 +1,7 @@
 /**
  * Turns `terraform show -json <planfile>` into a Markdown summary for pull-request review: a table of creates,
- * updates, replaces and destroys, with any replace or destroy of an app volume flagged at the top.
+ * updates, replaces and destroys, with any replace or destroy of an app volume flagged at the top, and the new
+ * release of each app whose build changes, with the release it replaces.
  */
 
 /** The parts of Terraform's JSON plan format (format_version 1.x) this summary reads. */
@@ -96,6 +97,29 @@ export function followUpReplacements(plan: TerraformPlan, images: readonly Repla
   return found;
 }
 
+/** A new release of an app: its build's Publish step replaced. */
+export interface PlannedRelease {
+  /** The app's construct (the address before `_Build_Publish_`). */
+  app: string;
+  /** The release that serves now (the build container id the step was keyed on). */
+  serving: string;
+  /** The new release's id, or undefined while it is known only after apply (a new build). */
+  next?: string;
+}
+
+/** The releases a plan makes: each app's Publish step (triggers `volume` and `build`) replaced for a new build. */
+export function plannedReleases(plan: TerraformPlan): PlannedRelease[] {
+  const releases: PlannedRelease[] = [];
+  for (const change of plan.resource_changes ?? []) {
+    const match = /^(?:.*\.)?null_resource\.(.+)_Build_Publish_[0-9A-F]{8}$/.exec(change.address);
+    const serving = change.change.before?.triggers?.build;
+    if (!match || classify(change.change.actions) !== 'replace' || typeof serving !== 'string') continue;
+    const next = change.change.after?.triggers?.build;
+    releases.push({ app: match[1], serving, next: typeof next === 'string' ? next : undefined });
+  }
+  return releases.sort((a, b) => a.app.localeCompare(b.app));
+}
+
 /** `upstreamImages`: images other stacks' plans replace, whose containers here are counted as replaced too. */
 export function summarizePlan(stack: string, plan: TerraformPlan, upstreamImages: readonly ReplacedImage[] = []): string {
   const byAction = new Map<Action, ResourceChange[]>(ACTIONS.map((action) => [action, []]));
@@ -117,6 +141,15 @@ export function summarizePlan(stack: string, plan: TerraformPlan, upstreamImages
   lines.push('| action | count |', '| --- | ---: |');
   for (const action of ACTIONS) lines.push(`| ${action} | ${byAction.get(action)!.length} |`);
   lines.push('');
+  const releases = plannedReleases(plan);
+  if (releases.length > 0) {
+    lines.push('Releases (behind a router a release starts beside the one that serves and takes over once healthy; without one the app restarts in place):', '');
+    for (const release of releases) {
+      const next = release.next ? `release \`${release.next.slice(0, 12)}\`` : 'a new build (its id known after apply)';
+      lines.push(`- \`${release.app}\`: ${next} replaces release \`${release.serving.slice(0, 12)}\`, which serves now`);
+    }
+    lines.push('');
+  }
   const total = ACTIONS.reduce((sum, action) => sum + byAction.get(action)!.length, 0);
   if (total === 0) {
     lines.push('No changes: the infrastructure matches the configuration.', '');

@@ -780,7 +780,8 @@ describe('one cdktf deploy', () => {
           // "app-blue RUNNING app-green STOPPED": each program's name and state.
           // (supervisorctl's exit status is 3 while a program is stopped.)
           const status = docker('exec', container('node'), 'supervisorctl', 'status').stdout;
-          slots.push([...status.matchAll(/^(app-(?:blue|green))\s+([A-Z]+)/gm)].map((match) => `${match[1]} ${match[2]}`).join(' '));
+          // A slot counts as started 10 s after it started (startsecs): STARTING is running too.
+          slots.push([...status.matchAll(/^(app-(?:blue|green))\s+([A-Z]+)/gm)].map((match) => `${match[1]} ${match[2].replace('STARTING', 'RUNNING')}`).join(' '));
         }
         await sleep(1000);
       } finally {

@@ -24,6 +24,36 @@ const image = (address: string, actions: string[]) => ({
   change: { actions, before: null, after: { name: address } },
 });
 
+describe('summarizePlan: releases', () => {
+  const publish = (app: string, before: string, after: string | null) => ({
+    address: `null_resource.${app}_Build_Publish_1A2B3C4D`,
+    type: 'null_resource',
+    change: { actions: ['delete', 'create'], before: { triggers: { volume: 'v', build: before } }, after: { triggers: after === null ? null : { volume: 'v', build: after } } },
+  });
+
+  it('names each app whose build changes, the release that serves and the one that replaces it', () => {
+    const summary = summarizePlan('apps', {
+      resource_changes: [
+        publish('sample-node', 'aaaaaaaaaaaa1111', null),
+        publish('shop', 'bbbbbbbbbbbb2222', 'cccccccccccc3333'),
+        { address: 'null_resource.shop_Build_Input_1A2B3C4D', type: 'null_resource', change: { actions: ['delete', 'create'], before: { triggers: { build: 'x' } }, after: null } },
+        { ...publish('idle', 'dddddddddddd', 'dddddddddddd'), change: { ...publish('idle', 'd', 'd').change, actions: ['no-op'] } },
+      ],
+    });
+    expect(summary).toContain(
+      [
+        'Releases (behind a router a release starts beside the one that serves and takes over once healthy; without one the app restarts in place):',
+        '',
+        '- `sample-node`: a new build (its id known after apply) replaces release `aaaaaaaaaaaa`, which serves now',
+        '- `shop`: release `cccccccccccc` replaces release `bbbbbbbbbbbb`, which serves now',
+        '',
+      ].join('\n'),
+    );
+    expect(summary).not.toContain('idle');
+    expect(summarizePlan('apps', { resource_changes: [] })).not.toContain('Releases');
+  });
+});
+
 describe('summarizePlan', () => {
   it('classifies Terraform action lists', () => {
     expect(classify(['create'])).toBe('create');
