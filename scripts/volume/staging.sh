@@ -127,6 +127,15 @@ ensure_supervisord() {
   fi
 }
 
+# knows_program NAME: whether the run container's supervisord has the program. It has not when supervisor.conf
+# changed between one program and two slots (a router added or removed): this apply replaces the container after
+# the publish step (its config label changes), and the new one starts the release app links to.
+knows_program() {
+  local response
+  response=$(supervisor_call supervisor.getProcessInfo "$1" 2>/dev/null) || return 0
+  [[ "$(supervisor_fault "${response}")" != BAD_NAME* ]]
+}
+
 # process_call METHOD PROGRAM [WAIT]: supervisord's stopProcess or startProcess; a NOT_RUNNING fault of a stop
 # counts as done. Returns non-zero with the reason in FAILURE.
 process_call() {
@@ -149,6 +158,10 @@ restart_app() {
   ensure_supervisord || return 1
   if [[ "${STATE}" == absent ]]; then
     log "app '${APP}' has no run container yet (${RUN_CONTAINER}): it will start with this release"
+    return 0
+  fi
+  if ! knows_program app; then
+    log "the run container ${RUN_CONTAINER} of app '${APP}' has the two slots of an app behind a router: it is replaced after this step, and starts this release"
     return 0
   fi
   process_call supervisor.stopProcess app 1 || { FAILURE="cannot stop app '${APP}': ${FAILURE}"; return 1; }
@@ -292,6 +305,10 @@ publish_to_slot() {
   served=$(served_slot)
   if [[ "${STATE}" == absent ]]; then
     log "app '${APP}' has no run container yet (${RUN_CONTAINER}): its ${served} slot will start with this release"
+    return 0
+  fi
+  if ! knows_program "app-${served}"; then
+    log "the run container ${RUN_CONTAINER} of app '${APP}' predates its two slots: it is replaced after this step, and its ${served} slot starts this release"
     return 0
   fi
   next=$(other_slot "${served}")
