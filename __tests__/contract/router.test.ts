@@ -19,6 +19,8 @@ jest.setTimeout(300_000);
 const HTTP_PORT = 18970;
 const HTTPS_PORT = 18971;
 const APPS = { alpha: 18972, beta: 18973 } as const;
+/** alpha's second slot (health-gated releases). */
+const ALPHA_GREEN = 18974;
 const DOMAIN = 'apps.modulus.test';
 // Not the construct's name: a deployment's router may run on the same engine.
 const CONTAINER = 'modulus-router-contract';
@@ -30,7 +32,7 @@ let certificate = '';
 let privateKey = '';
 
 /** The routes the construct renders for the two apps (with or without TLS, beta in maintenance or not). */
-function renderedRoutes(options: { tls?: boolean; betaMaintenance?: string; betaPort?: number } = {}): string {
+function renderedRoutes(options: { tls?: boolean; betaMaintenance?: string; betaPort?: number; alphaSlots?: boolean } = {}): string {
   const stack = new TerraformStack(Testing.app(), 'test');
   new DockerProvider(stack, 'docker', {});
   const token = Lazy.stringValue({ produce: () => 'from a sensitive variable' });
@@ -41,7 +43,8 @@ function renderedRoutes(options: { tls?: boolean; betaMaintenance?: string; beta
     httpPort: HTTP_PORT,
     ...(options.tls ? { httpsPort: HTTPS_PORT, tls: { certificate: token, privateKey: token } } : {}),
   });
-  router.addRoute(stack, 'alpha', { ip: '127.0.0.1', port: APPS.alpha });
+  const release = { standby: { ip: '127.0.0.1', port: ALPHA_GREEN }, healthCheckPath: '/', healthyStatus: 200, intervalMillis: 200, timeoutMillis: 1000 };
+  router.addRoute(stack, 'alpha', { ip: '127.0.0.1', port: APPS.alpha }, { release: options.alphaSlots ? release : undefined });
   router.addRoute(stack, 'beta', { ip: '127.0.0.1', port: options.betaPort ?? APPS.beta }, { maintenance: options.betaMaintenance });
   const json = JSON.parse(Testing.synth(stack));
   const routes = Object.entries<any>(json.resource.null_resource).find(([key]) => key.startsWith('Router_Routes_'))![1];
@@ -227,5 +230,52 @@ describe('the router image', () => {
   it('never restarted: one container start, one HAProxy master', () => {
     expect(docker(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', CONTAINER]).trim()).toBe('0 true');
     expect(docker(['exec', CONTAINER, 'sh', '-c', 'printf "show proc\\n" | socat - UNIX-CONNECT:/run/modulus-router/master.sock']).match(/master\s+(\d+)/)![1]).toBe('7');
+  });
+});
+
+describe('the router image: switching an app between its two slots (health-gated releases)', () => {
+  const server = (args: string[]) => dockerRun(['exec', CONTAINER, 'modulus-router-server', ...args]);
+  const show = (slot: string) => server(['show', 'app-alpha', slot]).stdout.trim();
+  const until = async (what: () => boolean) => {
+    for (let tries = 0; tries < 100 && !what(); tries++) await sleep(100);
+    return what();
+  };
+  let green: ChildProcess | undefined;
+
+  afterAll(() => green?.kill());
+
+  it('health-checks both slots and sends requests only to the one that passes', async () => {
+    expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
+    expect(await until(() => show('blue') === 'UP 0' && show('green') === 'DOWN 0')).toBe(true);
+    for (let i = 0; i < 5; i++) expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha\n' });
+  });
+
+  it('a new slot takes requests once up, the old one drains: no failed request', async () => {
+    const probing = probe('alpha');
+    await sleep(500);
+    const dir = path.join(work, 'alpha-green');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'index.html'), 'this is alpha, release 2\n');
+    green = spawn('python3', ['-m', 'http.server', String(ALPHA_GREEN), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
+    expect(server(['set', 'app-alpha', 'green', 'ready'])).toMatchObject({ status: 0 });
+    expect(await until(() => show('green').startsWith('UP '))).toBe(true);
+    expect(server(['set', 'app-alpha', 'blue', 'drain'])).toMatchObject({ status: 0 });
+    expect(show('blue')).toMatch(/^DRAIN \d+$/);
+    // The old slot stops: the router sends it nothing in drain, and a request that raced the stop is retried.
+    servers[0].kill();
+    await sleep(1000);
+    const answers = Array.from({ length: 5 }, () => curl('alpha'));
+    const statuses = await probing.stop();
+    expect(answers).toEqual(Array(5).fill({ status: 200, body: 'this is alpha, release 2\n' }));
+    console.log(`router: ${statuses.length} probes of alpha every 100 ms across a switch of its slots, ${statuses.filter((s) => s !== 200).length} failed`);
+    expect(statuses.length).toBeGreaterThan(10);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+
+  it('refuses a server or backend it does not have, and bad states', () => {
+    expect(server(['show', 'app-alpha', 'purple'])).toMatchObject({ status: 1, stderr: expect.stringContaining('the router has no server app-alpha/purple') });
+    expect(server(['set', 'app-nosuch', 'blue', 'ready'])).toMatchObject({ status: 1, stderr: expect.stringContaining('set server app-nosuch/blue state ready:') });
+    expect(server(['set', 'app-alpha', 'blue', 'maint'])).toMatchObject({ status: 2 });
+    expect(server(['show', 'App;x', 'blue'])).toMatchObject({ status: 2, stderr: expect.stringContaining("invalid backend 'App;x'") });
   });
 });
