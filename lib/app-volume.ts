@@ -2,21 +2,15 @@ import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { ITerraformDependable, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import {
-  secretStepValues,
-  supervisorValueProblem,
-  templateValue,
-  validateAppName,
-  validateEnvNames,
-  validateVolumeRoot,
-  validateSizeMiB,
-  volumeScriptHash,
-} from './private/app-runtime';
+import { volumeScriptHash } from './private/host-files';
+import { validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
+import { supervisorValueProblem } from './private/supervisor';
+import { secretStepValues, templateValue } from './private/terraform-values';
 import { privateKeyPreconditions, probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
-import { HIDDEN, invalid, requireLiteral, validateEnum } from './private/validation';
+import { HIDDEN, invalid, validateEnum } from './private/validation';
 
 /** Where an app volume's blocks live. */
 export enum VolumeBackend {
@@ -221,10 +215,7 @@ export class AppVolume extends Construct {
         ['lvm.volumeGroup', lvm.volumeGroup],
         ['lvm.thinPool', lvm.thinPool],
       ] as const) {
-        requireLiteral(this, field, value);
-        if (typeof value !== 'string' || !/^[A-Za-z0-9_.+-]+$/.test(value) || value.startsWith('-')) {
-          throw invalid(this, field, value, `use an LVM name: letters, digits, '_', '.', '+' and '-', not starting with '-'`);
-        }
+        validateLvmName(this, field, value);
       }
       vg = lvm.volumeGroup;
       pool = lvm.thinPool;

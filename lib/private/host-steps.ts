@@ -33,7 +33,8 @@
 import { DefaultTokenResolver, Fn, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
-import { ENV_NAME_PATTERN, volumeScriptPath } from './app-runtime';
+import { volumeScriptPath } from './host-files';
+import { hostPattern } from './host-rules';
 import { HostKey, hostKeyLines, terraformHostKey } from './host-keys';
 import { invalid } from './validation';
 
@@ -309,7 +310,7 @@ function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean)
   if (!/^[a-z][a-z-]*$/.test(spec.command)) throw invalid(scope, 'command', spec.command, 'give a script command: lowercase letters and -');
   const names = [...Object.keys(spec.environment), ...(spec.uploads ?? []).map((upload) => upload.env)];
   for (const name of names) {
-    if (!ENV_NAME_PATTERN.test(name)) throw invalid(scope, 'environment name', name, "use letters, digits and '_', not starting with a digit");
+    if (!hostPattern('ENV_NAME_PATTERN').test(name)) throw invalid(scope, 'environment name', name, "use letters, digits and '_', not starting with a digit");
     // remote-step.sh (root on the host) exports only the scripts' own variables.
     if (remote && !/^MODULUS_[A-Za-z0-9_]+$/.test(name)) throw invalid(scope, 'environment name', name, 'give a MODULUS_* variable: remote-step.sh exports only those');
   }
