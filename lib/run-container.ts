@@ -13,7 +13,7 @@ import { MOP_USER } from './private/mop-user';
 import { dockerEnv } from './private/terraform-values';
 import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
-import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
+import { invalid, invalidSetting, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 
 /** Docker restart policies of a run container. */
@@ -202,7 +202,7 @@ export interface RunContainerProps extends RunContainerOptions {
 /** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
 export function runContainerName(app: string): string {
   if (!hostPattern('APP_NAME_PATTERN').test(app)) {
-    throw new Error(`invalid app name '${app}': use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters`);
+    throw invalidSetting('app name', app, "use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters");
   }
   return `modulus-app-${app}`;
 }
