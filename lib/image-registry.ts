@@ -9,7 +9,7 @@ import { ModulusImage } from './modulus-image';
 import { HIDDEN, invalid, validateEnum } from './private/validation';
 
 /**
- * Multi-host images (issue 13): the hierarchy is built once on a build host, pushed to a registry, and every run
+ * Multi-host images: the hierarchy is built once on a build host, pushed to a registry, and every run
  * host pulls the exact digest (`name@sha256:…`), so all hosts run byte-identical images.
  *
  *   const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true });
