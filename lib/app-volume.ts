@@ -2,21 +2,15 @@ import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { ITerraformDependable, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import {
-  secretStepValues,
-  supervisorValueProblem,
-  templateValue,
-  validateAppName,
-  validateEnvNames,
-  validateVolumeRoot,
-  validateSizeMiB,
-  volumeScriptHash,
-} from './private/app-runtime';
+import { volumeScriptHash } from './private/host-files';
+import { validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
+import { supervisorValueProblem } from './private/supervisor';
+import { secretStepValues, templateValue } from './private/terraform-values';
 import { privateKeyPreconditions, probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
-import { HIDDEN, invalid, requireLiteral, validateEnum } from './private/validation';
+import { HIDDEN, invalid, validateEnum } from './private/validation';
 
 /** Where an app volume's blocks live. */
 export enum VolumeBackend {
@@ -125,6 +119,20 @@ export interface AppVolumeProps extends AppVolumeOptions {
   readonly secretEnvironment?: Record<string, string>;
 }
 
+/** @internal One volume-script command run as a step of the volume (AppVolume._scriptStep). */
+export interface VolumeScriptStep {
+  /** The modulus-volume.sh command, e.g. 'publish'. */
+  readonly command: string;
+  /** What runs the step again when it changes (the volume's id is added). */
+  readonly triggers: Record<string, string>;
+  /** MODULUS_* variables on top of the volume's own. */
+  readonly environment: Record<string, string>;
+  /** @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+  /** Files the step reads, uploaded first to a remote host. @default [] */
+  readonly uploads?: StepUpload[];
+}
+
 /** Default host folder of all app volumes. */
 export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
 
@@ -221,10 +229,7 @@ export class AppVolume extends Construct {
         ['lvm.volumeGroup', lvm.volumeGroup],
         ['lvm.thinPool', lvm.thinPool],
       ] as const) {
-        requireLiteral(this, field, value);
-        if (typeof value !== 'string' || !/^[A-Za-z0-9_.+-]+$/.test(value) || value.startsWith('-')) {
-          throw invalid(this, field, value, `use an LVM name: letters, digits, '_', '.', '+' and '-', not starting with '-'`);
-        }
+        validateLvmName(this, field, value);
       }
       vg = lvm.volumeGroup;
       pool = lvm.thinPool;
@@ -364,31 +369,24 @@ export class AppVolume extends Construct {
    * exists) whenever its triggers change. Used by BuildJob for prepare-build (uploading the source) and publish.
    * @internal
    */
-  public _scriptStep(
-    scope: Construct,
-    id: string,
-    command: string,
-    triggers: Record<string, string>,
-    environment: Record<string, string>,
-    dependsOn: ITerraformDependable[] = [],
-    uploads: StepUpload[] = [],
-  ): NullResource {
+  public _scriptStep(scope: Construct, id: string, step: VolumeScriptStep): NullResource {
     const { provisioners } = stepProvisioners(this, this.access, {
       script: 'modulus-volume.sh',
-      command,
-      environment: { ...this.stepEnv, ...environment },
-      uploads,
+      command: step.command,
+      environment: { ...this.stepEnv, ...step.environment },
+      uploads: step.uploads ?? [],
     });
+    const dependsOn = step.dependsOn ?? [];
     return new NullResource(scope, id, {
       provider: nullProvider(this),
-      triggers: { volume: this.volumeId, ...triggers },
+      triggers: { volume: this.volumeId, ...step.triggers },
       dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
       provisioners,
     });
   }
 
   private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {
-    return this._scriptStep(this, id, command, triggers, environment);
+    return this._scriptStep(this, id, { command, triggers, environment });
   }
 }
 

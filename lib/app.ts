@@ -5,7 +5,7 @@ import { DockerHost } from './docker-host';
 import { ImageHierarchy } from './image-hierarchy';
 import { PushedHierarchy } from './image-registry';
 import { NetworkMode } from './network-mode';
-import { validateAppName, validateLanguage } from './private/app-runtime';
+import { validateAppName, validateLanguage } from './private/names';
 import { invalid } from './private/validation';
 import { releaseSettings } from './private/release';
 import { ReleaseOptions } from './release';

@@ -8,7 +8,10 @@ import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import { hashDirectory } from './content-hash';
 import { NetworkMode } from './network-mode';
-import { MOP_USER, dockerEnv, escapeTemplate, secretStepValues, validateContainerProps, validateEnvNames } from './private/app-runtime';
+import { validateContainerProps } from './private/container-props';
+import { MOP_USER } from './private/mop-user';
+import { validateEnvNames } from './private/names';
+import { dockerEnv, escapeTemplate, secretStepValues } from './private/terraform-values';
 import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { runContainerName } from './run-container';
@@ -229,9 +232,13 @@ export class BuildJob extends Construct {
     const inputTriggers = { source_sha256: this.sourceHash, image: props.image, ...secretValues.triggers };
     const inputEnv = { MODULUS_BUILD_SECRET_NAMES: Object.keys(secrets).sort().join(' '), ...secretValues.environment };
     // The source reaches the volume's host: as it is locally, uploaded over SSH to a remote host.
-    const input = volume._scriptStep(this, 'Input', 'prepare-build', inputTriggers, inputEnv, volume.ready, [
-      { source: asset.path, env: 'MODULUS_SOURCE' },
-    ]);
+    const input = volume._scriptStep(this, 'Input', {
+      command: 'prepare-build',
+      triggers: inputTriggers,
+      environment: inputEnv,
+      dependsOn: volume.ready,
+      uploads: [{ source: asset.path, env: 'MODULUS_SOURCE' }],
+    });
 
     this.containerName = buildContainerName(volume.appName);
     const lines = `split("\\n", trimspace(self.container_logs == null ? "" : self.container_logs))`;
@@ -305,14 +312,12 @@ export class BuildJob extends Construct {
     });
 
     this.node.defaultChild = this.resource;
-    this.published = volume._scriptStep(
-      this,
-      'Publish',
-      'publish',
-      { build: this.resource.id },
-      { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
-      [this.resource, ...(props._release?.dependsOn ?? [])],
-    );
+    this.published = volume._scriptStep(this, 'Publish', {
+      command: 'publish',
+      triggers: { build: this.resource.id },
+      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
+      dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
+    });
   }
 }
 

@@ -8,8 +8,9 @@ import { AssetType, Fn, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
 import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
-import { validateVolumeRoot } from './private/app-runtime';
+import { validateVolumeRoot } from './private/names';
 import { HostKey, parseHostKeys } from './private/host-keys';
+import { hostPattern } from './private/host-rules';
 import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
 import { externalProvider } from './private/providers';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
@@ -234,10 +235,10 @@ export class DockerHost extends Construct {
 
   private validateProvisioning(access: SshProvisioning): SshAccess {
     for (const field of ['user', 'address'] as const) requireLiteral(this, `provisioning.${field}`, access[field]);
-    if (typeof access.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(access.user)) {
+    if (typeof access.user !== 'string' || !hostPattern('SSH_USER_PATTERN').test(access.user)) {
       throw invalid(this, 'provisioning.user', access.user, "give a user name (lowercase letters, digits, '_' and '-'), e.g. 'root'");
     }
-    if (typeof access.address !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(access.address)) {
+    if (typeof access.address !== 'string' || !hostPattern('SSH_ADDRESS_PATTERN').test(access.address)) {
       throw invalid(this, 'provisioning.address', access.address, 'give a host name or an IP address');
     }
     const port = validateInteger(this, 'provisioning.port', access.port ?? 22, 1, 65535);

@@ -1,7 +1,7 @@
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { DockerProvider, DockerProviderRegistryAuth } from '@cdktf/provider-docker/lib/provider';
 import { RegistryImage } from '@cdktf/provider-docker/lib/registry-image';
-import { TerraformProvider, Token } from 'cdktf';
+import { TerraformProvider, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { isValidRepository } from './docker-reference';
 import { ImageHierarchy } from './image-hierarchy';
@@ -9,7 +9,7 @@ import { ModulusImage } from './modulus-image';
 import { HIDDEN, invalid, validateEnum } from './private/validation';
 
 /**
- * Multi-host images (issue 13): the hierarchy is built once on a build host, pushed to a registry, and every run
+ * Multi-host images: the hierarchy is built once on a build host, pushed to a registry, and every run
  * host pulls the exact digest (`name@sha256:…`), so all hosts run byte-identical images.
  *
  *   const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true });
@@ -287,9 +287,11 @@ export class PushedHierarchy extends Construct {
 
 /**
  * Throws when `provider` is a DockerProvider whose registry_auth certainly lacks `registry` (an entry given as a
- * token cannot be checked and passes).
+ * token cannot be checked and passes). No provider: the resource gets the stack's default docker provider (the
+ * one without an alias), which is checked then.
  */
-function checkRegistryAuth(scope: Construct, provider: TerraformProvider | undefined, registry: ImageRegistry): void {
+function checkRegistryAuth(scope: Construct, given: TerraformProvider | undefined, registry: ImageRegistry): void {
+  const provider = given ?? TerraformStack.of(scope).node.children.find((child) => child instanceof DockerProvider && child.alias === undefined);
   if (!(provider instanceof DockerProvider)) return;
   const auth = provider.registryAuth;
   if (auth !== undefined && !Array.isArray(auth)) return;

@@ -6,17 +6,14 @@ import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
 import { NetworkMode } from './network-mode';
-import {
-  APP_NAME_PATTERN,
-  MOP_USER,
-  dockerEnv,
-  processLimitRange,
-  validateContainerProps,
-  volumeScriptHash,
-} from './private/app-runtime';
+import { validateContainerProps } from './private/container-props';
+import { volumeScriptHash } from './private/host-files';
+import { hostPattern, processLimitRange } from './private/host-rules';
+import { MOP_USER } from './private/mop-user';
+import { dockerEnv } from './private/terraform-values';
 import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
-import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
+import { invalid, invalidSetting, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 
 /** Docker restart policies of a run container. */
@@ -204,8 +201,8 @@ export interface RunContainerProps extends RunContainerOptions {
 
 /** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
 export function runContainerName(app: string): string {
-  if (!APP_NAME_PATTERN.test(app)) {
-    throw new Error(`invalid app name '${app}': use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters`);
+  if (!hostPattern('APP_NAME_PATTERN').test(app)) {
+    throw invalidSetting('app name', app, "use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters");
   }
   return `modulus-app-${app}`;
 }

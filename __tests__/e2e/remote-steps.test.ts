@@ -7,7 +7,7 @@ import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { App as CdktfApp, Fn, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
 import { destroyProvisioners, hostKeyCheck, privateKeyPreconditions, probeProgram, SshAccess, stepProvisioners, StepUpload } from '../../lib/private/host-steps';
 import { parseHostKeys } from '../../lib/private/host-keys';
-import { escapeTemplate } from '../../lib/private/app-runtime';
+import { escapeTemplate } from '../../lib/private/terraform-values';
 import { externalProvider, nullProvider } from '../../lib/private/providers';
 import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
 import { ROOT_IMAGE, startTestbed, Testbed } from './support/testbed';

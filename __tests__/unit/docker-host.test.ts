@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -7,6 +8,7 @@ import { DockerHost, DockerHostProps } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { errorMessage, sourceFolder } from './support/app-runtime';
+import { tempDir } from './support/temp';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
 /** What a token looks like to the construct (the validation cases need no stack of their own for it). */
@@ -172,9 +174,44 @@ describe('DockerHost: apps on two hosts', () => {
     });
   });
 
-  it('keeps the private key and the registry password out of the synthesized JSON (variables only)', () => {
-    expect(raw).not.toMatch(/PRIVATE KEY/);
+  it('keeps the private key and the registry password in sensitive variables', () => {
     expect(json.variable.ssh_private_key_b.sensitive).toBe(true);
     expect(json.variable.registry_password.sensitive).toBe(true);
+  });
+});
+
+describe('DockerHost: a real private key and password stay out of everything synthesized', () => {
+  // As a deploy has them: the variables' values in TF_VAR_*, the engine's key in the file its sshOptions name.
+  const dir = tempDir('modulus-secrets-');
+  const keyFile = path.join(dir, 'id_b');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', keyFile], { stdio: 'ignore' });
+  const KEY = fs.readFileSync(keyFile, 'utf8');
+  const PASSWORD = `pw-${path.basename(dir)}`;
+  const secrets = [KEY.split('\n')[1], PASSWORD];
+  const leaks = (text: string) => secrets.filter((secret) => text.includes(secret)).length + (/PRIVATE KEY/.test(text) ? 1 : 0);
+  const saved = { ...process.env };
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('writes neither into cdktf.out (stack JSON and assets)', () => {
+    process.env.TF_VAR_ssh_private_key_b = KEY;
+    process.env.TF_VAR_registry_password = PASSWORD;
+    const { stack, pushed, b } = platform({ sshOptions: ['-i', keyFile, '-o', 'StrictHostKeyChecking=yes'] });
+    app(stack, 'docs', 'static', b, pushed);
+    const outdir = Testing.fullSynth(stack);
+    const files = fs.readdirSync(outdir, { recursive: true, encoding: 'utf8' }).map((file) => path.join(outdir, file)).filter((file) => fs.statSync(file).isFile());
+    expect(files.some((file) => file.endsWith('cdk.tf.json'))).toBe(true);
+    expect(files.filter((file) => leaks(fs.readFileSync(file, 'utf8')) > 0)).toEqual([]);
+  });
+
+  it('refuses them as text, never repeating them', () => {
+    const literalKey = () => platform({ provisioning: { user: 'root', address: '127.0.0.1', privateKey: KEY, hostKeys: HOST_KEY } });
+    const literalPassword = () => new ImageRegistry(new TerraformStack(Testing.app(), 'test'), 'Registry', { address: '127.0.0.1:5000', username: 'ci', password: PASSWORD });
+    for (const make of [literalKey, literalPassword]) {
+      const message = errorMessage(make);
+      expect(message).toMatch(/invalid (provisioning\.privateKey|password) \(value hidden\): give/);
+      expect(leaks(message)).toBe(0);
+    }
   });
 });

@@ -2,26 +2,14 @@
  * Host keys as operators have them (lib/private/host-keys.ts, through DockerHost's provisioning.hostKeys): the
  * output of ssh-keyscan, with real keys made by ssh-keygen.
  */
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
 import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { DockerHost } from '../../lib/docker-host';
 import { hostKeyLines, parseHostKeys, terraformHostKey } from '../../lib/private/host-keys';
 import { errorMessage } from './support/app-runtime';
-import { tempDir } from './support/temp';
+import { publicKeys } from './support/ssh-keys';
 
 /** A public key of each type, `TYPE BASE64`. */
-const KEYS: Record<string, string> = (() => {
-  const dir = tempDir('modulus-host-keys-');
-  const made: Record<string, string> = {};
-  for (const [name, args] of Object.entries({ ed25519: ['-t', 'ed25519'], ecdsa: ['-t', 'ecdsa', '-b', '256'], ecdsa384: ['-t', 'ecdsa', '-b', '384'], rsa: ['-t', 'rsa', '-b', '2048'] })) {
-    const file = path.join(dir, name);
-    execFileSync('ssh-keygen', ['-q', ...args, '-N', '', '-C', '', '-f', file], { stdio: 'ignore' });
-    made[name] = fs.readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-  }
-  return made;
-})();
+const KEYS: Record<string, string> = publicKeys();
 
 /** What `ssh-keyscan -p 2222 127.0.0.1` prints for a stock sshd (comments on stderr, kept here as people paste them). */
 const KEYSCAN = [

@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { DockerHost } from '../../lib/docker-host';
-import { forbiddenRoots, validateVolumeRoot } from '../../lib/private/app-runtime';
+import { forbiddenRoots } from '../../lib/private/host-rules';
+import { validateVolumeRoot } from '../../lib/private/names';
 import { errorMessage } from './support/app-runtime';
 import { REPO_ROOT } from './support/checkout';
 import { tempDir } from './support/temp';
@@ -214,7 +215,7 @@ describe('check_root: the host folders on the way to the root', () => {
   it('fails (exit 1) rather than pass any root when forbidden-roots is missing, empty or malformed', () => {
     const copy = (list?: string) => {
       const dir = tempDir('modulus-roots-scripts-');
-      for (const file of ['messages.sh', 'roots.sh']) fs.copyFileSync(path.join(SCRIPTS, file), path.join(dir, file));
+      for (const file of ['messages.sh', 'rules.env', 'roots.sh']) fs.copyFileSync(path.join(SCRIPTS, file), path.join(dir, file));
       if (list !== undefined) fs.writeFileSync(path.join(dir, 'forbidden-roots'), list);
       return dir;
     };

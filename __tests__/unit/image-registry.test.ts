@@ -3,6 +3,7 @@ import { Testing, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, ImageRegistryProps, PulledImage, PushedHierarchy, PushedImage, RegistryProtocol } from '../../lib/image-registry';
 import { ModulusImage } from '../../lib/modulus-image';
+import { ImagesStack } from '../../stacks/images-stack';
 import { makeImagesDirectory } from './support/fixtures';
 
 const ADDRESS = '127.0.0.1:5000';
@@ -195,6 +196,19 @@ describe('PushedImage and PulledImage: validation', () => {
       "stack/on-none: invalid provider (construct stack/none): give a provider whose registryAuth has an entry for '127.0.0.1:5000'",
     );
     expect(new PulledImage(stack, 'on-a', { image: pushed, provider: a }).reference).toContain('@');
+  });
+
+  it("checks the stack's default provider when the image has none (the images stack's path), and the ImagesStack gives it the registry", () => {
+    const { stack, registry } = stackWith();
+    const dir = makeImagesDirectory(['leaf']);
+    const image = new ModulusImage(stack, 'leaf', { repository: `${ADDRESS}/modulus/leaf`, directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
+    const defaultProvider = new DockerProvider(stack, 'docker', {});
+    expect(() => new PushedImage(stack, 'pushed', { registry, image })).toThrow("stack/pushed: invalid provider (construct stack/docker): give a provider whose registryAuth has an entry for '127.0.0.1:5000'");
+    defaultProvider.registryAuth = [registry.registryAuth()];
+    expect(new PushedImage(stack, 'pushed-ok', { registry, image }).resource.provider).toBeUndefined();
+
+    const images = new ImagesStack(Testing.app(), 'images', { registry: { address: ADDRESS, username: 'ci', protocol: RegistryProtocol.HTTP } });
+    expect(images.pushed?.names.length).toBeGreaterThan(0);
   });
 
   it('pulls a literal reference only when it is pinned by a sha256 digest', () => {

@@ -1,4 +1,6 @@
+import * as fs from 'fs';
 import * as path from 'path';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { ModulusApp, ModulusAppProps } from '../../lib/app';
@@ -6,17 +8,21 @@ import { AppVolume, AppVolumeProps } from '../../lib/app-volume';
 import { BuildJob, BuildJobProps } from '../../lib/build-job';
 import { ContainerSecurityPolicy } from '../../lib/container-policy';
 import { DockerHost } from '../../lib/docker-host';
+import { ImageRegistry, PulledImage, PushedHierarchy, PushedImage } from '../../lib/image-registry';
 import { ImageHierarchy, ImageHierarchyProps } from '../../lib/image-hierarchy';
 import { ModulusImage, ModulusImageProps } from '../../lib/modulus-image';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
+import { ModulusRouter } from '../../lib/router';
 import { RunContainer, RunContainerProps } from '../../lib/run-container';
+import * as validation from '../../lib/private/validation';
 import { stateBackendFromEnvironment } from '../../lib/state-backend';
 import { errorMessage, sourceFolder } from './support/app-runtime';
 
 /**
  * Every validation error of every construct has one form: `<construct path>: invalid <field> <value>: <what is
- * allowed>`, the value shown as given (strings quoted) unless it may be secret. One row per check, across all
- * constructs, so a new check written in another form fails here.
+ * allowed>`, the value shown as given (strings quoted) unless it may be secret. The sites are found in the
+ * sources: every `throw` in lib/ and stacks/ must build its error with invalid()/invalidSetting() (or be one of
+ * the few package errors below), and every construct class must have a row here whose error comes from it.
  */
 const IMAGES = path.resolve(__dirname, '../../images');
 const stack = () => new TerraformStack(Testing.app(), 'test');
@@ -40,6 +46,17 @@ const image = (props: Partial<ModulusImageProps>) =>
   new ModulusImage(stack(), 'Img', { repository: 'modulus/base', directory: path.join(IMAGES, 'base'), parent: 'debian:bookworm-slim', ...props });
 const hierarchy = (props: ImageHierarchyProps) => new ImageHierarchy(stack(), 'Tree', props);
 const modulusStack = (props: ModulusStackProps) => new ModulusStack(new App(), 'images', props);
+const registry = (scope: Construct = stack()) => new ImageRegistry(scope, 'Registry', { address: '127.0.0.1:5000' });
+const pushedImage = () => {
+  const scope = stack();
+  return new PushedImage(scope, 'Push', { registry: registry(scope), image: image({ repository: 'elsewhere.example.com/base' }) });
+};
+const pulledImage = () => new PulledImage(stack(), 'Pull', { image: 'registry.example.com/base:latest', provider: new DockerProvider(stack(), 'docker', {}) });
+const pushedHierarchy = () => {
+  const scope = stack();
+  const reg = registry(scope);
+  return new PushedHierarchy(scope, 'Pushed', { registry: reg, hierarchy: new ImageHierarchy(scope, 'Tree', { repositoryPrefix: reg.repositoryPrefix('modulus/') }) }).image('run-cobol');
+};
 
 const CASES: Array<[string, () => unknown, string, string, string]> = [
   // [what, make, construct path, field, value as shown]
@@ -77,6 +94,12 @@ const CASES: Array<[string, () => unknown, string, string, string]> = [
   ['duplicate image', () => hierarchy({ additionalImages: [{ name: 'base' }] }), 'test/Tree', 'image name', "'base'"],
   ['unknown parent', () => hierarchy({ additionalImages: [{ name: 'run-python', parent: 'run-bas' }] }), 'test/Tree', 'images[run-python].parent', "'run-bas'"],
   ['image lookup', () => hierarchy({}).image('run-cobol'), 'test/Tree', 'image name', "'run-cobol'"],
+  ['host name', () => new DockerHost(stack(), 'Host', { hostName: 'Edge', engine: 'unix:///var/run/docker.sock' }), 'test/Host', 'hostName', "'Edge'"],
+  ['registry address', () => new ImageRegistry(stack(), 'Registry', { address: 'https://r.example.com' }), 'test/Registry', 'address', "'https://r.example.com'"],
+  ['pushed image', pushedImage, 'test/Push', 'image', "'elsewhere.example.com/base:latest'"],
+  ['pulled image', pulledImage, 'test/Pull', 'image', "'registry.example.com/base:latest'"],
+  ['pushed image lookup', pushedHierarchy, 'test/Pushed', 'image name', "'run-cobol'"],
+  ['router domain', () => new ModulusRouter(stack(), 'Router', { domain: 'Shop.Example' }), 'test/Router', 'domain', "'Shop.Example'"],
   ['docker host', () => modulusStack({ dockerHost: 'localhost:2375' }), 'images', 'dockerHost', "'localhost:2375'"],
   ['state path', () => modulusStack({ statePath: '/abs/state' }), 'images', 'statePath', "'/abs/state'"],
   ['state backend', () => modulusStack({ backend: { type: 's3' } as any }), 'images', 'backend', '{"type":"s3"}'],
@@ -85,12 +108,53 @@ const CASES: Array<[string, () => unknown, string, string, string]> = [
   ['policy rule', () => ContainerSecurityPolicy.exempt(stack(), 'a good reason', ['no-root' as any]), 'test', 'ContainerSecurityPolicy exemption rule', "'no-root'"],
 ];
 
+const LIB = path.resolve(__dirname, '../../lib');
+/** Errors that are not about a value a user gave: a broken package, a rethrow, the synth's list of the errors above. */
+const PACKAGE_ERRORS = [/^return new Error\(`(\$\{scope.node.path\}: )?invalid \$\{/, /new Error\(`modulus-images: /, /^throw error;$/, /new Error\(`\$\{stackName\}: \$\{errors.length\} error/];
+
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('one form for every validation error: <construct path>: invalid <field> <value>: <what is allowed>', () => {
   it.each(CASES)('%s', (_what, make, constructPath, field, value) => {
     const message = errorMessage(make);
     expect(message).toMatch(new RegExp(`^${escape(`${constructPath}: invalid ${field} ${value}: `)}\\S.{10,}$`, 's'));
+  });
+
+  it('has a row for every construct class of lib/, its error coming from an instance of that class', () => {
+    const classes = fs
+      .readdirSync(LIB)
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => [...fs.readFileSync(path.join(LIB, file), 'utf8').matchAll(/^export class (\w+) extends (Construct|TerraformStack)\b/gm)].map((match) => match[1]));
+    expect(classes.length).toBeGreaterThan(10);
+    const seen = new Set<string>();
+    const spy = jest.spyOn(validation, 'invalid');
+    try {
+      for (const [, make] of CASES) {
+        spy.mockClear();
+        errorMessage(make);
+        for (const [scope] of spy.mock.calls) seen.add(scope.constructor.name);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(classes.filter((name) => !seen.has(name))).toEqual([]);
+  });
+
+  it('finds no error built another way in lib/ or stacks/: every throw is invalid(), invalidSetting() or a listed package error', () => {
+    const sources = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+        const file = path.join(dir, entry.name);
+        return entry.isDirectory() ? sources(file) : entry.name.endsWith('.ts') ? [file] : [];
+      });
+    const others = [...sources(LIB), ...sources(path.join(LIB, '../stacks'))].flatMap((file) =>
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line, index) => ({ where: `${path.relative(path.join(LIB, '..'), file)}:${index + 1}`, line: line.trim() }))
+        .filter(({ line }) => /^(if \(.*\) )?throw |[^*] new Error\(/.test(line) && !/throw (invalid|invalidSetting)\(/.test(line))
+        .filter(({ line }) => !PACKAGE_ERRORS.some((allowed) => allowed.test(line))),
+    );
+    expect(others).toEqual([]);
   });
 
   it('names the fix for enum choices by the enum member', () => {

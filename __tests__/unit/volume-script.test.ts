@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
-import { validateSizeMiB } from '../../lib/private/app-runtime';
+import { validateSizeMiB } from '../../lib/private/names';
 import { writeSourceArchive } from '../../lib/private/source-archive';
 import { tempDir } from './support/temp';
 

@@ -6,6 +6,7 @@
  * file of every key, which negotiates a type it knows).
  */
 import { IConstruct } from 'constructs';
+import { hostPattern, hostRule } from './host-rules';
 import { invalid, requireLiteral } from './validation';
 
 export interface HostKey {
@@ -16,10 +17,12 @@ export interface HostKey {
 }
 
 /**
- * The host key types every client here can check, in the order Terraform 1.5's SSH client (golang.org/x/crypto
- * v0.1.0, `supportedHostKeyAlgos`) asks for them: a server that has several shows it the first of these it has.
+ * The host key types every client here can check (HOST_KEY_TYPES of scripts/volume/rules.env), in the order
+ * Terraform 1.5's SSH client asks for them: a server that has several shows it the first of these it has.
  */
-export const HOST_KEY_TYPES = ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'ssh-ed25519'] as const;
+export function hostKeyTypes(): readonly string[] {
+  return hostRule('HOST_KEY_TYPES').split(' ');
+}
 
 const KEYSCAN_EXAMPLE = "the output of `ssh-keyscan -p <port> <address>`, e.g. '[b.example.com]:22 ssh-ed25519 AAAAC3Nza...'";
 
@@ -39,9 +42,9 @@ export function parseHostKeys(scope: IConstruct, field: string, text: string): H
     if (words[0].startsWith('@')) throw invalid(scope, where, line, `give plain host keys, not a ${words[0]} line`);
     // `type base64 [comment]`, or `host type base64 [comment]` as ssh-keyscan and known_hosts write it.
     const [type, base64] = isKeyType(words[0]) ? words : words.slice(1);
-    if (type === 'ssh-dss') throw invalid(scope, where, type, `OpenSSH no longer accepts DSA host keys: give the host's ${HOST_KEY_TYPES.join(', ')} keys`);
-    if (!(HOST_KEY_TYPES as readonly string[]).includes(type ?? '')) {
-      throw invalid(scope, where, line, `give '[host]:port TYPE BASE64' or 'TYPE BASE64' lines with TYPE one of ${HOST_KEY_TYPES.join(', ')} (${KEYSCAN_EXAMPLE})`);
+    if (type === 'ssh-dss') throw invalid(scope, where, type, `OpenSSH no longer accepts DSA host keys: give the host's ${hostKeyTypes().join(', ')} keys`);
+    if (!hostKeyTypes().includes(type ?? '')) {
+      throw invalid(scope, where, line, `give '[host]:port TYPE BASE64' or 'TYPE BASE64' lines with TYPE one of ${hostKeyTypes().join(', ')} (${KEYSCAN_EXAMPLE})`);
     }
     if (!base64 || blobType(base64) !== type) throw invalid(scope, where, line, `the key is not a well-formed ${type} key: copy the line again from ${KEYSCAN_EXAMPLE}`);
     if (keys.some((key) => key.type === type)) throw invalid(scope, where, line, `give one key per type: ${type} is there twice`);
@@ -63,7 +66,7 @@ export function hostKeyLines(keys: readonly HostKey[]): string {
 }
 
 function typeRank(type: string): number {
-  return (HOST_KEY_TYPES as readonly string[]).indexOf(type);
+  return hostKeyTypes().indexOf(type);
 }
 
 function isKeyType(word: string): boolean {
@@ -72,7 +75,7 @@ function isKeyType(word: string): boolean {
 
 /** The type a public key blob names in its first field (a uint32 length and that many bytes). */
 function blobType(base64: string): string | undefined {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) return undefined;
+  if (!hostPattern('HOST_KEY_BASE64_PATTERN').test(base64) || base64.length % 4 !== 0) return undefined;
   const blob = Buffer.from(base64, 'base64');
   if (blob.length < 4) return undefined;
   const length = blob.readUInt32BE(0);

@@ -1,7 +1,7 @@
 /**
  * How one host step (a `null_resource` running scripts/volume/modulus-volume.sh or modulus-process-limit.sh)
- * reaches its Docker host: local-exec on the Terraform machine (today's shape, unchanged), or SSH to another
- * host (issue 13): a `remote-exec` makes a private staging folder, `file` provisioners upload the scripts asset
+ * reaches its Docker host: local-exec on the Terraform machine (a `unix://` engine), or SSH to another
+ * host: a `remote-exec` makes a private staging folder, `file` provisioners upload the scripts asset
  * (and any folder the step needs, e.g. an app's source), a `file` provisioner writes the values into an env
  * file in that folder (each value base64-encoded by Terraform, so any bytes survive; sensitive values keep the
  * file's content sensitive), and a last `remote-exec` runs scripts/volume/remote-step.sh, which reads the env
@@ -10,8 +10,8 @@
  * command line, in Terraform's uploaded inline script, or in `ps` on the host.
  *
  * Pure functions: they return config pieces for a `NullResource` (and a `DataExternal` probe); the constructs
- * decide the triggers, dependencies and ids. Not exported from lib/index.ts. `access` undefined gives exactly
- * today's local-exec shape. Example (AppVolume-like; `ssh` may be undefined):
+ * decide the triggers, dependencies and ids. Not exported from lib/index.ts. `access` undefined gives the
+ * local-exec steps. Example (AppVolume-like; `ssh` may be undefined):
  *
  *   const create = stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'create',
  *     environment: { ...identityEnv, MODULUS_SIZE_MIB: '2048' }, resourceId: !!ssh });
@@ -33,7 +33,8 @@
 import { DefaultTokenResolver, Fn, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
-import { ENV_NAME_PATTERN, volumeScriptPath } from './app-runtime';
+import { volumeScriptPath } from './host-files';
+import { hostPattern } from './host-rules';
 import { HostKey, hostKeyLines, terraformHostKey } from './host-keys';
 import { invalid } from './validation';
 
@@ -103,8 +104,8 @@ export interface StepSpec {
   readonly uploads?: StepUpload[];
   /**
    * Pass the resource's own id as MODULUS_RESOURCE_ID (modulus-volume.sh create records it; destroy leaves a
-   * volume a newer resource took over). Remote steps always pass it; locally it is off by default, which keeps
-   * today's shape. For destroyProvisioners of a remote host it also asks for create_before_destroy (the
+   * volume a newer resource took over). Remote steps always pass it; locally it is off by default. For
+   * destroyProvisioners of a remote host it also asks for create_before_destroy (the
    * Volume); leave it off for steps whose destroy must run before the new create (e.g. ProcessLimit's remove).
    * @default false
    */
@@ -149,7 +150,7 @@ export const STAGING_PREFIX = `${STAGING_PARENT}/${STAGING_NAME}`;
 
 /**
  * The provisioners of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
- * environment (access undefined: exactly today's shape), or the remote sequence over SSH.
+ * environment (access undefined), or the remote sequence over SSH.
  */
 export function stepProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): StepPieces {
   validateEnvironment(scope, spec, access !== undefined);
@@ -209,7 +210,7 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
 }
 
 /**
- * Query and program of the volume's `data "external"` probe: local (today's) or over SSH, through the engine's own
+ * Query and program of the volume's `data "external"` probe: local or over SSH, through the engine's own
  * SSH connection when there is one (no key in the query), else with the provisioning key.
  */
 export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
@@ -309,7 +310,7 @@ function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean)
   if (!/^[a-z][a-z-]*$/.test(spec.command)) throw invalid(scope, 'command', spec.command, 'give a script command: lowercase letters and -');
   const names = [...Object.keys(spec.environment), ...(spec.uploads ?? []).map((upload) => upload.env)];
   for (const name of names) {
-    if (!ENV_NAME_PATTERN.test(name)) throw invalid(scope, 'environment name', name, "use letters, digits and '_', not starting with a digit");
+    if (!hostPattern('ENV_NAME_PATTERN').test(name)) throw invalid(scope, 'environment name', name, "use letters, digits and '_', not starting with a digit");
     // remote-step.sh (root on the host) exports only the scripts' own variables.
     if (remote && !/^MODULUS_[A-Za-z0-9_]+$/.test(name)) throw invalid(scope, 'environment name', name, 'give a MODULUS_* variable: remote-step.sh exports only those');
   }

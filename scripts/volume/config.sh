@@ -52,7 +52,7 @@ render_config() {
     names=()
   fi
   for name in "${names[@]}"; do
-    [[ "${name}" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || fail 2 "invalid environment variable name '${name}'"
+    [[ "${name}" =~ ${ENV_NAME_PATTERN} ]] || fail 2 "invalid environment variable name '${name}'"
     var="MODULUS_${kinds[${name}]}_${name}"
     [[ -n "${!var+set}" ]] || fail 2 "${var} is not set"
     value=${!var}

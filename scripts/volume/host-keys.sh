@@ -21,7 +21,8 @@ source "${HERE}/messages.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
 
-readonly TERRAFORM_HOST_KEY_ORDER=(ecdsa-sha2-nistp256 ecdsa-sha2-nistp384 ecdsa-sha2-nistp521 ssh-rsa ssh-ed25519)
+read -r -a TERRAFORM_HOST_KEY_ORDER <<<"${HOST_KEY_TYPES}"
+readonly TERRAFORM_HOST_KEY_ORDER
 
 fingerprint() {
   ssh-keygen -l -f - <<<"$1" 2>/dev/null | awk '{ print $2 }'
@@ -37,9 +38,9 @@ main() {
   [[ -n "${name}" ]] || fail 2 "the query has no host_name"
   local where="'${name}' (${user}@${address}:${port})"
   [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid address"
-  [[ "${port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid port"
+  valid_ssh_port "${port}" || fail 2 "Docker host ${where}: invalid port"
   keys=$(query_text "${query}" host_keys) || fail 2 "Docker host ${where}: invalid host_keys"
-  [[ "${keys}" =~ ${HOST_KEY_LINES_PATTERN} ]] || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
+  valid_host_key_lines "${keys}" || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
 
   # One connection per key type, in Terraform's order, stopping at the first the server has (usually one
   # connection: a stock sshd limits unauthenticated connections, MaxStartups 10:30:100).

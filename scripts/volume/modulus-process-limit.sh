@@ -38,10 +38,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/messages.sh"
 # shellcheck source-path=SCRIPTDIR source=limits.env
 source "$(dirname "${BASH_SOURCE[0]}")/limits.env"
 readonly MIN_PIDS_MAX MAX_PIDS_MAX
+# APP_NAME_PATTERN, shared with the constructs.
+# shellcheck source-path=SCRIPTDIR source=rules.env
+source "$(dirname "${BASH_SOURCE[0]}")/rules.env"
 
 validate_app() {
   APP="${MODULUS_APP:-}"
-  [[ "${APP}" =~ ^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$ ]] ||
+  [[ "${APP}" =~ ${APP_NAME_PATTERN} ]] ||
     fail 2 "invalid MODULUS_APP '${APP}': use a lowercase letter, then letters, digits or '-', ending in a letter or digit, at most 40 characters"
 }
 

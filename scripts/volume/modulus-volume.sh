@@ -44,13 +44,13 @@
 # removes the unit with the last one.
 #
 # Files: this entry point (input, lock, the commands' order of steps) sources messages.sh (log, fail),
-# limits.env (size limits), device.sh (the block device: loopfile or lvm-thin), container.sh (running
+# limits.env (size limits), rules.env (names and paths), device.sh (the block device: loopfile or lvm-thin), container.sh (running
 # in-volume.sh as mop in a container that sees only the volume: root never touches a path inside it),
 # layout.sh (the folders inside the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish),
 # query.sh (the probe's query, shared with remote-probe.sh) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
-#   MODULUS_APP              app name (required): [a-z], then [a-z0-9-], ending in [a-z0-9], at most 40
+#   MODULUS_APP              app name (required): APP_NAME_PATTERN of rules.env
 #   MODULUS_BACKEND          loopfile (default) | lvm-thin
 #   MODULUS_ROOT             host folder of the volume (default /var/lib/modulus/volumes/$MODULUS_APP):
 #                              loopfile: $MODULUS_ROOT/volume.img (sparse file holding an ext4 file system)
@@ -99,12 +99,15 @@ readonly MOP_GID=444
 # shellcheck source-path=SCRIPTDIR source=limits.env
 source "$(dirname "${BASH_SOURCE[0]}")/limits.env"
 readonly MIN_SIZE_MIB MAX_SIZE_MIB
+# APP_NAME_PATTERN, LVM_NAME_PATTERN, HOST_PATH_PATTERN and ENV_NAME_PATTERN, shared with the constructs.
+# shellcheck source-path=SCRIPTDIR source=rules.env
+source "$(dirname "${BASH_SOURCE[0]}")/rules.env"
 readonly REGISTRY="${MODULUS_REGISTRY:-/etc/modulus}/volumes"
 readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -143,15 +146,15 @@ fi
 
 validate_common() {
   [[ -n "${APP}" ]] || fail 2 "MODULUS_APP is required"
-  [[ "${APP}" =~ ^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$ ]] ||
+  [[ "${APP}" =~ ${APP_NAME_PATTERN} ]] ||
     fail 2 "invalid app name '${APP}': use a lowercase letter, then letters, digits or '-', ending in a letter or digit, at most 40 characters"
   ROOT="${MODULUS_ROOT:-/var/lib/modulus/volumes/${APP}}"
   check_root "${ROOT}"
   case "${BACKEND}" in
     loopfile) ;;
     lvm-thin)
-      [[ "${VG}" =~ ^[A-Za-z0-9_.+-]+$ ]] || fail 2 "lvm-thin needs MODULUS_LVM_VG (a volume group name), got '${VG}'"
-      [[ "${POOL}" =~ ^[A-Za-z0-9_.+-]+$ ]] || fail 2 "lvm-thin needs MODULUS_LVM_POOL (a thin pool name), got '${POOL}'"
+      [[ "${VG}" =~ ${LVM_NAME_PATTERN} ]] || fail 2 "lvm-thin needs MODULUS_LVM_VG (a volume group name), got '${VG}'"
+      [[ "${POOL}" =~ ${LVM_NAME_PATTERN} ]] || fail 2 "lvm-thin needs MODULUS_LVM_POOL (a thin pool name), got '${POOL}'"
       ;;
     *) fail 2 "unknown MODULUS_BACKEND '${BACKEND}': use loopfile or lvm-thin" ;;
   esac

@@ -2,11 +2,26 @@
 # Sourced by modulus-volume.sh (probe), remote-probe.sh and host-keys.sh: reading Terraform's external data
 # source query.
 
-# What an SSH address, port and the pinned host keys ("TYPE BASE64" lines) may be, in the SSH steps' queries.
-# shellcheck disable=SC2034 # used by the scripts that source this file
-readonly SSH_ADDRESS_PATTERN='^[A-Za-z0-9][A-Za-z0-9.:-]*$' SSH_PORT_PATTERN='^[1-9][0-9]{0,4}$'
-# shellcheck disable=SC2034
-readonly HOST_KEY_LINES_PATTERN=$'^([a-z0-9-]+ [A-Za-z0-9+/=]+(\n|$))+$'
+# What an SSH user, address, port and the pinned host keys may be in the SSH steps' queries: the rules of the
+# constructs (DockerHost), shared through rules.env.
+# shellcheck source-path=SCRIPTDIR source=rules.env
+source "$(dirname "${BASH_SOURCE[0]}")/rules.env"
+
+valid_ssh_port() { [[ "$1" =~ ${SSH_PORT_PATTERN} ]] && (($1 <= 65535)); }
+
+# The pinned host keys: one or more "TYPE BASE64" lines, TYPE one of HOST_KEY_TYPES.
+valid_host_key_lines() {
+  local line type blob
+  local -a types=()
+  read -r -a types <<<"${HOST_KEY_TYPES}"
+  [[ -n "$1" ]] || return 1
+  while IFS= read -r line; do
+    [[ "${line}" =~ ^([^ ]+)\ ([^ ]+)$ ]] || return 1
+    type=${BASH_REMATCH[1]}
+    blob=${BASH_REMATCH[2]}
+    [[ " ${types[*]} " == *" ${type} "* && "${blob}" =~ ${HOST_KEY_BASE64_PATTERN} ]] || return 1
+  done <<<"$1"
+}
 
 # The string value of KEY in a flat JSON object without escapes in the values it reads.
 query_value() {

@@ -52,7 +52,7 @@ write_bundle() {
   printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s"}\n' \
     "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
     "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${bundle}/query.json"
-  cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/forbidden-roots" "${bundle}/"
+  cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/rules.env" "${HERE}/forbidden-roots" "${bundle}/"
 }
 
 # ssh_transport "key": the provisioning key in a 0600 file of folder $2, checked; sets OPTIONS.
@@ -89,11 +89,11 @@ main() {
   transport=$(query_value "${query}" ssh_transport)
   [[ -n "${name}" ]] || fail 2 "the query has no ssh_host_name"
   local where="'${name}' (${user}@${address}:${port})"
-  [[ "${user}" =~ ^[a-z_][a-z0-9_-]*$ ]] || fail 2 "Docker host ${where}: invalid ssh_user"
+  [[ "${user}" =~ ${SSH_USER_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_user"
   [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_address"
-  [[ "${port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_port"
+  valid_ssh_port "${port}" || fail 2 "Docker host ${where}: invalid ssh_port"
   keys=$(query_text "${query}" ssh_host_keys) || fail 2 "Docker host ${where}: invalid ssh_host_keys"
-  [[ "${keys}" =~ ${HOST_KEY_LINES_PATTERN} ]] || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
+  valid_host_key_lines "${keys}" || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
 
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/modulus-probe.XXXXXX")
@@ -110,7 +110,7 @@ main() {
       ssh_address=$(query_value "${query}" ssh_engine_address)
       ssh_port=$(query_value "${query}" ssh_engine_port)
       [[ "${ssh_address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
-      [[ "${ssh_port}" =~ ${SSH_PORT_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_port"
+      valid_ssh_port "${ssh_port}" || fail 2 "Docker host ${where}: invalid ssh_engine_port"
       where="'${name}' (${user}@${ssh_address}:${ssh_port})"
       local text
       text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"

@@ -3,6 +3,10 @@
 # in it as root. Needs fail (messages.sh). The folders no root may be, lie inside or hold are listed in
 # forbidden-roots, next to this file, which the constructs read too (validateVolumeRoot).
 
+# HOST_PATH_PATTERN, shared with the constructs (validateHostPath).
+# shellcheck source-path=SCRIPTDIR source=rules.env
+source "$(dirname "${BASH_SOURCE[0]}")/rules.env"
+
 # The help text of every refusal: what a volume root may be.
 readonly ROOT_ALLOWED="use a folder of its own such as /var/lib/modulus/volumes"
 
@@ -16,7 +20,7 @@ check_root() {
   local root=$1
   local LC_ALL=C
   local bad="invalid MODULUS_ROOT '${root}'"
-  if [[ ! "${root}" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ || "${root}" == *//* ]]; then
+  if [[ ! "${root}" =~ ${HOST_PATH_PATTERN} || "${root}" == *//* ]]; then
     fail 2 "${bad}: use an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' components, empty components or a trailing '/'"
   fi
   case "${root}/" in

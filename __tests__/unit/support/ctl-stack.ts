@@ -1,5 +1,5 @@
 /**
- * A synthesized apps stack with run containers on several Docker hosts, the shape issue 13 produces: one
+ * A synthesized apps stack with run containers on several Docker hosts: one
  * kreuzwerker/docker provider per host (the default one un-aliased), each run container naming its provider.
  * Built with the real cdktf App and provider classes and synthesized to `<outdir>/stacks/apps/cdk.tf.json`.
  */
