@@ -92,6 +92,9 @@ describe('the packed package', () => {
 
   it('has a version, peer dependencies its dev setup satisfies, and an exports map of the entry alone', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    expect(manifest.repository).toEqual({ type: 'git', url: 'git+https://github.com/modulus-images/modulus-images.git' });
+    expect(manifest.homepage).toBe('https://github.com/modulus-images/modulus-images#readme');
+    expect(manifest.bugs).toEqual({ url: 'https://github.com/modulus-images/modulus-images/issues' });
     const changelog = fs.readFileSync(path.join(installed, 'CHANGELOG.md'), 'utf8');
     expect(changelog).toContain(`## ${manifest.version}\n`);
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['cdktf', 'constructs']);
