@@ -1,14 +1,16 @@
+#!/usr/bin/env node
 /**
  * Controls a deployed app the way the platform did: `docker exec` into its run container and drive
  * supervisorctl through the run image's `modulus-app` (the socket is mop's, and `docker exec` runs as the
  * container's user, mop). For an app behind a router, status says which slot serves and its release.
  *
- *   npm run ctl -- <app> status|start|stop|restart|tail
+ *   modulus-ctl <app> status|start|stop|restart|tail      (the package's binary, in a cdktf project's folder)
+ *   npm run ctl -- <app> status|start|stop|restart|tail   (in this repository)
  *
  * The engine is the one the app's run container (`modulus-app-<app>`) is deployed to: ctl reads the synthesized
- * apps stack (MODULUS_CTL_STACK, default cdktf.out/stacks/apps/cdk.tf.json), finds the `docker_container` of
- * that name, and resolves its `provider` ("docker.<alias>", or none for the default) to that docker provider's
- * `host`: unix:// and tcp:// become `docker -H <host>` (tcp with `cert_path` or `*_material` adds --tlsverify
+ * stack (MODULUS_CTL_STACK; unset, the stack of cdktf.out/manifest.json that has the app's run container, else
+ * cdktf.out/stacks/apps/cdk.tf.json), finds the `docker_container` of that name, and resolves its `provider`
+ * ("docker.<alias>", or none for the default) to that docker provider's `host`: unix:// and tcp:// become `docker -H <host>` (tcp with `cert_path` or `*_material` adds --tlsverify
  * and the certificates; material is written to a private 0700 folder, never put on the command line), ssh://
  * becomes `docker -H ssh://...` with the provider's `ssh_opts` added by a private `ssh` wrapper first on PATH
  * (the docker CLI's ssh connection helper runs `ssh` from PATH and has no option for them). Without the stack
@@ -26,13 +28,16 @@ import { runContainerName } from '../lib/run-container';
 export const CTL_ACTIONS = ['status', 'start', 'stop', 'restart', 'tail'] as const;
 export type CtlAction = (typeof CTL_ACTIONS)[number];
 
-/** The synthesized apps stack ctl reads unless MODULUS_CTL_STACK names another file. */
+/** The synthesized apps stack ctl reads unless MODULUS_CTL_STACK names another file or another stack has the app. */
 export const DEFAULT_CTL_STACK = 'cdktf.out/stacks/apps/cdk.tf.json';
+
+/** The cdktf manifest that lists the synthesized stacks. */
+export const CTL_MANIFEST = 'cdktf.out/manifest.json';
 
 /** The host schemes ctl can reach (the kreuzwerker provider's, but npipe://). */
 export const CTL_HOST_SCHEMES = ['unix://', 'tcp://', 'ssh://'] as const;
 
-const USAGE = `usage: npm run ctl -- <app> ${CTL_ACTIONS.join('|')}`;
+const USAGE = `usage: modulus-ctl <app> ${CTL_ACTIONS.join('|')}`;
 
 /** A file main() writes under the private folder before running the command (0600, or 0700 for the wrapper). */
 export interface CtlFile {
@@ -207,6 +212,31 @@ export function ctlCommand(app: string, action: string): string[] {
   return ctlInvocation(app, action, undefined).argv;
 }
 
+/**
+ * The synthesized stack file ctl reads for `app` in `project` (the folder of cdktf.out; ctl: the working folder):
+ * MODULUS_CTL_STACK when set; else the one stack listed in cdktf.out/manifest.json whose configuration has the
+ * app's run container (a project's stacks need not be named `apps`); else DEFAULT_CTL_STACK. Throws when
+ * several stacks have it.
+ */
+export function ctlStackFile(app: string, environment: NodeJS.ProcessEnv, project = '.'): string {
+  if (environment.MODULUS_CTL_STACK) return environment.MODULUS_CTL_STACK;
+  const container = runContainerName(app);
+  const manifestFile = path.join(project, CTL_MANIFEST);
+  const manifest = readCtlStack(manifestFile);
+  const stacks = isObject(manifest) && isObject(manifest.stacks) ? Object.values(manifest.stacks) : [];
+  const files = stacks
+    .map((stack) => (isObject(stack) && typeof stack.synthesizedStackPath === 'string' ? path.join(path.dirname(manifestFile), stack.synthesizedStackPath) : undefined))
+    .filter((file): file is string => file !== undefined)
+    .filter((file) => {
+      const stack = readCtlStack(file);
+      return isObject(stack) && runContainers(stack, container).length > 0;
+    });
+  if (files.length > 1) {
+    throw new Error(`app '${app}': ${files.length} stacks in ${CTL_MANIFEST} have a run container named ${container} (${[...files].sort().join(', ')}): set MODULUS_CTL_STACK to one`);
+  }
+  return files[0] ?? path.join(project, DEFAULT_CTL_STACK);
+}
+
 /** The apps stack's parsed JSON, or undefined when the file does not exist. */
 export function readCtlStack(file: string): unknown {
   let text: string;
@@ -242,7 +272,6 @@ export function main(argv: string[], environment: NodeJS.ProcessEnv = process.en
     process.stderr.write(`${USAGE}\n`);
     return argv.includes('-h') || argv.includes('--help') ? 0 : 2;
   }
-  const stackFile = environment.MODULUS_CTL_STACK || DEFAULT_CTL_STACK;
   const searchPath = environment.PATH ?? '/usr/bin:/bin';
   const privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-ctl-'));
   const ignore = () => undefined;
@@ -250,7 +279,9 @@ export function main(argv: string[], environment: NodeJS.ProcessEnv = process.en
   try {
     fs.chmodSync(privateDir, 0o700);
     let invocation: CtlInvocation;
+    let stackFile: string;
     try {
+      stackFile = ctlStackFile(argv[0], environment);
       invocation = ctlInvocation(argv[0], argv[1], readCtlStack(stackFile), { privateDir, path: searchPath, ssh: findOnPath('ssh', searchPath), stackDir: path.dirname(stackFile) });
     } catch (error) {
       process.stderr.write(`ctl: ${(error as Error).message}\n`);

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -5,8 +6,9 @@ import { combineSummaries, planComment, ReplacedImage, replacedImages, StackSumm
 import { orderStacks } from './stack-order';
 
 /**
- * `npm run plan`: synthesizes, plans every stack with Terraform against its real state and the real Docker
- * engine(s), read-only (`-lock=false`: a plan never writes state, and never waits for a deploy), and writes
+ * `modulus-plan` (the package's binary) or `npm run plan` (in this repository), in a cdktf project's folder:
+ * synthesizes (`npx cdktf synth`: the project's cdktf CLI), plans every stack with Terraform against its real
+ * state and the real Docker engine(s), read-only (`-lock=false`: a plan never writes state, and never waits for a deploy), and writes
  * plan/<stack>.md (one stack's summary), plan/summary.md (all of them), plan/plan.txt (the full plan text) and
  * plan/comment.md (what the pull-request workflow posts: the summary, then the full plan folded and cut to fit a
  * GitHub comment). Needs terraform on PATH with its providers reachable (source scripts/toolchain/env.sh offline)
@@ -14,7 +16,8 @@ import { orderStacks } from './stack-order';
  * line naming the stack), except a plan of a stack whose upstream stacks were never applied, which is reported in
  * its summary.
  */
-const root = path.join(__dirname, '..');
+// The project: the folder it runs in (npm runs scripts in the package's folder).
+const root = process.cwd();
 const outdir = path.join(root, 'cdktf.out');
 const reportDir = path.join(root, 'plan');
 

@@ -75,7 +75,7 @@ describe('a Terraform run killed mid-way fails the command, naming the stack', (
       path.join(dir, 'cdktf.json'),
       JSON.stringify({ language: 'typescript', app: 'node main.js', projectId: 'terraform-exit', sendCrashReports: 'false', terraformProviders: [] }),
     );
-    // scripts/plan.ts plans the project it sits in (its parent folder): a copy of it, with what it imports.
+    // scripts/plan.ts plans the project it runs in (its working folder): a copy of it, with what it imports.
     fs.mkdirSync(path.join(dir, 'scripts'));
     for (const file of ['plan.ts', 'plan-summary.ts', 'stack-order.ts']) {
       fs.copyFileSync(path.join(REPO_ROOT, 'scripts', file), path.join(dir, 'scripts', file));

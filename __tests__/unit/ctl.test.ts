@@ -1,7 +1,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CTL_ACTIONS, ctlCommand, ctlInvocation, CtlInvocation, DEFAULT_CTL_STACK, main, readCtlStack } from '../../scripts/ctl';
+import { App, TerraformStack } from 'cdktf';
+import { Container } from '@cdktf/provider-docker/lib/container';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { CTL_ACTIONS, ctlCommand, ctlInvocation, CtlInvocation, ctlStackFile, DEFAULT_CTL_STACK, main, readCtlStack } from '../../scripts/ctl';
 import { synthCtlStack } from './support/ctl-stack';
 import { tempDir } from './support/temp';
 
@@ -30,7 +33,7 @@ describe('npm run ctl', () => {
   });
 
   it('refuses unknown actions and invalid app names with usage (exit 2), without running anything', () => {
-    expect(() => ctlCommand('shop', 'reload')).toThrow("unknown action 'reload': usage: npm run ctl -- <app> status|start|stop|restart|tail");
+    expect(() => ctlCommand('shop', 'reload')).toThrow("unknown action 'reload': usage: modulus-ctl <app> status|start|stop|restart|tail");
     expect(() => ctlCommand('Shop;rm', 'status')).toThrow("invalid app name 'Shop;rm'");
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
@@ -48,7 +51,7 @@ describe('npm run ctl', () => {
     expect(pkg.scripts.ctl).toBe('ts-node scripts/ctl.ts');
     const result = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/ts-node'), ['scripts/ctl.ts'], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toBe('usage: npm run ctl -- <app> status|start|stop|restart|tail\n');
+    expect(result.stderr).toBe('usage: modulus-ctl <app> status|start|stop|restart|tail\n');
   });
 });
 
@@ -67,6 +70,30 @@ describe('npm run ctl on several Docker hosts (the synthesized apps stack)', () 
     ]);
     expect(file.endsWith(path.join('stacks', 'apps', 'cdk.tf.json'))).toBe(true);
     stack = readCtlStack(file);
+  });
+
+  it('reads the stack of cdktf.out/manifest.json that has the app, whatever its name, unless MODULUS_CTL_STACK names one', () => {
+    const project = tempDir('modulus-ctl-project-');
+    const outdir = path.join(project, 'cdktf.out');
+    // One cdktf App with three stacks: python has shop, web has blog, and apps (the default) has nothing of either.
+    const app = new App({ outdir, skipValidation: true });
+    for (const [name, apps] of [['python', ['shop']], ['web', ['blog', 'twice']], ['apps', []], ['other', ['twice']]] as const) {
+      const stack = new TerraformStack(app, name);
+      new DockerProvider(stack, 'Docker', { host: `ssh://deploy@${name}.example.com` });
+      for (const appName of apps) new Container(stack, appName, { name: `modulus-app-${appName}`, image: 'modulus/run-static:latest' });
+    }
+    app.synth();
+    expect(ctlStackFile('shop', {}, project)).toBe(path.join(outdir, 'stacks', 'python', 'cdk.tf.json'));
+    expect(ctlStackFile('blog', {}, project)).toBe(path.join(outdir, 'stacks', 'web', 'cdk.tf.json'));
+    expect(ctlStackFile('shop', { MODULUS_CTL_STACK: '/srv/stack.json' }, project)).toBe('/srv/stack.json');
+    // In no stack: the default file (then the local engine, with a notice); in two: refused.
+    expect(ctlStackFile('gone', {}, project)).toBe(path.join(project, DEFAULT_CTL_STACK));
+    expect(() => ctlStackFile('twice', {}, project)).toThrow(
+      `app 'twice': 2 stacks in cdktf.out/manifest.json have a run container named modulus-app-twice (${path.join(outdir, 'stacks', 'other', 'cdk.tf.json')}, ` +
+        `${path.join(outdir, 'stacks', 'web', 'cdk.tf.json')}): set MODULUS_CTL_STACK to one`,
+    );
+    // Without a manifest (nothing synthesized): the default file, which does not exist either (the local engine).
+    expect(ctlStackFile('shop', {}, tempDir('modulus-ctl-empty-'))).toMatch(/modulus-ctl-empty-.*\/cdktf\.out\/stacks\/apps\/cdk\.tf\.json$/);
   });
 
   it('reads cdktf.out/stacks/apps/cdk.tf.json unless MODULUS_CTL_STACK says otherwise; a missing file is no stack', () => {

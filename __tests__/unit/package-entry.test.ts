@@ -70,7 +70,7 @@ describe('the packed package', () => {
 
   it('ships only what runs: the compiled library with its typings, the images and the volume script', () => {
     const unexpected = packed.files.filter(
-      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|images\/.+|scripts\/volume\/.+|docs\/.+\.md|examples\/(python-consumer|two-hosts)\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
+      (file) => !/^(dist\/lib\/.+\.(js|d\.ts)|dist\/scripts\/(ctl|plan|plan-summary|stack-order)\.js|images\/.+|scripts\/volume\/.+|docs\/.+\.md|examples\/(python-consumer|two-hosts)\/.+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
     );
     expect(unexpected).toEqual([]);
     for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'scripts/volume/modulus-volume.sh', 'scripts/volume/limits.env', 'images/base/Dockerfile']) {
@@ -197,6 +197,55 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
       ['modulus-app-docs', 'docker.b'],
       ['modulus-app-web', 'docker.a'],
     ]);
+  });
+
+  it('installs with npm (from its cache) and offers modulus-ctl and modulus-plan, which act on the project they run in', () => {
+    const project = copyFixture(tempDir('modulus-bin-'));
+    const repo = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'bin-consumer', private: true, dependencies: { 'modulus-images': `file:${packed.tarball}`, cdktf: repo.devDependencies.cdktf, constructs: repo.devDependencies.constructs } }),
+    );
+    // --offline: the packages come from npm's cache, which `npm ci` of this checkout filled.
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
+    for (const dependency of ['@types', 'typescript']) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(project, 'node_modules', dependency));
+    // The project's own cdktf CLI (a dev tool of the project; here this checkout's), which modulus-plan runs.
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), path.join(project, 'node_modules', '.bin', 'cdktf'));
+    compileProject(project);
+    // Stand-ins first on PATH: docker and terraform print what they were asked (terraform show -json: a plan with no
+    // change; terraform version: what cdktf's validation asks).
+    const bin = path.join(project, 'fake-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\necho "docker $*"\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bin, 'terraform'),
+      '#!/bin/sh\ncase "$1" in version | -v) echo \'{"terraform_version":"1.5.7"}\'; exit ;; esac\n' +
+        'echo "terraform $* in ${PWD##*/cdktf.out/}" >&2\n' +
+        'case "$1 $2" in "show -json") echo \'{"resource_changes":[]}\' ;; "show -no-color") echo "No changes." ;; esac\n',
+      { mode: 0o755 },
+    );
+    const npx = (...args: string[]) =>
+      spawnSync('npx', ['--no-install', ...args], { cwd: project, encoding: 'utf8', env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CHECKPOINT_DISABLE: '1', CI: '1' } });
+
+    const help = npx('modulus-ctl', '--help');
+    expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: 'usage: modulus-ctl <app> status|start|stop|restart|tail\n' });
+
+    // modulus-plan synthesizes the project, then plans its one stack, python (not this repository's images and apps).
+    const plan = npx('modulus-plan');
+    expect(`${plan.stderr}exit status ${plan.status}`).toMatch(/exit status 0$/);
+    expect(plan.stderr).toContain('[plan] .: npx cdktf synth');
+    expect(plan.stderr).toContain('terraform plan -input=false -no-color -lock=false -out=plan.tfplan in stacks/python');
+    expect(plan.stdout).toContain('## Plan for stack `python`');
+    expect(fs.readFileSync(path.join(project, 'plan', 'summary.md'), 'utf8')).toBe(plan.stdout);
+    expect(fs.readdirSync(path.join(project, 'plan')).sort()).toEqual(['comment.md', 'plan.txt', 'python.md', 'summary.md']);
+
+    // modulus-ctl finds the app in the project's synthesized stack (python, not apps) and uses its engine.
+    const status = npx('modulus-ctl', 'hello-python', 'status');
+    expect({ status: status.status, stdout: status.stdout, stderr: status.stderr }).toEqual({
+      status: 0,
+      stdout: 'docker -H unix:///var/run/docker.sock exec modulus-app-hello-python modulus-app status\n',
+      stderr: '',
+    });
   });
 
   it('the cdktf CLI on a consumer project with errors prints every error on one line, fails, and leaves no cdk.tf.json', () => {
