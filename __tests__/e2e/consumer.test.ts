@@ -3,13 +3,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { httpGet, waitForHttp } from '../contract/support/run';
 import { copyFixture, packPackage, REPO_ROOT } from '../unit/support/package';
-import { bash, docker, ok } from './support/shell';
+import { bash, docker, ok, waitFor } from './support/shell';
 
 /**
  * A project outside this repository, as a user has it: it installs modulus-images from the `npm pack` tarball with
  * npm, adds a language the package does not ship (its own images/build-python and images/run-python,
  * examples/python-consumer) and deploys a python app with `cdktf deploy` on a real engine, with real
- * Terraform and a real volume. Needs scripts/toolchain/setup.sh to have run; the npm registry (or npm's cache)
+ * Terraform and a real volume; the package's binaries control the app and plan the project. Needs scripts/toolchain/setup.sh to have run; the npm registry (or npm's cache)
  * provides the package's dependencies.
  */
 jest.setTimeout(45 * 60_000);
@@ -56,6 +56,8 @@ beforeAll(() => {
     ),
   );
   ok(bash('npm install --prefer-offline --no-audit --no-fund --loglevel=error', { cwd: consumer }), 'npm install');
+  // The project's own cdktf CLI, which modulus-plan runs (`npx cdktf synth`): this checkout's.
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), path.join(consumer, 'node_modules', '.bin', 'cdktf'));
   ok(bash('npx --no-install tsc -p tsconfig.json', { cwd: consumer }), 'tsc');
 });
 
@@ -102,6 +104,20 @@ describe('a project using the packed package', () => {
     expect(inspect.HostConfig.ReadonlyRootfs).toBe(true);
     expect(inspect.Config.User).toBe('441:444');
     expect((await httpGet(PORT, '/any/path')).status).toBe(200);
+  });
+
+  it('modulus-ctl (the package binary) reports the app RUNNING; modulus-plan (another) plans no change', async () => {
+    const npx = (args: string) => bash(`source "${REPO_ROOT}/scripts/toolchain/env.sh" && npx --no-install ${args}`, { cwd: consumer, env });
+    // supervisord calls the app RUNNING once it has stayed up for startsecs (10 s), which may come after its first answer.
+    const status = await waitFor('modulus-ctl to report the app RUNNING', () => {
+      const run = npx(`modulus-ctl ${APP} status`);
+      return /^app\s+RUNNING\s+pid \d+/m.test(run.stdout) ? run : undefined;
+    });
+    expect(status.status).toBe(0);
+    const plan = ok(npx('modulus-plan'), 'modulus-plan');
+    expect(plan).toContain('## Plan for stack `python`');
+    expect(plan).toContain('No changes: the infrastructure matches the configuration.');
+    expect(fs.readFileSync(path.join(consumer, 'plan', 'summary.md'), 'utf8')).toBe(plan);
   });
 
   it('destroys everything it created: containers, images and the volume', () => {
