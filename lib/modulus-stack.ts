@@ -4,7 +4,7 @@ import { Construct, Node } from 'constructs';
 import { ConflictCheck } from './private/conflicts';
 import { previousLogicalId } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
-import { checkedSynthesizer, continuingSynthesizer } from './private/synth-errors';
+import { addSynthError, checkedSynthesizer, continuingSynthesizer, reportThrownValidationErrors } from './private/synth-errors';
 import { invalid } from './private/validation';
 import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
@@ -46,7 +46,10 @@ export { PROVIDER_VERSIONS } from './private/providers';
  * error an aspect reports (`ContainerSecurityPolicy`), is an error annotation in the one form
  * `<construct path>: invalid <field> <value>: <what is allowed>`, and a stack with any is not written: its cdk.tf.json
  * (with any earlier one) is removed from cdktf.out. Under the cdktf CLI the errors are printed one a line and the synth fails; from
- * `app.synth()` elsewhere, it throws an Error listing them.
+ * `app.synth()` elsewhere, it throws an Error listing them. Its own invalid props (`dockerHost`, `statePath`) are
+ * such errors too. An invalid prop of another construct is refused by its constructor (an exception); under the
+ * cdktf CLI, that exception ends the program with the errors recorded before it and its own message, one a line,
+ * no stack trace, and the stacks an earlier synth wrote removed.
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;
@@ -57,13 +60,19 @@ export class ModulusStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: ModulusStackProps = {}) {
     super(scope, id);
     this.synthesizer = continuingSynthesizer(this);
-    const dockerHost = props.dockerHost ?? DEFAULT_DOCKER_HOST;
+    reportThrownValidationErrors(this);
+    // Its own invalid props are recorded, not thrown: the program goes on (with the default in their place) and
+    // reports the errors of the constructs after it too; the stack is not written (see the class comment).
+    let dockerHost = props.dockerHost ?? DEFAULT_DOCKER_HOST;
     if (typeof dockerHost !== 'string' || !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
-      throw invalid(this, 'dockerHost', dockerHost, 'give unix:///path, tcp://host:port or ssh://user@host');
+      addSynthError(this, invalid(this, 'dockerHost', dockerHost, 'give unix:///path, tcp://host:port or ssh://user@host'));
+      dockerHost = DEFAULT_DOCKER_HOST;
     }
-    const statePath = props.statePath ?? `../../../terraform.${id}.tfstate`;
+    const defaultStatePath = `../../../terraform.${id}.tfstate`;
+    let statePath = props.statePath ?? defaultStatePath;
     if (typeof statePath !== 'string' || statePath.startsWith('/')) {
-      throw invalid(this, 'statePath', statePath, `give a path relative to cdktf.out/stacks/${id}`);
+      addSynthError(this, invalid(this, 'statePath', statePath, `give a path relative to cdktf.out/stacks/${id}`));
+      statePath = defaultStatePath;
     }
     this.dockerHost = dockerHost;
     this.dockerProvider = new DockerProvider(this, 'Docker', { host: dockerHost });

@@ -6,6 +6,7 @@ import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { ImageHierarchy, ModulusImage, ModulusStack, STANDARD_IMAGES } from '../../lib';
 import { REFERENCE_HELP } from '../../lib/docker-reference';
 import { hierarchyToMermaid } from '../../lib/mermaid';
+import { ImagesStack } from '../../stacks/images-stack';
 import { tempDir } from './support/temp';
 import { addImageFolder, imageResource, makeImagesDirectory, resourceKey, synthImages } from './support/fixtures';
 
@@ -230,13 +231,17 @@ describe('bad input fails at synth with the construct path, the field and what i
     );
   });
 
-  it('rejects a malformed Docker host and an absolute state path', () => {
-    expect(attempt({ dockerHost: '/var/run/docker.sock' })).toThrow(
-      new Error("images: invalid dockerHost '/var/run/docker.sock': give unix:///path, tcp://host:port or ssh://user@host"),
+  it('rejects a malformed Docker host and an absolute state path, both, when synthesizing (the program goes on after them)', () => {
+    const app = new App({ outdir: path.join(tempDir('modulus-stack-props-'), 'cdktf.out'), skipValidation: true });
+    new ImagesStack(app, 'images', { imagesDirectory: makeImagesDirectory(), dockerHost: '/var/run/docker.sock', statePath: '/tmp/state.tfstate' });
+    expect(() => app.synth()).toThrow(
+      new Error(
+        'images: 2 errors, no stack written:\n' +
+          "images: invalid dockerHost '/var/run/docker.sock': give unix:///path, tcp://host:port or ssh://user@host\n" +
+          "images: invalid statePath '/tmp/state.tfstate': give a path relative to cdktf.out/stacks/images",
+      ),
     );
-    expect(attempt({ statePath: '/tmp/state.tfstate' })).toThrow(
-      new Error("images: invalid statePath '/tmp/state.tfstate': give a path relative to cdktf.out/stacks/images"),
-    );
+    expect(fs.existsSync(path.join(app.outdir, 'stacks', 'images', 'cdk.tf.json'))).toBe(false);
   });
 
   it('validates a standalone ModulusImage parent reference', () => {

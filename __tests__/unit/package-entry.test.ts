@@ -248,8 +248,9 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
     });
   });
 
-  it('the cdktf CLI on a consumer project with errors prints every error on one line, fails, and leaves no cdk.tf.json', () => {
-    const consumer = copyFixture(tempDir('modulus-consumer-cli-'));
+  /** A copy of the consumer with the packed package, synthesized once by the cdktf CLI (as a user runs it). */
+  const synthesizedConsumer = (prefix: string) => {
+    const consumer = copyFixture(tempDir(prefix));
     installPacked(consumer, packed);
     const cdktf = (app: string) =>
       spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--app', app], {
@@ -257,14 +258,31 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
         env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' },
         encoding: 'utf8',
       });
-    // Two apps named hello-python on one engine, and two DockerHosts named local.
-    const main = fs.readFileSync(path.join(consumer, 'main.ts'), 'utf8');
-    const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
-    expect(main).toContain(policy);
     compileProject(consumer);
     expect(cdktf('node main.js').status).toBe(0);
     const stackFile = path.join(consumer, 'cdktf.out', 'stacks', 'python', 'cdk.tf.json');
     expect(fs.existsSync(stackFile)).toBe(true);
+    return { consumer, cdktf, stackFile, main: fs.readFileSync(path.join(consumer, 'main.ts'), 'utf8') };
+  };
+
+  /** A failed synth that printed exactly `errors` of the stack's constructs, each on one line, with no stack trace. */
+  const expectErrorLines = (result: ReturnType<typeof spawnSync>, errors: string[]) => {
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.status).not.toBe(0);
+    const lines = output.split('\n').map((line) => line.trim());
+    // Printed once by the app; the CLI shows the app's stderr as it comes and again in its failure summary.
+    for (const error of errors) expect(lines.filter((line) => line.endsWith(error))).toHaveLength(2);
+    // No stack trace, and nothing else of ours: the lines naming the stack or its constructs are the errors.
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(output).not.toContain('node_modules/modulus-images');
+    expect(lines.filter((line) => /python[/:]/.test(line) && !errors.some((error) => line.endsWith(error)))).toEqual([]);
+  };
+
+  it('the cdktf CLI on a consumer project with errors prints every error on one line, fails, and leaves no cdk.tf.json', () => {
+    const { consumer, cdktf, stackFile, main } = synthesizedConsumer('modulus-consumer-cli-');
+    // Two apps named hello-python on one engine, and two DockerHosts named local.
+    const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
+    expect(main).toContain(policy);
 
     fs.writeFileSync(
       path.join(consumer, 'main.ts'),
@@ -277,19 +295,37 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
       ),
     );
     compileProject(consumer);
-    const result = cdktf('node main.js');
-    const output = `${result.stdout}\n${result.stderr}`;
-    expect(result.status).not.toBe(0);
-    const errors = [
+    expectErrorLines(cdktf('node main.js'), [
       "python/again/Volume: invalid appName 'hello-python': give each app on the stack's Docker engine its own name (it names the volume, cgroup and containers): python/hello/Volume has it",
       "python/HostB: invalid hostName 'local': give each DockerHost of a stack its own name (it is its docker provider's alias): python/HostA has it",
-    ];
-    const lines = output.split('\n').map((line) => line.trim());
-    // Printed once by the app; the CLI shows the app's stderr as it comes and again in its failure summary.
-    for (const error of errors) expect(lines.filter((line) => line.endsWith(error))).toHaveLength(2);
-    // No stack trace, and nothing else of ours: the lines naming the stack's constructs are the two errors.
-    expect(output).not.toMatch(/^\s+at /m);
-    expect(lines.filter((line) => line.includes('python/') && !errors.some((error) => line.endsWith(error)))).toEqual([]);
+    ]);
     expect(fs.existsSync(stackFile)).toBe(false);
+  });
+
+  it('the cdktf CLI on a consumer project with an invalid prop: the errors recorded before it and its own, one line each, no stack left', () => {
+    const { consumer, cdktf, stackFile, main } = synthesizedConsumer('modulus-consumer-thrown-');
+    // Two errors in two constructs: the stack's statePath (recorded; the program goes on) and the app volume's
+    // sizeMiB (its constructor throws: the program ends there).
+    const statePath = "statePath: '../../../terraform.python.tfstate'";
+    expect(main).toContain(statePath);
+    expect(main).toContain('sizeMiB: 128,');
+    const edit = (source: string) => {
+      fs.writeFileSync(path.join(consumer, 'main.ts'), source);
+      compileProject(consumer);
+    };
+    edit(main.replace(statePath, "statePath: '/srv/state/python.tfstate'").replace('sizeMiB: 128,', 'sizeMiB: 10,'));
+    expectErrorLines(cdktf('node main.js'), [
+      "python: invalid statePath '/srv/state/python.tfstate': give a path relative to cdktf.out/stacks/python",
+      'python/hello/Volume: invalid sizeMiB 10: use a whole number from 64 to 16777216',
+    ]);
+    // The stack the first synth wrote is gone, from the folder and from the manifest.
+    expect(fs.existsSync(stackFile)).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'manifest.json'), 'utf8')).stacks).toEqual({});
+
+    // Any other exception keeps Node's report, stack trace included.
+    edit(`${main}\nthrow new Error('a bug of the project');\n`);
+    const bug = cdktf('node main.js');
+    expect(bug.status).not.toBe(0);
+    expect(`${bug.stdout}\n${bug.stderr}`).toMatch(/Error: a bug of the project\n\s+at /);
   });
 });

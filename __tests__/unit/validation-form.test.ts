@@ -13,6 +13,7 @@ import { ImageHierarchy, ImageHierarchyProps } from '../../lib/image-hierarchy';
 import { ModulusImage, ModulusImageProps } from '../../lib/modulus-image';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
 import { ModulusRouter } from '../../lib/router';
+import { synthErrors } from '../../lib/private/synth-errors';
 import { RunContainer, RunContainerProps } from '../../lib/run-container';
 import * as validation from '../../lib/private/validation';
 import { stateBackendFromEnvironment } from '../../lib/state-backend';
@@ -45,7 +46,13 @@ const app = (props: Partial<ModulusAppProps>) =>
 const image = (props: Partial<ModulusImageProps>) =>
   new ModulusImage(stack(), 'Img', { repository: 'modulus/base', directory: path.join(IMAGES, 'base'), parent: 'debian:bookworm-slim', ...props });
 const hierarchy = (props: ImageHierarchyProps) => new ImageHierarchy(stack(), 'Tree', props);
-const modulusStack = (props: ModulusStackProps) => new ModulusStack(new App(), 'images', props);
+/** A ModulusStack records its own invalid props (the synth fails with them) rather than throwing: the first is thrown here. */
+const modulusStack = (props: ModulusStackProps) => {
+  const made = new ModulusStack(new App(), 'images', props);
+  const [recorded] = synthErrors(made);
+  if (recorded !== undefined) throw new Error(recorded);
+  return made;
+};
 const registry = (scope: Construct = stack()) => new ImageRegistry(scope, 'Registry', { address: '127.0.0.1:5000' });
 const pushedImage = () => {
   const scope = stack();

@@ -1,15 +1,17 @@
 /**
  * How the errors found while synthesizing (cross-construct conflicts, the ContainerSecurityPolicy) reach a user:
  * each is an error annotation in the one form of `validation.ts`, without a stack trace, and a ModulusStack with
- * any of them writes no stack.
+ * any of them writes no stack. Under the cdktf CLI, so does a ValidationError a constructor throws (an invalid
+ * prop), with the errors recorded before it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AnnotationMetadataEntryType, IStackSynthesizer, ISynthesisSession, TerraformStack } from 'cdktf';
+import { AnnotationMetadataEntryType, App, IStackSynthesizer, ISynthesisSession, Manifest, TerraformStack } from 'cdktf';
 // The synthesizer every TerraformStack makes for itself; made here with continueOnErrorAnnotations set, so a stack
 // with errors is checked after it is written, and removed (the cdktf class is public, its module not re-exported).
 import { StackSynthesizer } from 'cdktf/lib/synthesize/synthesizer';
 import { IConstruct } from 'constructs';
+import { ValidationError } from './validation';
 
 /** Records an error (`<path>: invalid …`) on a construct, without a stack trace: it fails the synth. */
 export function addSynthError(scope: IConstruct, error: Error): void {
@@ -46,11 +48,9 @@ export function checkedSynthesizer(stack: TerraformStack, inner: IStackSynthesiz
       const errors = synthErrors(stack);
       if (errors.length === 0) return;
       const stackName = stack.node.id;
-      // Only the synthesized configuration: the folder may hold a local state file and Terraform's .terraform.
-      const written = session.manifest.forStack(stack);
-      for (const file of [written.synthesizedStackPath, written.stackMetadataPath]) fs.rmSync(path.join(session.outdir, file), { force: true });
+      removeStackFiles(session.outdir, stackName);
       delete (session.manifest.stacks as Record<string, unknown>)[stackName];
-      if (process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS !== undefined) {
+      if (underCdktfCli()) {
         process.stderr.write(`${errors.join('\n')}\n`);
         process.exitCode = 1;
         return;
@@ -58,4 +58,63 @@ export function checkedSynthesizer(stack: TerraformStack, inner: IStackSynthesiz
       throw new Error(`${stackName}: ${errors.length} error${errors.length === 1 ? '' : 's'}, no stack written:\n${errors.join('\n')}`);
     },
   };
+}
+
+/** Whether the cdktf CLI runs this program (it sets this variable, and shows the program's stderr itself). */
+function underCdktfCli(): boolean {
+  return process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS !== undefined;
+}
+
+/**
+ * Removes a stack's synthesized configuration from `outdir` (its cdk.tf.json or cdk.tf and metadata.json), not the
+ * rest of its folder: that may hold a local state file and Terraform's .terraform.
+ */
+function removeStackFiles(outdir: string, stackName: string): void {
+  for (const file of ['cdk.tf.json', 'cdk.tf', Manifest.stackMetadataPath]) {
+    fs.rmSync(path.join(outdir, Manifest.stacksFolder, stackName, file), { force: true });
+  }
+}
+
+/** The ModulusStacks of this program, whose earlier output a thrown ValidationError removes. */
+const programStacks = new Set<TerraformStack>();
+
+/**
+ * Under the cdktf CLI, a ValidationError thrown out of the program (a constructor refusing an invalid prop ends the
+ * program before `app.synth()`) is reported as the errors found while synthesizing are: the errors recorded so
+ * far in the apps of `stack` and the thrown one, each once, one line each, no stack trace, exit status 1, and no
+ * stack left behind (every ModulusStack's earlier cdk.tf.json is removed, with its entry in manifest.json). Any
+ * other exception keeps Node's own report. Outside the CLI (a program or test calling the constructors), the
+ * exception is the caller's, as before.
+ */
+export function reportThrownValidationErrors(stack: TerraformStack): void {
+  if (!underCdktfCli()) return;
+  programStacks.add(stack);
+  if (programStacks.size === 1) process.on('uncaughtException', onUncaughtException);
+}
+
+function onUncaughtException(error: unknown): void {
+  if (!(error instanceof ValidationError)) {
+    // Not one of ours: Node reports it (message, stack trace, exit status 1) as if this listener were not there.
+    process.off('uncaughtException', onUncaughtException);
+    process.nextTick(() => {
+      throw error;
+    });
+    return;
+  }
+  const roots = new Set([...programStacks].map((stack) => stack.node.root));
+  const errors = new Set([...[...roots].flatMap((root) => synthErrors(root)), error.message]);
+  for (const stack of programStacks) {
+    const outdir = App.of(stack).outdir;
+    removeStackFiles(outdir, stack.node.id);
+    const manifestFile = path.join(outdir, Manifest.fileName);
+    if (fs.existsSync(manifestFile)) {
+      const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+      if (manifest.stacks && stack.node.id in manifest.stacks) {
+        delete manifest.stacks[stack.node.id];
+        fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+      }
+    }
+  }
+  process.stderr.write(`${[...errors].join('\n')}\n`);
+  process.exit(1);
 }

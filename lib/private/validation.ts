@@ -12,9 +12,15 @@ import { IConstruct } from 'constructs';
 /** Stands in for a value an error message must not show (e.g. a secret environment value). */
 export const HIDDEN: unique symbol = Symbol('hidden value');
 
+/**
+ * An error in the one form: the message is the whole report (one line), its stack trace says nothing to a user.
+ * Under the cdktf CLI, one thrown out of a program with a ModulusStack is printed so (see `synth-errors.ts`).
+ */
+export class ValidationError extends Error {}
+
 /** A validation error: `<path>: invalid <field> <value>: <allowed>`. */
-export function invalid(scope: IConstruct, field: string, value: unknown, allowed: string): Error {
-  return new Error(`${scope.node.path}: invalid ${field} ${showValue(value)}: ${allowed}`);
+export function invalid(scope: IConstruct, field: string, value: unknown, allowed: string): ValidationError {
+  return new ValidationError(`${scope.node.path}: invalid ${field} ${showValue(value)}: ${allowed}`);
 }
 
 /** A value as error messages show it: strings in single quotes, numbers and booleans bare, the rest as JSON. */
@@ -67,6 +73,6 @@ export function validateEnum<E extends string>(scope: IConstruct, field: string,
  * The same form for a setting outside any construct (an environment variable): `invalid <name> <value>: <allowed>`;
  * an unset one shows as `(not set)`.
  */
-export function invalidSetting(name: string, value: unknown, allowed: string): Error {
-  return new Error(`invalid ${name} ${value === undefined ? '(not set)' : showValue(value)}: ${allowed}`);
+export function invalidSetting(name: string, value: unknown, allowed: string): ValidationError {
+  return new ValidationError(`invalid ${name} ${value === undefined ? '(not set)' : showValue(value)}: ${allowed}`);
 }
