@@ -314,18 +314,19 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
       compileProject(consumer);
     };
     edit(main.replace(statePath, "statePath: '/srv/state/python.tfstate'").replace('sizeMiB: 128,', 'sizeMiB: 10,'));
-    expectErrorLines(cdktf('node main.js'), [
+    const errors = [
       "python: invalid statePath '/srv/state/python.tfstate': give a path relative to cdktf.out/stacks/python",
       'python/hello/Volume: invalid sizeMiB 10: use a whole number from 64 to 16777216',
-    ]);
+    ];
+    expectErrorLines(cdktf('node main.js'), errors);
     // The stack the first synth wrote is gone, from the folder and from the manifest.
     expect(fs.existsSync(stackFile)).toBe(false);
     expect(JSON.parse(fs.readFileSync(path.join(consumer, 'cdktf.out', 'manifest.json'), 'utf8')).stacks).toEqual({});
 
-    // Any other exception keeps Node's report, stack trace included.
-    edit(`${main}\nthrow new Error('a bug of the project');\n`);
+    // Any other exception keeps Node's report, stack trace included, after the errors recorded before it.
+    edit(main.replace(statePath, "statePath: '/srv/state/python.tfstate'").replace('app.synth();', "throw new Error('a bug of the project');\napp.synth();"));
     const bug = cdktf('node main.js');
     expect(bug.status).not.toBe(0);
-    expect(`${bug.stdout}\n${bug.stderr}`).toMatch(/Error: a bug of the project\n\s+at /);
+    expect(`${bug.stdout}\n${bug.stderr}`).toMatch(new RegExp(`${errors[0].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n[^]*Error: a bug of the project\n\\s+at `));
   });
 });

@@ -51,7 +51,7 @@ export function checkedSynthesizer(stack: TerraformStack, inner: IStackSynthesiz
       removeStackFiles(session.outdir, stackName);
       delete (session.manifest.stacks as Record<string, unknown>)[stackName];
       if (underCdktfCli()) {
-        process.stderr.write(`${errors.join('\n')}\n`);
+        printErrors(errors);
         process.exitCode = 1;
         return;
       }
@@ -63,6 +63,16 @@ export function checkedSynthesizer(stack: TerraformStack, inner: IStackSynthesiz
 /** Whether the cdktf CLI runs this program (it sets this variable, and shows the program's stderr itself). */
 function underCdktfCli(): boolean {
   return process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS !== undefined;
+}
+
+/** The errors this program has printed (under the cdktf CLI): each is printed once. */
+const printed = new Set<string>();
+
+/** Prints the errors not printed yet to stderr, one a line. */
+function printErrors(errors: Iterable<string>): void {
+  const fresh = [...new Set(errors)].filter((error) => !printed.has(error));
+  for (const error of fresh) printed.add(error);
+  if (fresh.length > 0) process.stderr.write(`${fresh.join('\n')}\n`);
 }
 
 /**
@@ -83,8 +93,8 @@ const programStacks = new Set<TerraformStack>();
  * program before `app.synth()`) is reported as the errors found while synthesizing are: the errors recorded so
  * far in the apps of `stack` and the thrown one, each once, one line each, no stack trace, exit status 1, and no
  * stack left behind (every ModulusStack's earlier cdk.tf.json is removed, with its entry in manifest.json). Any
- * other exception keeps Node's own report. Outside the CLI (a program or test calling the constructors), the
- * exception is the caller's, as before.
+ * other exception keeps Node's own report, after the errors recorded before it. Outside the CLI (a program or test
+ * calling the constructors), the exception is the caller's, as before.
  */
 export function reportThrownValidationErrors(stack: TerraformStack): void {
   if (!underCdktfCli()) return;
@@ -93,16 +103,18 @@ export function reportThrownValidationErrors(stack: TerraformStack): void {
 }
 
 function onUncaughtException(error: unknown): void {
+  const roots = new Set([...programStacks].map((stack) => stack.node.root));
+  const recorded = [...roots].flatMap((root) => synthErrors(root));
   if (!(error instanceof ValidationError)) {
-    // Not one of ours: Node reports it (message, stack trace, exit status 1) as if this listener were not there.
+    // Not one of ours: the errors recorded before it (it may follow from one), then Node's report (message, stack
+    // trace, exit status 1) as if this listener were not there.
+    printErrors(recorded);
     process.off('uncaughtException', onUncaughtException);
     process.nextTick(() => {
       throw error;
     });
     return;
   }
-  const roots = new Set([...programStacks].map((stack) => stack.node.root));
-  const errors = new Set([...[...roots].flatMap((root) => synthErrors(root)), error.message]);
   for (const stack of programStacks) {
     const outdir = App.of(stack).outdir;
     removeStackFiles(outdir, stack.node.id);
@@ -115,6 +127,6 @@ function onUncaughtException(error: unknown): void {
       }
     }
   }
-  process.stderr.write(`${[...errors].join('\n')}\n`);
+  printErrors([...recorded, error.message]);
   process.exit(1);
 }
