@@ -2,15 +2,17 @@
  * `npm run bench`: every benchmark, with numbers and ratios against their goals ("met" / "NOT met"; a missed goal
  * never fails the run, a measurement that could not be taken does, after the others have run).
  *
- *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready
- *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, downtime, hosts, cold)
+ *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready,
+ *                                      deploy downtime, then the router added (overhead, redeploys); then hosts
+ *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, downtime, router, hosts, cold)
  *   npm run bench -- hosts             the same apps deployed across two hosts (a registry, host B over SSH) / one
  *   BENCH_COLD=1 npm run bench         adds the cold build (two full builds without cache: slow)
  *
  * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
  * BENCH_WORK=<folder> (measure against a kept deployment), BENCH_LANGUAGES (apps to deploy, default all),
  * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_RUNS,
- * BENCH_COLD_PARALLELISM, MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
+ * BENCH_COLD_PARALLELISM, BENCH_ROUTER_REQUESTS (requests each way of the router's latency, default 1000),
+ * MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
  * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth.
  */
 import * as path from 'path';
@@ -20,13 +22,14 @@ import { sourceChangeDowntime } from './downtime';
 import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
 import { rebuildPrecision } from './rebuild';
+import { routerBenchmarks } from './router';
 import { synthCli } from './synth-cli';
 import { Language } from '../lib/standard-images';
 import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
 
-const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'hosts', 'cold'] as const;
+const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'router', 'hosts', 'cold'] as const;
 type Benchmark = (typeof ALL)[number];
 
 function selected(): Set<Benchmark> {
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     }
     synthCli();
   }
-  if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready') || chosen.has('downtime')) {
+  if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready') || chosen.has('downtime') || chosen.has('router')) {
     let deployment: ReturnType<typeof deploy> | undefined;
     try {
       deployment = deploy();
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
       // A failed apps deploy may still have started some apps: measure those that answer.
       if (chosen.has('ready')) await appReadyTime(readyLanguages());
       if (chosen.has('downtime') && benchLanguages().includes('node')) await sourceChangeDowntime(deployment.checkout);
+      // Last: it adds the router to the deployment, which the ones above measure without.
+      if (chosen.has('router') && benchLanguages().includes('node')) await routerBenchmarks(deployment.checkout);
     } catch (error) {
       failed('deployment', error);
     } finally {
