@@ -1,4 +1,5 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
+import { Volume as DockerVolume } from '@cdktf/provider-docker/lib/volume';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Lazy, Token } from 'cdktf';
 import { Construct } from 'constructs';
@@ -20,8 +21,15 @@ export const ROUTER_IMAGE: ImageSpec = { name: 'router', parent: 'base' };
 /** The router container's name on its Docker host. */
 export const ROUTER_CONTAINER_NAME = 'modulus-router';
 
-/** Where the router container keeps everything it writes (a tmpfs): routes, certificate and key, sockets. */
+/** Where the router container keeps what it runs with (a tmpfs): routes, certificate and key, sockets. */
 const RUN_DIR = '/run/modulus-router';
+/**
+ * Where it keeps a copy of the routes, certificate and key it last applied (the Docker volume `modulus-router-state`,
+ * 0700 mop): a restarted container (a crash, an engine restart, a reboot) starts with them.
+ */
+const STATE_DIR = '/var/lib/modulus-router';
+/** The Docker volume of STATE_DIR. */
+const ROUTER_STATE_VOLUME = 'modulus-router-state';
 /** The path HAProxy answers itself with 200 (the container's health check), on every host name. */
 export const ROUTER_HEALTH_PATH = '/.modulus/router-health';
 /** Its cgroup under /modulus (pids.max, as the apps'): a name no app can have (apps are `modulus-app-<app>`). */
@@ -108,7 +116,9 @@ interface Route {
  * triggers (the plan shows them), which hands them to the running router: `docker exec -i` of
  * `modulus-router-apply`, which checks them and reloads HAProxy seamlessly. A route change never replaces the
  * container. The certificate and key travel only as sensitive provisioner environment and stdin into the
- * router's tmpfs.
+ * router's tmpfs; the router keeps a copy of what it applied in its own Docker volume (`modulus-router-state`,
+ * 0700 mop, removed with the router), so that a restarted container (a crash, an engine restart, a reboot) serves
+ * its routes and TLS again at once.
  *
  * An app's backend has one server, `blue`; with health-gated releases (ModulusAppProps.release) two, `blue` and
  * `green`, one per slot, health-checked by the router: the app's publish step readies and drains them through
@@ -119,6 +129,8 @@ export class ModulusRouter extends Construct {
   public readonly resource: Container;
   /** The step that hands the routes (and certificate) to the router. */
   public readonly routesStep: NullResource;
+  /** The Docker volume where the router keeps what it last applied, for a restart. */
+  public readonly stateVolume: DockerVolume;
   public readonly containerName = ROUTER_CONTAINER_NAME;
   public readonly domain: string;
   public readonly address: string;
@@ -185,6 +197,12 @@ export class ModulusRouter extends Construct {
       ],
     });
 
+    // Destroyed with the router: the copy of the certificate and key goes with it.
+    this.stateVolume = new DockerVolume(this, 'State', {
+      provider: props.host?.resource,
+      name: ROUTER_STATE_VOLUME,
+      labels: [{ label: 'org.modulus.role', value: 'router-state' }],
+    });
     const probeAddress = address === '0.0.0.0' ? '127.0.0.1' : address;
     this.resource = new Container(this, 'Container', {
       provider: props.host?.resource,
@@ -201,6 +219,8 @@ export class ModulusRouter extends Construct {
       // The apps answer on the host's loopback (host network, or a port published on 127.0.0.1).
       networkMode: 'host',
       tmpfs: { [RUN_DIR]: `rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=${MOP_USER.split(':')[0]},gid=${MOP_USER.split(':')[1]}` },
+      // An empty named volume takes the image's folder (mop, 0700) on its first mount.
+      mounts: [{ type: 'volume', source: this.stateVolume.name, target: STATE_DIR }],
       env: [`MODULUS_ROUTER_HTTP_BIND=${address}:${this.httpPort}`, 'TINI_SUBREAPER=1'],
       healthcheck: {
         test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', `http://${probeAddress}:${this.httpPort}${ROUTER_HEALTH_PATH}`],

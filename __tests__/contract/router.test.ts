@@ -24,6 +24,7 @@ const ALPHA_GREEN = 18974;
 const DOMAIN = 'apps.modulus.test';
 // Not the construct's name: a deployment's router may run on the same engine.
 const CONTAINER = 'modulus-router-contract';
+const STATE_VOLUME = 'modulus-router-contract-state';
 const KEY_MARKER = 'router-contract-key';
 
 const work = tempDir('modulus-router-');
@@ -133,17 +134,20 @@ beforeAll(() => {
     servers.push(spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' }));
   }
   dockerRun(['rm', '-f', CONTAINER]);
+  dockerRun(['volume', 'rm', '-f', STATE_VOLUME]);
   // As lib/router.ts creates it.
   docker([
     'run', '-d', '--name', CONTAINER, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
     '--security-opt', 'no-new-privileges:true', '--init', '--memory', '128m', '--memory-swap', '128m', '--pids-limit', '128',
     '--tmpfs', '/run/modulus-router:rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444',
+    '--mount', `type=volume,source=${STATE_VOLUME},target=/var/lib/modulus-router`,
     '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${HTTP_PORT}`, '-e', 'TINI_SUBREAPER=1', image,
   ]);
 });
 
 afterAll(() => {
   dockerRun(['rm', '-f', CONTAINER]);
+  dockerRun(['volume', 'rm', '-f', STATE_VOLUME]);
   for (const server of servers) server.kill();
   removeTempDirs();
 });
@@ -227,6 +231,14 @@ describe('the router image', () => {
     expect(curl('alpha', { https: true })).toEqual({ status: 200, body: 'this is alpha\n' });
   });
 
+  it('keeps a copy of what it applied in its volume (mop, 0700; the key 0600), never on its root', () => {
+    expect(docker(['exec', CONTAINER, 'stat', '-c', '%a %U %n', '/var/lib/modulus-router', '/var/lib/modulus-router/routes.cfg', '/var/lib/modulus-router/router.pem']).trim().split('\n')).toEqual([
+      '700 mop /var/lib/modulus-router',
+      '600 mop /var/lib/modulus-router/routes.cfg',
+      '600 mop /var/lib/modulus-router/router.pem',
+    ]);
+  });
+
   it('never restarted: one container start, one HAProxy master', () => {
     expect(docker(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', CONTAINER]).trim()).toBe('0 true');
     expect(docker(['exec', CONTAINER, 'sh', '-c', 'printf "show proc\\n" | socat - UNIX-CONNECT:/run/modulus-router/master.sock']).match(/master\s+(\d+)/)![1]).toBe('7');
@@ -277,5 +289,19 @@ describe('the router image: switching an app between its two slots (health-gated
     expect(server(['set', 'app-nosuch', 'blue', 'ready'])).toMatchObject({ status: 1, stderr: expect.stringContaining('set server app-nosuch/blue state ready:') });
     expect(server(['set', 'app-alpha', 'blue', 'maint'])).toMatchObject({ status: 2 });
     expect(server(['show', 'App;x', 'blue'])).toMatchObject({ status: 2, stderr: expect.stringContaining("invalid backend 'App;x'") });
+  });
+});
+
+describe('the router image: a restarted container', () => {
+  it('serves the routes and TLS it last applied at once, before any apply', async () => {
+    docker(['restart', '--time', '5', CONTAINER]);
+    let answer = curl('beta');
+    for (let tries = 0; answer.status !== 200 && tries < 50; tries++) {
+      await sleep(200);
+      answer = curl('beta');
+    }
+    expect(answer).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(curl('beta', { https: true })).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(docker(['logs', CONTAINER]) + dockerRun(['logs', CONTAINER]).stderr).toContain('modulus-router: starting with the routes applied last');
   });
 });

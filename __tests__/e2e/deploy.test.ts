@@ -760,6 +760,15 @@ describe('one cdktf deploy', () => {
       expect(routerId()).toBe(before);
     });
 
+    it('a restarted router (a crash, an engine restart, a reboot) serves every sample over HTTP and HTTPS again without a deploy', async () => {
+      ok(docker('restart', '--time', '5', ROUTER), 'docker restart router');
+      const answers = await waitFor('the router answering for every sample after its restart', () => {
+        const all = LANGUAGES.map((language) => ({ language, http: viaRouter(language).status, https: viaRouter(language, true).status }));
+        return all.every((answer) => answer.http === 200 && answer.https === 200) ? all : undefined;
+      }, 30_000);
+      expect(answers).toHaveLength(LANGUAGES.length);
+    });
+
     it('five releases of a changed node app through the router: each serves once deployed, no request fails for it or the others', async () => {
       const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
       const original = fs.readFileSync(serverJs, 'utf8');

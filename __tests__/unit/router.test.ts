@@ -46,7 +46,7 @@ function routerError(props: Partial<ModulusRouterProps>, apps: (stack: Terraform
 }
 
 describe('ModulusRouter: the container', () => {
-  const { container, stack } = synthRouter();
+  const { container, stack, json } = synthRouter();
 
   it('runs hardened as the apps do: mop, read-only root, no capability, no-new-privileges, init, memory without swap', () => {
     expect(container).toMatchObject({
@@ -68,8 +68,10 @@ describe('ModulusRouter: the container', () => {
     expect(annotations(stack).filter((annotation) => annotation.level !== 'info')).toEqual([]);
   });
 
-  it('writes only to a small tmpfs of its own user, without exec', () => {
+  it('writes only to a small tmpfs of its own user, without exec, and its own Docker volume (what it applied, for a restart)', () => {
     expect(container.tmpfs).toEqual({ '/run/modulus-router': 'rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444' });
+    expect(container.mounts).toEqual([{ type: 'volume', source: expect.stringMatching(/^\$\{docker_volume\.Router_State_[0-9A-F]{8}\.name\}$/), target: '/var/lib/modulus-router' }]);
+    expect(resource(json, 'docker_volume', 'Router_State')).toMatchObject({ name: 'modulus-router-state' });
   });
 
   it('limits its processes through its own cgroup, set before the container and removed after it', () => {
