@@ -153,8 +153,10 @@ export class AppsStack extends ModulusStack {
         router: placement.has(language) ? undefined : this.router,
         maintenance: maintenance[appName],
         // The second slot of each app behind the router: 100 above its port (the next app has the next port).
-        // A sample starts within seconds: a release that does not pass its check in 45 s fails the deploy.
-        release: this.router && !placement.has(language) ? { standbyPort: (props.firstPort ?? 18080) + 100 + index, startTimeoutSeconds: 45 } : undefined,
+        // A sample starts within seconds (the JVM's a few more): a release that does not pass its check by then fails the deploy.
+        release: this.router && !placement.has(language)
+          ? { standbyPort: (props.firstPort ?? 18080) + 100 + index, startTimeoutSeconds: language === 'java' ? 45 : 20 }
+          : undefined,
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());

@@ -842,7 +842,7 @@ describe('one cdktf deploy', () => {
       }
       const output = deploy.stdout + deploy.stderr;
       expect(deploy.status).not.toBe(0);
-      expect(output).toMatch(/the new release of app 'sample-node' did not pass its health check within 45 s \(GET \/ on port 18[01]80 answered 500, expected 200\)/);
+      expect(output).toMatch(/the new release of app 'sample-node' did not pass its health check within 20 s \(GET \/ on port 18[01]80 answered 500, expected 200\)/);
       expect(output).toContain('e2e: an unhealthy release');
       expect(output).toMatch(/app\/ is back on release [0-9a-f]+, which goes on serving/);
       expect(viaRouter('node').body).toBe(before);
