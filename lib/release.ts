@@ -22,7 +22,7 @@ export interface ReleaseOptions {
   readonly standbyPort?: number;
   /**
    * With NetworkMode.BRIDGE: the host port the second slot is published on, at the same address as the first.
-   * @default the first slot's host port + 1
+   * @default the first slot's host port + (standbyPort - run.port)
    */
   readonly standbyHostPort?: number;
 }

@@ -254,8 +254,9 @@ export class RunContainer extends Construct {
       : undefined;
     const standby = props._standby;
     if (ports && standby) {
-      ports.push({ internal: standby.port, external: standby.hostPort ?? ports[0].external + 1, ip: ports[0].ip, protocol: 'tcp' });
-      if (ports[1].external > 65535 || ports[1].external === ports[0].external) {
+      // By default the host ports keep the container ports' distance.
+      ports.push({ internal: standby.port, external: standby.hostPort ?? ports[0].external + (standby.port - this.port), ip: ports[0].ip, protocol: 'tcp' });
+      if (ports[1].external < 1 || ports[1].external > 65535 || ports[1].external === ports[0].external) {
         throw invalid(this, 'release.standbyHostPort', ports[1].external, `give a host port from 1 to 65535 other than ${ports[0].external}`);
       }
     }

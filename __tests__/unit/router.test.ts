@@ -270,6 +270,16 @@ describe('the apps stack with a router', () => {
     expect(config).toContain('bind 0.0.0.0:19100\n');
   });
 
+  it('synthesizes with bridge networking too: each second slot published 100 above its app, clear of the next app', () => {
+    const other = new App({ outdir: tempDir('modulus-router-bridge-'), skipValidation: true });
+    const hierarchy = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE] }).hierarchy;
+    new AppsStack(other, 'apps', { images: hierarchy, languages, firstPort: 19000, networkMode: NetworkMode.BRIDGE, router: { domain: 'modulus.test', httpPort: 19500 } });
+    other.synth();
+    const apps = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    const node = resource(apps, 'docker_container', 'sample-node_Run_Container');
+    expect(node.ports.map((port: { internal: number; external: number }) => `${port.internal}->${port.external}`)).toEqual(['19001->19001', '19101->19101']);
+  });
+
   it('takes the certificate and key from sensitive variables', () => {
     expect(stack.variable.router_tls_certificate).toMatchObject({ type: 'string', sensitive: true });
     expect(stack.variable.router_tls_private_key).toMatchObject({ type: 'string', sensitive: true });
