@@ -10,6 +10,7 @@ import * as path from 'path';
 import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { AppVolume, VolumeBackend } from '../../lib/app-volume';
 import { DockerHost } from '../../lib/docker-host';
+import { releaseSettings } from '../../lib/private/release';
 import { REPO_ROOT } from './support/checkout';
 import { publicKeys } from './support/ssh-keys';
 import { tempDir } from './support/temp';
@@ -161,6 +162,44 @@ describe("environment names and values: AppVolume and modulus-volume.sh's superv
     } else {
       expect(run.status).toBe(0);
     }
+  });
+});
+
+describe('health check paths: ModulusApp release and the publish step (HEALTH_PATH_PATTERN)', () => {
+  /** publish up to its checks of the release settings: a valid path goes on to ask for MODULUS_IMAGE. */
+  const publish = (healthPath: string) =>
+    script('modulus-volume.sh', ['publish'], {
+      MODULUS_APP: 'shop',
+      MODULUS_RELEASE: 'r1',
+      MODULUS_RUN_CONTAINER: 'modulus-app-shop',
+      MODULUS_SLOT_PORTS: '8080 8081',
+      MODULUS_HEALTH_PATH: healthPath,
+      MODULUS_HEALTH_STATUS: '200',
+      MODULUS_HEALTH_INTERVAL_MS: '1000',
+      MODULUS_HEALTH_TIMEOUT_MS: '2000',
+      MODULUS_START_TIMEOUT_SECONDS: '120',
+      MODULUS_DRAIN_SECONDS: '10',
+      MODULUS_ROUTER_CONTAINER: 'modulus-router',
+      MODULUS_ROUTER_BACKEND: 'app-shop',
+    });
+
+  it.each(
+    verdicts([
+      ['/', true],
+      ['/health', true],
+      ['/health?deep=1&x=(a)', true],
+      [`/${'x'.repeat(199)}`, true],
+      [`/${'x'.repeat(200)}`, false],
+      ['health', false],
+      ["/o'k", false],
+      ['/a b', false],
+      ['/a"b', false],
+      ['/a#b', false],
+    ]),
+  )('%s', (_shown, value, ok) => {
+    const healthCheckPath = value as string;
+    expect(constructAccepts(() => releaseSettings(stack(), { healthCheckPath }, 8080), 'release.healthCheckPath')).toBe(ok);
+    expect(scriptAccepts(publish(healthCheckPath), /invalid MODULUS_HEALTH_PATH/, 2, /MODULUS_IMAGE is required by publish/)).toBe(ok);
   });
 });
 

@@ -1,9 +1,7 @@
 import { IConstruct } from 'constructs';
 import type { ReleaseOptions } from '../release';
+import { hostPattern } from './host-rules';
 import { invalid, requireLiteral, validateInteger } from './validation';
-
-/** A URL path a health check can GET: no spaces or quotes (HAProxy's config and curl take it unquoted). */
-export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$/;
 
 /** ReleaseOptions, validated and with their defaults. */
 export interface ReleaseSettings {
@@ -23,7 +21,7 @@ export function releaseSettings(scope: IConstruct, options: ReleaseOptions, port
   }
   const healthCheckPath = options.healthCheckPath ?? '/';
   requireLiteral(scope, 'release.healthCheckPath', healthCheckPath);
-  if (typeof healthCheckPath !== 'string' || !HEALTH_PATH_PATTERN.test(healthCheckPath) || healthCheckPath.length > 200) {
+  if (typeof healthCheckPath !== 'string' || !hostPattern('HEALTH_PATH_PATTERN').test(healthCheckPath) || healthCheckPath.length > 200) {
     throw invalid(scope, 'release.healthCheckPath', healthCheckPath, "give a URL path of at most 200 characters: start with '/', no spaces or quotes");
   }
   const standbyPort = validateInteger(scope, 'release.standbyPort', options.standbyPort ?? (port < 65535 ? port + 1 : port - 1), 1, 65535);

@@ -64,12 +64,9 @@ render_config() {
   if ((${#pairs[@]} > 0)); then
     environment=$(IFS=,; printf 'environment=%s' "${pairs[*]}")
   fi
-  local ports=() served=""
+  local served=""
   if [[ -n "${MODULUS_SLOT_PORTS:-}" ]]; then
-    read -r -a ports <<<"${MODULUS_SLOT_PORTS}"
-    if ! ((${#ports[@]} == 2)) || ! valid_port "${ports[0]}" || ! valid_port "${ports[1]}" || [[ "${ports[0]}" == "${ports[1]}" ]]; then
-      fail 2 "invalid MODULUS_SLOT_PORTS '${MODULUS_SLOT_PORTS}': give the blue and the green slot's ports, two different ones"
-    fi
+    read_slot_ports
     for name in PORT MODULUS_SLOT; do
       [[ -z "${kinds[${name}]+set}" ]] || fail 2 "environment variable ${name} is set per slot (MODULUS_SLOT_PORTS): leave it out of the environment"
     done
@@ -81,8 +78,8 @@ render_config() {
   if [[ -z "${served}" ]]; then
     render_program app "${environment}" true
   else
-    render_program app-blue "$(slot_environment "${environment}" blue "${ports[0]}")" "$([[ "${served}" == blue ]] && echo true || echo false)"
-    render_program app-green "$(slot_environment "${environment}" green "${ports[1]}")" "$([[ "${served}" == green ]] && echo true || echo false)"
+    render_program app-blue "$(slot_environment "${environment}" blue "${SLOT_PORTS[0]}")" "$([[ "${served}" == blue ]] && echo true || echo false)"
+    render_program app-green "$(slot_environment "${environment}" green "${SLOT_PORTS[1]}")" "$([[ "${served}" == green ]] && echo true || echo false)"
   fi
   printf '%s\n' \
     "" \
@@ -98,7 +95,13 @@ render_config() {
     "stderr_logfile_backups=2"
 }
 
-valid_port() { [[ "$1" =~ ^[1-9][0-9]{0,4}$ ]] && (($1 <= 65535)); }
+# read_slot_ports: SLOT_PORTS, the blue and the green slot's ports from MODULUS_SLOT_PORTS (valid_port: query.sh).
+read_slot_ports() {
+  read -r -a SLOT_PORTS <<<"${MODULUS_SLOT_PORTS}"
+  if ! ((${#SLOT_PORTS[@]} == 2)) || ! valid_port "${SLOT_PORTS[0]}" || ! valid_port "${SLOT_PORTS[1]}" || [[ "${SLOT_PORTS[0]}" == "${SLOT_PORTS[1]}" ]]; then
+    fail 2 "invalid MODULUS_SLOT_PORTS '${MODULUS_SLOT_PORTS}': give the blue and the green slot's ports, two different ones"
+  fi
+}
 
 # slot_environment ENVIRONMENT SLOT PORT: the environment= line with the slot's MODULUS_SLOT (the run images keep
 # each slot's files apart by it) and PORT (over the container's own).

@@ -38,7 +38,7 @@ main() {
   [[ -n "${name}" ]] || fail 2 "the query has no host_name"
   local where="'${name}' (${user}@${address}:${port})"
   [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid address"
-  valid_ssh_port "${port}" || fail 2 "Docker host ${where}: invalid port"
+  valid_port "${port}" || fail 2 "Docker host ${where}: invalid port"
   keys=$(query_text "${query}" host_keys) || fail 2 "Docker host ${where}: invalid host_keys"
   valid_host_key_lines "${keys}" || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
 

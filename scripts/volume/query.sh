@@ -7,7 +7,7 @@
 # shellcheck source-path=SCRIPTDIR source=rules.env
 source "$(dirname "${BASH_SOURCE[0]}")/rules.env"
 
-valid_ssh_port() { [[ "$1" =~ ${SSH_PORT_PATTERN} ]] && (($1 <= 65535)); }
+valid_port() { [[ "$1" =~ ${PORT_PATTERN} ]] && (($1 <= 65535)); }
 
 # The pinned host keys: one or more "TYPE BASE64" lines, TYPE one of HOST_KEY_TYPES.
 valid_host_key_lines() {

@@ -91,7 +91,7 @@ main() {
   local where="'${name}' (${user}@${address}:${port})"
   [[ "${user}" =~ ${SSH_USER_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_user"
   [[ "${address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_address"
-  valid_ssh_port "${port}" || fail 2 "Docker host ${where}: invalid ssh_port"
+  valid_port "${port}" || fail 2 "Docker host ${where}: invalid ssh_port"
   keys=$(query_text "${query}" ssh_host_keys) || fail 2 "Docker host ${where}: invalid ssh_host_keys"
   valid_host_key_lines "${keys}" || fail 2 "Docker host ${where}: ssh_host_keys is not 'TYPE BASE64' lines"
 
@@ -110,7 +110,7 @@ main() {
       ssh_address=$(query_value "${query}" ssh_engine_address)
       ssh_port=$(query_value "${query}" ssh_engine_port)
       [[ "${ssh_address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
-      valid_ssh_port "${ssh_port}" || fail 2 "Docker host ${where}: invalid ssh_engine_port"
+      valid_port "${ssh_port}" || fail 2 "Docker host ${where}: invalid ssh_engine_port"
       where="'${name}' (${user}@${ssh_address}:${ssh_port})"
       local text
       text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"

@@ -83,14 +83,21 @@ wait_for_supervisord() {
   return 1
 }
 
+# program_state NAME: supervisord's state of the program ("RUNNING", "BACKOFF", "FATAL", ...), or nothing when
+# supervisord does not answer or has no such program.
+program_state() {
+  local response
+  response=$(supervisor_call supervisor.getProcessInfo "$1" 2>/dev/null) || return 0
+  tr -d '\n[:space:]' <<<"${response}" | sed -n 's:.*<name>statename</name><value><string>\([A-Z]*\)</string>.*:\1:p'
+}
+
 # app_running SLOTS: whether the app's program (with SLOTS true, that of the serving slot) runs.
 app_running() {
-  local response program=app
+  local program=app
   if [[ "$1" == true ]]; then
     program="app-$(served_slot)"
   fi
-  response=$(supervisor_call supervisor.getProcessInfo "${program}" 2>/dev/null) || return 1
-  [[ "$(tr -d '\n[:space:]' <<<"${response}")" == *"<name>statename</name><value><string>RUNNING</string>"* ]]
+  [[ "$(program_state "${program}")" == RUNNING ]]
 }
 
 # ensure_supervisord: the run container running and its supervisord answering: starts the container when it is
@@ -172,6 +179,10 @@ restart_app() {
   RESTARTED=1
 }
 
+# remove_leftover_builds RELEASE: deletes the app's stopped build containers other than RELEASE's. Only containers
+# this platform made (labelled org.modulus.app=<app> and org.modulus.role=build) and only stopped ones: what a
+# deploy killed during its build left behind (Terraform replaces its own build container before making a new one,
+# so at publish time no other build container of the app is in the state). Never fails the publish.
 remove_leftover_builds() {
   local release=$1 ids id
   ids=$(docker ps -a --no-trunc --filter "label=org.modulus.app=${APP}" --filter label=org.modulus.role=build \
@@ -200,12 +211,10 @@ other_slot() { if [[ "$1" == blue ]]; then printf 'green'; else printf 'blue'; f
 
 # The release settings of an app behind a router (ModulusApp's `release`), checked before anything is touched.
 read_release_settings() {
-  read -r -a SLOT_PORTS <<<"${MODULUS_SLOT_PORTS}"
-  if ! ((${#SLOT_PORTS[@]} == 2)) || ! valid_port "${SLOT_PORTS[0]}" || ! valid_port "${SLOT_PORTS[1]}"; then
-    fail 2 "invalid MODULUS_SLOT_PORTS '${MODULUS_SLOT_PORTS}': give the blue and the green slot's ports"
-  fi
+  read_slot_ports
   HEALTH_PATH=${MODULUS_HEALTH_PATH:-/}
-  [[ "${HEALTH_PATH}" =~ ^/[A-Za-z0-9._~!\$\&\'()*+,\;=:@%/?-]*$ ]] || fail 2 "invalid MODULUS_HEALTH_PATH '${HEALTH_PATH}': give a URL path"
+  [[ "${HEALTH_PATH}" =~ ${HEALTH_PATH_PATTERN} && ${#HEALTH_PATH} -le 200 ]] ||
+    fail 2 "invalid MODULUS_HEALTH_PATH '${HEALTH_PATH}': give a URL path of at most 200 characters"
   HEALTH_STATUS=${MODULUS_HEALTH_STATUS:-200}
   [[ "${HEALTH_STATUS}" =~ ^[1-5][0-9][0-9]$ ]] || fail 2 "invalid MODULUS_HEALTH_STATUS '${HEALTH_STATUS}': give an HTTP status"
   local name
@@ -220,18 +229,14 @@ read_release_settings() {
 
 slot_port() { if [[ "$1" == blue ]]; then printf '%s' "${SLOT_PORTS[0]}"; else printf '%s' "${SLOT_PORTS[1]}"; fi; }
 
-# The status line of the slot's program ("RUNNING", "BACKOFF", "FATAL", ...), or nothing.
-slot_state() {
-  local response
-  response=$(supervisor_call supervisor.getProcessInfo "app-$1" 2>/dev/null) || return 0
-  tr -d '\n[:space:]' <<<"${response}" | sed -n 's:.*<name>statename</name><value><string>\([A-Z]*\)</string>.*:\1:p'
-}
+# seconds MILLISECONDS: the same time in seconds, as sleep and curl take it (e.g. 1.500).
+seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 
 # The HTTP status the slot answers its health check with, from inside the run container ("000": no answer).
 slot_health() {
   local code
   code=$(docker exec -- "${RUN_CONTAINER}" curl --silent --output /dev/null --write-out '%{http_code}' --noproxy '*' \
-    --max-time "$(awk -v ms="${MODULUS_HEALTH_TIMEOUT_MS}" 'BEGIN { printf "%.3f", ms / 1000 }')" \
+    --max-time "$(seconds "${MODULUS_HEALTH_TIMEOUT_MS}")" \
     "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" 2>/dev/null) || true
   [[ "${code}" =~ ^[0-9]{3}$ ]] || code=000
   printf '%s' "${code}"
@@ -276,7 +281,7 @@ with_log_tail() {
 start_slot() {
   local slot=$1 state code="000" deadline=$((SECONDS + MODULUS_START_TIMEOUT_SECONDS))
   local interval
-  interval=$(awk -v ms="${MODULUS_HEALTH_INTERVAL_MS}" 'BEGIN { printf "%.3f", ms / 1000 }')
+  interval=$(seconds "${MODULUS_HEALTH_INTERVAL_MS}")
   # A slot an interrupted publish started runs an older link target: it starts again.
   process_call supervisor.stopProcess "app-${slot}" 1 || { FAILURE="cannot stop the ${slot} slot of app '${APP}': ${FAILURE}"; return 1; }
   local answer
@@ -285,7 +290,7 @@ start_slot() {
   while ((SECONDS < deadline)); do
     code=$(slot_health "${slot}")
     [[ "${code}" == "${HEALTH_STATUS}" ]] && return 0
-    state=$(slot_state "${slot}")
+    state=$(program_state "app-${slot}")
     if [[ "${state}" == FATAL || "${state}" == EXITED ]]; then
       FAILURE="the new release of app '${APP}' exited in the ${slot} slot (supervisord: ${state}) before it passed its health check"
       return 1
