@@ -86,7 +86,11 @@ export class ModulusStack extends TerraformStack {
     this.synthesizer = checkedSynthesizer(this, this.synthesizer);
   }
 
-  /** Resolves every token of the stack once before it is written: see withPlainStackTraces for why it is wrapped. */
+  /**
+   * TerraformStack's, which resolves every token of the stack once before it is written, with plain stack traces
+   * (see withPlainStackTraces). Not an API of its own.
+   * @internal
+   */
   public prepareStack(): void {
     withPlainStackTraces(() => super.prepareStack());
   }
