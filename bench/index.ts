@@ -4,7 +4,8 @@
  *
  *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready,
  *                                      deploy downtime, then the router added (overhead, redeploys); then hosts
- *   npm run bench -- synth ready       only those (synth, noop, rebuild, ready, downtime, router, hosts, cold)
+ *   npm run bench -- synth ready       only those (synth, scale, plan, noop, rebuild, ready, downtime, router, hosts, cold)
+ *   npm run bench -- scale plan        synth of 100 and 400 apps in one stack; `terraform plan` of 100 apps (bench/scale.ts)
  *   npm run bench -- hosts             the same apps deployed across two hosts (a registry, host B over SSH) / one
  *   BENCH_COLD=1 npm run bench         adds the cold build (two full builds without cache: slow)
  *
@@ -12,8 +13,9 @@
  * BENCH_WORK=<folder> (measure against a kept deployment), BENCH_LANGUAGES (apps to deploy, default all),
  * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_RUNS,
  * BENCH_COLD_PARALLELISM, BENCH_ROUTER_REQUESTS (requests each way of the router's latency, default 1000),
- * MODULUS_ROOT_IMAGE (default modulus/root:bookworm).
- * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth.
+ * MODULUS_ROOT_IMAGE (default modulus/root:bookworm), BENCH_SCALE_APPS (app counts of the synth at scale, default
+ * 100,400), BENCH_PLAN_APPS (apps of the plan at scale, default 100).
+ * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth and scale.
  */
 import * as path from 'path';
 import { coldBuild } from './cold';
@@ -23,13 +25,14 @@ import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
 import { rebuildPrecision } from './rebuild';
 import { routerBenchmarks } from './router';
+import { planAtScale, synthAtScale } from './scale';
 import { synthCli } from './synth-cli';
 import { Language } from '../lib/standard-images';
 import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
 
-const ALL = ['synth', 'noop', 'rebuild', 'ready', 'downtime', 'router', 'hosts', 'cold'] as const;
+const ALL = ['synth', 'scale', 'plan', 'noop', 'rebuild', 'ready', 'downtime', 'router', 'hosts', 'cold'] as const;
 type Benchmark = (typeof ALL)[number];
 
 function selected(): Set<Benchmark> {
@@ -97,6 +100,8 @@ async function main(): Promise<void> {
     }
     synthCli();
   }
+  if (chosen.has('scale')) synthAtScale();
+  if (chosen.has('plan')) planAtScale();
   if (chosen.has('noop') || chosen.has('rebuild') || chosen.has('ready') || chosen.has('downtime') || chosen.has('router')) {
     let deployment: ReturnType<typeof deploy> | undefined;
     try {

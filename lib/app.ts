@@ -8,6 +8,7 @@ import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/names';
 import { invalid } from './private/validation';
 import { releaseSettings } from './private/release';
+import { withPlainStackTraces } from './private/stack-traces';
 import { ReleaseOptions } from './release';
 import { ModulusRouter } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
@@ -143,49 +144,56 @@ export class ModulusApp extends Construct {
     const release = props.router ? releaseSettings(this, props.release ?? {}, port) : undefined;
 
     // Each part takes its options whole: a new option of a part reaches it without a change here.
-    this.volume = new AppVolume(this, 'Volume', {
-      ...props.volume,
-      appName,
-      image: images.run,
-      host: props.host,
-      environment: props.environment,
-      secretEnvironment: props.secretEnvironment,
-      _slotPorts: release ? [port, release.standbyPort] : undefined,
+    // Under withPlainStackTraces: cdktf's traces of the tokens the parts make were most of a large synth's time.
+    const parts = withPlainStackTraces(() => {
+      const volume = new AppVolume(this, 'Volume', {
+        ...props.volume,
+        appName,
+        image: images.run,
+        host: props.host,
+        environment: props.environment,
+        secretEnvironment: props.secretEnvironment,
+        _slotPorts: release ? [port, release.standbyPort] : undefined,
+      });
+      const build = new BuildJob(this, 'Build', {
+        ...props.build,
+        volume,
+        image: images.build,
+        language,
+        source: props.source,
+        networkMode: props.networkMode,
+        _release:
+          release && props.router
+            ? {
+                environment: {
+                  MODULUS_SLOT_PORTS: `${port} ${release.standbyPort}`,
+                  MODULUS_HEALTH_PATH: release.healthCheckPath,
+                  MODULUS_HEALTH_STATUS: String(release.healthyStatus),
+                  MODULUS_HEALTH_INTERVAL_MS: String(release.intervalMillis),
+                  MODULUS_HEALTH_TIMEOUT_MS: String(release.timeoutMillis),
+                  MODULUS_START_TIMEOUT_SECONDS: String(release.startTimeoutSeconds),
+                  MODULUS_DRAIN_SECONDS: String(release.drainSeconds),
+                  MODULUS_ROUTER_CONTAINER: props.router.containerName,
+                  MODULUS_ROUTER_BACKEND: props.router.backendName(appName),
+                },
+                dependsOn: [props.router.routesStep],
+              }
+            : undefined,
+      });
+      const run = new RunContainer(this, 'Run', {
+        ...props.run,
+        volume,
+        image: images.run,
+        language,
+        networkMode: props.networkMode,
+        build,
+        _standby: release ? { port: release.standbyPort, hostPort: release.standbyHostPort } : undefined,
+      });
+      return { volume, build, run };
     });
-    this.build = new BuildJob(this, 'Build', {
-      ...props.build,
-      volume: this.volume,
-      image: images.build,
-      language,
-      source: props.source,
-      networkMode: props.networkMode,
-      _release:
-        release && props.router
-          ? {
-              environment: {
-                MODULUS_SLOT_PORTS: `${port} ${release.standbyPort}`,
-                MODULUS_HEALTH_PATH: release.healthCheckPath,
-                MODULUS_HEALTH_STATUS: String(release.healthyStatus),
-                MODULUS_HEALTH_INTERVAL_MS: String(release.intervalMillis),
-                MODULUS_HEALTH_TIMEOUT_MS: String(release.timeoutMillis),
-                MODULUS_START_TIMEOUT_SECONDS: String(release.startTimeoutSeconds),
-                MODULUS_DRAIN_SECONDS: String(release.drainSeconds),
-                MODULUS_ROUTER_CONTAINER: props.router.containerName,
-                MODULUS_ROUTER_BACKEND: props.router.backendName(appName),
-              },
-              dependsOn: [props.router.routesStep],
-            }
-          : undefined,
-    });
-    this.run = new RunContainer(this, 'Run', {
-      ...props.run,
-      volume: this.volume,
-      image: images.run,
-      language,
-      networkMode: props.networkMode,
-      build: this.build,
-      _standby: release ? { port: release.standbyPort, hostPort: release.standbyHostPort } : undefined,
-    });
+    this.volume = parts.volume;
+    this.build = parts.build;
+    this.run = parts.run;
     this.containerName = this.run.containerName;
     if (props.router !== undefined) {
       if (props.router.host !== props.host) {

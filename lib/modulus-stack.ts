@@ -5,6 +5,7 @@ import { ConflictCheck } from './private/conflicts';
 import { previousLogicalId } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
 import { addSynthError, checkedSynthesizer, continuingSynthesizer, reportThrownValidationErrors } from './private/synth-errors';
+import { withPlainStackTraces } from './private/stack-traces';
 import { invalid } from './private/validation';
 import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
@@ -83,6 +84,15 @@ export class ModulusStack extends TerraformStack {
     // synthesizing; a stack with any of them is not written (see the class comment).
     Aspects.of(this).add(new ConflictCheck(this));
     this.synthesizer = checkedSynthesizer(this, this.synthesizer);
+  }
+
+  /**
+   * TerraformStack's, which resolves every token of the stack once before it is written, with plain stack traces
+   * (see withPlainStackTraces). Not an API of its own.
+   * @internal
+   */
+  public prepareStack(): void {
+    withPlainStackTraces(() => super.prepareStack());
   }
 
   /** Asset folders keep the names of earlier releases: an image's build context path is part of its identity. */

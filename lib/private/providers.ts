@@ -26,6 +26,8 @@ export function pinProvider(stack: TerraformStack, name: keyof typeof PROVIDER_V
   stack.addOverride(`terraform.required_providers.${name}`, { source: PROVIDER_SOURCES[name], version: PROVIDER_VERSIONS[name] });
 }
 
+const providers = new WeakMap<TerraformStack, Map<string, TerraformProvider>>();
+
 /**
  * The stack's provider of one kind, created (and pinned) on first use, so that a construct using its resources
  * works in any stack, not only a ModulusStack.
@@ -36,12 +38,18 @@ function providerOf<P extends TerraformProvider>(
   make: (stack: TerraformStack) => P,
 ): P {
   const stack = TerraformStack.of(scope);
-  const existing = stack.node.children.find(
-    (child): child is P => child instanceof TerraformProvider && child.terraformResourceType === name,
-  );
-  if (existing) return existing;
+  let known = providers.get(stack);
+  if (!known) providers.set(stack, (known = new Map()));
+  // Remembered: every step of every app asks, and a search of the stack's children made synth quadratic in apps.
+  const found = known.get(name) ?? stack.node.children.find((child): child is TerraformProvider => child instanceof TerraformProvider && child.terraformResourceType === name);
+  if (found) {
+    known.set(name, found);
+    return found as P;
+  }
   pinProvider(stack, name);
-  return make(stack);
+  const made = make(stack);
+  known.set(name, made);
+  return made;
 }
 
 /** hashicorp/null, pinned to exactly 3.2.4. */
