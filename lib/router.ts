@@ -6,11 +6,12 @@ import { Construct } from 'constructs';
 import { stackDockerHost } from './app-volume';
 import { DockerHost } from './docker-host';
 import { ImageHierarchy } from './image-hierarchy';
+import { PushedHierarchy } from './image-registry';
 import { volumeScriptHash } from './private/host-files';
 import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
 import { secretStepValues } from './private/terraform-values';
-import { destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { destroyProvisioners, privateKeyPreconditions, stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { ImageSpec } from './standard-images';
@@ -51,13 +52,16 @@ export interface RouterTls {
 export interface ModulusRouterProps {
   /** Apps answer at `<app name>.<domain>`: lowercase DNS labels, e.g. 'apps.example.com'. */
   readonly domain: string;
-  /** The router image: a hierarchy with ROUTER_IMAGE (`additionalImages: [ROUTER_IMAGE]`). */
-  readonly images?: ImageHierarchy;
+  /**
+   * The router image: a hierarchy with ROUTER_IMAGE (`additionalImages: [ROUTER_IMAGE]`), or its pushes to a
+   * registry (which a remote `host` pulls by digest).
+   */
+  readonly images?: ImageHierarchy | PushedHierarchy;
   /** Router image id or reference; takes precedence over `images`. @default the `router` image of `images` */
   readonly image?: string;
   /**
-   * The Docker host the router runs on; its apps must run there too. A host of this machine only (a unix://
-   * engine): the routes reach the router through `docker exec` from the Terraform machine.
+   * The Docker host the router runs on; its apps must run there too. On a remote host (one with `provisioning`)
+   * its steps run there over SSH, as the apps' volume steps do.
    * @default the stack's default docker provider
    */
   readonly host?: DockerHost;
@@ -149,8 +153,9 @@ export class ModulusRouter extends Construct {
     this.domain = props.domain;
     if (props.host !== undefined && !(props.host instanceof DockerHost)) throw invalid(this, 'host', props.host, 'give a DockerHost');
     const engine = props.host?.engine ?? stackDockerHost(this);
-    if (engine !== undefined && !engine.startsWith('unix://')) {
-      throw invalid(this, 'host', props.host ?? engine, "give a DockerHost of this machine (a unix:// engine): the router's routes are handed to it with docker exec from here");
+    const access = props.host?._access;
+    if (engine !== undefined && !engine.startsWith('unix://') && access === undefined) {
+      throw invalid(this, 'host', props.host ?? engine, "give a DockerHost with provisioning (SSH access) for a remote engine: the router's steps run on its host");
     }
     this.host = props.host;
     const address = props.address ?? '0.0.0.0';
@@ -171,7 +176,7 @@ export class ModulusRouter extends Construct {
     } else if (props.httpsPort !== undefined) {
       throw invalid(this, 'httpsPort', props.httpsPort, 'leave it out, or give tls: HTTPS needs a certificate and key');
     }
-    const image = props.image ?? props.images?.tryImage(ROUTER_IMAGE.name)?.imageId;
+    const image = props.image ?? this.imageOf(props.images, props.host);
     if (typeof image !== 'string' || image.trim() === '') {
       throw invalid(
         this,
@@ -186,15 +191,18 @@ export class ModulusRouter extends Construct {
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 128, minProcesses, maxProcesses);
 
-    // The router's process limit, as an app's (modulus-process-limit.sh), removed after the container.
+    // The router's process limit, as an app's (modulus-process-limit.sh), removed after the container. Not on a
+    // remote host: a destroy step there would keep the SSH key in this resource's state, for an empty cgroup.
     const limitEnvironment = { MODULUS_APP: ROUTER_CGROUP, MODULUS_PIDS_MAX: String(processLimit) };
     const limit = new NullResource(this, 'ProcessLimit', {
       provider: nullProvider(this),
       triggers: { app: ROUTER_CGROUP, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
       provisioners: [
-        ...stepProvisioners(this, undefined, { script: 'modulus-process-limit.sh', command: 'apply', environment: limitEnvironment }).provisioners,
-        ...destroyProvisioners(this, undefined, { script: 'modulus-process-limit.sh', command: 'remove', environment: { MODULUS_APP: ROUTER_CGROUP } }).provisioners,
+        ...stepProvisioners(this, access, { script: 'modulus-process-limit.sh', command: 'apply', environment: limitEnvironment }).provisioners,
+        ...(access ? [] : destroyProvisioners(this, undefined, { script: 'modulus-process-limit.sh', command: 'remove', environment: { MODULUS_APP: ROUTER_CGROUP } }).provisioners),
       ],
+      // A remote host's key is checked at plan time, before any step needs it.
+      lifecycle: access ? { precondition: privateKeyPreconditions(access) } : undefined,
     });
 
     // Destroyed with the router: the copy of the certificate and key goes with it.
@@ -244,13 +252,14 @@ export class ModulusRouter extends Construct {
     // The routes, rendered once every app has registered; in the triggers, so a plan shows them as they change.
     const routes = Lazy.stringValue({ produce: () => this.renderRoutes() });
     const secrets = props.tls ? secretStepValues(this, { CERTIFICATE: props.tls.certificate, KEY: props.tls.privateKey }, 'MODULUS_ROUTER_TLS_') : undefined;
-    const step = stepProvisioners(this, undefined, {
+    const step = stepProvisioners(this, access, {
       script: 'modulus-router.sh',
       command: 'apply',
       environment: {
         MODULUS_ROUTER_CONTAINER: ROUTER_CONTAINER_NAME,
         MODULUS_ROUTER_ROUTES: routes,
-        ...(engine ? { MODULUS_DOCKER_HOST: engine } : {}),
+        // On a remote host the step runs there, with its own engine.
+        ...(engine && !access ? { MODULUS_DOCKER_HOST: engine } : {}),
         ...secrets?.environment,
       },
     });
@@ -260,6 +269,19 @@ export class ModulusRouter extends Construct {
       triggers: { container: this.resource.id, routes, scripts_sha256: volumeScriptHash(this), ...secrets?.triggers },
       provisioners: step.provisioners,
     });
+  }
+
+  /** The router image of `images` on `host`: built there (this machine), or pulled there by its pushed digest. */
+  private imageOf(images: ImageHierarchy | PushedHierarchy | undefined, host: DockerHost | undefined): string | undefined {
+    if (images instanceof PushedHierarchy) {
+      if (!images.names.includes(ROUTER_IMAGE.name)) return undefined;
+      const pushed = images.image(ROUTER_IMAGE.name);
+      return host ? host.pulledImageId(pushed) : pushed.image.imageId;
+    }
+    if (images !== undefined && host !== undefined && !host.isLocal) {
+      throw invalid(this, 'images', images, `give a PushedHierarchy: host '${host.hostName}' (${host.engine}) is not this machine and pulls its images from a registry`);
+    }
+    return images?.tryImage(ROUTER_IMAGE.name)?.imageId;
   }
 
   /** The host name the router answers for `appName`: `<appName>.<domain>`. */

@@ -11,7 +11,7 @@ import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
 import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
 import { invalid } from '../lib/private/validation';
-import { ModulusRouter } from '../lib/router';
+import { ModulusRouter, RouterTls } from '../lib/router';
 import { Language, LANGUAGES } from '../lib/standard-images';
 import { RegistrySettings, registryOf } from './registry-settings';
 
@@ -25,6 +25,22 @@ export interface AppsStackHost extends Omit<DockerHostProps, 'provisioning' | 'r
   readonly provisioning?: Omit<SshProvisioning, 'privateKey'>;
   /** The languages whose sample app runs on this host. */
   readonly languages: readonly Language[];
+  /**
+   * A router on this host in front of its apps, when the stack has `router` (whose domain, TLS and maintenance
+   * apply here too); its own address and ports, as hosts may share a network.
+   * @default none: the host's apps are reached on their own ports only
+   */
+  readonly router?: AppsStackHostRouter;
+}
+
+/** Where a host's router listens. */
+export interface AppsStackHostRouter {
+  /** IPv4 address it listens on. @default '0.0.0.0' */
+  readonly address?: string;
+  /** @default 18000 */
+  readonly httpPort?: number;
+  /** @default 18443 */
+  readonly httpsPort?: number;
 }
 
 /** The stack's router: the front door of the stack's engine, for the apps that run there. */
@@ -88,8 +104,9 @@ export interface AppsStackProps extends ModulusStackProps {
    */
   readonly volumeRoot?: string;
   /**
-   * A router on the stack's engine, in front of the apps that run there (not those placed on `hosts`); its
-   * image, `router`, must be in `images` (ImageHierarchyProps.additionalImages: [ROUTER_IMAGE]).
+   * A router on the stack's engine, in front of the apps that run there, and one on each of `hosts` that has
+   * `router`, in front of its apps; its image, `router`, must be in `images` (ImageHierarchyProps.additionalImages:
+   * [ROUTER_IMAGE]).
    * @default none: each app is reached on its own port only
    */
   readonly router?: AppsStackRouter;
@@ -98,7 +115,10 @@ export interface AppsStackProps extends ModulusStackProps {
 /** The `apps` stack: one sample app per language, each volume → build → run, on the images stack's images. */
 export class AppsStack extends ModulusStack {
   public readonly apps: Record<string, ModulusApp> = {};
+  /** The router of the stack's engine (when an app runs there). */
   public readonly router?: ModulusRouter;
+  /** The routers of `hosts`, by host name. */
+  public readonly hostRouters: Record<string, ModulusRouter> = {};
 
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
@@ -106,7 +126,8 @@ export class AppsStack extends ModulusStack {
     const placement = new Map<Language, DockerHost>();
     // Hosts with a volume root of their own keep it; `volumeRoot` is for the others (and the stack's engine).
     const ownVolumeRoot = new Set((props.hosts ?? []).filter((host) => host.volumes?.root !== undefined).map((host) => host.hostName));
-    for (const [index, { languages, provisioning, ...host }] of (props.hosts ?? []).entries()) {
+    const hostRouters = new Map<DockerHost, AppsStackHostRouter>();
+    for (const [index, { languages, provisioning, router, ...host }] of (props.hosts ?? []).entries()) {
       const privateKey = provisioning
         ? new TerraformVariable(this, `ssh_private_key_${host.hostName.replace(/-/g, '_')}`, {
             type: 'string',
@@ -119,6 +140,10 @@ export class AppsStack extends ModulusStack {
         provisioning: provisioning && privateKey ? { ...provisioning, privateKey } : undefined,
         registries: registry ? [registry] : undefined,
       });
+      if (router !== undefined) {
+        if (!props.router) throw invalid(this, `hosts[${index}].router`, router, "leave it out, or give the stack's router (its domain): the host's router serves that domain");
+        hostRouters.set(dockerHost, router);
+      }
       for (const language of languages) {
         if (placement.has(language)) {
           throw invalid(this, `hosts[${index}].languages`, language, `place each language on one host: it is also on host '${placement.get(language)!.hostName}'`);
@@ -127,11 +152,26 @@ export class AppsStack extends ModulusStack {
       }
     }
     const languages = props.languages ?? (props.hosts ? [...placement.keys()] : LANGUAGES);
-    this.router = props.router ? this.createRouter(props.router, props.images) : undefined;
+    const tls = props.router?.tls ? this.tlsVariables() : undefined;
+    if (props.router && languages.some((language) => !placement.has(language))) {
+      this.router = this.createRouter('router', props.router, props.images, undefined, tls);
+    }
+    for (const [host, settings] of hostRouters) {
+      this.hostRouters[host.hostName] = this.createRouter(`router-${host.hostName}`, { ...props.router!, ...settings }, props.images, host, tls);
+    }
+    // The router in front of each app: its host's, or the stack engine's.
+    const routerOf = (language: Language) => {
+      const host = placement.get(language);
+      return host ? this.hostRouters[host.hostName] : this.router;
+    };
+    const routed = languages.filter((language) => routerOf(language) !== undefined).map((language) => `sample-${language}`);
+    if (props.router && routed.length === 0) {
+      throw invalid(this, 'router', props.router.domain, "leave it out, or let it front an app: place one on the stack's engine, or give a host with apps a router");
+    }
     const maintenance = props.router?.maintenance ?? {};
     for (const name of Object.keys(maintenance)) {
-      if (!languages.some((language) => `sample-${language}` === name && !placement.has(language))) {
-        throw invalid(this, 'router.maintenance', name, `give the name of an app on the stack's engine: ${languages.filter((language) => !placement.has(language)).map((language) => `sample-${language}`).join(', ') || 'none'}`);
+      if (!routed.includes(name)) {
+        throw invalid(this, 'router.maintenance', name, `give the name of an app behind a router: ${routed.join(', ') || 'none'}`);
       }
     }
     languages.forEach((language, index) => {
@@ -150,11 +190,11 @@ export class AppsStack extends ModulusStack {
           hostRoot: props.volumeRoot && !ownVolumeRoot.has(placement.get(language)?.hostName ?? '') ? `${props.volumeRoot}/${appName}` : undefined,
         },
         run: { port: (props.firstPort ?? 18080) + index },
-        router: placement.has(language) ? undefined : this.router,
+        router: routerOf(language),
         maintenance: maintenance[appName],
         // The second slot of each app behind the router: 100 above its port (the next app has the next port).
         // A sample starts within seconds (the JVM's a few more): a release that does not pass its check by then fails the deploy.
-        release: this.router && !placement.has(language)
+        release: routerOf(language)
           ? { standbyPort: (props.firstPort ?? 18080) + 100 + index, startTimeoutSeconds: language === 'java' ? 45 : 20 }
           : undefined,
       });
@@ -162,17 +202,19 @@ export class AppsStack extends ModulusStack {
     Aspects.of(this).add(new ContainerSecurityPolicy());
   }
 
-  private createRouter(settings: AppsStackRouter, images: ImageHierarchy | PushedHierarchy): ModulusRouter {
-    if (!(images instanceof ImageHierarchy)) throw invalid(this, 'router', settings, 'leave it out with a PushedHierarchy: the router runs on the stack\'s engine, from its images');
-    const tls = settings.tls
-      ? {
-          certificate: new TerraformVariable(this, 'router_tls_certificate', { type: 'string', sensitive: true, description: "PEM certificate (and chain) of the router's domain" }).stringValue,
-          privateKey: new TerraformVariable(this, 'router_tls_private_key', { type: 'string', sensitive: true, description: "PEM private key of the router's certificate" }).stringValue,
-        }
-      : undefined;
-    return new ModulusRouter(this, 'router', {
+  /** The certificate and key of every router of the stack: sensitive variables. */
+  private tlsVariables(): RouterTls {
+    return {
+      certificate: new TerraformVariable(this, 'router_tls_certificate', { type: 'string', sensitive: true, description: "PEM certificate (and chain) of the router's domain" }).stringValue,
+      privateKey: new TerraformVariable(this, 'router_tls_private_key', { type: 'string', sensitive: true, description: "PEM private key of the router's certificate" }).stringValue,
+    };
+  }
+
+  private createRouter(id: string, settings: AppsStackRouter, images: ImageHierarchy | PushedHierarchy, host: DockerHost | undefined, tls: RouterTls | undefined): ModulusRouter {
+    return new ModulusRouter(this, id, {
       domain: settings.domain,
       images,
+      host,
       address: settings.address,
       httpPort: settings.httpPort,
       httpsPort: settings.httpsPort,

@@ -14,11 +14,13 @@ import { RegistrySettings } from './registry-settings';
  *         "sshOptions": ["-i", "/ci/keys/b", "-o", "UserKnownHostsFile=/ci/known_hosts"],
  *         "provisioning": { "user": "deploy", "address": "b.example.com", "hostKeys": "[b.example.com]:22 ssh-ed25519 AAAA...\n[b.example.com]:22 ecdsa-sha2-nistp256 AAAA..." },
  *         "volumes": { "root": "/var/lib/modulus/volumes" },
+ *         "router": { "httpPort": 18000 },
  *         "languages": ["static", "php"] }
  *     ]
  *   }
  *
- * Secrets are not in it: the registry password comes from TF_VAR_registry_password and each host's SSH key
+ * A host's `router` puts a router there in front of its apps when MODULUS_ROUTER_DOMAIN is set (its address and
+ * ports; the domain, TLS and maintenance are the stack's). Secrets are not in it: the registry password comes from TF_VAR_registry_password and each host's SSH key
  * from TF_VAR_ssh_private_key_<hostName>. The constructs validate every field (DockerHost, ImageRegistry).
  */
 export interface PlatformFile {

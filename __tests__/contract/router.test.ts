@@ -252,9 +252,6 @@ describe('the router image: switching an app between its two slots (health-gated
     for (let tries = 0; tries < 100 && !what(); tries++) await sleep(100);
     return what();
   };
-  let green: ChildProcess | undefined;
-
-  afterAll(() => green?.kill());
 
   it('health-checks both slots and sends requests only to the one that passes', async () => {
     expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
@@ -268,7 +265,8 @@ describe('the router image: switching an app between its two slots (health-gated
     const dir = path.join(work, 'alpha-green');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'index.html'), 'this is alpha, release 2\n');
-    green = spawn('python3', ['-m', 'http.server', String(ALPHA_GREEN), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
+    // Until the end of the file, as the restarted router below serves it.
+    servers.push(spawn('python3', ['-m', 'http.server', String(ALPHA_GREEN), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' }));
     expect(server(['set', 'app-alpha', 'green', 'ready'])).toMatchObject({ status: 0 });
     expect(await until(() => show('green').startsWith('UP '))).toBe(true);
     expect(server(['set', 'app-alpha', 'blue', 'drain'])).toMatchObject({ status: 0 });
@@ -282,6 +280,20 @@ describe('the router image: switching an app between its two slots (health-gated
     console.log(`router: ${statuses.length} probes of alpha every 100 ms across a switch of its slots, ${statuses.filter((s) => s !== 200).length} failed`);
     expect(statuses.length).toBeGreaterThan(10);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+
+  it('keeps the drained slot drained across a reload of the routes, while another process answers on its port', async () => {
+    const dir = path.join(work, 'impostor');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'index.html'), 'an impostor on the idle slot\n');
+    // Until the end of the file: the restarted router below must keep it drained too.
+    servers.push(spawn('python3', ['-m', 'http.server', String(APPS.alpha), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' }));
+    expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
+    // Idle since its drain: loaded in maintenance (not even checked), it takes no request.
+    expect(await until(() => show('blue').startsWith('MAINT'))).toBe(true);
+    await sleep(1500);
+    expect(show('blue')).toMatch(/^MAINT /);
+    expect(Array.from({ length: 10 }, () => curl('alpha').body)).toEqual(Array(10).fill('this is alpha, release 2\n'));
   });
 
   it('refuses a server or backend it does not have, and bad states', () => {
@@ -303,5 +315,8 @@ describe('the router image: a restarted container', () => {
     expect(answer).toEqual({ status: 200, body: 'this is beta\n' });
     expect(curl('beta', { https: true })).toEqual({ status: 200, body: 'this is beta\n' });
     expect(docker(['logs', CONTAINER]) + dockerRun(['logs', CONTAINER]).stderr).toContain('modulus-router: starting with the routes applied last');
+    // alpha's drained slot (an impostor answers on its port) stays drained: every request goes to the serving one.
+    await sleep(1500);
+    expect(Array.from({ length: 10 }, () => curl('alpha').body)).toEqual(Array(10).fill('this is alpha, release 2\n'));
   });
 });

@@ -63,6 +63,68 @@ const runContainerId = (language: string) => ok(docker('inspect', '-f', '{{.Id}}
 /** `cdktf deploy` of both stacks, not failing the test when it fails. */
 const tryDeploy = () => bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every entry below `dir` (but the folders the app itself keeps writing to): path, type, owner, mode, content. */
+const snapshot = (dir: string, skip: string[] = []) =>
+  ok(bash(`cd "${dir}" && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-printf '%p %y %U:%G %m %l\\n' | sort && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-type f -print0 | sort -z | xargs -0 -r sha256sum`), 'snapshot');
+// The node app writes its own logs and notifications (health checks, events) while the attacks run.
+const nodeVolume = () => snapshot(mnt('node'), ['log', 'notifications']);
+/** A folder of the host no app may reach: a cron.d an attack would love to write to. */
+const canary = () => {
+  const dir = path.join(work, 'canary');
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(path.join(dir, 'cron.d'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cron.d', 'job'), '* * * * * root true\n', { mode: 0o644 });
+  }
+  return dir;
+};
+const indexHtml = path.join(checkout, 'samples', 'static', 'src', 'index.html');
+const ATTACKED_ENTRIES = ['input', 'output', 'home', 'tmp', 'app', '.releases', 'app.previous', 'home/supervisor.sock', 'supervisor.conf', 'log'];
+
+/**
+ * `count` deploys of a changed static app while, as mop inside its own run container, it replaces each entry of
+ * its volume with a link (to the canary, to the node app's volume and home), briefly, over and over. Returns each
+ * deploy's outcome: 'ok', the failure's first line, or 'unexplained: <output>' for a failure that does not say why.
+ */
+function deploysUnderAttack(count: number, original: string): string[] {
+  const targets = [path.join(canary(), 'cron.d'), mnt('node'), path.join(mnt('node'), 'home')];
+  const attack = [
+    'cd /mnt',
+    'while :; do',
+    `  for entry in ${ATTACKED_ENTRIES.join(' ')}; do`,
+    `    for target in ${targets.join(' ')}; do`,
+    '      mv -T -- "$entry" "$entry.saved" 2>/dev/null',
+    '      ln -sfn -- "$target" "$entry" 2>/dev/null',
+    '      sleep 0.02',
+    '      rm -f -- "$entry" 2>/dev/null',
+    '      mv -T -- "$entry.saved" "$entry" 2>/dev/null',
+    '    done',
+    '  done',
+    'done',
+  ].join('\n');
+  const attacker = spawn('docker', ['exec', container('static'), 'bash', '-c', attack], { stdio: 'ignore' });
+  const outcomes: string[] = [];
+  try {
+    for (let deploy = 1; deploy <= count; deploy++) {
+      fs.writeFileSync(indexHtml, `${original}\n<!-- attack deploy ${deploy} -->\n`);
+      const run = bash('scripts/toolchain/cdktf.sh deploy apps --ignore-missing-stack-dependencies --auto-approve --no-color', { cwd: checkout, env });
+      const text = run.stdout + run.stderr;
+      // Either done, or a failure that says what failed.
+      outcomes.push(run.status === 0 ? 'ok' : /(modulus-volume: error: [^\n]+|Build of app '[^']+' \([a-z]+\) [^\n.]+|Error: [^\n]+)/.exec(text)?.[0] ?? `unexplained: ${text.slice(-2000)}`);
+    }
+  } finally {
+    attacker.kill('SIGKILL');
+    docker('exec', container('static'), 'pkill', '-KILL', '-f', 'while :; do');
+  }
+  return outcomes;
+}
+
+/** The attacker stopped: puts back what it left as a link (its volume may be in any state it left). */
+function undoAttack(): void {
+  for (const entry of ATTACKED_ENTRIES) {
+    bash(`cd "${mnt('static')}" && if [ -L "${entry}" ]; then rm -f "${entry}"; fi && if [ -e "${entry}.saved" ]; then mv -T "${entry}.saved" "${entry}"; fi`);
+  }
+}
 const notifications = (language: string) =>
   fs
     .readdirSync(path.join(mnt(language), 'notifications'))
@@ -301,18 +363,9 @@ describe('one cdktf deploy', () => {
   });
 
   describe('an app that attacks the platform through its own volume', () => {
-    const canary = path.join(work, 'canary');
-    /** Every entry below `dir` (but the folders the app itself keeps writing to): path, type, owner, mode, content. */
-    const snapshot = (dir: string, skip: string[] = []) =>
-      ok(bash(`cd "${dir}" && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-printf '%p %y %U:%G %m %l\\n' | sort && find . ${skip.map((name) => `-path ./${name} -prune -o `).join('')}-type f -print0 | sort -z | xargs -0 -r sha256sum`), 'snapshot');
-    // The node app writes its own logs and notifications (health checks, events) while this runs.
-    const nodeVolume = () => snapshot(mnt('node'), ['log', 'notifications']);
-    const indexHtml = path.join(checkout, 'samples', 'static', 'src', 'index.html');
     let original: string;
 
     beforeAll(() => {
-      fs.mkdirSync(path.join(canary, 'cron.d'), { recursive: true });
-      fs.writeFileSync(path.join(canary, 'cron.d', 'job'), '* * * * * root true\n', { mode: 0o644 });
       original = fs.readFileSync(indexHtml, 'utf8');
     });
     afterAll(() => {
@@ -320,46 +373,16 @@ describe('one cdktf deploy', () => {
     });
 
     it('swapping its folders and socket for links during ten deploys changes nothing outside its volume; once it stops, a deploy serves', async () => {
-      const before = { canary: snapshot(canary), node: nodeVolume(), nodePid: appPid('node') };
-      const targets = [path.join(canary, 'cron.d'), mnt('node'), path.join(mnt('node'), 'home')];
-      const entries = ['input', 'output', 'home', 'tmp', 'app', '.releases', 'app.previous', 'home/supervisor.sock', 'supervisor.conf', 'log'];
-      // As mop inside the static app's run container: replace each entry with a link, briefly, over and over.
-      const attack = [
-        'cd /mnt',
-        'while :; do',
-        `  for entry in ${entries.join(' ')}; do`,
-        `    for target in ${targets.join(' ')}; do`,
-        '      mv -T -- "$entry" "$entry.saved" 2>/dev/null',
-        '      ln -sfn -- "$target" "$entry" 2>/dev/null',
-        '      sleep 0.02',
-        '      rm -f -- "$entry" 2>/dev/null',
-        '      mv -T -- "$entry.saved" "$entry" 2>/dev/null',
-        '    done',
-        '  done',
-        'done',
-      ].join('\n');
-      const attacker = spawn('docker', ['exec', container('static'), 'bash', '-c', attack], { stdio: 'ignore' });
-      const outcomes: string[] = [];
-      try {
-        for (let deploy = 1; deploy <= 10; deploy++) {
-          fs.writeFileSync(indexHtml, `${original}\n<!-- attack deploy ${deploy} -->\n`);
-          const run = bash('scripts/toolchain/cdktf.sh deploy apps --ignore-missing-stack-dependencies --auto-approve --no-color', { cwd: checkout, env });
-          const text = run.stdout + run.stderr;
-          // Either done, or a failure that says what failed.
-          outcomes.push(run.status === 0 ? 'ok' : /(modulus-volume: error: [^\n]+|Build of app '[^']+' \([a-z]+\) [^\n.]+|Error: [^\n]+)/.exec(text)?.[0] ?? `unexplained: ${text.slice(-2000)}`);
-        }
-      } finally {
-        attacker.kill('SIGKILL');
-        docker('exec', container('static'), 'pkill', '-KILL', '-f', 'while :; do');
-      }
+      const before = { canary: snapshot(canary()), node: nodeVolume(), nodePid: appPid('node') };
+      const outcomes = deploysUnderAttack(10, original);
       console.log(`deploys under attack: ${outcomes.filter((outcome) => outcome === 'ok').length} of 10 succeeded; ${JSON.stringify(outcomes)}`);
       expect(outcomes.filter((outcome) => outcome.startsWith('unexplained'))).toEqual([]);
-      expect(snapshot(canary)).toBe(before.canary);
+      expect(snapshot(canary())).toBe(before.canary);
       expect(nodeVolume()).toBe(before.node);
       expect(appPid('node')).toBe(before.nodePid);
 
       // The attacker stopped: its volume may be in any state it left; the next deploy repairs the layout and serves.
-      for (const entry of entries) bash(`cd "${mnt('static')}" && if [ -L "${entry}" ]; then rm -f "${entry}"; fi && if [ -e "${entry}.saved" ]; then mv -T "${entry}.saved" "${entry}"; fi`);
+      undoAttack();
       fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack -->\n`);
       cdktf('deploy images apps --auto-approve');
       expect(await waitForHttp(ports.static)).toMatchObject({ status: 200, body: expect.stringContaining('after the attack') });
@@ -864,6 +887,79 @@ describe('one cdktf deploy', () => {
       // The source as checked out: released again, and it serves.
       cdktf('deploy images apps --auto-approve');
       expect(viaRouter('node').body).toBe(before);
+    });
+
+    it("an app answering on another app's idle slot port (host networking) never takes that app's requests: the release fails naming the port's holder", async () => {
+      const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
+      const original = fs.readFileSync(serverJs, 'utf8');
+      const before = viaRouter('node').body;
+      const idle = /^app-blue\s+RUNNING/m.test(docker('exec', container('node'), 'supervisorctl', 'status').stdout) ? 'green' : 'blue';
+      // The samples' standby slot listens 100 ports above the app's port.
+      const idlePort = ports.node + (idle === 'green' ? 100 : 0);
+      // As mop in the php app's own run container: a server on sample-node's idle port that answers 200.
+      ok(docker('exec', container('php'), 'sh', '-c', 'mkdir -p /mnt/tmp/impostor && echo "the php app, posing as sample-node" > /mnt/tmp/impostor/index.html'), 'impostor page');
+      ok(docker('exec', '-d', container('php'), 'php', '-S', `127.0.0.1:${idlePort}`, '-t', '/mnt/tmp/impostor'), 'impostor');
+      await waitFor('the impostor answering', () => (bash(`curl -s --noproxy '*' http://127.0.0.1:${idlePort}/`).stdout.includes('posing') ? true : undefined), 10_000);
+      const probing = startProbing(HTTP_PORT, 100, `sample-node.${DOMAIN}`);
+      const bodies = spawn('bash', ['-c', `while :; do curl -s --noproxy '*' --max-time 1 --resolve "sample-node.${DOMAIN}:${HTTP_PORT}:127.0.0.1" "http://sample-node.${DOMAIN}:${HTTP_PORT}/"; echo; sleep 0.1; done`]);
+      let seen = '';
+      bodies.stdout.on('data', (chunk) => (seen += chunk));
+      let deploy: ReturnType<typeof tryDeploy>;
+      let probes: Probe[] = [];
+      try {
+        fs.writeFileSync(serverJs, original.replace('modulus sample node app on', 'modulus sample node app (beside an impostor) on'));
+        deploy = tryDeploy();
+        await sleep(1000);
+      } finally {
+        fs.writeFileSync(serverJs, original);
+        probes = await probing.stop();
+        bodies.kill('SIGKILL');
+        docker('exec', container('php'), 'pkill', '-KILL', '-f', 'php -S');
+      }
+      const output = deploy.stdout + deploy.stderr;
+      expect(deploy.status).not.toBe(0);
+      expect(output).toContain(`port ${idlePort} of the ${idle} slot of app 'sample-node' is held by a process outside its run container`);
+      expect(output).toMatch(/app\/ is back on release [0-9a-f]+, which goes on serving/);
+      console.log(`router: sample-node, ${probes.length} probes every 100 ms while the php app answered on its idle slot's port, ${probes.filter((probe) => probe.status !== 200).length} failed`);
+      expect(seen).toContain(before.trim());
+      expect(seen).not.toContain('posing as sample-node');
+      expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+      expect(viaRouter('node').body).toBe(before);
+      // The impostor gone, the next deploy releases the source as checked out.
+      cdktf('deploy images apps --auto-approve');
+      expect(viaRouter('node')).toEqual({ status: 200, body: before });
+    });
+
+    it('swapping its folders and socket for links while its releases go through the slots: nothing outside its volume changes, no other app loses a request', async () => {
+      const original = fs.readFileSync(indexHtml, 'utf8');
+      const programs = () => ok(docker('exec', container('node'), 'supervisorctl', 'pid', 'all'), 'supervisorctl pid all').trim();
+      const before = { canary: snapshot(canary()), node: nodeVolume(), programs: programs(), served: viaRouter('node').body };
+      const probing = ['node', 'java', 'php'].map((language) => ({ language, probes: startProbing(HTTP_PORT, 100, `sample-${language}.${DOMAIN}`) }));
+      let outcomes: string[] = [];
+      try {
+        outcomes = deploysUnderAttack(3, original);
+      } finally {
+        fs.writeFileSync(indexHtml, original);
+      }
+      const probes = await Promise.all(probing.map(async ({ language, probes: list }) => ({ language, probes: await list.stop() })));
+      console.log(`deploys under attack behind the router: ${outcomes.filter((outcome) => outcome === 'ok').length} of 3 succeeded; ${JSON.stringify(outcomes)}`);
+      expect(outcomes.filter((outcome) => outcome.startsWith('unexplained'))).toEqual([]);
+      expect(snapshot(canary())).toBe(before.canary);
+      expect(nodeVolume()).toBe(before.node);
+      expect(programs()).toBe(before.programs);
+      expect(viaRouter('node').body).toBe(before.served);
+      for (const { language, probes: list } of probes) {
+        expect({ language, failed: list.filter((probe) => probe.status !== 200) }).toEqual({ language, failed: [] });
+      }
+      undoAttack();
+      fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack behind the router -->\n`);
+      try {
+        cdktf('deploy images apps --auto-approve');
+        expect(viaRouter('static')).toMatchObject({ status: 200, body: expect.stringContaining('after the attack behind the router') });
+      } finally {
+        fs.writeFileSync(indexHtml, original);
+      }
+      cdktf('deploy images apps --auto-approve');
     });
 
     it('a redeploy with the router plans nothing', () => {

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { copyCheckout } from '../unit/support/checkout';
 import { waitForHttp } from '../contract/support/run';
+import { Probe, startProbing } from './support/probe';
 import { bash, docker, ok, Run } from './support/shell';
 import { startTestbed, Testbed } from './support/testbed';
 
@@ -22,6 +23,8 @@ const B_VOLUMES = '/var/lib/modulus-hosts-e2e/volumes';
 const PREFIX = 'modulus-hosts-e2e/';
 const PLACEMENT = { a: ['node'], b: ['static', 'php'] };
 const PORTS = { node: 18280, static: 18281, php: 18282 };
+/** B's router, in front of the apps on B (A runs none: no app runs on the stack's engine). */
+const ROUTER = { domain: 'hosts.modulus.test', httpPort: 18290 };
 const SIZE_MIB = 1024;
 
 let bed: Testbed | undefined;
@@ -31,6 +34,7 @@ const testbed = (): Testbed => {
   return bed;
 };
 const output = (run: Run) => `${run.stdout}${run.stderr}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cdktf = (args: string) => bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env });
 const terraform = (stack: string, args: string) =>
   bash(`terraform ${args} -no-color`, { cwd: path.join(checkout, 'cdktf.out', 'stacks', stack), env: { ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } });
@@ -66,6 +70,7 @@ beforeAll(async () => {
         provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKeys: keyscan },
         volumes: { root: B_VOLUMES },
         languages: PLACEMENT.b,
+        router: { httpPort: ROUTER.httpPort },
       },
     ],
   };
@@ -79,6 +84,7 @@ beforeAll(async () => {
     MODULUS_VOLUME_REMOVAL: 'destroy',
     MODULUS_VOLUME_SIZE_MIB: String(SIZE_MIB),
     MODULUS_FIRST_PORT: String(PORTS.node),
+    MODULUS_ROUTER_DOMAIN: ROUTER.domain,
     // The secrets: only in Terraform's environment (sensitive variables).
     TF_VAR_registry_password: registry.password,
     // As people paste keys: Windows line ends, no last line break.
@@ -144,6 +150,53 @@ describe('apps on two hosts, images through a registry', () => {
     expect(copies).toBe(PLACEMENT.b.length);
   });
 
+  /** curl through B's router to sample-<language>.<domain>: status and body (0: no answer). */
+  const viaRouter = (language: string) => {
+    const host = `sample-${language}.${ROUTER.domain}`;
+    const run = bash(`curl -sS --noproxy '*' --max-time 5 -w '\\n%{http_code}' --resolve "${host}:${ROUTER.httpPort}:127.0.0.1" http://${host}:${ROUTER.httpPort}/ || true`);
+    const lines = run.stdout.split('\n');
+    return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
+  };
+
+  it("runs a router on B, hardened, in front of B's apps: each answers at sample-<language>.<domain>, node (on A) does not", () => {
+    const { hostB } = testbed();
+    const inspect = JSON.parse(ok(hostB.docker(['inspect', 'modulus-router']), 'inspect the router on B'))[0];
+    expect({ user: inspect.Config.User, readOnly: inspect.HostConfig.ReadonlyRootfs, capDrop: inspect.HostConfig.CapDrop, running: inspect.State.Running }).toEqual({
+      user: '441:444',
+      readOnly: true,
+      capDrop: ['ALL'],
+      running: true,
+    });
+    expect(docker('inspect', 'modulus-router').status).not.toBe(0);
+    // Its process limit, set on B by the router's step over SSH.
+    expect(ok(hostB.ssh('cat /sys/fs/cgroup/pids/modulus/modulus-router/pids.max 2>/dev/null || cat /sys/fs/cgroup/modulus/modulus-router/pids.max'), 'pids.max on B').trim()).toBe('128');
+    for (const language of PLACEMENT.b) expect({ language, status: viaRouter(language).status }).toEqual({ language, status: 200 });
+    expect(viaRouter('node')).toEqual({ status: 404, body: 'no app at this host name' });
+  });
+
+  it("releases a changed app on B through its slots behind B's router: no request fails", async () => {
+    const indexHtml = path.join(checkout, 'samples', 'static', 'src', 'index.html');
+    const original = fs.readFileSync(indexHtml, 'utf8');
+    const probing = startProbing(ROUTER.httpPort, 100, `sample-static.${ROUTER.domain}`);
+    let probes: Probe[] = [];
+    try {
+      await sleep(500);
+      fs.writeFileSync(indexHtml, `${original}\n<!-- released on B -->\n`);
+      ok(cdktf('deploy images apps --auto-approve'), 'cdktf deploy of a changed static app');
+      await sleep(500);
+    } finally {
+      fs.writeFileSync(indexHtml, original);
+      probes = await probing.stop();
+    }
+    expect(viaRouter('static').body).toContain('released on B');
+    const status = testbed().hostB.docker(['exec', 'modulus-app-sample-static', 'supervisorctl', 'status']).stdout;
+    expect(status).toMatch(/^app-green\s+RUNNING/m);
+    expect(status).toMatch(/^app-blue\s+STOPPED/m);
+    console.log(`router on B: sample-static, ${probes.length} probes every 100 ms across a release, ${probes.filter((probe) => probe.status !== 200).length} failed`);
+    expect(probes.length).toBeGreaterThan(20);
+    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+  });
+
   it('runs byte-identical images: B pulled the digest pushed from A', () => {
     const { hostB } = testbed();
     const onB = ok(hostB.docker(['inspect', '-f', '{{.Image}}', 'modulus-app-sample-static']), 'inspect on B').trim();
@@ -172,10 +225,12 @@ describe('apps on two hosts, images through a registry', () => {
     try {
       const run = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
       expect(run.status).toBe(0);
-      expect(run.stdout).toMatch(/^app\s+RUNNING\s+pid \d+/m);
+      // Behind B's router: two slots, the serving one running.
+      expect(run.stdout).toMatch(/^app-(blue|green)\s+RUNNING\s+pid \d+/m);
       const stopped = bash('npm run --silent ctl -- sample-static stop && npm run --silent ctl -- sample-static status', { cwd: checkout, env });
       expect(stopped.status).toBe(3);
-      expect(stopped.stdout).toMatch(/^app\s+STOPPED/m);
+      expect(stopped.stdout).toMatch(/^app-blue\s+STOPPED/m);
+      expect(stopped.stdout).toMatch(/^app-green\s+STOPPED/m);
       ok(bash('npm run --silent ctl -- sample-static start', { cwd: checkout, env }), 'ctl start');
     } finally {
       docker('rm', '-f', 'modulus-app-sample-static');

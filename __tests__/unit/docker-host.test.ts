@@ -7,6 +7,7 @@ import { ModulusApp } from '../../lib/app';
 import { DockerHost, DockerHostProps } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
+import { ModulusRouter } from '../../lib/router';
 import { errorMessage, sourceFolder } from './support/app-runtime';
 import { tempDir } from './support/temp';
 
@@ -177,6 +178,47 @@ describe('DockerHost: apps on two hosts', () => {
   it('keeps the private key and the registry password in sensitive variables', () => {
     expect(json.variable.ssh_private_key_b.sensitive).toBe(true);
     expect(json.variable.registry_password.sensitive).toBe(true);
+  });
+});
+
+describe('DockerHost: a router on the remote host', () => {
+  const { stack, pushed, b } = platform();
+  const certificate = new TerraformVariable(stack, 'router_certificate', { type: 'string', sensitive: true });
+  const router = new ModulusRouter(stack, 'Router', {
+    domain: 'b.example.test',
+    image: 'modulus/router:test',
+    host: b,
+    tls: { certificate: certificate.stringValue, privateKey: certificate.stringValue },
+  });
+  new ModulusApp(stack, 'docs', { appName: 'docs', language: 'static', source, images: pushed, host: b, router });
+  const json = JSON.parse(Testing.synth(stack));
+  const step = (prefix: string) => Object.entries<any>(json.resource.null_resource).find(([key]) => key.startsWith(prefix))![1];
+
+  it('runs its process limit and routes steps on that host over SSH (file + remote-exec, no local-exec), the key checked at plan', () => {
+    for (const prefix of ['Router_ProcessLimit_', 'Router_Routes_']) {
+      const types = step(prefix).provisioner.map((provisioner: any) => Object.keys(provisioner)[0]);
+      expect({ prefix, types: [...new Set(types)].sort() }).toEqual({ prefix, types: ['file', 'remote-exec'] });
+    }
+    const commands = (prefix: string) => step(prefix).provisioner.flatMap((provisioner: any) => provisioner['remote-exec']?.inline ?? []).join('\n');
+    expect(commands('Router_Routes_')).toMatch(/remote-step\.sh modulus-router\.sh apply/);
+    expect(commands('Router_ProcessLimit_')).toMatch(/remote-step\.sh modulus-process-limit\.sh apply/);
+    // No destroy step there: it would keep the key in this resource's state too, for an empty cgroup.
+    expect(commands('Router_ProcessLimit_')).not.toMatch(/remove/);
+    expect(JSON.stringify(step('Router_ProcessLimit_').triggers)).not.toMatch(/ssh_/);
+    expect(step('Router_ProcessLimit_').lifecycle.precondition).toHaveLength(2);
+    expect(Object.values<any>(json.resource.docker_container).find((container) => container.name === 'modulus-router').provider).toBe('docker.b');
+  });
+
+  it('gives the routes step no engine of this machine: it runs where the router runs', () => {
+    expect(JSON.stringify(step('Router_Routes_'))).not.toContain('MODULUS_DOCKER_HOST');
+  });
+
+  it('refuses a remote engine it cannot reach with SSH steps, naming the fix', () => {
+    const stack = new TerraformStack(Testing.app(), 'test');
+    const tcp = new DockerHost(stack, 'Host', { hostName: 'c', engine: 'tcp://127.0.0.1:2375' });
+    expect(errorMessage(() => new ModulusRouter(stack, 'Router', { domain: 'c.example.test', image: 'modulus/router:test', host: tcp }))).toBe(
+      "test/Router: invalid host (construct test/Host): give a DockerHost with provisioning (SSH access) for a remote engine: the router's steps run on its host",
+    );
   });
 });
 

@@ -289,7 +289,60 @@ describe('the apps stack with a router', () => {
     const other = new App({ outdir: tempDir('modulus-router-stack-'), skipValidation: true });
     const hierarchy = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE] }).hierarchy;
     expect(errorMessage(() => new AppsStack(other, 'apps', { images: hierarchy, languages: ['node'], router: { domain: 'modulus.test', maintenance: { 'sample-go': 'x' } } }))).toBe(
-      "apps: invalid router.maintenance 'sample-go': give the name of an app on the stack's engine: sample-node",
+      "apps: invalid router.maintenance 'sample-go': give the name of an app behind a router: sample-node",
+    );
+  });
+});
+
+describe('the apps stack with a router on a remote host', () => {
+  const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
+  const platform = (hostRouter: object | undefined, router: object | null = { domain: 'modulus.test', httpPort: 19100 }) => {
+    const other = new App({ outdir: tempDir('modulus-router-hosts-'), skipValidation: true });
+    const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
+    const images = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE], registry });
+    const apps = new AppsStack(other, 'apps', {
+      images: images.pushed!,
+      registry,
+      networkMode: NetworkMode.HOST,
+      firstPort: 19000,
+      hosts: [
+        { hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] },
+        {
+          hostName: 'b',
+          engine: 'ssh://root@127.0.0.1:2222',
+          provisioning: { user: 'root', address: '127.0.0.1', port: 2222, hostKeys: `[127.0.0.1]:2222 ${HOST_KEY}` },
+          languages: ['static'],
+          router: hostRouter,
+        },
+      ],
+      router: (router ?? undefined) as never,
+    });
+    return { other, apps };
+  };
+
+  it("puts a router on the host that asks for one, in front of its apps, pulled there; none on the stack's engine, where no app runs", () => {
+    const { other, apps } = platform({ httpPort: 19200 });
+    other.synth();
+    const stack = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    expect(Object.keys(apps.hostRouters)).toEqual(['b']);
+    expect(apps.router).toBeUndefined();
+    const routes: string = resource(stack, 'null_resource', 'router-b_Routes').triggers.routes;
+    expect(routes).toContain('bind 0.0.0.0:19200\n');
+    expect(routes).toContain('use_backend app-sample-static if { var(txn.host) -m str sample-static.modulus.test }');
+    expect(routes).not.toContain('sample-node');
+    const container = resource(stack, 'docker_container', 'router-b_Container');
+    expect(container.provider).toBe('docker.b');
+    expect(container.image).toMatch(/docker_image\.b_Pulls_router/);
+    // sample-static releases through B's router; sample-node (on A, no router there) restarts in place.
+    expect(resource(stack, 'null_resource', 'sample-static_Build_Publish').provisioner.map((p: any) => Object.keys(p)[0])).toContain('remote-exec');
+  });
+
+  it('refuses a host router without the stack router, and a stack router that fronts no app', () => {
+    expect(errorMessage(() => platform({ httpPort: 19200 }, null))).toBe(
+      `apps: invalid hosts[1].router {"httpPort":19200}: leave it out, or give the stack's router (its domain): the host's router serves that domain`,
+    );
+    expect(errorMessage(() => platform(undefined))).toBe(
+      "apps: invalid router 'modulus.test': leave it out, or let it front an app: place one on the stack's engine, or give a host with apps a router",
     );
   });
 });

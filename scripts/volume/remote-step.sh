@@ -2,7 +2,7 @@
 # remote-step.sh: runs one host step that Terraform brought over SSH (lib/private/host-steps.ts).
 #
 # Usage: bash <staging>/scripts/remote-step.sh SCRIPT COMMAND
-#   SCRIPT   modulus-volume.sh | modulus-process-limit.sh (a file next to this one)
+#   SCRIPT   modulus-volume.sh | modulus-process-limit.sh | modulus-router.sh (a file next to this one)
 #   COMMAND  that script's command (e.g. create, write-config, apply)
 #
 # <staging> (/tmp/modulus-step-<resource id>, 0700, made by the step's first remote-exec) holds scripts/ (this
@@ -25,8 +25,8 @@ main() {
   local script="${1:-}" command="${2:-}"
   (($# == 2)) || fail 2 "usage: remote-step.sh SCRIPT COMMAND"
   case "${script}" in
-    modulus-volume.sh | modulus-process-limit.sh) ;;
-    *) fail 2 "unknown script '${script}': use modulus-volume.sh or modulus-process-limit.sh" ;;
+    modulus-volume.sh | modulus-process-limit.sh | modulus-router.sh) ;;
+    *) fail 2 "unknown script '${script}': use modulus-volume.sh, modulus-process-limit.sh or modulus-router.sh" ;;
   esac
   [[ "${command}" =~ ^[a-z][a-z-]*$ ]] || fail 2 "invalid command '${command}'"
   local staging

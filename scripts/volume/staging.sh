@@ -242,6 +242,31 @@ slot_health() {
   printf '%s' "${code}"
 }
 
+# With host networking every app shares the host's ports, and another app could answer on an idle slot's port.
+# own_listener SLOT: whether every socket listening on the slot's port belongs to a process of the run container
+# (its pid namespace, which no process of another container can join), as root on the host sees it. Returns
+# non-zero with the reason in FAILURE. Apps on a bridge have ports of their own: nothing to check.
+own_listener() {
+  local slot=$1 port mode container_pid own pid namespace pids=()
+  mode=$(docker inspect --type container -f '{{.HostConfig.NetworkMode}}' -- "${RUN_CONTAINER}") || { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
+  [[ "${mode}" == host ]] || return 0
+  port=$(slot_port "${slot}")
+  container_pid=$(docker inspect --type container -f '{{.State.Pid}}' -- "${RUN_CONTAINER}") || { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
+  own=$(readlink "/proc/${container_pid}/ns/pid") || { FAILURE="cannot read the pid namespace of the run container ${RUN_CONTAINER}"; return 1; }
+  mapfile -t pids < <(ss -H -l -t -n -p "sport = :${port}" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+  if ((${#pids[@]} == 0)); then
+    FAILURE="no process of the run container ${RUN_CONTAINER} listens on port ${port}, the ${slot} slot of app '${APP}'"
+    return 1
+  fi
+  for pid in "${pids[@]}"; do
+    namespace=$(readlink "/proc/${pid}/ns/pid" 2>/dev/null) || namespace=gone
+    if [[ "${namespace}" != "${own}" ]]; then
+      FAILURE="port ${port} of the ${slot} slot of app '${APP}' is held by a process outside its run container (host pid ${pid}): with host networking apps share the host's ports, and another app answered in its place"
+      return 1
+    fi
+  done
+}
+
 # router ARGS...: modulus-router-server in the router container (images/router).
 router() { docker exec -- "${ROUTER_CONTAINER}" modulus-router-server "$@" 2>&1; }
 
@@ -255,6 +280,14 @@ wait_for_router() {
   done
   FAILURE="the router ${ROUTER_CONTAINER} did not count ${ROUTER_BACKEND}/$1 up (its status: ${answer})"
   return 1
+}
+
+# take_requests SLOT: the router may send the slot requests, which it does once its own checks count it up. Only
+# after start_slot: until then an idle slot stays drained, whatever answers on its port.
+take_requests() {
+  local answer
+  answer=$(router set "${ROUTER_BACKEND}" "$1" ready) || { FAILURE="the router ${ROUTER_CONTAINER} refused ${ROUTER_BACKEND}/$1: ${answer}"; return 1; }
+  wait_for_router "$1"
 }
 
 # drain SLOT: the router sends the slot no new request; waits until it holds none, at most MODULUS_DRAIN_SECONDS.
@@ -284,12 +317,13 @@ start_slot() {
   interval=$(seconds "${MODULUS_HEALTH_INTERVAL_MS}")
   # A slot an interrupted publish started runs an older link target: it starts again.
   process_call supervisor.stopProcess "app-${slot}" 1 || { FAILURE="cannot stop the ${slot} slot of app '${APP}': ${FAILURE}"; return 1; }
-  local answer
-  answer=$(router set "${ROUTER_BACKEND}" "${slot}" ready) || { FAILURE="the router ${ROUTER_CONTAINER} refused ${ROUTER_BACKEND}/${slot}: ${answer}"; return 1; }
   process_call supervisor.startProcess "app-${slot}" 0 || { FAILURE="the ${slot} slot of app '${APP}' did not start: ${FAILURE}"; return 1; }
   while ((SECONDS < deadline)); do
     code=$(slot_health "${slot}")
-    [[ "${code}" == "${HEALTH_STATUS}" ]] && return 0
+    if [[ "${code}" == "${HEALTH_STATUS}" ]]; then
+      own_listener "${slot}"
+      return
+    fi
     state=$(program_state "app-${slot}")
     if [[ "${state}" == FATAL || "${state}" == EXITED ]]; then
       FAILURE="the new release of app '${APP}' exited in the ${slot} slot (supervisord: ${state}) before it passed its health check"
@@ -308,15 +342,18 @@ publish_to_slot() {
   local release=$1 rollback=$2 served next
   ensure_supervisord || return 1
   served=$(served_slot)
-  if [[ "${STATE}" == absent ]]; then
-    log "app '${APP}' has no run container yet (${RUN_CONTAINER}): its ${served} slot will start with this release"
-    return 0
-  fi
-  if ! knows_program "app-${served}"; then
-    log "the run container ${RUN_CONTAINER} of app '${APP}' predates its two slots: it is replaced after this step, and its ${served} slot starts this release"
-    return 0
-  fi
   next=$(other_slot "${served}")
+  if [[ "${STATE}" == absent ]] || ! knows_program "app-${served}"; then
+    if [[ "${STATE}" == absent ]]; then
+      log "app '${APP}' has no run container yet (${RUN_CONTAINER}): its ${served} slot will start with this release"
+    else
+      log "the run container ${RUN_CONTAINER} of app '${APP}' predates its two slots: it is replaced after this step, and its ${served} slot starts this release"
+    fi
+    # The router sends the idle slot nothing, whatever answers on its port, until a release starts there.
+    local answer
+    answer=$(router set "${ROUTER_BACKEND}" "${next}" drain) || log "could not keep the ${next} slot of app '${APP}' idle in the router: ${answer}"
+    return 0
+  fi
   log "starting release ${release} of app '${APP}' in its ${next} slot, beside the ${served} slot"
   if ! start_slot "${next}"; then
     local reason=${FAILURE}
@@ -325,9 +362,10 @@ publish_to_slot() {
     FAILURE=$(with_log_tail "${reason}")
     return 1
   fi
-  if ! wait_for_router "${next}"; then
+  if ! take_requests "${next}"; then
     local reason=${FAILURE}
     process_call supervisor.stopProcess "app-${next}" 1 || true
+    router set "${ROUTER_BACKEND}" "${next}" drain >/dev/null || true
     FAILURE=${reason}
     return 1
   fi
