@@ -3,7 +3,7 @@ import * as path from 'path';
 import { App } from 'cdktf';
 import { VolumeRemovalPolicy } from './lib/app-volume';
 import { NetworkMode } from './lib/network-mode';
-import { invalidSetting } from './lib/private/validation';
+import { invalidSetting } from './lib/errors';
 import { stateBackendFromEnvironment } from './lib/state-backend';
 import { AppsStack } from './stacks/apps-stack';
 import { ImagesStack } from './stacks/images-stack';

@@ -11,14 +11,7 @@ import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
 import { HIDDEN, invalid, validateEnum } from './private/validation';
-
-/** Where an app volume's blocks live. */
-export enum VolumeBackend {
-  /** A sparse file holding an ext4 file system, mounted through a loop device (development, CI). */
-  LOOPFILE = 'loopfile',
-  /** A thin logical volume in an LVM thin pool (production, as the original platform did). */
-  LVM_THIN = 'lvm-thin',
-}
+import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './volume-storage';
 
 /**
  * What happens to the data when the volume leaves the Terraform state (`terraform destroy`, or a change of
@@ -29,14 +22,6 @@ export enum VolumeRemovalPolicy {
   RETAIN = 'retain',
   /** Unmount it and delete the backing file / logical volume and the host folder. */
   DESTROY = 'destroy',
-}
-
-/** Location of `lvm-thin` volumes. */
-export interface LvmThinPool {
-  /** Volume group holding the thin pool. */
-  readonly volumeGroup: string;
-  /** Thin pool (an LVM thin-pool logical volume) in that group. */
-  readonly thinPool: string;
 }
 
 /** Where and how an app's volume is stored (ModulusAppProps.volume). */
@@ -132,9 +117,6 @@ export interface VolumeScriptStep {
   /** Files the step reads, uploaded first to a remote host. @default [] */
   readonly uploads?: StepUpload[];
 }
-
-/** Default host folder of all app volumes. */
-export const DEFAULT_VOLUME_HOST_ROOT = '/var/lib/modulus/volumes';
 
 /**
  * The size-limited host volume of one app, mounted into its containers at /mnt, with the Modulus layout:

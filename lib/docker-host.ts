@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { AssetType, Fn, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './app-volume';
+import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './volume-storage';
 import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
 import { validateVolumeRoot } from './private/names';
 import { HostKey, parseHostKeys } from './private/host-keys';

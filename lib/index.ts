@@ -3,7 +3,8 @@
  * (parsers, name builders, the reference grammar, the Mermaid renderer) stay in their modules.
  */
 export { ModulusApp, ModulusAppProps } from './app';
-export { AppVolume, AppVolumeOptions, AppVolumeProps, DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend, VolumeRemovalPolicy } from './app-volume';
+export { AppVolume, AppVolumeOptions, AppVolumeProps, VolumeRemovalPolicy } from './app-volume';
+export { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './volume-storage';
 export { BuildJob, BuildJobOptions, BuildJobProps } from './build-job';
 export {
   CONTAINER_POLICY_RULES,
@@ -12,6 +13,7 @@ export {
   ContainerSecurityPolicy,
   ContainerSecurityPolicyProps,
 } from './container-policy';
+export { invalidProp, invalidSetting, ValidationError } from './errors';
 export { DockerHost, DockerHostProps, DockerHostTls, HostVolumeSettings, SshProvisioning } from './docker-host';
 export { DEFAULT_ROOT_IMAGE, ImageDefinition, ImageHierarchy, ImageHierarchyProps } from './image-hierarchy';
 export {

@@ -2,7 +2,7 @@ import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { Aspects, TerraformAsset, TerraformBackend, TerraformElement, TerraformStack } from 'cdktf';
 import { Construct, Node } from 'constructs';
 import { ConflictCheck } from './private/conflicts';
-import { previousLogicalId } from './private/moves';
+import { previousLogicalId, renamedChild } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
 import { addSynthError, checkedSynthesizer, continuingSynthesizer, reportThrownValidationErrors } from './private/synth-errors';
 import { withPlainStackTraces } from './private/stack-traces';
@@ -93,6 +93,15 @@ export class ModulusStack extends TerraformStack {
    */
   public prepareStack(): void {
     withPlainStackTraces(() => super.prepareStack());
+  }
+
+  /**
+   * Records that this stack's child now called `id` was called `previousId` in an earlier release: its resources
+   * get `moved` blocks from their previous addresses and its assets keep their folders, so a rename replaces
+   * nothing. Call it before creating the child.
+   */
+  protected renamedChild(id: string, previousId: string): void {
+    renamedChild(this, id, previousId);
   }
 
   /** Asset folders keep the names of earlier releases: an image's build context path is part of its identity. */

@@ -257,7 +257,8 @@ export class ModulusRouter extends Construct {
       command: 'apply',
       environment: {
         MODULUS_ROUTER_CONTAINER: ROUTER_CONTAINER_NAME,
-        MODULUS_ROUTER_ROUTES: routes,
+        // The trigger's value, read by the step: the routes are written into the configuration once.
+        MODULUS_ROUTER_ROUTES: '${self.triggers.routes}',
         // On a remote host the step runs there, with its own engine.
         ...(engine && !access ? { MODULUS_DOCKER_HOST: engine } : {}),
         ...secrets?.environment,

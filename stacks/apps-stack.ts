@@ -10,7 +10,7 @@ import { PushedHierarchy } from '../lib/image-registry';
 import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
 import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
-import { invalid } from '../lib/private/validation';
+import { invalidProp } from '../lib/errors';
 import { ModulusRouter, RouterTls } from '../lib/router';
 import { Language, LANGUAGES } from '../lib/standard-images';
 import { RegistrySettings, registryOf } from './registry-settings';
@@ -141,12 +141,12 @@ export class AppsStack extends ModulusStack {
         registries: registry ? [registry] : undefined,
       });
       if (router !== undefined) {
-        if (!props.router) throw invalid(this, `hosts[${index}].router`, router, "leave it out, or give the stack's router (its domain): the host's router serves that domain");
+        if (!props.router) throw invalidProp(this, `hosts[${index}].router`, router, "leave it out, or give the stack's router (its domain): the host's router serves that domain");
         hostRouters.set(dockerHost, router);
       }
       for (const language of languages) {
         if (placement.has(language)) {
-          throw invalid(this, `hosts[${index}].languages`, language, `place each language on one host: it is also on host '${placement.get(language)!.hostName}'`);
+          throw invalidProp(this, `hosts[${index}].languages`, language, `place each language on one host: it is also on host '${placement.get(language)!.hostName}'`);
         }
         placement.set(language, dockerHost);
       }
@@ -166,12 +166,12 @@ export class AppsStack extends ModulusStack {
     };
     const routed = languages.filter((language) => routerOf(language) !== undefined).map((language) => `sample-${language}`);
     if (props.router && routed.length === 0) {
-      throw invalid(this, 'router', props.router.domain, "leave it out, or let it front an app: place one on the stack's engine, or give a host with apps a router");
+      throw invalidProp(this, 'router', props.router.domain, "leave it out, or let it front an app: place one on the stack's engine, or give a host with apps a router");
     }
     const maintenance = props.router?.maintenance ?? {};
     for (const name of Object.keys(maintenance)) {
       if (!routed.includes(name)) {
-        throw invalid(this, 'router.maintenance', name, `give the name of an app behind a router: ${routed.join(', ') || 'none'}`);
+        throw invalidProp(this, 'router.maintenance', name, `give the name of an app behind a router: ${routed.join(', ') || 'none'}`);
       }
     }
     languages.forEach((language, index) => {

@@ -2,7 +2,6 @@ import { Construct } from 'constructs';
 import { ImageHierarchy, ImageHierarchyProps } from '../lib/image-hierarchy';
 import { PushedHierarchy } from '../lib/image-registry';
 import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
-import { renamedChild } from '../lib/private/moves';
 import { DEFAULT_REPOSITORY_PREFIX } from '../lib/standard-images';
 import { RegistrySettings, registryOf } from './registry-settings';
 
@@ -25,7 +24,7 @@ export class ImagesStack extends ModulusStack {
     super(scope, id, props);
     const registry = props.registry ? registryOf(this, props.registry) : undefined;
     const repositoryPrefix = props.repositoryPrefix ?? DEFAULT_REPOSITORY_PREFIX;
-    renamedChild(this, 'Hierarchy', 'hierarchy');
+    this.renamedChild('Hierarchy', 'hierarchy');
     this.hierarchy = new ImageHierarchy(this, 'Hierarchy', {
       ...props,
       repositoryPrefix: registry ? registry.repositoryPrefix(repositoryPrefix) : repositoryPrefix,

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { invalidSetting } from '../lib/private/validation';
+import { invalidSetting } from '../lib/errors';
 import { AppsStackHost } from './apps-stack';
 import { RegistrySettings } from './registry-settings';
 

@@ -1,4 +1,4 @@
-import { invalidSetting } from '../lib/private/validation';
+import { invalidSetting } from '../lib/errors';
 import { AppsStackRouter } from './apps-stack';
 
 /**

@@ -372,10 +372,10 @@ describe('one cdktf deploy', () => {
       fs.writeFileSync(indexHtml, original);
     });
 
-    it('swapping its folders and socket for links during ten deploys changes nothing outside its volume; once it stops, a deploy serves', async () => {
+    it('swapping its folders and socket for links during six deploys changes nothing outside its volume; once it stops, a deploy serves', async () => {
       const before = { canary: snapshot(canary()), node: nodeVolume(), nodePid: appPid('node') };
-      const outcomes = deploysUnderAttack(10, original);
-      console.log(`deploys under attack: ${outcomes.filter((outcome) => outcome === 'ok').length} of 10 succeeded; ${JSON.stringify(outcomes)}`);
+      const outcomes = deploysUnderAttack(6, original);
+      console.log(`deploys under attack: ${outcomes.filter((outcome) => outcome === 'ok').length} of ${outcomes.length} succeeded; ${JSON.stringify(outcomes)}`);
       expect(outcomes.filter((outcome) => outcome.startsWith('unexplained'))).toEqual([]);
       expect(snapshot(canary())).toBe(before.canary);
       expect(nodeVolume()).toBe(before.node);
@@ -718,6 +718,13 @@ describe('one cdktf deploy', () => {
       });
     });
 
+    // Some tests below leave a changed static sample deployed for the next one: the checkout is restored at the end.
+    let staticIndex = '';
+    beforeAll(() => {
+      staticIndex = fs.readFileSync(indexHtml, 'utf8');
+    });
+    afterAll(() => fs.writeFileSync(indexHtml, staticIndex));
+
     let deployOutput = '';
     it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', async () => {
       deployOutput = cdktf('deploy images apps --auto-approve');
@@ -951,15 +958,11 @@ describe('one cdktf deploy', () => {
       for (const { language, probes: list } of probes) {
         expect({ language, failed: list.filter((probe) => probe.status !== 200) }).toEqual({ language, failed: [] });
       }
+      // Stays deployed (and checked out) until the end of this describe block: the next test plans against it.
       undoAttack();
       fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack behind the router -->\n`);
-      try {
-        cdktf('deploy images apps --auto-approve');
-        expect(viaRouter('static')).toMatchObject({ status: 200, body: expect.stringContaining('after the attack behind the router') });
-      } finally {
-        fs.writeFileSync(indexHtml, original);
-      }
       cdktf('deploy images apps --auto-approve');
+      expect(viaRouter('static')).toMatchObject({ status: 200, body: expect.stringContaining('after the attack behind the router') });
     });
 
     it('a redeploy with the router plans nothing', () => {

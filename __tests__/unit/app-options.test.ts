@@ -1,7 +1,8 @@
 import { TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { ModulusApp } from '../../lib/app';
-import { AppVolume, AppVolumeOptions, VolumeBackend, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { AppVolume, AppVolumeOptions, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { VolumeBackend } from '../../lib/volume-storage';
 import { BuildJob, BuildJobOptions } from '../../lib/build-job';
 import { NetworkMode } from '../../lib/network-mode';
 import { RestartPolicy, RunContainer, RunContainerOptions } from '../../lib/run-container';

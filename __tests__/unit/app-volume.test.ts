@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from 'cdktf';
-import { AppVolume, AppVolumeProps, VolumeBackend, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { AppVolume, AppVolumeProps, VolumeRemovalPolicy } from '../../lib/app-volume';
+import { VolumeBackend } from '../../lib/volume-storage';
 import { ModulusStack } from '../../lib/modulus-stack';
 import { errorMessage, localExecs, resource, resourceKey, resourcesOf, synthStack } from './support/app-runtime';
 

@@ -209,8 +209,11 @@ describe('DockerHost: a router on the remote host', () => {
     expect(Object.values<any>(json.resource.docker_container).find((container) => container.name === 'modulus-router').provider).toBe('docker.b');
   });
 
-  it('gives the routes step no engine of this machine: it runs where the router runs', () => {
+  it('gives the routes step no engine of this machine (it runs where the router runs), and the routes from its trigger', () => {
     expect(JSON.stringify(step('Router_Routes_'))).not.toContain('MODULUS_DOCKER_HOST');
+    const file = step('Router_Routes_').provisioner.map((provisioner: any) => provisioner.file?.content).find((content: any) => content?.includes('MODULUS_ROUTER_ROUTES'));
+    expect(file).toContain('MODULUS_ROUTER_ROUTES=${base64encode("${self.triggers.routes}")}');
+    expect(step('Router_Routes_').triggers.routes).toContain('backend app-docs');
   });
 
   it('refuses a remote engine it cannot reach with SSH steps, naming the fix', () => {

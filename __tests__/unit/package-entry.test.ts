@@ -42,8 +42,11 @@ const EXPORTED_VALUES = [
   'RunContainer',
   'STANDARD_IMAGES',
   'StateBackendType',
+  'ValidationError',
   'VolumeBackend',
   'VolumeRemovalPolicy',
+  'invalidProp',
+  'invalidSetting',
 ];
 
 /**
@@ -128,7 +131,8 @@ describe('the packed package', () => {
     for (const name of ['ModulusAppProps', 'ImageHierarchyProps', 'ImageDefinition', 'Language', 'RunContainerOptions', 'AppVolumeOptions', 'BuildJobOptions']) {
       expect(typings).toMatch(new RegExp(`\\b${name}\\b`));
     }
-    for (const helper of ['validateSizeMiB', 'invalidSetting', 'showValue', 'renamedChild', 'isValidReference', 'hierarchyToMermaid', 'runContainerName', 'packageRoot']) {
+    // The error form (invalidProp, invalidSetting, ValidationError) is public, for stacks built on the package.
+    for (const helper of ['validateSizeMiB', 'showValue', 'isValidReference', 'hierarchyToMermaid', 'runContainerName', 'packageRoot']) {
       expect(typings).not.toContain(helper);
     }
   });

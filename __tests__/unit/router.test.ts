@@ -123,7 +123,7 @@ describe('ModulusRouter: routes', () => {
   it('hands the routes to the running router (docker exec), again for a new container, never by replacing it', () => {
     const [step] = localExecs(routes);
     expect(step.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]+\/modulus-router\.sh apply$/);
-    expect(step.environment).toEqual({ MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_ROUTES: config });
+    expect(step.environment).toEqual({ MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_ROUTES: '${self.triggers.routes}' });
     expect(routes.triggers.container).toMatch(/^\$\{docker_container\.Router_Container_[0-9A-F]{8}\.id\}$/);
     // Nothing of the routes in the container: a route change leaves it alone.
     expect(JSON.stringify(resource(json, 'docker_container', 'Router_Container'))).not.toContain('shop');

@@ -8,7 +8,8 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
-import { AppVolume, VolumeBackend } from '../../lib/app-volume';
+import { AppVolume } from '../../lib/app-volume';
+import { VolumeBackend } from '../../lib/volume-storage';
 import { DockerHost } from '../../lib/docker-host';
 import { releaseSettings } from '../../lib/private/release';
 import { REPO_ROOT } from './support/checkout';

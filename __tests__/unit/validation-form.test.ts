@@ -147,7 +147,7 @@ describe('one form for every validation error: <construct path>: invalid <field>
     expect(classes.filter((name) => !seen.has(name))).toEqual([]);
   });
 
-  it('finds no error built another way in lib/ or stacks/: every throw is invalid(), invalidSetting() or a listed package error', () => {
+  it('finds no error built another way in lib/ or stacks/: every throw is invalid() (invalidProp() outside lib), invalidSetting() or a listed package error', () => {
     const sources = (dir: string): string[] =>
       fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
         const file = path.join(dir, entry.name);
@@ -158,7 +158,7 @@ describe('one form for every validation error: <construct path>: invalid <field>
         .readFileSync(file, 'utf8')
         .split('\n')
         .map((line, index) => ({ where: `${path.relative(path.join(LIB, '..'), file)}:${index + 1}`, line: line.trim() }))
-        .filter(({ line }) => /^(if \(.*\) )?throw |[^*] new Error\(/.test(line) && !/throw (invalid|invalidSetting)\(/.test(line))
+        .filter(({ line }) => /^(if \(.*\) )?throw |[^*] new Error\(/.test(line) && !/throw (invalid|invalidProp|invalidSetting)\(/.test(line))
         .filter(({ line }) => !PACKAGE_ERRORS.some((allowed) => allowed.test(line))),
     );
     expect(others).toEqual([]);
