@@ -145,6 +145,12 @@ describe("environment names and values: AppVolume and modulus-volume.sh's superv
     ['cr\r', 'contains a line break'],
     ['a ;b', "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"],
     ['a\t#b', "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"],
+    // Python's str.isspace, not the locale's: a no-break space, an ideographic space, a file separator.
+    ['a\u00a0;b', "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"],
+    ['a\u3000#b', "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"],
+    ['a\u001c;b', "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"],
+    ['a\ufeff;b', undefined],
+    ['a\u00e9;b', undefined],
     ['at %(here)s', "contains '%(here)s' (supervisor substitutes it even when escaped)"],
     ['it\'s "x" now', 'contains both single and double quotes'],
     ['"quoted', 'starts or ends with a quote character (supervisor strips those)'],

@@ -58,7 +58,8 @@ export type HostRule =
   | 'PORT_PATTERN'
   | 'HEALTH_PATH_PATTERN'
   | 'HOST_KEY_TYPES'
-  | 'HOST_KEY_BASE64_PATTERN';
+  | 'HOST_KEY_BASE64_PATTERN'
+  | 'SUPERVISOR_SPACE_CODEPOINTS';
 
 /** The text of a rule of rules.env. */
 export function hostRule(name: HostRule): string {
@@ -69,7 +70,7 @@ export function hostRule(name: HostRule): string {
 }
 
 /** A pattern of rules.env (a POSIX extended regular expression JavaScript reads the same way). */
-export function hostPattern(name: Exclude<HostRule, 'HOST_KEY_TYPES'>): RegExp {
+export function hostPattern(name: Exclude<HostRule, 'HOST_KEY_TYPES' | 'SUPERVISOR_SPACE_CODEPOINTS'>): RegExp {
   const key = `pattern ${name}`;
   if (!cache.has(key)) cache.set(key, new RegExp(hostRule(name)));
   return cache.get(key) as RegExp;

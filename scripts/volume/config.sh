@@ -4,16 +4,48 @@
 #
 # Supervisor 4 reads `environment=` with %-expansion first (so % is written %%), then a non-POSIX shlex
 # split: no backslash escapes at all, a quoted value ends at the next quote of its kind, and quote characters
-# are stripped from both ends of each value; before that, its ini parser cuts a line at whitespace followed
-# by ';' or '#' (inline comment) and joins indented lines, and it replaces the text '%(here)s' anywhere. So
+# are stripped from both ends of each value; before that, its ini parser cuts a line at whitespace (Python's
+# str.isspace: SUPERVISOR_SPACE_CODEPOINTS of rules.env) followed by ';' or '#' (inline comment) and joins
+# indented lines, and it replaces the text '%(here)s' anywhere. So
 # each value is written in double quotes (single quotes when it contains a double quote), and values it
 # cannot read back unchanged are refused.
+
+# utf8 HEX: the UTF-8 bytes of a code point (at most U+FFFF), whatever the locale.
+utf8() {
+  local cp=$((16#$1)) bytes=()
+  if ((cp < 0x80)); then
+    bytes=("${cp}")
+  elif ((cp < 0x800)); then
+    bytes=($((0xC0 | cp >> 6)) $((0x80 | (cp & 0x3F))))
+  else
+    bytes=($((0xE0 | cp >> 12)) $((0x80 | ((cp >> 6) & 0x3F))) $((0x80 | (cp & 0x3F))))
+  fi
+  printf '%b' "$(printf '\\x%02x' "${bytes[@]}")"
+}
+
+# The whitespace of SUPERVISOR_SPACE_CODEPOINTS (rules.env), each as its UTF-8 text.
+SUPERVISOR_SPACES=()
+for codepoint in ${SUPERVISOR_SPACE_CODEPOINTS}; do
+  # The trailing 'x' keeps a line break (command substitution would drop it).
+  space="$(utf8 "${codepoint}"; printf x)"
+  SUPERVISOR_SPACES+=("${space%x}")
+done
+unset codepoint space
+
+# Whether the value holds one of SUPERVISOR_SPACES followed by ';' or '#' (compared as bytes).
+comment_start() {
+  local LC_ALL=C space
+  for space in "${SUPERVISOR_SPACES[@]}"; do
+    [[ "$1" == *"${space}"[\;#]* ]] && return 0
+  done
+  return 1
+}
 
 value_problem() {
   local value=$1
   if [[ "${value}" == *$'\n'* || "${value}" == *$'\r'* ]]; then
     printf 'contains a line break'
-  elif [[ "${value}" =~ [[:space:]][\;#] ]]; then
+  elif comment_start "${value}"; then
     printf "contains whitespace followed by ';' or '#' (supervisor would cut it there as a comment)"
   elif [[ "${value}" == *'%(here)s'* ]]; then
     printf "contains '%%(here)s' (supervisor substitutes it even when escaped)"
