@@ -900,12 +900,14 @@ describe('one cdktf deploy', () => {
       const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
       const original = fs.readFileSync(serverJs, 'utf8');
       const before = viaRouter('node').body;
-      const idle = /^app-blue\s+RUNNING/m.test(docker('exec', container('node'), 'supervisorctl', 'status').stdout) ? 'green' : 'blue';
+      // A slot counts as started 10 s after it started (startsecs): STARTING is running too.
+      const idle = /^app-blue\s+(RUNNING|STARTING)/m.test(docker('exec', container('node'), 'supervisorctl', 'status').stdout) ? 'green' : 'blue';
       // The samples' standby slot listens 100 ports above the app's port.
       const idlePort = ports.node + (idle === 'green' ? 100 : 0);
       // As mop in the php app's own run container: a server on sample-node's idle port that answers 200.
       ok(docker('exec', container('php'), 'sh', '-c', 'mkdir -p /mnt/tmp/impostor && echo "the php app, posing as sample-node" > /mnt/tmp/impostor/index.html'), 'impostor page');
-      ok(docker('exec', '-d', container('php'), 'php', '-S', `127.0.0.1:${idlePort}`, '-t', '/mnt/tmp/impostor'), 'impostor');
+      // -n: no php.ini, so no opcache, whose lock file would need a writable /tmp.
+      ok(docker('exec', '-d', container('php'), 'php', '-n', '-S', `127.0.0.1:${idlePort}`, '-t', '/mnt/tmp/impostor'), 'impostor');
       await waitFor('the impostor answering', () => (bash(`curl -s --noproxy '*' http://127.0.0.1:${idlePort}/`).stdout.includes('posing') ? true : undefined), 10_000);
       const probing = startProbing(HTTP_PORT, 100, `sample-node.${DOMAIN}`);
       const bodies = spawn('bash', ['-c', `while :; do curl -s --noproxy '*' --max-time 1 --resolve "sample-node.${DOMAIN}:${HTTP_PORT}:127.0.0.1" "http://sample-node.${DOMAIN}:${HTTP_PORT}/"; echo; sleep 0.1; done`]);
@@ -962,7 +964,16 @@ describe('one cdktf deploy', () => {
       undoAttack();
       fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack behind the router -->\n`);
       cdktf('deploy images apps --auto-approve');
-      expect(viaRouter('static')).toMatchObject({ status: 200, body: expect.stringContaining('after the attack behind the router') });
+      const served = await waitFor('sample-static serving through the router after the attack', () => {
+        const answer = viaRouter('static');
+        return answer.status === 200 ? answer : undefined;
+      }, 20_000).catch((error) => {
+        // What the router and supervisord saw, for the failure's report.
+        const slots = ['blue', 'green'].map((slot) => `${slot}: ${docker('exec', ROUTER, 'modulus-router-server', 'show', 'app-sample-static', slot).stdout.trim()}`);
+        const status = docker('exec', container('static'), 'supervisorctl', 'status').stdout;
+        throw new Error(`${(error as Error).message}; router ${slots.join(', ')}; supervisord:\n${status}served-slot: ${fs.readFileSync(path.join(volumeRoot, 'sample-static', 'served-slot'), 'utf8')}`);
+      });
+      expect(served.body).toContain('after the attack behind the router');
     });
 
     it('a redeploy with the router plans nothing', () => {
