@@ -923,7 +923,7 @@ describe('one cdktf deploy', () => {
         fs.writeFileSync(serverJs, original);
         probes = await probing.stop();
         bodies.kill('SIGKILL');
-        docker('exec', container('php'), 'pkill', '-KILL', '-f', 'php -S');
+        docker('exec', container('php'), 'pkill', '-KILL', '-f', 'php -n -S');
       }
       const output = deploy.stdout + deploy.stderr;
       expect(deploy.status).not.toBe(0);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { copyCheckout } from '../unit/support/checkout';
 import { waitForHttp } from '../contract/support/run';
 import { Probe, startProbing } from './support/probe';
-import { bash, docker, ok, Run } from './support/shell';
+import { bash, docker, ok, Run, waitFor } from './support/shell';
 import { startTestbed, Testbed } from './support/testbed';
 
 /**
@@ -255,7 +255,10 @@ describe('apps on two hosts, images through a registry', () => {
     const after = containersOn('b');
     expect(after.filter((line) => !line.startsWith('modulus-app-sample-static '))).toEqual(before.b.filter((line) => !line.startsWith('modulus-app-sample-static ')));
     expect(runContainer('b', 'static')).not.toEqual(before.b.find((line) => line.startsWith('modulus-app-sample-static ')));
-    expect((await waitForHttp(PORTS.static, '/', 120_000)).status).toBe(200);
+    // The new container starts the slot that serves (green, since the release above), behind B's router.
+    const served = await waitFor('sample-static answering through the router on B', () => (viaRouter('static').status === 200 ? true : undefined), 120_000);
+    expect(served).toBe(true);
+    expect(viaRouter('static').body).toContain('released on B');
   });
 
   it('a host that cannot be reached fails the plan, naming it; the other host is untouched', async () => {
