@@ -248,10 +248,10 @@ slot_health() {
 # non-zero with the reason in FAILURE. Apps on a bridge have ports of their own: nothing to check.
 own_listener() {
   local slot=$1 port mode container_pid own pid namespace pids=()
-  mode=$(docker inspect --type container -f '{{.HostConfig.NetworkMode}}' -- "${RUN_CONTAINER}") || { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
+  read -r mode container_pid < <(docker inspect --type container -f '{{.HostConfig.NetworkMode}} {{.State.Pid}}' -- "${RUN_CONTAINER}") ||
+    { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
   [[ "${mode}" == host ]] || return 0
   port=$(slot_port "${slot}")
-  container_pid=$(docker inspect --type container -f '{{.State.Pid}}' -- "${RUN_CONTAINER}") || { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
   own=$(readlink "/proc/${container_pid}/ns/pid") || { FAILURE="cannot read the pid namespace of the run container ${RUN_CONTAINER}"; return 1; }
   mapfile -t pids < <(ss -H -l -t -n -p "sport = :${port}" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
   if ((${#pids[@]} == 0)); then
