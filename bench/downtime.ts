@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { longestOutage, startProbing } from '../__tests__/e2e/support/probe';
+import { longestOutage, startProbing } from '../harness/probe';
 import { benchPort } from './support/app';
 import { cdktf, Checkout } from './support/deployment';
 import { failed, formatMs, verdict } from './support/measure';

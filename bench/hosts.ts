@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startTestbed, Testbed } from '../__tests__/e2e/support/testbed';
+import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, verdict } from './support/measure';
 

@@ -1,9 +1,12 @@
 // Adds up jest --json reports into the closing line CI reads: "N passed, N failed". Before it, each failed test's
-// name and the first lines of its message, so that a log cut short in the middle still says what failed.
+// name and the lines of its message that say why (its first lines, every line naming an error, its last lines), so
+// that a log cut short in the middle still says what failed and how.
 const fs = require('fs');
 const path = require('path');
 
-const MESSAGE_LINES = 12;
+const FIRST_LINES = 3;
+const ERROR_LINES = 25;
+const LAST_LINES = 8;
 let passed = 0;
 let failed = 0;
 const failures = [];
@@ -26,7 +29,11 @@ if (failures.length > 0) {
   for (const { name, message } of failures) {
     console.log(`✕ ${name}`);
     const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((line) => line.trim() !== '' && !line.includes('node_modules'));
-    for (const line of lines.slice(0, MESSAGE_LINES)) console.log(`    ${line}`);
+    const first = lines.slice(0, FIRST_LINES);
+    const last = lines.slice(Math.max(FIRST_LINES, lines.length - LAST_LINES));
+    const middle = lines.slice(FIRST_LINES, lines.length - last.length);
+    const errors = middle.filter((line) => /error|fail|refus|denied|timed out/i.test(line)).slice(0, ERROR_LINES);
+    for (const line of [...first, ...(errors.length < middle.length ? ['…', ...errors, '…'] : errors), ...last]) console.log(`    ${line}`);
   }
 }
 console.log(`${passed} passed, ${failed} failed`);

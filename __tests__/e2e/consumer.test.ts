@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { httpGet, waitForHttp } from '../contract/support/run';
 import { copyFixture, packPackage, REPO_ROOT } from '../unit/support/package';
-import { bash, docker, ok, waitFor } from './support/shell';
+import { bash, docker, ok, waitFor } from '../../harness/shell';
 
 /**
  * A project outside this repository, as a user has it: it installs modulus-images from the `npm pack` tarball with

@@ -3,10 +3,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
-import { copyCheckout, REPO_ROOT } from '../unit/support/checkout';
+import { copyCheckout, REPO_ROOT } from '../../harness/checkout';
 import { httpGet, waitForHttp } from '../contract/support/run';
-import { Probe, longestOutage, startProbing } from './support/probe';
-import { bash, docker, ok, waitFor } from './support/shell';
+import { Probe, longestOutage, startProbing } from '../../harness/probe';
+import { bash, docker, ok, waitFor } from '../../harness/shell';
 
 /**
  * The mission: one `cdktf deploy` builds every image and starts the four sample apps, on a real engine with real

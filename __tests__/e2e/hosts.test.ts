@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { copyCheckout } from '../unit/support/checkout';
+import { copyCheckout } from '../../harness/checkout';
 import { waitForHttp } from '../contract/support/run';
-import { Probe, startProbing } from './support/probe';
-import { bash, docker, ok, Run, waitFor } from './support/shell';
-import { startTestbed, Testbed } from './support/testbed';
+import { Probe, startProbing } from '../../harness/probe';
+import { bash, docker, ok, Run, waitFor } from '../../harness/shell';
+import { startTestbed, Testbed } from '../../harness/testbed';
 
 /**
  * Many hosts, with the product's own stacks and main.ts: one `cdktf deploy` builds the images on engine A (this

@@ -2,9 +2,10 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { copyCheckout } from '../unit/support/checkout';
-import { freePort, Postgres, startPostgres } from './support/postgres';
-import { bash, docker, ok, REPO_ROOT, Run, waitFor } from './support/shell';
+import { copyCheckout } from '../../harness/checkout';
+import { freePort } from '../../harness/ports';
+import { Postgres, startPostgres } from './support/postgres';
+import { bash, docker, ok, REPO_ROOT, Run, waitFor } from '../../harness/shell';
 
 /**
  * Shared Terraform state in a real PostgreSQL (Debian's package, started here as a non-root user on a free port

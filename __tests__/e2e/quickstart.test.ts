@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_ROOT_IMAGE } from '../../lib/image-hierarchy';
 import { LANGUAGES } from '../../lib/standard-images';
-import { copyCheckout, REPO_ROOT } from '../unit/support/checkout';
+import { copyCheckout, REPO_ROOT } from '../../harness/checkout';
 import { waitForHttp } from '../contract/support/run';
-import { bash, docker, ok, Run } from './support/shell';
+import { bash, docker, ok, Run } from '../../harness/shell';
 
 /**
  * The README's quick start on the suite's engine: `npm run deploy` in a clean checkout, from a shell with no

@@ -8,8 +8,8 @@ import { App, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PulledImage, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { pinProvider } from '../../lib/private/providers';
-import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
-import { ROOT_IMAGE, startTestbed, Testbed } from './support/testbed';
+import { bash, docker, ok, REPO_ROOT, Run } from '../../harness/shell';
+import { ROOT_IMAGE, startTestbed, Testbed } from '../../harness/testbed';
 
 /**
  * Issue 13, multi-host images, with real parts: a two-image chain (parent FROM the root image, leaf FROM the

@@ -9,8 +9,8 @@ import { destroyProvisioners, hostKeyCheck, privateKeyPreconditions, probeProgra
 import { parseHostKeys } from '../../lib/private/host-keys';
 import { escapeTemplate } from '../../lib/private/terraform-values';
 import { externalProvider, nullProvider } from '../../lib/private/providers';
-import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
-import { ROOT_IMAGE, startTestbed, Testbed } from './support/testbed';
+import { bash, docker, ok, REPO_ROOT, Run } from '../../harness/shell';
+import { ROOT_IMAGE, startTestbed, Testbed } from '../../harness/testbed';
 import { writeSourceArchive } from '../../lib/private/source-archive';
 
 /**

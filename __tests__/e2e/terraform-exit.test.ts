@@ -1,7 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT } from '../unit/support/checkout';
+import { REPO_ROOT } from '../../harness/checkout';
 import { tempDir } from '../unit/support/temp';
 
 /**

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PROVIDER_VERSIONS } from '../../lib/modulus-stack';
-import { bash, docker, ok, REPO_ROOT, Run } from './support/shell';
+import { bash, docker, ok, REPO_ROOT, Run } from '../../harness/shell';
 
 /**
  * The offline deploy toolchain (scripts/toolchain/) against a real engine, real Terraform and real providers:

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { REFERENCE_HELP } from '../../lib/docker-reference';
-import { copyCheckout } from './support/checkout';
+import { copyCheckout } from '../../harness/checkout';
 
 jest.setTimeout(180_000);
 

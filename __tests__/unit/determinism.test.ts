@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { copyCheckout, readTree } from './support/checkout';
+import { copyCheckout, readTree } from '../../harness/checkout';
 
 jest.setTimeout(120_000);
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { README_END, README_START, renderHierarchyDiagram } from '../../scripts/graph';
-import { REPO_ROOT } from './support/checkout';
+import { REPO_ROOT } from '../../harness/checkout';
 
 describe('the hierarchy diagram', () => {
   const diagram = renderHierarchyDiagram();

@@ -13,7 +13,7 @@ import { DockerHost } from '../../lib/docker-host';
 import { forbiddenRoots } from '../../lib/private/host-rules';
 import { validateVolumeRoot } from '../../lib/private/names';
 import { errorMessage } from './support/app-runtime';
-import { REPO_ROOT } from './support/checkout';
+import { REPO_ROOT } from '../../harness/checkout';
 import { tempDir } from './support/temp';
 
 const SCRIPTS = path.join(REPO_ROOT, 'scripts/volume');

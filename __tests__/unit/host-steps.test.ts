@@ -1,5 +1,5 @@
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { Fn, TerraformStack, TerraformVariable } from 'cdktf';
+import { Fn, Lazy, TerraformStack, TerraformVariable } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
 import { destroyProvisioners, probeProgram, SshAccess, STAGING_PREFIX, stepProvisioners } from '../../lib/private/host-steps';
 import { errorMessage, resource as byPrefix, synthStack } from './support/app-runtime';
@@ -173,6 +173,27 @@ describe('remote (SSH access)', () => {
     expect(env).toContain('MODULUS_SECRET_PW=${base64encode(sensitive(var.pw))}');
     expect(env).toContain('MODULUS_ENV_B=${base64encode(join("", ["pre \\"", var.pw, "\\" post"]))}');
     expect(env).toContain('MODULUS_RESOURCE_ID=${base64encode("${self.id}")}');
+  });
+
+  it('renders every kind of token as an expression in the env file: a Lazy literal quoted, a reference and a function call bare', () => {
+    const env = (synthStack((stack) => {
+      const secret = new TerraformVariable(stack, 'pw', { type: 'string', sensitive: true });
+      const step = stepProvisioners(stack, access(stack), {
+        script: 'modulus-volume.sh',
+        command: 'write-config',
+        environment: {
+          MODULUS_LAZY: Lazy.stringValue({ produce: () => 'lazy "text" \\ end' }),
+          MODULUS_LAZY_REFERENCE: Lazy.stringValue({ produce: () => secret.stringValue }),
+          MODULUS_JOIN: Fn.join('-', [secret.stringValue, 'b}']),
+          MODULUS_MIXED: `a-${Lazy.stringValue({ produce: () => 'b' })}-c`,
+        },
+      });
+      new NullResource(stack, 'Lazy', { provisioners: step.provisioners });
+    }).json.resource.null_resource.Lazy.provisioner[2].file.content as string).split('\n');
+    expect(env).toContain('MODULUS_LAZY=${base64encode("lazy \\"text\\" \\\\ end")}');
+    expect(env).toContain('MODULUS_LAZY_REFERENCE=${base64encode(var.pw)}');
+    expect(env).toContain('MODULUS_JOIN=${base64encode(join("-", [var.pw, "b}"]))}');
+    expect(env).toContain('MODULUS_MIXED=${base64encode(join("", ["a-", "b", "-c"]))}');
   });
 
   it('silences the output of a step with a sensitive value (a sensitive no-op inline line), and only of such a step', () => {

@@ -11,7 +11,7 @@ import {
   TerraformPlan,
   volumeLosses,
 } from '../../scripts/plan-summary';
-import { REPO_ROOT } from './support/checkout';
+import { REPO_ROOT } from '../../harness/checkout';
 
 const volume = (address: string, actions: string[]) => ({
   address,

@@ -12,7 +12,7 @@ import { AppVolume } from '../../lib/app-volume';
 import { VolumeBackend } from '../../lib/volume-storage';
 import { DockerHost } from '../../lib/docker-host';
 import { releaseSettings } from '../../lib/private/release';
-import { REPO_ROOT } from './support/checkout';
+import { REPO_ROOT } from '../../harness/checkout';
 import { publicKeys } from './support/ssh-keys';
 import { tempDir } from './support/temp';
 

@@ -8,7 +8,7 @@ import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ModulusStack, ModulusStackProps } from '../../lib/modulus-stack';
 import { pgSchemaName, privateStateFiles, StateBackend, stateBackendFromEnvironment, StateBackendType } from '../../lib/state-backend';
 import { errorMessage } from './support/app-runtime';
-import { copyCheckout, readTree, REPO_ROOT } from './support/checkout';
+import { copyCheckout, readTree, REPO_ROOT } from '../../harness/checkout';
 import { makeImagesDirectory } from './support/fixtures';
 import { tempDir } from './support/temp';
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { copyCheckout } from '../../__tests__/unit/support/checkout';
+import { copyCheckout } from '../../harness/checkout';
 import { must, REPO_ROOT, run, Run } from './measure';
 
 /** The environment of scripts/toolchain/env.sh (Terraform 1.5.7 first on PATH, the mirror's CLI config). */

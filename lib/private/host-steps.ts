@@ -30,7 +30,7 @@
  * probe's result is not sensitive although its query is (no nonsensitive() needed: it would fail); Terraform
  * runs no destroy-time provisioner for the deposed object of a create_before_destroy replacement.
  */
-import { DefaultTokenResolver, Fn, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
+import { DefaultTokenResolver, Fn, Lazy, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
 import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { volumeScriptPath } from './host-files';
@@ -327,15 +327,16 @@ const TOKEN_MARKER = /\$\{TfToken\[[^\]]+\]\}/g;
 
 /**
  * `${base64encode(...)}` of a value in a Terraform template position. Inside an interpolation cdktf renders a
- * token as a bare expression, so the value is split into literal parts (quoted HCL strings, themselves
- * templates, so `${self...}` references and `$${` escapes keep their meaning) and tokens (bare), joined.
+ * token as it resolves, unquoted, so the value is split into literal parts (quoted HCL strings, themselves
+ * templates, so `${self...}` references and `$${` escapes keep their meaning) and tokens, joined; each token is
+ * rendered at synth by `tokenArgument`.
  */
-function base64Expression(value: string): string {
+function base64Expression(scope: IConstruct, value: string): string {
   const parts: string[] = [];
   let last = 0;
   for (const match of value.matchAll(TOKEN_MARKER)) {
     if (match.index! > last) parts.push(hclQuoted(value.slice(last, match.index)));
-    parts.push(match[0]);
+    parts.push(tokenArgument(scope, match[0]));
     last = match.index! + match[0].length;
   }
   if (last < value.length || parts.length === 0) parts.push(hclQuoted(value.slice(last)));
@@ -343,11 +344,43 @@ function base64Expression(value: string): string {
   return `\${base64encode(${argument})}`;
 }
 
+/**
+ * A token as a function argument: what it resolves to at synth, as an expression. One interpolation (a
+ * reference, `sensitive(...)`) is that expression, bare; anything else (a `Lazy` that produces literal text, a
+ * mix) is a quoted template. (cdktf itself would insert a literal bare, which is not an expression.)
+ */
+function tokenArgument(scope: IConstruct, token: string): string {
+  return Lazy.stringValue({
+    produce: () => {
+      const resolved = String(Tokenization.resolve(token, { scope, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false }));
+      const expression = soleInterpolation(resolved);
+      return expression ?? hclQuoted(resolved);
+    },
+  });
+}
+
+/** `expr` when `template` is exactly one interpolation `${expr}`, else undefined. */
+function soleInterpolation(template: string): string | undefined {
+  if (!template.startsWith('${')) return undefined;
+  let depth = 0;
+  let quoted = false;
+  for (let i = 1; i < template.length; i++) {
+    const char = template[i];
+    if (quoted) {
+      if (char === '\\') i++;
+      else if (char === '"') quoted = false;
+    } else if (char === '"') quoted = true;
+    else if (char === '{') depth++;
+    else if (char === '}' && --depth === 0) return i === template.length - 1 ? template.slice(2, -1) : undefined;
+  }
+  return undefined;
+}
+
 /** The env file: one NAME=<base64 of the value> line per variable, encoded by Terraform. */
-function envFileContent(environment: Record<string, string>): string {
+function envFileContent(scope: IConstruct, environment: Record<string, string>): string {
   return Object.keys(environment)
     .sort()
-    .map((name) => `${name}=${base64Expression(environment[name])}\n`)
+    .map((name) => `${name}=${base64Expression(scope, environment[name])}\n`)
     .join('');
 }
 
@@ -398,7 +431,7 @@ function remoteSequence(
     ...uploads.map(
       (upload, index) => ({ type: 'file', ...at, connection, source: upload.source, destination: `${staging}/upload-${index}` }) as FileProvisioner,
     ),
-    { type: 'file', ...at, connection, content: envFileContent(environment), destination: `${staging}/step.env` } as FileProvisioner,
+    { type: 'file', ...at, connection, content: envFileContent(scope, environment), destination: `${staging}/step.env` } as FileProvisioner,
     {
       type: 'remote-exec',
       ...at,

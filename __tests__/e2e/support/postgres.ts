@@ -1,10 +1,10 @@
 import { spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { bash, ok } from './shell';
+import { freePort } from '../../../harness/ports';
+import { bash, ok } from '../../../harness/shell';
 
 /**
  * A throw-away PostgreSQL server for the state tests: Debian's `postgresql` package (installed with apt-get when
@@ -37,17 +37,6 @@ function binDir(): string {
   const versions = find();
   if (versions.length === 0) throw new Error('postgresql installed, but no /usr/lib/postgresql/<version>/bin/pg_ctl');
   return `/usr/lib/postgresql/${versions[versions.length - 1]}/bin`;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPostgres(): Promise<Postgres> {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_ROOT } from './checkout';
+import { REPO_ROOT } from '../../../harness/checkout';
 
 export { REPO_ROOT };
 

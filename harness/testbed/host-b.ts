@@ -3,7 +3,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from '../postgres';
+import { freePort } from '../ports';
 import { bash, docker, ok, Run, waitFor } from '../shell';
 
 export const HOST_B_IMAGE = process.env.MODULUS_HOST_B_IMAGE ?? 'modulus-test/host-b:latest';

@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { REPO_ROOT } from '../../unit/support/checkout';
+import { REPO_ROOT } from './checkout';
 
 export { REPO_ROOT };
 

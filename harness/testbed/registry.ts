@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from '../postgres';
+import { freePort } from '../ports';
 import { bash, ok, waitFor } from '../shell';
 
 /**

@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const REPO_ROOT = path.resolve(__dirname, '..');
 
 /** Copies the files git would commit (tracked and new, not ignored) into `target`, sharing node_modules. */
 export function copyCheckout(target: string): string {
