@@ -12,6 +12,7 @@ import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
 import { HIDDEN, invalid, validateEnum } from './private/validation';
 import { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './volume-storage';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /**
  * What happens to the data when the volume leaves the Terraform state (`terraform destroy`, or a change of
@@ -145,6 +146,7 @@ export interface VolumeScriptStep {
  * `create` also registers the volume for the host's boot unit, which mounts it (and restores the app's process
  * limit) before the Docker engine starts containers after a reboot; see scripts/volume/README.md.
  */
+@reportsInvalidProps
 export class AppVolume extends Construct {
   /** The volume's `null_resource` (also `node.defaultChild`): replaced only when the volume itself is. */
   public readonly resource: NullResource;

@@ -13,6 +13,7 @@ import { ReleaseOptions } from './release';
 import { ModulusRouter } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 export interface ModulusAppProps {
   /**
@@ -116,6 +117,7 @@ export interface ModulusAppProps {
  * first publish; replaced when supervisor.conf is rewritten or the run image changes, never by a build). A failed build fails
  * the deploy and leaves the running app, its files and its volume alone.
  */
+@reportsInvalidProps
 export class ModulusApp extends Construct {
   public readonly volume: AppVolume;
   public readonly build: BuildJob;

@@ -16,6 +16,7 @@ import { sourceLinkProblems, writeSourceArchive } from './private/source-archive
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { runContainerName } from './run-container';
 import { Language } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /** How a build runs, apart from what it builds and where (ModulusAppProps.build). */
 export interface BuildJobOptions {
@@ -158,6 +159,7 @@ const COMMAND_WRAPPER = BUILD_WRAPPER.replace('"$1" build 2>&1', '"$1" "${@:3}" 
  * switched in one rename) and the app restarts in place in its run container, so it is down only for its own
  * restart; when the new build does not start, app goes back to the previous release and the deploy fails.
  */
+@reportsInvalidProps
 export class BuildJob extends Construct {
   /** The build's `docker_container`, run to completion (also `node.defaultChild`). */
   public readonly resource: Container;

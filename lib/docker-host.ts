@@ -14,6 +14,7 @@ import { hostPattern } from './private/host-rules';
 import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
 import { externalProvider } from './private/providers';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
 export interface SshProvisioning {
@@ -113,6 +114,7 @@ const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
  * containers use this provider, their volumes are made on this host (locally for a `unix://` engine, over SSH
  * otherwise), and images from a registry are pulled here by digest, once per image.
  */
+@reportsInvalidProps
 export class DockerHost extends Construct {
   /** The host's docker provider (also `node.defaultChild`). */
   public readonly resource: DockerProvider;

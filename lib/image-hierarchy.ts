@@ -5,6 +5,7 @@ import { ModulusImage } from './modulus-image';
 import { invalid } from './private/validation';
 import { standardImagesDirectory } from './package-root';
 import { DEFAULT_REPOSITORY_PREFIX, DEFAULT_TAG, ImageSpec, STANDARD_IMAGES } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /** The public Debian image the hierarchy starts from unless told otherwise. */
 export const DEFAULT_ROOT_IMAGE = 'debian:bookworm-slim';
@@ -66,6 +67,7 @@ export interface ImageHierarchyProps {
 const NAME_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** The whole image tree from one declarative description; every image is a `ModulusImage` wired to its parent. */
+@reportsInvalidProps
 export class ImageHierarchy extends Construct {
   public readonly rootImage: string;
   private readonly byName = new Map<string, ModulusImage>();

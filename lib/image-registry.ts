@@ -7,6 +7,7 @@ import { isValidRepository } from './docker-reference';
 import { ImageHierarchy } from './image-hierarchy';
 import { ModulusImage } from './modulus-image';
 import { HIDDEN, invalid, validateEnum } from './private/validation';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /**
  * Multi-host images: the hierarchy is built once on a build host, pushed to a registry, and every run
@@ -69,6 +70,7 @@ const DIGEST_REFERENCE_RE = /@sha256:[0-9a-f]{64}$/;
  * one place that knows the address and credentials, and hands out each host's provider `registry_auth` block
  * and the repository prefix of the images pushed to it.
  */
+@reportsInvalidProps
 export class ImageRegistry extends Construct {
   /** `host[:port]`, the prefix of every image name in this registry. */
   public readonly address: string;
@@ -183,6 +185,7 @@ export interface PushedImageProps {
  * One ModulusImage pushed from the build host (`docker_registry_image`), re-pushed when its image id changes
  * (a rebuild). `reference` is the pushed content's `<repository>@sha256:<digest>`, what run hosts pull.
  */
+@reportsInvalidProps
 export class PushedImage extends Construct {
   public readonly registry: ImageRegistry;
   public readonly image: ModulusImage;
@@ -246,6 +249,7 @@ export interface PushedHierarchyProps {
  * Every image of an ImageHierarchy pushed, each after its parent (shared layers go up once). A leaf change
  * re-pushes only the leaf.
  */
+@reportsInvalidProps
 export class PushedHierarchy extends Construct {
   private readonly byName = new Map<string, PushedImage>();
 
@@ -328,6 +332,7 @@ export interface PulledImageProps {
  * A pushed image pulled by digest onto one run host (`docker_image` named `repository@sha256:…` on that host's
  * provider). Containers on that host use `imageId`.
  */
+@reportsInvalidProps
 export class PulledImage extends Construct {
   /** `repository@sha256:<hex>` pulled. */
   public readonly reference: string;

@@ -9,6 +9,7 @@ import { NetworkMode } from './network-mode';
 import { moveFromPreviousAddress, renamedChild } from './private/moves';
 import { invalid, validateEnum } from './private/validation';
 import { DEFAULT_TAG, PARENT_BUILD_ARG } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 export interface ModulusImageProps {
   /** Repository name of the image, e.g. `modulus/run-node`. */
@@ -48,6 +49,7 @@ export interface ModulusImageProps {
 }
 
 /** One image of the standard: a `docker_image` built from a folder, FROM its parent, rebuilt when either changes. */
+@reportsInvalidProps
 export class ModulusImage extends Construct {
   /** `repository:tag`, the name the image is built under. */
   public readonly imageRef: string;

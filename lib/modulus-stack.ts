@@ -48,9 +48,8 @@ export { PROVIDER_VERSIONS } from './private/providers';
  * `<construct path>: invalid <field> <value>: <what is allowed>`, and a stack with any is not written: its cdk.tf.json
  * (with any earlier one) is removed from cdktf.out. Under the cdktf CLI the errors are printed one a line and the synth fails; from
  * `app.synth()` elsewhere, it throws an Error listing them. Its own invalid props (`dockerHost`, `statePath`) are
- * such errors too. An invalid prop of another construct is refused by its constructor (an exception); under the
- * cdktf CLI, that exception ends the program with the errors recorded before it and its own message, one a line,
- * no stack trace, and the stacks an earlier synth wrote removed.
+ * such errors too. Under the cdktf CLI, so is an invalid prop of the package's other constructs (their constructors
+ * record it and the program goes on); run another way, their constructors throw it.
  */
 export class ModulusStack extends TerraformStack {
   public readonly dockerProvider: DockerProvider;

@@ -15,6 +15,7 @@ import { destroyProvisioners, privateKeyPreconditions, stepProvisioners } from '
 import { nullProvider } from './private/providers';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { ImageSpec } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /** The router's image: images/router, built FROM base (HAProxy 2.6 from Debian's packages). */
 export const ROUTER_IMAGE: ImageSpec = { name: 'router', parent: 'base' };
@@ -128,6 +129,7 @@ interface Route {
  * `green`, one per slot, health-checked by the router: the app's publish step readies and drains them through
  * HAProxy's runtime API (`modulus-router-server` in the router image) as a release takes over.
  */
+@reportsInvalidProps
 export class ModulusRouter extends Construct {
   /** The `docker_container` (also `node.defaultChild`). */
   public readonly resource: Container;

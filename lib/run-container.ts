@@ -15,6 +15,7 @@ import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
 import { invalid, invalidSetting, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
+import { reportsInvalidProps } from './private/synth-errors';
 
 /** Docker restart policies of a run container. */
 export enum RestartPolicy {
@@ -213,6 +214,7 @@ export function runContainerName(app: string): string {
  * system, all capabilities dropped, no-new-privileges, an init as PID 1, a memory limit without swap, a
  * restart policy, a process limit, an HTTP health check on PORT and rotated logs.
  */
+@reportsInvalidProps
 export class RunContainer extends Construct {
   /** The `docker_container` (also `node.defaultChild`). */
   public readonly resource: Container;

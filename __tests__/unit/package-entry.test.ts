@@ -306,21 +306,30 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
     expect(fs.existsSync(stackFile)).toBe(false);
   });
 
-  it('the cdktf CLI on a consumer project with an invalid prop: the errors recorded before it and its own, one line each, no stack left', () => {
+  it('the cdktf CLI on a consumer project with invalid props in three constructs: every one, one line each, no stack left', () => {
     const { consumer, cdktf, stackFile, main } = synthesizedConsumer('modulus-consumer-thrown-');
-    // Two errors in two constructs: the stack's statePath (recorded; the program goes on) and the app volume's
-    // sizeMiB (its constructor throws: the program ends there).
+    // Three errors in three constructs, each reported and the program going on: the stack's statePath, the app
+    // volume's sizeMiB (inside the app: the app fails as a whole) and a DockerHost's hostName after them.
     const statePath = "statePath: '../../../terraform.python.tfstate'";
+    const policy = 'Aspects.of(stack).add(new ContainerSecurityPolicy());';
     expect(main).toContain(statePath);
     expect(main).toContain('sizeMiB: 128,');
+    expect(main).toContain(policy);
     const edit = (source: string) => {
       fs.writeFileSync(path.join(consumer, 'main.ts'), source);
       compileProject(consumer);
     };
-    edit(main.replace(statePath, "statePath: '/srv/state/python.tfstate'").replace('sizeMiB: 128,', 'sizeMiB: 10,'));
+    edit(
+      main
+        .replace(statePath, "statePath: '/srv/state/python.tfstate'")
+        .replace('sizeMiB: 128,', 'sizeMiB: 10,')
+        .replace('  VolumeRemovalPolicy,\n', '  VolumeRemovalPolicy,\n  DockerHost,\n')
+        .replace(policy, `new DockerHost(stack, 'Remote', { hostName: 'Web 2', engine: 'unix:///var/run/docker.sock' });\n${policy}`),
+    );
     const errors = [
       "python: invalid statePath '/srv/state/python.tfstate': give a path relative to cdktf.out/stacks/python",
       'python/hello/Volume: invalid sizeMiB 10: use a whole number from 64 to 16777216',
+      "python/Remote: invalid hostName 'Web 2': use a lowercase letter, then lowercase letters, digits or '-', at most 30 characters (e.g. 'edge-1')",
     ];
     expectErrorLines(cdktf('node main.js'), errors);
     // The stack the first synth wrote is gone, from the folder and from the manifest.

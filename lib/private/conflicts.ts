@@ -9,7 +9,7 @@ import { IConstruct } from 'constructs';
 import { AppVolume } from '../app-volume';
 import { DockerHost } from '../docker-host';
 import { RunContainer, runContainerName } from '../run-container';
-import { addSynthError } from './synth-errors';
+import { addSynthError, refusedConstruct } from './synth-errors';
 import { invalid } from './validation';
 
 /** An aspect for a stack: visiting the stack itself, it checks the whole tree once and records each conflict. */
@@ -47,7 +47,8 @@ function duplicates<T extends IConstruct>(items: T[], key: (item: T) => string |
 }
 
 export function findConflicts(stack: IConstruct): Conflict[] {
-  const all = stack.node.findAll();
+  // A construct that refused a prop has its error already; its fields may be unset.
+  const all = stack.node.findAll().filter((construct) => !refusedConstruct(construct));
   const conflicts: Conflict[] = [];
   const hosts = all.filter((c): c is DockerHost => c instanceof DockerHost);
   for (const [host, first] of duplicates(hosts, (h) => h.hostName)) {

@@ -1,8 +1,9 @@
 /**
  * How the errors found while synthesizing (cross-construct conflicts, the ContainerSecurityPolicy) reach a user:
  * each is an error annotation in the one form of `validation.ts`, without a stack trace, and a ModulusStack with
- * any of them writes no stack. Under the cdktf CLI, so does a ValidationError a constructor throws (an invalid
- * prop), with the errors recorded before it.
+ * any of them writes no stack. Under the cdktf CLI, the package's constructors record their invalid props the same
+ * way (`reportsInvalidProps`), and a ValidationError thrown out of the program is printed after the errors
+ * recorded before it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,7 +11,7 @@ import { AnnotationMetadataEntryType, App, IStackSynthesizer, ISynthesisSession,
 // The synthesizer every TerraformStack makes for itself; made here with continueOnErrorAnnotations set, so a stack
 // with errors is checked after it is written, and removed (the cdktf class is public, its module not re-exported).
 import { StackSynthesizer } from 'cdktf/lib/synthesize/synthesizer';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { ValidationError } from './validation';
 
 /** Records an error (`<path>: invalid …`) on a construct, without a stack trace: it fails the synth. */
@@ -85,12 +86,58 @@ function removeStackFiles(outdir: string, stackName: string): void {
   }
 }
 
+/** How many constructs with `reportsInvalidProps` are being constructed now (one inside another's constructor). */
+let constructing = 0;
+
+/** The constructs whose constructor refused a prop (left in the tree, half-built, with their error recorded). */
+const refused = new WeakSet<IConstruct>();
+
+/** Whether `construct`'s constructor refused a prop: checks across constructs pass it by (its fields may be unset). */
+export function refusedConstruct(construct: IConstruct): boolean {
+  return refused.has(construct);
+}
+
+/**
+ * A class decorator for this package's constructs: under the cdktf CLI, a ValidationError out of the constructor
+ * (an invalid prop) does not end the program. The construct is left in the tree without children, the error is
+ * recorded on it (printed with every other error when the stack is synthesized, and no stack is written), and the
+ * program goes on to the next construct, so that one synth reports every invalid prop. Only the outermost such
+ * construct records it (an app whose volume refuses a prop fails as a whole). Outside the CLI (a program or test
+ * calling the constructors), the constructor throws.
+ */
+export function reportsInvalidProps<C extends new (...args: any[]) => Construct>(target: C, _context: ClassDecoratorContext<C>): C {
+  const reporting = {
+    [target.name]: class extends target {
+      constructor(...args: any[]) {
+        constructing++;
+        try {
+          super(...args);
+        } catch (error) {
+          const [scope, id] = args as [Construct, string];
+          const failed = scope.node.tryFindChild(id);
+          // Not an invalid prop, not under the CLI, inside another of ours (which reports it), or refused by Construct.
+          if (!(error instanceof ValidationError) || !underCdktfCli() || constructing > 1 || failed === undefined) {
+            throw error;
+          }
+          for (const child of [...failed.node.children]) failed.node.tryRemoveChild(child.node.id);
+          addSynthError(failed, error);
+          refused.add(failed);
+          return failed as any;
+        } finally {
+          constructing--;
+        }
+      }
+    },
+  }[target.name];
+  return reporting;
+}
+
 /** The ModulusStacks of this program, whose earlier output a thrown ValidationError removes. */
 const programStacks = new Set<TerraformStack>();
 
 /**
- * Under the cdktf CLI, a ValidationError thrown out of the program (a constructor refusing an invalid prop ends the
- * program before `app.synth()`) is reported as the errors found while synthesizing are: the errors recorded so
+ * Under the cdktf CLI, a ValidationError thrown out of the program (by the program's own code, or by a constructor
+ * not marked `reportsInvalidProps`: it ends the program before `app.synth()`) is reported as the errors found while synthesizing are: the errors recorded so
  * far in the apps of `stack` and the thrown one, each once, one line each, no stack trace, exit status 1, and no
  * stack left behind (every ModulusStack's earlier cdk.tf.json is removed, with its entry in manifest.json). Any
  * other exception keeps Node's own report, after the errors recorded before it. Outside the CLI (a program or test
