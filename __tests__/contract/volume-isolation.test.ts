@@ -306,4 +306,28 @@ describe('publish: a switch between whole releases', () => {
     expect(appInfo(name)).toMatch(/RUNNING/);
     expect(servedVersion(root)).toBe('restarted');
   });
+  it("a run container crash-looping in Docker's restart back-off is restarted at once (not left to its next try) and serves", () => {
+    const home = path.join(mnt(root), 'home');
+    const state = () => dockerRun(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', name]).stdout.trim().split(' ');
+    // The app breaks its own supervisord: home/ moved away, supervisord cannot make its socket and exits.
+    docker(['update', '--restart', 'unless-stopped', name]);
+    fs.renameSync(home, `${home}.away`);
+    try {
+      // Killed from outside Docker (`docker kill` counts as a stop by hand, which the policy leaves stopped).
+      process.kill(Number(dockerRun(['inspect', '-f', '{{.State.Pid}}', name]).stdout.trim()), 'SIGKILL');
+      // Six crashes in a row: Docker now waits 6.4 s before the next try.
+      for (let i = 0; i < 120 && !(state()[0] === 'restarting' && Number(state()[1]) >= 6); i++) spawnSync('sleep', ['0.25']);
+      expect(state()).toEqual(['restarting', expect.stringMatching(/^([6-9]|\d\d)$/)]);
+    } finally {
+      fs.renameSync(`${home}.away`, home);
+    }
+    build(root, 'after-crashes');
+    const run = ok(publish('after-crashes'));
+    expect(run.stderr).toContain(`the run container ${name} of app 'switch' is restarting (crashed): restarting it now`);
+    // Restarted by publish, not by Docker's back-off (which counts on).
+    expect(state()).toEqual(['running', '0']);
+    expect(servedVersion(root)).toBe('after-crashes');
+    expect(appInfo(name)).toMatch(/RUNNING/);
+    docker(['update', '--restart', 'no', name]);
+  });
 });

@@ -110,6 +110,16 @@ ensure_supervisord() {
   case "${STATE}" in
     absent) return 0 ;;
     running) ;;
+    restarting)
+      # Between crashes Docker waits before each restart, doubling up to a minute, and `docker start` does not cut
+      # that wait short; a restart starts it at once.
+      tries=60
+      log "the run container ${RUN_CONTAINER} of app '${APP}' is restarting (crashed): restarting it now"
+      if ! docker restart --time 10 -- "${RUN_CONTAINER}" >/dev/null; then
+        FAILURE="cannot restart the run container ${RUN_CONTAINER} of app '${APP}'"
+        return 1
+      fi
+      ;;
     *)
       # A container just started needs supervisord's start-up first.
       tries=60
