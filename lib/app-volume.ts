@@ -3,7 +3,7 @@ import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { ITerraformDependable, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { volumeScriptHash } from './private/host-files';
-import { validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
+import { runContainerName, validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
 import { supervisorValueProblem } from './private/supervisor';
 import { secretStepValues, templateValue } from './private/terraform-values';
 import { privateKeyPreconditions, probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
@@ -327,12 +327,17 @@ export class AppVolume extends Construct {
     this.configId = config.id;
 
     // Read at plan time, except while the volume itself changes (then after it, at apply time).
+    const runContainer = runContainerName(this.appName);
     const probe = probeProgram(this, this.access, {
       app: this.appName,
       backend: this.backend,
       root: this.hostRoot,
       lvm_volume_group: vg,
       lvm_thin_pool: pool,
+      // A run container of that name that Terraform's state does not know (left by an interrupted apply) is drift
+      // the Mount step heals: it would block the container's creation.
+      run_container: runContainer,
+      ...(engine ? { docker_host: engine } : {}),
     });
     const state = new DataExternal(this, 'State', {
       provider: externalProvider(this),
@@ -340,11 +345,12 @@ export class AppVolume extends Construct {
       query: probe.query,
       dependsOn: [this.resource],
     });
-    // Keyed on the probe's health token: the token of the last heal while the volume is mounted and its process
-    // limit in force, a new one on every plan otherwise (so every plan shows the drift until a deploy heals it).
-    // The step records the token it was keyed on, which the probe then answers.
+    // Keyed on the probe's health token: the token of the last heal while the volume is mounted, its process
+    // limit in force and no run container outside the state in the way, a new one on every plan otherwise (so every
+    // plan shows the drift until a deploy heals it). The step records the token it was keyed on, which the probe
+    // then answers.
     const health = state.result.lookup('health');
-    const mount = this.step('Mount', 'mount', { health, scripts_sha256: scripts }, { MODULUS_HEAL_TOKEN: health });
+    const mount = this.step('Mount', 'mount', { health, scripts_sha256: scripts }, { MODULUS_HEAL_TOKEN: health, MODULUS_RUN_CONTAINER: runContainer });
     this.ready = [this.resource, size, policy, config, mount];
   }
 

@@ -7,13 +7,14 @@ import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
 import { NetworkMode } from './network-mode';
 import { validateContainerProps } from './private/container-props';
+import { runContainerName } from './private/names';
 import { volumeScriptHash } from './private/host-files';
-import { hostPattern, processLimitRange } from './private/host-rules';
+import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
 import { dockerEnv } from './private/terraform-values';
 import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
-import { invalid, invalidSetting, requireLiteral, validateEnum, validateInteger } from './private/validation';
+import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -200,13 +201,7 @@ export interface RunContainerProps extends RunContainerOptions {
   readonly _standby?: { readonly port: number; readonly hostPort?: number };
 }
 
-/** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
-export function runContainerName(app: string): string {
-  if (!hostPattern('APP_NAME_PATTERN').test(app)) {
-    throw invalidSetting('app name', app, "use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters");
-  }
-  return `modulus-app-${app}`;
-}
+export { runContainerName };
 
 /**
  * The container that serves an app: a run-<language> image with the app's volume at /mnt, running

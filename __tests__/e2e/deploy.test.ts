@@ -626,6 +626,36 @@ describe('one cdktf deploy', () => {
       expect(outage.ms).toBeLessThan(5000);
       }
     });
+
+    it("during the run container's replacement, once the new container exists: the next deploy removes that container (outside the state) and serves", async () => {
+      const started = Date.now();
+      const tfEnv = { ...process.env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' };
+      const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir(), env: tfEnv as Record<string, string> }), `terraform ${args}`);
+      const address = terraform('state list').split('\n').find((line) => /^docker_container\.sample-static_Run_Container_/.test(line));
+      expect(address).toBeDefined();
+      const containerId = () => docker('inspect', '-f', '{{.Id}}', container('static')).stdout.trim();
+      const before = containerId();
+      // What a killed replacement leaves: the old container removed, a new one created under the same name that
+      // Terraform never recorded (terraform dies before the provider's create returns; the provider goes on).
+      const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${address}`], { cwd: appsDir(), env: tfEnv, stdio: 'ignore' });
+      const exited = new Promise((resolve) => apply.on('close', resolve));
+      // Polled tightly: the provider records the container within a second of creating it.
+      for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
+      apply.kill('SIGKILL');
+      await exited;
+      const orphan = containerId();
+      expect(terraform('state pull')).not.toContain(orphan);
+
+      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+      expect(recovered.stdout).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+      expect([before, orphan]).not.toContain(containerId());
+      expect(terraform('state pull')).toContain(containerId());
+      expect((await waitForHttp(ports.static)).status).toBe(200);
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir(), env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } });
+      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
+      console.log(`killed during the run container's replacement: recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+    });
   });
 
   it('changes nothing on a second deploy', () => {

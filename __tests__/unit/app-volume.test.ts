@@ -337,4 +337,11 @@ describe('AppVolume: steps inside the volume and reboot drift', () => {
     expect(mount.triggers.health).toBe(state);
     expect(localExecs(mount)[0].environment.MODULUS_HEAL_TOKEN).toBe(state);
   });
+
+  it('has the probe look for the app\'s run container outside the state (read here, where Terraform runs), and the Mount step remove it', () => {
+    const { json } = synthStack((stack) => new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' }));
+    const probe = Object.values(json.data.external)[0] as { query: Record<string, string> };
+    expect(probe.query).toMatchObject({ app: 'shop', run_container: 'modulus-app-shop', state_check: 'terraform' });
+    expect(localExecs(resource(json, 'null_resource', 'Vol_Mount'))[0].environment.MODULUS_RUN_CONTAINER).toBe('modulus-app-shop');
+  });
 });

@@ -18,9 +18,9 @@ import { tempDir } from './support/temp';
 const SCRIPTS = path.resolve(__dirname, '../../scripts/volume');
 const SCRIPT = path.join(SCRIPTS, 'modulus-volume.sh');
 const HOST_COMMANDS = path.resolve(__dirname, 'support/host-commands.sh');
-const STUBBED = ['lvcreate', 'lvs', 'lvextend', 'lvremove', 'lvchange', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'mount', 'umount', 'mountpoint', 'findmnt', 'losetup', 'docker'];
+const STUBBED = ['lvcreate', 'lvs', 'lvextend', 'lvremove', 'lvchange', 'mkfs.ext4', 'resize2fs', 'e2fsck', 'dumpe2fs', 'mount', 'umount', 'mountpoint', 'findmnt', 'losetup', 'docker', 'terraform'];
 /** Stand-ins that only read the simulated host; left out of the expected command lines. */
-const PROBE = /^(lvs|mountpoint|findmnt|dumpe2fs|losetup -j) /;
+const PROBE = /^(lvs|mountpoint|findmnt|dumpe2fs|losetup -j|terraform) /;
 
 interface Run {
   status: number;
@@ -131,6 +131,58 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(create.stderr).toContain("the layout inside the volume of app 'shop' is left to the next mount with MODULUS_IMAGE");
     expect(ok(machine.run('mount', { MODULUS_HEAL_TOKEN: 'heal-1' })).volumeSteps).toEqual(['layout']);
     expect(fs.readFileSync(path.join(machine.root, 'health-token'), 'utf8')).toBe('heal-1\n');
+  });
+
+  describe('a run container an interrupted apply left outside the state (issue 21)', () => {
+    const ID = 'a'.repeat(64);
+    const OTHER = 'b'.repeat(64);
+    const NAME = 'modulus-app-shop';
+    /** A mounted volume healed with token heal-1, the run container NAME (id, app, role) on its engine. */
+    const healed = (container = `${NAME} ${ID} shop run`) => {
+      const machine = host(LVM);
+      ok(machine.run('create'));
+      ok(machine.run('mount', { MODULUS_HEAL_TOKEN: 'heal-1', MODULUS_RUN_CONTAINER: NAME }));
+      const stateFile = path.join(machine.dir, 'state.json');
+      const probe = (state: string | undefined, query: Record<string, string> = { state_check: 'terraform' }) => {
+        if (state !== undefined) fs.writeFileSync(stateFile, state);
+        const extra = { STUB_RUN_CONTAINER: container, ...(state !== undefined ? { STUB_TERRAFORM_STATE: stateFile } : {}) };
+        const run = script('probe', { ...machine.env, ...extra }, JSON.stringify({ app: 'shop', backend: 'lvm-thin', root: machine.root, lvm_volume_group: 'vg0', lvm_thin_pool: 'pool0', run_container: NAME, ...query }));
+        if (run.status !== 0) throw new Error(`probe exited ${run.status}: ${run.stderr}`);
+        return JSON.parse(run.stdout) as Record<string, string>;
+      };
+      return { machine, probe, mount: (token: string) => ok(machine.run('mount', { MODULUS_HEAL_TOKEN: token, MODULUS_RUN_CONTAINER: NAME, STUB_RUN_CONTAINER: container })) };
+    };
+    const stateWith = (...ids: string[]) => JSON.stringify({ version: 4, resources: ids.map((id) => ({ type: 'docker_container', instances: [{ attributes: { id } }] })) });
+
+    it('the probe: healthy while the state records the container; a token naming it when the state lacks it', () => {
+      const { probe } = healed();
+      expect(probe(stateWith(ID))).toEqual({ exists: 'true', mounted: 'true', health: 'heal-1', run_container: ID });
+      const orphan = probe(stateWith(OTHER));
+      expect(orphan.health).toMatch(new RegExp(`^heal-orphan-${ID}-[0-9a-f]{16}$`));
+      // New on every plan, as every heal token is.
+      expect(probe(stateWith(OTHER)).health).not.toBe(orphan.health);
+    });
+
+    it('the probe never guesses: no state to read, no state check asked (a remote host), or not the app\'s run container', () => {
+      expect(healed().probe(undefined).health).toBe('heal-1');
+      expect(healed().probe(stateWith(OTHER), {})).toMatchObject({ health: 'heal-1', run_container: ID });
+      expect(healed(`${NAME} ${ID} other run`).probe(stateWith(OTHER))).toMatchObject({ health: 'heal-1', run_container: '' });
+      expect(healed(`${NAME} ${ID} shop build`).probe(stateWith(OTHER))).toMatchObject({ health: 'heal-1', run_container: '' });
+    });
+
+    it('mount removes the container the token names, only while it is still the app\'s run container under that name', () => {
+      const { machine, mount } = healed();
+      const token = `heal-orphan-${ID}-0123456789abcdef`;
+      const removed = mount(token);
+      expect(removed.changes).toContain(`docker rm --force -- ${ID}`);
+      expect(removed.stderr).toContain(`removed the run container ${NAME} (${ID.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+      expect(fs.readFileSync(path.join(machine.root, 'health-token'), 'utf8')).toBe(`${token}\n`);
+      // Another container took the name since the plan, or none has it: nothing removed.
+      const since = healed(`${NAME} ${OTHER} shop run`).mount(token);
+      expect(since.changes.filter((line) => line.startsWith('docker rm'))).toEqual([]);
+      expect(since.stderr).toContain('is gone already');
+      expect(healed().mount('heal-2').changes.filter((line) => line.startsWith('docker rm'))).toEqual([]);
+    });
   });
 
   it('create registers the volume for boot: its record, a copy of every file the scripts source, the boot unit', () => {

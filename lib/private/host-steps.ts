@@ -215,7 +215,8 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
  */
 export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
   const local = volumeScriptPath(scope, 'modulus-volume.sh');
-  if (!access) return { program: ['bash', local, 'probe'], query };
+  // Terraform's state is read where Terraform runs: here by the probe itself, for a remote host by remote-probe.sh.
+  if (!access) return { program: ['bash', local, 'probe'], query: { ...query, state_check: 'terraform' } };
   const program = ['bash', `${scriptsFolder(scope)}/remote-probe.sh`];
   const host = {
     ...query,

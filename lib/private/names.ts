@@ -5,7 +5,7 @@
 import { IConstruct } from 'constructs';
 import { Language } from '../standard-images';
 import { forbiddenRoots, hostPattern, volumeSizeLimitsMiB } from './host-rules';
-import { invalid, requireLiteral, validateInteger } from './validation';
+import { invalid, invalidSetting, requireLiteral, validateInteger } from './validation';
 
 /** An app name: APP_NAME_PATTERN of rules.env (a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit; 1-40). */
 export function validateAppName(scope: IConstruct, field: string, value: string): string {
@@ -14,6 +14,14 @@ export function validateAppName(scope: IConstruct, field: string, value: string)
     throw invalid(scope, field, value, `use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters (e.g. 'shop-api')`);
   }
   return value;
+}
+
+/** Name of an app's run container, `modulus-app-<app>`: what `npm run ctl -- <app> ...` talks to. */
+export function runContainerName(app: string): string {
+  if (!hostPattern('APP_NAME_PATTERN').test(app)) {
+    throw invalidSetting('app name', app, "use a lowercase letter, then lowercase letters, digits or '-', ending in a letter or digit, at most 40 characters");
+  }
+  return `modulus-app-${app}`;
 }
 
 /** Language names (see `Language`): a lowercase letter, then lowercase letters or digits; 1-30. */

@@ -102,6 +102,14 @@ read_query() {
   BACKEND=$(query_value "${query}" backend)
   VG=$(query_value "${query}" lvm_volume_group)
   POOL=$(query_value "${query}" lvm_thin_pool)
+  RUN_CONTAINER=$(query_value "${query}" run_container)
+  [[ -z "${RUN_CONTAINER}" || "${RUN_CONTAINER}" =~ ${CONTAINER_NAME_PATTERN} ]] || fail 2 "invalid run_container '${RUN_CONTAINER}'"
+  STATE_CHECK=$(query_value "${query}" state_check)
+  local docker_host
+  docker_host=$(query_value "${query}" docker_host)
+  if [[ -n "${docker_host}" ]]; then
+    export DOCKER_HOST="${docker_host}"
+  fi
 }
 
 health_file() { printf '%s/health-token' "${ROOT}"; }
@@ -125,11 +133,16 @@ limit_in_force() {
   [[ "${recorded}" == none || "${recorded}" == "${enforced}" ]]
 }
 
+# run_container in the answer: the id of the app's run container (when the query names it), which the side that
+# reads Terraform's state checks (state_check "terraform": here; on a remote host, remote-probe.sh).
 cmd_probe() {
-  local exists=false mounted=false health
+  local exists=false mounted=false health run_container
   volume_exists && exists=true
   is_mounted && mounted=true
-  if [[ "${mounted}" == true ]] && limit_in_force; then
+  run_container=$(run_container_id "${RUN_CONTAINER}")
+  if [[ "${STATE_CHECK}" == terraform && -n "${run_container}" ]] && state_lacks "${run_container}"; then
+    health=$(orphan_token "${run_container}")
+  elif [[ "${mounted}" == true ]] && limit_in_force; then
     health=healthy
     if [[ -f "$(health_file)" ]]; then
       health=$(head -n 1 -- "$(health_file)")
@@ -138,5 +151,5 @@ cmd_probe() {
     # New on every plan: however many reboots come in a row, each plan shows the drift until a deploy heals it.
     health="heal-$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"
   fi
-  printf '{"exists":"%s","mounted":"%s","health":"%s"}\n' "${exists}" "${mounted}" "${health}"
+  printf '{"exists":"%s","mounted":"%s","health":"%s","run_container":"%s"}\n' "${exists}" "${mounted}" "${health}" "${run_container}"
 }

@@ -27,15 +27,19 @@
 #                  change nothing.
 #   status         print key=value lines: backend, exists, mounted, size_mib, policy, mount.
 #   mount          mount an existing volume that is not mounted (after a reboot), renew its layout (with
-#                  MODULUS_IMAGE), restore the app's recorded process limit, record MODULUS_HEAL_TOKEN as
-#                  the volume's health for the probe and (with MODULUS_IMAGE) renew its boot record and the
-#                  boot unit's scripts; never creates or resizes.
+#                  MODULUS_IMAGE), restore the app's recorded process limit, remove the run container a
+#                  MODULUS_HEAL_TOKEN of the probe names (left outside Terraform's state: orphan.sh), record
+#                  MODULUS_HEAL_TOKEN as the volume's health for the probe and (with MODULUS_IMAGE) renew its
+#                  boot record and the boot unit's scripts; never creates or resizes.
 #   boot           mount every volume this host's create registered, then re-apply the process limits
 #                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
 #   probe          Terraform's external data source protocol: read {"app", "backend", "root",
-#                  "lvm_volume_group", "lvm_thin_pool"} as JSON on stdin, print {"exists", "mounted",
-#                  "health"}: health is the token the last mount recorded while the volume is mounted and
-#                  its process limit in force, and a new random "heal-..." on every call otherwise. Read-only.
+#                  "lvm_volume_group", "lvm_thin_pool", "run_container", "docker_host", "state_check"} as
+#                  JSON on stdin, print {"exists", "mounted", "health", "run_container"}: health is the token
+#                  the last mount recorded while the volume is mounted and its process limit in force, a new
+#                  random "heal-..." on every call otherwise, and "heal-orphan-<id>-..." when (state_check
+#                  "terraform") the app's run container <id> is not in the state of the stack Terraform plans
+#                  in; run_container is that container's id (for remote-probe.sh to check). Read-only.
 #
 # Reboots: create registers the volume in $MODULUS_REGISTRY/volumes/<app>.env and installs the boot unit
 # ($MODULUS_SYSTEMD_DIR/modulus-volumes.service, wanted by and ordered before docker.service, running a copy
@@ -47,7 +51,7 @@
 # limits.env (size limits), rules.env (names and paths), device.sh (the block device: loopfile or lvm-thin), container.sh (running
 # in-volume.sh as mop in a container that sees only the volume: root never touches a path inside it),
 # layout.sh (the folders inside the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish),
-# query.sh (the probe's query, shared with remote-probe.sh) and boot.sh (boot records, the boot unit, boot, probe).
+# query.sh (the probe's query, shared with remote-probe.sh), orphan.sh (a run container outside the state) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
 #   MODULUS_APP              app name (required): APP_NAME_PATTERN of rules.env
@@ -72,7 +76,7 @@
 #   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
 #                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
 #   MODULUS_RELEASE          publish: the release id (the build container's id)
-#   MODULUS_RUN_CONTAINER    publish: the name of the app's run container
+#   MODULUS_RUN_CONTAINER    publish, mount: the name of the app's run container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
 #                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
 #                            slot and switches when it passes its health check (staging.sh). With it, publish
@@ -107,7 +111,7 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh orphan.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -127,6 +131,8 @@ source "${HERE}/config.sh"
 source "${HERE}/staging.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
+# shellcheck source-path=SCRIPTDIR source=orphan.sh
+source "${HERE}/orphan.sh"
 # shellcheck source-path=SCRIPTDIR source=boot.sh
 source "${HERE}/boot.sh"
 
@@ -223,6 +229,7 @@ cmd_mount() {
   fi
   layout
   bash "${HERE}/modulus-process-limit.sh" restore
+  remove_orphan "${MODULUS_RUN_CONTAINER:-}" "${MODULUS_HEAL_TOKEN:-}"
   record_health
   # The Mount step runs again whenever these scripts change (not at boot, which has no image): the boot unit then
   # runs the new scripts too, even when no volume was created since an upgrade.

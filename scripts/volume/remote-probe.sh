@@ -2,10 +2,11 @@
 # remote-probe.sh: the `probe` of modulus-volume.sh for a volume on another Docker host, reached over SSH.
 #
 # Terraform's external data source protocol (lib/private/host-steps.ts, probeProgram): runs on the Terraform
-# machine, reads one flat JSON object on stdin and prints {"exists", "mounted", "health"} (as
-# `modulus-volume.sh probe` does on the host). Read-only on the host.
+# machine, reads one flat JSON object on stdin and prints {"exists", "mounted", "health", "run_container"} (as
+# `modulus-volume.sh probe` does on the host). Read-only on the host. Terraform's state is here: a run container
+# the host names that the state lacks turns health into a token naming it for removal (orphan.sh).
 #
-# Query: app, backend, root, lvm_volume_group, lvm_thin_pool (the volume, as for the local probe), and
+# Query: app, backend, root, lvm_volume_group, lvm_thin_pool, run_container (as for the local probe), and
 #   ssh_host_name            the host's name in messages
 #   ssh_user                 the provisioning user
 #   ssh_address, ssh_port    where Terraform's provisioners connect
@@ -35,6 +36,8 @@ readonly HERE
 source "${HERE}/messages.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
+# shellcheck source-path=SCRIPTDIR source=orphan.sh
+source "${HERE}/orphan.sh"
 
 # The command the host runs: fixed text, no values. It unpacks the tar stream into a private temporary
 # folder and runs the probe on the query inside it.
@@ -49,9 +52,10 @@ remote_command() {
 write_bundle() {
   local query=$1 bundle=$2
   mkdir -- "${bundle}"
-  printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s"}\n' \
+  printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s","run_container":"%s"}\n' \
     "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
-    "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" >"${bundle}/query.json"
+    "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" \
+    "$(query_value "${query}" run_container)" >"${bundle}/query.json"
   cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/rules.env" "${HERE}/forbidden-roots" "${bundle}/"
 }
 
@@ -132,6 +136,12 @@ main() {
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then
     fail 1 "the volume probe failed on Docker host ${where} (exit ${status}): $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
+  fi
+  # The host names its app's run container; whether Terraform's state knows it is for this side to say.
+  local run_container
+  run_container=$(query_value "${answer}" run_container)
+  if [[ "${run_container}" =~ ^[0-9a-f]{64}$ ]] && state_lacks "${run_container}"; then
+    answer=$(sed -E "s/\"health\":\"[^\"]*\"/\"health\":\"$(orphan_token "${run_container}")\"/" <<<"${answer}")
   fi
   printf '%s\n' "${answer}"
 }

@@ -127,6 +127,11 @@ case "${COMMAND}" in
         ;;
     esac
     ;;
+  terraform)
+    # `terraform state pull`: the file $STUB_TERRAFORM_STATE names; no state to read without it.
+    [[ "$*" == "state pull" && -n "${STUB_TERRAFORM_STATE:-}" ]] || exit 1
+    cat -- "${STUB_TERRAFORM_STATE}"
+    ;;
   docker)
     case "${1:-}" in
       run)
@@ -153,6 +158,12 @@ case "${COMMAND}" in
         exec setpriv --reuid 441 --regid 444 --clear-groups bash -c "${script/$'\n'cd \/mnt$'\n'/$'\n'}" in-volume "$@"
         ;;
       inspect)
+        # $STUB_RUN_CONTAINER "NAME ID APP ROLE": that container (by name or id) answers its id and labels.
+        read -r name id app role <<<"${STUB_RUN_CONTAINER:-}"
+        if [[ -n "${name:-}" && ("${*: -1}" == "${name}" || "${*: -1}" == "${id}") ]]; then
+          printf '%s %s %s\n' "${id}" "${app}" "${role}"
+          exit 0
+        fi
         echo "Error: No such object: ${*: -1}" >&2
         exit 1
         ;;
