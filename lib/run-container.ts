@@ -216,8 +216,12 @@ export class RunContainer extends Construct {
   /** `modulus-app-<app>`. */
   public readonly containerName: string;
   public readonly port: number;
-  /** @internal The host addresses and ports the app is published on (the stack checks them for collisions). */
-  public readonly _published: ReadonlyArray<{ readonly ip: string; readonly port: number }>;
+  /**
+   * @internal The host addresses and ports the app takes on its host (the stack checks them for collisions): those
+   * it is published on, or with NetworkMode.HOST those it listens on (every address of the host), with the field
+   * that sets each.
+   */
+  public readonly _published: ReadonlyArray<{ readonly ip: string; readonly port: number; readonly field: string }>;
   /**
    * Where the app's host reaches it: 127.0.0.1 and its port with NetworkMode.HOST, the published address and
    * port with BRIDGE (127.0.0.1 for one published on 0.0.0.0); undefined when nothing reaches it (NONE, or
@@ -259,7 +263,10 @@ export class RunContainer extends Construct {
     }
     const additional = validateAdditionalPorts(this, props.additionalPorts ?? [], isolated ? networkMode : undefined);
     const allPorts = [...(ports ?? []), ...additional];
-    this._published = allPorts.map((port) => ({ ip: port.ip, port: port.external }));
+    this._published =
+      networkMode === NetworkMode.HOST
+        ? [{ ip: '0.0.0.0', port: this.port, field: 'port' }, ...(standby ? [{ ip: '0.0.0.0', port: standby.port, field: 'release.standbyPort' }] : [])]
+        : allPorts.map((port) => ({ ip: port.ip, port: port.external, field: 'publish' }));
     const labelsExtra = validateLabels(this, props.labels ?? {});
     const networks = validateNetworks(this, props.networks ?? [], networkMode);
     const extraMounts = validateMounts(this, props.mounts ?? []);

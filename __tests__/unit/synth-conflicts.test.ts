@@ -81,6 +81,19 @@ describe('conflicts between constructs fail the synth, in the one error form, an
       ["platform/blog/Run: invalid publish '127.0.0.1:80': give each app on host 'edge' its own host address and port: platform/shop/Run publishes 0.0.0.0:80"],
     ],
     [
+      'two apps with host networking on one port, and one with host networking on a port another publishes',
+      (_, add) => {
+        add('shop', { networkMode: NetworkMode.HOST, run: { port: 8080 } });
+        add('blog', { networkMode: NetworkMode.HOST, run: { port: 8080 } });
+        add('wiki', { run: { port: 9000, publish: { hostPort: 9090 } } });
+        add('docs', { networkMode: NetworkMode.HOST, run: { port: 9090 } });
+      },
+      [
+        "platform/blog/Run: invalid port 8080: give each app on the stack's Docker engine its own host address and port: platform/shop/Run listens on port 8080 of the host (host networking)",
+        "platform/docs/Run: invalid port 9090: give each app on the stack's Docker engine its own host address and port: platform/wiki/Run publishes 127.0.0.1:9090",
+      ],
+    ],
+    [
       'one port on two addresses, or on two hosts: allowed',
       (stack, add) => {
         add('shop', { run: { publish: { hostIp: '127.0.0.1', hostPort: 80 } } });

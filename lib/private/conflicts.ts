@@ -92,10 +92,13 @@ export function findConflicts(stack: IConstruct): Conflict[] {
       .slice(0, i)
       .find((theirs) => hostKey(theirs.host) === hostKey(mine.host) && theirs.port === mine.port && (theirs.ip === mine.ip || wildcard(theirs.ip) || wildcard(mine.ip)));
     if (!earlier) return;
-    const where = earlier.run === mine.run ? 'another of its ports has it' : `${earlier.run.node.path} publishes ${earlier.ip}:${earlier.port}`;
+    // With host networking an app takes its port on every address of the host.
+    const takes = (entry: typeof mine) => (entry.field === 'publish' ? `publishes ${entry.ip}:${entry.port}` : `listens on port ${entry.port} of the host (host networking)`);
+    const where = earlier.run === mine.run ? 'another of its ports has it' : `${earlier.run.node.path} ${takes(earlier)}`;
+    const value = mine.field === 'publish' ? `${mine.ip}:${mine.port}` : mine.port;
     conflicts.push({
       scope: mine.run,
-      error: invalid(mine.run, 'publish', `${mine.ip}:${mine.port}`, `give each app on ${hostLabel(mine.host)} its own host address and port: ${where}`),
+      error: invalid(mine.run, mine.field, value, `give each app on ${hostLabel(mine.host)} its own host address and port: ${where}`),
     });
   });
   return conflicts;
