@@ -258,7 +258,8 @@ describe('remote host steps over SSH (host B)', () => {
       return bash('bash "$PROBE"', { env: { PROBE: path.join(REPO_ROOT, 'scripts/volume/remote-probe.sh') }, input });
     };
     const recorded = ok(hostB.ssh('cat "$ROOT/health-token"', { ROOT }), 'health token on B').trim();
-    expect(JSON.parse(ok(probe(hostB.sshOpts), 'probe through the engine options'))).toEqual({ exists: 'true', mounted: 'true', health: recorded });
+    // No run container named in the query: none reported.
+    expect(JSON.parse(ok(probe(hostB.sshOpts), 'probe through the engine options'))).toEqual({ exists: 'true', mounted: 'true', health: recorded, run_container: '' });
     // Without the engine's options (no key, B's host key unknown): refused, never asked, naming the host.
     const refused = probe(['-F', '/dev/null']);
     expect(refused.status).not.toBe(0);
