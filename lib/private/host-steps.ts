@@ -353,11 +353,15 @@ function base64Expression(scope: IConstruct, value: string): string {
 function tokenArgument(scope: IConstruct, token: string): string {
   return Lazy.stringValue({
     produce: () => {
-      const resolved = String(Tokenization.resolve(token, { scope, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false }));
-      const expression = soleInterpolation(resolved);
-      return expression ?? hclQuoted(resolved);
+      const resolved = resolvedTemplate(scope, token);
+      return soleInterpolation(resolved) ?? hclQuoted(resolved);
     },
   });
+}
+
+/** A string with tokens as Terraform will see it: a template, references as `${...}` interpolations. */
+function resolvedTemplate(scope: IConstruct, value: string): string {
+  return String(Tokenization.resolve(value, { scope, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false }));
 }
 
 /** `expr` when `template` is exactly one interpolation `${expr}`, else undefined. */
@@ -387,10 +391,7 @@ function envFileContent(scope: IConstruct, environment: Record<string, string>):
 
 /** Whether a value of the environment is (or contains) a `sensitive(...)` expression. */
 function holdsSensitive(scope: IConstruct, environment: Record<string, string>): boolean {
-  const resolver = new DefaultTokenResolver(new StringConcat());
-  return Object.values(environment).some(
-    (value) => Token.isUnresolved(value) && /\bsensitive\(/.test(String(Tokenization.resolve(value, { scope, resolver, preparing: false }))),
-  );
+  return Object.values(environment).some((value) => Token.isUnresolved(value) && /\bsensitive\(/.test(resolvedTemplate(scope, value)));
 }
 
 function remoteSequence(

@@ -110,22 +110,19 @@ ensure_supervisord() {
   case "${STATE}" in
     absent) return 0 ;;
     running) ;;
-    restarting)
-      # Between crashes Docker waits before each restart, doubling up to a minute, and `docker start` does not cut
-      # that wait short; a restart starts it at once.
-      tries=60
-      log "the run container ${RUN_CONTAINER} of app '${APP}' is restarting (crashed): restarting it now"
-      if ! docker restart --time 10 -- "${RUN_CONTAINER}" >/dev/null; then
-        FAILURE="cannot restart the run container ${RUN_CONTAINER} of app '${APP}'"
-        return 1
-      fi
-      ;;
     *)
-      # A container just started needs supervisord's start-up first.
+      # A container just started needs supervisord's start-up first. Between crashes (restarting) Docker waits
+      # before each try, doubling up to a minute, and `docker start` does not cut that wait short: a restart does.
       tries=60
-      log "the run container ${RUN_CONTAINER} of app '${APP}' is ${STATE}: starting it"
-      if ! docker start -- "${RUN_CONTAINER}" >/dev/null; then
-        FAILURE="cannot start the run container ${RUN_CONTAINER} of app '${APP}'"
+      local engine_call=(start)
+      if [[ "${STATE}" == restarting ]]; then
+        engine_call=(restart --time 10)
+        log "the run container ${RUN_CONTAINER} of app '${APP}' is restarting (crashed): restarting it now"
+      else
+        log "the run container ${RUN_CONTAINER} of app '${APP}' is ${STATE}: starting it"
+      fi
+      if ! docker "${engine_call[@]}" -- "${RUN_CONTAINER}" >/dev/null; then
+        FAILURE="cannot ${engine_call[0]} the run container ${RUN_CONTAINER} of app '${APP}'"
         return 1
       fi
       ;;
