@@ -1,3 +1,4 @@
+import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Construct } from 'constructs';
 import { AppVolume, AppVolumeOptions } from './app-volume';
 import { BuildJob, BuildJobOptions } from './build-job';
@@ -6,11 +7,11 @@ import { ImageHierarchy } from './image-hierarchy';
 import { PushedHierarchy } from './image-registry';
 import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/names';
-import { invalid } from './private/validation';
-import { releaseSettings } from './private/release';
+import { invalid, validateInteger } from './private/validation';
+import { releaseSettings, ReleaseSettings } from './private/release';
 import { withPlainStackTraces } from './private/stack-traces';
-import { ReleaseOptions } from './release';
-import { ModulusRouter } from './router';
+import { ReleaseOptions, ReplicaOptions } from './release';
+import { ModulusRouter, RouteServer } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
@@ -106,6 +107,14 @@ export interface ModulusAppProps {
    * @default with router: ReleaseOptions' defaults (GET / answers 200); without router: a release restarts the app in place
    */
   readonly release?: ReleaseOptions;
+
+  /**
+   * Run the app on several hosts, one instance each with its own volume, run container and process limit, behind
+   * the routers of every host; one build per release, delivered to every instance and rolled out a batch at a
+   * time (see ReplicaOptions). Replaces `host` and `router`.
+   * @default one instance, on `host`
+   */
+  readonly replicas?: ReplicaOptions;
 }
 
 /**
@@ -119,9 +128,14 @@ export interface ModulusAppProps {
  */
 @reportsInvalidProps
 export class ModulusApp extends Construct {
+  /** The first instance's volume. */
   public readonly volume: AppVolume;
+  /** The build, on the first instance's host. */
   public readonly build: BuildJob;
+  /** The first instance's run container. */
   public readonly run: RunContainer;
+  /** Every instance, the first (which builds) first: one unless `replicas`. */
+  public readonly instances: AppInstance[];
   /** `modulus-app-<name>`. */
   public readonly containerName: string;
 
@@ -137,67 +151,80 @@ export class ModulusApp extends Construct {
         throw invalid(this, `environment.${reserved}`, props.environment[reserved], `leave it out: it is set from ${from}`);
       }
     }
-    const images = this.resolveImages(language, props);
     if (props.router !== undefined && !(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
-    if (props.release !== undefined && props.router === undefined) {
+    const port = props.run?.port ?? 8080;
+    const placement = props.replicas === undefined ? undefined : replicaPlacement(this, props, port);
+    if (props.release !== undefined && props.router === undefined && placement === undefined) {
       throw invalid(this, 'release', props.release, 'leave it out, or give router: releases start beside the running one behind a router');
     }
-    const port = props.run?.port ?? 8080;
-    const release = props.router ? releaseSettings(this, props.release ?? {}, port) : undefined;
+    const release = props.router || placement ? releaseSettings(this, props.release ?? {}, port) : undefined;
+    const instances = placement ?? [{ host: props.host, port, router: props.router }];
+    const images = instances.map((instance, index) => this.resolveImages(language, props, instance.host, index === 0));
 
     // Each part takes its options whole: a new option of a part reaches it without a change here.
     // Under withPlainStackTraces: cdktf's traces of the tokens the parts make were most of a large synth's time.
     const parts = withPlainStackTraces(() => {
-      const volume = new AppVolume(this, 'Volume', {
-        ...props.volume,
-        appName,
-        image: images.run,
-        host: props.host,
-        environment: props.environment,
-        secretEnvironment: props.secretEnvironment,
-        _slotPorts: release ? [port, release.standbyPort] : undefined,
+      const placed: AppInstance[] = [];
+      let build: BuildJob | undefined;
+      const batchSize = placement ? validateInteger(this, 'replicas.batchSize', props.replicas!.batchSize ?? 1, 1, instances.length) : 1;
+      instances.forEach((instance, index) => {
+        // The first instance keeps the ids of an app on one host; the others are under `instance-<host name>`.
+        const scope = index === 0 ? this : new Construct(this, `instance-${instance.host!.hostName}`);
+        const standbyPort = release ? instance.port + (release.standbyPort - port) : undefined;
+        const volume = new AppVolume(scope, 'Volume', {
+          ...props.volume,
+          appName,
+          image: images[index].run,
+          host: instance.host,
+          environment: props.environment,
+          secretEnvironment: props.secretEnvironment,
+          _slotPorts: release ? [instance.port, standbyPort!] : undefined,
+        });
+        const releaseStep =
+          release && instance.router ? { environment: releaseEnvironment(appName, release, instance.router, instance.port, standbyPort!), dependsOn: [instance.router.routesStep] } : undefined;
+        // A rolling release: each batch of instances publishes after the one before has.
+        const previousBatch = placed.filter((_, other) => Math.floor(other / batchSize) === Math.floor(index / batchSize) - 1).map((other) => other.published);
+        let published: NullResource;
+        if (build === undefined) {
+          build = new BuildJob(scope, 'Build', {
+            ...props.build,
+            volume,
+            image: images[index].build!,
+            language,
+            source: props.source,
+            networkMode: props.networkMode,
+            _release: releaseStep,
+          });
+          published = build.published;
+        } else {
+          published = build._deliverTo(scope, volume, {
+            environment: releaseStep?.environment ?? {},
+            dependsOn: [...(releaseStep?.dependsOn ?? []), ...previousBatch],
+          });
+        }
+        const run = new RunContainer(scope, 'Run', {
+          ...props.run,
+          port: instance.port,
+          volume,
+          image: images[index].run,
+          language,
+          networkMode: props.networkMode,
+          build: index === 0 ? build : undefined,
+          _published: index === 0 ? undefined : published,
+          _standby: release ? { port: standbyPort!, hostPort: release.standbyHostPort } : undefined,
+        });
+        placed.push({ host: instance.host, volume, run, published });
       });
-      const build = new BuildJob(this, 'Build', {
-        ...props.build,
-        volume,
-        image: images.build,
-        language,
-        source: props.source,
-        networkMode: props.networkMode,
-        _release:
-          release && props.router
-            ? {
-                environment: {
-                  MODULUS_SLOT_PORTS: `${port} ${release.standbyPort}`,
-                  MODULUS_HEALTH_PATH: release.healthCheckPath,
-                  MODULUS_HEALTH_STATUS: String(release.healthyStatus),
-                  MODULUS_HEALTH_INTERVAL_MS: String(release.intervalMillis),
-                  MODULUS_HEALTH_TIMEOUT_MS: String(release.timeoutMillis),
-                  MODULUS_START_TIMEOUT_SECONDS: String(release.startTimeoutSeconds),
-                  MODULUS_DRAIN_SECONDS: String(release.drainSeconds),
-                  MODULUS_ROUTER_CONTAINER: props.router.containerName,
-                  MODULUS_ROUTER_BACKEND: props.router.backendName(appName),
-                },
-                dependsOn: [props.router.routesStep],
-              }
-            : undefined,
-      });
-      const run = new RunContainer(this, 'Run', {
-        ...props.run,
-        volume,
-        image: images.run,
-        language,
-        networkMode: props.networkMode,
-        build,
-        _standby: release ? { port: release.standbyPort, hostPort: release.standbyHostPort } : undefined,
-      });
-      return { volume, build, run };
+      return { instances: placed, build: build! };
     });
-    this.volume = parts.volume;
+    this.instances = parts.instances;
+    this.volume = parts.instances[0].volume;
     this.build = parts.build;
-    this.run = parts.run;
+    this.run = parts.instances[0].run;
     this.containerName = this.run.containerName;
-    if (props.router !== undefined) {
+    if (placement !== undefined) {
+      this.addReplicatedRoutes(appName, props, placement, release!);
+    } else if (props.router !== undefined) {
       if (props.router.host !== props.host) {
         throw invalid(this, 'router', props.router, `give the router of the app's host (${props.host ? props.host.hostName : "the stack's engine"}): it reaches apps on its own host only`);
       }
@@ -211,8 +238,34 @@ export class ModulusApp extends Construct {
     }
   }
 
+  /** Every router of `replicas` gets every slot of every instance: its own host's as blue/green, others' by host. */
+  private addReplicatedRoutes(appName: string, props: ModulusAppProps, placement: Placement[], release: ReleaseSettings): void {
+    for (const router of props.replicas!.routers) {
+      const servers: RouteServer[] = [];
+      this.instances.forEach((instance, index) => {
+        const slots = [instance.run.hostAddress, instance.run.standbyHostAddress];
+        if (slots.some((slot) => slot === undefined)) {
+          throw invalid(this, 'networkMode', props.networkMode, 'give NetworkMode.HOST, or BRIDGE with the ports published: the routers reach every instance');
+        }
+        const local = instance.host === router.host;
+        const host = placement[index].host!;
+        if (!local && host.appAddress === undefined) {
+          throw invalid(this, `replicas.hosts[${index}]`, host.hostName, `give that DockerHost an appAddress: the router of ${router.host ? `host '${router.host.hostName}'` : "the stack's engine"} reaches its instance there`);
+        }
+        if (!local && props.networkMode !== NetworkMode.HOST && props.run?.publish && props.run.publish.hostIp !== '0.0.0.0') {
+          throw invalid(this, 'run.publish.hostIp', props.run.publish.hostIp, "give '0.0.0.0' (or NetworkMode.HOST): routers on other hosts reach the instances at their hosts' appAddress");
+        }
+        ['blue', 'green'].forEach((slot, which) => {
+          const address = slots[which]!;
+          servers.push(local ? { name: slot, ...address } : { name: `${host.hostName}-${slot}`, ip: host.appAddress!, port: address.port });
+        });
+      });
+      router._addReplicatedRoute(this, appName, servers, release, props.maintenance);
+    }
+  }
+
   /** `buildImage`/`runImage` as given, else `build-<language>`/`run-<language>` from `images` (pulled on `host`). */
-  private resolveImages(language: Language, props: ModulusAppProps): { build: string; run: string } {
+  private resolveImages(language: Language, props: ModulusAppProps, host: DockerHost | undefined, builds: boolean): { build?: string; run: string } {
     const wanted = { build: `build-${language}`, run: `run-${language}` };
     const images = props.images;
     if (images !== undefined && !(images instanceof ImageHierarchy) && !(images instanceof PushedHierarchy)) {
@@ -236,21 +289,89 @@ export class ModulusApp extends Construct {
       );
     }
     const needed = (['build', 'run'] as const).filter((kind) => props[`${kind}Image`] === undefined);
-    if (needed.length > 0 && images instanceof ImageHierarchy && props.host && !props.host.isLocal) {
-      throw invalid(
-        this,
-        'images',
-        images,
-        `give a PushedHierarchy: host '${props.host.hostName}' (${props.host.engine}) is not this machine and pulls its images from a registry`,
-      );
+    if (needed.length > 0 && images instanceof ImageHierarchy && host && !host.isLocal) {
+      throw invalid(this, 'images', images, `give a PushedHierarchy: host '${host.hostName}' (${host.engine}) is not this machine and pulls its images from a registry`);
     }
     const image = (kind: 'build' | 'run'): string => {
       const given = props[`${kind}Image`];
       if (given !== undefined) return given;
       if (images instanceof ImageHierarchy) return images.image(wanted[kind]).imageId;
       const pushed = images!.image(wanted[kind]);
-      return props.host ? props.host.pulledImageId(pushed) : pushed.image.imageId;
+      return host ? host.pulledImageId(pushed) : pushed.image.imageId;
     };
-    return { build: image('build'), run: image('run') };
+    // Only the first instance builds: the others need no build image.
+    return { build: builds ? image('build') : undefined, run: image('run') };
   }
+}
+
+/** One instance of an app: its host, volume, run container and the step that publishes each release in it. */
+export interface AppInstance {
+  /** @default the stack's engine */
+  readonly host?: DockerHost;
+  readonly volume: AppVolume;
+  readonly run: RunContainer;
+  /** Publishes each release in this instance (the build's own step for the first instance). */
+  readonly published: NullResource;
+}
+
+/** Where one instance runs: its host, port and the router of that host. */
+interface Placement {
+  readonly host?: DockerHost;
+  readonly port: number;
+  readonly router?: ModulusRouter;
+}
+
+/** `replicas`, validated: one instance on each of the first `count` hosts. */
+function replicaPlacement(scope: ModulusApp, props: ModulusAppProps, port: number): Placement[] {
+  const replicas = props.replicas!;
+  if (typeof replicas !== 'object' || replicas === null || Array.isArray(replicas)) {
+    throw invalid(scope, 'replicas', replicas, 'give ReplicaOptions: { hosts: [a, b], routers: [routerA, routerB] }');
+  }
+  if (props.host !== undefined) throw invalid(scope, 'host', props.host, 'leave it out: the instances run on replicas.hosts');
+  if (props.router !== undefined) throw invalid(scope, 'router', props.router, 'leave it out: give the router of every host in replicas.routers');
+  const hosts = replicas.hosts;
+  if (!Array.isArray(hosts) || hosts.length === 0 || hosts.some((host) => !(host instanceof DockerHost))) {
+    throw invalid(scope, 'replicas.hosts', hosts, 'give one or more DockerHosts');
+  }
+  hosts.forEach((host, index) => {
+    const twin = hosts.findIndex((other) => other === host || other.engine === host.engine);
+    if (twin !== index) throw invalid(scope, `replicas.hosts[${index}]`, host.hostName, `give each host once: it is the engine of replicas.hosts[${twin}] (one instance per host)`);
+  });
+  const count = validateInteger(scope, 'replicas.count', replicas.count ?? hosts.length, 1, hosts.length);
+  if (hosts[0]._access !== undefined || !hosts[0].isLocal) {
+    throw invalid(scope, 'replicas.hosts[0]', hosts[0].hostName, "put a host of this machine's engine (unix://) first: it builds each release, which reaches the other hosts through this machine");
+  }
+  const routers = replicas.routers;
+  if (!Array.isArray(routers) || routers.some((router) => !(router instanceof ModulusRouter))) {
+    throw invalid(scope, 'replicas.routers', routers, 'give the ModulusRouter of each host of an instance');
+  }
+  const ports = replicas.ports ?? {};
+  for (const name of Object.keys(ports)) {
+    if (!hosts.slice(0, count).some((host) => host.hostName === name)) {
+      throw invalid(scope, `replicas.ports.${name}`, ports[name], `give ports of the instances' hosts only: ${hosts.slice(0, count).map((host) => host.hostName).join(', ')}`);
+    }
+  }
+  return hosts.slice(0, count).map((host, index) => {
+    const own = routers.filter((router) => router.host === host);
+    if (own.length !== 1) {
+      throw invalid(scope, 'replicas.routers', routers.map((router) => router.node.path), `give one router of host '${host.hostName}' (replicas.hosts[${index}]): ${own.length === 0 ? 'it has none' : `it has ${own.length}`}`);
+    }
+    const instancePort = ports[host.hostName] === undefined ? port : validateInteger(scope, `replicas.ports.${host.hostName}`, ports[host.hostName], 1, 65535);
+    return { host, port: instancePort, router: own[0] };
+  });
+}
+
+/** The publish step's environment for health-gated releases behind `router` (staging.sh). */
+function releaseEnvironment(appName: string, release: ReleaseSettings, router: ModulusRouter, port: number, standbyPort: number): Record<string, string> {
+  return {
+    MODULUS_SLOT_PORTS: `${port} ${standbyPort}`,
+    MODULUS_HEALTH_PATH: release.healthCheckPath,
+    MODULUS_HEALTH_STATUS: String(release.healthyStatus),
+    MODULUS_HEALTH_INTERVAL_MS: String(release.intervalMillis),
+    MODULUS_HEALTH_TIMEOUT_MS: String(release.timeoutMillis),
+    MODULUS_START_TIMEOUT_SECONDS: String(release.startTimeoutSeconds),
+    MODULUS_DRAIN_SECONDS: String(release.drainSeconds),
+    MODULUS_ROUTER_CONTAINER: router.containerName,
+    MODULUS_ROUTER_BACKEND: router.backendName(appName),
+  };
 }

@@ -175,10 +175,12 @@ export class BuildJob extends Construct {
    * (going back to the previous release when the new one does not start). Replaced by every new build.
    */
   public readonly published: NullResource;
+  private readonly volume: AppVolume;
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
     super(scope, id);
     const { volume, language, memory, networkMode } = validateContainerProps(this, props, 1024);
+    this.volume = volume;
     const timeout = validateInteger(this, 'timeoutSeconds', props.timeoutSeconds ?? 900, 10, 24 * 3600);
     const logLines = validateInteger(this, 'failureLogLines', props.failureLogLines ?? 30, 1, 1000);
     const buildCommand = props.command ?? [];
@@ -321,7 +323,41 @@ export class BuildJob extends Construct {
       dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
     });
   }
+
+  /**
+   * Delivers each successful build to another instance of the app (`volume`, on another host) and publishes it
+   * there: `Deliver` exports the release from this build's volume into a tar archive on this machine, hands it
+   * to `volume` (uploaded over SSH to a remote host) and unpacks it into its output/ as mop; `Publish` then
+   * stages it under the same release id, as for a build of its own. Both are keyed on the build container's id,
+   * so the instance runs byte for byte what was built once.
+   * @internal
+   */
+  public _deliverTo(scope: Construct, volume: AppVolume, release: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] }): NullResource {
+    const archive = `${DELIVERY_FOLDER}/${volume.appName}-${volume.host?.hostName ?? 'local'}.tar`;
+    const deliver = volume._scriptStep(scope, 'Deliver', {
+      command: 'receive-release',
+      triggers: { build: this.resource.id, from_volume: this.volume.volumeId },
+      environment: {},
+      uploads: [{ source: archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
+      dependsOn: [this.resource, ...volume.ready],
+      before: this.volume._localProvisioners('export-release', {
+        MODULUS_RELEASE: this.resource.id,
+        MODULUS_RELEASE_ARCHIVE: archive,
+        MODULUS_RELEASE_MAX_MIB: String(volume.sizeMiB),
+      }),
+      after: [{ type: 'local-exec', command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: archive } }],
+    });
+    return volume._scriptStep(scope, 'Publish', {
+      command: 'publish',
+      triggers: { build: this.resource.id },
+      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...release.environment },
+      dependsOn: [deliver, ...release.dependsOn],
+    });
+  }
 }
+
+/** Folder of Terraform's working directory where a release waits, as a tar archive, for delivery to one instance. */
+const DELIVERY_FOLDER = '.modulus-releases';
 
 /**
  * The source folder as a tar archive (links kept as links), written once per content hash into this machine's

@@ -96,6 +96,13 @@ export interface DockerHostProps {
 
   /** Registries the host pulls from (the provider's `registry_auth`). @default [] */
   readonly registries?: ImageRegistry[];
+
+  /**
+   * The IPv4 address at which the other hosts' routers reach the apps of this host (instances of a replicated app,
+   * `ModulusAppProps.replicas`): an address of its network that the apps' ports answer on.
+   * @default `provisioning.address` when it is an IPv4 address; else none (a replica here needs it)
+   */
+  readonly appAddress?: string;
 }
 
 /** TLS material of a `tcp://` engine, as text (PEM). */
@@ -107,6 +114,7 @@ export interface DockerHostTls {
 }
 
 const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /**
  * One Docker host of a stack: its own docker provider (aliased by `hostName`), how Terraform reaches its shell
@@ -126,6 +134,8 @@ export class DockerHost extends Construct {
   public readonly volumeRoot: string;
   public readonly volumeBackend?: VolumeBackend;
   public readonly volumeLvm?: LvmThinPool;
+  /** Where the other hosts' routers reach this host's apps (DockerHostProps.appAddress). */
+  public readonly appAddress?: string;
   /** @internal SSH access for the volume steps of a remote host. */
   public readonly _access?: SshAccess;
 
@@ -166,6 +176,12 @@ export class DockerHost extends Construct {
     } else if (props.provisioning) {
       throw invalid(this, 'provisioning', HIDDEN, 'leave it out: the volumes of a unix:// engine are made on this machine');
     }
+
+    requireLiteral(this, 'appAddress', props.appAddress);
+    if (props.appAddress !== undefined && (typeof props.appAddress !== 'string' || !IPV4.test(props.appAddress) || props.appAddress === '0.0.0.0')) {
+      throw invalid(this, 'appAddress', props.appAddress, "give the IPv4 address of this host that other hosts reach, e.g. '10.0.0.12'");
+    }
+    this.appAddress = props.appAddress ?? (props.provisioning && IPV4.test(props.provisioning.address) ? props.provisioning.address : undefined);
 
     const volumes = props.volumes ?? {};
     this.volumeRoot = validateVolumeRoot(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);

@@ -30,7 +30,7 @@ export {
 export { ModulusImage, ModulusImageProps } from './modulus-image';
 export { DEFAULT_DOCKER_HOST, ModulusStack, ModulusStackProps, PROVIDER_VERSIONS } from './modulus-stack';
 export { NetworkMode } from './network-mode';
-export { ReleaseOptions } from './release';
+export { ReleaseOptions, ReplicaOptions } from './release';
 export { ModulusRouter, ModulusRouterProps, ROUTER_CONTAINER_NAME, ROUTER_HEALTH_PATH, ROUTER_IMAGE, RouteOptions, RouteRelease, RouterTls } from './router';
 export {
   AdditionalPort,

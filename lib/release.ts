@@ -1,3 +1,6 @@
+import type { DockerHost } from './docker-host';
+import type { ModulusRouter } from './router';
+
 /**
  * How a new release of an app behind a router takes over from the running one (ModulusAppProps.release).
  *
@@ -25,4 +28,39 @@ export interface ReleaseOptions {
    * @default the first slot's host port + (standbyPort - run.port)
    */
   readonly standbyHostPort?: number;
+}
+
+/**
+ * Instances of one app on several Docker hosts (ModulusAppProps.replicas), each with its own volume (and quota),
+ * run container and process limit on its host, behind the routers of every host.
+ *
+ * One build per release: the first instance's host builds it; each other instance receives that build's output,
+ * exported from the first volume as a tar archive and handed over through this machine (uploaded over SSH to a
+ * remote host), and publishes it under the same release id. Releases roll over the instances `batchSize` at a
+ * time in the order of `hosts`, each through its slots (health-gated, as ReleaseOptions describes); an instance
+ * that fails its health check fails the deploy and the instances after it stay on the release they serve.
+ */
+export interface ReplicaOptions {
+  /**
+   * The hosts to spread the instances over, one instance per host (they share the app's port and names), in the
+   * order releases roll out. The first builds every release and must be this machine's engine (`unix://`): its
+   * release reaches the others through this machine.
+   */
+  readonly hosts: DockerHost[];
+  /** How many instances: one on each of the first `count` hosts. @default hosts.length */
+  readonly count?: number;
+  /**
+   * The router of each host an instance runs on (one each), and of any other host that should answer for the
+   * app: every router gets a route to every slot of every instance, health-checked (ReleaseOptions), and sends a
+   * request an instance fails to another. Instances on other hosts are reached at their host's `appAddress`.
+   */
+  readonly routers: ModulusRouter[];
+  /** Instances that move to a new release at once. @default 1 */
+  readonly batchSize?: number;
+  /**
+   * The instance's port (`run.port`) on a host, by host name, for hosts that share one network (a test bed); the
+   * second slot keeps its distance (`release.standbyPort - run.port`).
+   * @default run.port on every host
+   */
+  readonly ports?: Record<string, number>;
 }

@@ -104,12 +104,25 @@ export interface RouteRelease {
   readonly timeoutMillis: number;
 }
 
-interface Route {
-  readonly appName: string;
+/** One server of an app's backend: a slot of one instance of the app. */
+export interface RouteServer {
+  /** `blue` and `green` for the slots of the instance on the router's host, `<host name>-blue`... for others. */
+  readonly name: string;
   readonly ip: string;
   readonly port: number;
+}
+
+/** The health check the router runs on an app's servers (ReleaseOptions). */
+export type RouteHealthCheck = Omit<RouteRelease, 'standby'>;
+
+interface Route {
+  readonly appName: string;
+  readonly servers: readonly RouteServer[];
   readonly maintenance?: string;
-  readonly release?: RouteRelease;
+  /** Health-checked servers (health-gated releases). */
+  readonly check?: RouteHealthCheck;
+  /** Instances on several hosts: a request a server failed (refused, reset, no answer) goes to another. */
+  readonly replicated?: boolean;
 }
 
 /**
@@ -297,19 +310,34 @@ export class ModulusRouter extends Construct {
    * registering construct, named in errors. ModulusApp calls this for its `router`.
    */
   public addRoute(scope: Construct, appName: string, target: { ip: string; port: number } | undefined, options: RouteOptions = {}): void {
-    if (this.routes.has(appName)) throw invalid(scope, 'router', this, `give each app name one route: app '${appName}' already has one on ${this.node.path}`);
     if (target === undefined) {
       throw invalid(scope, 'router', this, 'leave it out, or let the host reach the app: network mode host, or bridge with its port published');
     }
+    const { release } = options;
+    const servers = [{ name: 'blue', ...target }, ...(release ? [{ name: 'green', ...release.standby }] : [])];
+    this.setRoute(scope, appName, servers, options.maintenance, release, false);
+  }
+
+  /**
+   * Routes `<appName>.<domain>` to every slot of every instance of a replicated app (ModulusAppProps.replicas),
+   * health-checked; a request a server fails is sent to another.
+   * @internal
+   */
+  public _addReplicatedRoute(scope: Construct, appName: string, servers: RouteServer[], check: RouteHealthCheck, maintenance: string | undefined): void {
+    this.setRoute(scope, appName, servers, maintenance, check, true);
+  }
+
+  private setRoute(scope: Construct, appName: string, servers: readonly RouteServer[], maintenance: string | undefined, check: RouteHealthCheck | undefined, replicated: boolean): void {
+    if (this.routes.has(appName)) throw invalid(scope, 'router', this, `give each app name one route: app '${appName}' already has one on ${this.node.path}`);
     if (`${appName}.${this.domain}`.length > 253) throw invalid(scope, 'router', this, `use a shorter domain: '${appName}.${this.domain}' is longer than 253 characters`);
-    const maintenance = options.maintenance;
     if (maintenance !== undefined) {
       requireLiteral(scope, 'maintenance', maintenance);
       if (typeof maintenance !== 'string' || !MESSAGE_PATTERN.test(maintenance)) {
         throw invalid(scope, 'maintenance', maintenance, "give a message of 1 to 200 characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -");
       }
     }
-    this.routes.set(appName, { appName, ip: target.ip, port: target.port, maintenance, release: options.release });
+    const settings = check && { healthCheckPath: check.healthCheckPath, healthyStatus: check.healthyStatus, intervalMillis: check.intervalMillis, timeoutMillis: check.timeoutMillis };
+    this.routes.set(appName, { appName, servers, maintenance, check: settings, replicated });
   }
 
   /** The name of the app's backend in the router (the release step drains and readies its servers by it). */
@@ -337,22 +365,24 @@ export class ModulusRouter extends Construct {
     // Every app has its backend, also in maintenance: a release step of the app finds its servers there.
     for (const route of routes) {
       lines.push(`backend ${this.backendName(route.appName)}`);
-      const release = route.release;
-      if (release === undefined) {
-        lines.push(`    server blue ${route.ip}:${route.port}`);
-        continue;
+      const check = route.check;
+      if (check !== undefined) {
+        lines.push(
+          '    option httpchk',
+          `    http-check send meth GET uri ${check.healthCheckPath} ver HTTP/1.1 hdr Host ${this.hostName(route.appName)}`,
+          `    http-check expect status ${check.healthyStatus}`,
+          `    timeout check ${check.timeoutMillis}ms`,
+          // A request sent to a slot that just stopped (before its checks count it down) is retried on the other.
+          '    option redispatch 1',
+        );
+        if (route.replicated) {
+          // An instance on another host can stop or vanish between two checks: a request it refused, reset or
+          // left unanswered is sent again to another server.
+          lines.push('    retries 3', '    retry-on conn-failure empty-response response-timeout');
+        }
+        lines.push(`    default-server check inter ${check.intervalMillis}ms fall 2 rise 2`);
       }
-      lines.push(
-        '    option httpchk',
-        `    http-check send meth GET uri ${release.healthCheckPath} ver HTTP/1.1 hdr Host ${this.hostName(route.appName)}`,
-        `    http-check expect status ${release.healthyStatus}`,
-        `    timeout check ${release.timeoutMillis}ms`,
-        // A request sent to a slot that just stopped (before its checks count it down) is retried on the other.
-        '    option redispatch 1',
-        `    default-server check inter ${release.intervalMillis}ms fall 2 rise 2`,
-        `    server blue ${route.ip}:${route.port}`,
-        `    server green ${release.standby.ip}:${release.standby.port}`,
-      );
+      for (const server of route.servers) lines.push(`    server ${server.name} ${server.ip}:${server.port}`);
     }
     lines.push('backend no-app', `    http-request return status 404 content-type text/plain string 'no app at this host name'`);
     return `${lines.join('\n')}\n`;

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { dependable } from 'cdktf';
+import { dependable, ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
@@ -195,6 +195,12 @@ export interface RunContainerProps extends RunContainerOptions {
   readonly build?: BuildJob;
 
   /**
+   * @internal An instance of a replicated app other than the one that builds: the step that publishes a release
+   * delivered to its volume (the container is created after the first).
+   */
+  readonly _published?: ITerraformDependable;
+
+  /**
    * @internal An app behind a router (ModulusApp's release): its second slot's port in the container, and on the
    * host with BRIDGE. The health check passes when either slot answers.
    */
@@ -371,7 +377,7 @@ export class RunContainer extends Construct {
       mustRun: true,
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${volume.appName}`,
-      dependsOn: [...volume.ready, limit, ...(props.build ? [props.build.published] : [])],
+      dependsOn: [...volume.ready, limit, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])],
     });
     this.node.defaultChild = this.resource;
   }

@@ -8,6 +8,8 @@
 # Usage (inside the container): in-volume COMMAND [ARG...]
 #   layout                 the standard folders, supervisor.conf placeholder and the marker the run image checks
 #   prepare-build          empty input/ and output/, unpack the tar archive on stdin into input/
+#   export RELEASE         a tar archive of the release on stdout: .releases/RELEASE once staged, else output/
+#   receive                empty output/ and unpack the tar archive on stdin into it (a release built elsewhere)
 #   write-file NAME        stdin to NAME (supervisor.conf or .build-secrets), 0600, replaced atomically
 #   stage RELEASE          move output/ to .releases/RELEASE (unless it is there already), new empty output/
 #   switch RELEASE         point app at .releases/RELEASE in one rename; prints the release app pointed at before
@@ -70,6 +72,23 @@ cmd_prepare_build() {
   mkdir -m 0750 input output
   # Modes from the archive, less the umask (nothing for others); owner mop, whatever the archive says.
   tar -x --no-same-owner --no-same-permissions -C input -f -
+}
+
+cmd_export() {
+  local release=$1
+  valid_release "${release}"
+  local folder=".releases/${release}"
+  if [[ ! -d "${folder}" || -L "${folder}" ]]; then
+    folder=output
+  fi
+  [[ -d "${folder}" && ! -L "${folder}" ]] || die "release ${release} is neither staged nor in output/"
+  tar -c -C "${folder}" -f - .
+}
+
+cmd_receive() {
+  rm -rf -- output
+  mkdir -m 0750 output
+  tar -x --no-same-owner --no-same-permissions -C output -f -
 }
 
 cmd_write_file() {
@@ -178,6 +197,8 @@ main() {
   case "${command}" in
     layout) cmd_layout ;;
     prepare-build) cmd_prepare_build ;;
+    export) cmd_export "${1:-}" ;;
+    receive) cmd_receive ;;
     write-file) cmd_write_file "${1:-}" ;;
     stage) cmd_stage "${1:-}" ;;
     switch) cmd_switch "${1:-}" ;;

@@ -24,6 +24,52 @@ cmd_prepare_build() {
   log "copied the source of app '${APP}' into input/"
 }
 
+# export-release: the release MODULUS_RELEASE of this volume (staged, or still in output/) as a tar archive at
+# MODULUS_RELEASE_ARCHIVE on this machine, for another instance of the app (receive-release). Written whole or not
+# at all; an archive above MODULUS_RELEASE_MAX_MIB (the app's builds write what they like) fails instead.
+cmd_export_release() {
+  local release="${MODULUS_RELEASE:-}" archive="${MODULUS_RELEASE_ARCHIVE:-}" max_mib="${MODULUS_RELEASE_MAX_MIB:-}"
+  [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
+    fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
+  [[ -n "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE is required: the archive's path on this machine"
+  [[ "${max_mib}" =~ ^[1-9][0-9]{0,6}$ ]] || fail 2 "invalid MODULUS_RELEASE_MAX_MIB '${max_mib}': a size in MiB"
+  require_image export-release
+  lock
+  require_mounted
+  local folder partial
+  folder=$(dirname -- "${archive}")
+  mkdir -p -- "${folder}"
+  chmod 0700 -- "${folder}"
+  partial="${archive}.partial"
+  rm -f -- "${partial}"
+  (
+    umask 077
+    in_volume export "${release}" </dev/null | head -c "$((max_mib * 1024 * 1024 + 1))" >"${partial}"
+    exit "${PIPESTATUS[0]}"
+  ) || {
+    rm -f -- "${partial}"
+    fail 1 "cannot export release ${release} of app '${APP}'"
+  }
+  if (($(stat -c %s -- "${partial}") > max_mib * 1024 * 1024)); then
+    rm -f -- "${partial}"
+    fail 1 "release ${release} of app '${APP}' is larger than ${max_mib} MiB (the volume of the instance that receives it)"
+  fi
+  mv -f -T -- "${partial}" "${archive}"
+  log "exported release ${release} of app '${APP}' ($(($(stat -c %s -- "${archive}") / 1024)) KiB)"
+}
+
+# receive-release: the tar archive MODULUS_RELEASE_ARCHIVE (a release another instance built) into output/,
+# where publish stages it as that instance's builds are.
+cmd_receive_release() {
+  local archive="${MODULUS_RELEASE_ARCHIVE:-}"
+  [[ -n "${archive}" && -f "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive)"
+  require_image receive-release
+  lock
+  require_mounted
+  in_volume receive <"${archive}" || fail 1 "cannot unpack the release of app '${APP}' into output/"
+  log "received a release of app '${APP}' into output/"
+}
+
 # NAME=<base64 of the value> lines of MODULUS_BUILD_SECRET_<NAME> for each NAME of MODULUS_BUILD_SECRET_NAMES,
 # read by the build container before `build` starts (and deleted by it).
 render_build_secrets() {
