@@ -11,6 +11,7 @@ import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
 import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
 import { invalidProp } from '../lib/errors';
+import { ReplicaOptions } from '../lib/release';
 import { ModulusRouter, RouterTls } from '../lib/router';
 import { Language, LANGUAGES } from '../lib/standard-images';
 import { RegistrySettings, registryOf } from './registry-settings';
@@ -23,8 +24,18 @@ export interface AppsStackHost extends Omit<DockerHostProps, 'provisioning' | 'r
    * @default none (only for a unix:// engine)
    */
   readonly provisioning?: Omit<SshProvisioning, 'privateKey'>;
-  /** The languages whose sample app runs on this host. */
+  /**
+   * The languages whose sample app runs on this host. A language on several hosts runs as replicas, one
+   * instance on each (ModulusAppProps.replicas, in the order of `hosts`: the first builds, and must be a
+   * `unix://` engine); each of those hosts needs a `router`.
+   */
   readonly languages: readonly Language[];
+  /**
+   * Added to the port of a replicated sample's instance on this host, for hosts that share one network (a test
+   * bed): its two slots keep their ports apart from the other instances'.
+   * @default 0
+   */
+  readonly replicaPortOffset?: number;
   /**
    * A router on this host in front of its apps, when the stack has `router` (whose domain, TLS and maintenance
    * apply here too); its own address and ports, as hosts may share a network.
@@ -123,11 +134,12 @@ export class AppsStack extends ModulusStack {
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
     const registry = props.registry ? registryOf(this, props.registry) : undefined;
-    const placement = new Map<Language, DockerHost>();
+    const placement = new Map<Language, DockerHost[]>();
+    const portOffsets = new Map<DockerHost, number>();
     // Hosts with a volume root of their own keep it; `volumeRoot` is for the others (and the stack's engine).
     const ownVolumeRoot = new Set((props.hosts ?? []).filter((host) => host.volumes?.root !== undefined).map((host) => host.hostName));
     const hostRouters = new Map<DockerHost, AppsStackHostRouter>();
-    for (const [index, { languages, provisioning, router, ...host }] of (props.hosts ?? []).entries()) {
+    for (const [index, { languages, provisioning, router, replicaPortOffset, ...host }] of (props.hosts ?? []).entries()) {
       const privateKey = provisioning
         ? new TerraformVariable(this, `ssh_private_key_${host.hostName.replace(/-/g, '_')}`, {
             type: 'string',
@@ -144,12 +156,8 @@ export class AppsStack extends ModulusStack {
         if (!props.router) throw invalidProp(this, `hosts[${index}].router`, router, "leave it out, or give the stack's router (its domain): the host's router serves that domain");
         hostRouters.set(dockerHost, router);
       }
-      for (const language of languages) {
-        if (placement.has(language)) {
-          throw invalidProp(this, `hosts[${index}].languages`, language, `place each language on one host: it is also on host '${placement.get(language)!.hostName}'`);
-        }
-        placement.set(language, dockerHost);
-      }
+      portOffsets.set(dockerHost, replicaPortOffset ?? 0);
+      for (const language of languages) placement.set(language, [...(placement.get(language) ?? []), dockerHost]);
     }
     const languages = props.languages ?? (props.hosts ? [...placement.keys()] : LANGUAGES);
     const tls = props.router?.tls ? this.tlsVariables() : undefined;
@@ -159,10 +167,24 @@ export class AppsStack extends ModulusStack {
     for (const [host, settings] of hostRouters) {
       this.hostRouters[host.hostName] = this.createRouter(`router-${host.hostName}`, { ...props.router!, ...settings }, props.images, host, tls);
     }
-    // The router in front of each app: its host's, or the stack engine's.
+    // The router in front of each app: its host's, or the stack engine's; a replicated app's, that of its first host.
     const routerOf = (language: Language) => {
-      const host = placement.get(language);
-      return host ? this.hostRouters[host.hostName] : this.router;
+      const hosts = placement.get(language);
+      return hosts ? this.hostRouters[hosts[0].hostName] : this.router;
+    };
+    const replicasOf = (language: Language, port: number): ReplicaOptions | undefined => {
+      const hosts = placement.get(language) ?? [];
+      if (hosts.length < 2) return undefined;
+      const routers = hosts.map((host) => {
+        const router = this.hostRouters[host.hostName];
+        if (!router) {
+          const index = props.hosts!.findIndex((candidate) => candidate.hostName === host.hostName);
+          throw invalidProp(this, `hosts[${index}].router`, undefined, `give host '${host.hostName}' a router: sample-${language} runs as replicas, behind the router of each of its hosts`);
+        }
+        return router;
+      });
+      const ports = Object.fromEntries(hosts.filter((host) => portOffsets.get(host)! !== 0).map((host) => [host.hostName, port + portOffsets.get(host)!]));
+      return { hosts, routers, ports };
     };
     const routed = languages.filter((language) => routerOf(language) !== undefined).map((language) => `sample-${language}`);
     if (props.router && routed.length === 0) {
@@ -176,21 +198,26 @@ export class AppsStack extends ModulusStack {
     }
     languages.forEach((language, index) => {
       const appName = `sample-${language}`;
+      const port = (props.firstPort ?? 18080) + index;
+      const replicas = replicasOf(language, port);
+      const host = replicas ? undefined : placement.get(language)?.[0];
       // The construct id is the app's name, as with images in a hierarchy: ids that are names keep them.
       this.apps[language] = new ModulusApp(this, appName, {
         appName,
         language,
         source: path.join(packageRoot(), 'samples', language),
         images: props.images,
-        host: placement.get(language),
+        host,
         networkMode: props.networkMode,
         environment: { MODULUS_SAMPLE: language },
         volume: {
           ...props.volume,
-          hostRoot: props.volumeRoot && !ownVolumeRoot.has(placement.get(language)?.hostName ?? '') ? `${props.volumeRoot}/${appName}` : undefined,
+          // One folder for every instance of a replicated app, unless each of its hosts has a root of its own.
+          hostRoot: props.volumeRoot && !placement.get(language)?.every((on) => ownVolumeRoot.has(on.hostName)) ? `${props.volumeRoot}/${appName}` : undefined,
         },
-        run: { port: (props.firstPort ?? 18080) + index },
-        router: routerOf(language),
+        run: { port },
+        router: replicas ? undefined : routerOf(language),
+        replicas,
         maintenance: maintenance[appName],
         // The second slot of each app behind the router: 100 above its port (the next app has the next port).
         // A sample starts within seconds (the JVM's a few more): a release that does not pass its check by then fails the deploy.

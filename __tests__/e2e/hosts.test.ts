@@ -280,6 +280,135 @@ describe('apps on two hosts, images through a registry', () => {
     expect(ok(terraform('images', 'plan -input=false -lock=false -detailed-exitcode'), 'plan of the images stack')).toContain('No changes.');
   });
 
+  describe('replicas: sample-node scaled out from A to B, behind the routers of both hosts', () => {
+    const ROUTER_A = 18300;
+    /** The port of sample-node's instance on B: hosts A and B share one network here. */
+    const NODE_ON_B = PORTS.node + 1000;
+    const onHost = (host: 'a' | 'b', args: string[]) => (host === 'a' ? docker(...args) : testbed().hostB.docker(args));
+    /** The release sample-node's instance on a host serves: where its app/ link points. */
+    const releaseOn = (host: 'a' | 'b') => ok(onHost(host, ['exec', 'modulus-app-sample-node', 'readlink', '/mnt/app']), `app/ of sample-node on ${host}`).trim();
+    const nodeVia = (port: number) => {
+      const host = `sample-node.${ROUTER.domain}`;
+      const run = bash(`curl -sS --noproxy '*' --max-time 5 -w '\\n%{http_code}' --resolve "${host}:${port}:127.0.0.1" http://${host}:${port}/ || true`);
+      const lines = run.stdout.split('\n');
+      return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
+    };
+    const failed = (probes: Probe[]) => probes.filter((probe) => probe.status !== 200);
+    const serverJs = () => path.join(checkout, 'samples', 'node', 'server.js');
+
+    it('one deploy adds an instance on B: its own volume there, the build of A delivered (not rebuilt), both routers answer', async () => {
+      const platform = JSON.parse(fs.readFileSync(PLATFORM, 'utf8'));
+      platform.hosts[0] = { ...platform.hosts[0], appAddress: '127.0.0.1', router: { httpPort: ROUTER_A } };
+      platform.hosts[1] = { ...platform.hosts[1], languages: [...PLACEMENT.b, 'node'], replicaPortOffset: 1000 };
+      fs.writeFileSync(PLATFORM, JSON.stringify(platform, null, 2));
+      const started = Date.now();
+      const deploy = cdktf('deploy images apps --auto-approve');
+      ok(deploy, 'cdktf deploy with sample-node on A and B');
+      console.log(`replicas: sample-node scaled out to B in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      expect((await waitForHttp(NODE_ON_B, '/', 60_000)).status).toBe(200);
+      // One build, on A: B has no build container of sample-node, and serves A's release byte for byte.
+      expect(containersOn('b').filter((line) => line.startsWith('modulus-build-sample-node'))).toEqual([]);
+      expect(releaseOn('b')).toBe(releaseOn('a'));
+      const tree = (host: 'a' | 'b') => ok(onHost(host, ['exec', 'modulus-app-sample-node', 'bash', '-c', 'cd /mnt/app/ && find . -type f -print0 | sort -z | xargs -0 sha256sum']), `files on ${host}`);
+      expect(tree('b')).toBe(tree('a'));
+      expect(tree('b')).toContain('./server.js');
+      // Its volume is on B, mounted there with its own size limit.
+      const volume = `${A_VOLUMES}/sample-node/mnt`;
+      const size = ok(testbed().hostB.ssh(`mountpoint -q "${volume}" && df -BM --output=size "${volume}" | tail -n 1`), 'the volume of sample-node on B').trim();
+      expect(Number(size.replace('M', ''))).toBeGreaterThan(SIZE_MIB * 0.9);
+      expect(Number(size.replace('M', ''))).toBeLessThanOrEqual(SIZE_MIB);
+      for (const port of [ROUTER_A, ROUTER.httpPort]) expect({ port, status: nodeVia(port).status }).toEqual({ port, status: 200 });
+      const plan = terraform('apps', 'plan -input=false -lock=false -detailed-exitcode');
+      expect({ status: plan.status, output: output(plan).includes('No changes.') }).toEqual({ status: 0, output: true });
+    });
+
+    it('a changed app rolls out A, then B, while both routers answer every request', async () => {
+      const original = fs.readFileSync(serverJs(), 'utf8');
+      const probing = [startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`), startProbing(ROUTER.httpPort, 100, `sample-node.${ROUTER.domain}`)];
+      let probes: Probe[][] = [];
+      let deploy: Run;
+      try {
+        await sleep(500);
+        fs.writeFileSync(serverJs(), original.replace('modulus sample node app', 'modulus sample node app (rolled)'));
+        deploy = cdktf('deploy images apps --auto-approve');
+        await sleep(500);
+      } finally {
+        probes = await Promise.all(probing.map((probe) => probe.stop()));
+      }
+      ok(deploy, 'cdktf deploy of a changed sample-node');
+      const text = output(deploy);
+      const finished = (step: RegExp) => text.split('\n').findIndex((line) => step.test(line) && line.includes('Creation complete'));
+      expect(finished(/null_resource\.sample-node_Build_Publish_/)).toBeGreaterThan(-1);
+      expect(finished(/null_resource\.sample-node_instance-b_Publish_/)).toBeGreaterThan(finished(/null_resource\.sample-node_Build_Publish_/));
+      expect(releaseOn('b')).toBe(releaseOn('a'));
+      for (const port of [PORTS.node, NODE_ON_B]) expect((await waitForHttp(port)).body).toContain('(rolled)');
+      probes.forEach((each, index) => console.log(`replicas: router ${index === 0 ? 'A' : 'B'}, ${each.length} probes every 100 ms across a rolling release, ${failed(each).length} failed`));
+      for (const each of probes) {
+        expect(each.length).toBeGreaterThan(50);
+        expect(failed(each)).toEqual([]);
+      }
+    });
+
+    it("B's instance frozen: A's router stops sending to it within its health check's window; thawed, it takes requests again", async () => {
+      const probing = startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`);
+      let probes: Probe[] = [];
+      let frozenAt = 0;
+      try {
+        await sleep(1000);
+        frozenAt = Date.now();
+        ok(testbed().hostB.docker(['pause', 'modulus-app-sample-node']), "pause B's instance");
+        await sleep(12_000);
+      } finally {
+        testbed().hostB.docker(['unpause', 'modulus-app-sample-node']);
+        probes = await probing.stop();
+      }
+      const lost = failed(probes.filter((probe) => probe.atMs >= frozenAt));
+      const lastFailure = lost.length > 0 ? (lost[lost.length - 1].atMs - frozenAt) / 1000 : 0;
+      console.log(`replicas: B's instance frozen: ${lost.length} of ${probes.length} probes through A's router failed, none after ${lastFailure.toFixed(1)} s`);
+      // Two failed checks (fall 2), each a 1 s interval and a 2 s timeout, then a probe's own 1 s timeout.
+      expect(failed(probes.filter((probe) => probe.atMs >= frozenAt + 8000))).toEqual([]);
+      expect(probes.filter((probe) => probe.atMs < frozenAt)).not.toEqual([]);
+      // Thawed, B's instance passes its checks again and answers through A's router (its address, B's port).
+      const status = (server: string) => docker('exec', 'modulus-router', 'modulus-router-server', 'show', 'app-sample-node', server).stdout;
+      const up = await waitFor("B's instance up in A's router", () => (['b-blue', 'b-green'].some((server) => status(server).startsWith('UP')) ? true : undefined), 30_000);
+      expect(up).toBe(true);
+    });
+
+    it("B's instance stopped: the app answers from A; the next deploy starts it again", async () => {
+      ok(testbed().hostB.docker(['stop', '--time', '5', 'modulus-app-sample-node']), "stop B's instance");
+      expect(nodeVia(ROUTER.httpPort).status).toBe(200);
+      expect(nodeVia(ROUTER_A).status).toBe(200);
+      ok(cdktf('deploy images apps --auto-approve'), 'cdktf deploy after B lost its instance');
+      expect((await waitForHttp(NODE_ON_B, '/', 60_000)).status).toBe(200);
+    });
+
+    it('a release that fails its health check on A stops the roll-out: B stays on its release, no request fails', async () => {
+      const original = fs.readFileSync(serverJs(), 'utf8');
+      const before = { a: releaseOn('a'), b: releaseOn('b') };
+      const probing = [startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`), startProbing(ROUTER.httpPort, 100, `sample-node.${ROUTER.domain}`)];
+      let probes: Probe[][] = [];
+      let deploy: Run;
+      try {
+        fs.writeFileSync(
+          serverJs(),
+          "require('http').createServer((req, res) => { res.statusCode = 500; res.end('unhealthy\\n'); }).listen(Number(process.env.PORT), process.env.HOST || '127.0.0.1');\nreturn;\n" + original,
+        );
+        deploy = cdktf('deploy images apps --auto-approve');
+      } finally {
+        fs.writeFileSync(serverJs(), original);
+        probes = await Promise.all(probing.map((probe) => probe.stop()));
+      }
+      expect(deploy.status).not.toBe(0);
+      expect(output(deploy)).toMatch(/the new release of app 'sample-node' did not pass its health check/);
+      expect(output(deploy)).not.toMatch(/sample-node_instance-b_Publish_[0-9A-F]+: Creating/);
+      expect({ a: releaseOn('a'), b: releaseOn('b') }).toEqual(before);
+      for (const each of probes) {
+        expect(each.length).toBeGreaterThan(50);
+        expect(failed(each)).toEqual([]);
+      }
+    });
+  });
+
   it('destroy leaves both hosts clean', () => {
     const { hostB, registry } = testbed();
     ok(cdktf('destroy apps images --auto-approve'), 'cdktf destroy');

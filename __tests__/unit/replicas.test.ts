@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { ModulusApp, ModulusAppProps } from '../../lib/app';
 import { DockerHost, DockerHostProps } from '../../lib/docker-host';
@@ -6,7 +8,10 @@ import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/imag
 import { NetworkMode } from '../../lib/network-mode';
 import { ReplicaOptions } from '../../lib/release';
 import { ModulusRouter, ROUTER_IMAGE } from '../../lib/router';
+import { AppsStack } from '../../stacks/apps-stack';
+import { ImagesStack } from '../../stacks/images-stack';
 import { errorMessage, resource, resourcesOf, sourceFolder } from './support/app-runtime';
+import { tempDir } from './support/temp';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
 const source = sourceFolder();
@@ -172,6 +177,58 @@ describe('ModulusApp replicas: validation', () => {
     const stack = new TerraformStack(new App(), 'x');
     expect(errorMessage(() => new ModulusApp(stack, 'web', { appName: 'web', language: 'static', source, buildImage: 'b', runImage: 'r', release: {} }))).toContain(
       'invalid release',
+    );
+  });
+});
+
+describe('the apps stack: a language on two hosts runs as replicas', () => {
+  const HOST_KEYS = `[127.0.0.1]:2222 ${HOST_KEY}`;
+  const stacks = (routerOnA: boolean) => {
+    const other = new App({ outdir: tempDir('modulus-replicas-stack-'), skipValidation: true });
+    const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
+    const images = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE], registry });
+    const apps = new AppsStack(other, 'apps', {
+      images: images.pushed!,
+      registry,
+      networkMode: NetworkMode.HOST,
+      firstPort: 19000,
+      volumeRoot: '/srv/e2e-volumes',
+      router: { domain: 'modulus.test' },
+      hosts: [
+        { hostName: 'a', engine: 'unix:///var/run/docker.sock', appAddress: '127.0.0.1', languages: ['node'], router: routerOnA ? { httpPort: 19300 } : undefined },
+        {
+          hostName: 'b',
+          engine: 'ssh://root@127.0.0.1:2222',
+          provisioning: { user: 'root', address: '127.0.0.1', port: 2222, hostKeys: HOST_KEYS },
+          volumes: { root: '/srv/b-volumes' },
+          languages: ['static', 'node'],
+          router: { httpPort: 19200 },
+          replicaPortOffset: 1000,
+        },
+      ],
+    });
+    return { other, apps };
+  };
+
+  it('places sample-node on a (which builds) and b, b on its port offset, behind both routers; static stays on b alone', () => {
+    const { other, apps } = stacks(true);
+    expect(apps.apps.node.instances.map((instance) => [instance.host?.hostName, instance.run.port])).toEqual([
+      ['a', 19000],
+      ['b', 20000],
+    ]);
+    expect(apps.apps.static.instances.map((instance) => instance.host?.hostName)).toEqual(['b']);
+    // One folder name for both instances: b has a root of its own but a has not.
+    expect(apps.apps.node.instances.map((instance) => instance.volume.hostRoot)).toEqual(['/srv/e2e-volumes/sample-node', '/srv/e2e-volumes/sample-node']);
+    expect(apps.apps.static.volume.hostRoot).toBe('/srv/b-volumes/sample-static');
+    other.synth();
+    const json = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    expect(routesOf(json, 'router-a')).toContain('    server blue 127.0.0.1:19000\n    server green 127.0.0.1:19100\n    server b-blue 127.0.0.1:20000\n    server b-green 127.0.0.1:20100\n');
+    expect(routesOf(json, 'router-b')).toContain('    server a-blue 127.0.0.1:19000\n    server a-green 127.0.0.1:19100\n    server blue 127.0.0.1:20000\n    server green 127.0.0.1:20100\n');
+  });
+
+  it('refuses a replicated language on a host without a router', () => {
+    expect(errorMessage(() => stacks(false))).toBe(
+      "apps: invalid hosts[0].router undefined: give host 'a' a router: sample-node runs as replicas, behind the router of each of its hosts",
     );
   });
 });
