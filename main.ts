@@ -27,7 +27,8 @@ try {
   const platform = process.env.MODULUS_PLATFORM ? readPlatformFile(process.env.MODULUS_PLATFORM) : {};
   const languages = process.env.MODULUS_LANGUAGES
     ? (process.env.MODULUS_LANGUAGES.split(',') as Language[])
-    : platform.hosts?.flatMap((host) => host.languages);
+    : // A language on several hosts (replicas) is one app.
+      platform.hosts && [...new Set(platform.hosts.flatMap((host) => host.languages))];
   // MODULUS_ROUTER_DOMAIN: a router on the stack's engine in front of the samples (stacks/router-settings.ts).
   const router = routerFromEnvironment(process.env);
   const images = new ImagesStack(app, 'images', {

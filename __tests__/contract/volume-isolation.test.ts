@@ -133,6 +133,11 @@ describe('privileged steps never follow a link the app planted', () => {
         return script('publish', attacker, { MODULUS_RELEASE: `r-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
       }],
       ['mount', () => script('mount', attacker, { MODULUS_HEAL_TOKEN: 'healed' })],
+      ['export-release', () => {
+        build(attacker, `e-${entry}`);
+        return script('export-release', attacker, { MODULUS_RELEASE: 'r-export', MODULUS_RELEASE_ARCHIVE: path.join(TEMP, 'exported.tar'), MODULUS_RELEASE_MAX_MIB: '16' });
+      }],
+      ['receive-release', () => script('receive-release', attacker, { MODULUS_RELEASE_ARCHIVE: source })],
     ];
     targets().forEach((target, index) => {
       for (const [name, step] of steps) {
@@ -192,6 +197,61 @@ describe('privileged steps never follow a link the app planted', () => {
     expect(run.stderr).toContain("error: supervisord of app 'attacker' does not answer in its run container modulus-app-attacker");
     expect(appPid('modulus-app-neighbour')).toBe(pid);
     expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
+  });
+});
+
+describe('one build delivered to another instance: export-release, then receive-release', () => {
+  const archive = path.join(TEMP, 'release.tar');
+  const canary = path.join(TEMP, 'delivery-canary');
+  let builder: string;
+  let receiver: string;
+
+  beforeAll(() => {
+    fs.mkdirSync(canary, { mode: 0o755 });
+    fs.writeFileSync(path.join(canary, 'secret'), 'host-only canary\n', { mode: 0o644 });
+    builder = createVolume('builder');
+    receiver = createVolume('receiver');
+  });
+
+  it("the receiver's publish serves the builder's release under the same id, file for file", () => {
+    build(builder, 'b1');
+    fs.mkdirSync(path.join(mnt(builder), 'output', 'lib'));
+    fs.writeFileSync(path.join(mnt(builder), 'output', 'lib', 'code.js'), 'module.exports = 1;\n', { mode: 0o640 });
+    ok(script('publish', builder, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-builder' }));
+    // Exported after the builder published it: from .releases/b1.
+    ok(script('export-release', builder, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '16' }));
+    expect((fs.statSync(archive).mode & 0o777).toString(8)).toBe('600');
+    ok(script('receive-release', receiver, { MODULUS_RELEASE_ARCHIVE: archive }));
+    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver' }));
+    expect(snapshot(path.join(mnt(receiver), 'app', '.'))).toEqual(snapshot(path.join(mnt(builder), 'app', '.')));
+    expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
+    expect(servedVersion(receiver)).toBe('b1');
+  });
+
+  it('a release larger than the receiving volume allows fails the export and leaves no archive', () => {
+    build(builder, 'big');
+    fs.writeFileSync(path.join(mnt(builder), 'output', 'blob'), Buffer.alloc(2 * 1024 * 1024, 1));
+    fs.rmSync(archive, { force: true });
+    const run = script('export-release', builder, { MODULUS_RELEASE: 'big', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '1' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("release big of app 'builder' is larger than 1 MiB");
+    expect(fs.readdirSync(TEMP).filter((name) => name.startsWith('release.tar'))).toEqual([]);
+  });
+
+  it("output/ or the release replaced by a link to a host folder: the export fails or holds the app's own files, never the host's", () => {
+    for (const entry of ['output', '.releases/linked']) {
+      build(builder, 'links');
+      plant(builder, entry, canary);
+      fs.rmSync(archive, { force: true });
+      const run = script('export-release', builder, { MODULUS_RELEASE: 'linked', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '16' });
+      if (run.status === 0) {
+        expect(spawnSync('tar', ['-xOf', archive], { encoding: 'utf8' }).stdout).not.toContain('host-only canary');
+      } else {
+        expect(run.stderr).toMatch(/modulus-volume: error: cannot export release linked of app 'builder'/);
+      }
+      fs.rmSync(path.join(mnt(builder), entry), { force: true });
+    }
+    expect(snapshot(canary)).toEqual(['. dir 0:0 755', 'secret file 0:0 644 aG9zdC1vbmx5IGNhbmFyeQo=']);
   });
 });
 
