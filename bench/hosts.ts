@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startTestbed, Testbed } from '../harness/testbed';
-import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
+import { cdktf, Checkout, mainCheckout, teardown } from './support/deployment';
 import { failed, formatMs, verdict } from './support/measure';
 
 const NAME = 'two hosts';
@@ -17,14 +17,6 @@ function creationSeconds(output: string, address: RegExp): number[] {
 }
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-
-/** A copy running the product's main.ts (not the benchmark app), with its own image prefix, ports and volumes. */
-function mainCheckout(name: string, prefix: string, env: Record<string, string>): Checkout {
-  const checkout = prepareCheckout(name, prefix, { MODULUS_VOLUME_REMOVAL: 'destroy', MODULUS_VOLUME_SIZE_MIB: '1024', ...env });
-  const cdktfJson = path.join(checkout.dir, 'cdktf.json');
-  fs.writeFileSync(cdktfJson, `${JSON.stringify({ ...JSON.parse(fs.readFileSync(cdktfJson, 'utf8')), app: 'npx ts-node --transpile-only main.ts' }, null, 2)}\n`);
-  return checkout;
-}
 
 /** Deploys images and apps from empty state in `checkout`, then tears it down; returns the deploy's time and output. */
 function deployOnce(checkout: Checkout): { ms: number; output: string } {

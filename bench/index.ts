@@ -3,10 +3,11 @@
  * never fails the run, a measurement that could not be taken does, after the others have run).
  *
  *   npm run bench                      synth, then on one deployment: no-op redeploy, rebuild precision, app ready,
- *                                      deploy downtime, then the router added (overhead, redeploys); then hosts
- *   npm run bench -- synth ready       only those (synth, scale, plan, noop, rebuild, ready, downtime, router, hosts, cold)
+ *                                      deploy downtime, then the router added (overhead, redeploys); then hosts, replicas
+ *   npm run bench -- synth ready       only those (synth, scale, plan, noop, rebuild, ready, downtime, router, hosts, replicas, cold)
  *   npm run bench -- scale plan        synth of 100 and 400 apps in one stack; `terraform plan` of 100 apps (bench/scale.ts)
  *   npm run bench -- hosts             the same apps deployed across two hosts (a registry, host B over SSH) / one
+ *   npm run bench -- replicas          node on A and B behind two routers: rolling releases, B frozen, delivery time
  *   BENCH_COLD=1 npm run bench         adds the cold build (two full builds without cache: slow)
  *
  * Environment: BENCH_RUNS (timed runs per measurement), BENCH_KEEP=1 (keep the deployment and print its folder),
@@ -14,12 +15,14 @@
  * BENCH_READY_LANGUAGES (samples timed by the app ready benchmark, default node,java), BENCH_COLD_RUNS,
  * BENCH_COLD_PARALLELISM, BENCH_ROUTER_REQUESTS (requests each way of the router's latency, default 1000),
  * MODULUS_ROOT_IMAGE (default modulus/root:bookworm), BENCH_SCALE_APPS (app counts of the synth at scale, default
- * 100,400), BENCH_PLAN_APPS (apps of the plan at scale, default 100).
+ * 100,400), BENCH_PLAN_APPS (apps of the plan at scale, default 100), BENCH_REPLICA_RELEASES (rolling releases of the
+ * replicas benchmark, default 5).
  * Needs the toolchain (scripts/toolchain/setup.sh) for everything but synth and scale.
  */
 import * as path from 'path';
 import { coldBuild } from './cold';
 import { twoHostsAgainstOne } from './hosts';
+import { replicaBenchmarks } from './replicas';
 import { sourceChangeDowntime } from './downtime';
 import { noopRedeploy } from './noop';
 import { appReadyTime } from './ready';
@@ -32,7 +35,7 @@ import { benchLanguages } from './support/app';
 import { cdktf, Checkout, prepareCheckout, teardown } from './support/deployment';
 import { failed, formatMs, must, record, REPO_ROOT, summarize } from './support/measure';
 
-const ALL = ['synth', 'scale', 'plan', 'noop', 'rebuild', 'ready', 'downtime', 'router', 'hosts', 'cold'] as const;
+const ALL = ['synth', 'scale', 'plan', 'noop', 'rebuild', 'ready', 'downtime', 'router', 'hosts', 'replicas', 'cold'] as const;
 type Benchmark = (typeof ALL)[number];
 
 function selected(): Set<Benchmark> {
@@ -120,6 +123,7 @@ async function main(): Promise<void> {
     }
   }
   if (chosen.has('hosts')) await twoHostsAgainstOne();
+  if (chosen.has('replicas')) await replicaBenchmarks();
   if (chosen.has('cold')) coldBuild();
   summarize();
 }

@@ -298,12 +298,16 @@ describe('apps on two hosts, images through a registry', () => {
 
     it('one deploy adds an instance on B: its own volume there, the build of A delivered (not rebuilt), both routers answer', async () => {
       const platform = JSON.parse(fs.readFileSync(PLATFORM, 'utf8'));
-      platform.hosts[0] = { ...platform.hosts[0], appAddress: '127.0.0.1', router: { httpPort: ROUTER_A } };
+      // A's root as MODULUS_VOLUME_ROOT gave it (its volume stays where it is); each host's instance under its own root.
+      platform.hosts[0] = { ...platform.hosts[0], appAddress: '127.0.0.1', router: { httpPort: ROUTER_A }, volumes: { root: A_VOLUMES } };
       platform.hosts[1] = { ...platform.hosts[1], languages: [...PLACEMENT.b, 'node'], replicaPortOffset: 1000 };
       fs.writeFileSync(PLATFORM, JSON.stringify(platform, null, 2));
       const started = Date.now();
       const deploy = cdktf('deploy images apps --auto-approve');
       ok(deploy, 'cdktf deploy with sample-node on A and B');
+      // A's instance keeps its volume (and build): only its run container changes (one program becomes two slots).
+      expect(output(deploy)).not.toMatch(/null_resource\.sample-node_Volume_[0-9A-F]+ \(sample-node\/Volume\/Volume\): Destroying/);
+      expect(output(deploy)).not.toMatch(/docker_container\.sample-node_Build_Container_[0-9A-F]+ \([^)]*\): Destroying/);
       console.log(`replicas: sample-node scaled out to B in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       expect((await waitForHttp(NODE_ON_B, '/', 60_000)).status).toBe(200);
       // One build, on A: B has no build container of sample-node, and serves A's release byte for byte.
@@ -313,7 +317,7 @@ describe('apps on two hosts, images through a registry', () => {
       expect(tree('b')).toBe(tree('a'));
       expect(tree('b')).toContain('./server.js');
       // Its volume is on B, mounted there with its own size limit.
-      const volume = `${A_VOLUMES}/sample-node/mnt`;
+      const volume = `${B_VOLUMES}/sample-node/mnt`;
       const size = ok(testbed().hostB.ssh(`mountpoint -q "${volume}" && df -BM --output=size "${volume}" | tail -n 1`), 'the volume of sample-node on B').trim();
       expect(Number(size.replace('M', ''))).toBeGreaterThan(SIZE_MIB * 0.9);
       expect(Number(size.replace('M', ''))).toBeLessThanOrEqual(SIZE_MIB);

@@ -57,6 +57,14 @@ export function prepareCheckout(name: string, prefix: string, extraEnv: Record<s
   return { work, dir, env, prefix };
 }
 
+/** A copy running the product's main.ts (not the benchmark app), with its own image prefix, ports and volumes. */
+export function mainCheckout(name: string, prefix: string, env: Record<string, string>): Checkout {
+  const checkout = prepareCheckout(name, prefix, { MODULUS_VOLUME_REMOVAL: 'destroy', MODULUS_VOLUME_SIZE_MIB: '1024', ...env });
+  const cdktfJson = path.join(checkout.dir, 'cdktf.json');
+  fs.writeFileSync(cdktfJson, `${JSON.stringify({ ...JSON.parse(fs.readFileSync(cdktfJson, 'utf8')), app: 'npx ts-node --transpile-only main.ts' }, null, 2)}\n`);
+  return checkout;
+}
+
 export function stackDir(checkout: Checkout, stack: string): string {
   return path.join(checkout.dir, 'cdktf.out', 'stacks', stack);
 }

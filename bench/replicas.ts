@@ -1,0 +1,119 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Probe, startProbing } from '../harness/probe';
+import { startTestbed, Testbed } from '../harness/testbed';
+import { cdktf, mainCheckout, teardown } from './support/deployment';
+import { failed, formatMs, verdict } from './support/measure';
+
+const NAME = 'replicas';
+const RELEASES = Number(process.env.BENCH_REPLICA_RELEASES ?? 5);
+const FIRST_PORT = 18480;
+const PORT_OFFSET = 1000;
+const ROUTERS = { a: 18410, b: 18420 };
+const DOMAIN = 'replicas.bench.test';
+const FROZEN_MS = 15_000;
+
+/** Seconds of the "Creation complete after ..." line of the one resource whose address matches `address`. */
+function creationSeconds(output: string, address: RegExp): number {
+  const match = [...output.matchAll(/^(?:\S+\s+)?(\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)].find((line) => address.test(line[1]));
+  if (!match) throw new Error(`no "Creation complete" line for ${address}`);
+  return Number(match[2] ?? 0) * 60 + Number(match[3]);
+}
+
+const notOk = (probes: Probe[]) => probes.filter((probe) => probe.status !== 200);
+
+/**
+ * The node sample as two instances, on engine A (which builds) and on host B (a second engine over SSH), behind a
+ * router on each, through the product's main.ts. Measures: failed requests through both routers (one every 100 ms)
+ * across RELEASES rolling releases (goal: none); B's instance frozen (docker pause) under that load: failed
+ * requests through A's router and the seconds until none fail (goal: none); and how long a release takes to reach
+ * B (its delivery, then its publish) against A (its publish) in the same deploy (goal ≤ 1.3×).
+ */
+export async function replicaBenchmarks(): Promise<void> {
+  console.log(`\n# ${NAME} (bench/replicas.ts)`);
+  let bed: Testbed | undefined;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-replicas-'));
+  try {
+    bed = await startTestbed();
+    const { registry, hostB } = bed;
+    const platform = path.join(work, 'platform.json');
+    fs.writeFileSync(
+      platform,
+      JSON.stringify({
+        registry: { address: registry.address, username: registry.username, protocol: 'http' },
+        hosts: [
+          { hostName: 'a', engine: 'unix:///var/run/docker.sock', appAddress: '127.0.0.1', languages: ['node'], router: { httpPort: ROUTERS.a } },
+          {
+            hostName: 'b',
+            engine: hostB.dockerHost,
+            sshOptions: hostB.sshOpts,
+            provisioning: { user: hostB.sshUser, address: hostB.sshHost, port: hostB.sshPort, hostKeys: hostB.hostPublicKeys },
+            volumes: { root: '/var/lib/modulus-bench/volumes' },
+            languages: ['node'],
+            router: { httpPort: ROUTERS.b },
+            replicaPortOffset: PORT_OFFSET,
+          },
+        ],
+      }),
+    );
+    const checkout = mainCheckout('replicas', 'modulus-bench-replicas/', {
+      MODULUS_PLATFORM: platform,
+      MODULUS_FIRST_PORT: String(FIRST_PORT),
+      MODULUS_ROUTER_DOMAIN: DOMAIN,
+      TF_VAR_registry_password: registry.password,
+      TF_VAR_ssh_private_key_b: fs.readFileSync(hostB.privateKeyPath, 'utf8'),
+    });
+    try {
+      const first = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
+      console.log(`  first deploy (images, node on A and B, two routers): ${formatMs(first.ms)}`);
+      const serverJs = path.join(checkout.dir, 'samples', 'node', 'server.js');
+      const original = fs.readFileSync(serverJs, 'utf8');
+      const hostName = `sample-node.${DOMAIN}`;
+      const probing = [startProbing(ROUTERS.a, 100, hostName), startProbing(ROUTERS.b, 100, hostName)];
+      const reach: Array<{ a: number; b: number }> = [];
+      let probes: Probe[][] = [];
+      try {
+        for (let release = 1; release <= RELEASES; release++) {
+          fs.writeFileSync(serverJs, original.replace('modulus sample node app', `modulus sample node app (release ${release})`));
+          const deploy = cdktf(checkout, ['deploy', 'apps', '--auto-approve']);
+          const a = creationSeconds(deploy.stdout, /^null_resource\.sample-node_Build_Publish_/);
+          const b = creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Deliver_/) + creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
+          reach.push({ a, b });
+          console.log(`  release ${release}: ${formatMs(deploy.ms)}; publish on A ${a} s; delivery and publish on B ${b} s`);
+        }
+      } finally {
+        fs.writeFileSync(serverJs, original);
+        probes = await Promise.all(probing.map((probe) => probe.stop()));
+      }
+      probes.forEach((each, index) => console.log(`  router ${index === 0 ? 'A' : 'B'}: ${each.length} probes every 100 ms across ${RELEASES} rolling releases, ${notOk(each).length} failed`));
+      verdict(NAME, `failed requests through both routers across ${RELEASES} rolling releases`, notOk(probes.flat()).length, { equals: 0 });
+      const ratios = reach.map(({ a, b }) => b / Math.max(a, 1));
+      verdict(NAME, 'a release reaching B (delivery + publish) / reaching A (publish), median of the releases', ratios.sort((x, y) => x - y)[Math.floor(ratios.length / 2)], { max: 1.3 }, '×');
+
+      const frozen = startProbing(ROUTERS.a, 100, hostName);
+      let frozenProbes: Probe[] = [];
+      let frozenAt = 0;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        frozenAt = Date.now();
+        hostB.docker(['pause', 'modulus-app-sample-node']);
+        await new Promise((resolve) => setTimeout(resolve, FROZEN_MS));
+      } finally {
+        hostB.docker(['unpause', 'modulus-app-sample-node']);
+        frozenProbes = await frozen.stop();
+      }
+      const lost = notOk(frozenProbes.filter((probe) => probe.atMs >= frozenAt));
+      const until = lost.length > 0 ? (lost[lost.length - 1].atMs - frozenAt) / 1000 : 0;
+      console.log(`  B's instance frozen for ${FROZEN_MS / 1000} s: ${lost.length} of ${frozenProbes.length} probes through A's router failed, the last ${until.toFixed(1)} s after the freeze`);
+      verdict(NAME, "failed requests through A's router while B's instance is frozen", lost.length, { equals: 0 });
+    } finally {
+      teardown(checkout, ['apps', 'images']);
+    }
+  } catch (error) {
+    failed(NAME, error);
+  } finally {
+    await bed?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
