@@ -16,6 +16,9 @@
  * (the docker CLI's ssh connection helper runs `ssh` from PATH and has no option for them). Without the stack
  * file, or when the app has no run container in it (said on stderr), it uses the local engine as before.
  *
+ * An app with replicas has a run container per host: name the instance as `<app>@<host>` (the DockerHost's name,
+ * its provider's alias).
+ *
  * tail follows /mnt/log/app.log (by name, so it survives supervisor's log rotation); Ctrl-C ends it.
  * The exit status is the command's (supervisorctl status exits 3 when the app is not running).
  */
@@ -37,7 +40,7 @@ export const CTL_MANIFEST = 'cdktf.out/manifest.json';
 /** The host schemes ctl can reach (the kreuzwerker provider's, but npipe://). */
 export const CTL_HOST_SCHEMES = ['unix://', 'tcp://', 'ssh://'] as const;
 
-const USAGE = `usage: modulus-ctl <app> ${CTL_ACTIONS.join('|')}`;
+const USAGE = `usage: modulus-ctl <app>[@<host>] ${CTL_ACTIONS.join('|')}`;
 
 /** A file main() writes under the private folder before running the command (0600, or 0700 for the wrapper). */
 export interface CtlFile {
@@ -119,20 +122,30 @@ const providerName = (config: Json) => (typeof config.alias === 'string' ? `dock
  * needs are returned, not written. Throws, naming the app, on an unknown action or app name, and on a stack
  * ctl cannot follow (unknown provider alias, expression or unsupported scheme in `host`, bad `ssh_opts`).
  */
-export function ctlInvocation(app: string, action: string, stack: unknown, options: CtlOptions = {}): CtlInvocation {
+export function ctlInvocation(target: string, action: string, stack: unknown, options: CtlOptions = {}): CtlInvocation {
+  const { app, host: instanceHost } = ctlTarget(target);
   const container = runContainerName(app);
   const checked = validateAction(action);
   const local: CtlInvocation = { argv: ['docker', ...execArgs(container, checked)], env: {}, files: [], engine: 'local engine' };
   if (stack === undefined) return local;
   if (!isObject(stack)) throw new Error(`app '${app}': the apps stack is not a JSON object`);
 
-  const found = runContainers(stack, container);
+  const all = runContainers(stack, container);
+  const found = instanceHost === undefined ? all : all.filter((entry) => entry.provider === `docker.${instanceHost}`);
+  if (instanceHost !== undefined && found.length === 0) {
+    const hosts = all.map((entry) => (typeof entry.provider === 'string' ? entry.provider.replace(/^docker\./, '') : 'the default engine'));
+    throw new Error(`app '${app}' has no run container on host '${instanceHost}' in the apps stack${hosts.length ? `: it runs on ${hosts.join(', ')}` : ''}`);
+  }
   if (found.length === 0) {
     return { ...local, notice: `app '${app}' has no run container (docker_container named ${container}) in the apps stack: using the local engine` };
   }
   const providers = dockerProviders(stack);
   const configured = providers.map(providerName);
   const allowed = `the stack's docker providers are ${configured.length ? configured.join(', ') : 'none (only the implicit default, docker)'}`;
+  if (found.length > 1 && found.every((entry) => typeof entry.provider === 'string' && entry.provider.startsWith('docker.'))) {
+    const hosts = found.map((entry) => (entry.provider as string).replace(/^docker\./, ''));
+    throw new Error(`app '${app}' runs as ${found.length} instances (on hosts ${hosts.join(', ')}): name one, e.g. ${app}@${hosts[0]}`);
+  }
   if (found.length > 1) {
     const where = found.map((entry) => `docker_container.${entry.id} (${typeof entry.provider === 'string' ? entry.provider : 'docker'})`);
     throw new Error(`app '${app}': ${found.length} run containers are named ${container} in the apps stack: ${where.join(', ')}; ctl needs exactly one`);
@@ -207,6 +220,15 @@ export function ctlInvocation(app: string, action: string, stack: unknown, optio
   return { argv: [...argv, ...execArgs(container, checked)], env, files, engine: `${name} (${host})` };
 }
 
+/** `<app>` or `<app>@<host>` (one instance of an app with replicas). */
+function ctlTarget(target: string): { app: string; host?: string } {
+  const at = target.lastIndexOf('@');
+  if (at < 0) return { app: target };
+  const host = target.slice(at + 1);
+  if (!/^[a-z][a-z0-9-]{0,29}$/.test(host)) throw new Error(`invalid host '${host}' in '${target}': give <app>@<host name>, e.g. shop@b`);
+  return { app: target.slice(0, at), host };
+}
+
 /** The local engine's command line for one action on one app; throws on an unknown app name or action. */
 export function ctlCommand(app: string, action: string): string[] {
   return ctlInvocation(app, action, undefined).argv;
@@ -218,8 +240,9 @@ export function ctlCommand(app: string, action: string): string[] {
  * app's run container (a project's stacks need not be named `apps`); else DEFAULT_CTL_STACK. Throws when
  * several stacks have it.
  */
-export function ctlStackFile(app: string, environment: NodeJS.ProcessEnv, project = '.'): string {
+export function ctlStackFile(target: string, environment: NodeJS.ProcessEnv, project = '.'): string {
   if (environment.MODULUS_CTL_STACK) return environment.MODULUS_CTL_STACK;
+  const { app } = ctlTarget(target);
   const container = runContainerName(app);
   const manifestFile = path.join(project, CTL_MANIFEST);
   const manifest = readCtlStack(manifestFile);

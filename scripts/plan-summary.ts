@@ -97,27 +97,32 @@ export function followUpReplacements(plan: TerraformPlan, images: readonly Repla
   return found;
 }
 
-/** A new release of an app: its build's Publish step replaced. */
+/** A new release of an app (or of one instance of a replicated app): a Publish step replaced. */
 export interface PlannedRelease {
-  /** The app's construct (the address before `_Build_Publish_`). */
+  /** The app's construct (the address before `_Build_Publish_` or `_instance-<host>_Publish_`). */
   app: string;
+  /** A replicated app's instance the release reaches after the first (its host's name); undefined for the first. */
+  instance?: string;
   /** The release that serves now (the build container id the step was keyed on). */
   serving: string;
   /** The new release's id, or undefined while it is known only after apply (a new build). */
   next?: string;
 }
 
-/** The releases a plan makes: each app's Publish step (triggers `volume` and `build`) replaced for a new build. */
+/**
+ * The releases a plan makes: each Publish step (triggers `volume` and `build`) replaced for a new build: the app's
+ * own (its first instance's) and, for a replicated app, each other instance's (`<app>/instance-<host>/Publish`).
+ */
 export function plannedReleases(plan: TerraformPlan): PlannedRelease[] {
   const releases: PlannedRelease[] = [];
   for (const change of plan.resource_changes ?? []) {
-    const match = /^(?:.*\.)?null_resource\.(.+)_Build_Publish_[0-9A-F]{8}$/.exec(change.address);
+    const match = /^(?:.*\.)?null_resource\.(.+?)(?:_Build|_instance-([a-z][a-z0-9-]*))_Publish_[0-9A-F]{8}$/.exec(change.address);
     const serving = change.change.before?.triggers?.build;
     if (!match || classify(change.change.actions) !== 'replace' || typeof serving !== 'string') continue;
     const next = change.change.after?.triggers?.build;
-    releases.push({ app: match[1], serving, next: typeof next === 'string' ? next : undefined });
+    releases.push({ app: match[1], instance: match[2], serving, next: typeof next === 'string' ? next : undefined });
   }
-  return releases.sort((a, b) => a.app.localeCompare(b.app));
+  return releases.sort((a, b) => a.app.localeCompare(b.app) || (a.instance ?? '').localeCompare(b.instance ?? ''));
 }
 
 /** `upstreamImages`: images other stacks' plans replace, whose containers here are counted as replaced too. */
@@ -146,7 +151,8 @@ export function summarizePlan(stack: string, plan: TerraformPlan, upstreamImages
     lines.push('Releases (behind a router a release starts beside the one that serves and takes over once healthy; without one the app restarts in place):', '');
     for (const release of releases) {
       const next = release.next ? `release \`${release.next.slice(0, 12)}\`` : 'a new build (its id known after apply)';
-      lines.push(`- \`${release.app}\`: ${next} replaces release \`${release.serving.slice(0, 12)}\`, which serves now`);
+      const where = release.instance ? ` (its instance on host \`${release.instance}\`, delivered from the first)` : '';
+      lines.push(`- \`${release.app}\`${where}: ${next} replaces release \`${release.serving.slice(0, 12)}\`, which serves now`);
     }
     lines.push('');
   }

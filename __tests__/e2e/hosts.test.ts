@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { copyCheckout } from '../../harness/checkout';
-import { waitForHttp } from '../contract/support/run';
+import { httpGet, waitForHttp } from '../contract/support/run';
 import { Probe, startProbing } from '../../harness/probe';
 import { bash, docker, ok, Run, waitFor } from '../../harness/shell';
 import { startTestbed, Testbed } from '../../harness/testbed';
@@ -294,6 +294,18 @@ describe('apps on two hosts, images through a registry', () => {
       return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
     };
     const failed = (probes: Probe[]) => probes.filter((probe) => probe.status !== 200);
+    /** What an instance answers on whichever of its two slots serves (the standby slot is 100 ports above). */
+    const instanceAnswer = async (port: number, timeoutMs = 60_000) => {
+      let body = '';
+      await waitFor(`sample-node answering on port ${port} or ${port + 100}`, async () => {
+        for (const slot of [port, port + 100]) {
+          const answer = await httpGet(slot, '/');
+          if (answer.status === 200) body = answer.body;
+        }
+        return body !== '' ? true : undefined;
+      }, timeoutMs);
+      return body;
+    };
     const serverJs = () => path.join(checkout, 'samples', 'node', 'server.js');
 
     it('one deploy adds an instance on B: its own volume there, the build of A delivered (not rebuilt), both routers answer', async () => {
@@ -309,7 +321,7 @@ describe('apps on two hosts, images through a registry', () => {
       expect(output(deploy)).not.toMatch(/null_resource\.sample-node_Volume_[0-9A-F]+ \(sample-node\/Volume\/Volume\): Destroying/);
       expect(output(deploy)).not.toMatch(/docker_container\.sample-node_Build_Container_[0-9A-F]+ \([^)]*\): Destroying/);
       console.log(`replicas: sample-node scaled out to B in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-      expect((await waitForHttp(NODE_ON_B, '/', 60_000)).status).toBe(200);
+      expect(await instanceAnswer(NODE_ON_B)).toContain('modulus sample node app');
       // One build, on A: B has no build container of sample-node, and serves A's release byte for byte.
       expect(containersOn('b').filter((line) => line.startsWith('modulus-build-sample-node'))).toEqual([]);
       expect(releaseOn('b')).toBe(releaseOn('a'));
@@ -322,6 +334,11 @@ describe('apps on two hosts, images through a registry', () => {
       expect(Number(size.replace('M', ''))).toBeGreaterThan(SIZE_MIB * 0.9);
       expect(Number(size.replace('M', ''))).toBeLessThanOrEqual(SIZE_MIB);
       for (const port of [ROUTER_A, ROUTER.httpPort]) expect({ port, status: nodeVia(port).status }).toEqual({ port, status: 200 });
+      // ctl: one instance by its host; the bare name asks for one.
+      const onB = bash('npm run --silent ctl -- sample-node@b status', { cwd: checkout, env });
+      expect({ status: onB.status, serving: /^app-(blue|green)\s+RUNNING/m.test(onB.stdout) }).toEqual({ status: 0, serving: true });
+      const bare = bash('npm run --silent ctl -- sample-node status', { cwd: checkout, env });
+      expect({ status: bare.status, stderr: bare.stderr.trim() }).toEqual({ status: 2, stderr: "ctl: app 'sample-node' runs as 2 instances (on hosts a, b): name one, e.g. sample-node@a" });
       const plan = terraform('apps', 'plan -input=false -lock=false -detailed-exitcode');
       expect({ status: plan.status, output: output(plan).includes('No changes.') }).toEqual({ status: 0, output: true });
     });
@@ -345,7 +362,7 @@ describe('apps on two hosts, images through a registry', () => {
       expect(finished(/null_resource\.sample-node_Build_Publish_/)).toBeGreaterThan(-1);
       expect(finished(/null_resource\.sample-node_instance-b_Publish_/)).toBeGreaterThan(finished(/null_resource\.sample-node_Build_Publish_/));
       expect(releaseOn('b')).toBe(releaseOn('a'));
-      for (const port of [PORTS.node, NODE_ON_B]) expect((await waitForHttp(port)).body).toContain('(rolled)');
+      for (const port of [PORTS.node, NODE_ON_B]) expect(await instanceAnswer(port)).toContain('(rolled)');
       probes.forEach((each, index) => console.log(`replicas: router ${index === 0 ? 'A' : 'B'}, ${each.length} probes every 100 ms across a rolling release, ${failed(each).length} failed`));
       for (const each of probes) {
         expect(each.length).toBeGreaterThan(50);
@@ -383,7 +400,7 @@ describe('apps on two hosts, images through a registry', () => {
       expect(nodeVia(ROUTER.httpPort).status).toBe(200);
       expect(nodeVia(ROUTER_A).status).toBe(200);
       ok(cdktf('deploy images apps --auto-approve'), 'cdktf deploy after B lost its instance');
-      expect((await waitForHttp(NODE_ON_B, '/', 60_000)).status).toBe(200);
+      expect(await instanceAnswer(NODE_ON_B)).toContain('(rolled)');
     });
 
     it('a release that fails its health check on A stops the roll-out: B stays on its release, no request fails', async () => {

@@ -33,7 +33,7 @@ describe('npm run ctl', () => {
   });
 
   it('refuses unknown actions and invalid app names with usage (exit 2), without running anything', () => {
-    expect(() => ctlCommand('shop', 'reload')).toThrow("unknown action 'reload': usage: modulus-ctl <app> status|start|stop|restart|tail");
+    expect(() => ctlCommand('shop', 'reload')).toThrow("unknown action 'reload': usage: modulus-ctl <app>[@<host>] status|start|stop|restart|tail");
     expect(() => ctlCommand('Shop;rm', 'status')).toThrow("invalid app name 'Shop;rm'");
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
@@ -51,7 +51,7 @@ describe('npm run ctl', () => {
     expect(pkg.scripts.ctl).toBe('ts-node scripts/ctl.ts');
     const result = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/ts-node'), ['scripts/ctl.ts'], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(result.status).toBe(2);
-    expect(result.stderr).toBe('usage: modulus-ctl <app> status|start|stop|restart|tail\n');
+    expect(result.stderr).toBe('usage: modulus-ctl <app>[@<host>] status|start|stop|restart|tail\n');
   });
 });
 
@@ -222,6 +222,16 @@ describe('npm run ctl on several Docker hosts (the synthesized apps stack)', () 
     );
     // The action and the app name are checked first, whatever the stack.
     expect(() => ctlInvocation('shop', 'reload', withContainer('docker.c', two), options)).toThrow("unknown action 'reload'");
+  });
+
+  it('an app with replicas: <app>@<host> picks the instance on that host; the bare name asks for one', () => {
+    const hosts = [{ alias: 'a', host: 'unix:///var/run/docker.sock' }, { alias: 'b', host: 'tcp://127.0.0.1:2375' }];
+    const replicated = { provider: { docker: hosts }, resource: { docker_container: { a: { name: 'modulus-app-shop', provider: 'docker.a' }, b: { name: 'modulus-app-shop', provider: 'docker.b' } } } };
+    expect(ctlInvocation('shop@b', 'status', replicated, options)).toMatchObject({ argv: ['docker', '-H', 'tcp://127.0.0.1:2375', 'exec', 'modulus-app-shop', 'modulus-app', 'status'], engine: 'docker.b (tcp://127.0.0.1:2375)' });
+    expect(ctlInvocation('shop@a', 'status', replicated, options).engine).toBe('docker.a (unix:///var/run/docker.sock)');
+    expect(() => ctlInvocation('shop', 'status', replicated, options)).toThrow("app 'shop' runs as 2 instances (on hosts a, b): name one, e.g. shop@a");
+    expect(() => ctlInvocation('shop@c', 'status', replicated, options)).toThrow("app 'shop' has no run container on host 'c' in the apps stack: it runs on a, b");
+    expect(() => ctlInvocation('shop@B', 'status', replicated, options)).toThrow("invalid host 'B' in 'shop@B': give <app>@<host name>, e.g. shop@b");
   });
 
   it('the script: MODULUS_CTL_STACK is read; a stack error exits 2 before anything runs, a missing app says so and uses the local engine', () => {

@@ -232,7 +232,7 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
       spawnSync('npx', ['--no-install', ...args], { cwd: project, encoding: 'utf8', env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CHECKPOINT_DISABLE: '1', CI: '1' } });
 
     const help = npx('modulus-ctl', '--help');
-    expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: 'usage: modulus-ctl <app> status|start|stop|restart|tail\n' });
+    expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: 'usage: modulus-ctl <app>[@<host>] status|start|stop|restart|tail\n' });
 
     // modulus-plan synthesizes the project, then plans its one stack, python (not this repository's images and apps).
     const plan = npx('modulus-plan');

@@ -52,6 +52,19 @@ describe('summarizePlan: releases', () => {
     expect(summary).not.toContain('idle');
     expect(summarizePlan('apps', { resource_changes: [] })).not.toContain('Releases');
   });
+
+  it("names each instance of a replicated app the release reaches, after the app's first", () => {
+    const onB = publish('web', 'eeeeeeeeeeee5555', null);
+    const summary = summarizePlan('apps', {
+      resource_changes: [{ ...onB, address: 'null_resource.web_instance-b_Publish_5E6F7A8B' }, publish('web', 'eeeeeeeeeeee5555', null)],
+    });
+    expect(summary).toContain(
+      [
+        '- `web`: a new build (its id known after apply) replaces release `eeeeeeeeeeee`, which serves now',
+        '- `web` (its instance on host `b`, delivered from the first): a new build (its id known after apply) replaces release `eeeeeeeeeeee`, which serves now',
+      ].join('\n'),
+    );
+  });
 });
 
 describe('summarizePlan', () => {
