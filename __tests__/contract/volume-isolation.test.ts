@@ -217,6 +217,7 @@ describe('one build delivered to another instance: export-release, then receive-
     build(builder, 'b1');
     fs.mkdirSync(path.join(mnt(builder), 'output', 'lib'));
     fs.writeFileSync(path.join(mnt(builder), 'output', 'lib', 'code.js'), 'module.exports = 1;\n', { mode: 0o640 });
+    for (const file of ['output/lib', 'output/lib/code.js']) fs.chownSync(path.join(mnt(builder), file), 441, 444);
     ok(script('publish', builder, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-builder' }));
     // Exported after the builder published it: from .releases/b1.
     ok(script('export-release', builder, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '16' }));
@@ -231,6 +232,7 @@ describe('one build delivered to another instance: export-release, then receive-
   it('a release larger than the receiving volume allows fails the export and leaves no archive', () => {
     build(builder, 'big');
     fs.writeFileSync(path.join(mnt(builder), 'output', 'blob'), Buffer.alloc(2 * 1024 * 1024, 1));
+    fs.chownSync(path.join(mnt(builder), 'output', 'blob'), 441, 444);
     fs.rmSync(archive, { force: true });
     const run = script('export-release', builder, { MODULUS_RELEASE: 'big', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '1' });
     expect(run.status).toBe(1);

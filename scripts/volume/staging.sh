@@ -42,17 +42,20 @@ cmd_export_release() {
   chmod 0700 -- "${folder}"
   partial="${archive}.partial"
   rm -f -- "${partial}"
+  local status=0
   (
     umask 077
     in_volume export "${release}" </dev/null | head -c "$((max_mib * 1024 * 1024 + 1))" >"${partial}"
     exit "${PIPESTATUS[0]}"
-  ) || {
-    rm -f -- "${partial}"
-    fail 1 "cannot export release ${release} of app '${APP}'"
-  }
-  if (($(stat -c %s -- "${partial}") > max_mib * 1024 * 1024)); then
+  ) || status=$?
+  # Past the limit head stops reading, and the export fails on its closed pipe: the size is the reason.
+  if [[ -f "${partial}" ]] && (($(stat -c %s -- "${partial}") > max_mib * 1024 * 1024)); then
     rm -f -- "${partial}"
     fail 1 "release ${release} of app '${APP}' is larger than ${max_mib} MiB (the volume of the instance that receives it)"
+  fi
+  if ((status != 0)); then
+    rm -f -- "${partial}"
+    fail 1 "cannot export release ${release} of app '${APP}'"
   fi
   mv -f -T -- "${partial}" "${archive}"
   log "exported release ${release} of app '${APP}' ($(($(stat -c %s -- "${archive}") / 1024)) KiB)"
