@@ -2,7 +2,7 @@
  * The package entry point: the constructs, their props and the types and constants those props use. Helpers
  * (parsers, name builders, the reference grammar, the Mermaid renderer) stay in their modules.
  */
-export { ModulusApp, ModulusAppProps } from './app';
+export { AppInstance, ModulusApp, ModulusAppProps } from './app';
 export { AppVolume, AppVolumeOptions, AppVolumeProps, VolumeRemovalPolicy } from './app-volume';
 export { DEFAULT_VOLUME_HOST_ROOT, LvmThinPool, VolumeBackend } from './volume-storage';
 export { BuildJob, BuildJobOptions, BuildJobProps } from './build-job';
