@@ -43,7 +43,8 @@ export async function replicaBenchmarks(): Promise<void> {
       JSON.stringify({
         registry: { address: registry.address, username: registry.username, protocol: 'http' },
         hosts: [
-          { hostName: 'a', engine: 'unix:///var/run/docker.sock', appAddress: '127.0.0.1', languages: ['node'], router: { httpPort: ROUTERS.a } },
+          // Each instance under its own host's volume root (one root for both would be a path on B that B refuses).
+          { hostName: 'a', engine: 'unix:///var/run/docker.sock', appAddress: '127.0.0.1', volumes: { root: path.join(work, 'volumes-a') }, languages: ['node'], router: { httpPort: ROUTERS.a } },
           {
             hostName: 'b',
             engine: hostB.dockerHost,
