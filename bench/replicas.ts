@@ -77,7 +77,7 @@ export async function replicaBenchmarks(): Promise<void> {
       try {
         for (let release = 1; release <= RELEASES; release++) {
           fs.writeFileSync(serverJs, original.replace('modulus sample node app', `modulus sample node app (release ${release})`));
-          const deploy = cdktf(checkout, ['deploy', 'apps', '--auto-approve']);
+          const deploy = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
           const a = creationSeconds(deploy.stdout, /^null_resource\.sample-node_Build_Publish_/);
           const b = creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Deliver_/) + creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
           reach.push({ a, b });
