@@ -252,8 +252,9 @@ export class ModulusApp extends Construct {
         if (!local && host.appAddress === undefined) {
           throw invalid(this, `replicas.hosts[${index}]`, host.hostName, `give that DockerHost an appAddress: the router of ${router.host ? `host '${router.host.hostName}'` : "the stack's engine"} reaches its instance there`);
         }
-        if (!local && props.networkMode !== NetworkMode.HOST && props.run?.publish && props.run.publish.hostIp !== '0.0.0.0') {
-          throw invalid(this, 'run.publish.hostIp', props.run.publish.hostIp, "give '0.0.0.0' (or NetworkMode.HOST): routers on other hosts reach the instances at their hosts' appAddress");
+        const publishedOn = props.run?.publish ? props.run.publish.hostIp ?? '127.0.0.1' : '127.0.0.1';
+        if (!local && props.networkMode !== NetworkMode.HOST && publishedOn !== '0.0.0.0') {
+          throw invalid(this, 'run.publish.hostIp', publishedOn, "give '0.0.0.0' (or NetworkMode.HOST): routers on other hosts reach the instances at their hosts' appAddress");
         }
         ['blue', 'green'].forEach((slot, which) => {
           const address = slots[which]!;

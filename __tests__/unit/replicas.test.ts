@@ -160,6 +160,17 @@ describe('ModulusApp replicas: validation', () => {
     expect(errorMessage(() => make(platform()))).toContain(message);
   });
 
+  it("with BRIDGE, needs each instance published on every address: other hosts' routers cannot reach 127.0.0.1", () => {
+    const bridge = (run: object) => () => replicated(platform(), {}, { networkMode: NetworkMode.BRIDGE, run: { port: 18180, ...run } });
+    expect(errorMessage(bridge({}))).toBe(
+      "test/web: invalid run.publish.hostIp '127.0.0.1': give '0.0.0.0' (or NetworkMode.HOST): routers on other hosts reach the instances at their hosts' appAddress",
+    );
+    expect(errorMessage(bridge({ publish: false }))).toContain('test/web: invalid networkMode');
+    const p = platform();
+    replicated(p, {}, { networkMode: NetworkMode.BRIDGE, run: { port: 18180, publish: { hostIp: '0.0.0.0' } } });
+    expect(routesOf(synth(p), 'RouterA')).toContain('    server b-blue 127.0.0.1:18280\n');
+  });
+
   it('needs the appAddress of a host whose instance another host routes to', () => {
     expect(errorMessage(() => replicated(platform({ appAddress: undefined })))).toBe(
       "test/web: invalid replicas.hosts[0] 'a': give that DockerHost an appAddress: the router of host 'b' reaches its instance there",
