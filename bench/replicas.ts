@@ -16,7 +16,8 @@ const FROZEN_MS = 15_000;
 
 /** Seconds of the "Creation complete after ..." line of the one resource whose address matches `address`. */
 function creationSeconds(output: string, address: RegExp): number {
-  const match = [...output.matchAll(/^(?:\S+\s+)?(\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)].find((line) => address.test(line[1]));
+  // Lines start with the stack's name, or with spaces (cdktf indents the lines of a resource's provisioners).
+  const match = [...output.matchAll(/^\s*(?:\S+\s+)?([a-z_]+\.\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)].find((line) => address.test(line[1]));
   if (!match) throw new Error(`no "Creation complete" line for ${address}`);
   return Number(match[2] ?? 0) * 60 + Number(match[3]);
 }
