@@ -39,6 +39,9 @@ export interface ReleaseOptions {
  * remote host), and publishes it under the same release id. Releases roll over the instances `batchSize` at a
  * time in the order of `hosts`, each through its slots (health-gated, as ReleaseOptions describes); an instance
  * that fails its health check fails the deploy and the instances after it stay on the release they serve.
+ *
+ * The app's `volume`, `run` and `build` options apply to every instance: a `volume.hostRoot` is that folder on
+ * every host (leave it out for each host's own `volumes.root`).
  */
 export interface ReplicaOptions {
   /**
