@@ -223,7 +223,7 @@ export class ModulusApp extends Construct {
     this.run = parts.instances[0].run;
     this.containerName = this.run.containerName;
     if (placement !== undefined) {
-      this.addReplicatedRoutes(appName, props, placement, release!);
+      this.addReplicatedRoutes(appName, props, release!);
     } else if (props.router !== undefined) {
       if (props.router.host !== props.host) {
         throw invalid(this, 'router', props.router, `give the router of the app's host (${props.host ? props.host.hostName : "the stack's engine"}): it reaches apps on its own host only`);
@@ -239,27 +239,25 @@ export class ModulusApp extends Construct {
   }
 
   /** Every router of `replicas` gets every slot of every instance: its own host's as blue/green, others' by host. */
-  private addReplicatedRoutes(appName: string, props: ModulusAppProps, placement: Placement[], release: ReleaseSettings): void {
+  private addReplicatedRoutes(appName: string, props: ModulusAppProps, release: ReleaseSettings): void {
+    const publishedOn = props.run?.publish ? props.run.publish.hostIp ?? '127.0.0.1' : '127.0.0.1';
+    const instances = this.instances.map((instance, index) => {
+      const slots = [instance.run.hostAddress, instance.run.standbyHostAddress];
+      if (slots.some((slot) => slot === undefined)) {
+        throw invalid(this, 'networkMode', props.networkMode, 'give NetworkMode.HOST, or BRIDGE with the ports published: the routers reach every instance');
+      }
+      return { index, host: instance.host!, slots: slots as Array<{ ip: string; port: number }> };
+    });
     for (const router of props.replicas!.routers) {
-      const servers: RouteServer[] = [];
-      this.instances.forEach((instance, index) => {
-        const slots = [instance.run.hostAddress, instance.run.standbyHostAddress];
-        if (slots.some((slot) => slot === undefined)) {
-          throw invalid(this, 'networkMode', props.networkMode, 'give NetworkMode.HOST, or BRIDGE with the ports published: the routers reach every instance');
-        }
-        const local = instance.host === router.host;
-        const host = placement[index].host!;
-        if (!local && host.appAddress === undefined) {
+      const servers = instances.flatMap(({ index, host, slots }): RouteServer[] => {
+        if (host === router.host) return slots.map((address, which) => ({ name: SLOTS[which], ...address }));
+        if (host.appAddress === undefined) {
           throw invalid(this, `replicas.hosts[${index}]`, host.hostName, `give that DockerHost an appAddress: the router of ${router.host ? `host '${router.host.hostName}'` : "the stack's engine"} reaches its instance there`);
         }
-        const publishedOn = props.run?.publish ? props.run.publish.hostIp ?? '127.0.0.1' : '127.0.0.1';
-        if (!local && props.networkMode !== NetworkMode.HOST && publishedOn !== '0.0.0.0') {
+        if (props.networkMode !== NetworkMode.HOST && publishedOn !== '0.0.0.0') {
           throw invalid(this, 'run.publish.hostIp', publishedOn, "give '0.0.0.0' (or NetworkMode.HOST): routers on other hosts reach the instances at their hosts' appAddress");
         }
-        ['blue', 'green'].forEach((slot, which) => {
-          const address = slots[which]!;
-          servers.push(local ? { name: slot, ...address } : { name: `${host.hostName}-${slot}`, ip: host.appAddress!, port: address.port });
-        });
+        return slots.map((address, which) => ({ name: `${host.hostName}-${SLOTS[which]}`, ip: host.appAddress!, port: address.port }));
       });
       router._addReplicatedRoute(this, appName, servers, release, props.maintenance);
     }
@@ -314,6 +312,9 @@ export interface AppInstance {
   /** Publishes each release in this instance (the build's own step for the first instance). */
   readonly published: NullResource;
 }
+
+/** An instance's two slots, in the order of its servers in a router. */
+const SLOTS = ['blue', 'green'] as const;
 
 /** Where one instance runs: its host, port and the router of that host. */
 interface Placement {

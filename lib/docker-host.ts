@@ -13,7 +13,7 @@ import { HostKey, parseHostKeys } from './private/host-keys';
 import { hostPattern } from './private/host-rules';
 import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
 import { externalProvider } from './private/providers';
-import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
 import { reportsInvalidProps } from './private/synth-errors';
 
 /** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
@@ -114,7 +114,6 @@ export interface DockerHostTls {
 }
 
 const HOST_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /**
  * One Docker host of a stack: its own docker provider (aliased by `hostName`), how Terraform reaches its shell
@@ -178,10 +177,10 @@ export class DockerHost extends Construct {
     }
 
     requireLiteral(this, 'appAddress', props.appAddress);
-    if (props.appAddress !== undefined && (typeof props.appAddress !== 'string' || !IPV4.test(props.appAddress) || props.appAddress === '0.0.0.0')) {
+    if (props.appAddress !== undefined && (typeof props.appAddress !== 'string' || !IPV4_PATTERN.test(props.appAddress) || props.appAddress === '0.0.0.0')) {
       throw invalid(this, 'appAddress', props.appAddress, "give the IPv4 address of this host that other hosts reach, e.g. '10.0.0.12'");
     }
-    this.appAddress = props.appAddress ?? (props.provisioning && IPV4.test(props.provisioning.address) ? props.provisioning.address : undefined);
+    this.appAddress = props.appAddress ?? (props.provisioning && IPV4_PATTERN.test(props.provisioning.address) ? props.provisioning.address : undefined);
 
     const volumes = props.volumes ?? {};
     this.volumeRoot = validateVolumeRoot(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);

@@ -13,7 +13,7 @@ import { MOP_USER } from './private/mop-user';
 import { secretStepValues } from './private/terraform-values';
 import { destroyProvisioners, privateKeyPreconditions, stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
-import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
+import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
 import { ImageSpec } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -40,7 +40,6 @@ const ROUTER_CGROUP = 'modulus-router';
 /** A maintenance message: what HAProxy can hold unquoted in a single-quoted string, and Terraform unchanged. */
 const MESSAGE_PATTERN = /^[A-Za-z0-9 .,:;!?()/@&+=_-]{1,200}$/;
 const DOMAIN_PATTERN = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** The router's TLS certificate and key: tokens of sensitive Terraform variables (never literals). */
 export interface RouterTls {
@@ -175,7 +174,7 @@ export class ModulusRouter extends Construct {
     this.host = props.host;
     const address = props.address ?? '0.0.0.0';
     requireLiteral(this, 'address', address);
-    if (typeof address !== 'string' || !IPV4.test(address)) throw invalid(this, 'address', address, "give an IPv4 address, e.g. '0.0.0.0' or '127.0.0.1'");
+    if (typeof address !== 'string' || !IPV4_PATTERN.test(address)) throw invalid(this, 'address', address, "give an IPv4 address, e.g. '0.0.0.0' or '127.0.0.1'");
     this.address = address;
     this.httpPort = validateInteger(this, 'httpPort', props.httpPort ?? 18000, 1025, 65535);
     if (props.tls !== undefined) {
@@ -336,8 +335,7 @@ export class ModulusRouter extends Construct {
         throw invalid(scope, 'maintenance', maintenance, "give a message of 1 to 200 characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -");
       }
     }
-    const settings = check && { healthCheckPath: check.healthCheckPath, healthyStatus: check.healthyStatus, intervalMillis: check.intervalMillis, timeoutMillis: check.timeoutMillis };
-    this.routes.set(appName, { appName, servers, maintenance, check: settings, replicated });
+    this.routes.set(appName, { appName, servers, maintenance, check, replicated });
   }
 
   /** The name of the app's backend in the router (the release step drains and readies its servers by it). */

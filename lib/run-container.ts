@@ -14,7 +14,7 @@ import { MOP_USER } from './private/mop-user';
 import { dockerEnv } from './private/terraform-values';
 import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
-import { invalid, requireLiteral, validateEnum, validateInteger } from './private/validation';
+import { invalid, IPV4_PATTERN, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -475,8 +475,7 @@ function validateMounts(scope: Construct, mounts: ContainerMount[]): ContainerMo
 
 function validateHostIp(scope: Construct, ip: string, field = 'publish.hostIp'): string {
   requireLiteral(scope, field, ip);
-  const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-  if (typeof ip !== 'string' || !(ipv4.test(ip) || /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(':'))) {
+  if (typeof ip !== 'string' || !(IPV4_PATTERN.test(ip) || /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(':'))) {
     throw invalid(scope, field, ip, `give an IP address (e.g. '127.0.0.1' or '0.0.0.0')`);
   }
   return ip;

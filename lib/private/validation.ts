@@ -18,6 +18,9 @@ export const HIDDEN: unique symbol = Symbol('hidden value');
  */
 export class ValidationError extends Error {}
 
+/** A dotted-quad IPv4 address. */
+export const IPV4_PATTERN = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /** A validation error: `<path>: invalid <field> <value>: <allowed>`. */
 export function invalid(scope: IConstruct, field: string, value: unknown, allowed: string): ValidationError {
   return new ValidationError(`${scope.node.path}: invalid ${field} ${showValue(value)}: ${allowed}`);
