@@ -3,18 +3,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, Checkout, mainCheckout, teardown } from './support/deployment';
-import { failed, formatMs, verdict } from './support/measure';
+import { creationSeconds, failed, formatMs, verdict } from './support/measure';
 
 const NAME = 'two hosts';
 const GOAL_RATIO = 1.3;
 const LANGUAGES = ['node', 'static', 'php'];
-
-/** Seconds of the "Creation complete after ..." lines of the resources whose address matches `address`. */
-function creationSeconds(output: string, address: RegExp): number[] {
-  return [...output.matchAll(/^(?:\S+\s+)?(\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)]
-    .filter((match) => address.test(match[1]))
-    .map((match) => Number(match[2] ?? 0) * 60 + Number(match[3]));
-}
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 

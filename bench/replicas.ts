@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Probe, startProbing } from '../harness/probe';
 import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, mainCheckout, teardown } from './support/deployment';
-import { failed, formatMs, verdict } from './support/measure';
+import { creationSeconds, failed, formatMs, median, verdict } from './support/measure';
 
 const NAME = 'replicas';
 const RELEASES = Number(process.env.BENCH_REPLICA_RELEASES ?? 5);
@@ -15,11 +15,10 @@ const DOMAIN = 'replicas.bench.test';
 const FROZEN_MS = 15_000;
 
 /** Seconds of the "Creation complete after ..." line of the one resource whose address matches `address`. */
-function creationSeconds(output: string, address: RegExp): number {
-  // Lines start with the stack's name, or with spaces (cdktf indents the lines of a resource's provisioners).
-  const match = [...output.matchAll(/^\s*(?:\S+\s+)?([a-z_]+\.\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)].find((line) => address.test(line[1]));
-  if (!match) throw new Error(`no "Creation complete" line for ${address}`);
-  return Number(match[2] ?? 0) * 60 + Number(match[3]);
+function secondsOf(output: string, address: RegExp): number {
+  const found = creationSeconds(output, address);
+  if (found.length !== 1) throw new Error(`expected one "Creation complete" line for ${address}, found ${found.length}`);
+  return found[0];
 }
 
 const notOk = (probes: Probe[]) => probes.filter((probe) => probe.status !== 200);
@@ -79,9 +78,9 @@ export async function replicaBenchmarks(): Promise<void> {
         for (let release = 1; release <= RELEASES; release++) {
           fs.writeFileSync(serverJs, original.replace('modulus sample node app', `modulus sample node app (release ${release})`));
           const deploy = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
-          const a = creationSeconds(deploy.stdout, /^null_resource\.sample-node_Build_Publish_/);
-          const delivery = creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Deliver_/);
-          const b = delivery + creationSeconds(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
+          const a = secondsOf(deploy.stdout, /^null_resource\.sample-node_Build_Publish_/);
+          const delivery = secondsOf(deploy.stdout, /^null_resource\.sample-node_instance-b_Deliver_/);
+          const b = delivery + secondsOf(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
           reach.push({ a, b });
           console.log(`  release ${release}: ${formatMs(deploy.ms)}; publish on A ${a} s; delivery (${delivery} s) and publish on B ${b} s`);
         }
@@ -92,7 +91,7 @@ export async function replicaBenchmarks(): Promise<void> {
       probes.forEach((each, index) => console.log(`  router ${index === 0 ? 'A' : 'B'}: ${each.length} probes every 100 ms across ${RELEASES} rolling releases, ${notOk(each).length} failed`));
       verdict(NAME, `failed requests through both routers across ${RELEASES} rolling releases`, notOk(probes.flat()).length, { equals: 0 });
       const ratios = reach.map(({ a, b }) => b / Math.max(a, 1));
-      verdict(NAME, 'a release reaching B (delivery + publish) / reaching A (publish), median of the releases', ratios.sort((x, y) => x - y)[Math.floor(ratios.length / 2)], { max: 1.3 }, '×');
+      verdict(NAME, 'a release reaching B (delivery + publish) / reaching A (publish), median of the releases', median(ratios), { max: 1.3 }, '×');
 
       const frozen = startProbing(ROUTERS.a, 100, hostName);
       let frozenProbes: Probe[] = [];

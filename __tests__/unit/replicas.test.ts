@@ -8,10 +8,8 @@ import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/imag
 import { NetworkMode } from '../../lib/network-mode';
 import { ReplicaOptions } from '../../lib/release';
 import { ModulusRouter, ROUTER_IMAGE } from '../../lib/router';
-import { AppsStack } from '../../stacks/apps-stack';
-import { ImagesStack } from '../../stacks/images-stack';
 import { errorMessage, resource, resourcesOf, sourceFolder } from './support/app-runtime';
-import { tempDir } from './support/temp';
+import { appsOnPushedImages } from './support/fixtures';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
 const source = sourceFolder();
@@ -195,14 +193,7 @@ describe('ModulusApp replicas: validation', () => {
 describe('the apps stack: a language on two hosts runs as replicas', () => {
   const HOST_KEYS = `[127.0.0.1]:2222 ${HOST_KEY}`;
   const stacks = (routerOnA: boolean) => {
-    const other = new App({ outdir: tempDir('modulus-replicas-stack-'), skipValidation: true });
-    const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
-    const images = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE], registry });
-    const apps = new AppsStack(other, 'apps', {
-      images: images.pushed!,
-      registry,
-      networkMode: NetworkMode.HOST,
-      firstPort: 19000,
+    const { app: other, apps } = appsOnPushedImages('modulus-replicas-stack-', {
       volumeRoot: '/srv/e2e-volumes',
       router: { domain: 'modulus.test' },
       hosts: [

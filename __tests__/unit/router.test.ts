@@ -11,6 +11,7 @@ import { ImagesStack } from '../../stacks/images-stack';
 import { routerFromEnvironment } from '../../stacks/router-settings';
 import { annotations, errorMessage, localExecs, resource, sourceFolder, synthStack } from './support/app-runtime';
 import { tempDir } from './support/temp';
+import { appsOnPushedImages } from './support/fixtures';
 
 const SOURCE = sourceFolder();
 /** What a certificate and key look like; they must appear nowhere in the synthesized stack. */
@@ -297,14 +298,7 @@ describe('the apps stack with a router', () => {
 describe('the apps stack with a router on a remote host', () => {
   const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
   const platform = (hostRouter: object | undefined, router: object | null = { domain: 'modulus.test', httpPort: 19100 }) => {
-    const other = new App({ outdir: tempDir('modulus-router-hosts-'), skipValidation: true });
-    const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
-    const images = new ImagesStack(other, 'images', { additionalImages: [ROUTER_IMAGE], registry });
-    const apps = new AppsStack(other, 'apps', {
-      images: images.pushed!,
-      registry,
-      networkMode: NetworkMode.HOST,
-      firstPort: 19000,
+    const { app: other, apps } = appsOnPushedImages('modulus-router-hosts-', {
       hosts: [
         { hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] },
         {

@@ -1,9 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Testing } from 'cdktf';
+import { App, Testing } from 'cdktf';
 import { tempDir } from './temp';
 import { ImagesStack, ImagesStackProps } from '../../../stacks/images-stack';
 import { STANDARD_IMAGES } from '../../../lib/standard-images';
+import { ROUTER_IMAGE } from '../../../lib/router';
+import { NetworkMode } from '../../../lib/network-mode';
+import { AppsStack, AppsStackProps } from '../../../stacks/apps-stack';
 
 /** A temporary images/ folder with a minimal Dockerfile per name, for tests that must not depend on images/. */
 export function makeImagesDirectory(names: readonly string[] = STANDARD_IMAGES.map((image) => image.name)): string {
@@ -43,4 +46,16 @@ export function resourceKey(json: SynthesizedStack, image: string): string {
   const entry = Object.entries(json.resource.docker_image).find(([, r]) => r.name === `modulus/${image}:latest`);
   if (!entry) throw new Error(`no docker_image named modulus/${image}:latest`);
   return entry[0];
+}
+
+/**
+ * An app (its own outdir, validation skipped) with the images stack pushed to a registry on 127.0.0.1:5000 (the
+ * router image included) and an apps stack on those images: host networking, the first port 19000, then `props`.
+ */
+export function appsOnPushedImages(outdirPrefix: string, props: Partial<AppsStackProps>): { app: App; apps: AppsStack } {
+  const app = new App({ outdir: tempDir(outdirPrefix), skipValidation: true });
+  const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
+  const images = new ImagesStack(app, 'images', { additionalImages: [ROUTER_IMAGE], registry });
+  const apps = new AppsStack(app, 'apps', { images: images.pushed!, registry, networkMode: NetworkMode.HOST, firstPort: 19000, ...props });
+  return { app, apps };
 }
