@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, Checkout, mainCheckout, teardown } from './support/deployment';
-import { creationSeconds, failed, formatMs, verdict } from './support/measure';
+import { creationSeconds } from '../harness/cdktf-output';
+import { failed, formatMs, verdict } from './support/measure';
 
 const NAME = 'two hosts';
 const GOAL_RATIO = 1.3;

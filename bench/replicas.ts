@@ -4,7 +4,8 @@ import * as path from 'path';
 import { Probe, startProbing } from '../harness/probe';
 import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, mainCheckout, teardown } from './support/deployment';
-import { creationSeconds, failed, formatMs, median, verdict } from './support/measure';
+import { creationSeconds } from '../harness/cdktf-output';
+import { failed, formatMs, median, verdict } from './support/measure';
 
 const NAME = 'replicas';
 const RELEASES = Number(process.env.BENCH_REPLICA_RELEASES ?? 5);

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { copyCheckout } from '../../harness/checkout';
+import { creationSeconds } from '../../harness/cdktf-output';
 import { httpGet, waitForHttp } from '../contract/support/run';
 import { Probe, startProbing } from '../../harness/probe';
 import { bash, docker, ok, Run, waitFor } from '../../harness/shell';
@@ -45,9 +46,6 @@ const containersOn = (host: 'a' | 'b'): string[] => {
   return ok(run, `docker ps on ${host}`).trim().split('\n').filter(Boolean).sort();
 };
 const runContainer = (host: 'a' | 'b', language: string) => containersOn(host).find((line) => line.startsWith(`modulus-app-sample-${language} `));
-/** Seconds of the "Creation complete after ..." lines of one resource type in a deploy's output. */
-const creationSeconds = (text: string, type: string): number[] =>
-  [...text.matchAll(new RegExp(`${type}\\.[^:]+: Creation complete after (?:(\\d+)m)?(\\d+)s`, 'g'))].map((match) => Number(match[1] ?? 0) * 60 + Number(match[2]));
 
 beforeAll(async () => {
   bed = await startTestbed();
@@ -106,8 +104,8 @@ describe('apps on two hosts, images through a registry', () => {
     const deploy = cdktf('deploy images apps --auto-approve');
     deployOutput = output(deploy);
     ok(deploy, 'cdktf deploy');
-    const pushes = creationSeconds(deployOutput, 'docker_registry_image');
-    const pulls = creationSeconds(deployOutput, 'docker_image');
+    const pushes = creationSeconds(deployOutput, /^docker_registry_image\./);
+    const pulls = creationSeconds(deployOutput, /^docker_image\./);
     console.log(
       `deploy on two hosts: ${((Date.now() - started) / 1000).toFixed(0)} s; pushes ${pushes.length} (${pushes.reduce((a, b) => a + b, 0)} s summed), ` +
         `image builds and pulls ${pulls.length} (${pulls.reduce((a, b) => a + b, 0)} s summed)`,

@@ -11,17 +11,6 @@ export function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/**
- * Seconds of the "Creation complete after ..." lines of the resources whose address matches `address`, from a
- * cdktf deploy's output. Lines start with the stack's name, or with spaces (cdktf indents the lines of a
- * resource's provisioners).
- */
-export function creationSeconds(output: string, address: RegExp): number[] {
-  return [...output.matchAll(/^\s*(?:\S+\s+)?([a-z_]+\.\S+)(?: \([^)]*\))?: Creation complete after (?:(\d+)m)?(\d+)s/gm)]
-    .filter((match) => address.test(match[1]))
-    .map((match) => Number(match[2] ?? 0) * 60 + Number(match[3]));
-}
-
 /** `1.23 s` / `456 ms`: seconds above 10 s, milliseconds below. */
 export function formatMs(ms: number): string {
   return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
