@@ -3,26 +3,27 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-/** One HTTP probe: when it was sent (ms since the epoch) and the status it got (0: no answer). */
+/** One HTTP probe: when it was sent (ms since the epoch), the status it got (0: no answer) and how long it took. */
 export interface Probe {
   atMs: number;
   status: number;
+  ms: number;
 }
 
 /**
  * Probes http://127.0.0.1:<port>/ every `intervalMs` from a separate process (curl in a shell loop, so that
- * probing goes on while the caller blocks in a synchronous deploy) until `stop()`. Each probe waits at most 1 s.
+ * probing goes on while the caller blocks in a synchronous deploy) until `stop()`. Each probe waits at most `maxTimeSeconds`.
  * With `hostName`, the request is for http://<hostName>:<port>/ (resolved to 127.0.0.1), e.g. through the router.
  */
-export function startProbing(port: number, intervalMs = 100, hostName = '127.0.0.1'): { stop: () => Promise<Probe[]> } {
+export function startProbing(port: number, intervalMs = 100, hostName = '127.0.0.1', maxTimeSeconds = 1): { stop: () => Promise<Probe[]> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-probe-'));
   const log = path.join(dir, 'probes');
   const loop =
     'while :; do ' +
-    'printf "%s %s\\n" "$(date +%s%3N)" "$(curl -s -o /dev/null --noproxy "*" --max-time 1 -w "%{http_code}" --resolve "$HOST_NAME:$PORT:127.0.0.1" "http://$HOST_NAME:$PORT/" || true)" >>"$LOG"; ' +
+    'printf "%s %s\\n" "$(date +%s%3N)" "$(curl -s -o /dev/null --noproxy "*" --max-time "$MAX_TIME" -w "%{http_code} %{time_total}" --resolve "$HOST_NAME:$PORT:127.0.0.1" "http://$HOST_NAME:$PORT/" || true)" >>"$LOG"; ' +
     'sleep "$INTERVAL"; done';
   const child = spawn('bash', ['-c', loop], {
-    env: { ...process.env, PORT: String(port), HOST_NAME: hostName, LOG: log, INTERVAL: String(intervalMs / 1000) },
+    env: { ...process.env, PORT: String(port), HOST_NAME: hostName, LOG: log, INTERVAL: String(intervalMs / 1000), MAX_TIME: String(maxTimeSeconds) },
     stdio: 'ignore',
   });
   return {
@@ -34,8 +35,8 @@ export function startProbing(port: number, intervalMs = 100, hostName = '127.0.0
         .split('\n')
         .filter(Boolean)
         .map((line) => {
-          const [atMs, status] = line.split(' ');
-          return { atMs: Number(atMs), status: Number(status) || 0 };
+          const [atMs, status, seconds] = line.split(' ');
+          return { atMs: Number(atMs), status: Number(status) || 0, ms: Math.round(Number(seconds) * 1000) || 0 };
         });
       fs.rmSync(dir, { recursive: true, force: true });
       return probes;

@@ -241,6 +241,7 @@ export class ModulusApp extends Construct {
   /** Every router of `replicas` gets every slot of every instance: its own host's as blue/green, others' by host. */
   private addReplicatedRoutes(appName: string, props: ModulusAppProps, release: ReleaseSettings): void {
     const publishedOn = props.run?.publish ? props.run.publish.hostIp ?? '127.0.0.1' : '127.0.0.1';
+    const retryGetAfterMillis = validateInteger(this, 'replicas.retryGetAfterMillis', props.replicas!.retryGetAfterMillis ?? 10_000, 100, 60_000);
     const instances = this.instances.map((instance, index) => {
       const slots = [instance.run.hostAddress, instance.run.standbyHostAddress];
       if (slots.some((slot) => slot === undefined)) {
@@ -259,7 +260,7 @@ export class ModulusApp extends Construct {
         }
         return slots.map((address, which) => ({ name: `${host.hostName}-${SLOTS[which]}`, ip: host.appAddress!, port: address.port }));
       });
-      router._addReplicatedRoute(this, appName, servers, release, props.maintenance);
+      router._addReplicatedRoute(this, appName, servers, release, props.maintenance, retryGetAfterMillis);
     }
   }
 

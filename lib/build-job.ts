@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, ITerraformDependable, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, ITerraformDependable, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
@@ -124,6 +124,27 @@ const BUILD_WRAPPER = [
   '  exit 1',
   'fi',
   'find /mnt/output -mindepth 1 -delete',
+  // The inputs' key (source, image, command, environment, secrets) that the volume step wrote for this build goes
+  // with output/ (publish keeps it beside the release). A release kept in the volume with the same key is the one
+  // this build would make: it becomes output/ (moved; copied when it serves), and nothing is built. Without a key
+  // (the build container replaced on its own: `terraform apply -replace`) the build runs.
+  'rm -f /mnt/.output-key',
+  'if [[ -f /mnt/.build-key && ! -L /mnt/.build-key ]]; then',
+  '  key=$(head -c 64 /mnt/.build-key)',
+  '  mv -f -T /mnt/.build-key /mnt/.output-key || exit 1',
+  '  serving=$(readlink /mnt/app 2>/dev/null)',
+  '  for kept in /mnt/.releases/*.key; do',
+  '    release=${kept%.key}',
+  '    [[ -f "$kept" && ! -L "$kept" && -d "$release" && ! -L "$release" && "$(head -c 64 "$kept")" == "$key" ]] || continue',
+  '    if [[ "$serving" == ".releases/${release##*/}" ]]; then',
+  '      cp -a "$release/." /mnt/output/ || exit 1',
+  '    else',
+  '      rmdir /mnt/output && mv -T "$release" /mnt/output && rm -f "$kept" || exit 1',
+  '    fi',
+  '    echo "modulus-build: release ${release##*/} was built from the same source, image and settings: reused, not built again"',
+  '    exit 0',
+  '  done',
+  'fi',
   'secrets=/mnt/.build-secrets',
   'if [[ -f "$secrets" ]]; then',
   '  while IFS= read -r line; do',
@@ -234,7 +255,9 @@ export class BuildJob extends Construct {
     // sensitive environment.
     const secretValues = secretStepValues(this, secrets, 'MODULUS_BUILD_SECRET_');
     const inputTriggers = { source_sha256: this.sourceHash, image: props.image, ...secretValues.triggers };
-    const inputEnv = { MODULUS_BUILD_SECRET_NAMES: Object.keys(secrets).sort().join(' '), ...secretValues.environment };
+    // What the build's output depends on: a release kept in the volume under the same key is reused (BUILD_WRAPPER).
+    const releaseKey = Fn.sha256(Fn.join('\n', [this.sourceHash, props.image, ...buildCommand.map(escapeTemplate), ...dockerEnv(environment), ...Object.values(secretValues.triggers)]));
+    const inputEnv = { MODULUS_BUILD_SECRET_NAMES: Object.keys(secrets).sort().join(' '), MODULUS_BUILD_KEY: releaseKey, ...secretValues.environment };
     // The source reaches the volume's host: as it is locally, uploaded over SSH to a remote host.
     const input = volume._scriptStep(this, 'Input', {
       command: 'prepare-build',
@@ -318,7 +341,7 @@ export class BuildJob extends Construct {
     this.node.defaultChild = this.resource;
     this.published = volume._scriptStep(this, 'Publish', {
       command: 'publish',
-      triggers: { build: this.resource.id },
+      triggers: { build: this.resource.id, source_sha256: this.sourceHash },
       environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
       dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
     });
@@ -336,7 +359,7 @@ export class BuildJob extends Construct {
     const archive = `${DELIVERY_FOLDER}/${volume.appName}-${volume.host?.hostName ?? 'local'}.tar`;
     const deliver = volume._scriptStep(scope, 'Deliver', {
       command: 'receive-release',
-      triggers: { build: this.resource.id, from_volume: this.volume.volumeId },
+      triggers: { build: this.resource.id, source_sha256: this.sourceHash, from_volume: this.volume.volumeId },
       environment: {},
       uploads: [{ source: archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
       dependsOn: [this.resource, ...volume.ready],
@@ -349,7 +372,7 @@ export class BuildJob extends Construct {
     });
     return volume._scriptStep(scope, 'Publish', {
       command: 'publish',
-      triggers: { build: this.resource.id },
+      triggers: { build: this.resource.id, source_sha256: this.sourceHash },
       environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...release.environment },
       dependsOn: [deliver, ...release.dependsOn],
     });

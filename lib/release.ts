@@ -61,6 +61,14 @@ export interface ReplicaOptions {
   /** Instances that move to a new release at once. @default 1 */
   readonly batchSize?: number;
   /**
+   * How long a router waits for an instance to start answering a GET or HEAD request before sending it to another
+   * instance (at most 3 more tries), so a hung instance or host delays these requests by about this much instead of
+   * failing them. A GET that takes longer on every instance gets 504. Other methods are never sent twice: a hung
+   * instance fails them after the router's 60 s server timeout.
+   * @default 10000
+   */
+  readonly retryGetAfterMillis?: number;
+  /**
    * The instance's port (`run.port`) on a host, by host name, for hosts that share one network (a test bed); the
    * second slot keeps its distance (`release.standbyPort - run.port`).
    * @default run.port on every host

@@ -120,8 +120,11 @@ interface Route {
   readonly maintenance?: string;
   /** Health-checked servers (health-gated releases). */
   readonly check?: RouteHealthCheck;
-  /** Instances on several hosts: a request a server failed (refused, reset, no answer) goes to another. */
-  readonly replicated?: boolean;
+  /**
+   * Instances on several hosts: a request a server refused goes to another, and so does a GET or HEAD request it
+   * reset or left unanswered for `retryGetAfterMillis`.
+   */
+  readonly failover?: { readonly retryGetAfterMillis: number };
 }
 
 /**
@@ -314,19 +317,20 @@ export class ModulusRouter extends Construct {
     }
     const { release } = options;
     const servers = [{ name: 'blue', ...target }, ...(release ? [{ name: 'green', ...release.standby }] : [])];
-    this.setRoute(scope, appName, servers, options.maintenance, release, false);
+    this.setRoute(scope, appName, servers, options.maintenance, release);
   }
 
   /**
    * Routes `<appName>.<domain>` to every slot of every instance of a replicated app (ModulusAppProps.replicas),
-   * health-checked; a request a server fails is sent to another.
+   * health-checked; a request a server refused is sent to another, and so is a GET or HEAD request it reset or
+   * left unanswered for `retryGetAfterMillis`.
    * @internal
    */
-  public _addReplicatedRoute(scope: Construct, appName: string, servers: RouteServer[], check: RouteHealthCheck, maintenance: string | undefined): void {
-    this.setRoute(scope, appName, servers, maintenance, check, true);
+  public _addReplicatedRoute(scope: Construct, appName: string, servers: RouteServer[], check: RouteHealthCheck, maintenance: string | undefined, retryGetAfterMillis: number): void {
+    this.setRoute(scope, appName, servers, maintenance, check, { retryGetAfterMillis });
   }
 
-  private setRoute(scope: Construct, appName: string, servers: readonly RouteServer[], maintenance: string | undefined, check: RouteHealthCheck | undefined, replicated: boolean): void {
+  private setRoute(scope: Construct, appName: string, servers: readonly RouteServer[], maintenance: string | undefined, check: RouteHealthCheck | undefined, failover?: Route['failover']): void {
     if (this.routes.has(appName)) throw invalid(scope, 'router', this, `give each app name one route: app '${appName}' already has one on ${this.node.path}`);
     if (`${appName}.${this.domain}`.length > 253) throw invalid(scope, 'router', this, `use a shorter domain: '${appName}.${this.domain}' is longer than 253 characters`);
     if (maintenance !== undefined) {
@@ -335,7 +339,7 @@ export class ModulusRouter extends Construct {
         throw invalid(scope, 'maintenance', maintenance, "give a message of 1 to 200 characters: letters, digits, spaces and . , : ; ! ? ( ) / @ & + = _ -");
       }
     }
-    this.routes.set(appName, { appName, servers, maintenance, check, replicated });
+    this.routes.set(appName, { appName, servers, maintenance, check, failover });
   }
 
   /** The name of the app's backend in the router (the release step drains and readies its servers by it). */
@@ -373,10 +377,16 @@ export class ModulusRouter extends Construct {
           // A request sent to a slot that just stopped (before its checks count it down) is retried on the other.
           '    option redispatch 1',
         );
-        if (route.replicated) {
-          // An instance on another host can stop or vanish between two checks: a request it refused, reset or
-          // left unanswered is sent again to another server.
-          lines.push('    retries 3', '    retry-on conn-failure empty-response response-timeout');
+        if (route.failover !== undefined) {
+          // An instance on another host can stop or hang between two checks. A request it refused never reached
+          // it and goes to another server; a GET or HEAD it reset or left unanswered is sent again too. Other
+          // methods are never sent twice (the first server may have acted on them): they wait for `timeout server`.
+          lines.push(
+            '    retries 3',
+            '    retry-on conn-failure empty-response response-timeout',
+            '    http-request disable-l7-retry unless METH_GET',
+            `    http-request set-timeout server ${route.failover.retryGetAfterMillis}ms if METH_GET`,
+          );
         }
         lines.push(`    default-server check inter ${check.intervalMillis}ms fall 2 rise 2`);
       }

@@ -107,6 +107,8 @@ export interface PlannedRelease {
   serving: string;
   /** The new release's id, or undefined while it is known only after apply (a new build). */
   next?: string;
+  /** SHA-256 of the source the new release is built from (undefined for releases before 0.4). */
+  source?: string;
 }
 
 /**
@@ -120,7 +122,8 @@ export function plannedReleases(plan: TerraformPlan): PlannedRelease[] {
     const serving = change.change.before?.triggers?.build;
     if (!match || classify(change.change.actions) !== 'replace' || typeof serving !== 'string') continue;
     const next = change.change.after?.triggers?.build;
-    releases.push({ app: match[1], instance: match[2], serving, next: typeof next === 'string' ? next : undefined });
+    const source = change.change.after?.triggers?.source_sha256;
+    releases.push({ app: match[1], instance: match[2], serving, next: typeof next === 'string' ? next : undefined, source: typeof source === 'string' ? source : undefined });
   }
   return releases.sort((a, b) => a.app.localeCompare(b.app) || (a.instance ?? '').localeCompare(b.instance ?? ''));
 }
@@ -151,8 +154,9 @@ export function summarizePlan(stack: string, plan: TerraformPlan, upstreamImages
     lines.push('Releases (behind a router a release starts beside the one that serves and takes over once healthy; without one the app restarts in place):', '');
     for (const release of releases) {
       const next = release.next ? `release \`${release.next.slice(0, 12)}\`` : 'a new build (its id known after apply)';
+      const source = release.source ? ` of source \`${release.source.slice(0, 12)}\`` : '';
       const where = release.instance ? ` (its instance on host \`${release.instance}\`, delivered from the first)` : '';
-      lines.push(`- \`${release.app}\`${where}: ${next} replaces release \`${release.serving.slice(0, 12)}\`, which serves now`);
+      lines.push(`- \`${release.app}\`${where}: ${next}${source} replaces release \`${release.serving.slice(0, 12)}\`, which serves now`);
     }
     lines.push('');
   }

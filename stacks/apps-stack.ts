@@ -184,7 +184,8 @@ export class AppsStack extends ModulusStack {
         return router;
       });
       const ports = Object.fromEntries(hosts.filter((host) => portOffsets.get(host)! !== 0).map((host) => [host.hostName, port + portOffsets.get(host)!]));
-      return { hosts, routers, ports };
+      // A sample answers within milliseconds: a GET an instance leaves unanswered for 1 s goes to another.
+      return { hosts, routers, ports, retryGetAfterMillis: 1000 };
     };
     const routed = languages.filter((language) => routerOf(language) !== undefined).map((language) => `sample-${language}`);
     if (props.router && routed.length === 0) {

@@ -2,7 +2,8 @@
  * A BuildJob through Terraform, for real: its secret environment reaches `build` and nothing else (not the
  * output, the state, `docker inspect` or the volume afterwards), and Terraform's state keeps only the build's last
  * log lines while the whole log is in the volume. The build image is a tiny one FROM base whose `build` reports
- * what it received. Needs the engine, loop devices and the toolchain's Terraform and provider mirror.
+ * what it received. A build of the inputs (source, image, settings, secrets) of a release the volume keeps reuses
+ * it instead of building. Needs the engine, loop devices and the toolchain's Terraform and provider mirror.
  */
 import { createHash } from 'crypto';
 import { spawnSync } from 'child_process';
@@ -27,11 +28,16 @@ const IMAGE = 'modulus-test/secret-build:latest';
 const terraform = process.env.TERRAFORM_BINARY_NAME || 'terraform';
 const stackDir = path.join(TEMP, 'stacks', 'build');
 const statePath = path.join(TEMP, 'build.tfstate');
+const SOURCE = path.join(TEMP, 'source');
 
 function tf(...args: string[]) {
+  return tfWithSecret(SECRET, ...args);
+}
+
+function tfWithSecret(secret: string, ...args: string[]) {
   const result = spawnSync(terraform, [...args, '-no-color', ...(args[0] === 'show' ? [] : ['-input=false'])], {
     cwd: stackDir,
-    env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_VAR_npm_token: SECRET },
+    env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_VAR_npm_token: secret },
     encoding: 'utf8',
     timeout: 600_000,
   });
@@ -51,15 +57,22 @@ beforeAll(() => {
       'printf %s "${NPM_TOKEN:-}" | sha256sum | cut -d" " -f1 >"$OUTPUT/token.sha256"',
       'if [ -e /mnt/.build-secrets ]; then echo present; else echo gone; fi >"$OUTPUT/secrets-file"',
       'for i in $(seq 1 100); do echo "build line $i"; done',
+      'cat /proc/sys/kernel/random/uuid >"$OUTPUT/build-id"',
+      'cp "$INPUT/index.html" "$OUTPUT/index.html"',
     ].join('\n'),
     { mode: 0o755 },
   );
   fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${buildImage('base')}\nCOPY build /opt/modulus/bin/build\n`);
   docker(['build', '-q', '-t', IMAGE, context]);
 
-  const source = path.join(TEMP, 'source');
-  fs.mkdirSync(source);
-  fs.writeFileSync(path.join(source, 'index.html'), 'hello\n');
+  fs.mkdirSync(SOURCE);
+  synth('hello\n');
+  tf('init');
+});
+
+/** The stack, its source's index.html holding `page`. */
+function synth(page: string): void {
+  fs.writeFileSync(path.join(SOURCE, 'index.html'), page);
   const app = new CdktfApp({ outdir: TEMP });
   const stack = new TerraformStack(app, 'build');
   new LocalBackend(stack, { path: statePath });
@@ -70,14 +83,13 @@ beforeAll(() => {
     volume,
     image: IMAGE,
     language: 'static',
-    source,
+    source: SOURCE,
     networkMode: NetworkMode.NONE,
     failureLogLines: 5,
     secretEnvironment: { NPM_TOKEN: token.stringValue },
   });
   app.synth();
-  tf('init');
-});
+}
 
 /** The build's container: `modulus-build-<app>-<UTC time of its creation>`, the only one of the app. */
 function buildContainer(): string {
@@ -131,5 +143,53 @@ describe('BuildJob through Terraform: build secrets and logs', () => {
     expect(inspect.HostConfig.CgroupParent).toBe(`/modulus/${APP}`);
     expect(inspect.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-file': '2', 'max-size': '10m' } });
     expect(inspect.Mounts.map((m: any) => [m.Source, m.Destination])).toEqual([[mnt(HOST_ROOT), '/mnt']]);
+  });
+});
+
+describe('BuildJob through Terraform: rolling back to the inputs of a kept release reuses it', () => {
+  const app = (file: string) => fs.readFileSync(path.join(mnt(HOST_ROOT), 'app', file), 'utf8');
+  const serving = () => fs.readlinkSync(path.join(mnt(HOST_ROOT), 'app'));
+  const buildLogs = () => docker(['logs', buildContainer()]);
+  const publishTriggers = () => {
+    const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+    const publish = state.resources.find((resource: any) => resource.type === 'null_resource' && resource.name.startsWith('Build_Publish_'));
+    return publish.instances[0].attributes.triggers;
+  };
+  let first = '';
+
+  it('builds a changed source', () => {
+    first = app('build-id');
+    synth('hello, release 2\n');
+    tf('apply', '-auto-approve');
+    expect(app('index.html')).toBe('hello, release 2\n');
+    expect(app('build-id')).not.toBe(first);
+    expect(buildLogs()).not.toContain('reused');
+  });
+
+  it('the previous source again: its release is reused, not built, and the plan names the source it came from', () => {
+    synth('hello\n');
+    const plan = tf('plan');
+    // The source step's and the publish step's triggers both show the change.
+    expect(plan.match(/"source_sha256" += "[0-9a-f]{64}" -> "[0-9a-f]{64}"/g)).toHaveLength(2);
+    tf('apply', '-auto-approve');
+    expect(app('index.html')).toBe('hello\n');
+    expect(app('build-id')).toBe(first);
+    expect(buildLogs()).toMatch(/modulus-build: release \S+ was built from the same source, image and settings: reused, not built again/);
+    expect(publishTriggers().source_sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The release has a key beside it; the secret is nowhere in the volume.
+    expect(fs.existsSync(path.join(mnt(HOST_ROOT), `${serving()}.key`))).toBe(true);
+    expect(spawnSync('grep', ['-rl', 's3cr3t', mnt(HOST_ROOT)], { encoding: 'utf8' }).stdout).toBe('');
+  });
+
+  it('a new secret builds again, and so does the build container replaced on its own (-replace)', () => {
+    const reused = app('build-id');
+    tfWithSecret('another-token', 'apply', '-auto-approve');
+    expect(app('build-id')).not.toBe(reused);
+    expect(app('token.sha256').trim()).toBe(createHash('sha256').update('another-token').digest('hex'));
+    const rebuilt = app('build-id');
+    const address = `docker_container.${JSON.parse(fs.readFileSync(statePath, 'utf8')).resources.find((resource: any) => resource.type === 'docker_container').name}`;
+    tfWithSecret('another-token', 'apply', '-auto-approve', `-replace=${address}`);
+    expect(app('build-id')).not.toBe(rebuilt);
+    expect(buildLogs()).not.toContain('reused');
   });
 });

@@ -19,6 +19,7 @@ jest.setTimeout(1_800_000);
 const TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-volume-isolation-'));
 const roots: string[] = [];
 const script = (command: string, root: string, env: Record<string, string> = {}) => runVolumeScript(TEMP, command, root, env);
+const BUILD_KEY = '0123456789abcdef'.repeat(4);
 
 function createVolume(name: string): string {
   const root = path.join(TEMP, name);
@@ -59,7 +60,7 @@ function plant(root: string, entry: string, target: string): void {
 function startRunContainer(root: string, name: string): void {
   // `start` exists only in run-<language> images; startsecs=1 keeps each restart short.
   const conf = ok(script('render-config', root))
-    .stdout.replace('command=start\n', `command=bash -c "v=$(cat /mnt/app/version); [ \\"$v\\" != broken ] || exit 1; echo serving $v; exec sleep 600"\n`)
+    .stdout.replace('command=start\n', `command=bash -c "v=$(cat /mnt/app/version); [ \\"$v\\" != broken ] || exit 1; echo serving $v; exec sleep infinity"\n`)
     .replace('startsecs=10', 'startsecs=1')
     .replace('startretries=5', 'startretries=0');
   fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
@@ -119,7 +120,7 @@ describe('privileged steps never follow a link the app planted', () => {
     before = { canary: snapshot(canary), neighbour: snapshot(mnt(neighbour)) };
   });
 
-  const ENTRIES = ['input', 'output', 'home', 'tmp', 'log', 'app', '.releases', 'supervisor.conf', '.build-secrets', '.modulus-volume', 'home/supervisor.sock'];
+  const ENTRIES = ['input', 'output', 'home', 'tmp', 'log', 'app', '.releases', 'supervisor.conf', '.build-secrets', '.output-key', '.modulus-volume', 'home/supervisor.sock'];
   const targets = () => [canary, path.join(mnt(neighbour), 'home')];
 
   it.each(ENTRIES)('%s replaced by a link to the canary or to the other volume: every step stays inside the volume', (entry) => {
@@ -127,7 +128,7 @@ describe('privileged steps never follow a link the app planted', () => {
     const steps: Array<[string, () => ScriptRun]> = [
       ['create', () => script('create', attacker, { MODULUS_SIZE_MIB: '64' })],
       ['write-config', () => script('write-config', attacker, { MODULUS_ENV_NAMES: 'A', MODULUS_ENV_A: 'b' })],
-      ['prepare-build', () => script('prepare-build', attacker, { MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 't' })],
+      ['prepare-build', () => script('prepare-build', attacker, { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: BUILD_KEY, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 't' })],
       ['publish', () => {
         build(attacker, `a-${entry}`);
         return script('publish', attacker, { MODULUS_RELEASE: `r-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
@@ -162,12 +163,12 @@ describe('privileged steps never follow a link the app planted', () => {
     const env = { PATH: `${bin}:${process.env.PATH}` };
     ok(script('create', attacker, { ...env, MODULUS_SIZE_MIB: '64' }));
     ok(script('write-config', attacker, { ...env, MODULUS_SECRET_NAMES: 'PW', MODULUS_SECRET_PW: 'write-config-secret' }));
-    ok(script('prepare-build', attacker, { ...env, MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 'build-secret' }));
+    ok(script('prepare-build', attacker, { ...env, MODULUS_SOURCE: source, MODULUS_BUILD_KEY: BUILD_KEY, MODULUS_BUILD_SECRET_NAMES: 'TOKEN', MODULUS_BUILD_SECRET_TOKEN: 'build-secret' }));
     build(attacker, 'recorded');
     // (No run container to restart: the flags of the volume's own containers are what this checks.)
     ok(script('publish', attacker, { ...env, MODULUS_RELEASE: 'recorded', MODULUS_RUN_CONTAINER: 'modulus-app-recorded' }));
     const runs = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split('\0').filter(Boolean)).filter((args) => args[0] === 'run');
-    // layout, write-file, prepare-build, write-file, stage, switch, prune (and layout again for create).
+    // layout, write-file, prepare-build, write-file (twice), stage, switch, prune (and layout again for create).
     expect(runs.length).toBeGreaterThanOrEqual(6);
     for (const args of runs) {
       const value = (flag: string) => args.filter((_, index) => args[index - 1] === flag);

@@ -200,7 +200,7 @@ describe('loopfile volume: build input and output', () => {
   it('copies the source into input/ for mop, replacing what was there', () => {
     fs.writeFileSync(path.join(mnt(root), 'input', 'stale'), 'old');
     fs.writeFileSync(path.join(mnt(root), 'output', 'stale'), 'old');
-    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source }));
+    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: '0123456789abcdef'.repeat(4) }));
     expect(fs.readdirSync(path.join(mnt(root), 'input')).sort()).toEqual(['lib', 'package.json']);
     expect(fs.readdirSync(path.join(mnt(root), 'output'))).toEqual([]);
     expect(ownerOf(path.join(mnt(root), 'input', 'lib', 'run.sh'))).toBe('441:444');
@@ -222,7 +222,7 @@ describe('loopfile volume: build input and output', () => {
     // What a malicious app could do (mop owns the volume root): input/ → a folder outside the volume.
     fs.rmSync(path.join(mnt(root), 'input'), { recursive: true, force: true });
     fs.symlinkSync(outside, path.join(mnt(root), 'input'));
-    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source }));
+    ok(volumeScript('prepare-build', root, { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: '0123456789abcdef'.repeat(4) }));
     expect(fs.readdirSync(outside)).toEqual([]);
     expect(fs.lstatSync(path.join(mnt(root), 'input')).isDirectory()).toBe(true);
     expect(fs.readdirSync(path.join(mnt(root), 'input')).sort()).toEqual(['lib', 'package.json']);

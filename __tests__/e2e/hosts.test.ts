@@ -368,24 +368,35 @@ describe('apps on two hosts, images through a registry', () => {
       }
     });
 
-    it("B's instance frozen: A's router stops sending to it within its health check's window; thawed, it takes requests again", async () => {
-      const probing = startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`);
+    it("host B frozen (its engine, sshd and instance): A's router sends a GET B leaves unanswered to A's instance, stops sending to B within its health check's window; thawed, B takes requests again", async () => {
+      // A client that waits up to 5 s: the router gives an unanswered GET 1 s (the apps stack's retryGetAfterMillis).
+      const probing = startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`, 5);
+      const { hostB } = testbed();
       let probes: Probe[] = [];
       let frozenAt = 0;
       try {
         await sleep(1000);
+        // B's containers are in cgroups of their own, outside B's: its instance first (over SSH), then B itself.
         frozenAt = Date.now();
-        ok(testbed().hostB.docker(['pause', 'modulus-app-sample-node']), "pause B's instance");
+        ok(hostB.docker(['pause', 'modulus-app-sample-node']), "pause B's instance");
+        ok(docker('pause', hostB.container), 'pause host B (its engine and sshd)');
         await sleep(12_000);
       } finally {
-        testbed().hostB.docker(['unpause', 'modulus-app-sample-node']);
+        docker('unpause', hostB.container);
+        hostB.docker(['unpause', 'modulus-app-sample-node']);
         probes = await probing.stop();
       }
-      const lost = failed(probes.filter((probe) => probe.atMs >= frozenAt));
-      const lastFailure = lost.length > 0 ? (lost[lost.length - 1].atMs - frozenAt) / 1000 : 0;
-      console.log(`replicas: B's instance frozen: ${lost.length} of ${probes.length} probes through A's router failed, none after ${lastFailure.toFixed(1)} s`);
-      // Two failed checks (fall 2), each a 1 s interval and a 2 s timeout, then a probe's own 1 s timeout.
-      expect(failed(probes.filter((probe) => probe.atMs >= frozenAt + 8000))).toEqual([]);
+      const during = probes.filter((probe) => probe.atMs >= frozenAt);
+      const slow = during.filter((probe) => probe.ms >= 1000);
+      const lastSlow = slow.length > 0 ? (slow[slow.length - 1].atMs - frozenAt) / 1000 : 0;
+      console.log(
+        `replicas: host B frozen: ${failed(during).length} of ${probes.length} probes through A's router failed; ` +
+          `${slow.length} waited 1 s or more (the longest ${Math.max(0, ...during.map((probe) => probe.ms))} ms), none after ${lastSlow.toFixed(1)} s`,
+      );
+      expect(failed(during)).toEqual([]);
+      // Some probes met the frozen instance and were sent on; after two failed checks (fall 2) none did.
+      expect(slow).not.toEqual([]);
+      expect(slow.filter((probe) => probe.atMs >= frozenAt + 8000)).toEqual([]);
       expect(probes.filter((probe) => probe.atMs < frozenAt)).not.toEqual([]);
       // Thawed, B's instance passes its checks again and answers through A's router (its address, B's port).
       const status = (server: string) => docker('exec', 'modulus-router', 'modulus-router-server', 'show', 'app-sample-node', server).stdout;
@@ -425,6 +436,34 @@ describe('apps on two hosts, images through a registry', () => {
         expect(each.length).toBeGreaterThan(50);
         expect(failed(each)).toEqual([]);
       }
+    });
+
+    it('rolling back is deploying the previous source: A reuses the release it built from it (no build) and rolls it out to B', async () => {
+      const rolled = fs.readFileSync(serverJs(), 'utf8');
+      const before = releaseOn('a');
+      const probing = [startProbing(ROUTER_A, 100, `sample-node.${ROUTER.domain}`), startProbing(ROUTER.httpPort, 100, `sample-node.${ROUTER.domain}`)];
+      let probes: Probe[][] = [];
+      let deploy: Run;
+      const started = Date.now();
+      try {
+        fs.writeFileSync(serverJs(), rolled.replace('modulus sample node app (rolled)', 'modulus sample node app'));
+        deploy = cdktf('deploy images apps --auto-approve');
+      } finally {
+        probes = await Promise.all(probing.map((probe) => probe.stop()));
+      }
+      ok(deploy, 'cdktf deploy of the previous sample-node');
+      const builds = ok(docker('ps', '-a', '--filter', 'name=^modulus-build-sample-node-', '--format', '{{.Names}}'), 'build containers').trim().split('\n').sort();
+      expect(ok(docker('logs', builds[builds.length - 1]), 'build log')).toMatch(/modulus-build: release \S+ was built from the same source, image and settings: reused, not built again/);
+      expect(releaseOn('a')).not.toBe(before);
+      expect(releaseOn('b')).toBe(releaseOn('a'));
+      for (const port of [ROUTER_A, ROUTER.httpPort]) {
+        const answer = nodeVia(port);
+        expect(answer.status).toBe(200);
+        expect(answer.body).toContain('modulus sample node app');
+        expect(answer.body).not.toContain('(rolled)');
+      }
+      console.log(`replicas: rollback deploy ${((Date.now() - started) / 1000).toFixed(1)} s; ${probes.map((each) => `${failed(each).length} of ${each.length}`).join(' and ')} probes through the routers failed`);
+      for (const each of probes) expect(failed(each)).toEqual([]);
     });
   });
 

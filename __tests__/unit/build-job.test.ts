@@ -102,8 +102,21 @@ describe('BuildJob: the build container', () => {
     const publish = resource(json, 'null_resource', 'Build_Publish');
     expect(localExecs(publish)[0].command).toMatch(/modulus-volume\.sh publish$/);
     const buildId = `\${docker_container.${resourceKey(json, 'docker_container', 'Build_Container')}.id}`;
-    expect(publish.triggers.build).toBe(buildId);
+    // The plan shows the source of each release it publishes.
+    expect(publish.triggers).toEqual({ build: buildId, source_sha256: job.sourceHash, volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}` });
     expect(localExecs(publish)[0].environment).toMatchObject({ MODULUS_RELEASE: buildId, MODULUS_RUN_CONTAINER: 'modulus-app-shop' });
+  });
+
+  it("keys the build on its inputs (source, image, command, environment), which the copy step writes for it: a kept release of the same key is reused", () => {
+    const key = (props: Partial<BuildJobProps>) => localExecs(resource(synthBuild(props).json, 'null_resource', 'Build_Input'))[0].environment.MODULUS_BUILD_KEY;
+    const plain = key({});
+    expect(plain).toBe(`\${sha256(join("\\n", ["${job.sourceHash}", "${IMAGE}"]))}`);
+    expect(key({ command: ['build', '--fast'] })).toBe(`\${sha256(join("\\n", ["${job.sourceHash}", "${IMAGE}", "build", "--fast"]))}`);
+    expect(key({ environment: { MODE: 'ci' } })).toContain('"MODE=ci"');
+    expect(key({ secretEnvironment: { NPM_TOKEN: 'npm-literal-secret' } })).toMatch(/sensitive\(sha256\(local\.Build_Secret_NPM_TOKEN_[0-9A-F]{8}\)\)\]\)\)\}$/);
+    const command = container.command[2];
+    expect(command).toContain('if [[ -f /mnt/.build-key && ! -L /mnt/.build-key ]]; then');
+    expect(command.indexOf('/mnt/.build-key')).toBeLessThan(command.indexOf('timeout --kill-after=10'));
   });
 
   it('rebuilds when the copied input changes: the container is labelled with the copy step and the source hash', () => {

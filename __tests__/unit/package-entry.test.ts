@@ -210,8 +210,9 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
       path.join(project, 'package.json'),
       JSON.stringify({ name: 'bin-consumer', private: true, dependencies: { 'modulus-images': `file:${packed.tarball}`, cdktf: repo.devDependencies.cdktf, constructs: repo.devDependencies.constructs } }),
     );
-    // --offline: the packages come from npm's cache, which `npm ci` of this checkout filled.
-    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
+    // The packages come from npm's cache, which `npm ci` of this checkout filled; the registry answers only for
+    // their metadata (versions to resolve), which `npm ci` never fetches on a fresh machine.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
     for (const dependency of ['@types', 'typescript']) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', dependency), path.join(project, 'node_modules', dependency));
     // The project's own cdktf CLI (a dev tool of the project; here this checkout's), which modulus-plan runs.
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf'), path.join(project, 'node_modules', '.bin', 'cdktf'));

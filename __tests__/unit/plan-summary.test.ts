@@ -53,6 +53,14 @@ describe('summarizePlan: releases', () => {
     expect(summarizePlan('apps', { resource_changes: [] })).not.toContain('Releases');
   });
 
+  it('names the source each new release is built from (SHA-256, as the plan has it while the build id is unknown)', () => {
+    const rollback = publish('shop', 'bbbbbbbbbbbb2222', null);
+    rollback.change.after = { triggers: { volume: 'v', source_sha256: 'f00d'.repeat(16) } } as any;
+    expect(summarizePlan('apps', { resource_changes: [rollback] })).toContain(
+      '- `shop`: a new build (its id known after apply) of source `f00df00df00d` replaces release `bbbbbbbbbbbb`, which serves now',
+    );
+  });
+
   it("names each instance of a replicated app the release reaches, after the app's first", () => {
     const onB = publish('web', 'eeeeeeeeeeee5555', null);
     const summary = summarizePlan('apps', {

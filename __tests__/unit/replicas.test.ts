@@ -129,7 +129,9 @@ describe('ModulusApp replicas: one instance per host', () => {
     const b = routesOf(json, 'RouterB');
     expect(b).toContain('    server a-blue 127.0.0.1:18180\n    server a-green 127.0.0.1:18185\n    server blue 127.0.0.1:18280\n    server green 127.0.0.1:18285\n');
     for (const routes of [a, b]) {
-      expect(routes).toContain('    retry-on conn-failure empty-response response-timeout\n');
+      expect(routes).toContain(
+        '    retry-on conn-failure empty-response response-timeout\n    http-request disable-l7-retry unless METH_GET\n    http-request set-timeout server 10000ms if METH_GET\n',
+      );
       expect(routes).toContain('    default-server check inter 1000ms fall 2 rise 2\n');
     }
   });
@@ -153,6 +155,7 @@ describe('ModulusApp replicas: validation', () => {
     ['a host without its router', (p) => replicated(p, { routers: [p.routerA] }), "give one router of host 'b' (replicas.hosts[1]): it has none"],
     ['a port of another host', (p) => replicated(p, { ports: { c: 1 } }), 'test/web: invalid replicas.ports.c 1: give ports of the instances\' hosts only: a, b'],
     ['a batch larger than the instances', (p) => replicated(p, { batchSize: 3 }), 'test/web: invalid replicas.batchSize 3: use a whole number from 1 to 2'],
+    ['a retry beyond the server timeout', (p) => replicated(p, { retryGetAfterMillis: 90_000 }), 'test/web: invalid replicas.retryGetAfterMillis 90000: use a whole number from 100 to 60000'],
   ];
   it.each(cases)('%s', (_, make, message) => {
     expect(errorMessage(() => make(platform()))).toContain(message);
@@ -226,6 +229,8 @@ describe('the apps stack: a language on two hosts runs as replicas', () => {
     const json = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
     expect(routesOf(json, 'router-a')).toContain('    server blue 127.0.0.1:19000\n    server green 127.0.0.1:19100\n    server b-blue 127.0.0.1:20000\n    server b-green 127.0.0.1:20100\n');
     expect(routesOf(json, 'router-b')).toContain('    server a-blue 127.0.0.1:19000\n    server a-green 127.0.0.1:19100\n    server blue 127.0.0.1:20000\n    server green 127.0.0.1:20100\n');
+    // A sample answers within milliseconds: a GET an instance leaves unanswered for 1 s goes to the other.
+    expect(routesOf(json, 'router-a')).toContain('    http-request set-timeout server 1000ms if METH_GET\n');
   });
 
   it('refuses a replicated language on a host without a router', () => {

@@ -309,8 +309,11 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     fs.writeFileSync(path.join(machine.mnt, 'output', 'stale'), '');
     fs.writeFileSync(path.join(machine.mnt, 'input', 'stale'), '');
 
-    const prepare = ok(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_SECRET_NAMES: 'NPM_TOKEN', MODULUS_BUILD_SECRET_NPM_TOKEN: 's3cret=' }));
-    expect([prepare.changes, prepare.volumeSteps]).toEqual([[], ['prepare-build', 'write-file .build-secrets']]);
+    const key = 'c0ffee'.padEnd(64, '0');
+    expect(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: 'C0FFEE' }).stderr).toContain('invalid MODULUS_BUILD_KEY');
+    const prepare = ok(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: key, MODULUS_BUILD_SECRET_NAMES: 'NPM_TOKEN', MODULUS_BUILD_SECRET_NPM_TOKEN: 's3cret=' }));
+    expect([prepare.changes, prepare.volumeSteps]).toEqual([[], ['prepare-build', 'write-file .build-secrets', 'write-file .build-key']]);
+    expect(fs.readFileSync(path.join(machine.mnt, '.build-key'), 'utf8')).toBe(`${key}\n`);
     expect(fs.readdirSync(path.join(machine.mnt, 'input'))).toEqual(['lib']);
     expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);
     const copied = path.join(machine.mnt, 'input', 'lib', 'main.py');
@@ -323,7 +326,10 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
 
     fs.writeFileSync(path.join(machine.mnt, 'app', 'old'), '');
     fs.writeFileSync(path.join(machine.mnt, 'output', 'built'), '');
+    // What the build container does with the key: output/ is the build of these inputs.
+    fs.renameSync(path.join(machine.mnt, '.build-key'), path.join(machine.mnt, '.output-key'));
     const publish = ok(machine.run('publish', { MODULUS_RELEASE: 'abc123', MODULUS_RUN_CONTAINER: 'modulus-app-shop' }));
+    expect(fs.readFileSync(path.join(machine.mnt, '.releases', 'abc123.key'), 'utf8')).toBe(`${key}\n`);
     expect([publish.changes, publish.volumeSteps]).toEqual([[], ['stage abc123', 'switch abc123', 'prune abc123 before-abc123']]);
     expect(publish.stderr).toContain("app 'shop' has no run container yet (modulus-app-shop): it will start with this release");
     expect(fs.readlinkSync(path.join(machine.mnt, 'app'))).toBe('.releases/abc123');

@@ -10,11 +10,12 @@
 #   prepare-build          empty input/ and output/, unpack the tar archive on stdin into input/
 #   export RELEASE         a tar archive of the release on stdout: .releases/RELEASE once staged, else output/
 #   receive                empty output/ and unpack the tar archive on stdin into it (a release built elsewhere)
-#   write-file NAME        stdin to NAME (supervisor.conf or .build-secrets), 0600, replaced atomically
-#   stage RELEASE          move output/ to .releases/RELEASE (unless it is there already), new empty output/
+#   write-file NAME        stdin to NAME (supervisor.conf, .build-secrets or .build-key), 0600, replaced atomically
+#   stage RELEASE          move output/ to .releases/RELEASE (unless it is there already), new empty output/;
+#                          the build's key (.output-key) to .releases/RELEASE.key
 #   switch RELEASE         point app at .releases/RELEASE in one rename; prints the release app pointed at before
 #   current                prints the release app points at ('' when app is not a release link)
-#   prune RELEASE...       delete every release but these
+#   prune RELEASE...       delete every release (and its key) but these
 #   autostart SLOT         supervisor.conf: the slot's program (app-blue or app-green) starts with the container,
 #                          the other one does not
 #   log-tail LINES         the last LINES lines of log/app.log, printable characters only, each cut at 300
@@ -94,7 +95,7 @@ cmd_receive() {
 cmd_write_file() {
   local name=$1
   case "${name}" in
-    supervisor.conf | .build-secrets) ;;
+    supervisor.conf | .build-secrets | .build-key) ;;
     *) die "write-file: unknown file '${name}'" ;;
   esac
   local temporary=".${name#.}.new"
@@ -116,6 +117,10 @@ cmd_stage() {
   [[ -d output && ! -L output ]] || die "no build output to publish (output/ is missing)"
   mv -T -- output ".releases/${release}"
   mkdir -m 0750 output
+  # The key of the build's inputs (written by the build), by which a later build of the same inputs reuses it.
+  if [[ -f .output-key && ! -L .output-key ]]; then
+    mv -f -T -- .output-key ".releases/${release}.key"
+  fi
 }
 
 cmd_current() {
@@ -165,7 +170,7 @@ cmd_prune() {
   for entry in .releases/*; do
     [[ -e "${entry}" || -L "${entry}" ]] || continue
     name=${entry#.releases/}
-    [[ "${keep}" == *" ${name} "* ]] || rm -rf -- "${entry}"
+    [[ "${keep}" == *" ${name%.key} "* ]] || rm -rf -- "${entry}"
   done
 }
 

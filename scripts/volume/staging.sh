@@ -10,9 +10,10 @@
 # one beside the serving one and takes requests only once it passes its health check (publish_to_slot).
 
 cmd_prepare_build() {
-  local source="${MODULUS_SOURCE:-}"
+  local source="${MODULUS_SOURCE:-}" key="${MODULUS_BUILD_KEY:-}"
   [[ -n "${source}" ]] || fail 2 "MODULUS_SOURCE is required"
   [[ -f "${source}" ]] || fail 2 "MODULUS_SOURCE '${source}' is not a file (the source's tar archive)"
+  [[ "${key}" =~ ^[0-9a-f]{64}$ ]] || fail 2 "invalid MODULUS_BUILD_KEY: the SHA-256 of the build's inputs, 64 hexadecimal digits"
   require_image prepare-build
   local secrets
   secrets=$(render_build_secrets)
@@ -21,6 +22,8 @@ cmd_prepare_build() {
   in_volume prepare-build <"${source}" || fail 1 "cannot copy the source of app '${APP}' into input/"
   # Always written, so secrets a previous deploy gave are gone when this one gives none.
   printf '%s' "${secrets:+${secrets}$'\n'}" | in_volume write-file .build-secrets || fail 1 "cannot write the build secrets of app '${APP}'"
+  # The build reuses a release kept in the volume under this key instead of building it again.
+  printf '%s\n' "${key}" | in_volume write-file .build-key || fail 1 "cannot write the build key of app '${APP}'"
   log "copied the source of app '${APP}' into input/"
 }
 
