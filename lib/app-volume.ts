@@ -6,7 +6,7 @@ import { volumeScriptHash } from './private/host-files';
 import { runContainerName, validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
 import { supervisorValueProblem } from './private/supervisor';
 import { secretStepValues, templateValue } from './private/terraform-values';
-import { privateKeyPreconditions, probeProgram, SshAccess, StepProvisioner, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
+import { privateKeyPreconditions, probeProgram, SshAccess, StepUpload, destroyProvisioners, stepProvisioners } from './private/host-steps';
 import { ModulusStack } from './modulus-stack';
 import { externalProvider, nullProvider } from './private/providers';
 import type { DockerHost } from './docker-host';
@@ -117,10 +117,6 @@ export interface VolumeScriptStep {
   readonly dependsOn?: ITerraformDependable[];
   /** Files the step reads, uploaded first to a remote host. @default [] */
   readonly uploads?: StepUpload[];
-  /** Provisioners run before the step's own (e.g. another volume's export of what it uploads). @default [] */
-  readonly before?: StepProvisioner[];
-  /** Provisioners run after it (e.g. removing what it uploaded from this machine). @default [] */
-  readonly after?: StepProvisioner[];
 }
 
 /**
@@ -375,18 +371,8 @@ export class AppVolume extends Construct {
       provider: nullProvider(this),
       triggers: { volume: this.volumeId, ...step.triggers },
       dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
-      provisioners: [...(step.before ?? []), ...provisioners, ...(step.after ?? [])],
+      provisioners,
     });
-  }
-
-  /**
-   * The provisioners of one volume-script command run on this machine, for another resource's step (a replicated
-   * app's export of a release for its other instances). Only for a volume of this machine.
-   * @internal
-   */
-  public _localProvisioners(command: string, environment: Record<string, string>): StepProvisioner[] {
-    if (this.access) throw invalid(this, 'host', this.host?.hostName, `give a host of this machine's engine: ${command} runs here`);
-    return stepProvisioners(this, undefined, { script: 'modulus-volume.sh', command, environment: { ...this.stepEnv, ...environment } }).provisioners;
   }
 
   private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {

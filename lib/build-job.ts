@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, Fn, ITerraformDependable, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, ITerraformDependable, Lazy, TerraformAsset } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
@@ -10,6 +10,7 @@ import { hashDirectory } from './content-hash';
 import { NetworkMode } from './network-mode';
 import { validateContainerProps } from './private/container-props';
 import { MOP_USER } from './private/mop-user';
+import { nullProvider } from './private/providers';
 import { validateEnvNames } from './private/names';
 import { dockerEnv, escapeTemplate, secretStepValues } from './private/terraform-values';
 import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
@@ -197,6 +198,7 @@ export class BuildJob extends Construct {
    */
   public readonly published: NullResource;
   private readonly volume: AppVolume;
+  private delivery?: Delivery;
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
     super(scope, id);
@@ -349,27 +351,24 @@ export class BuildJob extends Construct {
 
   /**
    * Delivers each successful build to another instance of the app (`volume`, on another host) and publishes it
-   * there: `Deliver` exports the release from this build's volume into a tar archive on this machine, hands it
-   * to `volume` (uploaded over SSH to a remote host) and unpacks it into its output/ as mop; `Publish` then
-   * stages it under the same release id, as for a build of its own. Both are keyed on the build container's id,
-   * so the instance runs byte for byte what was built once.
+   * there. Once per build, `Export` writes the release from this build's volume as a tar archive on this machine
+   * (before this volume's own publish, so that the deliveries overlap it); each instance's `Deliver` hands it to
+   * `volume` (uploaded over SSH to a remote host) and unpacks it into its output/ as mop, and its `Publish` stages
+   * it under the same release id, as for a build of its own; `Delivered` removes the archive once every instance
+   * has it. All are keyed on the build container's id, so every instance runs byte for byte what was built once.
    * @internal
    */
   public _deliverTo(scope: Construct, volume: AppVolume, release: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] }): NullResource {
-    const archive = `${DELIVERY_FOLDER}/${volume.appName}-${volume.host?.hostName ?? 'local'}.tar`;
+    const delivery = (this.delivery ??= this.startDelivery());
+    delivery.receivers.push(volume);
     const deliver = volume._scriptStep(scope, 'Deliver', {
       command: 'receive-release',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash, from_volume: this.volume.volumeId },
       environment: {},
-      uploads: [{ source: archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
-      dependsOn: [this.resource, ...volume.ready],
-      before: this.volume._localProvisioners('export-release', {
-        MODULUS_RELEASE: this.resource.id,
-        MODULUS_RELEASE_ARCHIVE: archive,
-        MODULUS_RELEASE_MAX_MIB: String(volume.sizeMiB),
-      }),
-      after: [{ type: 'local-exec', command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: archive } }],
+      uploads: [{ source: delivery.archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
+      dependsOn: [delivery.exported, ...volume.ready],
     });
+    delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(deliver)];
     return volume._scriptStep(scope, 'Publish', {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
@@ -377,9 +376,46 @@ export class BuildJob extends Construct {
       dependsOn: [deliver, ...release.dependsOn],
     });
   }
+
+  /** The archive of each build for the other instances: written once (Export), removed once all have it (Delivered). */
+  private startDelivery(): Delivery {
+    const archive = `${DELIVERY_FOLDER}/${this.volume.appName}.tar`;
+    const receivers: AppVolume[] = [];
+    // This volume is this machine's (ModulusApp puts the building instance on a unix:// engine): the step runs here.
+    const exported = this.volume._scriptStep(this, 'Export', {
+      command: 'export-release',
+      triggers: { build: this.resource.id },
+      environment: {
+        MODULUS_RELEASE: this.resource.id,
+        MODULUS_RELEASE_ARCHIVE: archive,
+        // At most what the largest receiving volume holds.
+        MODULUS_RELEASE_MAX_MIB: Lazy.stringValue({ produce: () => String(Math.max(...receivers.map((receiver) => receiver.sizeMiB))) }),
+      },
+      dependsOn: [this.resource],
+    });
+    this.published.dependsOn = [...(this.published.dependsOn ?? []), addressOf(exported)];
+    const delivered = new NullResource(this, 'Delivered', {
+      provider: nullProvider(this),
+      triggers: { build: this.resource.id },
+      provisioners: [{ type: 'local-exec', command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: archive } }],
+    });
+    return { archive, receivers, exported, delivered };
+  }
 }
 
-/** Folder of Terraform's working directory where a release waits, as a tar archive, for delivery to one instance. */
+/** A resource's address, as `depends_on` lists it (added after the resource that depends on it was created). */
+function addressOf(resource: NullResource): string {
+  return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+}
+
+interface Delivery {
+  readonly archive: string;
+  readonly receivers: AppVolume[];
+  readonly exported: NullResource;
+  readonly delivered: NullResource;
+}
+
+/** Folder of Terraform's working directory where a release waits, as a tar archive, for delivery to the other instances. */
 const DELIVERY_FOLDER = '.modulus-releases';
 
 /**

@@ -33,7 +33,7 @@ function platform(hostA: Partial<DockerHostProps> = {}, hostB: Partial<DockerHos
   const pushed = new PushedHierarchy(stack, 'Pushed', { registry, hierarchy });
   const routerA = new ModulusRouter(stack, 'RouterA', { domain: 'apps.test', images: pushed, host: a, httpPort: 18000 });
   const routerB = new ModulusRouter(stack, 'RouterB', { domain: 'apps.test', images: pushed, host: b, httpPort: 18290 });
-  return { stack, pushed, a, b, routerA, routerB };
+  return { stack, registry, pushed, a, b, routerA, routerB };
 }
 
 type Platform = ReturnType<typeof platform>;
@@ -88,23 +88,44 @@ describe('ModulusApp replicas: one instance per host', () => {
     expect(pulls.some((name) => name.includes('build-static'))).toBe(false);
   });
 
-  it("delivers the build to b: exported from a's volume on this machine, uploaded, unpacked, then removed here; keyed on the build", () => {
-    const deliver = stepOf(json, 'web/instance-b/Deliver');
-    const steps = provisioners(deliver);
-    const exported = steps[0]['local-exec'];
-    expect(exported.command).toMatch(/modulus-volume\.sh export-release$/);
-    expect(exported.environment).toMatchObject({
+  it("delivers the build to b: exported once from a's volume on this machine before a publishes, uploaded, unpacked, then removed here; keyed on the build", () => {
+    const exported = stepOf(json, 'web/Build/Export');
+    const [exporting] = provisioners(exported).map((step: any) => step['local-exec']);
+    expect(exporting.command).toMatch(/modulus-volume\.sh export-release$/);
+    expect(exporting.environment).toMatchObject({
       MODULUS_APP: 'web',
       MODULUS_RELEASE: expect.stringMatching(/^\$\{docker_container\.web_Build_Container_[0-9A-F]{8}\.id\}$/),
-      MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web-b.tar',
+      MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar',
       MODULUS_RELEASE_MAX_MIB: '2048',
     });
-    const uploads = steps.filter((step: any) => step.file?.source === '.modulus-releases/web-b.tar');
-    expect(uploads).toHaveLength(1);
-    expect(steps.at(-2)['remote-exec'].inline.at(-1)).toMatch(/remote-step\.sh modulus-volume\.sh receive-release$/);
-    expect(steps.at(-1)['local-exec']).toEqual({ command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web-b.tar' } });
+    // The deliveries overlap a's own release: a publishes once the archive is written.
+    expect(stepOf(json, 'web/Build/Publish').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
+    const deliver = stepOf(json, 'web/instance-b/Deliver');
+    expect(deliver.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
+    const steps = provisioners(deliver);
+    expect(steps.filter((step: any) => step.file?.source === '.modulus-releases/web.tar')).toHaveLength(1);
+    expect(steps.at(-1)['remote-exec'].inline.at(-1)).toMatch(/remote-step\.sh modulus-volume\.sh receive-release$/);
+    const delivered = stepOf(json, 'web/Build/Delivered');
+    expect(provisioners(delivered)).toEqual([{ 'local-exec': { command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar' } } }]);
+    expect(delivered.depends_on).toEqual([expect.stringMatching(/^null_resource\.web_instance-b_Deliver_/)]);
     expect(deliver.triggers.build).toMatch(/^\$\{docker_container\.web_Build_Container_[0-9A-F]{8}\.id\}$/);
-    expect(stepOf(json, 'web/instance-b/Publish').triggers.build).toBe(deliver.triggers.build);
+    for (const step of [exported, delivered, stepOf(json, 'web/instance-b/Publish')]) expect(step.triggers.build).toBe(deliver.triggers.build);
+  });
+
+  it('exports once for every other instance, capped at the largest of their volumes', () => {
+    const q = platform();
+    const c = new DockerHost(q.stack, 'HostC', {
+      hostName: 'c',
+      engine: 'ssh://root@127.0.0.3:2222',
+      provisioning: { user: 'root', address: '127.0.0.3', port: 2222, privateKey: new TerraformVariable(q.stack, 'ssh_private_key_c', { type: 'string', sensitive: true }).stringValue, hostKey: HOST_KEY },
+      registries: [q.registry],
+    });
+    const routerC = new ModulusRouter(q.stack, 'RouterC', { domain: 'apps.test', images: q.pushed, host: c, httpPort: 18390 });
+    replicated(q, { hosts: [q.a, q.b, c], routers: [q.routerA, q.routerB, routerC], ports: { b: 18280, c: 18380 } }, { volume: { sizeMiB: 4096 } });
+    const synthesized = synth(q);
+    expect(Object.keys(resourcesOf(synthesized, 'null_resource')).filter((key) => key.startsWith('web_Build_Export_'))).toHaveLength(1);
+    expect(provisioners(stepOf(synthesized, 'web/Build/Export'))[0]['local-exec'].environment.MODULUS_RELEASE_MAX_MIB).toBe('4096');
+    expect(stepOf(synthesized, 'web/Build/Delivered').depends_on).toHaveLength(2);
   });
 
   it("rolls out one instance at a time: b publishes after a has, behind b's router, on b's ports", () => {
