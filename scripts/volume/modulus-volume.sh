@@ -17,7 +17,8 @@
 #                  <mount>/supervisor.conf (0600, mop), never printing a value.
 #   render-config  print that supervisor.conf on stdout (for tests and debugging: it prints secrets).
 #   prepare-build  empty input/ and output/, unpack the tar archive MODULUS_SOURCE into input/, and write
-#                  the build secrets (MODULUS_BUILD_SECRET_*) for the build container to read once.
+#                  the build secrets (MODULUS_BUILD_SECRET_*) for the build container to read once and the
+#                  build's key (MODULUS_BUILD_KEY), by which it reuses a kept release of the same inputs.
 #   export-release write release MODULUS_RELEASE (staged, or in output/) as a tar archive to
 #                  MODULUS_RELEASE_ARCHIVE on this machine, at most MODULUS_RELEASE_MAX_MIB: one build delivered
 #                  to the other instances of a replicated app.
@@ -77,6 +78,8 @@
 #                            without it, create and mount leave the layout inside the volume to a later mount
 #   MODULUS_DOCKER_HOST      the engine those containers run on (default: the docker CLI's own default)
 #   MODULUS_SOURCE           prepare-build: the source as a tar archive, unpacked into input/
+#   MODULUS_BUILD_KEY        prepare-build: SHA-256 of the build's inputs (source, image, command,
+#                            environment, secrets' hashes), 64 hexadecimal digits
 #   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
 #                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
 #   MODULUS_RELEASE          publish, export-release: the release id (the build container's id)
