@@ -8,6 +8,9 @@ const project = (name, extra = {}) => ({
   ...extra,
 });
 
+// The suites on the engine hold its lock while a file runs (harness/engine-lock.ts): test-all runs two at once.
+const onTheEngine = { testEnvironment: '<rootDir>/harness/engine-lock-environment.ts' };
+
 module.exports = {
-  projects: [project('unit'), project('contract'), project('e2e')],
+  projects: [project('unit'), project('contract', onTheEngine), project('e2e', onTheEngine)],
 };

@@ -13,7 +13,7 @@ let passed = 0;
 let failed = 0;
 const failures = [];
 const durations = [];
-for (const file of fs.readdirSync(process.argv[2]).sort()) {
+for (const file of fs.readdirSync(process.argv[2]).filter((name) => name.endsWith('.json')).sort()) {
   const report = JSON.parse(fs.readFileSync(path.join(process.argv[2], file), 'utf8'));
   passed += report.numPassedTests;
   failed += report.numFailedTests + report.numRuntimeErrorTestSuites;

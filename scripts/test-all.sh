@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (Docker engine, root image, Terraform and providers) and runs every check:
-# lint (types, shellcheck), unit, contract (images on a real engine) and e2e (real Terraform deploys). Prints a timing summary per phase
-# and a closing "N passed, N failed" line. Run as root on a Debian machine: `npm ci && npm run test:all`.
+# lint (types, shellcheck), unit, contract (images on a real engine) and e2e (real Terraform deploys). Prints a
+# timing summary per phase and a closing "N passed, N failed" line. Run as root on a Debian machine:
+# `npm ci && npm run test:all`.
+#
+# After lint and the toolchain, two streams share the machine and its engine, each line prefixed with its name:
+#   [apps]    the e2e files that deploy the samples under their fixed names on this engine, one after another
+#   [suites]  unit, contract, then the other e2e files (names, ports and image prefixes of their own)
+# A test that needs the engine to itself (a host reboot, the quick start's default names) first waits for the test
+# files running beside it: MODULUS_ENGINE_LOCK, see harness/engine-lock.ts.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
-declare -a summary=()
+readonly APP_FILES=(__tests__/e2e/quickstart.test.ts __tests__/e2e/hosts.test.ts __tests__/e2e/deploy.test.ts)
+started=$SECONDS
 status=0
 
+# Runs a command as one phase: its name, then a line with its time in the summary. Fails when the command fails.
 phase() {
   local name="$1"
   shift
-  local start=$SECONDS
+  local start=$SECONDS outcome=ok
   echo "=== [$name] $*"
-  if "$@"; then
-    summary+=("$(printf '%-10s %5ds  ok' "$name" $((SECONDS - start)))")
-  else
-    summary+=("$(printf '%-10s %5ds  FAILED' "$name" $((SECONDS - start)))")
-    status=1
-  fi
+  "$@" || outcome=FAILED
+  printf '%-22s %5ds  %s\n' "$name" $((SECONDS - start)) "$outcome" >>"$results/phases"
+  [[ "$outcome" == ok ]]
 }
 
+# jest_run REPORT PROJECT [ARGUMENTS]: the arguments (test path patterns) come before --selectProjects, which
+# would take them for more project names.
 # shellcheck disable=SC2317 # called through phase
-jest_suite() {
-  local project="$1"
-  npx jest --selectProjects "$project" --runInBand --json --outputFile "$results/$project.json"
+jest_run() {
+  local report="$1" project="$2"
+  shift 2
+  npx jest "$@" --selectProjects "$project" --runInBand --json --outputFile "$results/$report.json"
 }
 
 # shellcheck disable=SC2317 # called through phase
@@ -37,17 +46,49 @@ lint() {
   bash scripts/lint.sh
 }
 
-phase lint lint
-phase unit jest_suite unit
-phase toolchain bash scripts/toolchain/setup.sh
-if [ "$status" -eq 0 ]; then
+# shellcheck disable=SC2317 # called through in_background
+apps_stream() {
+  local failed=0 file name
+  for file in "${APP_FILES[@]}"; do
+    name="$(basename "$file" .test.ts)"
+    phase "e2e $name" jest_run "e2e-$name" e2e "$file" || failed=1
+  done
+  return "$failed"
+}
+
+# shellcheck disable=SC2317 # called through in_background
+suites_stream() {
+  local failed=0
+  phase unit jest_run unit unit || failed=1
+  phase contract jest_run contract contract || failed=1
+  phase "e2e others" jest_run e2e-others e2e --testPathIgnorePatterns "${APP_FILES[@]}" || failed=1
+  return "$failed"
+}
+
+# Runs a stream in the background, each line of its output prefixed with its name.
+in_background() {
+  local name="$1"
+  shift
+  "$@" 2>&1 | sed -u "s/^/[$name] /"
+}
+
+phase lint lint || status=1
+if phase toolchain bash scripts/toolchain/setup.sh; then
   # shellcheck source=scripts/toolchain/env.sh
   source scripts/toolchain/env.sh
-  phase contract jest_suite contract
-  phase e2e jest_suite e2e
+  export MODULUS_ENGINE_LOCK="$results/engine.lock"
+  in_background apps apps_stream &
+  apps=$!
+  in_background suites suites_stream &
+  suites=$!
+  wait "$apps" || status=1
+  wait "$suites" || status=1
+else
+  status=1
+  phase unit jest_run unit unit || true
 fi
 
-echo "=== timing summary"
-printf '%s\n' "${summary[@]}"
+echo "=== timing summary (the two streams ran side by side; in all $((SECONDS - started))s)"
+cat "$results/phases"
 node scripts/jest-summary.js "$results"
 exit "$status"

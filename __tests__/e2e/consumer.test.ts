@@ -20,7 +20,7 @@ const volumeRoot = path.join(work, 'volumes');
 // Its own repository prefix, app name and port: nothing shared with the other suites' images and containers.
 const PREFIX = `modulus-consumer-${process.pid}/`;
 const APP = `consumer-python-${process.pid}`;
-const PORT = 18290;
+const PORT = 18295;
 const env = {
   CONSUMER_ROOT_IMAGE: process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm',
   CONSUMER_REPOSITORY_PREFIX: PREFIX,

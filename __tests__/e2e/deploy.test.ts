@@ -5,6 +5,7 @@ import * as path from 'path';
 import { LANGUAGES, STANDARD_IMAGES } from '../../lib/standard-images';
 import { copyCheckout, REPO_ROOT } from '../../harness/checkout';
 import { httpGet, waitForHttp } from '../contract/support/run';
+import { holdEngineExclusively, shareEngine } from '../../harness/engine-lock';
 import { Probe, longestOutage, startProbing } from '../../harness/probe';
 import { bash, docker, ok, waitFor } from '../../harness/shell';
 
@@ -451,13 +452,16 @@ describe('one cdktf deploy', () => {
     };
     const keepFile = (language: string) => path.join(volumeRoot, `sample-${language}`, 'mnt', 'home', 'reboot.txt');
 
-    beforeAll(() => {
+    beforeAll(async () => {
+      // Stopping the engine would take down what the contract suite runs beside this one (npm run test:all).
+      await holdEngineExclusively();
       for (const language of LANGUAGES) fs.writeFileSync(keepFile(language), `${language} data\n`);
     });
     // Whatever failed above: the engine runs again for the tests after these and for the teardown.
     afterEach(() => {
       if (docker('info').status !== 0) startEngine();
     });
+    afterAll(() => shareEngine());
 
     it.each([[1], [2]])(
       'reboot %i without the boot unit: the apps refuse to start, the plan shows the drift, cdktf deploy heals it with data and process limits',

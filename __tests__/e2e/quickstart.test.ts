@@ -5,6 +5,7 @@ import { DEFAULT_ROOT_IMAGE } from '../../lib/image-hierarchy';
 import { LANGUAGES } from '../../lib/standard-images';
 import { copyCheckout, REPO_ROOT } from '../../harness/checkout';
 import { waitForHttp } from '../contract/support/run';
+import { holdEngineExclusively } from '../../harness/engine-lock';
 import { bash, docker, ok, Run } from '../../harness/shell';
 
 /**
@@ -54,7 +55,10 @@ const ours = () => ok(docker('ps', '-a', '--filter', OUR_CONTAINERS, '--format',
 const existingVolumes = () => (fs.existsSync(VOLUME_ROOT) ? fs.readdirSync(VOLUME_ROOT).filter((name) => name.startsWith('sample-')) : []);
 const createdFolders = ['/var/lib/modulus', VOLUME_ROOT].filter((dir) => !fs.existsSync(dir));
 
-beforeAll(() => {
+beforeAll(async () => {
+  // The default names are the contract suite's images too (npm run test:all runs it beside this one): deploying
+  // retags them, and npm run destroy removes them.
+  await holdEngineExclusively();
   // Default settings mean the default names: refuse to adopt, and then remove, a deployment that is not ours.
   const present = [ours(), ...existingVolumes().map((name) => path.join(VOLUME_ROOT, name))].filter(Boolean);
   if (present.length > 0) {

@@ -34,6 +34,8 @@ const SECRET = 'rs-s3cr3t "quoted" 100% \\ $HOME';
 /** A plain value that needs Terraform's and the env file's escaping: a backslash, quotes, %, `${`. */
 const TRICKY = 'a\\b "q" 100% ${x}';
 const SOURCE = path.join(work, 'source');
+/** What BuildJob passes as the build's key: the SHA-256 of its inputs. */
+const BUILD_KEY = 'b'.repeat(64);
 
 let bed: Testbed | undefined;
 let privateKey = '';
@@ -117,7 +119,7 @@ function synth(options: StackOptions = {}): void {
       MODULUS_SECRET_DB_PASSWORD: Fn.sensitive(secret.stringValue),
     },
   );
-  step('Input', 'prepare-build', { source: 'v1' }, {}, [{ source: `${SOURCE}.tar`, env: 'MODULUS_SOURCE' }]);
+  step('Input', 'prepare-build', { source: 'v1' }, { MODULUS_BUILD_KEY: BUILD_KEY }, [{ source: `${SOURCE}.tar`, env: 'MODULUS_SOURCE' }]);
   const check = hostKeyCheck(stack, access);
   new DataExternal(stack, 'HostKeys', { provider: externalProvider(stack), program: check.program, query: check.query });
   const probe = probeProgram(stack, access, { app: APP, backend: 'loopfile', root: ROOT, lvm_volume_group: '', lvm_thin_pool: '' });
@@ -216,6 +218,7 @@ describe('remote host steps over SSH (host B)', () => {
     const conf = ok(hostB.ssh('cat "$MNT/supervisor.conf"', { MNT }), 'supervisor.conf on B');
     expect(conf).toContain(`environment=DB_PASSWORD='rs-s3cr3t "quoted" 100%% \\ $HOME',NODE_ENV='a\\b "q" 100%% \${x}',ZONE="zone-eu\\x-1"\n`);
     expect(ok(hostB.ssh('cat "$MNT/input/src/index.js"; stat -c %u:%g "$MNT/input/src/index.js"', { MNT }), 'input on B')).toBe('console.log("hello from A")\n441:444\n');
+    expect(ok(hostB.ssh('cat "$MNT/.build-key"', { MNT }), 'build key on B')).toBe(`${BUILD_KEY}\n`);
     // No staging folder, env file or Terraform inline script on B holds a value.
     expect(ok(hostB.ssh('ls -d /tmp/modulus-step-* 2>/dev/null || true'), 'staging').trim()).toBe('');
     expect(ok(hostB.ssh('grep -rlF "rs-s3cr3t" /tmp /root /etc/modulus /usr/local/lib/modulus 2>/dev/null || true'), 'grep on B').trim()).toBe('');

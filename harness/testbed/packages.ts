@@ -17,6 +17,8 @@ export function ensurePackages(packages: string[]): string[] {
     ok(
       bash(
         [
+          // npm run test:all runs two suites at once: one apt-get at a time.
+          'exec 9>/var/lock/modulus-apt.lock && flock 9',
           'policy="/usr/sbin/policy-rc.d"; created=0',
           'if [ ! -e "$policy" ]; then printf "#!/bin/sh\\nexit 101\\n" > "$policy"; chmod 0755 "$policy"; created=1; fi',
           'trap \'if [ "$created" = 1 ]; then rm -f "$policy"; fi\' EXIT',

@@ -32,7 +32,8 @@ function binDir(): string {
           .sort((a, b) => Number(a) - Number(b))
       : [];
   if (find().length === 0) {
-    ok(bash('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null'), 'apt-get install postgresql');
+    // One apt-get at a time (harness/testbed/packages.ts takes the same lock).
+    ok(bash('exec 9>/var/lock/modulus-apt.lock && flock 9 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null'), 'apt-get install postgresql');
   }
   const versions = find();
   if (versions.length === 0) throw new Error('postgresql installed, but no /usr/lib/postgresql/<version>/bin/pg_ctl');
