@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Probe, startProbing } from '../harness/probe';
+import { Probe, probesSince, startProbing } from '../harness/probe';
 import { startTestbed, Testbed } from '../harness/testbed';
 import { cdktf, mainCheckout, teardown } from './support/deployment';
 import { creationSeconds } from '../harness/cdktf-output';
@@ -111,13 +111,10 @@ export async function replicaBenchmarks(): Promise<void> {
         hostB.docker(['unpause', 'modulus-app-sample-node']);
         frozenProbes = await frozen.stop();
       }
-      const during = frozenProbes.filter((probe) => probe.atMs >= frozenAt);
-      const lost = notOk(during);
-      const slow = during.filter((probe) => probe.ms >= 1000);
-      const until = slow.length > 0 ? (slow[slow.length - 1].atMs - frozenAt) / 1000 : 0;
+      const { during, failed: lost, slow, longestMs, lastSlowSeconds } = probesSince(frozenProbes, frozenAt);
       console.log(
         `  host B frozen for ${FROZEN_MS / 1000} s: ${lost.length} of ${during.length} probes through A's router failed; ` +
-          `${slow.length} waited 1 s or more (the longest ${Math.max(0, ...during.map((probe) => probe.ms))} ms), the last ${until.toFixed(1)} s after the freeze`,
+          `${slow.length} waited 1 s or more (the longest ${longestMs} ms), the last ${lastSlowSeconds.toFixed(1)} s after the freeze`,
       );
       verdict(NAME, "failed requests through A's router while host B is frozen", lost.length, { equals: 0 });
     } finally {

@@ -65,3 +65,19 @@ export function longestOutage(probes: Probe[]): { failedProbes: number; ms: numb
   }
   return longest;
 }
+
+/**
+ * The probes sent from `sinceMs` on (e.g. a fault): those without HTTP 200, those that waited `slowMs` or more and
+ * the longest wait, and the seconds from `sinceMs` to the last slow one (0: none was slow).
+ */
+export function probesSince(probes: Probe[], sinceMs: number, slowMs = 1000): { during: Probe[]; failed: Probe[]; slow: Probe[]; longestMs: number; lastSlowSeconds: number } {
+  const during = probes.filter((probe) => probe.atMs >= sinceMs);
+  const slow = during.filter((probe) => probe.ms >= slowMs);
+  return {
+    during,
+    failed: during.filter((probe) => probe.status !== 200),
+    slow,
+    longestMs: Math.max(0, ...during.map((probe) => probe.ms)),
+    lastSlowSeconds: slow.length > 0 ? (slow[slow.length - 1].atMs - sinceMs) / 1000 : 0,
+  };
+}

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { copyCheckout } from '../../harness/checkout';
 import { creationSeconds } from '../../harness/cdktf-output';
 import { httpGet, waitForHttp } from '../contract/support/run';
-import { Probe, startProbing } from '../../harness/probe';
+import { Probe, probesSince, startProbing } from '../../harness/probe';
 import { bash, docker, ok, Run, waitFor } from '../../harness/shell';
 import { startTestbed, Testbed } from '../../harness/testbed';
 
@@ -386,12 +386,10 @@ describe('apps on two hosts, images through a registry', () => {
         hostB.docker(['unpause', 'modulus-app-sample-node']);
         probes = await probing.stop();
       }
-      const during = probes.filter((probe) => probe.atMs >= frozenAt);
-      const slow = during.filter((probe) => probe.ms >= 1000);
-      const lastSlow = slow.length > 0 ? (slow[slow.length - 1].atMs - frozenAt) / 1000 : 0;
+      const { during, slow, longestMs, lastSlowSeconds } = probesSince(probes, frozenAt);
       console.log(
         `replicas: host B frozen: ${failed(during).length} of ${probes.length} probes through A's router failed; ` +
-          `${slow.length} waited 1 s or more (the longest ${Math.max(0, ...during.map((probe) => probe.ms))} ms), none after ${lastSlow.toFixed(1)} s`,
+          `${slow.length} waited 1 s or more (the longest ${longestMs} ms), none after ${lastSlowSeconds.toFixed(1)} s`,
       );
       expect(failed(during)).toEqual([]);
       // Some probes met the frozen instance and were sent on; after two failed checks (fall 2) none did.
