@@ -13,6 +13,7 @@ import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { ModulusRouter } from '../../lib/router';
 import { buildImage, docker, dockerRun, REPO_ROOT } from './support/docker';
 import { removeTempDirs, tempDir } from './support/build';
+import { startProbing } from '../../harness/probe';
 
 jest.setTimeout(300_000);
 
@@ -80,28 +81,13 @@ function curl(app: string, options: { https?: boolean } = {}): { status: number;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Probes `app` every 100 ms until stopped; returns the statuses. */
+/**
+ * Probes `app` every 100 ms until stopped; returns the statuses. From a process of its own (harness/probe.ts), so
+ * that probing goes on while a test blocks in a synchronous docker call.
+ */
 function probe(app: string): { stop: () => Promise<number[]> } {
-  const statuses: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      statuses.push(await new Promise<number>((resolve) => {
-        const child = spawn('curl', ['-s', '-o', '/dev/null', '--max-time', '2', '-w', '%{http_code}', '--resolve', `${app}.${DOMAIN}:${HTTP_PORT}:127.0.0.1`, `http://${app}.${DOMAIN}:${HTTP_PORT}/`]);
-        let out = '';
-        child.stdout.on('data', (chunk) => (out += chunk));
-        child.on('close', () => resolve(Number(out) || 0));
-      }));
-      await sleep(100);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return statuses;
-    },
-  };
+  const probing = startProbing(HTTP_PORT, 100, `${app}.${DOMAIN}`, 2);
+  return { stop: async () => (await probing.stop()).map((each) => each.status) };
 }
 
 /** The status file of the router's processes: user, capabilities, no_new_privs. */
