@@ -46,7 +46,7 @@ lint() {
   bash scripts/lint.sh
 }
 
-# shellcheck disable=SC2317 # called through in_background
+# shellcheck disable=SC2317 # called through prefixed
 apps_stream() {
   local failed=0 file name
   for file in "${APP_FILES[@]}"; do
@@ -56,7 +56,7 @@ apps_stream() {
   return "$failed"
 }
 
-# shellcheck disable=SC2317 # called through in_background
+# shellcheck disable=SC2317 # called through prefixed
 suites_stream() {
   local failed=0
   phase unit jest_run unit unit || failed=1
@@ -65,8 +65,8 @@ suites_stream() {
   return "$failed"
 }
 
-# Runs a stream in the background, each line of its output prefixed with its name.
-in_background() {
+# Runs a stream (in the background, below), each line of its output prefixed with its name.
+prefixed() {
   local name="$1"
   shift
   "$@" 2>&1 | sed -u "s/^/[$name] /"
@@ -77,9 +77,9 @@ if phase toolchain bash scripts/toolchain/setup.sh; then
   # shellcheck source=scripts/toolchain/env.sh
   source scripts/toolchain/env.sh
   export MODULUS_ENGINE_LOCK="$results/engine.lock"
-  in_background apps apps_stream &
+  prefixed apps apps_stream &
   apps=$!
-  in_background suites suites_stream &
+  prefixed suites suites_stream &
   suites=$!
   wait "$apps" || status=1
   wait "$suites" || status=1
