@@ -48,11 +48,12 @@ export class EngineLock {
   }
 }
 
-const GLOBAL_NAME = '__modulusEngineLock';
+/** Where the test environment puts the file's lock for the test code (the test's own global object). */
+export const ENGINE_LOCK_GLOBAL = '__modulusEngineLock';
 
 /** The lock this test file holds (set by the test environment); undefined outside it (unit tests). */
 function fileLock(): EngineLock | undefined {
-  return (globalThis as Record<string, unknown>)[GLOBAL_NAME] as EngineLock | undefined;
+  return (globalThis as Record<string, unknown>)[ENGINE_LOCK_GLOBAL] as EngineLock | undefined;
 }
 
 /** For a test that needs the engine to itself: waits until every other test file using it has finished. */
@@ -64,5 +65,3 @@ export async function holdEngineExclusively(): Promise<void> {
 export async function shareEngine(): Promise<void> {
   await fileLock()?.hold('shared');
 }
-
-export const ENGINE_LOCK_GLOBAL = GLOBAL_NAME;

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { freePort } from '../../../harness/ports';
+import { ensurePackages } from '../../../harness/testbed/packages';
 import { bash, ok } from '../../../harness/shell';
 
 /**
@@ -31,10 +32,7 @@ function binDir(): string {
           .filter((version) => fs.existsSync(`/usr/lib/postgresql/${version}/bin/pg_ctl`))
           .sort((a, b) => Number(a) - Number(b))
       : [];
-  if (find().length === 0) {
-    // One apt-get at a time (harness/testbed/packages.ts takes the same lock).
-    ok(bash('exec 9>/var/lock/modulus-apt.lock && flock 9 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null'), 'apt-get install postgresql');
-  }
+  if (find().length === 0) ensurePackages(['postgresql']);
   const versions = find();
   if (versions.length === 0) throw new Error('postgresql installed, but no /usr/lib/postgresql/<version>/bin/pg_ctl');
   return `/usr/lib/postgresql/${versions[versions.length - 1]}/bin`;
