@@ -51,6 +51,8 @@ interface StackOptions {
   /** The pinned host keys, "TYPE BASE64" lines. @default B's own */
   hostKeys?: string;
   policy?: 'retain' | 'destroy';
+  /** How create-time steps connect: as B's ssh:// engine does (DockerHost's choice for it), or with the key. @default 'engine' */
+  transport?: 'engine' | 'key';
 }
 
 /** The stack: shaped like AppVolume, with every step built by host-steps for host B. */
@@ -70,7 +72,8 @@ function synth(options: StackOptions = {}): void {
     port: options.port ?? hostB.sshPort,
     privateKey: key.stringValue,
     hostKeys: parseHostKeys(stack, 'hostKeys', options.hostKeys ?? hostB.hostPublicKeys),
-    timeout: '10s',
+    connectTimeoutSeconds: 10,
+    ...((options.transport ?? 'engine') === 'engine' ? { engine: { address: hostB.sshHost, port: hostB.sshPort, options: hostB.sshOpts } } : {}),
   };
   // The in-volume steps run in B's copy of the root image (bash, coreutils, tar), loaded in beforeAll.
   const identity = { MODULUS_APP: APP, MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: ROOT, MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '', MODULUS_IMAGE: ROOT_IMAGE };
@@ -202,11 +205,11 @@ describe('remote host steps over SSH (host B)', () => {
     }
     ok(apply, 'terraform apply');
     expect(output(apply)).not.toContain('rs-s3cr3t');
-    // Config's values travel in a file provisioner: its last remote-exec is marked sensitive (no value in it), so
-    // Terraform silences that step's output as it does for a local-exec with a sensitive environment.
-    expect(output(apply)).toMatch(/null_resource\.Config \(remote-exec\): \(output suppressed due to sensitive value in config\)/);
+    // The steps connect as B's engine does (no key in their config): Terraform prints a step's output unless
+    // its environment holds a sensitive value (Config's secret).
+    expect(output(apply)).toMatch(/null_resource\.Config \(local-exec\): \(output suppressed due to sensitive value in config\)/);
     expect(output(apply)).not.toContain('wrote supervisor.conf');
-    expect(output(apply)).toContain("null_resource.RemovalPolicy (remote-exec): modulus-volume: removal policy of app");
+    expect(output(apply)).toContain("null_resource.RemovalPolicy (local-exec): modulus-volume: removal policy of app");
     // The sampler saw the steps run on B (so it could have seen a value), and never a value.
     expect(samples).toMatch(/remote-step\.sh modulus-volume\.sh (create|set-policy|write-config|prepare-build|mount)/);
     console.log(`ps samples on B: ${samples.split('---').length}; write-config seen: ${/remote-step\.sh modulus-volume\.sh write-config/.test(samples)}`);
@@ -301,7 +304,7 @@ describe('remote host steps over SSH (host B)', () => {
     const locked = tf('plan -input=false', fs.readFileSync(path.join(work, 'locked'), 'utf8'));
     expect(locked.status).not.toBe(0);
     expect(output(locked).replace(/\s+/g, ' ')).toContain(
-      "Docker host 'host-b' (provisioning.privateKey): the key is protected by a passphrase, which Terraform's SSH client cannot ask for",
+      "Docker host 'host-b' (provisioning.privateKey): the key is protected by a passphrase, which a deploy cannot ask for",
     );
     const garbage = tf('plan -input=false', 'ssh-ed25519 AAAAC3Nza this is a public key');
     expect(garbage.status).not.toBe(0);
@@ -337,8 +340,9 @@ describe('remote host steps over SSH (host B)', () => {
     expect(Object.values(planActions()).every((a) => a.join() === 'no-op')).toBe(true);
   });
 
-  it('rotating the SSH key replaces the Volume create-before-destroy and keeps the data under the policy destroy', () => {
+  it('rotating the SSH key replaces the Volume create-before-destroy and keeps the data under the policy destroy (steps connecting with the key)', () => {
     const { hostB } = testbed();
+    synth({ transport: 'key' });
     ok(bash('ssh-keygen -q -t ed25519 -N "" -f "$F" </dev/null >/dev/null', { env: { F: path.join(work, 'second') } }), 'ssh-keygen');
     secondKey = fs.readFileSync(path.join(work, 'second'), 'utf8');
     const pub = fs.readFileSync(path.join(work, 'second.pub'), 'utf8').trim();
@@ -353,10 +357,12 @@ describe('remote host steps over SSH (host B)', () => {
     // would find the volume taken over (resource-id) and keep it.
     const text = output(apply);
     expect(text).toMatch(/null_resource\.Volume \(deposed object \w+\): Destroying\.\.\./);
-    const deposedRan = /null_resource\.Volume \(deposed object \w+\) \(remote-exec\)/.test(text);
+    const deposedRan = /null_resource\.Volume \(deposed object \w+\) \(local-exec\)/.test(text);
     console.log(`key rotation: the deposed Volume's destroy step ${deposedRan ? 'ran' : 'did not run'}`);
     if (deposedRan) expect(text).toMatch(/was taken over by resource \d+ \(this is \d+\): superseded, keeping it/);
     expect(output(apply)).not.toContain('PRIVATE KEY');
+    // The key is in the steps' config now (sensitive): Terraform silences their output.
+    expect(text).toMatch(/null_resource\.Volume \(local-exec\): \(output suppressed due to sensitive value in config\)/);
     privateKey = secondKey;
     expect(statusOnB()).toMatchObject({ exists: 'true', mounted: 'true', policy: 'destroy' });
     expect(ok(hostB.ssh('cat "$MNT/app/keep.txt"', { MNT }), 'data after rotation').trim()).toBe('precious');

@@ -121,15 +121,19 @@ describe('DockerHost: apps on two hosts', () => {
     });
   });
 
-  it('makes volumes locally on a unix:// host and over SSH (file + remote-exec, no local-exec) on the other', () => {
+  it('makes volumes locally on a unix:// host and over SSH (ssh-step.sh) on the other', () => {
     expect(provisionerTypes('web_')).toEqual(['local-exec']);
-    for (const name of ['docs_', 'shop_', 'blog_']) expect(provisionerTypes(name)).toEqual(['file', 'remote-exec']);
+    for (const name of ['docs_', 'shop_', 'blog_']) expect(provisionerTypes(name)).toEqual(['local-exec']);
+    for (const name of ['web_', 'docs_']) {
+      const commands = Object.entries(nulls).filter(([key]) => key.startsWith(name)).flatMap(([, step]: [string, any]) => (step.provisioner ?? []).map((p: any) => p['local-exec'].command));
+      expect({ name, remote: commands.filter((command) => /\/ssh-step\.sh /.test(command)).length === commands.length }).toEqual({ name, remote: name === 'docs_' });
+    }
     const volume = Object.entries(nulls).find(([key]) => /^docs_Volume_[0-9A-F]{8}$/.test(key))![1];
     expect(volume.lifecycle.create_before_destroy).toBe(true);
     // The key's form is checked at plan time (a sensitive value: the messages never show it).
     expect(volume.lifecycle.precondition.map((check: any) => check.error_message)).toEqual([
       "Docker host 'b' (provisioning.privateKey): the key is not an OpenSSH or PEM private key: give the whole text of the key file, its BEGIN and END lines included.",
-      "Docker host 'b' (provisioning.privateKey): the key is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).",
+      "Docker host 'b' (provisioning.privateKey): the key is protected by a passphrase, which a deploy cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).",
     ]);
     // As people paste keys: without Windows line ends, with one last line break.
     expect(volume.triggers.ssh_private_key).toBe('${sensitive(join("", [trimspace(replace(var.ssh_private_key_b, "\\r", "")), "\\n"]))}');
@@ -194,14 +198,10 @@ describe('DockerHost: a router on the remote host', () => {
   const json = JSON.parse(Testing.synth(stack));
   const step = (prefix: string) => Object.entries<any>(json.resource.null_resource).find(([key]) => key.startsWith(prefix))![1];
 
-  it('runs its process limit and routes steps on that host over SSH (file + remote-exec, no local-exec), the key checked at plan', () => {
-    for (const prefix of ['Router_ProcessLimit_', 'Router_Routes_']) {
-      const types = step(prefix).provisioner.map((provisioner: any) => Object.keys(provisioner)[0]);
-      expect({ prefix, types: [...new Set(types)].sort() }).toEqual({ prefix, types: ['file', 'remote-exec'] });
-    }
-    const commands = (prefix: string) => step(prefix).provisioner.flatMap((provisioner: any) => provisioner['remote-exec']?.inline ?? []).join('\n');
-    expect(commands('Router_Routes_')).toMatch(/remote-step\.sh modulus-router\.sh apply/);
-    expect(commands('Router_ProcessLimit_')).toMatch(/remote-step\.sh modulus-process-limit\.sh apply/);
+  it('runs its process limit and routes steps on that host over SSH (ssh-step.sh), the key checked at plan', () => {
+    const commands = (prefix: string) => step(prefix).provisioner.map((provisioner: any) => provisioner['local-exec'].command).join('\n');
+    expect(commands('Router_Routes_')).toMatch(/^bash \S+\/ssh-step\.sh modulus-router\.sh apply$/);
+    expect(commands('Router_ProcessLimit_')).toMatch(/^bash \S+\/ssh-step\.sh modulus-process-limit\.sh apply$/);
     // No destroy step there: it would keep the key in this resource's state too, for an empty cgroup.
     expect(commands('Router_ProcessLimit_')).not.toMatch(/remove/);
     expect(JSON.stringify(step('Router_ProcessLimit_').triggers)).not.toMatch(/ssh_/);
@@ -211,8 +211,7 @@ describe('DockerHost: a router on the remote host', () => {
 
   it('gives the routes step no engine of this machine (it runs where the router runs), and the routes from its trigger', () => {
     expect(JSON.stringify(step('Router_Routes_'))).not.toContain('MODULUS_DOCKER_HOST');
-    const file = step('Router_Routes_').provisioner.map((provisioner: any) => provisioner.file?.content).find((content: any) => content?.includes('MODULUS_ROUTER_ROUTES'));
-    expect(file).toContain('MODULUS_ROUTER_ROUTES=${base64encode("${self.triggers.routes}")}');
+    expect(step('Router_Routes_').provisioner[0]['local-exec'].environment.MODULUS_ROUTER_ROUTES).toBe('${self.triggers.routes}');
     expect(step('Router_Routes_').triggers.routes).toContain('backend app-docs');
   });
 

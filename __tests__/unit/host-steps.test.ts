@@ -1,13 +1,12 @@
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { Fn, Lazy, TerraformStack, TerraformVariable } from 'cdktf';
+import { Fn, TerraformStack, TerraformVariable } from 'cdktf';
 import { AppVolume } from '../../lib/app-volume';
-import { destroyProvisioners, probeProgram, SshAccess, STAGING_PREFIX, stepProvisioners } from '../../lib/private/host-steps';
+import { destroyProvisioners, probeProgram, SshAccess, stepProvisioners } from '../../lib/private/host-steps';
 import { errorMessage, resource as byPrefix, synthStack } from './support/app-runtime';
 
 /** A null_resource by construct id: top-level ones keep their id as key, nested ones get a hash suffix. */
 const resource = (json: any, type: string, id: string): any => json.resource[type][id] ?? byPrefix(json, type, id);
 
-const STAGING = `${STAGING_PREFIX}\${self.id}`;
 const IDENTITY = { MODULUS_APP: 'shop', MODULUS_BACKEND: 'loopfile', MODULUS_ROOT: '/var/lib/modulus/volumes/shop', MODULUS_LVM_VG: '', MODULUS_LVM_POOL: '' };
 const DESTROY_ENV = {
   MODULUS_APP: '${self.triggers.modulus_volume}',
@@ -113,94 +112,65 @@ describe('remote (SSH access)', () => {
     }).json;
   const json = synthRemote();
 
-  it('stages, uploads the scripts (and folders), writes the env file, and runs remote-step.sh, all over a pinned SSH connection', () => {
-    const config = provisioners(resource(json, 'null_resource', 'Config'));
-    expect(config.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'remote-exec']);
-    // A staging folder an earlier attempt left (with its env file) goes first: the step can be retried.
-    expect(config[0][1].inline).toEqual([
-      'set -eu',
-      'umask 077',
-      `rm -rf -- ${STAGING}`,
-      "find /tmp -maxdepth 1 -name 'modulus-step-*' -mmin +60 -exec rm -rf -- {} +",
-      `mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`,
-    ]);
-    expect(config[1][1]).toMatchObject({ source: expect.stringMatching(/^assets\/ModulusVolumeScript\/[0-9A-F]{32}\/$/), destination: `${STAGING}/scripts` });
-    expect(config[2][1].destination).toBe(`${STAGING}/step.env`);
-    expect(config[3][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
-    for (const [, body] of config) {
-      expect(body.connection).toEqual({
-        type: 'ssh',
-        host: '127.0.0.1',
-        port: 2222,
-        user: 'root',
-        private_key: '${var.ssh_key}',
-        host_key: 'ssh-ed25519 AAAAC3Nza',
-        agent: 'false',
-        timeout: '30s',
-      });
-      expect(body.when).toBeUndefined();
-    }
+  const SCRIPTS = /^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/ssh-step\.sh /;
+  const CONNECTION = {
+    STEP_SSH_HOST_NAME: 'web-2',
+    STEP_SSH_USER: 'root',
+    STEP_SSH_ADDRESS: '127.0.0.1',
+    STEP_SSH_PORT: '2222',
+    STEP_SSH_CONNECT_TIMEOUT: '30',
+    STEP_SSH_HOST_KEYS: 'ssh-ed25519 AAAAC3Nza',
+    STEP_SSH_TRANSPORT: 'key',
+    STEP_SSH_PRIVATE_KEY: '${sensitive(var.ssh_key)}',
+  };
 
-    const input = provisioners(resource(json, 'null_resource', 'Input'));
-    expect(input.map(([type]) => type)).toEqual(['remote-exec', 'file', 'file', 'file', 'remote-exec']);
-    expect(input[0][1].inline[4]).toBe(`mkdir -m 0700 -- ${STAGING} ${STAGING}/scripts`);
-    expect(input[2][1]).toMatchObject({ source: 'assets/Source/ABC/source.tar', destination: `${STAGING}/upload-0` });
-    expect(input[3][1].content).toContain(`MODULUS_SOURCE=\${base64encode("${STAGING}/upload-0")}\n`);
+  it('is one local-exec of ssh-step.sh: the step\'s variables and the pinned connection in its environment, STEP_VARIABLES naming what reaches the host', () => {
+    const config = provisioners(resource(json, 'null_resource', 'Config'));
+    expect(config.map(([type]) => type)).toEqual(['local-exec']);
+    const [[, body]] = config;
+    expect(body.command).toMatch(SCRIPTS);
+    expect(body.command.replace(SCRIPTS, '')).toBe('modulus-volume.sh write-config');
+    expect(body.when).toBeUndefined();
+    expect(body.environment).toEqual({
+      ...IDENTITY,
+      MODULUS_ENV_NAMES: 'A',
+      MODULUS_ENV_A: PLAIN,
+      MODULUS_ENV_B: 'pre "${var.pw}" post',
+      MODULUS_SECRET_NAMES: 'PW',
+      MODULUS_SECRET_PW: '${sensitive(var.pw)}',
+      MODULUS_RESOURCE_ID: '${self.id}',
+      STEP_VARIABLES: 'MODULUS_APP MODULUS_BACKEND MODULUS_ENV_A MODULUS_ENV_B MODULUS_ENV_NAMES MODULUS_LVM_POOL MODULUS_LVM_VG MODULUS_RESOURCE_ID MODULUS_ROOT MODULUS_SECRET_NAMES MODULUS_SECRET_PW',
+      STEP_UPLOADS: '',
+      ...CONNECTION,
+    });
+
+    const [[, input]] = provisioners(resource(json, 'null_resource', 'Input'));
+    expect(input.environment).toMatchObject({ MODULUS_SOURCE: 'assets/Source/ABC/source.tar', STEP_UPLOADS: 'MODULUS_SOURCE' });
+    expect(input.environment.STEP_VARIABLES.split(' ')).toContain('MODULUS_SOURCE');
   });
 
-  it('puts no value on any command line or inline script: values are only in the env file, each inside base64encode()', () => {
+  it('puts no value on any command line: only the script and command names', () => {
     for (const name of ['Volume', 'Config', 'Input', 'Limit']) {
       for (const [type, body] of provisioners(resource(json, 'null_resource', name))) {
-        if (type === 'remote-exec') {
-          const inline = JSON.stringify(body.inline);
-          expect(inline).not.toContain('plain-value-7c1');
-          expect(inline).not.toContain('var.pw');
-          expect(inline).not.toContain('shop');
-          expect(inline).not.toMatch(/MODULUS_\w+=/);
-        }
-        expect(type).not.toBe('local-exec');
+        expect(type).toBe('local-exec');
+        expect(body.command.replace(SCRIPTS, '')).toMatch(/^modulus-(volume|process-limit)\.sh [a-z-]+$/);
       }
     }
-    const env = provisioners(resource(json, 'null_resource', 'Config'))[2][1].content as string;
-    const lines = env.split('\n').filter(Boolean);
-    expect(lines.map((line) => line.split('=')[0])).toEqual([
-      'MODULUS_APP', 'MODULUS_BACKEND', 'MODULUS_ENV_A', 'MODULUS_ENV_B', 'MODULUS_ENV_NAMES', 'MODULUS_LVM_POOL', 'MODULUS_LVM_VG', 'MODULUS_RESOURCE_ID', 'MODULUS_ROOT', 'MODULUS_SECRET_NAMES', 'MODULUS_SECRET_PW',
-    ]);
-    for (const line of lines) expect(line).toMatch(/^MODULUS_\w+=\$\{base64encode\(.*\)\}$/);
-    // The template escaping of the value survives inside the quoted HCL string (\ and " escaped, $${ kept).
-    expect(env).toContain('MODULUS_ENV_A=${base64encode("plain-value-7c1 \\"q\\" \\\\ $${x}")}');
-    // Tokens are bare expressions inside the interpolation (quoted, cdktf would render them as literal text).
-    expect(env).toContain('MODULUS_SECRET_PW=${base64encode(sensitive(var.pw))}');
-    expect(env).toContain('MODULUS_ENV_B=${base64encode(join("", ["pre \\"", var.pw, "\\" post"]))}');
-    expect(env).toContain('MODULUS_RESOURCE_ID=${base64encode("${self.id}")}');
   });
 
-  it('renders every kind of token as an expression in the env file: a Lazy literal quoted, a reference and a function call bare', () => {
-    const env = (synthStack((stack) => {
-      const secret = new TerraformVariable(stack, 'pw', { type: 'string', sensitive: true });
-      const step = stepProvisioners(stack, access(stack), {
-        script: 'modulus-volume.sh',
-        command: 'write-config',
-        environment: {
-          MODULUS_LAZY: Lazy.stringValue({ produce: () => 'lazy "text" \\ end' }),
-          MODULUS_LAZY_REFERENCE: Lazy.stringValue({ produce: () => secret.stringValue }),
-          MODULUS_JOIN: Fn.join('-', [secret.stringValue, 'b}']),
-          MODULUS_MIXED: `a-${Lazy.stringValue({ produce: () => 'b' })}-c`,
-        },
-      });
-      new NullResource(stack, 'Lazy', { provisioners: step.provisioners });
-    }).json.resource.null_resource.Lazy.provisioner[2].file.content as string).split('\n');
-    expect(env).toContain('MODULUS_LAZY=${base64encode("lazy \\"text\\" \\\\ end")}');
-    expect(env).toContain('MODULUS_LAZY_REFERENCE=${base64encode(var.pw)}');
-    expect(env).toContain('MODULUS_JOIN=${base64encode(join("-", [var.pw, "b}"]))}');
-    expect(env).toContain('MODULUS_MIXED=${base64encode(join("", ["a-", "b", "-c"]))}');
-  });
-
-  it('silences the output of a step with a sensitive value (a sensitive no-op inline line), and only of such a step', () => {
-    const last = (name: string) => provisioners(resource(json, 'null_resource', name)).filter(([type]) => type === 'remote-exec').at(-1)![1].inline;
-    expect(last('Config')).toContain('${sensitive(":")}');
-    expect(last('Input')).not.toContain('${sensitive(":")}');
-    expect(last('Volume')).not.toContain('${sensitive(":")}');
+  it("with the engine's SSH connection, create-time steps go that way (no key in their config); destroy-time steps keep the key", () => {
+    const engine = { address: 'web-2.internal', port: 2200, options: ['-i', '/ci/keys/deploy', '-o', 'UserKnownHostsFile=/ci/known hosts'] };
+    const viaEngine = synthRemote({ engine });
+    const [[, body]] = provisioners(resource(viaEngine, 'null_resource', 'Input'));
+    expect(body.environment).toMatchObject({
+      STEP_SSH_ADDRESS: 'web-2.internal',
+      STEP_SSH_PORT: '2200',
+      STEP_SSH_TRANSPORT: 'engine',
+      STEP_SSH_OPTIONS: '-i\n/ci/keys/deploy\n-o\nUserKnownHostsFile=/ci/known hosts',
+    });
+    expect(JSON.stringify(body)).not.toContain('ssh_key');
+    const destroy = provisioners(resource(viaEngine, 'null_resource', 'Volume')).find(([, step]) => step.when === 'destroy')![1];
+    expect(destroy.environment.STEP_SSH_TRANSPORT).toBe('key');
   });
 
   it('destroy: connection from self.triggers (the key sensitive), when = destroy, create_before_destroy for the Volume only', () => {
@@ -216,29 +186,28 @@ describe('remote (SSH access)', () => {
     });
     expect(volume.lifecycle).toEqual({ create_before_destroy: true });
     const all = provisioners(volume);
-    expect(all.map(([type, body]) => `${type}${body.when ? `@${body.when}` : ''}`)).toEqual([
-      'remote-exec', 'file', 'file', 'remote-exec',
-      'remote-exec@destroy', 'file@destroy', 'file@destroy', 'remote-exec@destroy',
-    ]);
-    for (const [, body] of all.slice(4)) {
-      expect(body.connection).toEqual({
-        type: 'ssh',
-        host: '${self.triggers.ssh_address}',
-        port: '${self.triggers.ssh_port}',
-        user: '${self.triggers.ssh_user}',
-        private_key: '${self.triggers.ssh_private_key}',
-        host_key: '${self.triggers.ssh_host_key}',
-        agent: 'false',
-        timeout: '30s',
-      });
-      // Only self (and literals): what Terraform allows at destroy time.
-      expect(JSON.stringify(body)).not.toMatch(/\b(var|local|data|null_resource|module)\./);
-    }
-    expect(all[6][1].content).toContain('MODULUS_APP=${base64encode("${self.triggers.modulus_volume}")}');
-    expect(all[7][1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh destroy`);
+    expect(all.map(([type, body]) => `${type}${body.when ? `@${body.when}` : ''}`)).toEqual(['local-exec', 'local-exec@destroy']);
+    const destroy = all[1][1];
+    expect(destroy.command.replace(SCRIPTS, '')).toBe('modulus-volume.sh destroy');
+    expect(destroy.environment).toEqual({
+      ...DESTROY_ENV,
+      MODULUS_RESOURCE_ID: '${self.id}',
+      STEP_VARIABLES: 'MODULUS_APP MODULUS_BACKEND MODULUS_LVM_POOL MODULUS_LVM_VG MODULUS_RESOURCE_ID MODULUS_ROOT',
+      STEP_UPLOADS: '',
+      STEP_SSH_HOST_NAME: '${self.triggers.ssh_host_name}',
+      STEP_SSH_USER: '${self.triggers.ssh_user}',
+      STEP_SSH_ADDRESS: '${self.triggers.ssh_address}',
+      STEP_SSH_PORT: '${self.triggers.ssh_port}',
+      STEP_SSH_CONNECT_TIMEOUT: '30',
+      STEP_SSH_HOST_KEYS: '${self.triggers.ssh_host_key}',
+      STEP_SSH_TRANSPORT: 'key',
+      STEP_SSH_PRIVATE_KEY: '${self.triggers.ssh_private_key}',
+    });
+    // Only self (and literals): what Terraform allows at destroy time.
+    expect(JSON.stringify(destroy)).not.toMatch(/\b(var|local|data|null_resource|module)\./);
     const limit = resource(json, 'null_resource', 'Limit');
     expect(limit.lifecycle).toBeUndefined();
-    expect(provisioners(limit).at(-1)![1].inline.at(-1)).toBe(`bash ${STAGING}/scripts/remote-step.sh modulus-process-limit.sh remove`);
+    expect(provisioners(limit)[0][1].command.replace(SCRIPTS, '')).toBe('modulus-process-limit.sh remove');
   });
 
   /** The volume's identity and the host's SSH fields, whichever way the probe connects. */
@@ -274,12 +243,6 @@ describe('remote (SSH access)', () => {
       ssh_engine_port: '2200',
       ssh_options: '-i\n/ci/keys/deploy\n-o\nUserKnownHostsFile=/ci/known hosts',
     });
-  });
-
-  it('runs the wrapper through sudo -n when the SSH user is not root', () => {
-    const deploy = synthRemote({ user: 'deploy' });
-    const inline = provisioners(resource(deploy, 'null_resource', 'Config')).at(-1)![1].inline;
-    expect(inline.at(-1)).toBe(`sudo -n bash ${STAGING}/scripts/remote-step.sh modulus-volume.sh write-config`);
   });
 
   it('refuses variables the host wrapper would not export, and uploads at destroy time (DockerHost validates the access itself)', () => {

@@ -1,17 +1,16 @@
 /**
- * How one host step (a `null_resource` running scripts/volume/modulus-volume.sh or modulus-process-limit.sh)
- * reaches its Docker host: local-exec on the Terraform machine (a `unix://` engine), or SSH to another
- * host: a `remote-exec` makes a private staging folder, `file` provisioners upload the scripts asset
- * (and any folder the step needs, e.g. an app's source), a `file` provisioner writes the values into an env
- * file in that folder (each value base64-encoded by Terraform, so any bytes survive; sensitive values keep the
- * file's content sensitive), and a last `remote-exec` runs scripts/volume/remote-step.sh, which reads the env
- * file, deletes it at once, and runs the requested script and command as root (through `sudo -n` when the SSH
- * user is not root), removing the staging folder afterwards. Only paths and the command name are ever on a
- * command line, in Terraform's uploaded inline script, or in `ps` on the host.
+ * How one host step (a `null_resource` running scripts/volume/modulus-volume.sh, modulus-process-limit.sh or
+ * modulus-router.sh) reaches its Docker host: `bash <asset>/<script> <command>` as a local-exec on the
+ * Terraform machine (a `unix://` engine), or, for another host, `bash <asset>/ssh-step.sh <script> <command>`
+ * as a local-exec that carries the scripts, any file the step uploads (e.g. an app's source archive) and the
+ * values (an env file, each value base64-encoded) to the host over one SSH connection, where
+ * scripts/volume/remote-step.sh reads the env file, deletes it at once, and runs the script as root (through
+ * `sudo -n` when the SSH user is not root), removing its staging folder afterwards. Values travel in the
+ * local-exec's environment and the SSH stream only: a command line holds paths and the command name.
  *
  * Pure functions: they return config pieces for a `NullResource` (and a `DataExternal` probe); the constructs
  * decide the triggers, dependencies and ids. Not exported from lib/index.ts. `access` undefined gives the
- * local-exec steps. Example (AppVolume-like; `ssh` may be undefined):
+ * local steps. Example (AppVolume-like; `ssh` may be undefined):
  *
  *   const create = stepProvisioners(this, ssh, { script: 'modulus-volume.sh', command: 'create',
  *     environment: { ...identityEnv, MODULUS_SIZE_MIB: '2048' }, resourceId: !!ssh });
@@ -25,13 +24,15 @@
  *   const probe = probeProgram(this, ssh, { app, backend, root, lvm_volume_group, lvm_thin_pool });
  *   new DataExternal(this, 'State', { program: probe.program, query: probe.query, dependsOn: [volume] });
  *
- * Measured with Terraform 1.5.7 (__tests__/e2e/remote-steps.test.ts): the `file` content is never printed; a
- * remote-exec's output is printed unless its own config holds a sensitive value (hence the marker line); the
- * probe's result is not sensitive although its query is (no nonsensitive() needed: it would fail); Terraform
- * runs no destroy-time provisioner for the deposed object of a create_before_destroy replacement.
+ * A remote step connects as the host's `ssh://` engine does when the engine logs in as the provisioning user
+ * (its options, no key in the step's config, so Terraform prints the step's output unless another value is
+ * sensitive), else with the provisioning key (a sensitive value: Terraform then shows the output only when the
+ * step fails). Destroy-time steps always use the key, read back from the resource's triggers. Measured with
+ * Terraform 1.5.7 (__tests__/e2e/remote-steps.test.ts): the probe's result is not sensitive although its query
+ * is (no nonsensitive() needed: it would fail); Terraform runs no destroy-time provisioner for the deposed object
+ * of a create_before_destroy replacement.
  */
-import { DefaultTokenResolver, Fn, Lazy, Precondition, StringConcat, Token, Tokenization } from 'cdktf';
-import { FileProvisioner, LocalExecProvisioner, RemoteExecProvisioner, SSHProvisionerConnection } from 'cdktf';
+import { Fn, LocalExecProvisioner, Precondition, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { volumeScriptPath } from './host-files';
 import { hostPattern } from './host-rules';
@@ -52,8 +53,8 @@ export interface SshAccess {
   readonly privateKey: string;
   /** The host's public keys (every type its sshd offers): pinned, never trusted on first use. */
   readonly hostKeys: readonly HostKey[];
-  /** SSH connect timeout of Terraform's communicator. @default '30s' */
-  readonly timeout?: string;
+  /** How long a step's SSH client waits for the host to answer. @default 30 */
+  readonly connectTimeoutSeconds?: number;
   /**
    * The engine's own `ssh://` connection, when it logs in as `user` on this host: the mount probe goes that way
    * (the ssh options the engine uses, e.g. its key file and known hosts file), so its query, which Terraform
@@ -88,18 +89,9 @@ export interface StepSpec {
   readonly command: string;
   /**
    * The script's environment, as for local-exec: values in Terraform template positions (literals escaped with
-   * escapeTemplate, or tokens, or `${self...}` references). Values must not contain a `"` or `\` inside an
-   * interpolation that is not a cdktf token.
+   * escapeTemplate, or tokens, or `${self...}` references). A sensitive value hides the step's output.
    */
   readonly environment: Record<string, string>;
-  /**
-   * Remote: silence the step's output in Terraform's log, as Terraform does for a local-exec whose environment
-   * holds a sensitive value (the values travel in a `file` provisioner, so the final remote-exec would
-   * otherwise print). The last remote-exec then gets a sensitive no-op line (`${sensitive(":")}`), which marks
-   * it without putting any value in it.
-   * @default true when an environment value resolves to an expression containing `sensitive(`
-   */
-  readonly sensitiveOutput?: boolean;
   /** Files to upload (remote) or pass as they are (local: the env gets the local path). */
   readonly uploads?: StepUpload[];
   /**
@@ -112,11 +104,9 @@ export interface StepSpec {
   readonly resourceId?: boolean;
 }
 
-export type StepProvisioner = LocalExecProvisioner | FileProvisioner | RemoteExecProvisioner;
-
 export interface StepPieces {
-  /** The resource's `provisioners`, in order (each remote one carries its own `connection`). */
-  readonly provisioners: StepProvisioner[];
+  /** The resource's `provisioners`: one local-exec. */
+  readonly provisioners: LocalExecProvisioner[];
 }
 
 export interface DestroyPieces extends StepPieces {
@@ -143,14 +133,9 @@ export const SSH_TRIGGERS = {
   privateKey: 'ssh_private_key',
 } as const;
 
-/** The staging folder of one step on the host (one per resource instance, by its id). */
-const STAGING_PARENT = '/tmp';
-const STAGING_NAME = 'modulus-step-';
-export const STAGING_PREFIX = `${STAGING_PARENT}/${STAGING_NAME}`;
-
 /**
- * The provisioners of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
- * environment (access undefined), or the remote sequence over SSH.
+ * The provisioner of a create-time step: `bash <asset>/<script> <command>` with the values in the local-exec
+ * environment (access undefined), or ssh-step.sh with the connection added to them.
  */
 export function stepProvisioners(scope: IConstruct, access: SshAccess | undefined, spec: StepSpec): StepPieces {
   validateEnvironment(scope, spec, access !== undefined);
@@ -161,7 +146,7 @@ export function stepProvisioners(scope: IConstruct, access: SshAccess | undefine
     if (spec.resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
     return { provisioners: [{ type: 'local-exec', command: `bash ${scriptPath} ${spec.command}`, environment }] };
   }
-  return { provisioners: remoteSequence(scope, spec, directConnection(access), access.user, undefined, true) };
+  return { provisioners: [remoteStep(scope, spec, createConnection(access), undefined)] };
 }
 
 /**
@@ -191,19 +176,18 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
     [SSH_TRIGGERS.hostKey]: terraformHostKey(access.hostKeys),
     [SSH_TRIGGERS.privateKey]: Fn.sensitive(access.privateKey),
   };
-  const connection: SSHProvisionerConnection = {
-    type: 'ssh',
-    host: self(SSH_TRIGGERS.address),
-    // A number in HCL; the string from triggers converts.
-    port: self(SSH_TRIGGERS.port) as unknown as number,
-    user: self(SSH_TRIGGERS.user),
-    privateKey: self(SSH_TRIGGERS.privateKey),
-    hostKey: self(SSH_TRIGGERS.hostKey),
-    agent: 'false',
-    timeout: access.timeout ?? '30s',
+  const connection: Record<string, string> = {
+    STEP_SSH_HOST_NAME: self(SSH_TRIGGERS.hostName),
+    STEP_SSH_USER: self(SSH_TRIGGERS.user),
+    STEP_SSH_ADDRESS: self(SSH_TRIGGERS.address),
+    STEP_SSH_PORT: self(SSH_TRIGGERS.port),
+    STEP_SSH_CONNECT_TIMEOUT: String(connectTimeout(access)),
+    STEP_SSH_HOST_KEYS: self(SSH_TRIGGERS.hostKey),
+    STEP_SSH_TRANSPORT: 'key',
+    STEP_SSH_PRIVATE_KEY: self(SSH_TRIGGERS.privateKey),
   };
   return {
-    provisioners: remoteSequence(scope, spec, connection, access.user, 'destroy', true),
+    provisioners: [remoteStep(scope, spec, connection, 'destroy')],
     triggers,
     ...(spec.resourceId ? { lifecycle: { createBeforeDestroy: true } } : {}),
   };
@@ -282,24 +266,45 @@ export function privateKeyPreconditions(access: SshAccess): Precondition[] {
       condition:
         `\${length(regexall("ENCRYPTED", ${key})) == 0 && ` +
         `(length(regexall("^-----BEGIN OPENSSH", ${key})) == 0 || length(regexall("^-----BEGIN OPENSSH PRIVATE[ ]KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU", ${key})) > 0)}`,
-      errorMessage: `${where}: the key is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).`,
+      errorMessage: `${where}: the key is protected by a passphrase, which a deploy cannot ask for: give a key without one (ssh-keygen -p -N '' -f <file> removes it).`,
     },
   ];
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
-function directConnection(access: SshAccess): SSHProvisionerConnection {
-  return {
-    type: 'ssh',
-    host: access.address,
-    port: access.port ?? 22,
-    user: access.user,
-    privateKey: access.privateKey,
-    hostKey: terraformHostKey(access.hostKeys),
-    agent: 'false',
-    timeout: access.timeout ?? '30s',
+/**
+ * The connection variables of a create-time step: the engine's own SSH transport when there is one (no key in
+ * the step's config), else the provisioning key.
+ */
+function createConnection(access: SshAccess): Record<string, string> {
+  const common = {
+    STEP_SSH_HOST_NAME: access.hostName,
+    STEP_SSH_USER: access.user,
+    STEP_SSH_CONNECT_TIMEOUT: String(connectTimeout(access)),
+    STEP_SSH_HOST_KEYS: hostKeyLines(access.hostKeys),
   };
+  if (access.engine) {
+    return {
+      ...common,
+      STEP_SSH_ADDRESS: access.engine.address,
+      STEP_SSH_PORT: String(access.engine.port ?? 22),
+      STEP_SSH_TRANSPORT: 'engine',
+      // One option per line (DockerHost refuses line breaks in them).
+      STEP_SSH_OPTIONS: access.engine.options.join('\n'),
+    };
+  }
+  return {
+    ...common,
+    STEP_SSH_ADDRESS: access.address,
+    STEP_SSH_PORT: String(access.port ?? 22),
+    STEP_SSH_TRANSPORT: 'key',
+    STEP_SSH_PRIVATE_KEY: Fn.sensitive(access.privateKey),
+  };
+}
+
+function connectTimeout(access: SshAccess): number {
+  return access.connectTimeoutSeconds ?? 30;
 }
 
 /** The asset folder holding the host scripts (relative, content-addressed). */
@@ -318,132 +323,24 @@ function validateEnvironment(scope: IConstruct, spec: StepSpec, remote: boolean)
   if (new Set(names).size !== names.length) throw invalid(scope, 'environment name', names, 'give each variable once: an upload names a variable that is also in the environment');
 }
 
-/** An HCL quoted string for a literal part of a template value (its `$${` / `%%{` escapes stay as they are). */
-function hclQuoted(literal: string): string {
-  return `"${literal.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
-}
-
-/** cdktf's marker of a string token inside a string (resolved at synth). */
-const TOKEN_MARKER = /\$\{TfToken\[[^\]]+\]\}/g;
-
 /**
- * `${base64encode(...)}` of a value in a Terraform template position. Inside an interpolation cdktf renders a
- * token as it resolves, unquoted, so the value is split into literal parts (quoted HCL strings, themselves
- * templates, so `${self...}` references and `$${` escapes keep their meaning) and tokens, joined; each token is
- * rendered at synth by `tokenArgument`.
+ * The local-exec of a remote step: ssh-step.sh with the step's variables (uploads as their local paths) and the
+ * connection in its environment; STEP_VARIABLES and STEP_UPLOADS name what reaches the host.
  */
-function base64Expression(scope: IConstruct, value: string): string {
-  const parts: string[] = [];
-  let last = 0;
-  for (const match of value.matchAll(TOKEN_MARKER)) {
-    if (match.index! > last) parts.push(hclQuoted(value.slice(last, match.index)));
-    parts.push(tokenArgument(scope, match[0]));
-    last = match.index! + match[0].length;
-  }
-  if (last < value.length || parts.length === 0) parts.push(hclQuoted(value.slice(last)));
-  const argument = parts.length === 1 ? parts[0] : `join("", [${parts.join(', ')}])`;
-  return `\${base64encode(${argument})}`;
-}
-
-/**
- * A token as a function argument: what it resolves to at synth, as an expression. One interpolation (a
- * reference, `sensitive(...)`) is that expression, bare; anything else (a `Lazy` that produces literal text, a
- * mix) is a quoted template. (cdktf itself would insert a literal bare, which is not an expression.)
- */
-function tokenArgument(scope: IConstruct, token: string): string {
-  return Lazy.stringValue({
-    produce: () => {
-      const resolved = resolvedTemplate(scope, token);
-      return soleInterpolation(resolved) ?? hclQuoted(resolved);
-    },
-  });
-}
-
-/** A string with tokens as Terraform will see it: a template, references as `${...}` interpolations. */
-function resolvedTemplate(scope: IConstruct, value: string): string {
-  return String(Tokenization.resolve(value, { scope, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false }));
-}
-
-/** `expr` when `template` is exactly one interpolation `${expr}`, else undefined. */
-function soleInterpolation(template: string): string | undefined {
-  if (!template.startsWith('${')) return undefined;
-  let depth = 0;
-  let quoted = false;
-  for (let i = 1; i < template.length; i++) {
-    const char = template[i];
-    if (quoted) {
-      if (char === '\\') i++;
-      else if (char === '"') quoted = false;
-    } else if (char === '"') quoted = true;
-    else if (char === '{') depth++;
-    else if (char === '}' && --depth === 0) return i === template.length - 1 ? template.slice(2, -1) : undefined;
-  }
-  return undefined;
-}
-
-/** The env file: one NAME=<base64 of the value> line per variable, encoded by Terraform. */
-function envFileContent(scope: IConstruct, environment: Record<string, string>): string {
-  return Object.keys(environment)
-    .sort()
-    .map((name) => `${name}=${base64Expression(scope, environment[name])}\n`)
-    .join('');
-}
-
-/** Whether a value of the environment is (or contains) a `sensitive(...)` expression. */
-function holdsSensitive(scope: IConstruct, environment: Record<string, string>): boolean {
-  return Object.values(environment).some((value) => Token.isUnresolved(value) && /\bsensitive\(/.test(resolvedTemplate(scope, value)));
-}
-
-function remoteSequence(
-  scope: IConstruct,
-  spec: StepSpec,
-  connection: SSHProvisionerConnection,
-  user: string,
-  when: 'destroy' | undefined,
-  resourceId: boolean,
-): StepProvisioner[] {
-  const staging = `${STAGING_PREFIX}\${self.id}`;
-  const uploads = spec.uploads ?? [];
+function remoteStep(scope: IConstruct, spec: StepSpec, connection: Record<string, string>, when: 'destroy' | undefined): LocalExecProvisioner {
   const environment: Record<string, string> = { ...spec.environment };
-  uploads.forEach((upload, index) => {
-    environment[upload.env] = `${staging}/upload-${index}`;
-  });
-  if (resourceId) environment.MODULUS_RESOURCE_ID = '${self.id}';
-  const sudo = user === 'root' ? '' : 'sudo -n ';
-  const silence = spec.sensitiveOutput ?? holdsSensitive(scope, spec.environment);
-  const at = when ? { when } : {};
-  // Only paths and the command name: remote-exec uploads its inline lines as a script file on the host. Staging
-  // folders that attempts which failed before remote-step.sh ran left behind (with their env files) go first: this
-  // step's own, so it can be retried, and any other older than an hour (a failed step that Terraform replaces
-  // gets a new id).
-  const provisioners: StepProvisioner[] = [
-    {
-      type: 'remote-exec',
-      ...at,
-      connection,
-      inline: [
-        'set -eu',
-        'umask 077',
-        `rm -rf -- ${staging}`,
-        `find ${STAGING_PARENT} -maxdepth 1 -name '${STAGING_NAME}*' -mmin +60 -exec rm -rf -- {} +`,
-        `mkdir -m 0700 -- ${staging} ${staging}/scripts`,
-      ],
-    } as RemoteExecProvisioner,
-    { type: 'file', ...at, connection, source: `${scriptsFolder(scope)}/`, destination: `${staging}/scripts` } as FileProvisioner,
-    ...uploads.map(
-      (upload, index) => ({ type: 'file', ...at, connection, source: upload.source, destination: `${staging}/upload-${index}` }) as FileProvisioner,
-    ),
-    { type: 'file', ...at, connection, content: envFileContent(scope, environment), destination: `${staging}/step.env` } as FileProvisioner,
-    {
-      type: 'remote-exec',
-      ...at,
-      connection,
-      inline: [
-        'set -eu',
-        ...(silence ? ['${sensitive(":")}'] : []),
-        `${sudo}bash ${staging}/scripts/remote-step.sh ${spec.script} ${spec.command}`,
-      ],
-    } as RemoteExecProvisioner,
-  ];
-  return provisioners;
+  const uploads = (spec.uploads ?? []).map((upload) => upload.env);
+  for (const upload of spec.uploads ?? []) environment[upload.env] = upload.source;
+  environment.MODULUS_RESOURCE_ID = '${self.id}';
+  return {
+    type: 'local-exec',
+    ...(when ? { when } : {}),
+    command: `bash ${scriptsFolder(scope)}/ssh-step.sh ${spec.script} ${spec.command}`,
+    environment: {
+      ...environment,
+      STEP_VARIABLES: Object.keys(environment).sort().join(' '),
+      STEP_UPLOADS: uploads.join(' '),
+      ...connection,
+    },
+  };
 }

@@ -38,6 +38,8 @@ source "${HERE}/messages.sh"
 source "${HERE}/query.sh"
 # shellcheck source-path=SCRIPTDIR source=orphan.sh
 source "${HERE}/orphan.sh"
+# shellcheck source-path=SCRIPTDIR source=ssh-client.sh
+source "${HERE}/ssh-client.sh"
 
 # The command the host runs: fixed text, no values. It unpacks the tar stream into a private temporary
 # folder and runs the probe on the query inside it.
@@ -57,29 +59,6 @@ write_bundle() {
     "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" \
     "$(query_value "${query}" run_container)" >"${bundle}/query.json"
   cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/rules.env" "${HERE}/forbidden-roots" "${bundle}/"
-}
-
-# ssh_transport "key": the provisioning key in a 0600 file of folder $2, checked; sets OPTIONS.
-key_options() {
-  local query=$1 dir=$2 where=$3 known_hosts=$4 key problem
-  key=$(query_text "${query}" ssh_private_key) ||
-    fail 2 "Docker host ${where}: ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
-  [[ -n "${key}" ]] || fail 2 "Docker host ${where}: the query has no ssh_private_key"
-  (
-    umask 077
-    # As people paste keys: Windows line ends and a missing last line break are what OpenSSH refuses.
-    key=${key//$'\r'/}
-    printf '%s\n' "${key%$'\n'}" >"${dir}/key"
-  )
-  # An empty passphrase: a key that has one fails here instead of as "cannot reach".
-  if ! problem=$(ssh-keygen -y -P '' -f "${dir}/key" 2>&1 >/dev/null); then
-    case "${problem}" in
-      *passphrase*) fail 2 "Docker host ${where}: provisioning.privateKey is protected by a passphrase, which Terraform's SSH client cannot ask for: give a key without one" ;;
-      *) fail 2 "Docker host ${where}: provisioning.privateKey is not a private key OpenSSH can read (${problem##*: }): give the whole text of the key file" ;;
-    esac
-  fi
-  OPTIONS=(-F /dev/null -i "${dir}/key" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="${known_hosts}"
-    -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none)
 }
 
 main() {
@@ -104,13 +83,13 @@ main() {
   # shellcheck disable=SC2064 # expand now: the path is fixed
   trap "rm -rf -- '${dir}'" EXIT
   chmod 0700 -- "${dir}"
-  printf '%s\n' "${keys}" >"${dir}/pinned"
 
   local ssh_address=${address} ssh_port=${port}
-  OPTIONS=()
+  PINNED_HOST_KEYS=${keys}
+  ENGINE_SSH_OPTIONS=()
+  PRIVATE_KEY_TEXT=""
   case "${transport}" in
     engine)
-      # As the engine's own connection does (the provider's ssh_opts first, so they win), never asking.
       ssh_address=$(query_value "${query}" ssh_engine_address)
       ssh_port=$(query_value "${query}" ssh_engine_port)
       [[ "${ssh_address}" =~ ${SSH_ADDRESS_PATTERN} ]] || fail 2 "Docker host ${where}: invalid ssh_engine_address"
@@ -118,19 +97,19 @@ main() {
       where="'${name}' (${user}@${ssh_address}:${ssh_port})"
       local text
       text=$(query_text "${query}" ssh_options) || fail 2 "Docker host ${where}: ssh_options holds an escape other than \\n, \\r or \\t"
-      [[ -z "${text}" ]] || mapfile -t OPTIONS <<<"${text}"
+      [[ -z "${text}" ]] || mapfile -t ENGINE_SSH_OPTIONS <<<"${text}"
       ;;
     key)
-      sed 's/^/* /' "${dir}/pinned" >"${dir}/known_hosts"
-      key_options "${query}" "${dir}" "${where}" "${dir}/known_hosts"
+      PRIVATE_KEY_TEXT=$(query_text "${query}" ssh_private_key) ||
+        fail 2 "Docker host ${where}: ssh_private_key holds an escape other than \\n, \\r or \\t: not a private key"
       ;;
-    *) fail 2 "Docker host ${where}: ssh_transport '${transport}' is neither 'engine' nor 'key'" ;;
   esac
+  ssh_client_options "${dir}" "${where}" "${transport}"
   write_bundle "${query}" "${dir}/bundle"
 
   local answer status=0
   answer=$(tar -C "${dir}/bundle" -c . |
-    ssh "${OPTIONS[@]}" -T -p "${ssh_port}" -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR \
+    ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
       -- "${user}@${ssh_address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"

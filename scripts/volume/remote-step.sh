@@ -20,15 +20,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 # shellcheck source-path=SCRIPTDIR source=messages.sh
 source "${HERE}/messages.sh"
+# shellcheck source-path=SCRIPTDIR source=step-usage.sh
+source "${HERE}/step-usage.sh"
 
 main() {
   local script="${1:-}" command="${2:-}"
-  (($# == 2)) || fail 2 "usage: remote-step.sh SCRIPT COMMAND"
-  case "${script}" in
-    modulus-volume.sh | modulus-process-limit.sh | modulus-router.sh) ;;
-    *) fail 2 "unknown script '${script}': use modulus-volume.sh, modulus-process-limit.sh or modulus-router.sh" ;;
-  esac
-  [[ "${command}" =~ ^[a-z][a-z-]*$ ]] || fail 2 "invalid command '${command}'"
+  check_step_usage remote-step.sh "$@"
   local staging
   staging="$(dirname "${HERE}")"
   [[ "$(basename "${staging}")" == modulus-step-* ]] || fail 2 "${HERE} is not in a staging folder (modulus-step-*)"
@@ -41,6 +38,9 @@ main() {
   lines=$(<"${env_file}")
   rm -f -- "${env_file}"
 
+  # Only the step's own values: none that reached this shell otherwise (e.g. an ssh SendEnv).
+  local inherited
+  for inherited in "${!MODULUS_@}"; do unset "${inherited}"; done
   local line name encoded value
   while IFS= read -r line; do
     [[ -n "${line}" ]] || continue
