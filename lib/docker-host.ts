@@ -1,5 +1,4 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -11,8 +10,7 @@ import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
 import { validateVolumeRoot } from './private/names';
 import { HostKey, parseHostKeys } from './private/host-keys';
 import { hostPattern } from './private/host-rules';
-import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
-import { externalProvider } from './private/providers';
+import { EngineSsh, SshAccess } from './private/host-steps';
 import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -34,9 +32,8 @@ export interface SshProvisioning {
    * The host's public keys as `ssh-keyscan -p <port> <address>` prints them (run it from a machine that reaches
    * the host on a trusted network, or compare the fingerprints with `ssh-keygen -lf` on the host): one line per
    * key type, `# ...` lines ignored; `TYPE BASE64` lines work too. Pinned: a host that does not hold their
-   * private halves is refused instead of trusted on first use. Give every type the host's sshd offers:
-   * Terraform's SSH client asks for ECDSA, then RSA, then Ed25519, and the plan fails, naming the type, when the
-   * one it would be shown is not pinned.
+   * private halves is refused instead of trusted on first use. One type is enough (every client here is OpenSSH,
+   * which asks for a type it has pinned); a host that shows no pinned key fails the plan, naming the host.
    */
   readonly hostKeys?: string;
   /** @deprecated use `hostKeys` (the same format). */
@@ -162,8 +159,6 @@ export class DockerHost extends Construct {
       // Without it the host can still run containers that need no volume; an app placed here fails its synth.
       if (props.provisioning) {
         const access = this.validateProvisioning(props.provisioning);
-        const check = hostKeyCheck(this, access);
-        new DataExternal(this, 'HostKeys', { provider: externalProvider(this), program: check.program, query: check.query });
         if (scheme === 'ssh') {
           // The engine's connection checks the pinned keys too (options given first win in ssh).
           sshOptions = [...this.pinnedHostOptions(access.hostKeys), ...sshOptions];

@@ -4,7 +4,7 @@
  */
 import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { DockerHost } from '../../lib/docker-host';
-import { hostKeyLines, parseHostKeys, terraformHostKey } from '../../lib/private/host-keys';
+import { hostKeyLines, parseHostKeys, preferredHostKey } from '../../lib/private/host-keys';
 import { errorMessage } from './support/app-runtime';
 import { publicKeys } from './support/ssh-keys';
 
@@ -34,9 +34,9 @@ describe('host keys', () => {
   });
 
   it("pins for Terraform's provisioners the key its SSH client is shown: ECDSA, then RSA, then Ed25519", () => {
-    expect(terraformHostKey(parse(KEYSCAN))).toBe(KEYS.ecdsa);
-    expect(terraformHostKey(parse(`${KEYS.ed25519}\n${KEYS.rsa}`))).toBe(KEYS.rsa);
-    expect(terraformHostKey(parse(KEYS.ed25519))).toBe(KEYS.ed25519);
+    expect(preferredHostKey(parse(KEYSCAN))).toBe(KEYS.ecdsa);
+    expect(preferredHostKey(parse(`${KEYS.ed25519}\n${KEYS.rsa}`))).toBe(KEYS.rsa);
+    expect(preferredHostKey(parse(KEYS.ed25519))).toBe(KEYS.ed25519);
   });
 
   const [ed25519Type, ed25519Blob] = KEYS.ed25519.split(' ');

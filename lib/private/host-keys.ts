@@ -1,9 +1,8 @@
 /**
  * A Docker host's SSH host keys as operators have them: the lines `ssh-keyscan -p <port> <address>` prints.
  *
- * Each SSH client the project runs checks the host against these keys: Terraform's provisioners (one `host_key`,
- * the type its client is shown), the mount probe and the engine's `ssh://` connection (OpenSSH with a known hosts
- * file of every key, which negotiates a type it knows).
+ * Each SSH client the project runs checks the host against these keys: the remote steps, the mount probe and the
+ * engine's `ssh://` connection (OpenSSH with a known hosts file of every key, which negotiates a type it knows).
  */
 import { IConstruct } from 'constructs';
 import { hostPattern, hostRule } from './host-rules';
@@ -17,8 +16,8 @@ export interface HostKey {
 }
 
 /**
- * The host key types every client here can check (HOST_KEY_TYPES of scripts/volume/rules.env), in the order
- * Terraform 1.5's SSH client asks for them: a server that has several shows it the first of these it has.
+ * The host key types every client here can check (HOST_KEY_TYPES of scripts/volume/rules.env), in order of
+ * preference for the one key a destroy-time step keeps (preferredHostKey).
  */
 export function hostKeyTypes(): readonly string[] {
   return hostRule('HOST_KEY_TYPES').split(' ');
@@ -54,8 +53,11 @@ export function parseHostKeys(scope: IConstruct, field: string, text: string): H
   return keys;
 }
 
-/** The key Terraform's SSH client will be shown, when the pinned keys are all the server has: its first type. */
-export function terraformHostKey(keys: readonly HostKey[]): string {
+/**
+ * The one pinned key a remote destroy-time step keeps in its resource's triggers: the first of the pinned types
+ * (the key Terraform's own SSH client was shown when it ran these steps, kept so that no resource is replaced).
+ */
+export function preferredHostKey(keys: readonly HostKey[]): string {
   const key = [...keys].sort((a, b) => typeRank(a.type) - typeRank(b.type))[0];
   return `${key.type} ${key.base64}`;
 }

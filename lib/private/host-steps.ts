@@ -36,7 +36,7 @@ import { Fn, LocalExecProvisioner, Precondition, Token } from 'cdktf';
 import { IConstruct } from 'constructs';
 import { volumeScriptPath } from './host-files';
 import { hostPattern } from './host-rules';
-import { HostKey, hostKeyLines, terraformHostKey } from './host-keys';
+import { HostKey, hostKeyLines, preferredHostKey } from './host-keys';
 import { invalid } from './validation';
 
 /** SSH access to a Docker host other than the Terraform machine. */
@@ -173,7 +173,7 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
     [SSH_TRIGGERS.user]: access.user,
     [SSH_TRIGGERS.address]: access.address,
     [SSH_TRIGGERS.port]: String(access.port ?? 22),
-    [SSH_TRIGGERS.hostKey]: terraformHostKey(access.hostKeys),
+    [SSH_TRIGGERS.hostKey]: preferredHostKey(access.hostKeys),
     [SSH_TRIGGERS.privateKey]: Fn.sensitive(access.privateKey),
   };
   const connection: Record<string, string> = {
@@ -233,17 +233,6 @@ export function probeProgram(scope: IConstruct, access: SshAccess | undefined, q
       // As it is (no encoded copy in the state that a search for the key would miss).
       ssh_private_key: Fn.sensitive(access.privateKey),
     },
-  };
-}
-
-/**
- * Query and program of a remote host's `data "external"` host key check (scripts/volume/host-keys.sh): once per
- * host and plan, that the key Terraform's provisioners will be shown is pinned. No secret in it.
- */
-export function hostKeyCheck(scope: IConstruct, access: SshAccess): { program: string[]; query: Record<string, string> } {
-  return {
-    program: ['bash', `${scriptsFolder(scope)}/host-keys.sh`],
-    query: { host_name: access.hostName, user: access.user, address: access.address, port: String(access.port ?? 22), host_keys: hostKeyLines(access.hostKeys) },
   };
 }
 
