@@ -352,29 +352,24 @@ export class BuildJob extends Construct {
   /**
    * Delivers each successful build to another instance of the app (`volume`, on another host) and publishes it
    * there. Once per build, `Export` writes the release from this build's volume as a tar archive on this machine
-   * (before this volume's own publish, so that the deliveries overlap it); each instance's `Deliver` hands it to
-   * `volume` (uploaded over SSH to a remote host) and unpacks it into its output/ as mop, and its `Publish` stages
-   * it under the same release id, as for a build of its own; `Delivered` removes the archive once every instance
-   * has it. All are keyed on the build container's id, so every instance runs byte for byte what was built once.
+   * (before this volume's own publish); each instance's `Publish` hands it to `volume` (uploaded over SSH to a
+   * remote host), unpacks it into its output/ as mop and stages it under the same release id, as for a build of
+   * its own, in the same step; `Delivered` removes the archive once every instance has it. All are keyed on the
+   * build container's id, so every instance runs byte for byte what was built once.
    * @internal
    */
   public _deliverTo(scope: Construct, volume: AppVolume, release: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] }): NullResource {
     const delivery = (this.delivery ??= this.startDelivery());
     delivery.receivers.push(volume);
-    const deliver = volume._scriptStep(scope, 'Deliver', {
-      command: 'receive-release',
-      triggers: { build: this.resource.id, source_sha256: this.sourceHash, from_volume: this.volume.volumeId },
-      environment: {},
-      uploads: [{ source: delivery.archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
-      dependsOn: [delivery.exported, ...volume.ready],
-    });
-    delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(deliver)];
-    return volume._scriptStep(scope, 'Publish', {
+    const publish = volume._scriptStep(scope, 'Publish', {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
       environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...release.environment },
-      dependsOn: [deliver, ...release.dependsOn],
+      uploads: [{ source: delivery.archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
+      dependsOn: [delivery.exported, ...volume.ready, ...release.dependsOn],
     });
+    delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(publish)];
+    return publish;
   }
 
   /** The archive of each build for the other instances: written once (Export), removed once all have it (Delivered). */

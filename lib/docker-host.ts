@@ -1,4 +1,5 @@
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -10,7 +11,8 @@ import { ImageRegistry, PulledImage, PushedImage } from './image-registry';
 import { validateVolumeRoot } from './private/names';
 import { HostKey, parseHostKeys } from './private/host-keys';
 import { hostPattern } from './private/host-rules';
-import { EngineSsh, SshAccess } from './private/host-steps';
+import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
+import { externalProvider } from './private/providers';
 import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -159,6 +161,8 @@ export class DockerHost extends Construct {
       // Without it the host can still run containers that need no volume; an app placed here fails its synth.
       if (props.provisioning) {
         const access = this.validateProvisioning(props.provisioning);
+        const check = hostKeyCheck(this, access);
+        new DataExternal(this, 'HostKeys', { provider: externalProvider(this), program: check.program, query: check.query });
         if (scheme === 'ssh') {
           // The engine's connection checks the pinned keys too (options given first win in ssh).
           sshOptions = [...this.pinnedHostOptions(access.hostKeys), ...sshOptions];

@@ -99,6 +99,8 @@ describe('privileged steps never follow a link the app planted', () => {
   let attacker: string;
   let neighbour: string;
   let source: string;
+  /** A release as another instance's export writes it. */
+  let delivered: string;
   let before: { canary: string[]; neighbour: string[] };
 
   beforeAll(() => {
@@ -117,6 +119,10 @@ describe('privileged steps never follow a link the app planted', () => {
     fs.writeFileSync(path.join(folder, 'index.js'), 'console.log("hi")\n');
     source = path.join(TEMP, 'source.tar');
     writeSourceArchive(folder, source);
+    fs.mkdirSync(path.join(TEMP, 'delivered'));
+    fs.writeFileSync(path.join(TEMP, 'delivered', 'version'), 'delivered');
+    delivered = path.join(TEMP, 'delivered.tar');
+    expect(spawnSync('tar', ['-c', '-f', delivered, '-C', path.join(TEMP, 'delivered'), '.']).status).toBe(0);
     before = { canary: snapshot(canary), neighbour: snapshot(mnt(neighbour)) };
   });
 
@@ -139,7 +145,8 @@ describe('privileged steps never follow a link the app planted', () => {
         build(attacker, `e-${entry}`);
         return script('export-release', attacker, { MODULUS_RELEASE: 'r-export', MODULUS_RELEASE_ARCHIVE: path.join(TEMP, 'exported.tar'), MODULUS_RELEASE_MAX_MIB: '16' });
       }],
-      ['receive-release', () => script('receive-release', attacker, { MODULUS_RELEASE_ARCHIVE: source })],
+      ['publish of a delivered release', () =>
+        script('publish', attacker, { MODULUS_RELEASE: `d-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker', MODULUS_RELEASE_ARCHIVE: delivered })],
     ];
     for (const [name, step] of steps) {
       plant(attacker, entry, targetOf(entry));
@@ -200,7 +207,7 @@ describe('privileged steps never follow a link the app planted', () => {
   });
 });
 
-describe('one build delivered to another instance: export-release, then receive-release', () => {
+describe('one build delivered to another instance: export-release, then publish with the archive', () => {
   const archive = path.join(TEMP, 'release.tar');
   const canary = path.join(TEMP, 'delivery-canary');
   let builder: string;
@@ -222,11 +229,13 @@ describe('one build delivered to another instance: export-release, then receive-
     // Exported after the builder published it: from .releases/b1.
     ok(script('export-release', builder, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '16' }));
     expect((fs.statSync(archive).mode & 0o777).toString(8)).toBe('600');
-    ok(script('receive-release', receiver, { MODULUS_RELEASE_ARCHIVE: archive }));
-    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver' }));
+    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
     expect(snapshot(path.join(mnt(receiver), 'app', '.'))).toEqual(snapshot(path.join(mnt(builder), 'app', '.')));
     expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
     expect(servedVersion(receiver)).toBe('b1');
+    // Again (a retried deploy): the release is staged and serving already, so the archive is not unpacked again.
+    const again = ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
+    expect(again.stderr).toContain("release b1 of app 'receiver' is published and running: nothing to do");
   });
 
   it('a release larger than the receiving volume allows fails the export and leaves no archive', () => {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { App as CdktfApp, Fn, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
-import { destroyProvisioners, privateKeyPreconditions, probeProgram, SshAccess, stepProvisioners, StepUpload } from '../../lib/private/host-steps';
+import { destroyProvisioners, hostKeyCheck, privateKeyPreconditions, probeProgram, SshAccess, stepProvisioners, StepUpload } from '../../lib/private/host-steps';
 import { parseHostKeys } from '../../lib/private/host-keys';
 import { escapeTemplate } from '../../lib/private/terraform-values';
 import { externalProvider, nullProvider } from '../../lib/private/providers';
@@ -123,6 +123,8 @@ function synth(options: StackOptions = {}): void {
     },
   );
   step('Input', 'prepare-build', { source: 'v1' }, { MODULUS_BUILD_KEY: BUILD_KEY }, [{ source: `${SOURCE}.tar`, env: 'MODULUS_SOURCE' }]);
+  const check = hostKeyCheck(stack, access);
+  new DataExternal(stack, 'HostKeys', { provider: externalProvider(stack), program: check.program, query: check.query });
   const probe = probeProgram(stack, access, { app: APP, backend: 'loopfile', root: ROOT, lvm_volume_group: '', lvm_thin_pool: '' });
   const state = new DataExternal(stack, 'State', { provider: externalProvider(stack), program: probe.program, query: probe.query, dependsOn: [volume] });
   step('Mount', 'mount', { health: state.result.lookup('health') }, { MODULUS_HEAL_TOKEN: state.result.lookup('health') });
@@ -270,7 +272,7 @@ describe('remote host steps over SSH (host B)', () => {
     expect(refused.stderr).toContain(`remote-probe: error: cannot reach Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort})`);
   });
 
-  it("host keys: the host's Ed25519 key alone is enough for the steps and the probe; a key the host does not have fails the plan naming the host", () => {
+  it("host keys: the host's Ed25519 key alone is enough for the steps and the probe; another key of a type the host has fails the plan naming host and type", () => {
     const { hostB } = testbed();
     const keys = hostB.hostPublicKeys.split('\n');
     expect(keys.map((key) => key.split(' ')[0]).sort()).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
@@ -289,7 +291,8 @@ describe('remote host steps over SSH (host B)', () => {
       const plan = tf('plan -input=false');
       expect(plan.status).not.toBe(0);
       const text = output(plan).replace(/\s+/g, ' ');
-      expect(text).toContain(`remote-probe: error: cannot reach Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort}): Host key verification failed.`);
+      // Whatever the plan would change (the Volume, again): the per-host check runs on every plan.
+      expect(text).toContain(`host-keys: error: Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort}): its ssh-ed25519 host key is not the pinned one (offered SHA256:`);
     } finally {
       synth();
     }

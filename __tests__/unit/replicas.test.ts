@@ -88,7 +88,7 @@ describe('ModulusApp replicas: one instance per host', () => {
     expect(pulls.some((name) => name.includes('build-static'))).toBe(false);
   });
 
-  it("delivers the build to b: exported once from a's volume on this machine before a publishes, uploaded, unpacked, then removed here; keyed on the build", () => {
+  it("delivers the build to b: exported once from a's volume on this machine before a publishes, uploaded and unpacked by b's publish, then removed here; keyed on the build", () => {
     const exported = stepOf(json, 'web/Build/Export');
     const [exporting] = provisioners(exported).map((step: any) => step['local-exec']);
     expect(exporting.command).toMatch(/modulus-volume\.sh export-release$/);
@@ -98,19 +98,20 @@ describe('ModulusApp replicas: one instance per host', () => {
       MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar',
       MODULUS_RELEASE_MAX_MIB: '2048',
     });
-    // The deliveries overlap a's own release: a publishes once the archive is written.
+    // a publishes once the archive is written.
     expect(stepOf(json, 'web/Build/Publish').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
-    const deliver = stepOf(json, 'web/instance-b/Deliver');
-    expect(deliver.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
-    const steps = provisioners(deliver);
+    expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => /Deliver_/.test(key))).toEqual([]);
+    const publishB = stepOf(json, 'web/instance-b/Publish');
+    expect(publishB.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
+    const steps = provisioners(publishB);
     expect(steps).toHaveLength(1);
-    expect(steps[0]['local-exec'].command).toMatch(/\/ssh-step\.sh modulus-volume\.sh receive-release$/);
+    expect(steps[0]['local-exec'].command).toMatch(/\/ssh-step\.sh modulus-volume\.sh publish$/);
     expect(steps[0]['local-exec'].environment).toMatchObject({ MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar', STEP_UPLOADS: 'MODULUS_RELEASE_ARCHIVE' });
     const delivered = stepOf(json, 'web/Build/Delivered');
     expect(provisioners(delivered)).toEqual([{ 'local-exec': { command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar' } } }]);
-    expect(delivered.depends_on).toEqual([expect.stringMatching(/^null_resource\.web_instance-b_Deliver_/)]);
-    expect(deliver.triggers.build).toMatch(/^\$\{docker_container\.web_Build_Container_[0-9A-F]{8}\.id\}$/);
-    for (const step of [exported, delivered, stepOf(json, 'web/instance-b/Publish')]) expect(step.triggers.build).toBe(deliver.triggers.build);
+    expect(delivered.depends_on).toEqual([expect.stringMatching(/^null_resource\.web_instance-b_Publish_/)]);
+    expect(publishB.triggers.build).toMatch(/^\$\{docker_container\.web_Build_Container_[0-9A-F]{8}\.id\}$/);
+    for (const step of [exported, delivered]) expect(step.triggers.build).toBe(publishB.triggers.build);
   });
 
   it('exports once for every other instance, capped at the largest of their volumes', () => {
@@ -131,7 +132,7 @@ describe('ModulusApp replicas: one instance per host', () => {
 
   it("rolls out one instance at a time: b publishes after a has, behind b's router, on b's ports", () => {
     const publishB = stepOf(json, 'web/instance-b/Publish');
-    expect(publishB.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_instance-b_Deliver_/), expect.stringMatching(/^null_resource\.web_Build_Publish_/), expect.stringMatching(/^null_resource\.RouterB_Routes_/)]));
+    expect(publishB.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Publish_/), expect.stringMatching(/^null_resource\.RouterB_Routes_/)]));
     expect(containerOf(json, 'web/instance-b/Run/Container').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_instance-b_Publish_/)]));
     expect(provisioners(publishB)[0]['local-exec'].environment).toMatchObject({ MODULUS_SLOT_PORTS: '18280 18285', MODULUS_ROUTER_BACKEND: 'app-web' });
   });

@@ -210,7 +210,7 @@ describe('health check paths: ModulusApp release and the publish step (HEALTH_PA
   });
 });
 
-describe('SSH fields: DockerHost provisioning, remote-probe.sh and ssh-step.sh (SSH_*_PATTERN, HOST_KEY_TYPES)', () => {
+describe('SSH fields: DockerHost provisioning, remote-probe.sh, ssh-step.sh and host-keys.sh (SSH_*_PATTERN, HOST_KEY_TYPES)', () => {
   const KEYS = publicKeys();
   const fields = { user: 'root', address: '127.0.0.1', port: 22, hostKeys: KEYS.ed25519 };
   const host = (provisioning: Partial<typeof fields>) => () => {
@@ -247,6 +247,16 @@ describe('SSH fields: DockerHost provisioning, remote-probe.sh and ssh-step.sh (
     return scriptAccepts(script('ssh-step.sh', ['modulus-volume.sh', 'status'], env), new RegExp(`invalid ${field}|${field} is not`), 2, /ssh transport 'none' is neither/);
   };
 
+  /** host-keys.sh up to its checks: a valid query goes on to ssh-keyscan 127.0.0.1, which answers or refuses at once. */
+  const keyCheckAccepts = (values: Partial<typeof fields>) => {
+    const query = { ...fields, ...values };
+    const input = JSON.stringify({ host_name: 'edge', user: query.user, address: query.address, port: String(query.port), host_keys: query.hostKeys });
+    const run = script('host-keys.sh', [], {}, input);
+    if (run.status === 2 && /invalid (port|host_keys)|host_keys is not/.test(run.stderr)) return false;
+    expect(run.stderr).not.toMatch(/invalid|is not 'TYPE BASE64'/);
+    return true;
+  };
+
   it.each(verdicts([['root', true], ['deploy', true], ['_ci', true], ['a-b_c', true], ['x'.repeat(32), true], ['x'.repeat(33), false], ['Root', false], ['1user', false], ['us er', false], ['', false]]))(
     'user %s',
     (_shown, value, ok) => {
@@ -269,6 +279,8 @@ describe('SSH fields: DockerHost provisioning, remote-probe.sh and ssh-step.sh (
     expect(constructAccepts(host({ port: value as number }), 'provisioning.port')).toBe(ok);
     expect(probeAccepts('ssh_port', { port: value as number })).toBe(ok);
     expect(stepAccepts('STEP_SSH_PORT', { port: value as number })).toBe(ok);
+    // Port 1 of 127.0.0.1 stands for every valid port here: nothing listens there, so ssh-keyscan fails at once.
+    expect(keyCheckAccepts({ port: ok ? 1 : (value as number) })).toBe(ok);
   });
 
   // 'TYPE BASE64' lines, as the constructs pass the pinned keys to the scripts. (The constructs also check that
@@ -288,5 +300,6 @@ describe('SSH fields: DockerHost provisioning, remote-probe.sh and ssh-step.sh (
     expect(constructAccepts(host({ hostKeys: value as string }), 'provisioning.hostKeys( line \\d+)?')).toBe(ok);
     expect(probeAccepts('ssh_host_keys', { hostKeys: value as string })).toBe(ok);
     expect(stepAccepts('STEP_SSH_HOST_KEYS', { hostKeys: value as string })).toBe(ok);
+    expect(keyCheckAccepts({ port: 1, hostKeys: value as string })).toBe(ok);
   });
 });

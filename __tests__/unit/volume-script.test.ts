@@ -93,10 +93,15 @@ const ownerOf = (file: string) => `${fs.lstatSync(file).uid}:${fs.lstatSync(file
 const statusOf = (run: Run) => Object.fromEntries(run.stdout.trim().split('\n').map((line) => line.split('=', 2)));
 
 /** The files the volume script and the process-limit script source (a `source ".../<file>"` line). */
+/** Every file the boot entry points (modulus-volume.sh, modulus-process-limit.sh) source, directly or not. */
 function sourcedFiles(): string[] {
   const files = new Set<string>();
-  for (const script of fs.readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh'))) {
-    for (const match of fs.readFileSync(path.join(SCRIPTS, script), 'utf8').matchAll(/^source ".*\/([^"/]+)"$/gm)) files.add(match[1]);
+  const pending = ['modulus-volume.sh', 'modulus-process-limit.sh'];
+  while (pending.length > 0) {
+    for (const match of fs.readFileSync(path.join(SCRIPTS, pending.pop()!), 'utf8').matchAll(/^\s*source ".*\/([^"/]+)"$/gm)) {
+      if (!files.has(match[1])) pending.push(match[1]);
+      files.add(match[1]);
+    }
   }
   return [...files].sort();
 }

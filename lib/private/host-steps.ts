@@ -237,6 +237,17 @@ export function probeProgram(scope: IConstruct, access: SshAccess | undefined, q
 }
 
 /**
+ * Query and program of a remote host's `data "external"` host key check (scripts/volume/host-keys.sh): once per
+ * host and plan, whatever else changes, that the host answers and offers a pinned key. No secret in it.
+ */
+export function hostKeyCheck(scope: IConstruct, access: SshAccess): { program: string[]; query: Record<string, string> } {
+  return {
+    program: ['bash', `${scriptsFolder(scope)}/host-keys.sh`],
+    query: { host_name: access.hostName, user: access.user, address: access.address, port: String(access.port ?? 22), host_keys: hostKeyLines(access.hostKeys) },
+  };
+}
+
+/**
  * Plan-time checks of the private key (a sensitive value: the messages never show it), on the resource whose
  * steps first use it: OpenSSH or PEM text, without a passphrase (Terraform's provisioners cannot ask for one).
  * An OpenSSH key's body starts with the encoding of `openssh-key-v1`, cipher `none`, when it has no passphrase.

@@ -9,7 +9,8 @@
 #   layout                 the standard folders, supervisor.conf placeholder and the marker the run image checks
 #   prepare-build          empty input/ and output/, unpack the tar archive on stdin into input/
 #   export RELEASE         a tar archive of the release on stdout: .releases/RELEASE once staged, else output/
-#   receive                empty output/ and unpack the tar archive on stdin into it (a release built elsewhere)
+#   receive RELEASE        a release built elsewhere (the tar archive on stdin) into output/, emptied first, then
+#                          staged as RELEASE; when RELEASE is staged already, stdin is read and nothing changes
 #   write-file NAME        stdin to NAME (supervisor.conf, .build-secrets or .build-key), 0600, replaced atomically
 #   stage RELEASE          move output/ to .releases/RELEASE (unless it is there already), new empty output/;
 #                          the build's key (.output-key) to .releases/RELEASE.key
@@ -87,9 +88,16 @@ cmd_export() {
 }
 
 cmd_receive() {
+  local release=$1
+  valid_release "${release}"
+  if [[ -d ".releases/${release}" && ! -L ".releases/${release}" ]]; then
+    cat >/dev/null
+    return 0
+  fi
   rm -rf -- output
   mkdir -m 0750 output
   tar -x --no-same-owner --no-same-permissions -C output -f -
+  cmd_stage "${release}"
 }
 
 cmd_write_file() {
@@ -203,7 +211,7 @@ main() {
     layout) cmd_layout ;;
     prepare-build) cmd_prepare_build ;;
     export) cmd_export "${1:-}" ;;
-    receive) cmd_receive ;;
+    receive) cmd_receive "${1:-}" ;;
     write-file) cmd_write_file "${1:-}" ;;
     stage) cmd_stage "${1:-}" ;;
     switch) cmd_switch "${1:-}" ;;

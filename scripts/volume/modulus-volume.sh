@@ -22,8 +22,8 @@
 #   export-release write release MODULUS_RELEASE (staged, or in output/) as a tar archive to
 #                  MODULUS_RELEASE_ARCHIVE on this machine, at most MODULUS_RELEASE_MAX_MIB: one build delivered
 #                  to the other instances of a replicated app.
-#   receive-release  unpack the archive MODULUS_RELEASE_ARCHIVE into output/ (then publish stages it).
-#   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>), point app at it
+#   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>) (with
+#                  MODULUS_RELEASE_ARCHIVE: the release another instance built, unpacked first), point app at it
 #                  in one rename and restart the app in its run container (docker exec); when the new build
 #                  does not start, point app back at the release before and fail. Re-runnable at any point.
 #   destroy        remove the app's process limit, then with the recorded policy `destroy`: unmount and
@@ -83,7 +83,7 @@
 #   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
 #                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
 #   MODULUS_RELEASE          publish, export-release: the release id (the build container's id)
-#   MODULUS_RELEASE_ARCHIVE  export-release, receive-release: the release's tar archive
+#   MODULUS_RELEASE_ARCHIVE  export-release, publish: the release's tar archive
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
 #   MODULUS_RUN_CONTAINER    publish, mount: the name of the app's run container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
@@ -351,7 +351,7 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive-release | publish | destroy | status | mount) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | export-release | publish | destroy | status | mount) ;;
     boot)
       cmd_boot
       return
@@ -361,7 +361,7 @@ main() {
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive-release, publish, destroy, status, mount, boot or probe" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, publish, destroy, status, mount, boot or probe" ;;
   esac
   validate_common
   if [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
@@ -375,7 +375,6 @@ main() {
     render-config) cmd_render_config ;;
     prepare-build) cmd_prepare_build ;;
     export-release) cmd_export_release ;;
-    receive-release) cmd_receive_release ;;
     publish) cmd_publish ;;
     destroy) cmd_destroy ;;
     status) cmd_status ;;

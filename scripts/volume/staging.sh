@@ -28,7 +28,7 @@ cmd_prepare_build() {
 }
 
 # export-release: the release MODULUS_RELEASE of this volume (staged, or still in output/) as a tar archive at
-# MODULUS_RELEASE_ARCHIVE on this machine, for another instance of the app (receive-release). Written whole or not
+# MODULUS_RELEASE_ARCHIVE on this machine, for another instance of the app (its publish). Written whole or not
 # at all; an archive above MODULUS_RELEASE_MAX_MIB (the app's builds write what they like) fails instead.
 cmd_export_release() {
   local release="${MODULUS_RELEASE:-}" archive="${MODULUS_RELEASE_ARCHIVE:-}" max_mib="${MODULUS_RELEASE_MAX_MIB:-}"
@@ -62,18 +62,6 @@ cmd_export_release() {
   fi
   mv -f -T -- "${partial}" "${archive}"
   log "exported release ${release} of app '${APP}' ($(($(stat -c %s -- "${archive}") / 1024)) KiB)"
-}
-
-# receive-release: the tar archive MODULUS_RELEASE_ARCHIVE (a release another instance built) into output/,
-# where publish stages it as that instance's builds are.
-cmd_receive_release() {
-  local archive="${MODULUS_RELEASE_ARCHIVE:-}"
-  [[ -n "${archive}" && -f "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive)"
-  require_image receive-release
-  lock
-  require_mounted
-  in_volume receive <"${archive}" || fail 1 "cannot unpack the release of app '${APP}' into output/"
-  log "received a release of app '${APP}' into output/"
 }
 
 # NAME=<base64 of the value> lines of MODULUS_BUILD_SECRET_<NAME> for each NAME of MODULUS_BUILD_SECRET_NAMES,
@@ -455,10 +443,17 @@ cmd_publish() {
     read_release_settings
     slots=true
   fi
+  local archive="${MODULUS_RELEASE_ARCHIVE:-}"
+  [[ -z "${archive}" || -f "${archive}" ]] ||
+    fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive from the instance that built it)"
   require_image publish
   lock
   require_mounted
-  in_volume stage "${release}" </dev/null || fail 1 "cannot stage the build of app '${APP}' as release ${release}"
+  if [[ -n "${archive}" ]]; then
+    in_volume receive "${release}" <"${archive}" || fail 1 "cannot unpack release ${release} of app '${APP}' (built by another instance)"
+  else
+    in_volume stage "${release}" </dev/null || fail 1 "cannot stage the build of app '${APP}' as release ${release}"
+  fi
   local previous rollback
   previous=$(in_volume switch "${release}" </dev/null) || fail 1 "cannot point app/ of app '${APP}' at release ${release}"
   rollback=${previous}
