@@ -233,9 +233,12 @@ describe('one build delivered to another instance: export-release, then publish 
     expect(snapshot(path.join(mnt(receiver), 'app', '.'))).toEqual(snapshot(path.join(mnt(builder), 'app', '.')));
     expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
     expect(servedVersion(receiver)).toBe('b1');
-    // Again (a retried deploy): the release is staged and serving already, so the archive is not unpacked again.
-    const again = ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
-    expect(again.stderr).toContain("release b1 of app 'receiver' is published and running: nothing to do");
+    // Again (a retried deploy): the release is staged already, so the archive is not unpacked again (output/,
+    // which an unpack empties first, keeps what is there).
+    fs.writeFileSync(path.join(mnt(receiver), 'output', 'kept'), 'kept');
+    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
+    expect(fs.readFileSync(path.join(mnt(receiver), 'output', 'kept'), 'utf8')).toBe('kept');
+    expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
   });
 
   it('a release larger than the receiving volume allows fails the export and leaves no archive', () => {
