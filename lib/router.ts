@@ -1,4 +1,5 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
+import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Volume as DockerVolume } from '@cdktf/provider-docker/lib/volume';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import { Lazy, Token } from 'cdktf';
@@ -11,8 +12,8 @@ import { volumeScriptHash } from './private/host-files';
 import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
 import { secretStepValues } from './private/terraform-values';
-import { destroyProvisioners, privateKeyPreconditions, stepProvisioners } from './private/host-steps';
-import { nullProvider } from './private/providers';
+import { destroyProvisioners, privateKeyPreconditions, probeProgram, stepProvisioners } from './private/host-steps';
+import { externalProvider, nullProvider } from './private/providers';
 import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
 import { ImageSpec } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
@@ -228,6 +229,20 @@ export class ModulusRouter extends Construct {
       name: ROUTER_STATE_VOLUME,
       labels: [{ label: 'org.modulus.role', value: 'router-state' }],
     });
+    // A router container an interrupted apply created but never recorded would block the next create (its name is
+    // fixed): the probe, read on every plan, names it, and Heal removes exactly that container before the create.
+    const dockerHost: Record<string, string> = engine && !access ? { MODULUS_DOCKER_HOST: engine } : {};
+    const probe = probeProgram(this, access, { container: ROUTER_CONTAINER_NAME, domain: this.domain, ...(engine && !access ? { docker_host: engine } : {}) }, 'modulus-router.sh');
+    const orphan = new DataExternal(this, 'Orphan', { provider: externalProvider(this), program: probe.program, query: probe.query });
+    const heal = new NullResource(this, 'Heal', {
+      provider: nullProvider(this),
+      triggers: { orphan: orphan.result.lookup('orphan') },
+      provisioners: stepProvisioners(this, access, {
+        script: 'modulus-router.sh',
+        command: 'remove-orphan',
+        environment: { MODULUS_ROUTER_CONTAINER: ROUTER_CONTAINER_NAME, MODULUS_ROUTER_DOMAIN: this.domain, MODULUS_HEAL_TOKEN: '${self.triggers.orphan}', ...dockerHost },
+      }).provisioners,
+    });
     const probeAddress = address === '0.0.0.0' ? '127.0.0.1' : address;
     this.resource = new Container(this, 'Container', {
       provider: props.host?.resource,
@@ -262,7 +277,7 @@ export class ModulusRouter extends Construct {
       mustRun: true,
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${ROUTER_CGROUP}`,
-      dependsOn: [limit],
+      dependsOn: [limit, heal],
     });
     this.node.defaultChild = this.resource;
 
@@ -277,7 +292,7 @@ export class ModulusRouter extends Construct {
         // The trigger's value, read by the step: the routes are written into the configuration once.
         MODULUS_ROUTER_ROUTES: '${self.triggers.routes}',
         // On a remote host the step runs there, with its own engine.
-        ...(engine && !access ? { MODULUS_DOCKER_HOST: engine } : {}),
+        ...dockerHost,
         ...secrets?.environment,
       },
     });

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { Lazy, TerraformStack, Testing } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { ModulusRouter } from '../../lib/router';
-import { buildImage, docker, dockerRun, REPO_ROOT } from './support/docker';
+import { buildImage, docker, dockerRun, REPO_ROOT, ROOT_IMAGE } from './support/docker';
 import { removeTempDirs, tempDir } from './support/build';
 import { startProbing } from '../../harness/probe';
 
@@ -396,5 +396,73 @@ describe('the router image: an app with instances on several hosts (replicas)', 
     } finally {
       started.two.kill('SIGCONT');
     }
+  });
+});
+
+describe("a router container an interrupted apply left outside Terraform's state (modulus-router.sh probe, remove-orphan)", () => {
+  const SCRIPT = path.join(REPO_ROOT, 'scripts', 'volume', 'modulus-router.sh');
+  const NAME = 'modulus-router-orphan-contract';
+  const ORPHAN_DOMAIN = 'orphan.modulus.test';
+  const bin = path.join(work, 'orphan-bin');
+  const stateFile = path.join(work, 'orphan-state.json');
+  /** A stand-in `terraform` whose `state pull` prints stateFile: the state the running plan reads. */
+  beforeAll(() => {
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'terraform'), `#!/bin/sh\n[ "$1 $2" = "state pull" ] && exec cat "${stateFile}"\nexit 1\n`, { mode: 0o755 });
+  });
+  afterAll(() => dockerRun(['rm', '-f', NAME]));
+
+  const create = (labels: string[]) => {
+    dockerRun(['rm', '-f', NAME]);
+    return docker(['create', '--name', NAME, ...labels.flatMap((label) => ['--label', label]), ROOT_IMAGE, 'true']).trim();
+  };
+  const run = (args: string[], env: Record<string, string>, input?: string) =>
+    spawnSync('bash', [SCRIPT, ...args], { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, input, encoding: 'utf8' });
+  const probeOrphan = (domain = ORPHAN_DOMAIN) => {
+    const result = run(['probe'], {}, JSON.stringify({ container: NAME, domain, state_check: 'terraform' }));
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+    return JSON.parse(result.stdout) as { container: string; orphan: string };
+  };
+  const removeOrphan = (token: string) => run(['remove-orphan'], { MODULUS_ROUTER_CONTAINER: NAME, MODULUS_ROUTER_DOMAIN: ORPHAN_DOMAIN, MODULUS_HEAL_TOKEN: token });
+  const exists = () => spawnSync('docker', ['inspect', NAME], { stdio: 'ignore' }).status === 0;
+
+  it('the probe names the router container the state lacks, and remove-orphan removes exactly that one', () => {
+    const id = create(['org.modulus.role=router', `org.modulus.domain=${ORPHAN_DOMAIN}`]);
+    fs.writeFileSync(stateFile, JSON.stringify({ resources: [{ instances: [{ attributes: { id: 'f'.repeat(64) } }] }] }));
+    const found = probeOrphan();
+    expect(found.container).toBe(id);
+    expect(found.orphan).toMatch(new RegExp(`^heal-orphan-${id}-[0-9a-f]+$`));
+    // Recorded in the state: no orphan.
+    fs.writeFileSync(stateFile, JSON.stringify({ resources: [{ instances: [{ attributes: { id } }] }] }));
+    expect(probeOrphan()).toEqual({ container: id, orphan: '' });
+    // A state that cannot be read knows everything: no orphan on a guess.
+    fs.writeFileSync(stateFile, '');
+    expect(probeOrphan().orphan).toBe('');
+
+    const removed = removeOrphan(found.orphan);
+    expect({ status: removed.status, stderr: removed.stderr }).toEqual({
+      status: 0,
+      stderr: `modulus-router: removed the router container ${NAME} (${id.slice(0, 12)}) that an interrupted deploy left outside Terraform's state\n`,
+    });
+    expect(exists()).toBe(false);
+    expect(removeOrphan(found.orphan).stderr).toContain('is gone already');
+  });
+
+  it("never names or removes a container the platform did not make, another domain's router, or one that took the name since", () => {
+    fs.writeFileSync(stateFile, JSON.stringify({ resources: [] }));
+    for (const labels of [[], ['org.modulus.role=router', 'org.modulus.domain=other.modulus.test'], ['org.modulus.role=run', `org.modulus.domain=${ORPHAN_DOMAIN}`]]) {
+      const id = create(labels);
+      expect({ labels, probe: probeOrphan() }).toEqual({ labels, probe: { container: '', orphan: '' } });
+      // Even with a token naming it (forged, or from an earlier plan).
+      const kept = removeOrphan(`heal-orphan-${id}-1234`);
+      expect({ labels, status: kept.status, exists: exists() }).toEqual({ labels, status: 0, exists: true });
+    }
+    // Another container under the name: the token's id no longer matches.
+    create(['org.modulus.role=router', `org.modulus.domain=${ORPHAN_DOMAIN}`]);
+    expect(removeOrphan(`heal-orphan-${'a'.repeat(64)}-1234`).stderr).toContain('is gone already');
+    expect(exists()).toBe(true);
+    // No token (the steady state): nothing to do.
+    expect(removeOrphan('')).toMatchObject({ status: 0, stderr: '' });
+    expect(exists()).toBe(true);
   });
 });

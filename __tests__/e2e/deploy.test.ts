@@ -845,6 +845,37 @@ describe('one cdktf deploy', () => {
       expect(answers).toHaveLength(LANGUAGES.length);
     });
 
+    it("killed during the router's replacement, once the new router container exists: the next deploy removes that container (outside the state) and routes again", async () => {
+      const started = Date.now();
+      const appsDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
+      const tfEnv = { ...process.env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } as Record<string, string>;
+      const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir, env: tfEnv }), `terraform ${args}`);
+      const address = terraform('state list').split('\n').find((line) => /^docker_container\.router_Container_/.test(line));
+      expect(address).toBeDefined();
+      const containerId = () => docker('inspect', '-f', '{{.Id}}', ROUTER).stdout.trim();
+      const before = containerId();
+      // What a killed replacement leaves: the old router removed, a new one created under the same name that
+      // Terraform never recorded (the provider waits for it to be healthy before it returns).
+      const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${address}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
+      const exited = new Promise((resolve) => apply.on('close', resolve));
+      for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
+      apply.kill('SIGKILL');
+      await exited;
+      const orphan = containerId();
+      expect(orphan).not.toBe('');
+      expect(terraform('state pull')).not.toContain(orphan);
+
+      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+      expect(recovered.stdout).toContain(`removed the router container ${ROUTER} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+      expect([before, orphan]).not.toContain(containerId());
+      expect(terraform('state pull')).toContain(containerId());
+      for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir, env: tfEnv });
+      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
+      console.log(`killed during the router's replacement: recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+    });
+
     it('five releases of a changed node app through the router: each serves once deployed, no request fails for it or the others', async () => {
       const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
       const original = fs.readFileSync(serverJs, 'utf8');

@@ -202,6 +202,12 @@ describe('DockerHost: a router on the remote host', () => {
     const commands = (prefix: string) => step(prefix).provisioner.map((provisioner: any) => provisioner['local-exec'].command).join('\n');
     expect(commands('Router_Routes_')).toMatch(/^bash \S+\/ssh-step\.sh modulus-router\.sh apply$/);
     expect(commands('Router_ProcessLimit_')).toMatch(/^bash \S+\/ssh-step\.sh modulus-process-limit\.sh apply$/);
+    // The orphan router probe goes over SSH too, and the state check stays on this side (remote-probe.sh).
+    expect(commands('Router_Heal_')).toMatch(/^bash \S+\/ssh-step\.sh modulus-router\.sh remove-orphan$/);
+    const orphan = Object.entries<any>(json.data.external).find(([key]) => key.startsWith('Router_Orphan_'))![1];
+    expect(orphan.program).toEqual(['bash', expect.stringMatching(/\/remote-probe\.sh$/)]);
+    expect(orphan.query).toMatchObject({ probe: 'router', container: 'modulus-router', domain: 'b.example.test', ssh_host_name: 'b' });
+    expect(orphan.query.state_check).toBeUndefined();
     // No destroy step there: it would keep the key in this resource's state too, for an empty cgroup.
     expect(commands('Router_ProcessLimit_')).not.toMatch(/remove/);
     expect(JSON.stringify(step('Router_ProcessLimit_').triggers)).not.toMatch(/ssh_/);

@@ -83,7 +83,22 @@ describe('ModulusRouter: the container', () => {
     expect(apply.environment).toEqual({ MODULUS_APP: 'modulus-router', MODULUS_PIDS_MAX: '64' });
     expect(remove).toMatchObject({ when: 'destroy', environment: { MODULUS_APP: 'modulus-router' } });
     expect(remove.command).toMatch(/modulus-process-limit\.sh remove$/);
-    expect(resource(json, 'docker_container', 'Router_Container').depends_on).toEqual([expect.stringMatching(/^null_resource\.Router_ProcessLimit_/)]);
+    expect(resource(json, 'docker_container', 'Router_Container').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.Router_ProcessLimit_/)]));
+  });
+
+  it('probes on every plan for a router container an interrupted apply left outside the state, and removes exactly that one before creating its own', () => {
+    const orphan = Object.entries<any>(json.data.external).find(([key]) => key.startsWith('Router_Orphan_'))![1];
+    expect(orphan.program).toEqual(['bash', expect.stringMatching(/^assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-router\.sh$/), 'probe']);
+    expect(orphan.query).toEqual({ container: 'modulus-router', domain: expect.any(String), state_check: 'terraform' });
+    // Read at plan time: it waits for nothing.
+    expect(orphan.depends_on).toBeUndefined();
+    const heal = resource(json, 'null_resource', 'Router_Heal');
+    expect(heal.triggers).toEqual({ orphan: expect.stringMatching(/^\$\{data\.external\.Router_Orphan_[0-9A-F]{8}\.result\["orphan"\]\}$/) });
+    const [[type, step]] = heal.provisioner.map((p: any) => Object.entries(p)[0]);
+    expect(type).toBe('local-exec');
+    expect(step.command).toMatch(/modulus-router\.sh remove-orphan$/);
+    expect(step.environment).toEqual({ MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_DOMAIN: orphan.query.domain, MODULUS_HEAL_TOKEN: '${self.triggers.orphan}' });
+    expect(resource(json, 'docker_container', 'Router_Container').depends_on).toContain(`null_resource.${Object.keys(json.resource.null_resource).find((key) => key.startsWith('Router_Heal_'))}`);
   });
 
   it('is healthy when HAProxy answers its monitor path, and the deploy waits for it', () => {

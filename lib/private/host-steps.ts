@@ -194,16 +194,23 @@ export function destroyProvisioners(scope: IConstruct, access: SshAccess | undef
 }
 
 /**
- * Query and program of the volume's `data "external"` probe: local or over SSH, through the engine's own
- * SSH connection when there is one (no key in the query), else with the provisioning key.
+ * Query and program of the volume's `data "external"` probe (or, with `script` modulus-router.sh, the router
+ * container's): local or over SSH, through the engine's own SSH connection when there is one (no key in the
+ * query), else with the provisioning key.
  */
-export function probeProgram(scope: IConstruct, access: SshAccess | undefined, query: Record<string, string>): { program: string[]; query: Record<string, string> } {
-  const local = volumeScriptPath(scope, 'modulus-volume.sh');
+export function probeProgram(
+  scope: IConstruct,
+  access: SshAccess | undefined,
+  query: Record<string, string>,
+  script: 'modulus-volume.sh' | 'modulus-router.sh' = 'modulus-volume.sh',
+): { program: string[]; query: Record<string, string> } {
+  const local = volumeScriptPath(scope, script);
   // Terraform's state is read where Terraform runs: here by the probe itself, for a remote host by remote-probe.sh.
   if (!access) return { program: ['bash', local, 'probe'], query: { ...query, state_check: 'terraform' } };
   const program = ['bash', `${scriptsFolder(scope)}/remote-probe.sh`];
   const host = {
     ...query,
+    ...(script === 'modulus-router.sh' ? { probe: 'router' } : {}),
     ssh_host_name: access.hostName,
     ssh_user: access.user,
     // Where Terraform's provisioners connect: the probe checks that the key they will be shown is pinned.

@@ -7,47 +7,125 @@
 # key travel only through this process's environment (a sensitive provisioner environment: Terraform shows
 # neither it nor this step's output) and a pipe: never a command line, a file on the host or `docker inspect`.
 #
-# Usage: modulus-router.sh apply
+# Usage: modulus-router.sh apply | probe | remove-orphan
+#   apply          hand the routes (and TLS) to the router (below)
+#   probe          Terraform's external data source protocol: reads {"container", "domain", "state_check",
+#                  "docker_host" (optional: a unix:// engine other than the default)} on
+#                  stdin and prints {"container", "orphan"}: the id of the router container of that name and domain
+#                  on this engine (labelled org.modulus.role=router and org.modulus.domain=<domain>: the platform
+#                  made it), and, with state_check "terraform" (the probe runs where Terraform runs), a token naming
+#                  it when Terraform's state does not record it: an interrupted apply created it, and its name would
+#                  block the next one. Read-only. Over SSH, remote-probe.sh runs it and checks the state itself.
+#   remove-orphan  removes the container MODULUS_HEAL_TOKEN names, if it is still the router container
+#                  MODULUS_ROUTER_CONTAINER of MODULUS_ROUTER_DOMAIN; nothing for an empty token
 #
 # Environment:
 #   MODULUS_ROUTER_CONTAINER        the router container's name (required)
-#   MODULUS_ROUTER_ROUTES           the routes: HAProxy frontends and backends (required)
-#   MODULUS_ROUTER_TLS_CERTIFICATE  PEM certificate and chain (optional; with the key)
-#   MODULUS_ROUTER_TLS_KEY          PEM private key (optional; with the certificate)
+#   MODULUS_ROUTER_ROUTES           apply: the routes: HAProxy frontends and backends (required)
+#   MODULUS_ROUTER_TLS_CERTIFICATE  apply: PEM certificate and chain (optional; with the key)
+#   MODULUS_ROUTER_TLS_KEY          apply: PEM private key (optional; with the certificate)
+#   MODULUS_ROUTER_DOMAIN           remove-orphan: the router's domain (its label)
+#   MODULUS_HEAL_TOKEN              remove-orphan: the probe's token
 #   MODULUS_DOCKER_HOST             the engine the router runs on (default: the docker CLI's own default)
 #
 # Exit status: 0 applied, 1 failure (the routes in force stay), 2 usage or invalid input.
 set -euo pipefail
 
 readonly PROGRAM=modulus-router
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
 # shellcheck source-path=SCRIPTDIR source=messages.sh
-source "$(dirname "${BASH_SOURCE[0]}")/messages.sh"
+source "${HERE}/messages.sh"
+# shellcheck source-path=SCRIPTDIR source=query.sh
+source "${HERE}/query.sh"
+# shellcheck source-path=SCRIPTDIR source=orphan.sh
+source "${HERE}/orphan.sh"
 
-[[ "${1:-}" == apply && $# -eq 1 ]] || fail 2 'usage: modulus-router.sh apply'
-container="${MODULUS_ROUTER_CONTAINER:-}"
-[[ "${container}" =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${container}': give the router container's name"
-[[ -n "${MODULUS_ROUTER_ROUTES:-}" ]] || fail 2 'MODULUS_ROUTER_ROUTES is empty: give the routes'
-certificate="${MODULUS_ROUTER_TLS_CERTIFICATE:-}"
-key="${MODULUS_ROUTER_TLS_KEY:-}"
-[[ -z "${certificate}" && -z "${key}" || -n "${certificate}" && -n "${key}" ]] ||
-  fail 2 'give both MODULUS_ROUTER_TLS_CERTIFICATE and MODULUS_ROUTER_TLS_KEY, or neither'
+readonly ROUTER_NAME_PATTERN='^[a-z][a-z0-9-]{0,62}$'
+# Loose: the construct checks the domain; here only characters a JSON string and a label compare take as they are.
+readonly DOMAIN_PATTERN='^[a-z0-9]([a-z0-9.-]{0,198}[a-z0-9])?$'
+
 if [[ -n "${MODULUS_DOCKER_HOST:-}" ]]; then
   export DOCKER_HOST="${MODULUS_DOCKER_HOST}"
 fi
 
-# printf is a shell builtin: the values reach base64 through a pipe, not an argument list.
+# router_container_id NAME DOMAIN: the id of the container NAME if it is the router of DOMAIN (its labels say so:
+# the platform made it), else nothing (also when the engine does not answer).
+router_container_id() {
+  local found
+  found=$(docker inspect --type container -f '{{.Id}} {{index .Config.Labels "org.modulus.role"}} {{index .Config.Labels "org.modulus.domain"}}' -- "$1" 2>/dev/null) || return 0
+  [[ "${found}" == *" router $2" && "${found%% *}" =~ ^[0-9a-f]{64}$ ]] || return 0
+  printf '%s' "${found%% *}"
+}
+
+cmd_probe() {
+  local query container domain state_check docker_host id orphan=""
+  query=$(cat)
+  container=$(query_value "${query}" container)
+  domain=$(query_value "${query}" domain)
+  state_check=$(query_value "${query}" state_check)
+  docker_host=$(query_value "${query}" docker_host)
+  if [[ -n "${docker_host}" ]]; then
+    [[ "${docker_host}" =~ ^unix:///[^[:space:]]+$ ]] || fail 2 "invalid docker_host '${docker_host}': give the engine's unix:// socket"
+    export DOCKER_HOST="${docker_host}"
+  fi
+  [[ "${container}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid container '${container}': give the router container's name"
+  [[ "${domain}" =~ ${DOMAIN_PATTERN} ]] || fail 2 "invalid domain '${domain}': give the router's domain"
+  id=$(router_container_id "${container}" "${domain}")
+  if [[ "${state_check}" == terraform && -n "${id}" ]] && state_lacks "${id}"; then
+    orphan=$(orphan_token "${id}")
+  fi
+  printf '{"container":"%s","orphan":"%s"}\n' "${id}" "${orphan}"
+}
+
+cmd_remove_orphan() {
+  local container="${MODULUS_ROUTER_CONTAINER:-}" domain="${MODULUS_ROUTER_DOMAIN:-}" token="${MODULUS_HEAL_TOKEN:-}" id
+  [[ "${container}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${container}': give the router container's name"
+  [[ "${domain}" =~ ${DOMAIN_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_DOMAIN '${domain}': give the router's domain"
+  [[ -n "${token}" ]] || return 0
+  [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] || fail 2 "invalid MODULUS_HEAL_TOKEN: give the router probe's token"
+  id=${BASH_REMATCH[1]}
+  if [[ "$(router_container_id "${container}" "${domain}")" != "${id}" ]]; then
+    log "the router container ${container} left outside Terraform's state (${id:0:12}) is gone already"
+    return 0
+  fi
+  docker rm --force -- "${id}" >/dev/null
+  log "removed the router container ${container} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
+}
+
+cmd_apply() {
+  local container="${MODULUS_ROUTER_CONTAINER:-}"
+  [[ "${container}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${container}': give the router container's name"
+  [[ -n "${MODULUS_ROUTER_ROUTES:-}" ]] || fail 2 'MODULUS_ROUTER_ROUTES is empty: give the routes'
+  local certificate="${MODULUS_ROUTER_TLS_CERTIFICATE:-}" key="${MODULUS_ROUTER_TLS_KEY:-}" output
+  [[ -z "${certificate}" && -z "${key}" || -n "${certificate}" && -n "${key}" ]] ||
+    fail 2 'give both MODULUS_ROUTER_TLS_CERTIFICATE and MODULUS_ROUTER_TLS_KEY, or neither'
+  if ! output="$(payload "${certificate}" "${key}" | docker exec -i "${container}" modulus-router-apply 2>&1)"; then
+    fail 1 "the router ${container} refused the routes: ${output}"
+  fi
+  log "${output}"
+}
+
+# payload CERTIFICATE KEY: printf is a shell builtin: the values reach base64 through a pipe, not an argument list.
 payload() {
   printf '%s' "${MODULUS_ROUTER_ROUTES}" | base64 -w0
   printf '\n'
-  if [[ -n "${certificate}" ]]; then
-    printf '%s\n%s\n' "${certificate}" "${key}" | base64 -w0
+  if [[ -n "$1" ]]; then
+    printf '%s\n%s\n' "$1" "$2" | base64 -w0
   else
     printf -- '-'
   fi
   printf '\n'
 }
 
-if ! output="$(payload | docker exec -i "${container}" modulus-router-apply 2>&1)"; then
-  fail 1 "the router ${container} refused the routes: ${output}"
-fi
-log "${output}"
+main() {
+  (($# == 1)) || fail 2 'usage: modulus-router.sh apply | probe | remove-orphan'
+  case "$1" in
+    apply) cmd_apply ;;
+    probe) cmd_probe ;;
+    remove-orphan) cmd_remove_orphan ;;
+    *) fail 2 "unknown command '$1': use apply, probe or remove-orphan" ;;
+  esac
+}
+
+main "$@"

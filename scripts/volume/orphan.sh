@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by modulus-volume.sh (probe, mount) and remote-probe.sh: the app's run container left outside
-# Terraform's state by an interrupted apply. Its fixed name would make the next apply fail to create the container
+# Sourced by modulus-volume.sh (probe, mount), modulus-router.sh (probe, remove-orphan) and remote-probe.sh: the
+# app's run container (or the router container) left outside Terraform's state by an interrupted apply. Its fixed name would make the next apply fail to create the container
 # ("Conflict. The container name ... is already in use"): the probe reports it as drift (a health token naming it),
 # and the Mount step the next apply runs before the container removes exactly that container.
 

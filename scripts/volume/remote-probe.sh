@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# remote-probe.sh: the `probe` of modulus-volume.sh for a volume on another Docker host, reached over SSH.
+# remote-probe.sh: the `probe` of modulus-volume.sh (a volume) or of modulus-router.sh (a router container) on
+# another Docker host, reached over SSH.
 #
-# Terraform's external data source protocol (lib/private/host-steps.ts, probeProgram): runs on the Terraform
-# machine, reads one flat JSON object on stdin and prints {"exists", "mounted", "health", "run_container"} (as
-# `modulus-volume.sh probe` does on the host). Read-only on the host. Terraform's state is here: a run container
-# the host names that the state lacks turns health into a token naming it for removal (orphan.sh).
+# Terraform's external data source protocol (lib/private/host-steps.ts, probeProgram and routerProbeProgram): runs
+# on the Terraform machine, reads one flat JSON object on stdin and prints what the host's probe prints:
+# {"exists", "mounted", "health", "run_container"} for a volume, {"container", "orphan"} for a router. Read-only
+# on the host. Terraform's state is here: a run container (or router container) the host names that the state
+# lacks turns health (orphan) into a token naming it for removal (orphan.sh).
 #
-# Query: app, backend, root, lvm_volume_group, lvm_thin_pool, run_container (as for the local probe), and
+# Query: probe ("router", else a volume's), then app, backend, root, lvm_volume_group, lvm_thin_pool,
+# run_container (a volume, as for the local probe) or container, domain (a router), and
 #   ssh_host_name            the host's name in messages
 #   ssh_user                 the provisioning user
 #   ssh_address, ssh_port    where Terraform's provisioners connect
@@ -21,9 +24,8 @@
 # "key": the private key (CR removed, last line break added) and the pinned keys go to 0600 files in a 0700
 # temporary folder (removed on exit), never on a command line; a key with a passphrase or that is not a key fails
 # naming that. Either way ssh runs with BatchMode (it never asks). The host receives these scripts and the volume's
-# identity as a tar stream on stdin and runs a fixed command: `bash <tmp>/modulus-volume.sh probe` (through
-# `sudo -n` when the user is not root). That the key Terraform's provisioners will be shown is pinned, host-keys.sh
-# checks once per host.
+# (or router's) identity as a tar stream on stdin and runs a fixed command: `bash <tmp>/modulus-volume.sh probe`
+# or `bash <tmp>/modulus-router.sh probe` (through `sudo -n` when the user is not root).
 #
 # A host that cannot be reached fails with one line naming it:
 #   remote-probe: error: cannot reach Docker host 'NAME' (user@address:port): <ssh's reason>
@@ -44,20 +46,25 @@ source "${HERE}/ssh-client.sh"
 # The command the host runs: fixed text, no values. It unpacks the tar stream into a private temporary
 # folder and runs the probe on the query inside it.
 remote_command() {
-  local sudo=""
+  local sudo="" script=$2
   [[ "$1" == root ]] || sudo="sudo -n "
   # shellcheck disable=SC2016 # expanded on the host, not here
-  printf '%s' 'set -eu; umask 077; d=$(mktemp -d); trap '\''rm -rf -- "$d"'\'' EXIT; tar -x -C "$d"; '"${sudo}"'bash "$d/modulus-volume.sh" probe < "$d/query.json"'
+  printf '%s' 'set -eu; umask 077; d=$(mktemp -d); trap '\''rm -rf -- "$d"'\'' EXIT; tar -x -C "$d"; '"${sudo}"'bash "$d/'"${script}"'" probe < "$d/query.json"'
 }
 
-# The volume's identity for the host's probe (no ssh_* field), and the scripts it runs, into folder $1.
+# The volume's (or router's) identity for the host's probe (no ssh_* field), and the scripts it runs, into
+# folder $2.
 write_bundle() {
   local query=$1 bundle=$2
   mkdir -- "${bundle}"
-  printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s","run_container":"%s"}\n' \
-    "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
-    "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" \
-    "$(query_value "${query}" run_container)" >"${bundle}/query.json"
+  if [[ "$(query_value "${query}" probe)" == router ]]; then
+    printf '{"container":"%s","domain":"%s"}\n' "$(query_value "${query}" container)" "$(query_value "${query}" domain)" >"${bundle}/query.json"
+  else
+    printf '{"app":"%s","backend":"%s","root":"%s","lvm_volume_group":"%s","lvm_thin_pool":"%s","run_container":"%s"}\n' \
+      "$(query_value "${query}" app)" "$(query_value "${query}" backend)" "$(query_value "${query}" root)" \
+      "$(query_value "${query}" lvm_volume_group)" "$(query_value "${query}" lvm_thin_pool)" \
+      "$(query_value "${query}" run_container)" >"${bundle}/query.json"
+  fi
   cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/rules.env" "${HERE}/forbidden-roots" "${bundle}/"
 }
 
@@ -107,20 +114,24 @@ main() {
   ssh_client_options "${dir}" "${where}" "${transport}"
   write_bundle "${query}" "${dir}/bundle"
 
-  local answer status=0
+  # What the host's probe names (a container id) and the field a container outside the state turns into a token.
+  local answer status=0 kind=volume script=modulus-volume.sh id_field=run_container token_field=health
+  if [[ "$(query_value "${query}" probe)" == router ]]; then
+    kind=router script=modulus-router.sh id_field=container token_field=orphan
+  fi
   answer=$(tar -C "${dir}/bundle" -c . |
     ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
-      -- "${user}@${ssh_address}" "$(remote_command "${user}")" 2>"${dir}/stderr") || status=$?
+      -- "${user}@${ssh_address}" "$(remote_command "${user}" "${script}")" 2>"${dir}/stderr") || status=$?
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then
-    fail 1 "the volume probe failed on Docker host ${where} (exit ${status}): $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
+    fail 1 "the ${kind} probe failed on Docker host ${where} (exit ${status}): $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   fi
-  # The host names its app's run container; whether Terraform's state knows it is for this side to say.
-  local run_container
-  run_container=$(query_value "${answer}" run_container)
-  if [[ "${run_container}" =~ ^[0-9a-f]{64}$ ]] && state_lacks "${run_container}"; then
-    answer=$(sed -E "s/\"health\":\"[^\"]*\"/\"health\":\"$(orphan_token "${run_container}")\"/" <<<"${answer}")
+  # The host names a container; whether Terraform's state knows it is for this side to say.
+  local container
+  container=$(query_value "${answer}" "${id_field}")
+  if [[ "${container}" =~ ^[0-9a-f]{64}$ ]] && state_lacks "${container}"; then
+    answer=$(sed -E "s/\"${token_field}\":\"[^\"]*\"/\"${token_field}\":\"$(orphan_token "${container}")\"/" <<<"${answer}")
   fi
   printf '%s\n' "${answer}"
 }
