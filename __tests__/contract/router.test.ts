@@ -405,6 +405,7 @@ describe("a router container an interrupted apply left outside Terraform's state
   const ORPHAN_DOMAIN = 'orphan.modulus.test';
   const bin = path.join(work, 'orphan-bin');
   const stateFile = path.join(work, 'orphan-state.json');
+  const recordDir = path.join(work, 'orphan-record');
   /** A stand-in `terraform` whose `state pull` prints stateFile: the state the running plan reads. */
   beforeAll(() => {
     fs.mkdirSync(bin, { recursive: true });
@@ -417,7 +418,7 @@ describe("a router container an interrupted apply left outside Terraform's state
     return docker(['create', '--name', NAME, ...labels.flatMap((label) => ['--label', label]), ROOT_IMAGE, 'true']).trim();
   };
   const run = (args: string[], env: Record<string, string>, input?: string) =>
-    spawnSync('bash', [SCRIPT, ...args], { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, input, encoding: 'utf8' });
+    spawnSync('bash', [SCRIPT, ...args], { env: { PATH: `${bin}:${process.env.PATH}`, MODULUS_ROUTER_RECORD_DIR: recordDir, ...env }, input, encoding: 'utf8' });
   const probeOrphan = (domain = ORPHAN_DOMAIN) => {
     const result = run(['probe'], {}, JSON.stringify({ container: NAME, domain, state_check: 'terraform' }));
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
@@ -445,12 +446,16 @@ describe("a router container an interrupted apply left outside Terraform's state
       stderr: `modulus-router: removed the router container ${NAME} (${id.slice(0, 12)}) that an interrupted deploy left outside Terraform's state\n`,
     });
     expect(exists()).toBe(false);
+    // The token is recorded: the next plan's probe answers it, so Heal is not replaced again.
+    expect(probeOrphan()).toEqual({ container: '', orphan: found.orphan });
+    expect((fs.statSync(path.join(recordDir, `${NAME}.heal-token`)).mode & 0o777).toString(8)).toBe('600');
     expect(removeOrphan(found.orphan).stderr).toContain('is gone already');
   });
 
   it("never names or removes a container the platform did not make, another domain's router, or one that took the name since", () => {
     fs.writeFileSync(stateFile, JSON.stringify({ resources: [] }));
     for (const labels of [[], ['org.modulus.role=router', 'org.modulus.domain=other.modulus.test'], ['org.modulus.role=run', `org.modulus.domain=${ORPHAN_DOMAIN}`]]) {
+      fs.rmSync(recordDir, { recursive: true, force: true });
       const id = create(labels);
       expect({ labels, probe: probeOrphan() }).toEqual({ labels, probe: { container: '', orphan: '' } });
       // Even with a token naming it (forged, or from an earlier plan).

@@ -15,9 +15,11 @@
 #                  on this engine (labelled org.modulus.role=router and org.modulus.domain=<domain>: the platform
 #                  made it), and, with state_check "terraform" (the probe runs where Terraform runs), a token naming
 #                  it when Terraform's state does not record it: an interrupted apply created it, and its name would
-#                  block the next one. Read-only. Over SSH, remote-probe.sh runs it and checks the state itself.
+#                  block the next one; else the token of the last removal (recorded), so that a plan after it is
+#                  empty. Read-only. Over SSH, remote-probe.sh runs it and checks the state itself.
 #   remove-orphan  removes the container MODULUS_HEAL_TOKEN names, if it is still the router container
-#                  MODULUS_ROUTER_CONTAINER of MODULUS_ROUTER_DOMAIN; nothing for an empty token
+#                  MODULUS_ROUTER_CONTAINER of MODULUS_ROUTER_DOMAIN, and records the token; nothing for an empty
+#                  token
 #
 # Environment:
 #   MODULUS_ROUTER_CONTAINER        the router container's name (required)
@@ -27,6 +29,7 @@
 #   MODULUS_ROUTER_DOMAIN           remove-orphan: the router's domain (its label)
 #   MODULUS_HEAL_TOKEN              remove-orphan: the probe's token
 #   MODULUS_DOCKER_HOST             the engine the router runs on (default: the docker CLI's own default)
+#   MODULUS_ROUTER_RECORD_DIR       where remove-orphan records its token (default /var/lib/modulus/router)
 #
 # Exit status: 0 applied, 1 failure (the routes in force stay), 2 usage or invalid input.
 set -euo pipefail
@@ -42,6 +45,7 @@ source "${HERE}/query.sh"
 source "${HERE}/orphan.sh"
 
 readonly ROUTER_NAME_PATTERN='^[a-z][a-z0-9-]{0,62}$'
+readonly RECORD_DIR="${MODULUS_ROUTER_RECORD_DIR:-/var/lib/modulus/router}"
 # Loose: the construct checks the domain; here only characters a JSON string and a label compare take as they are.
 readonly DOMAIN_PATTERN='^[a-z0-9]([a-z0-9.-]{0,198}[a-z0-9])?$'
 
@@ -74,6 +78,8 @@ cmd_probe() {
   id=$(router_container_id "${container}" "${domain}")
   if [[ "${state_check}" == terraform && -n "${id}" ]] && state_lacks "${id}"; then
     orphan=$(orphan_token "${id}")
+  else
+    orphan=$(recorded_token "${container}")
   fi
   printf '{"container":"%s","orphan":"%s"}\n' "${id}" "${orphan}"
 }
@@ -87,10 +93,24 @@ cmd_remove_orphan() {
   id=${BASH_REMATCH[1]}
   if [[ "$(router_container_id "${container}" "${domain}")" != "${id}" ]]; then
     log "the router container ${container} left outside Terraform's state (${id:0:12}) is gone already"
-    return 0
+  else
+    docker rm --force -- "${id}" >/dev/null
+    log "removed the router container ${container} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
   fi
-  docker rm --force -- "${id}" >/dev/null
-  log "removed the router container ${container} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
+  (
+    umask 077
+    mkdir -p -- "${RECORD_DIR}"
+    printf '%s\n' "${token}" >"${RECORD_DIR}/${container}.heal-token.new"
+  )
+  mv -f -T -- "${RECORD_DIR}/${container}.heal-token.new" "${RECORD_DIR}/${container}.heal-token"
+}
+
+# recorded_token NAME: the token of the last removal for the router container NAME, or nothing.
+recorded_token() {
+  local file="${RECORD_DIR}/$1.heal-token" token=""
+  [[ -f "${file}" && ! -L "${file}" ]] && token=$(head -n 1 -- "${file}")
+  [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] && printf '%s' "${token}"
+  return 0
 }
 
 cmd_apply() {
