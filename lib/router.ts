@@ -231,8 +231,10 @@ export class ModulusRouter extends Construct {
     });
     // A router container an interrupted apply created but never recorded would block the next create (its name is
     // fixed): the probe, read on every plan, names it, and Heal removes exactly that container before the create.
-    const dockerHost: Record<string, string> = engine && !access ? { MODULUS_DOCKER_HOST: engine } : {};
-    const probe = probeProgram(this, access, { container: ROUTER_CONTAINER_NAME, domain: this.domain, ...(engine && !access ? { docker_host: engine } : {}) }, 'modulus-router.sh');
+    // A local engine other than the default: the steps and the probe on this machine talk to it.
+    const localEngine = engine && !access ? engine : undefined;
+    const dockerHost: Record<string, string> = localEngine ? { MODULUS_DOCKER_HOST: localEngine } : {};
+    const probe = probeProgram(this, access, { container: ROUTER_CONTAINER_NAME, domain: this.domain, ...(localEngine ? { docker_host: localEngine } : {}) }, 'modulus-router.sh');
     const orphan = new DataExternal(this, 'Orphan', { provider: externalProvider(this), program: probe.program, query: probe.query });
     const heal = new NullResource(this, 'Heal', {
       provider: nullProvider(this),

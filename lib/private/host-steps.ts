@@ -26,11 +26,11 @@
  *
  * A remote step connects as the host's `ssh://` engine does when the engine logs in as the provisioning user
  * (its options, no key in the step's config, so Terraform prints the step's output unless another value is
- * sensitive), else with the provisioning key (a sensitive value: Terraform then shows the output only when the
- * step fails). Destroy-time steps always use the key, read back from the resource's triggers. Measured with
- * Terraform 1.5.7 (__tests__/e2e/remote-steps.test.ts): the probe's result is not sensitive although its query
- * is (no nonsensitive() needed: it would fail); Terraform runs no destroy-time provisioner for the deposed object
- * of a create_before_destroy replacement.
+ * sensitive), else with the provisioning key (a sensitive value: Terraform then hides the step's output).
+ * Destroy-time steps always use the key, read back from the resource's triggers. Measured with Terraform 1.5.7
+ * (__tests__/e2e/remote-steps.test.ts): the probe's result is not sensitive although its query is (no
+ * nonsensitive() needed: it would fail); Terraform runs no destroy-time provisioner for the deposed object of a
+ * create_before_destroy replacement.
  */
 import { Fn, LocalExecProvisioner, Precondition, Token } from 'cdktf';
 import { IConstruct } from 'constructs';

@@ -76,13 +76,16 @@ cmd_prepare_build() {
   tar -x --no-same-owner --no-same-permissions -C input -f -
 }
 
+# staged RELEASE: whether .releases/RELEASE is a staged release (a folder, not a link).
+staged() {
+  [[ -d ".releases/$1" && ! -L ".releases/$1" ]]
+}
+
 cmd_export() {
   local release=$1
   valid_release "${release}"
   local folder=".releases/${release}"
-  if [[ ! -d "${folder}" || -L "${folder}" ]]; then
-    folder=output
-  fi
+  staged "${release}" || folder=output
   [[ -d "${folder}" && ! -L "${folder}" ]] || die "release ${release} is neither staged nor in output/"
   tar -c -C "${folder}" -f - .
 }
@@ -90,7 +93,7 @@ cmd_export() {
 cmd_receive() {
   local release=$1
   valid_release "${release}"
-  if [[ -d ".releases/${release}" && ! -L ".releases/${release}" ]]; then
+  if staged "${release}"; then
     cat >/dev/null
     return 0
   fi
@@ -119,7 +122,7 @@ cmd_stage() {
   local release=$1
   valid_release "${release}"
   real_dir .releases 0750
-  if [[ -d ".releases/${release}" && ! -L ".releases/${release}" ]]; then
+  if staged "${release}"; then
     return 0
   fi
   [[ -d output && ! -L output ]] || die "no build output to publish (output/ is missing)"
@@ -158,7 +161,7 @@ EOF
 cmd_switch() {
   local release=$1 previous
   valid_release "${release}"
-  [[ -d ".releases/${release}" && ! -L ".releases/${release}" ]] || die "release ${release} is not staged"
+  staged "${release}" || die "release ${release} is not staged"
   previous=$(cmd_current)
   rm -rf -- app.next
   ln -s -- ".releases/${release}" app.next

@@ -91,12 +91,7 @@ cmd_remove_orphan() {
   [[ -n "${token}" ]] || return 0
   [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] || fail 2 "invalid MODULUS_HEAL_TOKEN: give the router probe's token"
   id=${BASH_REMATCH[1]}
-  if [[ "$(router_container_id "${container}" "${domain}")" != "${id}" ]]; then
-    log "the router container ${container} left outside Terraform's state (${id:0:12}) is gone already"
-  else
-    docker rm --force -- "${id}" >/dev/null
-    log "removed the router container ${container} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
-  fi
+  remove_orphan_container "router container" "${container}" "${id}" "$(router_container_id "${container}" "${domain}")"
   (
     umask 077
     mkdir -p -- "${RECORD_DIR}"

@@ -42,10 +42,17 @@ remove_orphan() {
   [[ "$2" =~ ${ORPHAN_TOKEN_PATTERN} ]] || return 0
   id=${BASH_REMATCH[1]}
   [[ "${name}" =~ ${CONTAINER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_RUN_CONTAINER '${name}'"
-  if [[ "$(run_container_id "${name}")" != "${id}" ]]; then
-    log "the run container ${name} left outside Terraform's state (${id:0:12}) is gone already"
+  remove_orphan_container "run container" "${name}" "${id}" "$(run_container_id "${name}")"
+}
+
+# remove_orphan_container KIND NAME ID CURRENT: removes the container ID (a KIND, e.g. "run container", named
+# NAME) if CURRENT, the id the platform's own lookup finds under NAME now, is still ID; says which it was.
+remove_orphan_container() {
+  local kind=$1 name=$2 id=$3 current=$4
+  if [[ "${current}" != "${id}" ]]; then
+    log "the ${kind} ${name} left outside Terraform's state (${id:0:12}) is gone already"
     return 0
   fi
   docker rm --force -- "${id}" >/dev/null
-  log "removed the run container ${name} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
+  log "removed the ${kind} ${name} (${id:0:12}) that an interrupted deploy left outside Terraform's state"
 }

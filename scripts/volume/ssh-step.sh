@@ -81,22 +81,22 @@ main() {
   local -a variables=() uploads=()
   read -r -a variables <<<"${STEP_VARIABLES:-}"
   read -r -a uploads <<<"${STEP_UPLOADS:-}"
-  local name_ value index=0
+  local variable value index=0
   (
     umask 077
     : >"${bundle}/step.env"
   )
-  for name_ in "${variables[@]}"; do
-    [[ "${name_}" =~ ^MODULUS_[A-Za-z0-9_]+$ ]] || fail 2 "STEP_VARIABLES: '${name_}' is not a MODULUS_* name"
-    [[ -v "${name_}" ]] || fail 2 "STEP_VARIABLES names ${name_}, which is not set"
-    value=${!name_}
-    if [[ " ${uploads[*]} " == *" ${name_} "* ]]; then
-      [[ -f "${value}" ]] || fail 2 "${name_}: the file to upload (${value}) does not exist"
+  for variable in "${variables[@]}"; do
+    [[ "${variable}" =~ ^MODULUS_[A-Za-z0-9_]+$ ]] || fail 2 "STEP_VARIABLES: '${variable}' is not a MODULUS_* name"
+    [[ -v "${variable}" ]] || fail 2 "STEP_VARIABLES names ${variable}, which is not set"
+    value=${!variable}
+    if [[ " ${uploads[*]} " == *" ${variable} "* ]]; then
+      [[ -f "${value}" ]] || fail 2 "${variable}: the file to upload (${value}) does not exist"
       ln -s -- "$(realpath -- "${value}")" "${bundle}/upload-${index}"
       value="${staging}/upload-${index}"
       index=$((index + 1))
     fi
-    printf '%s=%s\n' "${name_}" "$(printf '%s' "${value}" | base64 -w 0)" >>"${bundle}/step.env"
+    printf '%s=%s\n' "${variable}" "$(printf '%s' "${value}" | base64 -w 0)" >>"${bundle}/step.env"
   done
 
   local status=0
