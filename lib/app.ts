@@ -211,7 +211,7 @@ export class ModulusApp extends Construct {
           networkMode: props.networkMode,
           build: index === 0 ? build : undefined,
           _published: index === 0 ? undefined : published,
-          _standby: release ? { port: standbyPort!, hostPort: release.standbyHostPort } : undefined,
+          _standby: release ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseStep } : undefined,
         });
         placed.push({ host: instance.host, volume, run, published });
       });

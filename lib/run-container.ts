@@ -1,7 +1,8 @@
 import * as path from 'path';
-import { Container, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
+import { createHash } from 'crypto';
+import { Container, ContainerConfig, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { dependable, ITerraformDependable } from 'cdktf';
+import { dependable, ITerraformDependable, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
@@ -202,9 +203,14 @@ export interface RunContainerProps extends RunContainerOptions {
 
   /**
    * @internal An app behind a router (ModulusApp's release): its second slot's port in the container, and on the
-   * host with BRIDGE. The health check passes when either slot answers.
+   * host with BRIDGE. The health check passes when either slot answers. With `release` (the publish step's
+   * release settings) and NetworkMode.HOST, a replacement starts beside the serving container (handover.sh).
    */
-  readonly _standby?: { readonly port: number; readonly hostPort?: number };
+  readonly _standby?: {
+    readonly port: number;
+    readonly hostPort?: number;
+    readonly release?: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] };
+  };
 }
 
 export { runContainerName };
@@ -348,8 +354,7 @@ export class RunContainer extends Construct {
       ...Object.entries(labelsExtra).map(([label, value]) => ({ label, value })),
     ];
 
-    this.resource = new Container(this, 'Container', {
-      provider: volume.host?.resource,
+    const settings: ContainerConfig = {
       name: this.containerName,
       image: props.image,
       user: MOP_USER,
@@ -377,10 +382,54 @@ export class RunContainer extends Construct {
       mustRun: true,
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${volume.appName}`,
-      dependsOn: [...volume.ready, limit, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])],
-    });
+    };
+    const dependsOn = [...volume.ready, limit, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])];
+    if (standby?.release && networkMode === NetworkMode.HOST) {
+      // Replaced beside the serving container, which serves until the new one's slot has taken over; a bridge's
+      // published ports and the app's own port without a second slot cannot be held twice, so only here.
+      const environment = { MODULUS_RUN_CONTAINER: this.containerName, ...standby.release.environment };
+      const handover = volume._scriptStep(this, 'Handover', {
+        command: 'hand-over',
+        triggers: settingsTriggers(settings),
+        environment,
+        dependsOn: [...dependsOn, ...standby.release.dependsOn],
+      });
+      this.resource = new Container(this, 'Container', {
+        ...settings,
+        provider: volume.host?.resource,
+        dependsOn: [...dependsOn, handover],
+        lifecycle: { createBeforeDestroy: true },
+      });
+      // `terraform apply -replace` of the Handover step replaces the container too. An override: cdktf 0.21 renders
+      // `replaceTriggeredBy` as an interpolation, which Terraform refuses (hashicorp/terraform-cdk#3196).
+      this.resource.addOverride('lifecycle.replace_triggered_by', [`${handover.terraformResourceType}.${handover.friendlyUniqueId}`]);
+      volume._scriptStep(this, 'TakeOver', {
+        command: 'take-over',
+        triggers: { container: this.resource.id },
+        environment,
+        dependsOn: [this.resource, ...standby.release.dependsOn],
+      });
+    } else {
+      this.resource = new Container(this, 'Container', { ...settings, provider: volume.host?.resource, dependsOn });
+    }
     this.node.defaultChild = this.resource;
   }
+}
+
+/**
+ * The Handover step's triggers: the container's settings, so that it runs whenever the container is replaced. The
+ * values known only to Terraform (the image's id, the volume steps' ids) are listed as they are; the rest is hashed.
+ */
+function settingsTriggers(settings: ContainerConfig): Record<string, string> {
+  const inputs: string[] = [];
+  const json = JSON.stringify(settings, (_key, value) => {
+    if (typeof value === 'string' && Token.isUnresolved(value)) {
+      inputs.push(value);
+      return `input ${inputs.length}`;
+    }
+    return value;
+  });
+  return { settings_sha256: createHash('sha256').update(json).digest('hex'), inputs: inputs.join(' ') };
 }
 
 /** json-file options Docker accepts, with the form of each value. */

@@ -42,15 +42,15 @@ describe('image configuration', () => {
     expect(config.Entrypoint[0]).toBe('/opt/modulus/bin/init');
   });
 
-  test('global supervisord.conf: /mnt paths, 0700 unix socket, include /mnt/supervisor.conf, no inet_http_server', () => {
+  test('global supervisord.conf: logs in /mnt, 0700 unix socket and pid file in /dev/shm, include /mnt/supervisor.conf, no inet_http_server', () => {
     const volume = new RunVolume();
     const conf = runOnce(ref, volume, ['cat', '/etc/supervisor/supervisord.conf']).stdout;
     const settings = conf.split('\n').filter((line) => line.trim() && !line.startsWith(';'));
     expect(settings).toEqual(
       expect.arrayContaining([
-        '[supervisord]', 'nodaemon=true', 'user=mop', 'logfile=/mnt/log/supervisord.log', 'pidfile=/mnt/home/supervisord.pid',
-        '[unix_http_server]', 'file=/mnt/home/supervisor.sock', 'chmod=0700',
-        '[supervisorctl]', 'serverurl=unix:///mnt/home/supervisor.sock',
+        '[supervisord]', 'nodaemon=true', 'user=mop', 'logfile=/mnt/log/supervisord.log', 'pidfile=/dev/shm/supervisord.pid',
+        '[unix_http_server]', 'file=/dev/shm/supervisor.sock', 'chmod=0700',
+        '[supervisorctl]', 'serverurl=unix:///dev/shm/supervisor.sock',
         '[rpcinterface:supervisor]', '[include]', 'files = /mnt/supervisor.conf',
       ]),
     );
@@ -84,14 +84,31 @@ describe('supervisord and Navi in a restricted container', () => {
     expect(procs.every((p) => p.user === 'mop')).toBe(true);
   });
 
-  test('socket, pid and logs under /mnt; the socket is mop-only (0700); nothing listens on TCP', () => {
-    const out = exec(container, ['sh', '-c', 'stat -c "%a %U %F" /mnt/home/supervisor.sock; cat /mnt/home/supervisord.pid']).stdout.split('\n');
+  test('socket and pid in the container\'s own /dev/shm, logs under /mnt; the socket is mop-only (0700); nothing listens on TCP', () => {
+    const out = exec(container, ['sh', '-c', 'stat -c "%a %U %F" /dev/shm/supervisor.sock; cat /dev/shm/supervisord.pid']).stdout.split('\n');
     expect(out[0]).toBe('700 mop socket');
     expect(Number(out[1])).toBe(processes(container).find((p) => p.args.includes('/usr/bin/supervisord'))!.pid);
     expect(volume.read('log/supervisord.log')).toMatch(/supervisord started/);
     // --network none: the container's own namespace; state 0A = LISTEN.
     const listening = exec(container, ['sh', '-c', "awk 'NR > 1 && $4 == \"0A\"' /proc/net/tcp /proc/net/tcp6"]).stdout;
     expect(listening).toBe('');
+  });
+
+  test('a second container on the same volume (a replacement beside the serving one) runs a supervisord of its own', async () => {
+    const second = startContainer(ref, volume, { network: 'none', name: `${container}-beside` });
+    try {
+      const ready = await waitFor(() => supervisorStates(second).app === 'RUNNING', 60_000);
+      expect(ready).toBe(true);
+      // Each answers on its own socket, for its own processes: the first one's app is not the second one's.
+      expect(supervisorStates(container).app).toBe('RUNNING');
+      expect(appPid(second)).toBeGreaterThan(0);
+      const pids = [container, second].map((c) => exec(c, ['cat', '/dev/shm/supervisord.pid']).stdout.trim());
+      expect(pids.every((pid) => /^\d+$/.test(pid))).toBe(true);
+      expect(volume.read('log/supervisord.log')).not.toMatch(/Another program is already listening/);
+    } finally {
+      docker(['rm', '-f', second]);
+    }
+    expect(supervisorStates(container).app).toBe('RUNNING');
   });
 
   test('root file system is read-only for mop, /mnt is writable', () => {

@@ -159,6 +159,23 @@ describe('privileged steps never follow a link the app planted', () => {
     expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
   });
 
+  it("hand-over with supervisor.conf swapped for a link: refuses before it renames the run container; nothing outside the volume changes", () => {
+    const release = {
+      MODULUS_RUN_CONTAINER: 'modulus-app-attacker', MODULUS_SLOT_PORTS: '19801 19802', MODULUS_HEALTH_PATH: '/', MODULUS_HEALTH_STATUS: '200',
+      MODULUS_HEALTH_INTERVAL_MS: '500', MODULUS_HEALTH_TIMEOUT_MS: '1000', MODULUS_START_TIMEOUT_SECONDS: '10', MODULUS_DRAIN_SECONDS: '1',
+      MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_BACKEND: 'app-attacker',
+    };
+    for (const target of [path.join(canary, 'job'), path.join(mnt(neighbour), 'supervisor.conf')]) {
+      plant(attacker, 'supervisor.conf', target);
+      const run = script('hand-over', attacker, release);
+      expect({ target, status: run.status }).toEqual({ target, status: 1 });
+      expect(run.stderr).toMatch(/modulus-volume: error: cannot make the (blue|green) slot the one the new run container of app 'attacker' starts/);
+      expect(docker(['inspect', '-f', '{{.Name}} {{.State.Status}}', 'modulus-app-attacker']).trim()).toBe('/modulus-app-attacker running');
+    }
+    expect(snapshot(canary)).toEqual(before.canary);
+    expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
+  });
+
   it('every step inside the volume runs as mop in a container whose only mount is the volume, no network, no capabilities', () => {
     // A stand-in docker first on PATH records each call, then runs the real one.
     const bin = path.join(TEMP, 'recording');
@@ -190,7 +207,7 @@ describe('privileged steps never follow a link the app planted', () => {
     }
   });
 
-  it("publishing the attacker never restarts the neighbour's app through a moved socket", () => {
+  it("publishing the attacker never restarts the neighbour's app: the control socket is in neither volume", () => {
     const pid = appPid('modulus-app-neighbour');
     expect(pid).toMatch(/^\d+$/);
     // The measured attack: home/ replaced by a link to the other app's home, socket and all.
@@ -198,10 +215,10 @@ describe('privileged steps never follow a link the app planted', () => {
     plant(attacker, 'home', path.join(mnt(neighbour), 'home'));
     build(attacker, 'a-socket');
     const run = script('publish', attacker, { MODULUS_RELEASE: 'r-socket', MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
-    expect(run.status).toBe(1);
-    // Restarted once (its supervisord cannot make a socket through the link either): a failure, never a success.
-    expect(run.stderr).toContain("supervisord of app 'attacker' does not answer in its run container modulus-app-attacker: restarting the container");
-    expect(run.stderr).toContain("error: supervisord of app 'attacker' does not answer in its run container modulus-app-attacker");
+    // Until 0.3 the socket was in home/ and this publish failed; now each supervisord's socket is in its own
+    // container's /dev/shm, which no link in a volume reaches: the attacker's own supervisord answers.
+    expect(run.stderr).not.toContain('does not answer');
+    expect(run.stderr).toContain("app 'attacker'");
     expect(appPid('modulus-app-neighbour')).toBe(pid);
     expect(snapshot(mnt(neighbour))).toEqual(before.neighbour);
   });
@@ -360,17 +377,13 @@ describe('publish: a switch between whole releases', () => {
   });
 
   it('a socket the app moved away: publish restarts the run container (supervisord makes it again) and serves', () => {
-    fs.renameSync(path.join(mnt(root), 'home', 'supervisor.sock'), path.join(mnt(root), 'home', 'moved.sock'));
-    try {
-      build(root, 'unanswered');
-      const run = publish('unanswered');
-      expect(run.stderr).toContain("supervisord of app 'switch' does not answer in its run container modulus-app-switch: restarting the container");
-      expect(run.status).toBe(0);
-      expect(servedVersion(root)).toBe('unanswered');
-      expect(appInfo(name)).toMatch(/RUNNING/);
-    } finally {
-      fs.rmSync(path.join(mnt(root), 'home', 'moved.sock'), { force: true });
-    }
+    docker(['exec', name, 'mv', '/dev/shm/supervisor.sock', '/dev/shm/moved.sock']);
+    build(root, 'unanswered');
+    const run = publish('unanswered');
+    expect(run.stderr).toContain("supervisord of app 'switch' does not answer in its run container modulus-app-switch: restarting the container");
+    expect(run.status).toBe(0);
+    expect(servedVersion(root)).toBe('unanswered');
+    expect(appInfo(name)).toMatch(/RUNNING/);
   });
 
   it('a stopped run container is started and the app restarted with the new release', () => {

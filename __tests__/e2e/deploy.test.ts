@@ -725,6 +725,8 @@ describe('one cdktf deploy', () => {
       return { status: Number(lines.pop()) || 0, body: lines.join('\n') };
     };
     const routerId = () => ok(docker('inspect', '-f', '{{.Id}} {{.RestartCount}}', ROUTER), 'docker inspect router').trim();
+    /** The slot sample-node serves from after the five releases below. */
+    let servedAfterReleases = 'green';
 
     beforeAll(() => {
       fs.mkdirSync(tls, { recursive: true });
@@ -763,8 +765,9 @@ describe('one cdktf deploy', () => {
     it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', async () => {
       deployOutput = cdktf('deploy images apps --auto-approve');
       for (const language of LANGUAGES) {
-        // The app's own answer too: a sample that is down shows as such, not as a router fault.
-        const direct = (await httpGet(ports[language])).status;
+        // The app's own answer too: a sample that is down shows as such, not as a router fault. Its run container
+        // was replaced beside the old one (two slots now), so it may serve from either slot's port.
+        const direct = Math.max((await httpGet(ports[language])).status, (await httpGet(ports[language] + 100)).status);
         expect({ language, direct, router: viaRouter(language).status }).toEqual({ language, direct: 200, router: 200 });
       }
       expect(viaRouter('node').body).toMatch(/on node v20\./);
@@ -877,6 +880,52 @@ describe('one cdktf deploy', () => {
       console.log(`killed during the router's replacement: recovered in ${Math.round((Date.now() - started) / 1000)} s`);
     });
 
+    it("killed during a run container's replacement behind the router: the old container serves every request, the next deploy takes over", async () => {
+      const started = Date.now();
+      const appsDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
+      const tfEnv = { ...process.env, ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } as Record<string, string>;
+      const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir, env: tfEnv }), `terraform ${args}`);
+      // The Handover step keys the container's replacement: -replace of it replaces the container beside the old one.
+      const handover = terraform('state list').split('\n').find((line) => /^null_resource\.sample-static_Run_Handover_/.test(line));
+      expect(handover).toBeDefined();
+      const containerId = () => docker('inspect', '-f', '{{.Id}}', container('static')).stdout.trim();
+      const before = containerId();
+      const probing = startProbing(HTTP_PORT, 100, `sample-static.${DOMAIN}`);
+      let probes: Probe[] | undefined;
+      const stopProbing = async () => (probes ??= await probing.stop());
+      let orphan = '';
+      try {
+        // Killed once Docker has the new container under the app's name (the old one renamed, still serving):
+        // Terraform never recorded it (the provider waits for its health check before it returns).
+        const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${handover}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
+        const exited = new Promise((resolve) => apply.on('close', resolve));
+        for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
+        apply.kill('SIGKILL');
+        await exited;
+        orphan = containerId();
+        expect([before, '']).not.toContain(orphan);
+        expect(terraform('state pull')).not.toContain(orphan);
+        expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${container('static')}-${before.slice(0, 12)} running`);
+
+        const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+        expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+        expect(recovered.stdout).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+        expect(recovered.stdout).toMatch(/the run container modulus-app-sample-static of app 'sample-static' serves in its (blue|green) slot/);
+        await sleep(1000);
+      } finally {
+        await stopProbing();
+      }
+      expect([before, orphan, '']).not.toContain(containerId());
+      expect(docker('inspect', before).status).not.toBe(0);
+      expect(terraform('state pull')).toContain(containerId());
+      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir, env: tfEnv });
+      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
+      const failed = probes!.filter((probe) => probe.status !== 200);
+      console.log(`killed during sample-static's run container replacement behind the router: ${probes!.length} probes every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+      expect(probes!.length).toBeGreaterThan(100);
+      expect(failed).toEqual([]);
+    });
+
     it('five releases of a changed node app through the router: each serves once deployed, no request fails for it or the others', async () => {
       const serverJs = path.join(checkout, 'samples', 'node', 'server.js');
       const original = fs.readFileSync(serverJs, 'utf8');
@@ -885,6 +934,7 @@ describe('one cdktf deploy', () => {
       const stopProbing = () => (stopped ??= Promise.all(probing.map(async ({ language, probes }) => ({ language, probes: await probes.stop() }))));
       const served: string[] = [];
       const slots: string[] = [];
+      const servingBefore = /^app-green\s+RUNNING/m.test(docker('exec', container('node'), 'supervisorctl', 'status').stdout) ? 'green' : 'blue';
       try {
         await sleep(1000);
         for (let release = 1; release <= 5; release++) {
@@ -910,7 +960,9 @@ describe('one cdktf deploy', () => {
         expect.stringMatching(/^modulus sample node app on node v20\./),
       ]);
       // Each release in the other slot; the one it replaced stopped.
-      expect(slots).toEqual(['green', 'blue', 'green', 'blue', 'green'].map((slot) => (slot === 'green' ? 'app-blue STOPPED app-green RUNNING' : 'app-blue RUNNING app-green STOPPED')));
+      const alternating = [1, 2, 3, 4, 5].map((release) => (release % 2 === 1) === (servingBefore === 'blue') ? 'green' : 'blue');
+      expect(slots).toEqual(alternating.map((slot) => (slot === 'green' ? 'app-blue STOPPED app-green RUNNING' : 'app-blue RUNNING app-green STOPPED')));
+      servedAfterReleases = alternating[4];
       for (const { language, probes } of await stopProbing()) {
         console.log(`router: sample-${language}, ${probes.length} probes every 100 ms across five releases of sample-node, ${probes.filter((probe) => probe.status !== 200).length} failed`);
         expect(probes.length).toBeGreaterThan(50);
@@ -918,13 +970,14 @@ describe('one cdktf deploy', () => {
       }
     });
 
-    it('a restarted run container starts the slot that serves (green after five releases), and the router finds it', async () => {
+    it('a restarted run container starts the slot that serves (the fifth release\'s), and the router finds it', async () => {
+      const [serving, idle] = servedAfterReleases === 'green' ? ['green', 'blue'] : ['blue', 'green'];
       ok(docker('restart', '--time', '10', container('node')), 'docker restart');
-      const status = await waitFor('sample-node serving from its green slot after a restart', () => {
+      const status = await waitFor(`sample-node serving from its ${serving} slot after a restart`, () => {
         const line = docker('exec', container('node'), 'supervisorctl', 'status').stdout;
-        return /^app-green\s+RUNNING/m.test(line) && viaRouter('node').status === 200 ? line : undefined;
+        return new RegExp(`^app-${serving}\\s+RUNNING`, 'm').test(line) && viaRouter('node').status === 200 ? line : undefined;
       }, 60_000);
-      expect(status).toMatch(/^app-blue\s+STOPPED/m);
+      expect(status).toMatch(new RegExp(`^app-${idle}\\s+STOPPED`, 'm'));
     });
 
     it('a release that fails its health check never takes a request: the deploy fails with its log lines, the old release serves on', async () => {

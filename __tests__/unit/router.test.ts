@@ -430,6 +430,31 @@ describe('ModulusRouter: health-gated releases', () => {
     expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|HEALTH|ROUTER/.test(name))).toEqual([]);
   });
 
+  it('replaces the run container of a host-networked app beside the serving one: hand over, create, take over, then destroy', () => {
+    const container = resource(json, 'docker_container', 'shop_Run_Container');
+    const handover = resource(json, 'null_resource', 'shop_Run_Handover');
+    const takeOver = resource(json, 'null_resource', 'shop_Run_TakeOver');
+    expect(container.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: [expect.stringMatching(/^null_resource\.shop_Run_Handover_\w+$/)] });
+    expect(container.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.shop_Run_Handover_/));
+    expect(takeOver.triggers.container).toMatch(/^\$\{docker_container\.shop_Run_Container_\w+\.id\}$/);
+    for (const [step, command] of [[handover, 'hand-over'], [takeOver, 'take-over']] as const) {
+      const exec = localExecs(step)[0];
+      expect(exec.command).toMatch(new RegExp(`modulus-volume\\.sh ${command}$`));
+      expect(exec.environment).toMatchObject({ MODULUS_APP: 'shop', MODULUS_RUN_CONTAINER: 'modulus-app-shop', MODULUS_SLOT_PORTS: '19001 19501', MODULUS_ROUTER_BACKEND: 'app-shop' });
+      expect(step.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    }
+    // Every setting of the container keys the hand-over: what Terraform alone knows as it is, the rest hashed.
+    expect(handover.triggers.settings_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(handover.triggers.inputs).toContain('${null_resource.shop_Volume_Config_');
+    const other = synthRouter({}, (stack, router) => app(stack, 'shop', { router, run: { port: 19001, memoryMiB: 768 }, release: { ...release, standbyPort: 19501 } }));
+    expect(resource(other.json, 'null_resource', 'shop_Run_Handover').triggers.settings_sha256).not.toBe(handover.triggers.settings_sha256);
+    // A bridge's published ports and an app without a second slot cannot be held twice: replaced as before.
+    for (const name of ['blog', 'alone']) {
+      expect(resource(json, 'docker_container', `${name}_Run_Container`).lifecycle).toBeUndefined();
+      expect(Object.keys(json.resource.null_resource).filter((key) => key.startsWith(`${name}_Run_`) && /Handover|TakeOver/.test(key))).toEqual([]);
+    }
+  });
+
   it('writes both slots into supervisor.conf (the Config step), and a change of them rewrites it', () => {
     const config = resource(json, 'null_resource', 'shop_Volume_Config');
     expect(config.triggers.slot_ports).toBe('19001 19501');

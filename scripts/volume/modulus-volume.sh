@@ -26,6 +26,11 @@
 #                  MODULUS_RELEASE_ARCHIVE: the release another instance built, unpacked first), point app at it
 #                  in one rename and restart the app in its run container (docker exec); when the new build
 #                  does not start, point app back at the release before and fail. Re-runnable at any point.
+#   hand-over      before a new run container of an app behind a router (host networking) is created beside the
+#                  serving one: the serving one gives up its name MODULUS_RUN_CONTAINER and the new one starts
+#                  the idle slot (handover.sh).
+#   take-over      after it: once the new container's slot passes its health check, it takes the requests, the
+#                  old slot drains and the old container stops.
 #   destroy        remove the app's process limit, then with the recorded policy `destroy`: unmount and
 #                  delete the volume; with `retain` (the default, also when no policy was recorded): keep the
 #                  volume as it is. Superseded (another MODULUS_RESOURCE_ID recorded by a later create):
@@ -56,7 +61,7 @@
 # limits.env (size limits), rules.env (names and paths), device.sh (the block device: loopfile or lvm-thin), container.sh (running
 # in-volume.sh as mop in a container that sees only the volume: root never touches a path inside it),
 # layout.sh (the folders inside the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish),
-# query.sh (the probe's query, shared with remote-probe.sh), orphan.sh (a run container outside the state) and boot.sh (boot records, the boot unit, boot, probe).
+# handover.sh (a run container replaced beside the serving one), query.sh (the probe's query, shared with remote-probe.sh), orphan.sh (a run container outside the state) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
 #   MODULUS_APP              app name (required): APP_NAME_PATTERN of rules.env
@@ -85,14 +90,15 @@
 #   MODULUS_RELEASE          publish, export-release: the release id (the build container's id)
 #   MODULUS_RELEASE_ARCHIVE  export-release, publish: the release's tar archive
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
-#   MODULUS_RUN_CONTAINER    publish, mount: the name of the app's run container
+#   MODULUS_RUN_CONTAINER    publish, mount, hand-over, take-over: the name of the app's run container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
 #                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
 #                            slot and switches when it passes its health check (staging.sh). With it, publish
 #                            needs MODULUS_HEALTH_PATH, MODULUS_HEALTH_STATUS, MODULUS_HEALTH_INTERVAL_MS,
 #                            MODULUS_HEALTH_TIMEOUT_MS, MODULUS_START_TIMEOUT_SECONDS, MODULUS_DRAIN_SECONDS,
 #                            MODULUS_ROUTER_CONTAINER and MODULUS_ROUTER_BACKEND (the app's backend in the router).
-#                            The serving slot is recorded in $MODULUS_ROOT/served-slot
+#                            The serving slot is recorded in $MODULUS_ROOT/served-slot. hand-over and
+#                            take-over need the same variables.
 #   MODULUS_HEAL_TOKEN       mount: the health token to record (the probe's answer the Mount step was keyed on)
 #   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
 #                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
@@ -120,7 +126,7 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh query.sh orphan.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh handover.sh query.sh orphan.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -138,6 +144,8 @@ source "${HERE}/layout.sh"
 source "${HERE}/config.sh"
 # shellcheck source-path=SCRIPTDIR source=staging.sh
 source "${HERE}/staging.sh"
+# shellcheck source-path=SCRIPTDIR source=handover.sh
+source "${HERE}/handover.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
 # shellcheck source-path=SCRIPTDIR source=orphan.sh
@@ -327,7 +335,7 @@ cmd_destroy() {
   if [[ -d "${mnt}" ]]; then
     rmdir -- "${mnt}"
   fi
-  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/served-release" "${ROOT}/served-slot" "${ROOT}/health-token" "${ROOT}/.lock"
+  rm -f -- "${ROOT}/removal-policy" "${ROOT}/resource-id" "${ROOT}/served-release" "${ROOT}/served-slot" "${ROOT}/handover-slot" "${ROOT}/health-token" "${ROOT}/.lock"
   unregister_volume
   if ! rmdir -- "${ROOT}" 2>/dev/null; then
     log "left ${ROOT} in place: it holds files this script did not create"
@@ -351,7 +359,7 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | export-release | publish | destroy | status | mount) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | export-release | publish | hand-over | take-over | destroy | status | mount) ;;
     boot)
       cmd_boot
       return
@@ -361,7 +369,7 @@ main() {
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, publish, destroy, status, mount, boot or probe" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, publish, hand-over, take-over, destroy, status, mount, boot or probe" ;;
   esac
   validate_common
   if [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
@@ -376,6 +384,8 @@ main() {
     prepare-build) cmd_prepare_build ;;
     export-release) cmd_export_release ;;
     publish) cmd_publish ;;
+    hand-over) cmd_hand_over ;;
+    take-over) cmd_take_over ;;
     destroy) cmd_destroy ;;
     status) cmd_status ;;
     mount) cmd_mount ;;

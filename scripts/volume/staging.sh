@@ -78,7 +78,8 @@ render_build_secrets() {
 }
 
 # supervisor_call METHOD [NAME [WAIT]]: one XML-RPC call to supervisord in the app's run container, through its
-# control socket as the container sees it. Prints the response; fails when supervisord does not answer.
+# control socket as the container sees it (where its image's read-only supervisord.conf puts it: /dev/shm, the
+# container's own, since 0.4; /mnt/home before). Prints the response; fails when supervisord does not answer.
 supervisor_call() {
   local method=$1 params=""
   if (($# > 1)); then
@@ -88,8 +89,9 @@ supervisor_call() {
     params+="<param><value><boolean>$3</boolean></value></param>"
   fi
   printf '<?xml version="1.0"?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>' "${method}" "${params}" |
-    docker exec -i -- "${RUN_CONTAINER}" curl --silent --show-error --max-time 300 --unix-socket /mnt/home/supervisor.sock \
-      -H 'Content-Type: text/xml' --data-binary @- http://supervisord/RPC2
+    docker exec -i -- "${RUN_CONTAINER}" sh -c 'exec curl --silent --show-error --max-time 300 \
+      --unix-socket "$(sed -n "s/^file=//p" /etc/supervisor/supervisord.conf)" \
+      -H "Content-Type: text/xml" --data-binary @- http://supervisord/RPC2'
 }
 
 # The faultString of an XML-RPC response (printable characters only, at most 200: the app's supervisord wrote
@@ -168,14 +170,14 @@ ensure_supervisord() {
       ;;
   esac
   if ! wait_for_supervisord "${tries}"; then
-    # The app can remove or replace the socket (it owns /mnt/home): a restarted supervisord makes it again.
+    # The app can remove or replace the socket (it runs as supervisord's user): a restarted supervisord makes it again.
     local restarted=false
     if [[ "${STATE}" == running ]]; then
       log "supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER}: restarting the container"
       docker restart --time 10 -- "${RUN_CONTAINER}" >/dev/null && restarted=true
     fi
     if [[ "${restarted}" != true ]] || ! wait_for_supervisord 60; then
-      FAILURE="supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER} (was /mnt/home/supervisor.sock moved?)"
+      FAILURE="supervisord of app '${APP}' does not answer in its run container ${RUN_CONTAINER} (was its control socket moved?)"
       return 1
     fi
   fi
@@ -359,12 +361,19 @@ with_log_tail() {
 
 # start_slot SLOT: the release app links to in the slot beside the serving one, until it passes its health check.
 start_slot() {
-  local slot=$1 state code="000" deadline=$((SECONDS + MODULUS_START_TIMEOUT_SECONDS))
-  local interval
-  interval=$(seconds "${MODULUS_HEALTH_INTERVAL_MS}")
+  local slot=$1
   # A slot an interrupted publish started runs an older link target: it starts again.
   process_call supervisor.stopProcess "app-${slot}" 1 || { FAILURE="cannot stop the ${slot} slot of app '${APP}': ${FAILURE}"; return 1; }
   process_call supervisor.startProcess "app-${slot}" 0 || { FAILURE="the ${slot} slot of app '${APP}' did not start: ${FAILURE}"; return 1; }
+  await_slot "${slot}" "new release"
+}
+
+# await_slot SLOT WHAT: until the slot's program (WHAT, e.g. "new release") passes its health check, on a port its
+# own run container holds, within MODULUS_START_TIMEOUT_SECONDS. Returns non-zero with the reason in FAILURE.
+await_slot() {
+  local slot=$1 what=$2 state code="000" deadline=$((SECONDS + MODULUS_START_TIMEOUT_SECONDS))
+  local interval
+  interval=$(seconds "${MODULUS_HEALTH_INTERVAL_MS}")
   while ((SECONDS < deadline)); do
     code=$(slot_health "${slot}")
     if [[ "${code}" == "${HEALTH_STATUS}" ]]; then
@@ -373,12 +382,12 @@ start_slot() {
     fi
     state=$(program_state "app-${slot}")
     if [[ "${state}" == FATAL || "${state}" == EXITED ]]; then
-      FAILURE="the new release of app '${APP}' exited in the ${slot} slot (supervisord: ${state}) before it passed its health check"
+      FAILURE="the ${what} of app '${APP}' exited in the ${slot} slot (supervisord: ${state}) before it passed its health check"
       return 1
     fi
     sleep "${interval}"
   done
-  FAILURE="the new release of app '${APP}' did not pass its health check within ${MODULUS_START_TIMEOUT_SECONDS} s (GET ${HEALTH_PATH} on port $(slot_port "${slot}") answered ${code}, expected ${HEALTH_STATUS})"
+  FAILURE="the ${what} of app '${APP}' did not pass its health check within ${MODULUS_START_TIMEOUT_SECONDS} s (GET ${HEALTH_PATH} on port $(slot_port "${slot}") answered ${code}, expected ${HEALTH_STATUS})"
   return 1
 }
 
