@@ -4,7 +4,7 @@
  * canary folder of the host and to another app's volume; every step either works inside its own volume or fails
  * with a message, and the canary and the other volume stay byte for byte as they were. Then publish as a switch
  * between whole releases: killed after each of its engine calls, run twice, with supervisord gone or its socket
- * moved.
+ * moved. Last, a run container replaced beside the serving one whose new slot fails.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -394,11 +394,11 @@ describe('publish: a switch between whole releases', () => {
     expect(servedVersion(root)).toBe('restarted');
   });
   it("a run container crash-looping in Docker's restart back-off is restarted at once (not left to its next try) and serves", () => {
-    const home = path.join(mnt(root), 'home');
+    const log = path.join(mnt(root), 'log');
     const state = () => dockerRun(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', name]).stdout.trim().split(' ');
-    // The app breaks its own supervisord: home/ moved away, supervisord cannot make its socket and exits.
+    // The app breaks its own supervisord: log/ moved away, supervisord cannot open its log and exits.
     docker(['update', '--restart', 'unless-stopped', name]);
-    fs.renameSync(home, `${home}.away`);
+    fs.renameSync(log, `${log}.away`);
     try {
       // Killed from outside Docker (`docker kill` counts as a stop by hand, which the policy leaves stopped).
       process.kill(Number(dockerRun(['inspect', '-f', '{{.State.Pid}}', name]).stdout.trim()), 'SIGKILL');
@@ -406,7 +406,7 @@ describe('publish: a switch between whole releases', () => {
       for (let i = 0; i < 240 && !(state()[0] === 'restarting' && Number(state()[1]) >= 7); i++) spawnSync('sleep', ['0.25']);
       expect(state()).toEqual(['restarting', expect.stringMatching(/^([7-9]|\d\d)$/)]);
     } finally {
-      fs.renameSync(`${home}.away`, home);
+      fs.renameSync(`${log}.away`, log);
     }
     build(root, 'after-crashes');
     const run = ok(publish('after-crashes'));
@@ -416,5 +416,70 @@ describe('publish: a switch between whole releases', () => {
     expect(servedVersion(root)).toBe('after-crashes');
     expect(appInfo(name)).toMatch(/RUNNING/);
     docker(['update', '--restart', 'no', name]);
+  });
+});
+
+describe('a run container replaced beside the serving one: hand-over, then take-over', () => {
+  const name = 'modulus-app-handover';
+  const release = {
+    MODULUS_RUN_CONTAINER: name, MODULUS_SLOT_PORTS: '19811 19812', MODULUS_HEALTH_PATH: '/version', MODULUS_HEALTH_STATUS: '200',
+    MODULUS_HEALTH_INTERVAL_MS: '300', MODULUS_HEALTH_TIMEOUT_MS: '1000', MODULUS_START_TIMEOUT_SECONDS: '15', MODULUS_DRAIN_SECONDS: '1',
+    MODULUS_ROUTER_CONTAINER: 'modulus-router-absent', MODULUS_ROUTER_BACKEND: 'app-handover',
+  };
+  let root: string;
+  /** A run container like RunContainer's with host networking; each slot serves app/ on its port, unless it is `failing`. */
+  const startSlots = (failing: string) => {
+    const conf = fs.readFileSync(path.join(mnt(root), 'supervisor.conf'), 'utf8')
+      .replace(/command=start\n/g, `command=bash -c "[ \\"$MODULUS_SLOT\\" != ${failing} ] || exit 3; exec python3 -m http.server --bind 127.0.0.1 --directory /mnt/app $PORT"\n`)
+      .replace(/startsecs=10/g, 'startsecs=1')
+      .replace(/startretries=5/g, 'startretries=0');
+    fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
+    fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
+    docker(['run', '-d', '--name', name, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges:true', '--init', '-e', 'TINI_SUBREAPER=1', '--label', 'org.modulus.app=handover',
+      '--label', 'org.modulus.role=run', '-v', `${mnt(root)}:/mnt`, buildImage('run-base')]);
+  };
+  const programs = (container: string) => dockerRun(['exec', container, 'supervisorctl', 'status']).stdout;
+  const id = (container: string) => dockerRun(['inspect', '-f', '{{.Id}}', container]).stdout.trim();
+
+  beforeAll(() => {
+    root = createVolume('handover');
+    build(root, 'v1');
+    ok(script('publish', root, { MODULUS_RELEASE: 'v1', MODULUS_RUN_CONTAINER: name }));
+    ok(script('write-config', root, release));
+    startSlots('none');
+    for (let i = 0; i < 60 && !/^app-blue\s+RUNNING/m.test(programs(name)); i++) spawnSync('sleep', ['0.5']);
+  });
+  afterAll(() => {
+    const ids = dockerRun(['ps', '-a', '-q', '--filter', 'label=org.modulus.app=handover']).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) dockerRun(['rm', '-f', ...ids]);
+  });
+
+  it('a new container whose slot fails its check takes no request: take-over fails with its log, the old one serves on', () => {
+    expect(programs(name)).toMatch(/^app-blue\s+RUNNING/m);
+    const old = id(name);
+    const handover = ok(script('hand-over', root, release));
+    expect(handover.stderr).toContain("the new run container of app 'handover' starts its green slot beside the blue slot, which serves until it takes over");
+    // The old container gave up its name and serves on; the new one starts green (supervisor.conf says so).
+    expect(dockerRun(['inspect', '-f', '{{.Name}} {{.State.Status}}', old]).stdout.trim()).toBe(`/${name}-${old.slice(0, 12)} running`);
+    // So does supervisor.conf as the deploy's Config step writes it again (it starts the recorded slot).
+    ok(script('write-config', root, release));
+    const green = fs.readFileSync(path.join(mnt(root), 'supervisor.conf'), 'utf8').split('[program:app-green]\n')[1].split('\n[')[0];
+    expect(green).toContain('\nautostart=true\n');
+    startSlots('green');
+    const takeOver = script('take-over', root, release);
+    expect(takeOver.status).toBe(1);
+    expect(takeOver.stderr).toMatch(/modulus-volume: error: the new run container of app 'handover' exited in the green slot \(supervisord: (FATAL|EXITED)\)/);
+    expect(takeOver.stderr).toContain('the blue slot of the previous run container goes on serving');
+    expect(dockerRun(['inspect', '-f', '{{.State.Status}}', old]).stdout.trim()).toBe('running');
+    expect(spawnSync('curl', ['-sS', '--noproxy', '*', 'http://127.0.0.1:19811/version'], { encoding: 'utf8' }).stdout).toBe('v1');
+    expect(fs.existsSync(path.join(root, 'served-slot'))).toBe(false);
+
+    // The next deploy's hand-over: the failed new container serves nothing and stops; the old one still serves.
+    const failed = id(name);
+    const again = ok(script('hand-over', root, release));
+    expect(again.stderr).toContain(`stopped run container ${failed.slice(0, 12)} of app 'handover': it served neither slot`);
+    expect(dockerRun(['inspect', '-f', '{{.State.Status}}', old]).stdout.trim()).toBe('running');
+    expect(dockerRun(['inspect', '-f', '{{.Name}} {{.State.Status}}', failed]).stdout.trim()).toBe(`/${name}-${failed.slice(0, 12)} exited`);
   });
 });
