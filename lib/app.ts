@@ -180,8 +180,11 @@ export class ModulusApp extends Construct {
           secretEnvironment: props.secretEnvironment,
           _slotPorts: release ? [instance.port, standbyPort!] : undefined,
         });
-        const releaseStep =
-          release && instance.router ? { environment: releaseEnvironment(appName, release, instance.router, instance.port, standbyPort!), dependsOn: [instance.router.routesStep] } : undefined;
+        // Publish is not ordered after the routes: the run container, created before its predecessor is destroyed,
+        // depends on it, and Terraform creates every dependency of such a resource the same way, which the router's
+        // fixed name forbids. Publish waits for the router itself (staging.sh); the run container's TakeOver does
+        // come after the routes.
+        const releaseEnv = release && instance.router ? releaseEnvironment(appName, release, instance.router, instance.port, standbyPort!) : undefined;
         // A rolling release: each batch of instances publishes after the one before has.
         const previousBatch = placed.filter((_, other) => Math.floor(other / batchSize) === Math.floor(index / batchSize) - 1).map((other) => other.published);
         let published: NullResource;
@@ -193,14 +196,11 @@ export class ModulusApp extends Construct {
             language,
             source: props.source,
             networkMode: props.networkMode,
-            _release: releaseStep,
+            _release: releaseEnv && { environment: releaseEnv },
           });
           published = build.published;
         } else {
-          published = build._deliverTo(scope, volume, {
-            environment: releaseStep?.environment ?? {},
-            dependsOn: [...(releaseStep?.dependsOn ?? []), ...previousBatch],
-          });
+          published = build._deliverTo(scope, volume, { environment: releaseEnv ?? {}, dependsOn: previousBatch });
         }
         const run = new RunContainer(scope, 'Run', {
           ...props.run,
@@ -211,7 +211,9 @@ export class ModulusApp extends Construct {
           networkMode: props.networkMode,
           build: index === 0 ? build : undefined,
           _published: index === 0 ? undefined : published,
-          _standby: release ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseStep } : undefined,
+          _standby: release
+            ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseEnv && { environment: releaseEnv, dependsOn: [instance.router!.routesStep] } }
+            : undefined,
         });
         placed.push({ host: instance.host, volume, run, published });
       });

@@ -91,10 +91,9 @@ export interface BuildJobProps extends BuildJobOptions {
   readonly networkMode?: NetworkMode;
 
   /**
-   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases, and
-   * what it waits for (the router's routes).
+   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases.
    */
-  readonly _release?: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] };
+  readonly _release?: { readonly environment: Record<string, string> };
 }
 
 /**
@@ -345,7 +344,7 @@ export class BuildJob extends Construct {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
       environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
-      dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
+      dependsOn: [this.resource],
     });
   }
 

@@ -204,7 +204,8 @@ export interface RunContainerProps extends RunContainerOptions {
   /**
    * @internal An app behind a router (ModulusApp's release): its second slot's port in the container, and on the
    * host with BRIDGE. The health check passes when either slot answers. With `release` (the publish step's
-   * release settings) and NetworkMode.HOST, a replacement starts beside the serving container (handover.sh).
+   * release settings; `dependsOn`: the routes, which the TakeOver step needs) and NetworkMode.HOST, a replacement
+   * starts beside the serving container (handover.sh).
    */
   readonly _standby?: {
     readonly port: number;
@@ -392,7 +393,7 @@ export class RunContainer extends Construct {
         command: 'hand-over',
         triggers: settingsTriggers(settings),
         environment,
-        dependsOn: [...dependsOn, ...standby.release.dependsOn],
+        dependsOn,
       });
       this.resource = new Container(this, 'Container', {
         ...settings,

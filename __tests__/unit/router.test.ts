@@ -425,7 +425,9 @@ describe('ModulusRouter: health-gated releases', () => {
       MODULUS_ROUTER_CONTAINER: 'modulus-router',
       MODULUS_ROUTER_BACKEND: 'app-shop',
     });
-    expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    // Not ordered after the routes in the graph (the run container's ancestors are created before they are
+    // destroyed): publish waits for the router itself.
+    expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on ?? []).not.toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
     // An app without a router restarts in place, as before.
     expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|HEALTH|ROUTER/.test(name))).toEqual([]);
   });
@@ -441,8 +443,22 @@ describe('ModulusRouter: health-gated releases', () => {
       const exec = localExecs(step)[0];
       expect(exec.command).toMatch(new RegExp(`modulus-volume\\.sh ${command}$`));
       expect(exec.environment).toMatchObject({ MODULUS_APP: 'shop', MODULUS_RUN_CONTAINER: 'modulus-app-shop', MODULUS_SLOT_PORTS: '19001 19501', MODULUS_ROUTER_BACKEND: 'app-shop' });
-      expect(step.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
     }
+    expect(takeOver.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    // Terraform creates every resource the container depends on before destroying its old object too: the router,
+    // whose name is fixed, must not be one of them, nor may anything else of the router's.
+    const ancestors = new Set<string>();
+    const visit = (address: string) => {
+      const [type, name] = address.split('.');
+      const config = json.resource[type]?.[name];
+      if (config === undefined || ancestors.has(address)) return;
+      ancestors.add(address);
+      const references = [...JSON.stringify(config).matchAll(/\$\{([a-z_]+\.[A-Za-z0-9_-]+)/g)].map((match) => match[1]);
+      for (const next of [...references, ...(config.depends_on ?? [])]) visit(next);
+    };
+    visit(`docker_container.${Object.keys(json.resource.docker_container).find((key) => key.startsWith('shop_Run_Container_'))}`);
+    expect([...ancestors].filter((address) => /Router_/.test(address))).toEqual([]);
+    expect(ancestors).toContain(`null_resource.${Object.keys(json.resource.null_resource).find((key) => key.startsWith('shop_Build_Publish_'))}`);
     // Every setting of the container keys the hand-over: what Terraform alone knows as it is, the rest hashed.
     expect(handover.triggers.settings_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(handover.triggers.inputs).toContain('${null_resource.shop_Volume_Config_');

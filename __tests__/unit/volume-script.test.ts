@@ -594,6 +594,36 @@ describe('volume script: publish reads supervisord\'s answers', () => {
   });
 });
 
+describe('volume script: a release waits for a router that is being replaced', () => {
+  /** await_router with a stand-in docker on PATH whose first `failures` calls fail as the engine does for a missing container. */
+  const awaitRouter = (failures: number) => {
+    const dir = tempDir('await-router');
+    fs.writeFileSync(
+      path.join(dir, 'docker'),
+      `#!/usr/bin/env bash\nn=$(cat "${dir}/calls" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/calls"\n` +
+        `if ((n < ${failures})); then echo 'Error response from daemon: No such container: modulus-router' >&2; exit 1; fi\necho 'UP 0'\n`,
+      { mode: 0o755 },
+    );
+    const run = spawnSync('bash', ['-c', `PROGRAM=modulus-volume; source "${SCRIPTS}/messages.sh"; source "${SCRIPTS}/staging.sh"; ROUTER_CONTAINER=modulus-router ROUTER_BACKEND=app-shop; await_router green && echo waited`], {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+      encoding: 'utf8',
+    });
+    return { ...run, calls: Number(fs.readFileSync(path.join(dir, 'calls'), 'utf8')) };
+  };
+
+  it('asks again until the router knows the server, saying once what it waits for', () => {
+    const run = awaitRouter(3);
+    expect(run.stdout).toBe('waited\n');
+    expect(run.calls).toBe(4);
+    expect(run.stderr).toBe('modulus-volume: waiting for the router modulus-router to know app-shop/green (Error response from daemon: No such container: modulus-router)\n');
+  });
+
+  it('asks once when the router answers', () => {
+    const run = awaitRouter(0);
+    expect([run.stdout, run.stderr, run.calls]).toEqual(['waited\n', '', 1]);
+  });
+});
+
 describe('volume script: lint', () => {
   it('every script and sourced file passes shellcheck; the entry point runs under set -euo pipefail', () => {
     const files = [...fs.readdirSync(SCRIPTS).filter((file) => file.endsWith('.sh')).map((file) => path.join(SCRIPTS, file)), HOST_COMMANDS];

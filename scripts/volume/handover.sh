@@ -89,7 +89,12 @@ cmd_take_over() {
   lock
   require_mounted
   if [[ ! -r "$(handover_file)" ]]; then
-    log "the run container ${RUN_CONTAINER} of app '${APP}' took over from no other: nothing to do"
+    # The idle slot takes no request until a release starts there: publish, which is not ordered after the
+    # routes, may have found no backend to tell.
+    local idle answer
+    idle=$(other_slot "$(served_slot)")
+    answer=$(router set "${ROUTER_BACKEND}" "${idle}" drain) || log "could not keep the ${idle} slot of app '${APP}' idle in the router: ${answer}"
+    log "the run container ${RUN_CONTAINER} of app '${APP}' took over from no other: nothing to hand over"
     return 0
   fi
   local next served ids id own

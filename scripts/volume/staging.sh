@@ -319,6 +319,27 @@ own_listener() {
 # router ARGS...: modulus-router-server in the router container (images/router).
 router() { docker exec -- "${ROUTER_CONTAINER}" modulus-router-server "$@" 2>&1; }
 
+# How long a release waits for the router to know the app's server.
+readonly ROUTER_WAIT_SECONDS=120
+
+# await_router SLOT: until the router answers for the slot's server. Publish is not ordered after the router's
+# steps in Terraform's graph (lib/app.ts says why): a router replaced in the same apply is gone, or without its
+# routes, for a while.
+await_router() {
+  local answer deadline=$((SECONDS + ROUTER_WAIT_SECONDS)) said=false
+  until answer=$(router show "${ROUTER_BACKEND}" "$1"); do
+    if ((SECONDS >= deadline)); then
+      FAILURE="the router ${ROUTER_CONTAINER} did not know ${ROUTER_BACKEND}/$1 within ${ROUTER_WAIT_SECONDS} s: ${answer}"
+      return 1
+    fi
+    if [[ "${said}" != true ]]; then
+      log "waiting for the router ${ROUTER_CONTAINER} to know ${ROUTER_BACKEND}/$1 (${answer})"
+      said=true
+    fi
+    sleep 0.5
+  done
+}
+
 # wait_for_router SLOT: until the router counts the slot's server UP (its own health checks, then it takes requests).
 wait_for_router() {
   local answer deadline=$((SECONDS + 10 + 3 * (MODULUS_HEALTH_INTERVAL_MS + 999) / 1000))
@@ -335,6 +356,7 @@ wait_for_router() {
 # after start_slot: until then an idle slot stays drained, whatever answers on its port.
 take_requests() {
   local answer
+  await_router "$1" || return 1
   answer=$(router set "${ROUTER_BACKEND}" "$1" ready) || { FAILURE="the router ${ROUTER_CONTAINER} refused ${ROUTER_BACKEND}/$1: ${answer}"; return 1; }
   wait_for_router "$1"
 }
