@@ -40,12 +40,15 @@ serves() {
 }
 
 read_handover_settings() {
-  RUN_CONTAINER="${MODULUS_RUN_CONTAINER:-}"
-  [[ "${RUN_CONTAINER}" =~ ${CONTAINER_NAME_PATTERN} ]] ||
-    fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
+  read_run_container
   [[ -n "${MODULUS_SLOT_PORTS:-}" ]] || fail 2 "MODULUS_SLOT_PORTS is required: a hand-over is between the two slots of an app behind a router"
-  read_slot_ports
   read_release_settings
+}
+
+# stop_run_container ID WHY: stops the app's run container ID, saying why.
+stop_run_container() {
+  docker stop --time 10 -- "$1" >/dev/null || fail 1 "cannot stop run container ${1:0:12} of app '${APP}'"
+  log "stopped run container ${1:0:12} of app '${APP}': $2"
 }
 
 cmd_hand_over() {
@@ -61,8 +64,7 @@ cmd_hand_over() {
     if [[ -z "${serving}" ]] && serves "${id}" "${served}"; then
       serving=${id}
     else
-      docker stop --time 10 -- "${id}" >/dev/null || fail 1 "cannot stop run container ${id:0:12} of app '${APP}'"
-      log "stopped run container ${id:0:12} of app '${APP}': it served neither slot (left by an interrupted replacement)"
+      stop_run_container "${id}" 'it served neither slot (left by an interrupted replacement)'
     fi
   done
   if [[ -n "${serving}" ]]; then
@@ -112,9 +114,7 @@ the ${served} slot of the previous run container goes on serving"
   drain "${served}"
   ids=$(running_run_containers)
   for id in ${ids}; do
-    [[ "${id}" == "${own}" ]] && continue
-    docker stop --time 10 -- "${id}" >/dev/null || fail 1 "cannot stop run container ${id:0:12} of app '${APP}'"
-    log "stopped the previous run container ${id:0:12} of app '${APP}'"
+    [[ "${id}" == "${own}" ]] || stop_run_container "${id}" "the run container ${RUN_CONTAINER} took over from it"
   done
   printf '%s\n' "${next}" | write_atomically "$(served_slot_file)" 0600
   rm -f -- "$(handover_file)"

@@ -462,13 +462,18 @@ served_release() {
   return 0
 }
 
+# RUN_CONTAINER: the app's run container's name, from MODULUS_RUN_CONTAINER (CONTAINER_NAME_PATTERN: orphan.sh).
+read_run_container() {
+  RUN_CONTAINER="${MODULUS_RUN_CONTAINER:-}"
+  [[ "${RUN_CONTAINER}" =~ ${CONTAINER_NAME_PATTERN} ]] ||
+    fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
+}
+
 cmd_publish() {
   local release="${MODULUS_RELEASE:-}"
-  RUN_CONTAINER="${MODULUS_RUN_CONTAINER:-}"
   [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
     fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
-  [[ "${RUN_CONTAINER}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
-    fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
+  read_run_container
   local slots=false
   if [[ -n "${MODULUS_SLOT_PORTS:-}" ]]; then
     read_release_settings
