@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { httpGet, waitForHttp } from '../contract/support/run';
 import { copyFixture, packPackage, REPO_ROOT } from '../unit/support/package';
+import { applySummaries } from '../../harness/cdktf-output';
 import { bash, docker, ok, waitFor } from '../../harness/shell';
 
 /**
@@ -82,7 +83,7 @@ describe('a project using the packed package', () => {
 
   it('deploys its python app with cdktf deploy', () => {
     const output = ok(cdktf('deploy python --auto-approve'), 'cdktf deploy');
-    expect(output).toMatch(/python\s+Apply complete!/);
+    expect(applySummaries(output, 'python')).toEqual([expect.stringMatching(/^Apply complete! Resources: \d+ added/)]);
   });
 
   it('built its own build-python and run-python FROM the package images', () => {
