@@ -14,7 +14,7 @@ import { ReleaseOptions, ReplicaOptions } from './release';
 import { ModulusRouter, RouteServer } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
 import { Language } from './standard-images';
-import { reportsInvalidProps } from './private/synth-errors';
+import { refusedConstruct, reportsInvalidProps } from './private/synth-errors';
 
 export interface ModulusAppProps {
   /**
@@ -152,6 +152,7 @@ export class ModulusApp extends Construct {
       }
     }
     if (props.router !== undefined && !(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
+    refuseRefusedConstructs(this, { images: props.images, host: props.host, router: props.router });
     const port = props.run?.port ?? 8080;
     const placement = props.replicas === undefined ? undefined : replicaPlacement(this, props, port);
     if (props.release !== undefined && props.router === undefined && placement === undefined) {
@@ -350,6 +351,7 @@ function replicaPlacement(scope: ModulusApp, props: ModulusAppProps, port: numbe
   if (!Array.isArray(routers) || routers.some((router) => !(router instanceof ModulusRouter))) {
     throw invalid(scope, 'replicas.routers', routers, 'give the ModulusRouter of each host of an instance');
   }
+  refuseRefusedConstructs(scope, Object.fromEntries([...hosts.map((host, index) => [`replicas.hosts[${index}]`, host]), ...routers.map((router, index) => [`replicas.routers[${index}]`, router])]));
   const ports = replicas.ports ?? {};
   for (const name of Object.keys(ports)) {
     if (!hosts.slice(0, count).some((host) => host.hostName === name)) {
@@ -364,6 +366,19 @@ function replicaPlacement(scope: ModulusApp, props: ModulusAppProps, port: numbe
     const instancePort = ports[host.hostName] === undefined ? port : validateInteger(scope, `replicas.ports.${host.hostName}`, ports[host.hostName], 1, 65535);
     return { host, port: instancePort, router: own[0] };
   });
+}
+
+/**
+ * Under the cdktf CLI a construct that refused its own props stays in the tree without its resources (see
+ * reportsInvalidProps); an app using it would fail later with an error about an unresolvable reference that hides
+ * the refusal. It fails here instead, naming the prop.
+ */
+function refuseRefusedConstructs(scope: Construct, constructs: Record<string, Construct | undefined>): void {
+  for (const [field, construct] of Object.entries(constructs)) {
+    if (construct !== undefined && refusedConstruct(construct)) {
+      throw invalid(scope, field, construct, 'fix that construct first: it refused its own props (its error is reported too)');
+    }
+  }
 }
 
 /** The publish step's environment for health-gated releases behind `router` (staging.sh). */

@@ -34,6 +34,17 @@ describe('npx cdktf synth', () => {
     expect(result.stdout + result.stderr).toContain('MODULUS_ROOT_IMAGE sets rootImage');
     expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/images'))).toBe(false);
   });
+
+  it('fails on an invalid router setting with its message, and each app behind that router names it', () => {
+    const result = synth({ MODULUS_ROOT_IMAGE: 'modulus/root:bookworm', MODULUS_LANGUAGES: 'node', MODULUS_ROUTER_DOMAIN: 'apps.test', MODULUS_ROUTER_HTTPS_PORT: '8443' });
+    expect(result.status).not.toBe(0);
+    const output = result.stdout + result.stderr;
+    expect(output).toContain('apps/router: invalid httpsPort 8443: leave it out, or give tls: HTTPS needs a certificate and key');
+    expect(output).toContain('apps/sample-node: invalid router (construct apps/router): fix that construct first: it refused its own props (its error is reported too)');
+    // Not a follow-on error about a reference to the router's resources, which it never made.
+    expect(output).not.toContain('Resolution error');
+    expect(fs.existsSync(path.join(checkout, 'cdktf.out/stacks/apps'))).toBe(false);
+  });
 });
 
 /** A policy error is only found while synthesizing (the ContainerSecurityPolicy aspect runs then). */
