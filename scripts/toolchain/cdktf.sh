@@ -45,12 +45,17 @@ trap 'rm -f "$record"' EXIT
 export MODULUS_TERRAFORM_BINARY="$TERRAFORM_BINARY_NAME" MODULUS_TERRAFORM_RECORD="$record"
 export TERRAFORM_BINARY_NAME="$here/terraform-record.sh"
 
+# The project's own CLI when it is installed here: npx would spend about a second finding it.
+cli=(npx cdktf)
+if [[ -x node_modules/.bin/cdktf ]]; then
+  cli=(node_modules/.bin/cdktf)
+fi
 # In the background so that a TERM or HUP can be passed on while waiting; stdin stays ours (the terminal, for
 # approvals), not the /dev/null bash gives background commands, unless it is closed.
 if { true <&0; } 2>/dev/null; then
-  npx cdktf "${args[@]}" <&0 &
+  "${cli[@]}" "${args[@]}" <&0 &
 else
-  npx cdktf "${args[@]}" </dev/null &
+  "${cli[@]}" "${args[@]}" </dev/null &
 fi
 cdktf=$!
 trap 'kill -s TERM "$cdktf" 2>/dev/null || true' TERM
