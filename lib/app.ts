@@ -9,7 +9,7 @@ import { NetworkMode } from './network-mode';
 import { validateAppName, validateLanguage } from './private/names';
 import { invalid, validateInteger } from './private/validation';
 import { releaseSettings, ReleaseSettings } from './private/release';
-import { withPlainStackTraces } from './private/stack-traces';
+import { withoutTokenTraces } from './private/stack-traces';
 import { ReleaseOptions, ReplicaOptions } from './release';
 import { ModulusRouter, RouteServer } from './router';
 import { RunContainer, RunContainerOptions } from './run-container';
@@ -163,8 +163,8 @@ export class ModulusApp extends Construct {
     const images = instances.map((instance, index) => this.resolveImages(language, props, instance.host, index === 0));
 
     // Each part takes its options whole: a new option of a part reaches it without a change here.
-    // Under withPlainStackTraces: cdktf's traces of the tokens the parts make were most of a large synth's time.
-    const parts = withPlainStackTraces(() => {
+    // Under withoutTokenTraces: cdktf's traces of the tokens the parts make were most of a large synth's time.
+    const parts = withoutTokenTraces(() => {
       const placed: AppInstance[] = [];
       let build: BuildJob | undefined;
       const batchSize = placement ? validateInteger(this, 'replicas.batchSize', props.replicas!.batchSize ?? 1, 1, instances.length) : 1;

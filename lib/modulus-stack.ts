@@ -5,7 +5,7 @@ import { ConflictCheck } from './private/conflicts';
 import { previousLogicalId, renamedChild } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
 import { addSynthError, checkedSynthesizer, continuingSynthesizer, reportThrownValidationErrors } from './private/synth-errors';
-import { withPlainStackTraces } from './private/stack-traces';
+import { withoutTokenTraces } from './private/stack-traces';
 import { invalid } from './private/validation';
 import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
@@ -86,12 +86,12 @@ export class ModulusStack extends TerraformStack {
   }
 
   /**
-   * TerraformStack's, which resolves every token of the stack once before it is written, with plain stack traces
-   * (see withPlainStackTraces). Not an API of its own.
+   * TerraformStack's, which resolves every token of the stack once before it is written, without cdktf's token traces
+   * (see withoutTokenTraces). Not an API of its own.
    * @internal
    */
   public prepareStack(): void {
-    withPlainStackTraces(() => super.prepareStack());
+    withoutTokenTraces(() => super.prepareStack());
   }
 
   /**

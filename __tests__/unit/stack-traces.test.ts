@@ -1,6 +1,7 @@
-import { withPlainStackTraces } from '../../lib/private/stack-traces';
+import { captureStackTrace } from 'cdktf/lib/tokens/private/stack-trace';
+import { withoutTokenTraces } from '../../lib/private/stack-traces';
 
-describe('withPlainStackTraces', () => {
+describe('withoutTokenTraces', () => {
   const errors: { prepareStackTrace?: ErrorConstructor['prepareStackTrace'] } = Error;
   const installed = errors.prepareStackTrace;
   const hook = jest.fn((error: Error) => `hooked ${error.message}`);
@@ -12,22 +13,24 @@ describe('withPlainStackTraces', () => {
     errors.prepareStackTrace = installed;
   });
 
-  it('formats the traces read inside it without the installed hook, and puts the hook back', () => {
-    const stack = withPlainStackTraces(() => {
-      const trace = { stack: '' };
-      Error.captureStackTrace(trace);
-      return trace.stack;
-    });
-    expect(stack).toMatch(/^Error.*\n\s+at /);
+  it("records no trace for cdktf's tokens inside it, and one outside it", () => {
+    errors.prepareStackTrace = undefined;
+    expect(withoutTokenTraces(() => captureStackTrace())).toEqual([]);
+    expect(captureStackTrace().length).toBeGreaterThan(0);
+  });
+
+  it('formats an error read inside it as Node does, without the installed hook, and puts the hook back', () => {
+    const stack = withoutTokenTraces(() => new Error('read inside').stack);
+    expect(stack).toMatch(/^Error: read inside\n {4}at .*stack-traces\.test\.ts:\d+:\d+/);
     expect(hook).not.toHaveBeenCalled();
     expect(errors.prepareStackTrace).toBe(hook);
   });
 
   it('returns what the work returns; an error thrown out of it keeps the hook and is formatted by it', () => {
-    expect(withPlainStackTraces(() => 42)).toBe(42);
+    expect(withoutTokenTraces(() => 42)).toBe(42);
     let thrown: Error | undefined;
     try {
-      withPlainStackTraces(() => {
+      withoutTokenTraces(() => {
         throw new Error('invalid');
       });
     } catch (error) {
@@ -37,9 +40,9 @@ describe('withPlainStackTraces', () => {
     expect(thrown!.stack).toBe('hooked invalid');
   });
 
-  it('runs the work as it is when no hook is installed', () => {
+  it('leaves no hook behind when none was installed', () => {
     errors.prepareStackTrace = undefined;
-    expect(withPlainStackTraces(() => 'done')).toBe('done');
+    expect(withoutTokenTraces(() => 'done')).toBe('done');
     expect(errors.prepareStackTrace).toBeUndefined();
   });
 });
