@@ -5,7 +5,8 @@ import { benchPort } from './support/app';
 import { describeSamples, failed, formatMs, httpStatus, median, must, run, runCount, start, timeToHttp200, verdict } from './support/measure';
 
 const NAME = 'app ready time';
-const GOAL_S = 2;
+/** Issue 20: supervisord's start-up, the start script and the container start together within half a second. */
+const GOAL_S = 0.5;
 
 /** Starts something with `launch` and times it to the first HTTP 200 on `port`. */
 async function timeStart(port: number, launch: () => Promise<number | null>): Promise<number> {
@@ -36,7 +37,7 @@ function appProcess(container: string): { argv: string[]; cwd: string; env: stri
 }
 
 /**
- * Container start to first HTTP 200, beyond the app's own start (goal ≤ 2 s), for each deployed sample:
+ * Container start to first HTTP 200, beyond the app's own start (goal ≤ 0.5 s), for each deployed sample:
  * - deployed: `docker start` of the stopped run container (init → supervisord → start script → app) to 200;
  * - app alone: the very command supervisord ends up running (same argv, folder and environment, another port),
  *   exec'd into the running container: the app's own start, no container start, no supervisord, no start script;

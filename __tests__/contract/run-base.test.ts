@@ -35,10 +35,10 @@ beforeAll(() => {
 afterAll(() => cleanup());
 
 describe('image configuration', () => {
-  test('USER mop, CMD supervisord with the global config behind require-volume, ENTRYPOINT the reaping init from base', () => {
+  test('USER mop, CMD start-supervisord behind require-volume, ENTRYPOINT the reaping init from base', () => {
     const config = JSON.parse(docker(['image', 'inspect', ref, '--format', '{{json .Config}}']));
     expect(config.User).toMatch(/^(mop|441)(:(mop|444))?$/);
-    expect(config.Cmd).toEqual(['require-volume', 'supervisord', '-c', '/etc/supervisor/supervisord.conf']);
+    expect(config.Cmd).toEqual(['require-volume', 'start-supervisord']);
     expect(config.Entrypoint[0]).toBe('/opt/modulus/bin/init');
   });
 
@@ -76,12 +76,19 @@ describe('supervisord and Navi in a restricted container', () => {
   test('supervisord runs as mop under the init (PID 1), with app and navi as its children', () => {
     const procs = processes(container);
     const init = procs.find((p) => p.pid === 1)!;
-    expect(init.args).toMatch(/^\/opt\/modulus\/bin\/init -- require-volume supervisord/);
+    expect(init.args).toMatch(/^\/opt\/modulus\/bin\/init -- require-volume start-supervisord/);
     const supervisord = procs.find((p) => p.ppid === 1 && p.args.includes('/usr/bin/supervisord'))!;
     expect(supervisord.user).toBe('mop');
     const children = procs.filter((p) => p.ppid === supervisord.pid).map((p) => p.args);
     expect(children).toEqual(expect.arrayContaining(['sleep 100000', expect.stringContaining('/opt/modulus/bin/navi --output /mnt/notifications')]));
     expect(procs.every((p) => p.user === 'mop')).toBe(true);
+  });
+
+  test('start-supervisord\'s nudge (one connection to the control socket) leaves no process behind, and supervisord logs no pid it did not start', () => {
+    expect(processes(container).filter((p) => p.pid !== 1 && /start-supervisord|curl/.test(p.args))).toEqual([]);
+    const log = volume.read('log/supervisord.log');
+    expect(log).toMatch(/spawned: 'app'/);
+    expect(log).not.toMatch(/reaped unknown pid/);
   });
 
   test('socket and pid in the container\'s own /dev/shm, logs under /mnt; the socket is mop-only (0700); nothing listens on TCP', () => {
