@@ -181,11 +181,9 @@ export class ModulusApp extends Construct {
           secretEnvironment: props.secretEnvironment,
           _slotPorts: release ? [instance.port, standbyPort!] : undefined,
         });
-        // Publish is not ordered after the routes: the run container, created before its predecessor is destroyed,
-        // depends on it, and Terraform creates every dependency of such a resource the same way, which the router's
-        // fixed name forbids. Publish waits for the router itself (staging.sh); the run container's TakeOver does
-        // come after the routes.
+        // A release talks to the router: it comes once the router of this deploy serves alone, with its routes.
         const releaseEnv = release && instance.router ? releaseEnvironment(appName, release, instance.router, instance.port, standbyPort!) : undefined;
+        const routerServing = releaseEnv ? [instance.router!._servingStep] : [];
         // A rolling release: each batch of instances publishes after the one before has.
         const previousBatch = placed.filter((_, other) => Math.floor(other / batchSize) === Math.floor(index / batchSize) - 1).map((other) => other.published);
         let published: NullResource;
@@ -197,11 +195,11 @@ export class ModulusApp extends Construct {
             language,
             source: props.source,
             networkMode: props.networkMode,
-            _release: releaseEnv && { environment: releaseEnv },
+            _release: releaseEnv && { environment: releaseEnv, dependsOn: routerServing },
           });
           published = build.published;
         } else {
-          published = build._deliverTo(scope, volume, { environment: releaseEnv ?? {}, dependsOn: previousBatch });
+          published = build._deliverTo(scope, volume, { environment: releaseEnv ?? {}, dependsOn: [...previousBatch, ...routerServing] });
         }
         const run = new RunContainer(scope, 'Run', {
           ...props.run,
@@ -213,7 +211,7 @@ export class ModulusApp extends Construct {
           build: index === 0 ? build : undefined,
           _published: index === 0 ? undefined : published,
           _standby: release
-            ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseEnv && { environment: releaseEnv, dependsOn: [instance.router!.routesStep] } }
+            ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseEnv && { environment: releaseEnv, dependsOn: routerServing } }
             : undefined,
         });
         placed.push({ host: instance.host, volume, run, published });

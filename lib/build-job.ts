@@ -91,9 +91,10 @@ export interface BuildJobProps extends BuildJobOptions {
   readonly networkMode?: NetworkMode;
 
   /**
-   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases.
+   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases, and
+   * what it comes after (the router serving).
    */
-  readonly _release?: { readonly environment: Record<string, string> };
+  readonly _release?: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] };
 }
 
 /**
@@ -344,7 +345,7 @@ export class BuildJob extends Construct {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
       environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
-      dependsOn: [this.resource],
+      dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
     });
   }
 

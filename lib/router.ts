@@ -1,4 +1,4 @@
-import { Container } from '@cdktf/provider-docker/lib/container';
+import { Container, ContainerConfig } from '@cdktf/provider-docker/lib/container';
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Volume as DockerVolume } from '@cdktf/provider-docker/lib/volume';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
@@ -11,7 +11,7 @@ import { PushedHierarchy } from './image-registry';
 import { volumeScriptHash } from './private/host-files';
 import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
-import { secretStepValues } from './private/terraform-values';
+import { secretStepValues, settingsTriggers } from './private/terraform-values';
 import { destroyProvisioners, privateKeyPreconditions, probeProgram, stepProvisioners } from './private/host-steps';
 import { externalProvider, nullProvider } from './private/providers';
 import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
@@ -151,6 +151,12 @@ export class ModulusRouter extends Construct {
   public readonly resource: Container;
   /** The step that hands the routes (and certificate) to the router. */
   public readonly routesStep: NullResource;
+  /**
+   * The step after which the router of this deploy serves alone, with its routes (the one it replaced stopped).
+   * The apps' release steps, which talk to the router, come after it.
+   * @internal
+   */
+  public readonly _servingStep: NullResource;
   /** The Docker volume where the router keeps what it last applied, for a restart. */
   public readonly stateVolume: DockerVolume;
   public readonly containerName = ROUTER_CONTAINER_NAME;
@@ -246,8 +252,8 @@ export class ModulusRouter extends Construct {
       }).provisioners,
     });
     const probeAddress = address === '0.0.0.0' ? '127.0.0.1' : address;
-    this.resource = new Container(this, 'Container', {
-      provider: props.host?.resource,
+    const healthUrl = `http://${probeAddress}:${this.httpPort}${ROUTER_HEALTH_PATH}`;
+    const settings: ContainerConfig = {
       name: ROUTER_CONTAINER_NAME,
       image,
       user: MOP_USER,
@@ -265,7 +271,7 @@ export class ModulusRouter extends Construct {
       mounts: [{ type: 'volume', source: this.stateVolume.name, target: STATE_DIR }],
       env: [`MODULUS_ROUTER_HTTP_BIND=${address}:${this.httpPort}`, 'TINI_SUBREAPER=1'],
       healthcheck: {
-        test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', `http://${probeAddress}:${this.httpPort}${ROUTER_HEALTH_PATH}`],
+        test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', healthUrl],
         interval: '10s',
         timeout: '3s',
         retries: 3,
@@ -279,8 +285,25 @@ export class ModulusRouter extends Construct {
       mustRun: true,
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${ROUTER_CGROUP}`,
+    };
+    // Replaced beside the router that serves, which hands its listening sockets over (modulus-router.sh hand-over):
+    // the apps stay routed throughout, also when an apply dies halfway.
+    const handOverEnvironment = { MODULUS_ROUTER_CONTAINER: ROUTER_CONTAINER_NAME, MODULUS_ROUTER_DOMAIN: this.domain, ...dockerHost };
+    const handover = new NullResource(this, 'Handover', {
+      provider: nullProvider(this),
+      triggers: settingsTriggers(settings),
+      provisioners: stepProvisioners(this, access, { script: 'modulus-router.sh', command: 'hand-over', environment: handOverEnvironment }).provisioners,
       dependsOn: [limit, heal],
     });
+    this.resource = new Container(this, 'Container', {
+      ...settings,
+      provider: props.host?.resource,
+      dependsOn: [limit, heal, handover],
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // `terraform apply -replace` of the Handover step replaces the container too (as RunContainer's; an override for
+    // the same reason: hashicorp/terraform-cdk#3196).
+    this.resource.addOverride('lifecycle.replace_triggered_by', [`${handover.terraformResourceType}.${handover.friendlyUniqueId}`]);
     this.node.defaultChild = this.resource;
 
     // The routes, rendered once every app has registered; in the triggers, so a plan shows them as they change.
@@ -303,6 +326,16 @@ export class ModulusRouter extends Construct {
       // A new container (its tmpfs is empty) gets the routes again; so do new scripts.
       triggers: { container: this.resource.id, routes, scripts_sha256: volumeScriptHash(this), ...secrets?.triggers },
       provisioners: step.provisioners,
+    });
+    this._servingStep = new NullResource(this, 'TakeOver', {
+      provider: nullProvider(this),
+      triggers: { container: this.resource.id },
+      provisioners: stepProvisioners(this, access, {
+        script: 'modulus-router.sh',
+        command: 'take-over',
+        environment: { ...handOverEnvironment, MODULUS_ROUTER_ID: '${self.triggers.container}', MODULUS_ROUTER_HEALTH_URL: healthUrl },
+      }).provisioners,
+      dependsOn: [this.routesStep],
     });
   }
 

@@ -1,8 +1,7 @@
 import * as path from 'path';
-import { createHash } from 'crypto';
 import { Container, ContainerConfig, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { dependable, ITerraformDependable, Token } from 'cdktf';
+import { dependable, ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
@@ -12,7 +11,7 @@ import { runContainerName } from './private/names';
 import { volumeScriptHash } from './private/host-files';
 import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
-import { dockerEnv } from './private/terraform-values';
+import { dockerEnv, settingsTriggers } from './private/terraform-values';
 import { stepProvisioners } from './private/host-steps';
 import { nullProvider } from './private/providers';
 import { invalid, IPV4_PATTERN, requireLiteral, validateEnum, validateInteger } from './private/validation';
@@ -415,22 +414,6 @@ export class RunContainer extends Construct {
     }
     this.node.defaultChild = this.resource;
   }
-}
-
-/**
- * The Handover step's triggers: the container's settings, so that it runs whenever the container is replaced. The
- * values known only to Terraform (the image's id, the volume steps' ids) are listed as they are; the rest is hashed.
- */
-function settingsTriggers(settings: ContainerConfig): Record<string, string> {
-  const inputs: string[] = [];
-  const json = JSON.stringify(settings, (_key, value) => {
-    if (typeof value === 'string' && Token.isUnresolved(value)) {
-      inputs.push(value);
-      return `input ${inputs.length}`;
-    }
-    return value;
-  });
-  return { settings_sha256: createHash('sha256').update(json).digest('hex'), inputs: inputs.join(' ') };
 }
 
 /** json-file options Docker accepts, with the form of each value. */

@@ -32,6 +32,7 @@ const work = tempDir('modulus-router-');
 const servers: ChildProcess[] = [];
 let certificate = '';
 let privateKey = '';
+let image = '';
 
 /** The routes the construct renders for the two apps (with or without TLS, beta in maintenance or not). */
 function renderedRoutes(options: { tls?: boolean; betaMaintenance?: string; betaPort?: number; alphaSlots?: boolean } = {}): string {
@@ -101,8 +102,29 @@ function processStatus(): Array<{ name: string; uid: string; capEff: string; noN
     .map(([name, uid, capEff, noNewPrivs]) => ({ name, uid, capEff, noNewPrivs }));
 }
 
+/**
+ * Starts the router container as lib/router.ts creates it (its labels too), on the state volume; `mounts` are
+ * extra `--mount` values. Returns its id.
+ */
+function runRouter(mounts: string[] = []): string {
+  return docker([
+    'run', '-d', '--name', CONTAINER, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+    '--security-opt', 'no-new-privileges:true', '--init', '--memory', '128m', '--memory-swap', '128m', '--pids-limit', '128',
+    '--restart', 'unless-stopped', '--label', 'org.modulus.role=router', '--label', `org.modulus.domain=${DOMAIN}`,
+    '--tmpfs', '/run/modulus-router:rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444',
+    '--mount', `type=volume,source=${STATE_VOLUME},target=/var/lib/modulus-router`, ...mounts.flatMap((mount) => ['--mount', mount]),
+    '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${HTTP_PORT}`, '-e', 'TINI_SUBREAPER=1', image,
+  ]).trim();
+}
+
+/** Every router container of DOMAIN: the one named CONTAINER, and those a hand-over renamed. */
+function removeRouters(): void {
+  const ids = docker(['ps', '-aq', '--filter', `label=org.modulus.domain=${DOMAIN}`]).split('\n').filter(Boolean);
+  if (ids.length > 0) dockerRun(['rm', '-f', ...ids]);
+}
+
 beforeAll(() => {
-  const image = buildImage('router');
+  image = buildImage('router');
   // A test CA and a certificate for *.<domain> it signs.
   const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: 'ignore' });
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=modulus router test CA', '-keyout', 'ca.key', '-out', 'ca.crt']);
@@ -119,20 +141,13 @@ beforeAll(() => {
     fs.writeFileSync(path.join(dir, 'index.html'), `this is ${app}\n`);
     servers.push(spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' }));
   }
-  dockerRun(['rm', '-f', CONTAINER]);
+  removeRouters();
   dockerRun(['volume', 'rm', '-f', STATE_VOLUME]);
-  // As lib/router.ts creates it.
-  docker([
-    'run', '-d', '--name', CONTAINER, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
-    '--security-opt', 'no-new-privileges:true', '--init', '--memory', '128m', '--memory-swap', '128m', '--pids-limit', '128',
-    '--tmpfs', '/run/modulus-router:rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444',
-    '--mount', `type=volume,source=${STATE_VOLUME},target=/var/lib/modulus-router`,
-    '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${HTTP_PORT}`, '-e', 'TINI_SUBREAPER=1', image,
-  ]);
+  runRouter();
 });
 
 afterAll(() => {
-  dockerRun(['rm', '-f', CONTAINER]);
+  removeRouters();
   dockerRun(['volume', 'rm', '-f', STATE_VOLUME]);
   for (const server of servers) server.kill();
   removeTempDirs();
@@ -165,6 +180,15 @@ describe('the router image', () => {
     expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha\n' });
     expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
     expect(curl('gamma')).toEqual({ status: 404, body: 'no app at this host name' });
+  });
+
+  it("an app's process (mop, the host's network) cannot bind the router's port beside it, with SO_REUSEPORT or without", () => {
+    // socat as mop on the host's network, as a hostile app could run it; it would wait 3 s for a client if it bound.
+    for (const options of ['reuseport', 'reuseaddr']) {
+      const bound = dockerRun(['run', '--rm', '--network', 'host', '--user', '441:444', image, 'timeout', '3', 'socat', `TCP4-LISTEN:${HTTP_PORT},bind=127.0.0.1,${options}`, '-']);
+      expect({ options, status: bound.status, refused: bound.stderr.includes('Address already in use') }).toEqual({ options, status: 1, refused: true });
+    }
+    expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha\n' });
   });
 
   it('serves TLS with the given certificate (curl --cacert of the test CA), the key only in its tmpfs', () => {
@@ -304,6 +328,78 @@ describe('the router image: a restarted container', () => {
     // alpha's drained slot (an impostor answers on its port) stays drained: every request goes to the serving one.
     await sleep(1500);
     expect(Array.from({ length: 10 }, () => curl('alpha').body)).toEqual(Array(10).fill('this is alpha, release 2\n'));
+  });
+});
+
+describe('the router image: replaced beside the one that serves (modulus-router.sh hand-over, take-over)', () => {
+  const step = (command: string, env: Record<string, string> = {}) =>
+    spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'volume', 'modulus-router.sh'), command], {
+      env: { PATH: process.env.PATH, MODULUS_ROUTER_CONTAINER: CONTAINER, MODULUS_ROUTER_DOMAIN: DOMAIN, ...env },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  const takeOver = (id: string) => step('take-over', { MODULUS_ROUTER_ID: id, MODULUS_ROUTER_HEALTH_URL: `http://127.0.0.1:${HTTP_PORT}/.modulus/router-health` });
+  const idOf = (name: string) => docker(['inspect', '-f', '{{.Id}}', name]).trim();
+  const untilLogged = async (id: string, text: string) => {
+    for (let tries = 0; tries < 100 && !dockerRun(['logs', id]).stderr.includes(text); tries++) await sleep(100);
+    return dockerRun(['logs', id]).stderr;
+  };
+
+  it('the new router takes the listening sockets over, the old one finishes its requests and stops: no failed request', async () => {
+    const old = idOf(CONTAINER);
+    const probing = probe('alpha');
+    await sleep(500);
+    const handedOver = step('hand-over');
+    expect({ status: handedOver.status, stderr: handedOver.stderr }).toEqual({
+      status: 0,
+      stderr: `modulus-router: renamed the router container ${CONTAINER} (${old.slice(0, 12)}) to ${CONTAINER}-${old.slice(0, 12)}: it serves until the new one took over, then Terraform removes it\n`,
+    });
+    const started = runRouter();
+    expect(await untilLogged(started, 'Loading success')).toContain('modulus-router: taking the listening sockets over from the router that runs');
+    // Both hold the same listening socket now (one socket, two processes).
+    expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
+    const tookOver = takeOver(started);
+    expect({ status: tookOver.status, stderr: tookOver.stderr }).toEqual({
+      status: 0,
+      stderr:
+        `modulus-router: stopped router container ${old.slice(0, 12)} of ${DOMAIN}: ${CONTAINER} (${started.slice(0, 12)}) took its listening sockets over\n` +
+        `modulus-router: the router container ${CONTAINER} (${started.slice(0, 12)}) serves ${DOMAIN}\n`,
+    });
+    await sleep(1000);
+    const statuses = await probing.stop();
+    console.log(`router: ${statuses.length} probes of alpha every 100 ms across a replacement of the router container, ${statuses.filter((s) => s !== 200).length} failed`);
+    expect(statuses.length).toBeGreaterThan(15);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    // The old one stopped for good (its restart policy too), the new one serves the routes and TLS.
+    expect(docker(['inspect', '-f', '{{.Name}} {{.State.Status}} {{.HostConfig.RestartPolicy.Name}}', old]).trim()).toBe(`/${CONTAINER}-${old.slice(0, 12)} exited no`);
+    expect(curl('alpha', { https: true })).toEqual({ status: 200, body: 'this is alpha, release 2\n' });
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
+    dockerRun(['rm', old]);
+  });
+
+  it('a take-over refuses a router that is not the one named, and stops nothing', () => {
+    const refused = takeOver('a'.repeat(64));
+    expect({ status: refused.status, stderr: refused.stderr }).toEqual({ status: 1, stderr: `modulus-router: error: the router container ${CONTAINER} of ${DOMAIN} is not aaaaaaaaaaaa: run the deploy again\n` });
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
+  });
+
+  it('a router from before hand-overs (no socket to hand over through) stops first, and the new one binds the ports', async () => {
+    // The image's configuration without the hand-over socket and with SO_REUSEPORT, as before.
+    const before = path.join(work, 'global-before.cfg');
+    fs.writeFileSync(before, fs.readFileSync(path.join(REPO_ROOT, 'images', 'router', 'global.cfg'), 'utf8').replace(/^.*(handover\.sock|noreuseport).*\n/gm, ''), { mode: 0o644 });
+    removeRouters();
+    docker(['run', '--rm', '--user', '441:444', '--mount', `type=volume,source=${STATE_VOLUME},target=/var/lib/modulus-router`, image, 'rm', '-f', '/var/lib/modulus-router/handover.sock']);
+    const old = runRouter([`type=bind,source=${before},target=/etc/modulus/router/global.cfg,readonly`]);
+    expect(await untilLogged(old, 'Loading success')).not.toContain('taking the listening sockets over');
+    const handedOver = step('hand-over');
+    expect(handedOver.status).toBe(0);
+    expect(handedOver.stderr).toContain(`stopped router container ${old.slice(0, 12)} of ${DOMAIN}: it predates hand-overs (no /var/lib/modulus-router/handover.sock): the new router binds the ports itself`);
+    const started = runRouter();
+    expect(await untilLogged(started, 'Loading success')).not.toContain('taking the listening sockets over');
+    expect(takeOver(started).status).toBe(0);
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(docker(['inspect', '-f', '{{.State.Status}}', old]).trim()).toBe('exited');
+    dockerRun(['rm', old]);
   });
 });
 

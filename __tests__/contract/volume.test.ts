@@ -609,14 +609,15 @@ describe('after a reboot: the boot unit brings volumes and process limits back w
     expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
   });
 
-  it('remove while the app still runs (a replaced limit step) forgets the record but leaves the busy cgroup and its limit', () => {
+  it('remove while the app still runs (a replaced limit step, create-before-destroy) leaves the busy cgroup, its limit and the record boot reads', () => {
     const holder = spawnSync('bash', ['-c', `sleep 60 >/dev/null 2>&1 & echo $! > "${path.dirname(pidsMax)}/cgroup.procs"; echo $!`], { encoding: 'utf8' }).stdout.trim();
     try {
       const run = processLimit('remove');
       expect(run.status).toBe(0);
       expect(run.stderr).toContain('processes still run in it');
+      expect(run.stderr).toContain("app 'reboot': process limit kept");
       expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('100');
-      expect(fs.existsSync(path.join(registry, 'process-limits', 'reboot'))).toBe(false);
+      expect(fs.readFileSync(path.join(registry, 'process-limits', 'reboot'), 'utf8').trim()).toBe('100');
     } finally {
       spawnSync('bash', ['-c', `kill ${holder}; while [ -s "${path.dirname(pidsMax)}/cgroup.procs" ]; do sleep 0.1; done`], { timeout: 10_000 });
     }

@@ -133,9 +133,9 @@ describe('ModulusApp replicas: one instance per host', () => {
   it("rolls out one instance at a time: b publishes after a has, behind b's router, on b's ports", () => {
     const publishB = stepOf(json, 'web/instance-b/Publish');
     expect(publishB.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Publish_/)]));
-    // b's router: its TakeOver waits for the routes in the graph, its publish at run time (staging.sh).
-    expect(publishB.depends_on).not.toContainEqual(expect.stringMatching(/^null_resource\.RouterB_Routes_/));
-    expect(stepOf(json, 'web/instance-b/Run/TakeOver').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.RouterB_Routes_/));
+    // b's router: its publish and the run container's take-over come once it serves alone, with its routes.
+    expect(publishB.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.RouterB_TakeOver_/));
+    expect(stepOf(json, 'web/instance-b/Run/TakeOver').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.RouterB_TakeOver_/));
     expect(containerOf(json, 'web/instance-b/Run/Container').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_instance-b_Publish_/)]));
     expect(provisioners(publishB)[0]['local-exec'].environment).toMatchObject({ MODULUS_SLOT_PORTS: '18280 18285', MODULUS_ROUTER_BACKEND: 'app-web' });
   });

@@ -101,6 +101,29 @@ describe('ModulusRouter: the container', () => {
     expect(resource(json, 'docker_container', 'Router_Container').depends_on).toContain(`null_resource.${Object.keys(json.resource.null_resource).find((key) => key.startsWith('Router_Heal_'))}`);
   });
 
+  it('is replaced beside the router that serves: hand over (after the heal), create, routes, take over, then destroy', () => {
+    const address = (type: string, prefix: string) => `${type}.${Object.keys(json.resource[type]).find((key) => key.startsWith(prefix))}`;
+    const handover = resource(json, 'null_resource', 'Router_Handover');
+    const takeOver = resource(json, 'null_resource', 'Router_TakeOver');
+    expect(container.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: [address('null_resource', 'Router_Handover_')] });
+    expect(container.depends_on).toContain(address('null_resource', 'Router_Handover_'));
+    expect(handover.depends_on).toContain(address('null_resource', 'Router_Heal_'));
+    expect(takeOver.depends_on).toEqual([address('null_resource', 'Router_Routes_')]);
+    expect(takeOver.triggers).toEqual({ container: `\${${address('docker_container', 'Router_Container_')}.id}` });
+    const domain = { MODULUS_ROUTER_CONTAINER: 'modulus-router', MODULUS_ROUTER_DOMAIN: 'apps.example.test' };
+    expect(localExecs(handover)).toEqual([expect.objectContaining({ command: expect.stringMatching(/modulus-router\.sh hand-over$/), environment: domain })]);
+    expect(localExecs(takeOver)).toEqual([
+      expect.objectContaining({
+        command: expect.stringMatching(/modulus-router\.sh take-over$/),
+        environment: { ...domain, MODULUS_ROUTER_ID: '${self.triggers.container}', MODULUS_ROUTER_HEALTH_URL: 'http://127.0.0.1:18000/.modulus/router-health' },
+      }),
+    ]);
+    // Every setting keys the hand-over: what Terraform alone knows as it is (the state volume's name), the rest hashed.
+    expect(handover.triggers).toEqual({ settings_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), inputs: expect.stringContaining('${docker_volume.Router_State_') });
+    const other = resource(synthRouter({ memoryMiB: 256 }).json, 'null_resource', 'Router_Handover');
+    expect(other.triggers.settings_sha256).not.toBe(handover.triggers.settings_sha256);
+  });
+
   it('is healthy when HAProxy answers its monitor path, and the deploy waits for it', () => {
     expect(container.healthcheck.test).toEqual(['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', 'http://127.0.0.1:18000/.modulus/router-health']);
     expect(container.wait).toBe(true);
@@ -425,9 +448,8 @@ describe('ModulusRouter: health-gated releases', () => {
       MODULUS_ROUTER_CONTAINER: 'modulus-router',
       MODULUS_ROUTER_BACKEND: 'app-shop',
     });
-    // Not ordered after the routes in the graph (the run container's ancestors are created before they are
-    // destroyed): publish waits for the router itself.
-    expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on ?? []).not.toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    // After the router of this deploy serves alone, with its routes: a release talks to that one.
+    expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_TakeOver_/));
     // An app without a router restarts in place, as before.
     expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|HEALTH|ROUTER/.test(name))).toEqual([]);
   });
@@ -444,9 +466,9 @@ describe('ModulusRouter: health-gated releases', () => {
       expect(exec.command).toMatch(new RegExp(`modulus-volume\\.sh ${command}$`));
       expect(exec.environment).toMatchObject({ MODULUS_APP: 'shop', MODULUS_RUN_CONTAINER: 'modulus-app-shop', MODULUS_SLOT_PORTS: '19001 19501', MODULUS_ROUTER_BACKEND: 'app-shop' });
     }
-    expect(takeOver.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_Routes_/));
+    expect(takeOver.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_TakeOver_/));
     // Terraform creates every resource the container depends on before destroying its old object too: the router,
-    // whose name is fixed, must not be one of them, nor may anything else of the router's.
+    // whose name is fixed, is one of them, and is replaced that way itself (its own hand-over).
     const ancestors = new Set<string>();
     const visit = (address: string) => {
       const [type, name] = address.split('.');
@@ -457,7 +479,9 @@ describe('ModulusRouter: health-gated releases', () => {
       for (const next of [...references, ...(config.depends_on ?? [])]) visit(next);
     };
     visit(`docker_container.${Object.keys(json.resource.docker_container).find((key) => key.startsWith('shop_Run_Container_'))}`);
-    expect([...ancestors].filter((address) => /Router_/.test(address))).toEqual([]);
+    const routerContainer = [...ancestors].filter((address) => /^docker_container\.Router_/.test(address));
+    expect(routerContainer).toEqual([expect.stringMatching(/^docker_container\.Router_Container_/)]);
+    expect(resource(json, 'docker_container', 'Router_Container').lifecycle).toMatchObject({ create_before_destroy: true });
     expect(ancestors).toContain(`null_resource.${Object.keys(json.resource.null_resource).find((key) => key.startsWith('shop_Build_Publish_'))}`);
     // Every setting of the container keys the hand-over: what Terraform alone knows as it is, the rest hashed.
     expect(handover.triggers.settings_sha256).toMatch(/^[0-9a-f]{64}$/);

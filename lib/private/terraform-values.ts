@@ -1,4 +1,6 @@
 /** Literal values in Terraform's JSON syntax, and secret values kept out of its expressions. */
+import { createHash } from 'crypto';
+import type { ContainerConfig } from '@cdktf/provider-docker/lib/container';
 import { Fn, TerraformLocal, Token } from 'cdktf';
 import { Construct } from 'constructs';
 
@@ -42,4 +44,21 @@ export function dockerEnv(env: Record<string, string>): string[] {
   return Object.keys(env)
     .sort()
     .map((name) => `${name}=${templateValue(env[name])}`);
+}
+
+/**
+ * A hand-over step's triggers (RunContainer's, ModulusRouter's): a container's settings, so that the step runs
+ * whenever the container is replaced. The values known only to Terraform (the image's id, the steps' ids) are
+ * listed as they are; the rest is hashed.
+ */
+export function settingsTriggers(settings: ContainerConfig): Record<string, string> {
+  const inputs: string[] = [];
+  const json = JSON.stringify(settings, (_key, value) => {
+    if (typeof value === 'string' && Token.isUnresolved(value)) {
+      inputs.push(value);
+      return `input ${inputs.length}`;
+    }
+    return value;
+  });
+  return { settings_sha256: createHash('sha256').update(json).digest('hex'), inputs: inputs.join(' ') };
 }

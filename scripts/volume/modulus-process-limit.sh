@@ -95,20 +95,26 @@ cmd_apply() {
   mv -f -- "${RECORDS}/${APP}.new" "${RECORDS}/${APP}"
 }
 
-# Forgets the limit and removes the app's cgroups. A cgroup that still holds processes stays as it is: that is a
-# replacement of the limit's step (e.g. a new release of these scripts) while the app runs, and `apply` follows.
+# Removes the app's cgroups and forgets the limit. A cgroup that still holds processes stays, and so does the
+# limit's record (boot applies it again): that is a replacement of the limit's step while the app runs (e.g. a new
+# release of these scripts, the router's create-before-destroy replacement), whose `apply` came first or follows.
 cmd_remove() {
-  rm -f -- "${RECORDS}/${APP}"
-  local dir
+  local dir in_use=0
   # Docker creates the app's cgroup in every v1 hierarchy; remove each and the parent if unused.
   for dir in "${CGROUP_FS}"/*/"${PARENT}/${APP}" "${CGROUP_FS}/${PARENT}/${APP}"; do
     [[ -d "${dir}" ]] || continue
     if ! rmdir -- "${dir}" 2>/dev/null; then
       log "app '${APP}': left ${dir} in place: processes still run in it"
+      in_use=1
       continue
     fi
     rmdir -- "$(dirname "${dir}")" 2>/dev/null || true
   done
+  if ((in_use)); then
+    log "app '${APP}': process limit kept"
+    return 0
+  fi
+  rm -f -- "${RECORDS}/${APP}"
   log "app '${APP}': process limit removed"
 }
 

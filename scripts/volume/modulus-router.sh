@@ -7,8 +7,16 @@
 # key travel only through this process's environment (a sensitive provisioner environment: Terraform shows
 # neither it nor this step's output) and a pipe: never a command line, a file on the host or `docker inspect`.
 #
-# Usage: modulus-router.sh apply | probe | remove-orphan
+# Usage: modulus-router.sh apply | probe | remove-orphan | hand-over | take-over
 #   apply          hand the routes (and TLS) to the router (below)
+#   hand-over      before a new router container (Terraform creates it before it destroys the old one): the router
+#                  MODULUS_ROUTER_CONTAINER of MODULUS_ROUTER_DOMAIN gives up its name (renamed to <name>-<its id>)
+#                  and serves on; the new one takes its listening sockets over when it starts (images/router). Any
+#                  other router of the domain an interrupted hand-over left running stops first. A router from
+#                  before hand-overs (no socket to hand its listeners over) stops here: the new one binds the ports.
+#   take-over      after the new router (MODULUS_ROUTER_ID) has its routes: every other router of the domain on this
+#                  engine stops, finishing the requests it holds (HAProxy's soft stop, at most 30 s); then the new
+#                  one must answer MODULUS_ROUTER_HEALTH_URL
 #   probe          Terraform's external data source protocol: reads {"container", "domain", "state_check",
 #                  "docker_host" (optional: a unix:// engine other than the default)} on
 #                  stdin and prints {"container", "orphan"}: the id of the router container of that name and domain
@@ -26,7 +34,9 @@
 #   MODULUS_ROUTER_ROUTES           apply: the routes: HAProxy frontends and backends (required)
 #   MODULUS_ROUTER_TLS_CERTIFICATE  apply: PEM certificate and chain (optional; with the key)
 #   MODULUS_ROUTER_TLS_KEY          apply: PEM private key (optional; with the certificate)
-#   MODULUS_ROUTER_DOMAIN           remove-orphan: the router's domain (its label)
+#   MODULUS_ROUTER_DOMAIN           remove-orphan, hand-over, take-over: the router's domain (its label)
+#   MODULUS_ROUTER_ID               take-over: the id of the new router container
+#   MODULUS_ROUTER_HEALTH_URL       take-over: the router's health URL, asked from inside the new container
 #   MODULUS_HEAL_TOKEN              remove-orphan: the probe's token
 #   MODULUS_DOCKER_HOST             the engine the router runs on (default: the docker CLI's own default)
 #   MODULUS_ROUTER_RECORD_DIR       where remove-orphan records its token (default /var/lib/modulus/router)
@@ -48,6 +58,10 @@ readonly ROUTER_NAME_PATTERN='^[a-z][a-z0-9-]{0,62}$'
 readonly RECORD_DIR="${MODULUS_ROUTER_RECORD_DIR:-/var/lib/modulus/router}"
 # Loose: the construct checks the domain; here only characters a JSON string and a label compare take as they are.
 readonly DOMAIN_PATTERN='^[a-z0-9]([a-z0-9.-]{0,198}[a-z0-9])?$'
+# Where a router keeps the socket it hands its listening sockets over through (images/router/global.cfg).
+readonly HANDOVER_SOCKET=/var/lib/modulus-router/handover.sock
+# HAProxy's hard-stop-after (global.cfg), and a margin.
+readonly SOFT_STOP_SECONDS=35
 
 if [[ -n "${MODULUS_DOCKER_HOST:-}" ]]; then
   export DOCKER_HOST="${MODULUS_DOCKER_HOST}"
@@ -85,9 +99,8 @@ cmd_probe() {
 }
 
 cmd_remove_orphan() {
-  local container="${MODULUS_ROUTER_CONTAINER:-}" domain="${MODULUS_ROUTER_DOMAIN:-}" token="${MODULUS_HEAL_TOKEN:-}" id
-  [[ "${container}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${container}': give the router container's name"
-  [[ "${domain}" =~ ${DOMAIN_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_DOMAIN '${domain}': give the router's domain"
+  read_router_settings
+  local container=${CONTAINER} domain=${DOMAIN} token="${MODULUS_HEAL_TOKEN:-}" id
   [[ -n "${token}" ]] || return 0
   [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] || fail 2 "invalid MODULUS_HEAL_TOKEN: give the router probe's token"
   id=${BASH_REMATCH[1]}
@@ -98,6 +111,74 @@ cmd_remove_orphan() {
     printf '%s\n' "${token}" >"${RECORD_DIR}/${container}.heal-token.new"
   )
   mv -f -T -- "${RECORD_DIR}/${container}.heal-token.new" "${RECORD_DIR}/${container}.heal-token"
+}
+
+# read_router_settings: the router container's name and domain from the environment, checked.
+read_router_settings() {
+  CONTAINER="${MODULUS_ROUTER_CONTAINER:-}" DOMAIN="${MODULUS_ROUTER_DOMAIN:-}"
+  [[ "${CONTAINER}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${CONTAINER}': give the router container's name"
+  [[ "${DOMAIN}" =~ ${DOMAIN_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_DOMAIN '${DOMAIN}': give the router's domain"
+}
+
+# running_routers: the ids of the running router containers of DOMAIN on this engine (labelled so: the platform made them).
+running_routers() {
+  docker ps --no-trunc --filter label=org.modulus.role=router --filter "label=org.modulus.domain=${DOMAIN}" --format '{{.ID}}' ||
+    fail 1 "cannot list the router containers of ${DOMAIN}"
+}
+
+# stop_router ID WHY: stops the router container ID the way HAProxy finishes its requests (SIGUSR1: soft stop), and
+# for good (no restart by its policy); SIGTERM after SOFT_STOP_SECONDS.
+stop_router() {
+  docker update --restart=no -- "$1" >/dev/null || fail 1 "cannot update router container ${1:0:12}"
+  docker kill --signal USR1 -- "$1" >/dev/null 2>&1 || true
+  if ! timeout "${SOFT_STOP_SECONDS}" docker wait -- "$1" >/dev/null 2>&1; then
+    docker stop --time 5 -- "$1" >/dev/null || fail 1 "cannot stop router container ${1:0:12}"
+  fi
+  log "stopped router container ${1:0:12} of ${DOMAIN}: $2"
+}
+
+cmd_hand_over() {
+  read_router_settings
+  local id other
+  id=$(router_container_id "${CONTAINER}" "${DOMAIN}")
+  if [[ -z "${id}" ]]; then
+    if docker inspect --type container -- "${CONTAINER}" >/dev/null 2>&1; then
+      fail 1 "a container named ${CONTAINER} that is not the router of ${DOMAIN} holds its name: remove or rename it"
+    fi
+    # A renamed router an interrupted hand-over left serves on, until the new one took over.
+    log "no router container ${CONTAINER} of ${DOMAIN} here: nothing to hand over"
+    return 0
+  fi
+  for other in $(running_routers); do
+    [[ "${other}" == "${id}" ]] || stop_router "${other}" "an interrupted replacement left it, and ${CONTAINER} (${id:0:12}) serves"
+  done
+  if [[ "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]] && ! docker exec -- "${id}" test -S "${HANDOVER_SOCKET}"; then
+    stop_router "${id}" "it predates hand-overs (no ${HANDOVER_SOCKET}): the new router binds the ports itself"
+  fi
+  docker rename -- "${id}" "${CONTAINER}-${id:0:12}" || fail 1 "cannot rename the router container ${CONTAINER} (${id:0:12})"
+  log "renamed the router container ${CONTAINER} (${id:0:12}) to ${CONTAINER}-${id:0:12}: it serves until the new one took over, then Terraform removes it"
+}
+
+cmd_take_over() {
+  read_router_settings
+  local id="${MODULUS_ROUTER_ID:-}" url="${MODULUS_ROUTER_HEALTH_URL:-}" other tries
+  [[ "${id}" =~ ^[0-9a-f]{64}$ ]] || fail 2 "invalid MODULUS_ROUTER_ID '${id}': give the new router container's id"
+  [[ "${url}" =~ ^http://[0-9.]+:[0-9]{1,5}/[[:graph:]]*$ ]] || fail 2 "invalid MODULUS_ROUTER_HEALTH_URL '${url}': give http://<address>:<port>/<path>"
+  [[ "$(router_container_id "${CONTAINER}" "${DOMAIN}")" == "${id}" ]] ||
+    fail 1 "the router container ${CONTAINER} of ${DOMAIN} is not ${id:0:12}: run the deploy again"
+  [[ "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]] || fail 1 "the router container ${CONTAINER} (${id:0:12}) does not run: see docker logs ${CONTAINER}"
+  for other in $(running_routers); do
+    [[ "${other}" == "${id}" ]] || stop_router "${other}" "${CONTAINER} (${id:0:12}) took its listening sockets over"
+  done
+  # Alone on its ports now: an answer is the new router's.
+  for ((tries = 0; tries < 20; tries++)); do
+    if docker exec -- "${id}" curl -fsS -o /dev/null --noproxy '*' --max-time 2 "${url}" 2>/dev/null; then
+      log "the router container ${CONTAINER} (${id:0:12}) serves ${DOMAIN}"
+      return 0
+    fi
+    sleep 0.5
+  done
+  fail 1 "the router container ${CONTAINER} (${id:0:12}) does not answer ${url}: see docker logs ${CONTAINER}"
 }
 
 # recorded_token NAME: the token of the last removal for the router container NAME, or nothing.
@@ -134,12 +215,14 @@ payload() {
 }
 
 main() {
-  (($# == 1)) || fail 2 'usage: modulus-router.sh apply | probe | remove-orphan'
+  (($# == 1)) || fail 2 'usage: modulus-router.sh apply | probe | remove-orphan | hand-over | take-over'
   case "$1" in
     apply) cmd_apply ;;
     probe) cmd_probe ;;
     remove-orphan) cmd_remove_orphan ;;
-    *) fail 2 "unknown command '$1': use apply, probe or remove-orphan" ;;
+    hand-over) cmd_hand_over ;;
+    take-over) cmd_take_over ;;
+    *) fail 2 "unknown command '$1': use apply, probe, remove-orphan, hand-over or take-over" ;;
   esac
 }
 
