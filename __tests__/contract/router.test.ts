@@ -374,6 +374,10 @@ describe('the router image: replaced beside the one that serves (modulus-router.
     expect(docker(['inspect', '-f', '{{.Name}} {{.State.Status}} {{.HostConfig.RestartPolicy.Name}}', old]).trim()).toBe(`/${CONTAINER}-${old.slice(0, 12)} exited no`);
     expect(curl('alpha', { https: true })).toEqual({ status: 200, body: 'this is alpha, release 2\n' });
     expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
+    // Its runtime API and reloads are its own, not the old container's.
+    expect(dockerRun(['exec', CONTAINER, 'modulus-router-server', 'show', 'app-alpha', 'green'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/^UP \d+\n$/) });
+    expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
+    expect(curl('alpha')).toEqual({ status: 200, body: 'this is alpha, release 2\n' });
     dockerRun(['rm', old]);
   });
 

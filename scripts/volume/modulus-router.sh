@@ -100,11 +100,16 @@ cmd_probe() {
 
 cmd_remove_orphan() {
   read_router_settings
-  local container=${CONTAINER} domain=${DOMAIN} token="${MODULUS_HEAL_TOKEN:-}" id
+  local container=${CONTAINER} domain=${DOMAIN} token="${MODULUS_HEAL_TOKEN:-}" id current
   [[ -n "${token}" ]] || return 0
   [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] || fail 2 "invalid MODULUS_HEAL_TOKEN: give the router probe's token"
   id=${BASH_REMATCH[1]}
-  remove_orphan_container "router container" "${container}" "${id}" "$(router_container_id "${container}" "${domain}")"
+  current=$(router_container_id "${container}" "${domain}")
+  # It shares the listening sockets of the router that serves: it finishes the requests it took first.
+  if [[ "${current}" == "${id}" && "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]]; then
+    stop_router "${id}" "an interrupted deploy left it outside Terraform's state"
+  fi
+  remove_orphan_container "router container" "${container}" "${id}" "${current}"
   (
     umask 077
     mkdir -p -- "${RECORD_DIR}"
