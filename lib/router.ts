@@ -141,6 +141,10 @@ interface Route {
  * 0700 mop, removed with the router), so that a restarted container (a crash, an engine restart, a reboot) serves
  * its routes and TLS again at once.
  *
+ * A new container (a new image, other settings) is created before the old one is removed: the `Handover` step
+ * renames the serving router, the new one takes its listening sockets over, and the `TakeOver` step stops the old
+ * one once the new one has its routes. `-replace` the `Handover` step to replace the router by hand.
+ *
  * An app's backend has one server, `blue`; with health-gated releases (ModulusAppProps.release) two, `blue` and
  * `green`, one per slot, health-checked by the router: the app's publish step readies and drains them through
  * HAProxy's runtime API (`modulus-router-server` in the router image) as a release takes over.

@@ -858,36 +858,53 @@ describe('one cdktf deploy', () => {
       expect(answers).toHaveLength(LANGUAGES.length);
     });
 
-    it("killed during the router's replacement, once the new router container exists: the next deploy removes that container (outside the state) and routes again", async () => {
+    it("killed during the router's replacement, once the new router container exists: every sample answers through the old one, the next deploy takes over", async () => {
       const started = Date.now();
       const appsDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
       // The router's settings and sensitive variables (TLS) are in the deploys' environment.
       const tfEnv = { ...process.env, ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } as Record<string, string>;
       const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir, env: tfEnv }), `terraform ${args}`);
-      const address = terraform('state list').split('\n').find((line) => /^docker_container\.router_Container_/.test(line));
-      expect(address).toBeDefined();
+      // The Handover step keys the router's replacement: -replace of it replaces the container beside the old one.
+      const handover = terraform('state list').split('\n').find((line) => /^null_resource\.router_Handover_/.test(line));
+      expect(handover).toBeDefined();
       const containerId = () => docker('inspect', '-f', '{{.Id}}', ROUTER).stdout.trim();
       const before = containerId();
-      // What a killed replacement leaves: the old router removed, a new one created under the same name that
-      // Terraform never recorded (the provider waits for it to be healthy before it returns).
-      const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${address}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
-      const exited = new Promise((resolve) => apply.on('close', resolve));
-      for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
-      apply.kill('SIGKILL');
-      await exited;
-      const orphan = containerId();
-      expect([before, '']).not.toContain(orphan);
-      expect(terraform('state pull')).not.toContain(orphan);
+      const probing = startProbing(HTTP_PORT, 100, `sample-node.${DOMAIN}`);
+      let probes: Probe[] | undefined;
+      const stopProbing = async () => (probes ??= await probing.stop());
+      let orphan = '';
+      try {
+        // Killed once Docker has the new router under the name (the old one renamed, both holding the listening
+        // sockets): Terraform never recorded it (the provider waits for its health check before it returns).
+        const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${handover}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
+        const exited = new Promise((resolve) => apply.on('close', resolve));
+        for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
+        apply.kill('SIGKILL');
+        await exited;
+        orphan = containerId();
+        expect([before, '']).not.toContain(orphan);
+        expect(terraform('state pull')).not.toContain(orphan);
+        expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${ROUTER}-${before.slice(0, 12)} running`);
+        for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
 
-      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
-      expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
-      expect(recovered.stdout).toContain(`removed the router container ${ROUTER} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
-      expect([before, orphan]).not.toContain(containerId());
+        const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+        expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
+        expect(recovered.stdout).toContain(`removed the router container ${ROUTER} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+        expect(recovered.stdout).toContain(`stopped router container ${before.slice(0, 12)} of ${DOMAIN}: ${ROUTER} (${containerId().slice(0, 12)}) took its listening sockets over`);
+        await sleep(1000);
+      } finally {
+        await stopProbing();
+      }
+      expect([before, orphan, '']).not.toContain(containerId());
+      expect(docker('inspect', before).status).not.toBe(0);
       expect(terraform('state pull')).toContain(containerId());
       for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
       const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir, env: tfEnv });
       expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
-      console.log(`killed during the router's replacement: recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+      const failed = probes!.filter((probe) => probe.status !== 200);
+      console.log(`killed during the router's replacement: ${probes!.length} probes of sample-node through the router every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+      expect(probes!.length).toBeGreaterThan(100);
+      expect(failed).toEqual([]);
     });
 
     it("killed during a run container's replacement behind the router: the old container serves every request, the next deploy takes over", async () => {
