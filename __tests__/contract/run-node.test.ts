@@ -113,6 +113,20 @@ describe('run-node without a bundled node', () => {
     expect(result.stdout.trim()).toBe('--max-old-space-size=64 --no-warnings');
   });
 
+  test('the app folder is the shallowest package.json (not under node_modules or dot-folders); prestart runs before start without npm', () => {
+    const nested = runOnce(ref, fixture({ '.hidden/package.json': '{"main": "x.js"}', 'node_modules/x/package.json': '{}', 'web/package.json': '{"main": "srv.js"}', 'web/srv.js': says('nested'), 'web/deeper/package.json': '{}' }), ['start'], { env: { PORT: '4321' } });
+    expect({ status: nested.status, out: nested.stdout.trim() }).toEqual({ status: 0, out: 'ran nested 4321' });
+    const scripts = JSON.stringify({ scripts: { prestart: 'echo prestart ran', start: 'node index.js' } });
+    const started = runOnce(ref, fixture({ 'package.json': scripts, 'index.js': says('start') }), ['start'], { env: { PORT: '4321' } });
+    expect({ status: started.status, out: started.stdout.trim().split('\n') }).toEqual({ status: 0, out: ['prestart ran', 'ran start 4321'] });
+  });
+
+  test('a package.json that is not JSON: a clear error and a non-zero exit', () => {
+    const result = runOnce(ref, fixture({ 'package.json': '{"main": ', 'index.js': says('index') }), ['start']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('start: error: package.json in the app folder under /mnt/app is not valid JSON');
+  });
+
   test('nothing to start: a clear error and a non-zero exit (the original exited 0)', () => {
     const volume = fixture({ 'package.json': '{"name": "x", "scripts": {"test": "true"}}', 'README.md': 'hi' });
     const result = runOnce(ref, volume, ['start']);
