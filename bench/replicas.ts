@@ -30,7 +30,8 @@ const notOk = (probes: Probe[]) => probes.filter((probe) => probe.status !== 200
  * router on each, through the product's main.ts. Measures: failed requests through both routers (one every 100 ms)
  * across RELEASES rolling releases (goal: none); host B frozen (docker pause of its instance and of B) under that load: failed
  * requests through A's router from clients that wait 5 s (goal: none), and those slowed by the retry; and how long a release takes to reach
- * B (its publish, which uploads and unpacks the release first) against A (its publish) in the same deploy (goal ≤ 1.3×).
+ * B once A serves it (what is left of B's receive, which uploads and stages it beside A's publish, then B's publish)
+ * against A (its publish) in the same deploy (goal ≤ 1.3×).
  */
 export async function replicaBenchmarks(): Promise<void> {
   console.log(`\n# ${NAME} (bench/replicas.ts)`);
@@ -81,9 +82,15 @@ export async function replicaBenchmarks(): Promise<void> {
           fs.writeFileSync(serverJs, original.replace('modulus sample node app', `modulus sample node app (release ${release})`));
           const deploy = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
           const a = secondsOf(deploy.stdout, /^null_resource\.sample-node_Build_Publish_/);
-          const b = secondsOf(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
+          const received = secondsOf(deploy.stdout, /^null_resource\.sample-node_instance-b_Receive_/);
+          const published = secondsOf(deploy.stdout, /^null_resource\.sample-node_instance-b_Publish_/);
+          // B's receive and A's publish both start once the export is written; B's publish once both are done.
+          const b = published + Math.max(0, received - a);
           reach.push({ a, b });
-          console.log(`  release ${release}: ${formatMs(deploy.ms)}; publish on A ${a} s; delivery and publish on B ${b} s`);
+          console.log(
+            `  release ${release}: ${formatMs(deploy.ms)}; publish on A ${a} s; receive on B ${received} s (beside A's publish), publish on B ${published} s: ` +
+              `B served it ${b} s after A (${received + published} s of B's steps in all)`,
+          );
         }
       } finally {
         fs.writeFileSync(serverJs, original);
@@ -92,7 +99,7 @@ export async function replicaBenchmarks(): Promise<void> {
       probes.forEach((each, index) => console.log(`  router ${index === 0 ? 'A' : 'B'}: ${each.length} probes every 100 ms across ${RELEASES} rolling releases, ${notOk(each).length} failed`));
       verdict(NAME, `failed requests through both routers across ${RELEASES} rolling releases`, notOk(probes.flat()).length, { equals: 0 });
       const ratios = reach.map(({ a, b }) => b / Math.max(a, 1));
-      verdict(NAME, 'a release reaching B (its publish with the delivery) / reaching A (publish), median of the releases', median(ratios), { max: 1.3 }, '×');
+      verdict(NAME, "a release reaching B (after A serves it: what is left of B's receive, then B's publish) / reaching A (A's publish), median of the releases", median(ratios), { max: 1.3 }, '×');
 
       // Clients that wait up to 5 s: a GET B's frozen instance leaves unanswered goes to A's after 1 s.
       const frozen = startProbing(ROUTERS.a, 100, hostName, 5);

@@ -352,23 +352,30 @@ export class BuildJob extends Construct {
   /**
    * Delivers each successful build to another instance of the app (`volume`, on another host) and publishes it
    * there. Once per build, `Export` writes the release from this build's volume as a tar archive on this machine
-   * (before this volume's own publish); each instance's `Publish` hands it to `volume` (uploaded over SSH to a
-   * remote host), unpacks it into its output/ as mop and stages it under the same release id, as for a build of
-   * its own, in the same step; `Delivered` removes the archive once every instance has it. All are keyed on the
-   * build container's id, so every instance runs byte for byte what was built once.
+   * (before this volume's own publish); each instance's `Receive` hands it to `volume` (uploaded over SSH to a
+   * remote host), unpacks it as mop and stages it under the same release id, beside the publishes of the
+   * instances before it; its `Publish`, which `release.dependsOn` may hold back (a rolling release), then only
+   * switches to it. `Delivered` removes the archive once every instance has it. All are keyed on the build
+   * container's id, so every instance runs byte for byte what was built once.
    * @internal
    */
   public _deliverTo(scope: Construct, volume: AppVolume, release: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] }): NullResource {
     const delivery = (this.delivery ??= this.startDelivery());
     delivery.receivers.push(volume);
+    const received = volume._scriptStep(scope, 'Receive', {
+      command: 'receive',
+      triggers: { build: this.resource.id },
+      environment: { MODULUS_RELEASE: this.resource.id },
+      uploads: [{ source: delivery.archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
+      dependsOn: [delivery.exported, ...volume.ready],
+    });
     const publish = volume._scriptStep(scope, 'Publish', {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
-      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...release.environment },
-      uploads: [{ source: delivery.archive, env: 'MODULUS_RELEASE_ARCHIVE' }],
-      dependsOn: [delivery.exported, ...volume.ready, ...release.dependsOn],
+      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), MODULUS_RELEASE_RECEIVED: 'true', ...release.environment },
+      dependsOn: [received, ...volume.ready, ...release.dependsOn],
     });
-    delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(publish)];
+    delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(received)];
     return publish;
   }
 

@@ -145,8 +145,9 @@ describe('privileged steps never follow a link the app planted', () => {
         build(attacker, `e-${entry}`);
         return script('export-release', attacker, { MODULUS_RELEASE: 'r-export', MODULUS_RELEASE_ARCHIVE: path.join(TEMP, 'exported.tar'), MODULUS_RELEASE_MAX_MIB: '16' });
       }],
-      ['publish of a delivered release', () =>
-        script('publish', attacker, { MODULUS_RELEASE: `d-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker', MODULUS_RELEASE_ARCHIVE: delivered })],
+      ['receive of a delivered release', () => script('receive', attacker, { MODULUS_RELEASE: `d-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RELEASE_ARCHIVE: delivered })],
+      ['publish of the received release', () =>
+        script('publish', attacker, { MODULUS_RELEASE: `d-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker', MODULUS_RELEASE_RECEIVED: 'true' })],
     ];
     for (const [name, step] of steps) {
       plant(attacker, entry, targetOf(entry));
@@ -237,7 +238,7 @@ describe('one build delivered to another instance: export-release, then publish 
     receiver = createVolume('receiver');
   });
 
-  it("the receiver's publish serves the builder's release under the same id, file for file", () => {
+  it("the receiver's receive stages the builder's release under the same id, and its publish serves it, file for file", () => {
     build(builder, 'b1');
     fs.mkdirSync(path.join(mnt(builder), 'output', 'lib'));
     fs.writeFileSync(path.join(mnt(builder), 'output', 'lib', 'code.js'), 'module.exports = 1;\n', { mode: 0o640 });
@@ -246,14 +247,27 @@ describe('one build delivered to another instance: export-release, then publish 
     // Exported after the builder published it: from .releases/b1.
     ok(script('export-release', builder, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive, MODULUS_RELEASE_MAX_MIB: '16' }));
     expect((fs.statSync(archive).mode & 0o777).toString(8)).toBe('600');
-    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
+    const received = ok(script('receive', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive }));
+    expect(received.stderr).toContain("received release b1 of app 'receiver' (staged; its publish serves it)");
+    // Staged, not served yet.
+    expect(fs.existsSync(path.join(mnt(receiver), '.releases', 'b1'))).toBe(true);
+    expect(fs.existsSync(path.join(mnt(receiver), 'app')) && fs.lstatSync(path.join(mnt(receiver), 'app')).isSymbolicLink()).toBe(false);
+    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_RECEIVED: 'true' }));
     expect(snapshot(path.join(mnt(receiver), 'app', '.'))).toEqual(snapshot(path.join(mnt(builder), 'app', '.')));
     expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
     expect(servedVersion(receiver)).toBe('b1');
     // Again (a retried deploy): the release is staged already, so the archive is not unpacked again (output/,
     // which an unpack empties first, keeps what is there).
     fs.writeFileSync(path.join(mnt(receiver), 'output', 'kept'), 'kept');
-    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_ARCHIVE: archive }));
+    ok(script('receive', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RELEASE_ARCHIVE: archive }));
+    ok(script('publish', receiver, { MODULUS_RELEASE: 'b1', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_RECEIVED: 'true' }));
+    expect(fs.readFileSync(path.join(mnt(receiver), 'output', 'kept'), 'utf8')).toBe('kept');
+    expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
+    // A received release that never arrived: the publish fails naming it, and never serves output/ in its place.
+    const missing = script('publish', receiver, { MODULUS_RELEASE: 'never', MODULUS_RUN_CONTAINER: 'modulus-app-receiver', MODULUS_RELEASE_RECEIVED: 'true' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('release never is not staged');
+    expect(fs.existsSync(path.join(mnt(receiver), '.releases', 'never'))).toBe(false);
     expect(fs.readFileSync(path.join(mnt(receiver), 'output', 'kept'), 'utf8')).toBe('kept');
     expect(fs.readlinkSync(path.join(mnt(receiver), 'app'))).toBe('.releases/b1');
   });

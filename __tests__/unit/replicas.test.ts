@@ -88,7 +88,7 @@ describe('ModulusApp replicas: one instance per host', () => {
     expect(pulls.some((name) => name.includes('build-static'))).toBe(false);
   });
 
-  it("delivers the build to b: exported once from a's volume on this machine before a publishes, uploaded and unpacked by b's publish, then removed here; keyed on the build", () => {
+  it("delivers the build to b: exported once from a's volume on this machine before a publishes, uploaded and staged by b's receive beside a's publish, then removed here; keyed on the build", () => {
     const exported = stepOf(json, 'web/Build/Export');
     const [exporting] = provisioners(exported).map((step: any) => step['local-exec']);
     expect(exporting.command).toMatch(/modulus-volume\.sh export-release$/);
@@ -101,17 +101,26 @@ describe('ModulusApp replicas: one instance per host', () => {
     // a publishes once the archive is written.
     expect(stepOf(json, 'web/Build/Publish').depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
     expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => /Deliver_/.test(key))).toEqual([]);
+    // b receives once the archive is written: waiting for neither a's publish nor b's router.
+    const receiveB = stepOf(json, 'web/instance-b/Receive');
+    expect(receiveB.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.web_Build_Export_/));
+    expect(receiveB.depends_on.filter((dependency: string) => /Publish|Router/.test(dependency))).toEqual([]);
+    const [receiving] = provisioners(receiveB);
+    expect(receiving['local-exec'].command).toMatch(/\/ssh-step\.sh modulus-volume\.sh receive$/);
+    expect(receiving['local-exec'].environment).toMatchObject({ MODULUS_RELEASE: exporting.environment.MODULUS_RELEASE, MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar', STEP_UPLOADS: 'MODULUS_RELEASE_ARCHIVE' });
+    // b's publish switches to what b received: no upload, no staging of b's output/.
     const publishB = stepOf(json, 'web/instance-b/Publish');
-    expect(publishB.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.web_Build_Export_/)]));
+    expect(publishB.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.web_instance-b_Receive_/));
     const steps = provisioners(publishB);
     expect(steps).toHaveLength(1);
     expect(steps[0]['local-exec'].command).toMatch(/\/ssh-step\.sh modulus-volume\.sh publish$/);
-    expect(steps[0]['local-exec'].environment).toMatchObject({ MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar', STEP_UPLOADS: 'MODULUS_RELEASE_ARCHIVE' });
+    expect(steps[0]['local-exec'].environment).toMatchObject({ MODULUS_RELEASE_RECEIVED: 'true' });
+    expect(steps[0]['local-exec'].environment.MODULUS_RELEASE_ARCHIVE).toBeUndefined();
     const delivered = stepOf(json, 'web/Build/Delivered');
     expect(provisioners(delivered)).toEqual([{ 'local-exec': { command: 'rm -f -- "$MODULUS_RELEASE_ARCHIVE"', environment: { MODULUS_RELEASE_ARCHIVE: '.modulus-releases/web.tar' } } }]);
-    expect(delivered.depends_on).toEqual([expect.stringMatching(/^null_resource\.web_instance-b_Publish_/)]);
+    expect(delivered.depends_on).toEqual([expect.stringMatching(/^null_resource\.web_instance-b_Receive_/)]);
     expect(publishB.triggers.build).toMatch(/^\$\{docker_container\.web_Build_Container_[0-9A-F]{8}\.id\}$/);
-    for (const step of [exported, delivered]) expect(step.triggers.build).toBe(publishB.triggers.build);
+    for (const step of [exported, delivered, receiveB]) expect(step.triggers.build).toBe(publishB.triggers.build);
   });
 
   it('exports once for every other instance, capped at the largest of their volumes', () => {

@@ -22,8 +22,10 @@
 #   export-release write release MODULUS_RELEASE (staged, or in output/) as a tar archive to
 #                  MODULUS_RELEASE_ARCHIVE on this machine, at most MODULUS_RELEASE_MAX_MIB: one build delivered
 #                  to the other instances of a replicated app.
+#   receive        unpack MODULUS_RELEASE_ARCHIVE, release MODULUS_RELEASE that another instance of the app built,
+#                  and stage it (.releases/<id>) without publishing it.
 #   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>) (with
-#                  MODULUS_RELEASE_ARCHIVE: the release another instance built, unpacked first), point app at it
+#                  MODULUS_RELEASE_RECEIVED=true: the one `receive` staged), point app at it
 #                  in one rename and restart the app in its run container (docker exec); when the new build
 #                  does not start, point app back at the release before and fail. Re-runnable at any point.
 #   hand-over      before a new run container of an app behind a router (host networking) is created beside the
@@ -87,8 +89,9 @@
 #                            environment, secrets' hashes), 64 hexadecimal digits
 #   MODULUS_BUILD_SECRET_NAMES  prepare-build: names of the build's secret variables, each value in
 #                            MODULUS_BUILD_SECRET_<NAME> (sensitive)
-#   MODULUS_RELEASE          publish, export-release: the release id (the build container's id)
-#   MODULUS_RELEASE_ARCHIVE  export-release, publish: the release's tar archive
+#   MODULUS_RELEASE          publish, export-release, receive: the release id (the build container's id)
+#   MODULUS_RELEASE_ARCHIVE  export-release, receive: the release's tar archive
+#   MODULUS_RELEASE_RECEIVED publish: true when `receive` staged the release (another instance built it)
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
 #   MODULUS_RUN_CONTAINER    publish, mount, hand-over, take-over: the name of the app's run container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
@@ -359,7 +362,7 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | export-release | publish | hand-over | take-over | destroy | status | mount) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive | publish | hand-over | take-over | destroy | status | mount) ;;
     boot)
       cmd_boot
       return
@@ -369,7 +372,7 @@ main() {
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, publish, hand-over, take-over, destroy, status, mount, boot or probe" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive, publish, hand-over, take-over, destroy, status, mount, boot or probe" ;;
   esac
   validate_common
   if [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
@@ -383,6 +386,7 @@ main() {
     render-config) cmd_render_config ;;
     prepare-build) cmd_prepare_build ;;
     export-release) cmd_export_release ;;
+    receive) cmd_receive_release ;;
     publish) cmd_publish ;;
     hand-over) cmd_hand_over ;;
     take-over) cmd_take_over ;;

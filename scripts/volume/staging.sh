@@ -469,6 +469,21 @@ read_run_container() {
     fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
 }
 
+# Stages release MODULUS_RELEASE, which another instance built, from its tar archive MODULUS_RELEASE_ARCHIVE, without
+# publishing it: beside that instance's publish, so that this one's publish, which a rolling release starts only
+# after it, just switches.
+cmd_receive_release() {
+  local release="${MODULUS_RELEASE:-}" archive="${MODULUS_RELEASE_ARCHIVE:-}"
+  [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
+    fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
+  [[ -f "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive from the instance that built it)"
+  require_image receive
+  lock
+  require_mounted
+  in_volume receive "${release}" <"${archive}" || fail 1 "cannot unpack release ${release} of app '${APP}' (built by another instance)"
+  log "received release ${release} of app '${APP}' (staged; its publish serves it)"
+}
+
 cmd_publish() {
   local release="${MODULUS_RELEASE:-}"
   [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
@@ -479,15 +494,13 @@ cmd_publish() {
     read_release_settings
     slots=true
   fi
-  local archive="${MODULUS_RELEASE_ARCHIVE:-}"
-  [[ -z "${archive}" || -f "${archive}" ]] ||
-    fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive from the instance that built it)"
+  local received="${MODULUS_RELEASE_RECEIVED:-false}"
+  [[ "${received}" == true || "${received}" == false ]] || fail 2 "invalid MODULUS_RELEASE_RECEIVED '${received}': true or false"
   require_image publish
   lock
   require_mounted
-  if [[ -n "${archive}" ]]; then
-    in_volume receive "${release}" <"${archive}" || fail 1 "cannot unpack release ${release} of app '${APP}' (built by another instance)"
-  else
+  # A release another instance built was staged by `receive`; output/ here holds no build of it.
+  if [[ "${received}" == false ]]; then
     in_volume stage "${release}" </dev/null || fail 1 "cannot stage the build of app '${APP}' as release ${release}"
   fi
   local previous rollback
