@@ -100,22 +100,22 @@ cmd_probe() {
 
 cmd_remove_orphan() {
   read_router_settings
-  local container=${CONTAINER} domain=${DOMAIN} token="${MODULUS_HEAL_TOKEN:-}" id current
+  local token="${MODULUS_HEAL_TOKEN:-}" id current
   [[ -n "${token}" ]] || return 0
   [[ "${token}" =~ ${ORPHAN_TOKEN_PATTERN} ]] || fail 2 "invalid MODULUS_HEAL_TOKEN: give the router probe's token"
   id=${BASH_REMATCH[1]}
-  current=$(router_container_id "${container}" "${domain}")
+  current=$(router_container_id "${CONTAINER}" "${DOMAIN}")
   # It shares the listening sockets of the router that serves: it finishes the requests it took first.
-  if [[ "${current}" == "${id}" && "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]]; then
+  if [[ "${current}" == "${id}" ]] && running "${id}"; then
     stop_router "${id}" "an interrupted deploy left it outside Terraform's state"
   fi
-  remove_orphan_container "router container" "${container}" "${id}" "${current}"
+  remove_orphan_container "router container" "${CONTAINER}" "${id}" "${current}"
   (
     umask 077
     mkdir -p -- "${RECORD_DIR}"
-    printf '%s\n' "${token}" >"${RECORD_DIR}/${container}.heal-token.new"
+    printf '%s\n' "${token}" >"${RECORD_DIR}/${CONTAINER}.heal-token.new"
   )
-  mv -f -T -- "${RECORD_DIR}/${container}.heal-token.new" "${RECORD_DIR}/${container}.heal-token"
+  mv -f -T -- "${RECORD_DIR}/${CONTAINER}.heal-token.new" "${RECORD_DIR}/${CONTAINER}.heal-token"
 }
 
 # read_router_settings: the router container's name and domain from the environment, checked.
@@ -124,6 +124,9 @@ read_router_settings() {
   [[ "${CONTAINER}" =~ ${ROUTER_NAME_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_CONTAINER '${CONTAINER}': give the router container's name"
   [[ "${DOMAIN}" =~ ${DOMAIN_PATTERN} ]] || fail 2 "invalid MODULUS_ROUTER_DOMAIN '${DOMAIN}': give the router's domain"
 }
+
+# running ID: whether container ID runs.
+running() { [[ "$(docker inspect -f '{{.State.Running}}' -- "$1")" == true ]]; }
 
 # running_routers: the ids of the running router containers of DOMAIN on this engine (labelled so: the platform made them).
 running_routers() {
@@ -157,7 +160,7 @@ cmd_hand_over() {
   for other in $(running_routers); do
     [[ "${other}" == "${id}" ]] || stop_router "${other}" "an interrupted replacement left it, and ${CONTAINER} (${id:0:12}) serves"
   done
-  if [[ "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]] && ! docker exec -- "${id}" test -S "${HANDOVER_SOCKET}"; then
+  if running "${id}" && ! docker exec -- "${id}" test -S "${HANDOVER_SOCKET}"; then
     stop_router "${id}" "it predates hand-overs (no ${HANDOVER_SOCKET}): the new router binds the ports itself"
   fi
   docker rename -- "${id}" "${CONTAINER}-${id:0:12}" || fail 1 "cannot rename the router container ${CONTAINER} (${id:0:12})"
@@ -171,7 +174,7 @@ cmd_take_over() {
   [[ "${url}" =~ ^http://[0-9.]+:[0-9]{1,5}/[[:graph:]]*$ ]] || fail 2 "invalid MODULUS_ROUTER_HEALTH_URL '${url}': give http://<address>:<port>/<path>"
   [[ "$(router_container_id "${CONTAINER}" "${DOMAIN}")" == "${id}" ]] ||
     fail 1 "the router container ${CONTAINER} of ${DOMAIN} is not ${id:0:12}: run the deploy again"
-  [[ "$(docker inspect -f '{{.State.Running}}' -- "${id}")" == true ]] || fail 1 "the router container ${CONTAINER} (${id:0:12}) does not run: see docker logs ${CONTAINER}"
+  running "${id}" || fail 1 "the router container ${CONTAINER} (${id:0:12}) does not run: see docker logs ${CONTAINER}"
   for other in $(running_routers); do
     [[ "${other}" == "${id}" ]] || stop_router "${other}" "${CONTAINER} (${id:0:12}) took its listening sockets over"
   done
