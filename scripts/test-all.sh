@@ -4,9 +4,13 @@
 # timing summary per phase and a closing "N passed, N failed" line. Run as root on a Debian machine:
 # `npm ci && npm run test:all`.
 #
-# After lint and the toolchain, two streams share the machine and its engine, each line prefixed with its name:
-#   [apps]    the e2e files that deploy the samples under their fixed names on this engine, one after another
-#   [suites]  unit, contract, then the other e2e files (names, ports and image prefixes of their own)
+# After lint, three streams share the machine and its engine, each line prefixed with its name:
+#   [toolchain] the engine, root image and standard images (built once, so that every later build of them is a
+#               cache hit), and beside them Terraform and the providers (Go builds on a fresh machine)
+#   [apps]      once the toolchain is ready: the e2e files that deploy the samples under their fixed names on this
+#               engine, one after another
+#   [suites]    unit (it needs no toolchain), contract once the engine and images are ready, then the other
+#               e2e files (names, ports and image prefixes of their own) once Terraform is
 # A test that needs the engine to itself (a host reboot, the quick start's default names) first waits for the test
 # files running beside it: MODULUS_ENGINE_LOCK, see harness/engine-lock.ts.
 set -euo pipefail
@@ -46,9 +50,44 @@ lint() {
   bash scripts/lint.sh
 }
 
+# ready PART COMMAND...: runs the command and announces its outcome (ok or failed) in $results/ready-PART, for the
+# streams that wait for it.
+# shellcheck disable=SC2317 # called through prefixed
+ready() {
+  local part="$1" outcome=ok
+  shift
+  "$@" || outcome=failed
+  echo "$outcome" >"$results/ready-$part.tmp"
+  mv "$results/ready-$part.tmp" "$results/ready-$part"
+  [[ "$outcome" == ok ]]
+}
+
+# The engine and root image, then every standard image built once (harness/warm-images.ts): the suites' own builds
+# of them are cache hits.
+# shellcheck disable=SC2317 # called through ready
+engine_and_images() {
+  phase "toolchain engine" bash scripts/toolchain/setup.sh engine root-image &&
+    phase "warm images" node --require ts-node/register/transpile-only harness/warm-images.ts
+}
+
+# await_toolchain PART: waits until that part of the toolchain is ready, then puts it on PATH; fails (saying so)
+# when it failed.
+# shellcheck disable=SC2317 # called through the streams
+await_toolchain() {
+  until [[ -e "$results/ready-$1" ]]; do sleep 2; done
+  if [[ "$(<"$results/ready-$1")" != ok ]]; then
+    echo "=== the toolchain ($1) failed: the tests that need it do not run"
+    return 1
+  fi
+  # shellcheck source=scripts/toolchain/env.sh
+  source scripts/toolchain/env.sh
+}
+
 # shellcheck disable=SC2317 # called through prefixed
 apps_stream() {
   local failed=0 file name
+  await_toolchain engine || return 1
+  await_toolchain terraform || return 1
   for file in "${APP_FILES[@]}"; do
     name="$(basename "$file" .test.ts)"
     phase "e2e $name" jest_run "e2e-$name" e2e "$file" || failed=1
@@ -60,7 +99,9 @@ apps_stream() {
 suites_stream() {
   local failed=0
   phase unit jest_run unit unit || failed=1
+  await_toolchain engine || return 1
   phase contract jest_run contract contract || failed=1
+  await_toolchain terraform || return 1
   phase "e2e others" jest_run e2e-others e2e --testPathIgnorePatterns "${APP_FILES[@]}" || failed=1
   return "$failed"
 }
@@ -73,22 +114,24 @@ prefixed() {
 }
 
 phase lint lint || status=1
-if phase toolchain bash scripts/toolchain/setup.sh; then
-  # shellcheck source=scripts/toolchain/env.sh
-  source scripts/toolchain/env.sh
-  export MODULUS_ENGINE_LOCK="$results/engine.lock"
-  prefixed apps apps_stream &
-  apps=$!
-  prefixed suites suites_stream &
-  suites=$!
-  wait "$apps" || status=1
-  wait "$suites" || status=1
-else
-  status=1
-  phase unit jest_run unit unit || true
-fi
+export MODULUS_ENGINE_LOCK="$results/engine.lock"
+# The engine, root image and images (Debian packages and npm, much of it waiting on the network) beside the Go
+# builds (CPU).
+prefixed toolchain ready engine engine_and_images &
+engine=$!
+prefixed toolchain ready terraform phase "toolchain terraform" bash scripts/toolchain/setup.sh terraform providers &
+terraform=$!
+prefixed apps apps_stream &
+apps=$!
+prefixed suites suites_stream &
+suites=$!
+wait "$engine" || status=1
+wait "$terraform" || status=1
+wait "$apps" || status=1
+wait "$suites" || status=1
 
-echo "=== timing summary (the two streams ran side by side; in all $((SECONDS - started))s)"
+node --require ts-node/register/transpile-only harness/warm-images.ts --remove || true
+echo "=== timing summary (the streams ran side by side; in all $((SECONDS - started))s)"
 cat "$results/phases"
 node scripts/jest-summary.js "$results"
 exit "$status"

@@ -858,25 +858,35 @@ describe('one cdktf deploy', () => {
       expect(answers).toHaveLength(LANGUAGES.length);
     });
 
-    it("killed during the router's replacement, once the new router container exists: every sample answers through the old one, the next deploy takes over", async () => {
+    /**
+     * A deploy killed while it replaces `name` beside the serving container: `terraform apply -replace` of the
+     * Handover step whose address matches `handover`, SIGKILLed once Docker has the new container under the name
+     * (the old one renamed, still serving; Terraform never recorded the new one, the provider waits for its health
+     * check before it returns). `whileKilled` checks the state in between; then the next deploy recovers. Probes
+     * `host` through the router throughout: none may fail. Returns the recovering deploy's output and the ids.
+     */
+    async function killedReplacement(
+      name: string,
+      handover: RegExp,
+      host: string,
+      whileKilled: () => void = () => undefined,
+    ): Promise<{ before: string; orphan: string; output: string }> {
       const started = Date.now();
       const appsDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
       // The router's settings and sensitive variables (TLS) are in the deploys' environment.
       const tfEnv = { ...process.env, ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } as Record<string, string>;
       const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir, env: tfEnv }), `terraform ${args}`);
-      // The Handover step keys the router's replacement: -replace of it replaces the container beside the old one.
-      const handover = terraform('state list').split('\n').find((line) => /^null_resource\.router_Handover_/.test(line));
-      expect(handover).toBeDefined();
-      const containerId = () => docker('inspect', '-f', '{{.Id}}', ROUTER).stdout.trim();
+      const address = terraform('state list').split('\n').find((line) => handover.test(line));
+      expect(address).toBeDefined();
+      const containerId = () => docker('inspect', '-f', '{{.Id}}', name).stdout.trim();
       const before = containerId();
-      const probing = startProbing(HTTP_PORT, 100, `sample-node.${DOMAIN}`);
+      const probing = startProbing(HTTP_PORT, 100, host);
       let probes: Probe[] | undefined;
       const stopProbing = async () => (probes ??= await probing.stop());
       let orphan = '';
+      let output = '';
       try {
-        // Killed once Docker has the new router under the name (the old one renamed, both holding the listening
-        // sockets): Terraform never recorded it (the provider waits for its health check before it returns).
-        const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${handover}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
+        const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${address}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
         const exited = new Promise((resolve) => apply.on('close', resolve));
         for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
         apply.kill('SIGKILL');
@@ -884,13 +894,12 @@ describe('one cdktf deploy', () => {
         orphan = containerId();
         expect([before, '']).not.toContain(orphan);
         expect(terraform('state pull')).not.toContain(orphan);
-        expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${ROUTER}-${before.slice(0, 12)} running`);
-        for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
+        expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${name}-${before.slice(0, 12)} running`);
+        whileKilled();
 
         const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
         expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
-        expect(recovered.stdout).toContain(`removed the router container ${ROUTER} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
-        expect(recovered.stdout).toContain(`stopped router container ${before.slice(0, 12)} of ${DOMAIN}: ${ROUTER} (${containerId().slice(0, 12)}) took its listening sockets over`);
+        output = recovered.stdout;
         await sleep(1000);
       } finally {
         await stopProbing();
@@ -898,59 +907,29 @@ describe('one cdktf deploy', () => {
       expect([before, orphan, '']).not.toContain(containerId());
       expect(docker('inspect', before).status).not.toBe(0);
       expect(terraform('state pull')).toContain(containerId());
-      for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
       const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir, env: tfEnv });
       expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
       const failed = probes!.filter((probe) => probe.status !== 200);
-      console.log(`killed during the router's replacement: ${probes!.length} probes of sample-node through the router every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
+      console.log(`killed during the replacement of ${name}: ${probes!.length} probes of ${host} through the router every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
       expect(probes!.length).toBeGreaterThan(100);
       expect(failed).toEqual([]);
+      return { before, orphan, output };
+    }
+
+    it("killed during the router's replacement, once the new router container exists: every sample answers through the old one, the next deploy takes over", async () => {
+      const everySampleAnswers = () => {
+        for (const language of LANGUAGES) expect({ language, router: viaRouter(language).status }).toEqual({ language, router: 200 });
+      };
+      const { before, orphan, output } = await killedReplacement(ROUTER, /^null_resource\.router_Handover_/, `sample-node.${DOMAIN}`, everySampleAnswers);
+      expect(output).toContain(`removed the router container ${ROUTER} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+      expect(output).toContain(`stopped router container ${before.slice(0, 12)} of ${DOMAIN}: ${ROUTER} (${routerId().split(' ')[0].slice(0, 12)}) took its listening sockets over`);
+      everySampleAnswers();
     });
 
     it("killed during a run container's replacement behind the router: the old container serves every request, the next deploy takes over", async () => {
-      const started = Date.now();
-      const appsDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
-      const tfEnv = { ...process.env, ...env, TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } as Record<string, string>;
-      const terraform = (args: string) => ok(bash(`terraform ${args} -no-color`, { cwd: appsDir, env: tfEnv }), `terraform ${args}`);
-      // The Handover step keys the container's replacement: -replace of it replaces the container beside the old one.
-      const handover = terraform('state list').split('\n').find((line) => /^null_resource\.sample-static_Run_Handover_/.test(line));
-      expect(handover).toBeDefined();
-      const containerId = () => docker('inspect', '-f', '{{.Id}}', container('static')).stdout.trim();
-      const before = containerId();
-      const probing = startProbing(HTTP_PORT, 100, `sample-static.${DOMAIN}`);
-      let probes: Probe[] | undefined;
-      const stopProbing = async () => (probes ??= await probing.stop());
-      let orphan = '';
-      try {
-        // Killed once Docker has the new container under the app's name (the old one renamed, still serving):
-        // Terraform never recorded it (the provider waits for its health check before it returns).
-        const apply = spawn('terraform', ['apply', '-input=false', '-auto-approve', '-no-color', `-replace=${handover}`], { cwd: appsDir, env: tfEnv, stdio: 'ignore' });
-        const exited = new Promise((resolve) => apply.on('close', resolve));
-        for (const deadline = Date.now() + 120_000; [before, ''].includes(containerId()) && Date.now() < deadline; ) await sleep(20);
-        apply.kill('SIGKILL');
-        await exited;
-        orphan = containerId();
-        expect([before, '']).not.toContain(orphan);
-        expect(terraform('state pull')).not.toContain(orphan);
-        expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${container('static')}-${before.slice(0, 12)} running`);
-
-        const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
-        expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
-        expect(recovered.stdout).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
-        expect(recovered.stdout).toMatch(/the run container modulus-app-sample-static of app 'sample-static' serves in its (blue|green) slot/);
-        await sleep(1000);
-      } finally {
-        await stopProbing();
-      }
-      expect([before, orphan, '']).not.toContain(containerId());
-      expect(docker('inspect', before).status).not.toBe(0);
-      expect(terraform('state pull')).toContain(containerId());
-      const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', { cwd: appsDir, env: tfEnv });
-      expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
-      const failed = probes!.filter((probe) => probe.status !== 200);
-      console.log(`killed during sample-static's run container replacement behind the router: ${probes!.length} probes every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
-      expect(probes!.length).toBeGreaterThan(100);
-      expect(failed).toEqual([]);
+      const { orphan, output } = await killedReplacement(container('static'), /^null_resource\.sample-static_Run_Handover_/, `sample-static.${DOMAIN}`);
+      expect(output).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
+      expect(output).toMatch(/the run container modulus-app-sample-static of app 'sample-static' serves in its (blue|green) slot/);
     });
 
     it('five releases of a changed node app through the router: each serves once deployed, no request fails for it or the others', async () => {
