@@ -5,20 +5,22 @@
 # `npm ci && npm run test:all`.
 #
 # After lint, three streams share the machine and its engine, each line prefixed with its name:
-#   [toolchain] the engine, root image and standard images (built once, so that every later build of them is a
-#               cache hit), and beside them Terraform and the providers (Go builds on a fresh machine)
-#   [apps]      once the toolchain is ready: the e2e files that deploy the samples under their fixed names on this
-#               engine, one after another
-#   [suites]    unit (it needs no toolchain), contract once the engine and images are ready, then the other
-#               e2e files (names, ports and image prefixes of their own) once Terraform is
-# A test that needs the engine to itself (a host reboot, the quick start's default names) first waits for the test
-# files running beside it: MODULUS_ENGINE_LOCK, see harness/engine-lock.ts.
+#   [toolchain] the engine, root image and standard images (built once, with BuildKit as Terraform builds, so that
+#               every later build of them is a cache hit), and beside them Terraform and the providers (Go builds on
+#               a fresh machine)
+#   [apps]      once the images and Terraform are ready: the quick start alone on the engine, then the e2e files
+#               that deploy the samples under their fixed names on this engine, one after another
+#   [suites]    unit (it needs no toolchain), then, once the quick start is done, contract and the other e2e files
+#               (names, ports and image prefixes of their own)
+# A test that needs the engine to itself (a host reboot) first waits for the test files running beside it:
+# MODULUS_ENGINE_LOCK, see harness/engine-lock.ts.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
-readonly APP_FILES=(__tests__/e2e/quickstart.test.ts __tests__/e2e/hosts.test.ts __tests__/e2e/deploy.test.ts)
+readonly QUICKSTART=__tests__/e2e/quickstart.test.ts
+readonly APP_FILES=(__tests__/e2e/hosts.test.ts __tests__/e2e/deploy.test.ts)
 started=$SECONDS
 status=0
 
@@ -50,15 +52,20 @@ lint() {
   bash scripts/lint.sh
 }
 
-# ready PART COMMAND...: runs the command and announces its outcome (ok or failed) in $results/ready-PART, for the
-# streams that wait for it.
+# announce PART OUTCOME: tells the streams waiting for PART that it is ready (ok) or failed.
+# shellcheck disable=SC2317 # called through the streams
+announce() {
+  echo "$2" >"$results/ready-$1.tmp"
+  mv "$results/ready-$1.tmp" "$results/ready-$1"
+}
+
+# ready PART COMMAND...: runs the command, then announces PART with its outcome.
 # shellcheck disable=SC2317 # called through prefixed
 ready() {
   local part="$1" outcome=ok
   shift
   "$@" || outcome=failed
-  echo "$outcome" >"$results/ready-$part.tmp"
-  mv "$results/ready-$part.tmp" "$results/ready-$part"
+  announce "$part" "$outcome"
   [[ "$outcome" == ok ]]
 }
 
@@ -70,24 +77,37 @@ engine_and_images() {
     phase "warm images" node --require ts-node/register/transpile-only harness/warm-images.ts
 }
 
-# await_toolchain PART: waits until that part of the toolchain is ready, then puts it on PATH; fails (saying so)
-# when it failed.
+# await_toolchain PART: waits until PART is ready, then puts the toolchain on PATH; fails (saying so) when PART failed.
 # shellcheck disable=SC2317 # called through the streams
 await_toolchain() {
   until [[ -e "$results/ready-$1" ]]; do sleep 2; done
   if [[ "$(<"$results/ready-$1")" != ok ]]; then
-    echo "=== the toolchain ($1) failed: the tests that need it do not run"
+    echo "=== $1 failed: the tests that need it do not run"
     return 1
   fi
   # shellcheck source=scripts/toolchain/env.sh
   source scripts/toolchain/env.sh
 }
 
+# The quick start, alone on the engine once the images and Terraform are ready (it deploys, then removes, the images
+# under the default names, which the contract suite runs too); then the engine is the streams' ("engine" ready),
+# whatever the quick start's outcome.
+# shellcheck disable=SC2317 # called through prefixed
+quickstart_first() {
+  local outcome=0
+  if ! await_toolchain images || ! await_toolchain terraform; then
+    announce engine failed
+    return 1
+  fi
+  phase "e2e quickstart" jest_run e2e-quickstart e2e "$QUICKSTART" || outcome=1
+  announce engine ok
+  return "$outcome"
+}
+
 # shellcheck disable=SC2317 # called through prefixed
 apps_stream() {
   local failed=0 file name
   await_toolchain engine || return 1
-  await_toolchain terraform || return 1
   for file in "${APP_FILES[@]}"; do
     name="$(basename "$file" .test.ts)"
     phase "e2e $name" jest_run "e2e-$name" e2e "$file" || failed=1
@@ -101,8 +121,7 @@ suites_stream() {
   phase unit jest_run unit unit || failed=1
   await_toolchain engine || return 1
   phase contract jest_run contract contract || failed=1
-  await_toolchain terraform || return 1
-  phase "e2e others" jest_run e2e-others e2e --testPathIgnorePatterns "${APP_FILES[@]}" || failed=1
+  phase "e2e others" jest_run e2e-others e2e --testPathIgnorePatterns "$QUICKSTART" "${APP_FILES[@]}" || failed=1
   return "$failed"
 }
 
@@ -117,16 +136,19 @@ phase lint lint || status=1
 export MODULUS_ENGINE_LOCK="$results/engine.lock"
 # The engine, root image and images (Debian packages and npm, much of it waiting on the network) beside the Go
 # builds (CPU).
-prefixed toolchain ready engine engine_and_images &
-engine=$!
+prefixed toolchain ready images engine_and_images &
+images=$!
 prefixed toolchain ready terraform phase "toolchain terraform" bash scripts/toolchain/setup.sh terraform providers &
 terraform=$!
+prefixed apps quickstart_first &
+quickstart=$!
 prefixed apps apps_stream &
 apps=$!
 prefixed suites suites_stream &
 suites=$!
-wait "$engine" || status=1
+wait "$images" || status=1
 wait "$terraform" || status=1
+wait "$quickstart" || status=1
 wait "$apps" || status=1
 wait "$suites" || status=1
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as path from 'path';
 import {
   DEFAULT_REPOSITORY_PREFIX,
@@ -7,6 +7,7 @@ import {
   STANDARD_IMAGES,
 } from '../../../lib/standard-images';
 import { ROUTER_IMAGE } from '../../../lib/router';
+import { dockerBuild } from '../../../harness/docker-build';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const ROOT_IMAGE = process.env.MODULUS_ROOT_IMAGE ?? 'modulus/root:bookworm';
@@ -40,8 +41,9 @@ export function docker(args: string[], input?: string, timeoutMs = 600_000): str
 const built = new Set<string>();
 
 /**
- * Builds one standard image (or the router's) and, first, its ancestors, from images/<name> with the build args Terraform passes
- * (BASE_IMAGE = the parent's reference). Docker's layer cache makes repeated builds cheap.
+ * Builds one standard image (or the router's) and, first, its ancestors, from images/<name> with the build args
+ * Terraform passes (BASE_IMAGE = the parent's reference) and its builder (BuildKit): the image Terraform would build,
+ * and a cache hit once any build of it ran (harness/warm-images.ts builds them all first in `npm run test:all`).
  */
 export function buildImage(name: string): string {
   const spec = [...STANDARD_IMAGES, ROUTER_IMAGE].find((image) => image.name === name);
@@ -49,11 +51,7 @@ export function buildImage(name: string): string {
   const parentRef = spec.parent ? buildImage(spec.parent) : ROOT_IMAGE;
   const ref = imageRef(name);
   if (!built.has(name)) {
-    execFileSync(
-      'docker',
-      ['build', '--network', 'host', '--build-arg', `${PARENT_BUILD_ARG}=${parentRef}`, '-t', ref, path.join(REPO_ROOT, 'images', name)],
-      { stdio: ['ignore', 'ignore', 'inherit'], timeout: 1_800_000 },
-    );
+    dockerBuild(['--network', 'host', '--build-arg', `${PARENT_BUILD_ARG}=${parentRef}`, '-t', ref, path.join(REPO_ROOT, 'images', name)]);
     built.add(name);
   }
   return ref;
