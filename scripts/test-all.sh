@@ -41,7 +41,7 @@ phase() {
 jest_run() {
   local report="$1" project="$2"
   shift 2
-  npx jest "$@" --selectProjects "$project" --runInBand --json --outputFile "$results/$report.json"
+  npx jest "$@" --selectProjects "$project" --runInBand --verbose --json --outputFile "$results/$report.json"
 }
 
 # shellcheck disable=SC2317 # called through phase
