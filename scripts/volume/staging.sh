@@ -31,9 +31,8 @@ cmd_prepare_build() {
 # MODULUS_RELEASE_ARCHIVE on this machine, for another instance of the app (its publish). Written whole or not
 # at all; an archive above MODULUS_RELEASE_MAX_MIB (the app's builds write what they like) fails instead.
 cmd_export_release() {
-  local release="${MODULUS_RELEASE:-}" archive="${MODULUS_RELEASE_ARCHIVE:-}" max_mib="${MODULUS_RELEASE_MAX_MIB:-}"
-  [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
-    fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
+  read_release
+  local release="${RELEASE}" archive="${MODULUS_RELEASE_ARCHIVE:-}" max_mib="${MODULUS_RELEASE_MAX_MIB:-}"
   [[ -n "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE is required: the archive's path on this machine"
   [[ "${max_mib}" =~ ^[1-9][0-9]{0,6}$ ]] || fail 2 "invalid MODULUS_RELEASE_MAX_MIB '${max_mib}': a size in MiB"
   require_image export-release
@@ -469,13 +468,19 @@ read_run_container() {
     fail 2 "invalid MODULUS_RUN_CONTAINER '${RUN_CONTAINER}': the name of the app's run container"
 }
 
+# RELEASE: the release id (the build container's id), from MODULUS_RELEASE.
+read_release() {
+  RELEASE="${MODULUS_RELEASE:-}"
+  [[ "${RELEASE}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
+    fail 2 "invalid MODULUS_RELEASE '${RELEASE}': letters, digits, '_', '.' and '-', at most 128"
+}
+
 # Stages release MODULUS_RELEASE, which another instance built, from its tar archive MODULUS_RELEASE_ARCHIVE, without
 # publishing it: beside that instance's publish, so that this one's publish, which a rolling release starts only
 # after it, just switches.
 cmd_receive_release() {
-  local release="${MODULUS_RELEASE:-}" archive="${MODULUS_RELEASE_ARCHIVE:-}"
-  [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
-    fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
+  read_release
+  local release="${RELEASE}" archive="${MODULUS_RELEASE_ARCHIVE:-}"
   [[ -f "${archive}" ]] || fail 2 "MODULUS_RELEASE_ARCHIVE '${archive}' is not a file (the release's tar archive from the instance that built it)"
   require_image receive
   lock
@@ -485,9 +490,8 @@ cmd_receive_release() {
 }
 
 cmd_publish() {
-  local release="${MODULUS_RELEASE:-}"
-  [[ "${release}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ ]] ||
-    fail 2 "invalid MODULUS_RELEASE '${release}': letters, digits, '_', '.' and '-', at most 128"
+  read_release
+  local release="${RELEASE}"
   read_run_container
   local slots=false
   if [[ -n "${MODULUS_SLOT_PORTS:-}" ]]; then
