@@ -1,5 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
+import { ROUTER_IMAGE } from '../lib/router';
+import { DEFAULT_TAG, PARENT_BUILD_ARG, STANDARD_IMAGES } from '../lib/standard-images';
+import { REPO_ROOT } from './checkout';
 
 /** Debian's docker.io client (20.10: BuildKit built in), installed with the engine by scripts/toolchain/engine.sh. */
 const DEBIAN_CLI = '/usr/bin/docker';
@@ -35,4 +39,23 @@ export function dockerBuild(args: string[], timeoutMs = 1_800_000): string {
   if (run.error) throw run.error;
   if (run.status !== 0) throw new Error(`docker build ${args.join(' ')} exited ${run.status}:\n${run.stderr}${run.stdout}`);
   return run.stdout.trim();
+}
+
+const built = new Set<string>();
+
+/**
+ * Builds one standard image (or the router's) as `<prefix><name>:latest` and, first, its ancestors under the same
+ * prefix, from images/<name> with the build arg Terraform passes (BASE_IMAGE = the parent's reference): the image
+ * Terraform would build. Each image once per process. Returns its reference.
+ */
+export function buildStandardImage(name: string, prefix: string, rootImage: string): string {
+  const spec = [...STANDARD_IMAGES, ROUTER_IMAGE].find((image) => image.name === name);
+  if (!spec) throw new Error(`unknown image ${name}`);
+  const parentRef = spec.parent ? buildStandardImage(spec.parent, prefix, rootImage) : rootImage;
+  const ref = `${prefix}${name}:${DEFAULT_TAG}`;
+  if (!built.has(ref)) {
+    dockerBuild(['--network', 'host', '--build-arg', `${PARENT_BUILD_ARG}=${parentRef}`, '-t', ref, path.join(REPO_ROOT, 'images', name)]);
+    built.add(ref);
+  }
+  return ref;
 }

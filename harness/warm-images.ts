@@ -9,27 +9,23 @@
  *   node --require ts-node/register/transpile-only harness/warm-images.ts --remove untag them at the end
  */
 import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { ROUTER_IMAGE } from '../lib/router';
-import { PARENT_BUILD_ARG, STANDARD_IMAGES } from '../lib/standard-images';
-import { REPO_ROOT } from './checkout';
-import { dockerBuild } from './docker-build';
+import { STANDARD_IMAGES } from '../lib/standard-images';
+import { buildStandardImage } from './docker-build';
 
 const PREFIX = 'modulus-warm/';
 const ROOT_IMAGE = process.env.MODULUS_ROOT_IMAGE || 'modulus/root:bookworm';
 const IMAGES = [...STANDARD_IMAGES, ROUTER_IMAGE];
-const ref = (name: string) => `${PREFIX}${name}:latest`;
 
 if (process.argv.includes('--remove')) {
-  for (const { name } of IMAGES) spawnSync('docker', ['image', 'rm', ref(name)], { stdio: 'ignore' });
+  for (const { name } of IMAGES) spawnSync('docker', ['image', 'rm', `${PREFIX}${name}:latest`], { stdio: 'ignore' });
 } else {
   const started = Date.now();
-  // Parents first: the list is in tree order.
-  for (const { name, parent } of IMAGES) {
+  // Parents first (the list is in tree order), so that each line times one image's build.
+  for (const { name } of IMAGES) {
     const start = Date.now();
-    const parentRef = parent ? ref(parent) : ROOT_IMAGE;
-    dockerBuild(['--network', 'host', '--build-arg', `${PARENT_BUILD_ARG}=${parentRef}`, '-t', ref(name), path.join(REPO_ROOT, 'images', name)]);
-    console.log(`warm-images: ${ref(name)} in ${Math.round((Date.now() - start) / 1000)} s`);
+    const ref = buildStandardImage(name, PREFIX, ROOT_IMAGE);
+    console.log(`warm-images: ${ref} in ${Math.round((Date.now() - start) / 1000)} s`);
   }
   console.log(`warm-images: ${IMAGES.length} images in ${Math.round((Date.now() - started) / 1000)} s`);
 }
