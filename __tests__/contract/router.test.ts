@@ -306,6 +306,24 @@ describe('the router image: switching an app between its two slots (health-gated
     expect(Array.from({ length: 10 }, () => curl('alpha').body)).toEqual(Array(10).fill('this is alpha, release 2\n'));
   });
 
+  it('records every slot switch when apps release side by side: twenty at once, none fails or is lost', () => {
+    // The states alpha already has (blue drained, green ready), each set ten times at once.
+    const script = [
+      'pids=()',
+      'for i in $(seq 10); do',
+      '  modulus-router-server set app-alpha blue drain & pids+=($!)',
+      '  modulus-router-server set app-alpha green ready & pids+=($!)',
+      'done',
+      'failed=0',
+      'for pid in "${pids[@]}"; do wait "${pid}" || failed=$((failed + 1)); done',
+      'echo "failed ${failed}"',
+    ].join('\n');
+    const run = dockerRun(['exec', CONTAINER, 'bash', '-c', script]);
+    expect(run).toMatchObject({ status: 0, stdout: 'failed 0\n', stderr: '' });
+    expect(docker(['exec', CONTAINER, 'cat', '/var/lib/modulus-router/idle-servers'])).toBe('app-alpha/blue\n');
+    expect(docker(['exec', CONTAINER, 'ls', '/var/lib/modulus-router']).split('\n').filter((name) => name.startsWith('idle-servers.') && name !== 'idle-servers.lock')).toEqual([]);
+  });
+
   it('refuses a server or backend it does not have, and bad states', () => {
     expect(server(['show', 'app-alpha', 'purple'])).toMatchObject({ status: 1, stderr: expect.stringContaining('the router has no server app-alpha/purple') });
     expect(server(['set', 'app-nosuch', 'blue', 'ready'])).toMatchObject({ status: 1, stderr: expect.stringContaining('set server app-nosuch/blue state ready:') });
