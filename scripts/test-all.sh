@@ -31,7 +31,7 @@ phase() {
   local start=$SECONDS outcome=ok
   echo "=== [$name] $*"
   "$@" || outcome=FAILED
-  printf '%-22s %5ds  %s\n' "$name" $((SECONDS - start)) "$outcome" >>"$results/phases"
+  printf '%-22s %5ds  %-6s  minutes %3d to %3d\n' "$name" $((SECONDS - start)) "$outcome" $(((start - started) / 60)) $(((SECONDS - started) / 60)) >>"$results/phases"
   [[ "$outcome" == ok ]]
 }
 
@@ -136,6 +136,23 @@ suites_stream() {
   return "$failed"
 }
 
+# The machine's CPU use (user, system and the rest, not idle or iowait) once a minute, appended to
+# $results/cpu: the summary shows which minutes of the run left a core idle.
+# shellcheck disable=SC2317 # run in the background
+sample_cpu() {
+  local -a before now
+  local total idle field
+  read -r -a before </proc/stat
+  while sleep 60; do
+    read -r -a now </proc/stat
+    total=0
+    for field in 1 2 3 4 5 6 7 8; do total=$((total + now[field] - before[field])); done
+    idle=$((now[4] - before[4] + now[5] - before[5]))
+    echo $((100 * (total - idle) / (total > 0 ? total : 1))) >>"$results/cpu"
+    before=("${now[@]}")
+  done
+}
+
 # Runs a stream (in the background, below), each line of its output prefixed with its name.
 prefixed() {
   local name="$1"
@@ -143,6 +160,8 @@ prefixed() {
   "$@" 2>&1 | sed -u "s/^/[$name] /"
 }
 
+sample_cpu &
+sampler=$!
 phase lint lint || status=1
 export MODULUS_ENGINE_LOCK="$results/engine.lock"
 # The engine, root image and images (Debian packages and npm, much of it waiting on the network) beside the Go
@@ -162,9 +181,14 @@ wait "$terraform" || status=1
 wait "$quickstart" || status=1
 wait "$apps" || status=1
 wait "$suites" || status=1
+kill "$sampler" 2>/dev/null || true
 
 node --require ts-node/register/transpile-only harness/warm-images.ts --remove || true
 echo "=== timing summary (the streams ran side by side; in all $((SECONDS - started))s)"
 cat "$results/phases"
+if [[ -s "$results/cpu" ]]; then
+  echo "=== CPU busy (% of all cores), minute by minute from the start, ten to a line"
+  paste -d' ' - - - - - - - - - - <"$results/cpu" | awk '{ printf "minute %3d: %s\n", (NR - 1) * 10, $0 }'
+fi
 node scripts/jest-summary.js "$results"
 exit "$status"
