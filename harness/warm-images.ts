@@ -5,8 +5,8 @@
  * Tagged `modulus-warm/<name>:latest` for the whole run, so that removing a test's own tags of the same images (the
  * quick start's destroy removes `modulus/*`) only untags them.
  *
- *   node --require ts-node/register/transpile-only harness/warm-images.ts          build (or find cached) all
- *   node --require ts-node/register/transpile-only harness/warm-images.ts --remove untag them at the end
+ *   node --require ./scripts/typescript-loader.js harness/warm-images.ts          build (or find cached) all
+ *   node --require ./scripts/typescript-loader.js harness/warm-images.ts --remove untag them at the end
  */
 import { spawnSync } from 'child_process';
 import { ROUTER_IMAGE } from '../lib/router';

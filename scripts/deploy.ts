@@ -31,7 +31,7 @@ const TOOLCHAIN = path.join(ROOT, 'scripts', 'toolchain');
 const DEFAULT_VOLUME_ROOT = '/var/lib/modulus/volumes';
 /** How long the summary waits for each sample to answer after the deploy. */
 const ANSWER_TIMEOUT_MS = 90_000;
-const USAGE = 'usage: npm run deploy | npm run destroy   (ts-node scripts/deploy.ts deploy|destroy)';
+const USAGE = 'usage: npm run deploy | npm run destroy   (scripts/deploy.ts deploy|destroy)';
 
 let child: ReturnType<typeof spawn> | undefined;
 

@@ -74,7 +74,7 @@ ready() {
 # shellcheck disable=SC2317 # called through ready
 engine_and_images() {
   phase "toolchain engine" bash scripts/toolchain/setup.sh engine root-image &&
-    phase "warm images" node --require ts-node/register/transpile-only harness/warm-images.ts
+    phase "warm images" node --require ./scripts/typescript-loader.js harness/warm-images.ts
 }
 
 # await_toolchain PART: waits until PART is ready, then puts the toolchain on PATH; fails (saying so) when PART failed.
@@ -183,7 +183,7 @@ wait "$apps" || status=1
 wait "$suites" || status=1
 kill "$sampler" 2>/dev/null || true
 
-node --require ts-node/register/transpile-only harness/warm-images.ts --remove || true
+node --require ./scripts/typescript-loader.js harness/warm-images.ts --remove || true
 echo "=== timing summary (the streams ran side by side; in all $((SECONDS - started))s)"
 cat "$results/phases"
 if [[ -s "$results/cpu" ]]; then

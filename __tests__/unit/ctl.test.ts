@@ -10,11 +10,11 @@ import { tempDir } from './support/temp';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const SUPERVISORCTL = (action: string) => ['modulus-app', action];
-const TS_NODE = require.resolve('ts-node/dist/bin.js');
+const LOADER = path.join(REPO_ROOT, 'scripts', 'typescript-loader.js');
 
-/** Runs `ts-node scripts/ctl.ts ...args` as `npm run ctl` does, with the given environment only. */
+/** Runs `scripts/ctl.ts ...args` as `npm run ctl` does, with the given environment only. */
 function ctlProcess(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [TS_NODE, 'scripts/ctl.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
+  return spawnSync(process.execPath, ['--require', LOADER, 'scripts/ctl.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
 }
 
 describe('npm run ctl', () => {
@@ -48,8 +48,8 @@ describe('npm run ctl', () => {
 
   it('is the package.json "ctl" script and exits with usage when called without arguments', () => {
     const pkg = require(path.join(REPO_ROOT, 'package.json'));
-    expect(pkg.scripts.ctl).toBe('ts-node scripts/ctl.ts');
-    const result = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/ts-node'), ['scripts/ctl.ts'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(pkg.scripts.ctl).toBe('node --require ./scripts/typescript-loader.js scripts/ctl.ts');
+    const result = spawnSync('bash', ['-c', pkg.scripts.ctl], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toBe('usage: modulus-ctl <app>[@<host>] status|start|stop|restart|tail\n');
   });

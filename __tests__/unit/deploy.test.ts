@@ -337,7 +337,7 @@ describe('the summary', () => {
 describe('the commands', () => {
   it('are the package.json "deploy" and "destroy" scripts', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
-    expect([pkg.scripts.deploy, pkg.scripts.destroy]).toEqual(['ts-node scripts/deploy.ts deploy', 'ts-node scripts/deploy.ts destroy']);
+    expect([pkg.scripts.deploy, pkg.scripts.destroy]).toEqual(['node --require ./scripts/typescript-loader.js scripts/deploy.ts deploy', 'node --require ./scripts/typescript-loader.js scripts/deploy.ts destroy']);
   });
 
   it('refuses anything else with usage (exit 2), running nothing', async () => {
@@ -345,7 +345,7 @@ describe('the commands', () => {
     try {
       expect(await main(['apply'])).toBe(2);
       expect(await main(['deploy', 'extra'])).toBe(2);
-      expect(stderr).toHaveBeenCalledWith('usage: npm run deploy | npm run destroy   (ts-node scripts/deploy.ts deploy|destroy)');
+      expect(stderr).toHaveBeenCalledWith('usage: npm run deploy | npm run destroy   (scripts/deploy.ts deploy|destroy)');
     } finally {
       stderr.mockRestore();
     }
