@@ -106,14 +106,14 @@ function processStatus(): Array<{ name: string; uid: string; capEff: string; noN
  * Starts the router container as lib/router.ts creates it (its labels too), on the state volume; `mounts` are
  * extra `--mount` values. Returns its id.
  */
-function runRouter(mounts: string[] = []): string {
+function runRouter(mounts: string[] = [], httpPort = HTTP_PORT): string {
   return docker([
     'run', '-d', '--name', CONTAINER, '--network', 'host', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
     '--security-opt', 'no-new-privileges:true', '--init', '--memory', '128m', '--memory-swap', '128m', '--pids-limit', '128',
     '--restart', 'unless-stopped', '--label', 'org.modulus.role=router', '--label', `org.modulus.domain=${DOMAIN}`,
     '--tmpfs', '/run/modulus-router:rw,noexec,nosuid,nodev,size=16m,mode=0700,uid=441,gid=444',
     '--mount', `type=volume,source=${STATE_VOLUME},target=/var/lib/modulus-router`, ...mounts.flatMap((mount) => ['--mount', mount]),
-    '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${HTTP_PORT}`, '-e', 'TINI_SUBREAPER=1', image,
+    '-e', `MODULUS_ROUTER_HTTP_BIND=127.0.0.1:${httpPort}`, '-e', 'TINI_SUBREAPER=1', image,
   ]).trim();
 }
 
@@ -346,6 +346,29 @@ describe('the router image: a restarted container', () => {
     // alpha's drained slot (an impostor answers on its port) stays drained: every request goes to the serving one.
     await sleep(1500);
     expect(Array.from({ length: 10 }, () => curl('alpha').body)).toEqual(Array(10).fill('this is alpha, release 2\n'));
+  });
+
+  it('on another port than the routes applied last listen on (the port changed): starts without them, healthy there', async () => {
+    // Free during this file (its apps, slots and instances use 18972 to 18976).
+    const moved = 18979;
+    const health = () => spawnSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--noproxy', '*', '--max-time', '2', `http://127.0.0.1:${moved}/.modulus/router-health`], { encoding: 'utf8' }).stdout;
+    removeRouters();
+    try {
+      const id = runRouter([], moved);
+      for (let tries = 0; tries < 50 && health() !== '200'; tries++) await sleep(200);
+      expect(health()).toBe('200');
+      expect(dockerRun(['logs', id]).stderr).toContain(`modulus-router: the routes applied last do not listen on 127.0.0.1:${moved} (the router's address or port changed): starting without routes`);
+    } finally {
+      removeRouters();
+    }
+    // Back on its port, the routes applied last again (the next describe block replaces this router).
+    runRouter();
+    let answer = curl('beta');
+    for (let tries = 0; answer.status !== 200 && tries < 50; tries++) {
+      await sleep(200);
+      answer = curl('beta');
+    }
+    expect(answer).toEqual({ status: 200, body: 'this is beta\n' });
   });
 });
 
