@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (Docker engine, root image, Terraform and providers) and runs every check:
 # lint (types, shellcheck), unit, contract (images on a real engine) and e2e (real Terraform deploys). Prints a
-# timing summary per phase and a closing "N passed, N failed" line. Run as root on a Debian machine:
+# timing summary per phase (with its minutes from the start), the CPU use minute by minute and a closing
+# "N passed, N failed" line. Run as root on a Debian machine:
 # `npm ci && npm run test:all`.
 #
 # After lint, three streams share the machine and its engine, each line prefixed with its name:
