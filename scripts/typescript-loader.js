@@ -3,13 +3,14 @@
  * Runs this project's TypeScript in Node as ts-node's transpile-only mode does: each file through TypeScript's
  * `transpileModule` with tsconfig.json's compiler options, no type checking (that stays in `npm run lint`,
  * `npm run build` and the tests). Each file's JavaScript is kept in node_modules/.cache/modulus-typescript/ under a
- * hash of its path, its source, tsconfig.json and the compiler's version, so a run transpiles only the files that
- * changed since the last one, and loads the compiler only then. ts-node transpiled every file on every run: 2.5 s of
+ * hash of its path, its source, tsconfig.json, the compiler's version and this file, so a run transpiles only the
+ * files that changed since the last one, and loads the compiler only then. ts-node transpiled every file on every run: 2.5 s of
  * the 3.1 s of CPU a `cdktf synth` of main.ts took, and `npm run ctl` type-checked as well (5.6 s).
  *
  *   node --require ./scripts/typescript-loader.js main.ts     (cdktf.json's app; the npm scripts alike)
  *
- * Stack traces point into the transpiled JavaScript, which keeps the source's line breaks.
+ * Each file's JavaScript carries an inline source map, and Node maps stack traces through them: an error names the
+ * TypeScript file's line, as under ts-node.
  */
 const crypto = require('crypto');
 const fs = require('fs');
@@ -18,16 +19,16 @@ const path = require('path');
 const PROJECT = path.resolve(__dirname, '..');
 const TSCONFIG = path.join(PROJECT, 'tsconfig.json');
 const CACHE = path.join(PROJECT, 'node_modules', '.cache', 'modulus-typescript');
-const CONTEXT = [fs.readFileSync(TSCONFIG, 'utf8'), require('typescript/package.json').version].join('\0');
+const CONTEXT = [fs.readFileSync(TSCONFIG, 'utf8'), require('typescript/package.json').version, fs.readFileSync(__filename, 'utf8')].join('\0');
 
 let compilerOptions;
 
-/** tsconfig.json's options, less those about output files (one module in memory): no declarations, no source maps. */
+/** tsconfig.json's options, less those about output files (one module in memory): no declarations, an inline source map. */
 function options(ts) {
   const { config, error } = ts.readConfigFile(TSCONFIG, ts.sys.readFile);
   if (error) throw new Error(`${TSCONFIG}: ${ts.flattenDiagnosticMessageText(error.messageText, '\n')}`);
   const { rootDir, outDir, outFile, declarationDir, tsBuildInfoFile, ...kept } = ts.parseJsonConfigFileContent(config, ts.sys, PROJECT).options;
-  return { ...kept, declaration: false, declarationMap: false, sourceMap: false, inlineSourceMap: false, noEmit: false, composite: false, incremental: false };
+  return { ...kept, declaration: false, declarationMap: false, sourceMap: false, inlineSourceMap: true, inlineSources: false, noEmit: false, composite: false, incremental: false };
 }
 
 function transpiled(filename) {
@@ -60,4 +61,5 @@ function transpiled(filename) {
   return output;
 }
 
+process.setSourceMapsEnabled(true);
 require.extensions['.ts'] = (module, filename) => module._compile(transpiled(filename), filename);

@@ -54,6 +54,15 @@ describe('scripts/typescript-loader.js', () => {
     expect(run(program).stdout).toBe('crimson 3 decorated helped\ncompiler loaded: false\n');
   });
 
+  it("names the TypeScript file's line in a stack trace, as ts-node does", () => {
+    const thrower = path.join(work, 'thrower.ts');
+    // Types and an interface the JavaScript drops, so its lines differ from the source's.
+    fs.writeFileSync(thrower, ['interface Shape {', '  size: number;', '}', 'type Name = string;', 'function fail(shape: Shape, name: Name): never {', '  throw new Error(`${name} ${shape.size}`);', '}', "fail({ size: 1 }, 'boom');", ''].join('\n'));
+    for (const loader of [LOADER, 'ts-node/register/transpile-only']) {
+      expect({ loader, trace: run(thrower, loader).stderr }).toEqual({ loader, trace: expect.stringContaining(`at fail (${thrower}:6:`) });
+    }
+  });
+
   it('refuses a syntax error, naming file, line and column, and runs nothing of it', () => {
     const broken = path.join(work, 'broken.ts');
     fs.writeFileSync(broken, "console.log('ran');\nfunction f( { return 1; }\n");
