@@ -81,6 +81,11 @@ function curl(app: string, options: { https?: boolean } = {}): { status: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Whether `what` holds within 10 s (checked every 100 ms). */
+const until = async (what: () => boolean) => {
+  for (let tries = 0; tries < 100 && !what(); tries++) await sleep(100);
+  return what();
+};
 
 /**
  * Probes `app` every 100 ms until stopped; returns the statuses. From a process of its own (harness/probe.ts), so
@@ -258,11 +263,6 @@ describe('the router image', () => {
 describe('the router image: switching an app between its two slots (health-gated releases)', () => {
   const server = (args: string[]) => dockerRun(['exec', CONTAINER, 'modulus-router-server', ...args]);
   const show = (slot: string) => server(['show', 'app-alpha', slot]).stdout.trim();
-  const until = async (what: () => boolean) => {
-    for (let tries = 0; tries < 100 && !what(); tries++) await sleep(100);
-    return what();
-  };
-
   it('health-checks both slots and sends requests only to the one that passes', async () => {
     expect(apply(renderedRoutes({ tls: true, alphaSlots: true }), true).status).toBe(0);
     expect(await until(() => show('blue') === 'UP 0' && show('green') === 'DOWN 0')).toBe(true);
@@ -335,12 +335,8 @@ describe('the router image: switching an app between its two slots (health-gated
 describe('the router image: a restarted container', () => {
   it('serves the routes and TLS it last applied at once, before any apply', async () => {
     docker(['restart', '--time', '5', CONTAINER]);
-    let answer = curl('beta');
-    for (let tries = 0; answer.status !== 200 && tries < 50; tries++) {
-      await sleep(200);
-      answer = curl('beta');
-    }
-    expect(answer).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(await until(() => curl('beta').status === 200)).toBe(true);
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
     expect(curl('beta', { https: true })).toEqual({ status: 200, body: 'this is beta\n' });
     expect(docker(['logs', CONTAINER]) + dockerRun(['logs', CONTAINER]).stderr).toContain('modulus-router: starting with the routes applied last');
     // alpha's drained slot (an impostor answers on its port) stays drained: every request goes to the serving one.
@@ -355,20 +351,15 @@ describe('the router image: a restarted container', () => {
     removeRouters();
     try {
       const id = runRouter([], moved);
-      for (let tries = 0; tries < 50 && health() !== '200'; tries++) await sleep(200);
-      expect(health()).toBe('200');
+      expect(await until(() => health() === '200')).toBe(true);
       expect(dockerRun(['logs', id]).stderr).toContain(`modulus-router: the routes applied last do not listen on 127.0.0.1:${moved} (the router's address or port changed): starting without routes`);
     } finally {
       removeRouters();
     }
     // Back on its port, the routes applied last again (the next describe block replaces this router).
     runRouter();
-    let answer = curl('beta');
-    for (let tries = 0; answer.status !== 200 && tries < 50; tries++) {
-      await sleep(200);
-      answer = curl('beta');
-    }
-    expect(answer).toEqual({ status: 200, body: 'this is beta\n' });
+    expect(await until(() => curl('beta').status === 200)).toBe(true);
+    expect(curl('beta')).toEqual({ status: 200, body: 'this is beta\n' });
   });
 });
 
