@@ -22,6 +22,8 @@ const PREFIX = `modulus-pg-e2e-${process.pid}/`;
 const CONTAINER = `modulus-pg-e2e-${process.pid}-leaf`;
 const SCHEMA_PREFIX = `e2e_${process.pid}_`;
 const STACKS = ['images', 'apps'] as const;
+/** The test app, run as cdktf.json runs main.ts (through the TypeScript loader of the checkout). */
+const PG_APP = 'node --require ./scripts/typescript-loader.js __tests__/e2e/support/pg-app.ts';
 type Stack = (typeof STACKS)[number];
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-pg-'));
@@ -49,7 +51,7 @@ const terraform = (checkout: string, stack: Stack, args: string, extra: Record<s
   sh(`terraform ${args} -no-color`, stackDir(checkout, stack), extra);
 
 function synth(checkout: string, extra: Record<string, string> = {}): void {
-  ok(sh('npx ts-node --transpile-only __tests__/e2e/support/pg-app.ts', checkout, extra), 'synth');
+  ok(sh(PG_APP, checkout, extra), 'synth');
   for (const stack of STACKS) ok(terraform(checkout, stack, 'init -input=false'), `terraform init ${stack}`);
 }
 
@@ -113,7 +115,7 @@ beforeAll(async () => {
     copyCheckout(checkout);
     // These checkouts' project is the test app: cdktf (and so `npm run plan`) synthesizes it.
     const config = JSON.parse(fs.readFileSync(path.join(checkout, 'cdktf.json'), 'utf8'));
-    config.app = 'npx ts-node --transpile-only __tests__/e2e/support/pg-app.ts';
+    config.app = PG_APP;
     fs.writeFileSync(path.join(checkout, 'cdktf.json'), JSON.stringify(config, null, 2));
   }
 });

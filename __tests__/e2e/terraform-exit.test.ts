@@ -126,7 +126,7 @@ describe('a Terraform run killed mid-way fails the command, naming the stack', (
     return { status, output, killed };
   }
   const wrapper = (args: string) => run(`bash ${JSON.stringify(WRAPPER)} ${args} --no-color`);
-  const plan = (kill?: Kill) => run('npx ts-node --transpile-only scripts/plan.ts', {}, kill);
+  const plan = (kill?: Kill) => run(`node --require ${JSON.stringify(path.join(REPO_ROOT, 'scripts', 'typescript-loader.js'))} scripts/plan.ts`, {}, kill);
   const state = (stack: string) => {
     const file = path.join(dir, `terraform.${stack}.tfstate`);
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';

@@ -6,11 +6,11 @@ import { copyCheckout, readTree } from '../../harness/checkout';
 
 jest.setTimeout(120_000);
 
-/** `cdktf synth` runs main.ts with ts-node; so does this, from two checkouts at different paths. */
+/** `cdktf synth` runs cdktf.json's app (main.ts through the TypeScript loader); so does this, from two checkouts at different paths. */
 function synthCheckout(checkout: string): Map<string, Buffer> {
   const env: NodeJS.ProcessEnv = { ...process.env, MODULUS_ROOT_IMAGE: 'modulus/root:bookworm' };
   delete env.CDKTF_OUTDIR;
-  execFileSync(path.join(checkout, 'node_modules', '.bin', 'ts-node'), ['main.ts'], {
+  execFileSync('bash', ['-c', JSON.parse(fs.readFileSync(path.join(checkout, 'cdktf.json'), 'utf8')).app], {
     cwd: checkout,
     env,
     stdio: 'pipe',
