@@ -228,7 +228,7 @@ describe('cdktf deploy and destroy of root -> base', () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-e2e-deploy-'));
     cdktf = (command: string) =>
       withToolchain(
-        `npx cdktf ${command} e2e-base --app "npx ts-node __tests__/e2e/support/base-app.ts" ` +
+        `npx cdktf ${command} e2e-base --app "node --require ./scripts/typescript-loader.js __tests__/e2e/support/base-app.ts" ` +
           '--output "$OUT" --auto-approve --skip-provider-lock --no-color',
         {
           env: {
