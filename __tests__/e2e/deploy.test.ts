@@ -46,8 +46,16 @@ const env: Record<string, string> = {
   MODULUS_VOLUME_ROOT: volumeRoot,
   MODULUS_VOLUME_REMOVAL: 'destroy',
 };
+/** The cdktf CLI, as an operator runs it: the first deploy (of the previous release) and the last destroy. */
 const cdktf = (args: string, extra: Record<string, string> = {}) =>
   ok(bash(`scripts/toolchain/cdktf.sh ${args} --no-color`, { cwd: checkout, env: { ...env, ...extra } }), `cdktf ${args}`);
+/**
+ * The same synth and Terraform runs as `cdktf deploy|destroy STACK... --auto-approve`, without the CLI's 5 s of CPU
+ * (harness/deploy-stacks.sh): every other deploy here, as these tests are about what the stacks do.
+ */
+const stacks = (args: string, extra: Record<string, string> = {}) =>
+  bash(`bash "${REPO_ROOT}/harness/deploy-stacks.sh" ${args}`, { cwd: checkout, env: { ...env, ...extra } });
+const deployStacks = (extra: Record<string, string> = {}) => ok(stacks('deploy images apps', extra), 'deploy images apps');
 const mnt = (language: string) => path.join(volumeRoot, `sample-${language}`, 'mnt');
 const container = (language: string) => `modulus-app-sample-${language}`;
 const imageIds = () =>
@@ -62,8 +70,8 @@ const containerIds = () =>
 const appPid = (language: string) =>
   ok(docker('exec', container(language), 'supervisorctl', 'pid', 'app'), 'supervisorctl pid').trim();
 const runContainerId = (language: string) => ok(docker('inspect', '-f', '{{.Id}}', container(language)), 'docker inspect').trim();
-/** `cdktf deploy` of both stacks, not failing the test when it fails. */
-const tryDeploy = () => bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+/** A deploy of both stacks, not failing the test when it fails. */
+const tryDeploy = () => stacks('deploy images apps');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every entry below `dir` (but the folders the app itself keeps writing to): path, type, owner, mode, content. */
@@ -118,7 +126,7 @@ function deploysUnderAttack(count: number, original: string): string[] {
   try {
     for (let deploy = 1; deploy <= count; deploy++) {
       fs.writeFileSync(indexHtml, `${original}\n<!-- attack deploy ${deploy} -->\n`);
-      const run = bash('scripts/toolchain/cdktf.sh deploy apps --ignore-missing-stack-dependencies --auto-approve --no-color', { cwd: checkout, env });
+      const run = stacks('deploy apps');
       const text = run.stdout + run.stderr;
       // Either done, or a failure that says what failed.
       outcomes.push(run.status === 0 ? 'ok' : /(modulus-volume: error: [^\n]+|Build of app '[^']+' \([a-z]+\) [^\n.]+|Error: [^\n]+)/.exec(text)?.[0] ?? `unexplained: ${text.slice(-2000)}`);
@@ -190,7 +198,7 @@ beforeAll(() => {
 
 afterAll(() => {
   // Whatever failed above: take down what this test deployed, then its folder.
-  bash('scripts/toolchain/cdktf.sh destroy apps images --auto-approve --no-color', { cwd: checkout, env });
+  stacks('destroy apps images');
   for (const language of LANGUAGES) {
     bash(`MODULUS_APP=sample-${language} MODULUS_ROOT="$ROOT/sample-${language}" MODULUS_REMOVAL_POLICY=destroy bash scripts/volume/modulus-volume.sh set-policy && MODULUS_APP=sample-${language} MODULUS_ROOT="$ROOT/sample-${language}" bash scripts/volume/modulus-volume.sh destroy`, {
       cwd: checkout,
@@ -246,7 +254,7 @@ describe('upgrading a deployment of the previous release', () => {
 
 describe('one cdktf deploy', () => {
   it('deploys the images and apps stacks', () => {
-    const output = cdktf('deploy images apps --auto-approve');
+    const output = deployStacks();
     expect(output).toMatch(/Apply complete! Resources: \d+ added, \d+ changed, \d+ destroyed\./);
     expect(output).not.toMatch(/^\s*(\S+\s+)?Error/m);
   });
@@ -313,7 +321,7 @@ describe('one cdktf deploy', () => {
         '  setInterval(() => chunks.push(Buffer.alloc(64 << 20, 1)), 50);\n' +
         '});\n',
     );
-    cdktf('deploy images apps --auto-approve');
+    deployStacks();
     expect((await waitForHttp(ports.node)).status).toBe(200);
     const outage = longestOutage(await probing.stop());
     const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
@@ -369,7 +377,7 @@ describe('one cdktf deploy', () => {
     expect(deploy.stdout + deploy.stderr).toContain("the new build of app 'sample-node' did not start");
     expect(await waitForHttp(ports.node)).toMatchObject({ status: 200, body: before });
     // The source as it was: built and published again, and the app serves it.
-    cdktf('deploy images apps --auto-approve');
+    deployStacks();
     expect(await waitForHttp(ports.node)).toMatchObject({ status: 200, body: before });
   });
 
@@ -395,7 +403,7 @@ describe('one cdktf deploy', () => {
       // The attacker stopped: its volume may be in any state it left; the next deploy repairs the layout and serves.
       undoAttack();
       fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack -->\n`);
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       expect(await waitForHttp(ports.static)).toMatchObject({ status: 200, body: expect.stringContaining('after the attack') });
     });
 
@@ -418,7 +426,7 @@ describe('one cdktf deploy', () => {
         fs.renameSync(`${home}.real`, home);
       }
       fs.writeFileSync(indexHtml, original);
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       expect((await waitForHttp(ports.static)).status).toBe(200);
     });
   });
@@ -429,7 +437,7 @@ describe('one cdktf deploy', () => {
     const image = path.join(volumeRoot, 'sample-static', 'volume.img');
     const inode = fs.statSync(image).ino;
     // Under a retain policy: a replacement under `destroy` deletes the volume first, as that policy says.
-    cdktf('deploy images apps --auto-approve', { MODULUS_VOLUME_REMOVAL: 'retain' });
+    deployStacks({ MODULUS_VOLUME_REMOVAL: 'retain' });
     const stackDir = path.join(checkout, 'cdktf.out', 'stacks', 'apps');
     const terraform = (args: string) =>
       ok(bash(`terraform ${args} -no-color`, { cwd: stackDir, env: { TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? '' } }), `terraform ${args}`);
@@ -443,7 +451,7 @@ describe('one cdktf deploy', () => {
     expect(fs.statSync(image).ino).toBe(inode);
     expect((await waitForHttp(ports.static)).status).toBe(200);
     fs.rmSync(keep);
-    cdktf('deploy images apps --auto-approve');
+    deployStacks();
   });
 
   describe('a host reboot', () => {
@@ -494,7 +502,7 @@ describe('one cdktf deploy', () => {
         expect([reboot, apps.match(/`null_resource\.sample-[a-z]+_Volume_Mount_[0-9A-F]{8}`/g)?.length]).toEqual([reboot, LANGUAGES.length]);
         expect(apps).not.toContain('Data-destroying');
 
-        cdktf('deploy images apps --auto-approve');
+        deployStacks();
         for (const language of LANGUAGES) {
           expect({ language, status: (await waitForHttp(ports[language], '/', 120_000)).status }).toEqual({ language, status: 200 });
           expect(fs.readFileSync(keepFile(language), 'utf8')).toBe(`${language} data\n`);
@@ -505,7 +513,7 @@ describe('one cdktf deploy', () => {
         const bomb = docker('exec', container('static'), 'python3', '-c', THREAD_BOMB.replace('time.sleep(15)', 'time.sleep(1)'));
         expect(Number(bomb.stdout.trim())).toBeLessThan(512);
         // Healed: nothing left to do.
-        const again = cdktf('deploy images apps --auto-approve');
+        const again = deployStacks();
         expect(again).not.toMatch(/Apply complete! Resources: [1-9]/);
       },
     );
@@ -593,7 +601,7 @@ describe('one cdktf deploy', () => {
       // What the killed runs left behind of their own (provider processes): ours to end.
       for (const pid of pidsIn(appsDir(), (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
       // The deployment serves the checkout's sources again, as the tests after these expect.
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
     });
 
     it.each([
@@ -623,7 +631,7 @@ describe('one cdktf deploy', () => {
       // Meanwhile the app serves its last good release (or, when the publish had switched, the new one).
       expect([before, expect.stringContaining(release)]).toContainEqual(await page());
 
-      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      const recovered = stacks('deploy images apps');
       const outage = longestOutage(await stopProbing());
       expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
       expect(await page()).toContain(release);
@@ -660,7 +668,7 @@ describe('one cdktf deploy', () => {
       const orphan = containerId();
       expect(terraform('state pull')).not.toContain(orphan);
 
-      const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+      const recovered = stacks('deploy images apps');
       expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
       expect(recovered.stdout).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
       expect([before, orphan]).not.toContain(containerId());
@@ -673,7 +681,7 @@ describe('one cdktf deploy', () => {
   });
 
   it('changes nothing on a second deploy', () => {
-    const output = cdktf('deploy images apps --auto-approve');
+    const output = deployStacks();
     expect(output).not.toMatch(/Apply complete! Resources: [1-9]/);
     for (const stack of ['images', 'apps']) {
       const plan = bash('terraform plan -input=false -no-color -lock=false -detailed-exitcode', {
@@ -708,7 +716,7 @@ describe('one cdktf deploy', () => {
     const containersBefore = containerIds();
     // A label changes the image itself; a comment alone would rebuild to the same id from Docker's cache.
     fs.appendFileSync(path.join(checkout, 'images', 'run-static', 'Dockerfile'), 'LABEL org.modulus.e2e-edit="1"\n');
-    const output = cdktf('deploy images apps --auto-approve');
+    const output = deployStacks();
     expect(applySummaries(output, 'images')).toEqual([expect.stringMatching(/^Apply complete! Resources: 1 added, 0 changed, 1 destroyed\./)]);
     const imagesAfter = imageIds();
     const rebuilt = Object.keys(imagesAfter).filter((name) => imagesAfter[name] !== imagesBefore[name]);
@@ -773,7 +781,7 @@ describe('one cdktf deploy', () => {
 
     let deployOutput = '';
     it('one deploy adds the router image and container; every sample answers at sample-<language>.<domain>', async () => {
-      deployOutput = cdktf('deploy images apps --auto-approve');
+      deployOutput = deployStacks();
       for (const language of LANGUAGES) {
         // The app's own answer too: a sample that is down shows as such, not as a router fault. Its run container
         // was replaced beside the old one (two slots now), so it may serve from either slot's port.
@@ -831,10 +839,10 @@ describe('one cdktf deploy', () => {
       const before = routerId();
       const probing = ['node', 'java', 'php'].map((language) => ({ language, probes: startProbing(HTTP_PORT, 100, `sample-${language}.${DOMAIN}`) }));
       await sleep(1000);
-      cdktf('deploy images apps --auto-approve', { MODULUS_ROUTER_MAINTENANCE: JSON.stringify({ 'sample-static': 'Back at 10:00, sorry!' }) });
+      deployStacks({ MODULUS_ROUTER_MAINTENANCE: JSON.stringify({ 'sample-static': 'Back at 10:00, sorry!' }) });
       const during = viaRouter('static');
       const duringTls = viaRouter('static', true);
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       const after = viaRouter('static');
       await sleep(1000);
       const probes = await Promise.all(probing.map(async ({ language, probes }) => ({ language, probes: await probes.stop() })));
@@ -897,7 +905,7 @@ describe('one cdktf deploy', () => {
         expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${name}-${before.slice(0, 12)} running`);
         whileKilled();
 
-        const recovered = bash('scripts/toolchain/cdktf.sh deploy images apps --auto-approve --no-color', { cwd: checkout, env });
+        const recovered = stacks('deploy images apps');
         expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
         output = recovered.stdout;
         await sleep(1000);
@@ -947,7 +955,7 @@ describe('one cdktf deploy', () => {
           // The fifth release is the source as checked out again.
           fs.writeFileSync(serverJs, release === 5 ? original : original.replace('modulus sample node app on', `modulus sample node app (release ${release}) on`));
           const started = Date.now();
-          cdktf('deploy images apps --auto-approve');
+          deployStacks();
           console.log(`router: release ${release} of sample-node deployed in ${Math.round((Date.now() - started) / 1000)} s`);
           served.push(viaRouter('node').body);
           // "app-blue RUNNING app-green STOPPED": each program's name and state.
@@ -1017,7 +1025,7 @@ describe('one cdktf deploy', () => {
       expect(probes.length).toBeGreaterThan(50);
       expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
       // The source as checked out: released again, and it serves.
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       expect(viaRouter('node').body).toBe(before);
     });
 
@@ -1060,7 +1068,7 @@ describe('one cdktf deploy', () => {
       expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
       expect(viaRouter('node').body).toBe(before);
       // The impostor gone, the next deploy releases the source as checked out.
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       expect(viaRouter('node')).toEqual({ status: 200, body: before });
     });
 
@@ -1088,7 +1096,7 @@ describe('one cdktf deploy', () => {
       // Stays deployed (and checked out) until the end of this describe block: the next test plans against it.
       undoAttack();
       fs.writeFileSync(indexHtml, `${original}\n<!-- after the attack behind the router -->\n`);
-      cdktf('deploy images apps --auto-approve');
+      deployStacks();
       const served = await waitFor('sample-static serving through the router after the attack', () => {
         const answer = viaRouter('static');
         return answer.status === 200 ? answer : undefined;
