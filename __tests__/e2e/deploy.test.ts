@@ -70,6 +70,20 @@ const containerIds = () =>
 const appPid = (language: string) =>
   ok(docker('exec', container(language), 'supervisorctl', 'pid', 'app'), 'supervisorctl pid').trim();
 const runContainerId = (language: string) => ok(docker('inspect', '-f', '{{.Id}}', container(language)), 'docker inspect').trim();
+/** The processes working in `dir` whose arguments `match`. */
+const pidsIn = (dir: string, match: (args: string[]) => boolean) =>
+  fs.readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return fs.readlinkSync(`/proc/${pid}/cwd`) === dir && match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+    } catch {
+      return false;
+    }
+  });
+/** Ends the providers a SIGKILLed terraform in `dir` left running (they outlive it). */
+const killLeftoverProviders = (dir: string) => {
+  for (const pid of pidsIn(dir, (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
+};
 /** A deploy of both stacks, not failing the test when it fails. */
 const tryDeploy = () => stacks('deploy images apps');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,7 +183,9 @@ function checkoutRelease(release?: string): void {
     copyCheckout(checkout);
     return;
   }
-  execFileSync('bash', ['-c', 'set -euo pipefail; git -C "$REPO" archive "$RELEASE" | tar -x -C "$CHECKOUT"'], {
+  // The files' modes as a clone under this user's umask has them (git archive's default is group-writable): the
+  // image builds of the release's unchanged folders are then the same builds as this checkout's, cache hits.
+  execFileSync('bash', ['-c', 'set -euo pipefail; git -C "$REPO" -c tar.umask=user archive "$RELEASE" | tar -x -C "$CHECKOUT"'], {
     env: { ...process.env, REPO: REPO_ROOT, RELEASE: release, CHECKOUT: checkout },
   });
   fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
@@ -538,15 +554,6 @@ describe('one cdktf deploy', () => {
 
   describe('a deploy killed mid-way (SIGKILL of terraform apply, issue 21)', () => {
     const appsDir = () => path.join(checkout, 'cdktf.out', 'stacks', 'apps');
-    const pidsIn = (dir: string, match: (args: string[]) => boolean) =>
-      fs.readdirSync('/proc').filter((pid) => {
-        if (!/^\d+$/.test(pid)) return false;
-        try {
-          return fs.readlinkSync(`/proc/${pid}/cwd`) === dir && match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
-        } catch {
-          return false;
-        }
-      });
     const buildRunning = () =>
       ok(docker('ps', '--filter', 'name=^modulus-build-sample-static-', '--format', '{{.Names}}'), 'docker ps').trim() !== '';
 
@@ -599,7 +606,7 @@ describe('one cdktf deploy', () => {
       fs.writeFileSync(sourcePage, original.page);
       fs.writeFileSync(packageJson, original.packageJson);
       // What the killed runs left behind of their own (provider processes): ours to end.
-      for (const pid of pidsIn(appsDir(), (args) => /terraform-provider-/.test(path.basename(args[0])))) process.kill(Number(pid), 'SIGKILL');
+      killLeftoverProviders(appsDir());
       // The deployment serves the checkout's sources again, as the tests after these expect.
       deployStacks();
     });
@@ -911,6 +918,8 @@ describe('one cdktf deploy', () => {
         await sleep(1000);
       } finally {
         await stopProbing();
+        // The killed apply's providers, which outlived it (as they would an OOM kill), until here.
+        killLeftoverProviders(appsDir);
       }
       expect([before, orphan, '']).not.toContain(containerId());
       expect(docker('inspect', before).status).not.toBe(0);
