@@ -5,7 +5,9 @@
 # 50 times. Run in the project's folder (this checkout's, or a copy of an older release):
 #   harness/deploy-stacks.sh deploy images apps
 #   harness/deploy-stacks.sh destroy apps images
-# 1. The synth: cdktf.json's app into cdktf.out, with the environment the CLI gives it (CDKTF_OUTDIR and the rest).
+# 1. The synth: cdktf.json's app into cdktf.out, with the environment the CLI gives it (CDKTF_OUTDIR and the rest),
+#    but for CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: with no CLI here to report them, an error annotation fails
+#    the synth.
 # 2. Stack by stack in the order given, as the CLI runs Terraform: `terraform init`, then `terraform apply` (or
 #    `destroy`) `-auto-approve`, each line of their output prefixed with the stack's name, as cdktf prints it.
 # Stops at the first step that fails, with its exit status. The CLI keeps tests of its own: the quick start,
@@ -37,7 +39,7 @@ CDKTF_OUTDIR=cdktf.out CDKTF_CONTEXT_JSON='{"cdktfRelativeModules":[]}' SYNTH_HC
 for stack in "$@"; do
   dir="cdktf.out/stacks/$stack"
   if [[ ! -f "$dir/cdk.tf.json" ]]; then
-    echo "deploy-stacks.sh: the synth made no stack '$stack' (cdktf.out/stacks has: $(cd cdktf.out/stacks && echo *))" >&2
+    echo "deploy-stacks.sh: the synth made no stack '$stack' (it made: $(find cdktf.out/stacks -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null))" >&2
     exit 1
   fi
   (
