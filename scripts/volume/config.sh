@@ -13,14 +13,15 @@
 # utf8 NAME HEX: sets the variable NAME to the UTF-8 bytes of a code point (at most U+FFFF), whatever the locale.
 # Without a subshell: every volume step and probe sources this file, and 28 subshells cost them 0.3 s of CPU.
 utf8() {
-  local cp=$((16#$2)) escapes
+  local cp=$((16#$2)) bytes=() escapes
   if ((cp < 0x80)); then
-    printf -v escapes '\\x%02x' "${cp}"
+    bytes=("${cp}")
   elif ((cp < 0x800)); then
-    printf -v escapes '\\x%02x\\x%02x' $((0xC0 | cp >> 6)) $((0x80 | (cp & 0x3F)))
+    bytes=($((0xC0 | cp >> 6)) $((0x80 | (cp & 0x3F))))
   else
-    printf -v escapes '\\x%02x\\x%02x\\x%02x' $((0xE0 | cp >> 12)) $((0x80 | ((cp >> 6) & 0x3F))) $((0x80 | (cp & 0x3F)))
+    bytes=($((0xE0 | cp >> 12)) $((0x80 | ((cp >> 6) & 0x3F))) $((0x80 | (cp & 0x3F))))
   fi
+  printf -v escapes '\\x%02x' "${bytes[@]}"
   printf -v "$1" '%b' "${escapes}"
 }
 
