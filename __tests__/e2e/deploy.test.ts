@@ -638,7 +638,7 @@ describe('one cdktf deploy', () => {
       // Meanwhile the app serves its last good release (or, when the publish had switched, the new one).
       expect([before, expect.stringContaining(release)]).toContainEqual(await page());
 
-      const recovered = stacks('deploy images apps');
+      const recovered = tryDeploy();
       const outage = longestOutage(await stopProbing());
       expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
       expect(await page()).toContain(release);
@@ -675,7 +675,7 @@ describe('one cdktf deploy', () => {
       const orphan = containerId();
       expect(terraform('state pull')).not.toContain(orphan);
 
-      const recovered = stacks('deploy images apps');
+      const recovered = tryDeploy();
       expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
       expect(recovered.stdout).toContain(`removed the run container ${container('static')} (${orphan.slice(0, 12)}) that an interrupted deploy left outside Terraform's state`);
       expect([before, orphan]).not.toContain(containerId());
@@ -912,7 +912,7 @@ describe('one cdktf deploy', () => {
         expect(docker('inspect', '-f', '{{.Name}} {{.State.Status}}', before).stdout.trim()).toBe(`/${name}-${before.slice(0, 12)} running`);
         whileKilled();
 
-        const recovered = stacks('deploy images apps');
+        const recovered = tryDeploy();
         expect({ status: recovered.status, output: recovered.status === 0 ? '' : recovered.stdout + recovered.stderr }).toEqual({ status: 0, output: '' });
         output = recovered.stdout;
         await sleep(1000);
