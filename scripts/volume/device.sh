@@ -98,11 +98,17 @@ offline_resize() {
     loopfile) target=$(image_file) ;;
     lvm-thin) target=$(lv_device) ;;
   esac
-  if still_in_use; then
-    # Mount the very device that is still live (never a second loop device over the same file).
-    mount -o nodev,nosuid -- "${device}" "${mnt}"
-    fail 3 "the file system of app '${APP}' is still mounted elsewhere (a running container?); stop it and run resize again. No data was changed; the backing store is already ${SIZE_MIB} MiB and the file system will grow on the next resize."
-  fi
+  # The kernel detaches a loop device after its last unmount asynchronously, and a container that just went away
+  # can keep its mount namespace for a moment.
+  for ((attempt = 1; ; attempt++)); do
+    still_in_use || break
+    if ((attempt >= 5)); then
+      # Mount the very device that is still live (never a second loop device over the same file).
+      mount -o nodev,nosuid -- "${device}" "${mnt}"
+      fail 3 "the file system of app '${APP}' is still mounted elsewhere (a running container?); stop it and run resize again. No data was changed; the backing store is already ${SIZE_MIB} MiB and the file system will grow on the next resize."
+    fi
+    sleep 1
+  done
   local rc=0
   e2fsck -f -p -- "${target}" || rc=$?
   if ((rc > 1)); then
