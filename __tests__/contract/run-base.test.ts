@@ -25,6 +25,7 @@ import {
 } from './support/run';
 
 const MINUTES = 60_000;
+const SUPERVISORD = '/opt/modulus/bin/supervisord-without-pkg-resources -c /etc/supervisor/supervisord.conf';
 jest.setTimeout(5 * MINUTES);
 let ref = '';
 
@@ -56,6 +57,13 @@ describe('image configuration', () => {
     );
     expect(settings.filter((line) => /^\s*\[inet_http_server\]/.test(line))).toEqual([]);
   });
+
+  test("supervisord loads its options without setuptools' pkg_resources (the stand-in resolves its specs)", () => {
+    const run = runOnce(ref, new RunVolume(), ['python3', '-I', '-X', 'importtime', '/opt/modulus/bin/supervisord-without-pkg-resources', '--version']);
+    expect(run.stdout.trim()).toBe('4.2.5');
+    expect(run.stderr).toMatch(/\| +supervisor\.options$/m);
+    expect(run.stderr).not.toMatch(/pkg_resources/);
+  });
 });
 
 describe('supervisord and Navi in a restricted container', () => {
@@ -77,7 +85,7 @@ describe('supervisord and Navi in a restricted container', () => {
     const procs = processes(container);
     const init = procs.find((p) => p.pid === 1)!;
     expect(init.args).toMatch(/^\/opt\/modulus\/bin\/init -- require-volume start-supervisord/);
-    const supervisord = procs.find((p) => p.ppid === 1 && p.args.includes('/usr/bin/supervisord'))!;
+    const supervisord = procs.find((p) => p.ppid === 1 && p.args.includes(SUPERVISORD))!;
     expect(supervisord.user).toBe('mop');
     const children = procs.filter((p) => p.ppid === supervisord.pid).map((p) => p.args);
     expect(children).toEqual(expect.arrayContaining(['sleep 100000', expect.stringContaining('/opt/modulus/bin/navi --output /mnt/notifications')]));
@@ -94,7 +102,7 @@ describe('supervisord and Navi in a restricted container', () => {
   test('socket and pid in the container\'s own /dev/shm, logs under /mnt; the socket is mop-only (0700); nothing listens on TCP', () => {
     const out = exec(container, ['sh', '-c', 'stat -c "%a %U %F" /dev/shm/supervisor.sock; cat /dev/shm/supervisord.pid']).stdout.split('\n');
     expect(out[0]).toBe('700 mop socket');
-    expect(Number(out[1])).toBe(processes(container).find((p) => p.args.includes('/usr/bin/supervisord'))!.pid);
+    expect(Number(out[1])).toBe(processes(container).find((p) => p.args.includes(SUPERVISORD))!.pid);
     expect(volume.read('log/supervisord.log')).toMatch(/supervisord started/);
     // --network none: the container's own namespace; state 0A = LISTEN.
     const listening = exec(container, ['sh', '-c', "awk 'NR > 1 && $4 == \"0A\"' /proc/net/tcp /proc/net/tcp6"]).stdout;
