@@ -12,6 +12,12 @@ const project = (name, extra = {}) => ({
 // The suites on the engine hold its lock while a file runs (harness/engine-lock.ts): test-all runs two at once.
 const onTheEngine = { testEnvironment: '<rootDir>/harness/engine-lock-environment.ts' };
 
+// cdktf's Testing helpers leave a folder per synth in os.tmpdir(): the unit suite gets one of its own, removed after.
+const unitTmpdir = {
+  globalSetup: '<rootDir>/harness/unit-tmpdir-setup.ts',
+  globalTeardown: '<rootDir>/harness/unit-tmpdir-teardown.ts',
+};
+
 module.exports = {
-  projects: [project('unit'), project('contract', onTheEngine), project('e2e', onTheEngine)],
+  projects: [project('unit', unitTmpdir), project('contract', onTheEngine), project('e2e', onTheEngine)],
 };
