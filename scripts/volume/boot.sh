@@ -44,11 +44,13 @@ register_volume() {
   mkdir -p -- "${BOOT_DIR}" "${SYSTEMD_DIR}/docker.service.wants"
   printf 'MODULUS_APP=%s\nMODULUS_BACKEND=%s\nMODULUS_ROOT=%s\nMODULUS_LVM_VG=%s\nMODULUS_LVM_POOL=%s\n' \
     "${APP}" "${BACKEND}" "${ROOT}" "${VG}" "${POOL}" | write_atomically "${REGISTRY}/${APP}.env" 0644
-  # The newest scripts serve every volume of the host at boot.
-  local script
-  for script in "${BOOT_FILES[@]}"; do
-    write_atomically "${BOOT_DIR}/${script}" 0755 <"${HERE}/${script}"
-  done
+  # The newest scripts serve every volume of the host at boot: copied beside them, then each renamed into place
+  # (one install and one mv for all of them: this runs at every create and mount).
+  local staging
+  staging=$(mktemp -d "${BOOT_DIR}/.new.XXXXXX")
+  install -m 0755 -- "${BOOT_FILES[@]/#/${HERE}/}" "${staging}/"
+  mv -f -- "${BOOT_FILES[@]/#/${staging}/}" "${BOOT_DIR}/"
+  rmdir -- "${staging}"
   boot_unit | write_atomically "${BOOT_UNIT}" 0644
   ln -sfn -- "${BOOT_UNIT}" "${SYSTEMD_DIR}/docker.service.wants/$(basename "${BOOT_UNIT}")"
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then

@@ -63,9 +63,10 @@ mount_volume() {
 
 # Size of the ext4 file system in MiB (from its superblock).
 fs_size_mib() {
-  local device=$1 blocks block_size
-  blocks=$(dumpe2fs -h -- "${device}" 2>/dev/null | sed -n 's/^Block count:[[:space:]]*//p')
-  block_size=$(dumpe2fs -h -- "${device}" 2>/dev/null | sed -n 's/^Block size:[[:space:]]*//p')
+  local device=$1 superblock blocks='' block_size=''
+  superblock=$(dumpe2fs -h -- "${device}" 2>/dev/null)$'\n' || true
+  [[ "${superblock}" =~ (^|$'\n')'Block count:'[[:space:]]*([0-9]+)$'\n' ]] && blocks=${BASH_REMATCH[2]}
+  [[ "${superblock}" =~ (^|$'\n')'Block size:'[[:space:]]*([0-9]+)$'\n' ]] && block_size=${BASH_REMATCH[2]}
   [[ "${blocks}" =~ ^[0-9]+$ && "${block_size}" =~ ^[0-9]+$ ]] || fail 1 "cannot read the file system size of ${device}"
   printf '%s' $((blocks * block_size / 1048576))
 }
