@@ -99,8 +99,8 @@ offline_resize() {
     loopfile) target=$(image_file) ;;
     lvm-thin) target=$(lv_device) ;;
   esac
-  # The kernel detaches a loop device after its last unmount asynchronously, and a container that just went away
-  # can keep its mount namespace for a moment.
+  # The loop device can stay attached for a moment after the last unmount: the kernel's teardown, or the mount
+  # namespace of a container that just went away.
   for ((attempt = 1; ; attempt++)); do
     still_in_use || break
     if ((attempt >= 5)); then
