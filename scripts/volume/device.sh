@@ -80,6 +80,21 @@ still_in_use() {
   esac
 }
 
+# is_free: the opposite of still_in_use.
+is_free() { ! still_in_use; }
+
+# within_5s COMMAND...: whether COMMAND succeeds within five tries, a second apart. A volume step's container
+# that just exited can hold the mount for a moment, and the loop device can stay attached for a moment after the
+# last unmount (the kernel's teardown, or the mount namespace of a container that just went away).
+within_5s() {
+  local attempt
+  for ((attempt = 1; attempt <= 5; attempt++)); do
+    "$@" && return 0
+    ((attempt == 5)) || sleep 1
+  done
+  return 1
+}
+
 # Offline resize, for kernels that refuse online resizing (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE, which
 # some container sandboxes drop): unmount, check, resize, mount again. Only when nothing else has the file
 # system mounted: resizing a file system that is live elsewhere would corrupt it.
@@ -87,29 +102,17 @@ offline_resize() {
   local mnt target device
   mnt=$(mount_dir)
   device=$(mounted_device)
-  # A volume step's container that just exited can hold the mount for a moment.
-  local attempt
-  for ((attempt = 1; ; attempt++)); do
-    umount -- "${mnt}" 2>/dev/null && break
-    ((attempt < 5)) ||
-      fail 3 "cannot unmount ${mnt} for an offline resize (in use); stop the app and run resize again. No data was changed."
-    sleep 1
-  done
+  within_5s umount -- "${mnt}" 2>/dev/null ||
+    fail 3 "cannot unmount ${mnt} for an offline resize (in use); stop the app and run resize again. No data was changed."
   case "${BACKEND}" in
     loopfile) target=$(image_file) ;;
     lvm-thin) target=$(lv_device) ;;
   esac
-  # The loop device can stay attached for a moment after the last unmount: the kernel's teardown, or the mount
-  # namespace of a container that just went away.
-  for ((attempt = 1; ; attempt++)); do
-    still_in_use || break
-    if ((attempt >= 5)); then
-      # Mount the very device that is still live (never a second loop device over the same file).
-      mount -o nodev,nosuid -- "${device}" "${mnt}"
-      fail 3 "the file system of app '${APP}' is still mounted elsewhere (a running container?); stop it and run resize again. No data was changed; the backing store is already ${SIZE_MIB} MiB and the file system will grow on the next resize."
-    fi
-    sleep 1
-  done
+  if ! within_5s is_free; then
+    # Mount the very device that is still live (never a second loop device over the same file).
+    mount -o nodev,nosuid -- "${device}" "${mnt}"
+    fail 3 "the file system of app '${APP}' is still mounted elsewhere (a running container?); stop it and run resize again. No data was changed; the backing store is already ${SIZE_MIB} MiB and the file system will grow on the next resize."
+  fi
   local rc=0
   e2fsck -f -p -- "${target}" || rc=$?
   if ((rc > 1)); then
