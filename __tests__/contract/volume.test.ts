@@ -9,7 +9,7 @@
  * scripts/toolchain/env.sh, else `terraform` on PATH): the contract suite's machine. Every volume lives under
  * a temporary host root; afterAll unmounts them and detaches their loop devices whatever happened.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -180,6 +180,22 @@ describe('loopfile volume: never losing data', () => {
     ok(volumeScript('resize', root, { MODULUS_SIZE_MIB: '192' }));
     expect(fsSizeMiB(mnt(root))).toBeGreaterThan(160);
     expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+  });
+
+  it('waits for a loop device that stays attached a moment after the unmount, then grows', async () => {
+    const [device] = loopDevices(root);
+    // Holds the loop device open for 2 s: it stays attached that long after the resize unmounts it, as after a
+    // container that just went away.
+    const holder = spawn('bash', ['-c', 'exec 3<"$1"; sleep 2', 'hold', device], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    const run = ok(volumeScript('resize', root, { MODULUS_SIZE_MIB: '256' }));
+    await exited;
+    expect(fsSizeMiB(mnt(root))).toBeGreaterThan(224);
+    expect(isMounted(mnt(root))).toBe(true);
+    expect(loopDevices(root)).toHaveLength(1);
+    expect(fs.readFileSync(path.join(mnt(root), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    // Where the kernel allows online growth there is no unmount to wait for.
+    if (/resizing offline/.test(run.stderr)) expect(run.stderr).not.toContain('still mounted elsewhere');
   });
 });
 
