@@ -1,6 +1,6 @@
 import { DataExternal } from '@cdktf/provider-external/lib/data-external';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { ITerraformDependable, TerraformStack, Token } from 'cdktf';
+import { ITerraformDependable, Lazy, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { volumeScriptHash } from './private/host-files';
 import { runContainerName, validateAppName, validateEnvNames, validateLvmName, validateSizeMiB, validateVolumeRoot } from './private/names';
@@ -130,18 +130,18 @@ export interface VolumeScriptStep {
  * - `Volume`: creates the volume (adopting an existing one as it is, data and all) and, on destroy, applies the
  *   recorded removal policy. `triggers` holds only the volume's identity (app, backend, host root, LVM location), so
  *   nothing else replaces it; its `modulus_volume` key marks it for the plan summary.
- * - `Size`: keyed on the size; grows the volume in place, refuses to shrink.
- * - `RemovalPolicy`: keyed on the policy; records it on the host, where the Volume's destroy reads it (a
- *   destroy-time provisioner can only see its own resource, and a policy in the Volume's triggers would make a
- *   policy change replace, i.e. destroy, the volume under the old policy).
  * - `Config`: keyed on the environment (secrets only as sensitive hashes) and the scripts' content hash;
  *   rewrites supervisor.conf, so a release that renders it differently reaches existing apps.
  * - `State` (a read-only `data "external"`, hashicorp/external 2.3.5) asks the volume script on every plan
- *   whether the volume is mounted, and `Mount`, keyed on the answer and the scripts' content hash, mounts it
- *   again and renews its layout (e.g. the marker the run images require): a host that came back
- *   without its volumes (the boot unit did not run) shows as a planned `Mount` replacement instead of "no
- *   changes", and `cdktf deploy` heals it. After such a heal the next plan replaces `Mount` once more (its
- *   trigger goes back from "false" to "true"), which only checks the mount again.
+ *   whether the volume is healthy, and `Mount`, keyed on the answer, the scripts' content hash and the volume's
+ *   settings, mounts it again and renews its layout (e.g. the marker the run images require), then applies the
+ *   settings: grows the volume in place (refusing to shrink), records the removal policy on the host, where the
+ *   Volume's destroy reads it (a destroy-time provisioner can only see its own resource, and a policy in the
+ *   Volume's triggers would make a policy change replace, i.e. destroy, the volume under the old policy), and
+ *   sets the app's process limit (a RunContainer's `processLimit`). A host that came back without its volumes
+ *   (the boot unit did not run) shows as a planned `Mount` replacement instead of "no changes", and `cdktf
+ *   deploy` heals it. The settings share this step (one resource per app instead of one each, for shorter plans);
+ *   each is a no-op while unchanged, so a change of one re-runs the others harmlessly.
  *
  * `create` also registers the volume for the host's boot unit, which mounts it (and restores the app's process
  * limit) before the Docker engine starts containers after a reboot; see scripts/volume/README.md.
@@ -172,6 +172,7 @@ export class AppVolume extends Construct {
   public readonly image: string;
 
   private readonly access?: SshAccess;
+  private processLimit?: number;
   private readonly identityEnv: Record<string, string>;
   private readonly stepEnv: Record<string, string>;
 
@@ -301,9 +302,6 @@ export class AppVolume extends Construct {
     this.node.defaultChild = this.resource;
     this.volumeId = this.resource.id;
 
-    const size = this.step('Size', 'resize', { size_mib: String(this.sizeMiB) }, { MODULUS_SIZE_MIB: String(this.sizeMiB) });
-    const policy = this.step('RemovalPolicy', 'set-policy', { removal_policy: this.removalPolicy }, { MODULUS_REMOVAL_POLICY: this.removalPolicy });
-
     // supervisor.conf: plain values are triggers as they are; secrets only as a sensitive hash, through a local
     // so that no literal secret ends up inside a Terraform expression.
     const names = (env: Record<string, string>) => Object.keys(env).sort();
@@ -350,8 +348,15 @@ export class AppVolume extends Construct {
     // plan shows the drift until a deploy heals it). The step records the token it was keyed on, which the probe
     // then answers.
     const health = state.result.lookup('health');
-    const mount = this.step('Mount', 'mount', { health, scripts_sha256: scripts }, { MODULUS_HEAL_TOKEN: health, MODULUS_RUN_CONTAINER: runContainer });
-    this.ready = [this.resource, size, policy, config, mount];
+    const size = String(this.sizeMiB);
+    const processLimit = Lazy.stringValue({ produce: () => (this.processLimit === undefined ? '' : String(this.processLimit)) });
+    const mount = this.step(
+      'Mount',
+      'apply-settings',
+      { health, scripts_sha256: scripts, size_mib: size, removal_policy: this.removalPolicy, pids_max: processLimit },
+      { MODULUS_HEAL_TOKEN: health, MODULUS_RUN_CONTAINER: runContainer, MODULUS_SIZE_MIB: size, MODULUS_REMOVAL_POLICY: this.removalPolicy, MODULUS_PIDS_MAX: processLimit },
+    );
+    this.ready = [this.resource, config, mount];
   }
 
   /**
@@ -373,6 +378,18 @@ export class AppVolume extends Construct {
       dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
       provisioners,
     });
+  }
+
+  /**
+   * Sets the app's process limit (pids.max of its cgroup) in the Mount step, which applies it before the app's
+   * containers start: the RunContainer's `processLimit`, already validated. One limit per volume.
+   * @internal
+   */
+  public _limitProcesses(scope: Construct, processLimit: number): void {
+    if (this.processLimit !== undefined && this.processLimit !== processLimit) {
+      throw invalid(scope, 'processLimit', processLimit, `give the app's containers one limit: ${this.node.path} already has ${this.processLimit}`);
+    }
+    this.processLimit = processLimit;
   }
 
   private step(id: string, command: string, triggers: Record<string, string>, environment: Record<string, string>): NullResource {

@@ -1,19 +1,15 @@
 import * as path from 'path';
 import { Container, ContainerConfig, ContainerHealthcheck } from '@cdktf/provider-docker/lib/container';
-import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { dependable, ITerraformDependable } from 'cdktf';
+import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
 import type { BuildJob } from './build-job';
 import { NetworkMode } from './network-mode';
 import { validateContainerProps } from './private/container-props';
 import { runContainerName } from './private/names';
-import { volumeScriptHash } from './private/host-files';
 import { processLimitRange } from './private/host-rules';
 import { MOP_USER } from './private/mop-user';
 import { dockerEnv, settingsTriggers } from './private/terraform-values';
-import { stepProvisioners } from './private/host-steps';
-import { nullProvider } from './private/providers';
 import { invalid, IPV4_PATTERN, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { Language } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
@@ -322,21 +318,10 @@ export class RunContainer extends Construct {
     this.containerName = runContainerName(volume.appName);
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
-    // On the volume's host, before the container. No destroy step: the Volume's destroy removes the limit (after
-    // the app's containers, which depend on it), so no second resource keeps the SSH key in the state for it.
-    // Keyed on the volume: a new volume (whose old one's destroy removed the limit) gets the limit again.
-    const apply = stepProvisioners(this, volume.host?._access, {
-      script: 'modulus-process-limit.sh',
-      command: 'apply',
-      environment: { MODULUS_APP: volume.appName, MODULUS_PIDS_MAX: String(processLimit) },
-    });
-    const limit = new NullResource(this, 'ProcessLimit', {
-      provider: nullProvider(this),
-      triggers: { volume: volume.volumeId, app: volume.appName, pids_max: String(processLimit), scripts_sha256: volumeScriptHash(this) },
-      provisioners: apply.provisioners,
-    });
-    // The build runs under the app's cgroup too (BuildJob's cgroup_parent): the limit comes first.
-    if (props.build) props.build.resource.dependsOn = [...(props.build.resource.dependsOn ?? []), dependable(limit)];
+    // Applied by the volume's Mount step, on the volume's host, before the build and this container (both run
+    // under the app's cgroup: BuildJob's cgroup_parent, and this container's). No destroy step: the Volume's
+    // destroy removes the limit, after the app's containers, which depend on it.
+    volume._limitProcesses(this, processLimit);
     // Where the app binds: loopback when it shares the host's network (or has none), every interface of its own
     // network namespace otherwise, so a published port reaches it. The run images and samples read HOST.
     const bindAddress = isolated ? '127.0.0.1' : '0.0.0.0';
@@ -383,7 +368,7 @@ export class RunContainer extends Construct {
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${volume.appName}`,
     };
-    const dependsOn = [...volume.ready, limit, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])];
+    const dependsOn = [...volume.ready, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])];
     if (standby?.release && networkMode === NetworkMode.HOST) {
       // Replaced beside the serving container, which serves until the new one's slot has taken over; a bridge's
       // published ports and the app's own port without a second slot cannot be held twice, so only here.

@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App as CdktfApp, LocalBackend, TerraformStack, TerraformVariable } from 'cdktf';
+import { makeUniqueId } from 'cdktf/lib/private/unique';
 import { AppVolume, AppVolumeProps, VolumeRemovalPolicy } from '../../lib/app-volume';
 import { writeSourceArchive } from '../../lib/private/source-archive';
 import { runContainerName } from '../../lib/run-container';
@@ -525,6 +526,32 @@ function volumeStack(name: string, app: string) {
 }
 
 /**
+ * The synthesized JSON as releases up to 0.3 wrote it: the size and the removal policy in steps of their own
+ * (`Size` running `resize`, `RemovalPolicy` running `set-policy`), and a `Mount` step running `mount`, keyed on
+ * the health token and the scripts only.
+ */
+function withSeparateSettings(json: any): any {
+  const previous = JSON.parse(JSON.stringify(json));
+  const steps = previous.resource.null_resource;
+  const [mountKey, mount] = Object.entries<any>(steps).find(([key]) => /^Vol_Mount_/.test(key))!;
+  const command = (step: any, name: string) => step.provisioner[0]['local-exec'].command.replace(/ apply-settings$/, ` ${name}`);
+  const environment = (step: any, ...keep: string[]) =>
+    Object.fromEntries(Object.entries<string>(step.provisioner[0]['local-exec'].environment).filter(([key]) => !/^MODULUS_(SIZE_MIB|REMOVAL_POLICY|PIDS_MAX|HEAL_TOKEN|RUN_CONTAINER)$/.test(key) || keep.includes(key)));
+  const step = (name: string, triggers: Record<string, string>, ...keep: string[]) => ({
+    provider: mount.provider,
+    provisioner: [{ 'local-exec': { command: command(mount, name), environment: environment(mount, ...keep) } }],
+    triggers: { volume: mount.triggers.volume, ...triggers },
+  });
+  steps[makeUniqueId(['Vol', 'Size'])] = step('resize', { size_mib: mount.triggers.size_mib }, 'MODULUS_SIZE_MIB');
+  steps[makeUniqueId(['Vol', 'RemovalPolicy'])] = step('set-policy', { removal_policy: mount.triggers.removal_policy }, 'MODULUS_REMOVAL_POLICY');
+  steps[mountKey] = {
+    ...step('mount', { health: mount.triggers.health, scripts_sha256: mount.triggers.scripts_sha256 }, 'MODULUS_HEAL_TOKEN', 'MODULUS_RUN_CONTAINER'),
+    '//': mount['//'],
+  };
+  return previous;
+}
+
+/**
  * The synthesized JSON as releases before 0.2 wrote it: the same steps as `terraform_data` (triggers in
  * `triggers_replace`, no null provider), without the mount check (its `Mount` step and `State` data source).
  */
@@ -659,11 +686,12 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
   it('adopts the volume as it is: the data stays, and no destroy step runs', () => {
     // The strictest case: a removal policy of destroy, recorded on the host by the previous release.
     synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
-    fs.writeFileSync(cdkTfJson, JSON.stringify(asPreviousRelease(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8'))), null, 2));
+    fs.writeFileSync(cdkTfJson, JSON.stringify(asPreviousRelease(withSeparateSettings(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8')))), null, 2));
     ok(tf('init'));
     ok(tf('apply', '-auto-approve'));
     // (Its Volume step no longer lays the volume out: that is the Mount step's, which this emulation leaves out.)
     fs.writeFileSync(path.join(mnt(hostRoot), 'keep.txt'), 'precious\n');
+    expect(fs.readFileSync(path.join(hostRoot, 'removal-policy'), 'utf8')).toBe('destroy\n');
 
     synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
     ok(tf('init'));
@@ -672,13 +700,44 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
       ['Config', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`terraform_data.${step}`, ['delete']]),
     );
     expect(Object.entries(actions).filter(([address]) => address.startsWith('null_resource.'))).toEqual(
-      ['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['create']]),
+      ['Config', 'Mount', 'Volume'].map((step) => [`null_resource.${step}`, ['create']]),
     );
     const apply = ok(tf('apply', '-auto-approve'));
     expect(apply.stdout).not.toContain('modulus-volume.sh destroy');
     expect(isMounted(mnt(hostRoot))).toBe(true);
     expect(fs.readFileSync(path.join(mnt(hostRoot), 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(planActions()).toEqual(Object.fromEntries(['Config', 'Mount', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
+    ok(tf('destroy', '-auto-approve'));
+    expect(fs.existsSync(hostRoot)).toBe(false);
+  });
+});
+
+describe('upgrading from the separate Size and RemovalPolicy steps of releases up to 0.3', () => {
+  const { hostRoot, cdkTfJson, synth, tf, planActions } = volumeStack('upgrade-settings', 'setshop');
+
+  it('drops those steps without running anything and applies the same settings once in the Mount step: the data stays, the policy holds', () => {
+    synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
+    fs.writeFileSync(cdkTfJson, JSON.stringify(withSeparateSettings(JSON.parse(fs.readFileSync(cdkTfJson, 'utf8'))), null, 2));
+    ok(tf('init'));
+    ok(tf('apply', '-auto-approve'));
+    fs.writeFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'precious\n');
     expect(planActions()).toEqual(Object.fromEntries(['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
+
+    synth({ removalPolicy: VolumeRemovalPolicy.DESTROY });
+    expect(planActions()).toEqual({
+      'null_resource.Config': ['no-op'],
+      'null_resource.Mount': ['delete', 'create'],
+      'null_resource.RemovalPolicy': ['delete'],
+      'null_resource.Size': ['delete'],
+      'null_resource.Volume': ['no-op'],
+    });
+    const apply = ok(tf('apply', '-auto-approve'));
+    expect(apply.stdout).toContain('modulus-volume.sh apply-settings');
+    expect(apply.stdout).not.toMatch(/modulus-volume\.sh (destroy|resize|set-policy)/);
+    expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(fs.readFileSync(path.join(hostRoot, 'removal-policy'), 'utf8')).toBe('destroy\n');
+    expect(planActions()).toEqual(Object.fromEntries(['Config', 'Mount', 'Volume'].map((step) => [`null_resource.${step}`, ['no-op']])));
+    // The policy the old step recorded, which the new one recorded again: destroy removes the volume.
     ok(tf('destroy', '-auto-approve'));
     expect(fs.existsSync(hostRoot)).toBe(false);
   });
@@ -686,7 +745,7 @@ describe('upgrading from the terraform_data volume steps of releases before 0.2'
 
 describe('AppVolume through Terraform', () => {
   const { hostRoot, statePath, synth, tf, planActions: addressActions } = volumeStack('terraform', 'tfshop');
-  /** Actions per volume step (Volume, Size, RemovalPolicy, Config). */
+  /** Actions per volume step (Volume, Config, Mount). */
   const planActions = () => Object.fromEntries(Object.entries(addressActions()).map(([address, actions]) => [address.replace(/^null_resource\./, ''), actions]));
 
   beforeAll(() => {
@@ -721,7 +780,7 @@ describe('AppVolume through Terraform', () => {
         // A reboot: mounts and cgroups gone.
         expect(spawnSync('umount', [mnt(hostRoot)]).status).toBe(0);
         expect(spawnSync('rmdir', [path.dirname(pidsMax)]).status).toBe(0);
-        expect([reboot, planActions()]).toEqual([reboot, { Volume: ['no-op'], Size: ['no-op'], RemovalPolicy: ['no-op'], Config: ['no-op'], Mount: ['delete', 'create'] }]);
+        expect([reboot, planActions()]).toEqual([reboot, { Volume: ['no-op'], Config: ['no-op'], Mount: ['delete', 'create'] }]);
         expect([reboot, planActions().Mount]).toEqual([reboot, ['delete', 'create']]);
         ok(tf('apply', '-auto-approve'));
         expect(isMounted(mnt(hostRoot))).toBe(true);
@@ -743,10 +802,8 @@ describe('AppVolume through Terraform', () => {
     synth({ sizeMiB: 96, environment: { NODE_ENV: 'staging' } });
     expect(planActions()).toEqual({
       Volume: ['no-op'],
-      Size: ['delete', 'create'],
-      RemovalPolicy: ['no-op'],
       Config: ['delete', 'create'],
-      Mount: ['no-op'],
+      Mount: ['delete', 'create'],
     });
     ok(tf('apply', '-auto-approve'));
     expect(fs.statSync(path.join(hostRoot, 'volume.img')).size).toBe(96 * 1048576);
@@ -777,10 +834,8 @@ describe('AppVolume through Terraform', () => {
     synth({ sizeMiB: 96, environment: { NODE_ENV: 'staging' }, removalPolicy: VolumeRemovalPolicy.DESTROY });
     expect(planActions()).toEqual({
       Volume: ['no-op'],
-      Size: ['no-op'],
-      RemovalPolicy: ['delete', 'create'],
       Config: ['no-op'],
-      Mount: ['no-op'],
+      Mount: ['delete', 'create'],
     });
     ok(tf('apply', '-auto-approve'));
     expect(fs.readFileSync(path.join(mnt(hostRoot), 'app', 'keep.txt'), 'utf8')).toBe('precious\n');

@@ -23,9 +23,9 @@ describe('AppVolume: resources', () => {
   const { json, raw, volume } = synthVolume();
   const steps = resourcesOf(json, 'null_resource');
 
-  it('creates the volume, size, removal policy, supervisor.conf and mount-check steps', () => {
+  it('creates the volume, supervisor.conf and mount steps (three resources: the settings are the mount step\'s)', () => {
     expect(Object.keys(steps).sort()).toEqual(
-      ['Config', 'Mount', 'RemovalPolicy', 'Size', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
+      ['Config', 'Mount', 'Volume'].map((name) => resourceKey(json, 'null_resource', `Vol_${name}`)).sort(),
     );
     expect(Testing.toHaveResource(raw, 'null_resource')).toBe(true);
   });
@@ -41,7 +41,7 @@ describe('AppVolume: resources', () => {
     const scripts = /assets\/ModulusVolumeScript\/([0-9A-F]{32})\//.exec(localExecs(resource(json, 'null_resource', 'Vol_Config'))[0].command)![1];
     expect(resource(json, 'null_resource', 'Vol_Config').triggers.scripts_sha256).toBe(scripts);
     expect(resource(json, 'null_resource', 'Vol_Mount').triggers.scripts_sha256).toBe(scripts);
-    for (const step of ['Volume', 'Size', 'RemovalPolicy']) {
+    for (const step of ['Volume']) {
       expect({ step, triggers: JSON.stringify(resource(json, 'null_resource', `Vol_${step}`).triggers) }).not.toEqual({
         step,
         triggers: expect.stringContaining(scripts),
@@ -86,19 +86,25 @@ describe('AppVolume: resources', () => {
     }
   });
 
-  it('keeps the size out of the volume triggers: a separate step, keyed on the size, grows it in place', () => {
-    const size = resource(json, 'null_resource', 'Vol_Size');
-    expect(size.triggers).toEqual({ volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`, size_mib: '2048' });
-    expect(localExecs(size)[0].command).toMatch(/modulus-volume\.sh resize$/);
-    expect(localExecs(size)[0].environment.MODULUS_SIZE_MIB).toBe('2048');
+  it('keeps the size out of the volume triggers: the mount step, keyed on the size, grows it in place', () => {
+    const mount = resource(json, 'null_resource', 'Vol_Mount');
+    expect(mount.triggers).toMatchObject({ volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`, size_mib: '2048' });
+    expect(localExecs(mount)).toHaveLength(1);
+    expect(localExecs(mount)[0].command).toMatch(/modulus-volume\.sh apply-settings$/);
+    expect(localExecs(mount)[0].environment.MODULUS_SIZE_MIB).toBe('2048');
   });
 
-  it('records the removal policy (default retain) in a step of its own', () => {
-    const policy = resource(json, 'null_resource', 'Vol_RemovalPolicy');
-    expect(policy.triggers.removal_policy).toBe('retain');
-    expect(localExecs(policy)[0].command).toMatch(/modulus-volume\.sh set-policy$/);
-    expect(localExecs(policy)[0].environment.MODULUS_REMOVAL_POLICY).toBe('retain');
+  it('records the removal policy (default retain) in the mount step, keyed on it', () => {
+    const mount = resource(json, 'null_resource', 'Vol_Mount');
+    expect(mount.triggers.removal_policy).toBe('retain');
+    expect(localExecs(mount)[0].environment.MODULUS_REMOVAL_POLICY).toBe('retain');
     expect(volume.removalPolicy).toBe(VolumeRemovalPolicy.RETAIN);
+  });
+
+  it('without a run container sets no process limit (the step restores a recorded one)', () => {
+    const mount = resource(json, 'null_resource', 'Vol_Mount');
+    expect(mount.triggers.pids_max).toBe('');
+    expect(localExecs(mount)[0].environment.MODULUS_PIDS_MAX).toBe('');
   });
 
   it('exposes ids that change with the volume and with supervisor.conf', () => {
@@ -116,25 +122,25 @@ describe('AppVolume: changes', () => {
   const base = synthVolume().json;
   const triggersOf = (json: any, name: string) => resource(json, 'null_resource', `Vol_${name}`).triggers;
 
-  it('growing changes only the size step, never the volume triggers (no replacement)', () => {
+  it('growing changes only the mount step, never the volume or supervisor.conf triggers (no replacement, no restart)', () => {
     const grown = synthVolume({ sizeMiB: 5120 }).json;
     expect(triggersOf(grown, 'Volume')).toEqual(triggersOf(base, 'Volume'));
-    expect(triggersOf(grown, 'Size').size_mib).toBe('5120');
+    expect(triggersOf(grown, 'Mount')).toEqual({ ...triggersOf(base, 'Mount'), size_mib: '5120' });
     expect(triggersOf(grown, 'Config')).toEqual(triggersOf(base, 'Config'));
-    expect(triggersOf(grown, 'RemovalPolicy')).toEqual(triggersOf(base, 'RemovalPolicy'));
   });
 
   it('changing the environment touches only supervisor.conf', () => {
     const changed = synthVolume({ environment: { NODE_ENV: 'production' } }).json;
     expect(triggersOf(changed, 'Volume')).toEqual(triggersOf(base, 'Volume'));
-    expect(triggersOf(changed, 'Size')).toEqual(triggersOf(base, 'Size'));
+    expect(triggersOf(changed, 'Mount')).toEqual(triggersOf(base, 'Mount'));
     expect(triggersOf(changed, 'Config')).not.toEqual(triggersOf(base, 'Config'));
   });
 
   it('changing the removal policy does not replace the volume (it would run the old policy)', () => {
     const changed = synthVolume({ removalPolicy: VolumeRemovalPolicy.DESTROY }).json;
     expect(triggersOf(changed, 'Volume')).toEqual(triggersOf(base, 'Volume'));
-    expect(triggersOf(changed, 'RemovalPolicy').removal_policy).toBe('destroy');
+    expect(triggersOf(changed, 'Mount')).toEqual({ ...triggersOf(base, 'Mount'), removal_policy: 'destroy' });
+    expect(triggersOf(changed, 'Config')).toEqual(triggersOf(base, 'Config'));
   });
 
   it('a new host root or backend is a new volume (identity)', () => {
@@ -147,7 +153,7 @@ describe('AppVolume: sizes', () => {
   it.each([64, 512, 1536, 2048, 1048576, 16777216])('%d MiB is accepted as it is', (sizeMiB) => {
     const { json, volume } = synthVolume({ sizeMiB });
     expect(volume.sizeMiB).toBe(sizeMiB);
-    expect(resource(json, 'null_resource', 'Vol_Size').triggers.size_mib).toBe(String(sizeMiB));
+    expect(resource(json, 'null_resource', 'Vol_Mount').triggers.size_mib).toBe(String(sizeMiB));
   });
 
   it.each([0, -1, 63, 16777217, 1.5, 2048.5, Number.NaN, Number.POSITIVE_INFINITY])(

@@ -71,7 +71,7 @@ describe('ModulusApp: volume → build → run', () => {
     ).json;
     // What replaces a null_resource: its triggers (the steps run in the new run image, which changes no trigger).
     expect(volumeOf(changed).triggers).toEqual(volumeOf(json).triggers);
-    expect(resource(changed, 'null_resource', 'Hello_Volume_Size').triggers).toEqual(resource(json, 'null_resource', 'Hello_Volume_Size').triggers);
+    expect(resource(changed, 'null_resource', 'Hello_Volume_Mount').triggers).toEqual(resource(json, 'null_resource', 'Hello_Volume_Mount').triggers);
     expect(resource(changed, 'null_resource', 'Hello_Build_Input').triggers).not.toEqual(resource(json, 'null_resource', 'Hello_Build_Input').triggers);
   });
 

@@ -95,7 +95,7 @@ describe('BuildJob: the build container', () => {
     expect(copy.environment.MODULUS_IMAGE).toBe('run-image');
     expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
     expect(input.depends_on).toEqual(
-      ['Volume', 'Size', 'RemovalPolicy', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+      ['Volume', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
     );
     expect(container.depends_on).toEqual([`null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}`]);
 
@@ -150,7 +150,7 @@ describe('BuildJob: source changes', () => {
     expect(resource(after, 'null_resource', 'Build_Input').triggers.source_sha256).not.toBe(
       resource(before, 'null_resource', 'Build_Input').triggers.source_sha256,
     );
-    for (const name of ['Volume', 'Size', 'RemovalPolicy', 'Config']) {
+    for (const name of ['Volume', 'Config', 'Mount']) {
       expect(resource(after, 'null_resource', `Vol_${name}`)).toEqual(resource(before, 'null_resource', `Vol_${name}`));
     }
   });

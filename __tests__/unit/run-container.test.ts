@@ -3,7 +3,7 @@ import { AppVolume } from '../../lib/app-volume';
 import { NetworkMode } from '../../lib/network-mode';
 import { RestartPolicy, RunContainer, RunContainerProps, runContainerName } from '../../lib/run-container';
 import { BuildJob } from '../../lib/build-job';
-import { errorMessage, localExecs, resource, resourceKey, sourceFolder, synthStack } from './support/app-runtime';
+import { errorMessage, localExecs, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
 const IMAGE = 'modulus/run-node:latest';
 
@@ -46,32 +46,31 @@ describe('RunContainer: secure defaults', () => {
     expect(container.env).toEqual(['HOST=0.0.0.0', 'PORT=8080', 'SERVO_SIZE=512', 'TINI_SUBREAPER=1']);
   });
 
-  it('mounts the volume at /mnt and starts after the volume, its size, policy, supervisor.conf, mount check and process limit', () => {
+  it('mounts the volume at /mnt and starts after the volume, supervisor.conf and the mount step (its settings and process limit)', () => {
     expect(container.mounts).toEqual([{ type: 'bind', source: '/var/lib/modulus/volumes/shop/mnt', target: '/mnt' }]);
-    expect(container.depends_on).toEqual([
-      ...['Volume', 'Size', 'RemovalPolicy', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
-      `null_resource.${resourceKey(json, 'null_resource', 'Run_ProcessLimit')}`,
-    ]);
+    expect(container.depends_on).toEqual(
+      ['Volume', 'Config', 'Mount'].map((name) => `null_resource.${resourceKey(json, 'null_resource', `Vol_${name}`)}`),
+    );
   });
 
-  it("runs under the app's own parent cgroup, whose process limit (512 by default) a step sets first, keyed on the volume (whose destroy removes it)", () => {
+  it("runs under the app's own parent cgroup, whose process limit (512 by default) the volume's mount step sets first, keyed on it", () => {
     expect(container.cgroup_parent).toBe('/modulus/shop');
-    const limit = resource(json, 'null_resource', 'Run_ProcessLimit');
-    expect(limit.triggers).toEqual({
+    const mount = resource(json, 'null_resource', 'Vol_Mount');
+    expect(mount.triggers).toMatchObject({
       volume: `\${null_resource.${resourceKey(json, 'null_resource', 'Vol_Volume')}.id}`,
-      app: 'shop',
       pids_max: '512',
       scripts_sha256: expect.stringMatching(/^[0-9A-F]{32}$/),
     });
-    const [apply, ...rest] = localExecs(limit);
-    expect(apply.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-process-limit\.sh apply$/);
-    expect(apply.environment).toEqual({ MODULUS_APP: 'shop', MODULUS_PIDS_MAX: '512' });
-    // No destroy step: it would need a remote host's SSH key in this resource's state too.
+    const [apply, ...rest] = localExecs(mount);
+    expect(apply.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh apply-settings$/);
+    expect(apply.environment).toMatchObject({ MODULUS_APP: 'shop', MODULUS_PIDS_MAX: '512' });
+    // No destroy step: the Volume's destroy removes the limit (a second one would need a remote host's SSH key).
     expect(rest).toEqual([]);
-    expect(resource(synthRun({ processLimit: 64 }).json, 'null_resource', 'Run_ProcessLimit').triggers.pids_max).toBe('64');
+    expect(resource(synthRun({ processLimit: 64 }).json, 'null_resource', 'Vol_Mount').triggers.pids_max).toBe('64');
+    expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => key.startsWith('Run_'))).toEqual([]);
   });
 
-  it('the build runs under the same cgroup: it waits for the process limit', () => {
+  it('the build runs under the same cgroup: it waits for the mount step that sets the process limit', () => {
     const { json } = synthStack((stack) => {
       const volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
       const build = new BuildJob(stack, 'Build', { volume, image: 'build-image', language: 'node', source: sourceFolder() });
@@ -79,7 +78,21 @@ describe('RunContainer: secure defaults', () => {
     });
     const build = resource(json, 'docker_container', 'Build_Container');
     expect(build.cgroup_parent).toBe('/modulus/shop');
-    expect(build.depends_on).toContain(`null_resource.${resourceKey(json, 'null_resource', 'Run_ProcessLimit')}`);
+    expect(build.depends_on).toContain(`null_resource.${resourceKey(json, 'null_resource', 'Build_Input')}`);
+    expect(resource(json, 'null_resource', 'Build_Input').depends_on).toContain(`null_resource.${resourceKey(json, 'null_resource', 'Vol_Mount')}`);
+    expect(resource(json, 'null_resource', 'Vol_Mount').triggers.pids_max).toBe('512');
+  });
+
+  it('refuses a second run container of the volume with another process limit, naming both', () => {
+    expect(
+      errorMessage(() =>
+        synthStack((stack) => {
+          const volume = new AppVolume(stack, 'Vol', { appName: 'shop', image: 'run-image' });
+          new RunContainer(stack, 'Run', { volume, image: IMAGE, language: 'node' });
+          new RunContainer(stack, 'Other', { volume, image: IMAGE, language: 'node', processLimit: 64, port: 8081 });
+        }),
+      ),
+    ).toBe("test/Other: invalid processLimit 64: give the app's containers one limit: test/Vol already has 512");
   });
 
   it('restarts unless stopped, rotates its log and stops gracefully', () => {

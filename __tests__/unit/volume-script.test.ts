@@ -260,6 +260,62 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     expect(ok(machine.run('mount')).changes).toEqual([]);
   });
 
+  describe('apply-settings (the Mount step): mount, size, removal policy and process limit in one step', () => {
+    const settings = { MODULUS_SIZE_MIB: '5120', MODULUS_REMOVAL_POLICY: 'destroy', MODULUS_PIDS_MAX: '64', MODULUS_HEAL_TOKEN: 'heal-2' };
+    const rebooted = () => {
+      const machine = host(LVM);
+      ok(machine.run('create'));
+      fs.mkdirSync(path.join(machine.dir, 'cgroup', 'pids'), { recursive: true });
+      machine.reboot();
+      return machine;
+    };
+    const pidsMax = (machine: ReturnType<typeof host>) => path.join(machine.dir, 'cgroup', 'pids', 'modulus', 'shop', 'pids.max');
+
+    it('after a reboot mounts, lays out, grows, records the policy and sets the process limit, then records the token', () => {
+      const machine = rebooted();
+      const run = ok(machine.run('apply-settings', settings));
+      expect(run.changes).toEqual(['lvchange --activate y vg0/modulus-shop', LVM_MOUNT(machine.mnt), 'lvextend --size 5120m vg0/modulus-shop', 'resize2fs -- /dev/vg0/modulus-shop']);
+      expect(run.volumeSteps).toEqual(['layout']);
+      expect(statusOf(ok(machine.run('status')))).toMatchObject({ mounted: 'true', size_mib: '5120', policy: 'destroy' });
+      expect(fs.readFileSync(pidsMax(machine), 'utf8')).toBe('64');
+      expect(fs.readFileSync(path.join(machine.env.MODULUS_REGISTRY, 'process-limits', 'shop'), 'utf8')).toBe('64\n');
+      expect(fs.readFileSync(path.join(machine.root, 'health-token'), 'utf8')).toBe('heal-2\n');
+      // The same settings again (a new token, the scripts' upgrade): nothing on the host changes.
+      expect(ok(machine.run('apply-settings', { ...settings, MODULUS_HEAL_TOKEN: 'heal-3' })).changes).toEqual([]);
+    });
+
+    it('without MODULUS_PIDS_MAX restores the recorded process limit (a volume without a run container sets none)', () => {
+      const machine = rebooted();
+      ok(machine.run('apply-settings', settings));
+      fs.writeFileSync(pidsMax(machine), 'max');
+      ok(machine.run('apply-settings', { ...settings, MODULUS_PIDS_MAX: '' }));
+      expect(fs.readFileSync(pidsMax(machine), 'utf8')).toBe('64');
+    });
+
+    it.each([
+      [{ MODULUS_REMOVAL_POLICY: 'keep' }, "invalid MODULUS_REMOVAL_POLICY 'keep': use retain or destroy"],
+      [{ MODULUS_SIZE_MIB: '2GiB' }, "invalid MODULUS_SIZE_MIB '2GiB'"],
+    ])('refuses %j (exit 2) before it mounts or records anything', (bad, message) => {
+      const machine = rebooted();
+      const run = machine.run('apply-settings', { ...settings, ...bad });
+      expect([run.status, run.changes]).toEqual([2, []]);
+      expect(run.stderr).toContain(message);
+      expect(fs.existsSync(path.join(machine.root, 'removal-policy'))).toBe(false);
+      expect(fs.existsSync(path.join(machine.root, 'health-token'))).toBe(false);
+    });
+
+    it('refuses to shrink (exit 3) and records neither the policy nor the token: the next plan runs the step again', () => {
+      const machine = host(LVM);
+      ok(machine.run('create', { MODULUS_SIZE_MIB: '8192' }));
+      const run = machine.run('apply-settings', settings);
+      expect(run.status).toBe(3);
+      expect(run.changes.some((line) => /lvextend|resize2fs/.test(line))).toBe(false);
+      expect(run.stderr).toContain("refusing to shrink the volume of app 'shop' from 8192 MiB to 5120 MiB");
+      expect(fs.existsSync(path.join(machine.root, 'removal-policy'))).toBe(false);
+      expect(fs.existsSync(path.join(machine.root, 'health-token'))).toBe(false);
+    });
+  });
+
   it("mount renews the boot record and the boot unit's scripts (after an upgrade that created no volume); the boot itself does not", () => {
     const machine = host(LVM);
     ok(machine.run('create'));

@@ -43,6 +43,10 @@
 #                  MODULUS_HEAL_TOKEN of the probe names (left outside Terraform's state: orphan.sh), record
 #                  MODULUS_HEAL_TOKEN as the volume's health for the probe and (with MODULUS_IMAGE) renew its
 #                  boot record and the boot unit's scripts; never creates or resizes.
+#   apply-settings mount as `mount` does, then grow the volume to MODULUS_SIZE_MIB (online; refuses to shrink),
+#                  record MODULUS_REMOVAL_POLICY and set the app's process limit to MODULUS_PIDS_MAX
+#                  (modulus-process-limit.sh apply; without it, restore the recorded one): the AppVolume's
+#                  Mount step, so that the volume's settings cost one step, not one each.
 #   boot           mount every volume this host's create registered, then re-apply the process limits
 #                  (modulus-process-limit.sh boot): what the boot unit runs before the Docker engine starts.
 #   probe          Terraform's external data source protocol: read {"app", "backend", "root",
@@ -72,16 +76,18 @@
 #                              loopfile: $MODULUS_ROOT/volume.img (sparse file holding an ext4 file system)
 #                              both:     $MODULUS_ROOT/mnt (mount point; this is what containers mount)
 #                                        $MODULUS_ROOT/removal-policy, $MODULUS_ROOT/.lock
-#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize, within the limits in limits.env
+#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize/apply-settings, within the limits in limits.env
 #   MODULUS_LVM_VG           lvm-thin: volume group (required for lvm-thin)
 #   MODULUS_LVM_POOL         lvm-thin: thin pool in that group (required for lvm-thin)
-#   MODULUS_REMOVAL_POLICY   set-policy: retain | destroy
+#   MODULUS_REMOVAL_POLICY   set-policy, apply-settings: retain | destroy
+#   MODULUS_PIDS_MAX         apply-settings: the app's process limit (as modulus-process-limit.sh apply)
 #   MODULUS_ENV_NAMES        write-config: space-separated names of the app's environment variables; the
 #                            value of NAME is in MODULUS_ENV_NAME
 #   MODULUS_SECRET_NAMES     the same for secret values, in MODULUS_SECRET_NAME (Terraform passes these as
 #                            sensitive values, which also silences this script's output)
-#   MODULUS_IMAGE            create, mount, write-config, prepare-build, publish: the image the in-volume steps
-#                            run in (bash, coreutils, tar; python3 for converting a pre-0.3 app/): the run image;
+#   MODULUS_IMAGE            create, mount, apply-settings, write-config, prepare-build, publish: the image
+#                            the in-volume steps run in (bash, coreutils, tar; python3 for converting a pre-0.3
+#                            app/): the run image;
 #                            without it, create and mount leave the layout inside the volume to a later mount
 #   MODULUS_DOCKER_HOST      the engine those containers run on (default: the docker CLI's own default)
 #   MODULUS_SOURCE           prepare-build: the source as a tar archive, unpacked into input/
@@ -93,7 +99,7 @@
 #   MODULUS_RELEASE_ARCHIVE  export-release, receive: the release's tar archive
 #   MODULUS_RELEASE_RECEIVED publish: true when `receive` staged the release (another instance built it)
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
-#   MODULUS_RUN_CONTAINER    publish, mount, hand-over, take-over: the name of the app's run container
+#   MODULUS_RUN_CONTAINER    publish, mount, apply-settings, hand-over, take-over: the name of the app's run container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
 #                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
 #                            slot and switches when it passes its health check (staging.sh). With it, publish
@@ -102,7 +108,7 @@
 #                            MODULUS_ROUTER_CONTAINER and MODULUS_ROUTER_BACKEND (the app's backend in the router).
 #                            The serving slot is recorded in $MODULUS_ROOT/served-slot. hand-over and
 #                            take-over need the same variables.
-#   MODULUS_HEAL_TOKEN       mount: the health token to record (the probe's answer the Mount step was keyed on)
+#   MODULUS_HEAL_TOKEN       mount, apply-settings: the health token to record (the probe's answer the Mount step was keyed on)
 #   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
 #                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
 #                            was taken over by a newer resource (a create_before_destroy replacement, e.g. a
@@ -235,7 +241,8 @@ cmd_create() {
   record_resource_id
 }
 
-cmd_mount() {
+# Mounts the existing volume when it is not mounted (after a reboot), under the volume's lock.
+mount_existing() {
   lock
   volume_exists || fail 1 "volume of app '${APP}' does not exist in ${ROOT} (create it first)"
   if is_mounted; then
@@ -247,13 +254,38 @@ cmd_mount() {
     mount_volume
     log "mounted the volume of app '${APP}' at $(mount_dir)"
   fi
-  layout
-  bash "${HERE}/modulus-process-limit.sh" restore
+}
+
+# The end of a heal: the orphaned run container removed, the health recorded, the boot copy renewed.
+record_healed() {
   remove_orphan "${MODULUS_RUN_CONTAINER:-}" "${MODULUS_HEAL_TOKEN:-}"
   record_health
   # The Mount step runs again whenever these scripts change (not at boot, which has no image): the boot unit then
   # runs the new scripts too, even when no volume was created since an upgrade.
   [[ -z "${IMAGE}" ]] || register_volume
+}
+
+cmd_mount() {
+  mount_existing
+  layout
+  bash "${HERE}/modulus-process-limit.sh" restore
+  record_healed
+}
+
+cmd_apply_settings() {
+  validate_size
+  local policy
+  policy=$(valid_policy)
+  mount_existing
+  layout
+  ensure_size
+  record_policy "${policy}"
+  if [[ -n "${MODULUS_PIDS_MAX:-}" ]]; then
+    bash "${HERE}/modulus-process-limit.sh" apply
+  else
+    bash "${HERE}/modulus-process-limit.sh" restore
+  fi
+  record_healed
 }
 
 cmd_resize() {
@@ -264,16 +296,25 @@ cmd_resize() {
   ensure_size
 }
 
-cmd_set_policy() {
+valid_policy() {
   local policy="${MODULUS_REMOVAL_POLICY:-}"
   case "${policy}" in
-    retain | destroy) ;;
+    retain | destroy) printf '%s' "${policy}" ;;
     *) fail 2 "invalid MODULUS_REMOVAL_POLICY '${policy}': use retain or destroy" ;;
   esac
-  lock
-  printf '%s\n' "${policy}" >"${ROOT}/removal-policy.new"
+}
+
+record_policy() {
+  printf '%s\n' "$1" >"${ROOT}/removal-policy.new"
   mv -f -- "${ROOT}/removal-policy.new" "${ROOT}/removal-policy"
-  log "removal policy of app '${APP}': ${policy}"
+  log "removal policy of app '${APP}': $1"
+}
+
+cmd_set_policy() {
+  local policy
+  policy=$(valid_policy)
+  lock
+  record_policy "${policy}"
 }
 
 # The Terraform resource that last created (or adopted) the volume: MODULUS_RESOURCE_ID, when given.
@@ -362,7 +403,7 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive | publish | hand-over | take-over | destroy | status | mount) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive | publish | hand-over | take-over | destroy | status | mount | apply-settings) ;;
     boot)
       cmd_boot
       return
@@ -372,7 +413,7 @@ main() {
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive, publish, hand-over, take-over, destroy, status, mount, boot or probe" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive, publish, hand-over, take-over, destroy, status, mount, apply-settings, boot or probe" ;;
   esac
   validate_common
   if [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
@@ -393,6 +434,7 @@ main() {
     destroy) cmd_destroy ;;
     status) cmd_status ;;
     mount) cmd_mount ;;
+    apply-settings) cmd_apply_settings ;;
     probe) cmd_probe ;;
   esac
 }
