@@ -97,6 +97,14 @@ describe('env.sh', () => {
     expect(config).not.toMatch(/\bdirect\b|network_mirror/);
   });
 
+  it("turns the providers' SDK logs off unless TF_LOG, TF_LOG_PROVIDER or TF_LOG_SDK asks for logs", () => {
+    const sdkLevel = (env: Record<string, string>) => ok(withToolchain('printf "[%s]" "${TF_LOG_SDK-}"', { env: { TF_LOG: '', TF_LOG_PROVIDER: '', TF_LOG_SDK: '', ...env } }), 'env');
+    expect(sdkLevel({})).toBe('[off]');
+    expect(sdkLevel({ TF_LOG: 'debug' })).toBe('[]');
+    expect(sdkLevel({ TF_LOG_PROVIDER: 'trace' })).toBe('[]');
+    expect(sdkLevel({ TF_LOG_SDK: 'info' })).toBe('[info]');
+  });
+
   it('holds exactly kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4 and hashicorp/external 2.3.5, one executable each', () => {
     const mirror = path.join(toolchain.cache, 'mirror/registry.terraform.io');
     const held = fs
@@ -205,6 +213,18 @@ describe('the synthesized stacks', () => {
     );
     expect(out).toMatch(/Plan: 11 to add, 0 to change, 0 to destroy\./);
     expect(out).toContain('"modulus/base:latest"');
+  });
+
+  it("TF_LOG_SDK=off keeps the providers from writing their request logs at all (Terraform would drop them)", () => {
+    // TF_LOG_PROVIDER makes Terraform write what the providers send it to TF_LOG_PATH, so both plans show it.
+    const providerLines = (sdkLevel: string) => {
+      const logFile = path.join(work, `provider-${sdkLevel || 'default'}.log`);
+      const env = { TF_LOG: '', TF_LOG_PROVIDER: 'trace', TF_LOG_SDK: sdkLevel, TF_LOG_PATH: logFile };
+      ok(withToolchain('terraform plan -input=false -no-color -lock=false', { cwd: stackDir, env }), 'terraform plan');
+      return fs.readFileSync(logFile, 'utf8').split('\n').filter((line) => /Received request|Served request/.test(line)).length;
+    };
+    expect(providerLines('')).toBeGreaterThan(20);
+    expect(providerLines('off')).toBe(0);
   });
 
   it('npx cdktf diff images prints the plan', () => {

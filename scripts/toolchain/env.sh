@@ -21,6 +21,11 @@ mkdir -p "$TF_PLUGIN_CACHE_DIR" 2>/dev/null || true
 export CHECKPOINT_DISABLE=1
 # cdktf: do not look up newer cdktf releases.
 export DISABLE_VERSION_CHECK=true
+# The providers' SDKs log every request at trace level to Terraform, which parses each line and drops it unless
+# TF_LOG (or TF_LOG_PROVIDER) asks for it: 35,000 lines (40 MB) in a plan of 100 apps. Off unless one is set.
+if [ -z "${TF_LOG:-}${TF_LOG_PROVIDER:-}${TF_LOG_SDK:-}" ]; then
+  export TF_LOG_SDK=off
+fi
 
 if [ ! -x "$TERRAFORM_BINARY_NAME" ] || [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
   echo "[toolchain] env.sh: toolchain not set up in $_modulus_tc_cache; run scripts/toolchain/setup.sh" >&2
