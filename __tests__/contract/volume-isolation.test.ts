@@ -141,6 +141,7 @@ describe('privileged steps never follow a link the app planted', () => {
         return script('publish', attacker, { MODULUS_RELEASE: `r-${entry.replace(/[^a-z]/g, '')}`, MODULUS_RUN_CONTAINER: 'modulus-app-attacker' });
       }],
       ['mount', () => script('mount', attacker, { MODULUS_HEAL_TOKEN: 'healed' })],
+      ['apply-settings (the Mount step)', () => script('apply-settings', attacker, { MODULUS_HEAL_TOKEN: 'healed', MODULUS_SIZE_MIB: '64', MODULUS_REMOVAL_POLICY: 'retain' })],
       ['export-release', () => {
         build(attacker, `e-${entry}`);
         return script('export-release', attacker, { MODULUS_RELEASE: 'r-export', MODULUS_RELEASE_ARCHIVE: path.join(TEMP, 'exported.tar'), MODULUS_RELEASE_MAX_MIB: '16' });
