@@ -76,7 +76,8 @@
 #                              loopfile: $MODULUS_ROOT/volume.img (sparse file holding an ext4 file system)
 #                              both:     $MODULUS_ROOT/mnt (mount point; this is what containers mount)
 #                                        $MODULUS_ROOT/removal-policy, $MODULUS_ROOT/.lock
-#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize/apply-settings, within the limits in limits.env
+#   MODULUS_SIZE_MIB         size in MiB (default 2048) for create/resize/apply-settings, within the limits in
+#                            limits.env
 #   MODULUS_LVM_VG           lvm-thin: volume group (required for lvm-thin)
 #   MODULUS_LVM_POOL         lvm-thin: thin pool in that group (required for lvm-thin)
 #   MODULUS_REMOVAL_POLICY   set-policy, apply-settings: retain | destroy
@@ -99,7 +100,8 @@
 #   MODULUS_RELEASE_ARCHIVE  export-release, receive: the release's tar archive
 #   MODULUS_RELEASE_RECEIVED publish: true when `receive` staged the release (another instance built it)
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
-#   MODULUS_RUN_CONTAINER    publish, mount, apply-settings, hand-over, take-over: the name of the app's run container
+#   MODULUS_RUN_CONTAINER    publish, mount, apply-settings, hand-over, take-over: the name of the app's run
+#                            container
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
 #                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
 #                            slot and switches when it passes its health check (staging.sh). With it, publish
@@ -108,7 +110,8 @@
 #                            MODULUS_ROUTER_CONTAINER and MODULUS_ROUTER_BACKEND (the app's backend in the router).
 #                            The serving slot is recorded in $MODULUS_ROOT/served-slot. hand-over and
 #                            take-over need the same variables.
-#   MODULUS_HEAL_TOKEN       mount, apply-settings: the health token to record (the probe's answer the Mount step was keyed on)
+#   MODULUS_HEAL_TOKEN       mount, apply-settings: the health token to record (the probe's answer the Mount step
+#                            was keyed on)
 #   MODULUS_RESOURCE_ID      create: the id of the Terraform resource creating the volume, recorded in
 #                            $MODULUS_ROOT/resource-id; destroy: when another id is recorded there, the volume
 #                            was taken over by a newer resource (a create_before_destroy replacement, e.g. a
