@@ -24,7 +24,7 @@ async function waitDown(port: number): Promise<void> {
   if ((await httpStatus(port, 300)) !== undefined) throw new Error(`127.0.0.1:${port} still answers`);
 }
 
-/** The process that serves the app: supervisord's `app`, followed down while it has exactly one child (npm start → sh → node). */
+/** The process that serves the app: supervisord's `app`, followed down while it has exactly one child (start → sh → node). */
 function appProcess(container: string): { argv: string[]; cwd: string; env: string[] } {
   const script = [
     'p=$(supervisorctl pid app)',
@@ -66,7 +66,7 @@ export async function appReadyTime(languages: Language[]): Promise<void> {
       console.log(`  app command: ${argv.join(' ')} (in ${app.cwd}, PORT=${directPort})`);
 
       const envArgs = env.flatMap((e) => ['-e', e]);
-      // Exec'd in the running container in a session of its own, so that the whole tree (npm → sh → node) is killed.
+      // Exec'd in the running container in a session of its own, so that the whole tree (sh → node) is killed.
       const execSamples = async (command: string[]): Promise<number[]> => {
         const samples: number[] = [];
         for (let i = -1; i < runs; i++) {

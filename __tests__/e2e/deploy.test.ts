@@ -290,7 +290,7 @@ describe('one cdktf deploy', () => {
   it('restarts a killed app and writes a crash notification to its volume', async () => {
     const before = notifications('node').length;
     const pid = ok(docker('exec', container('node'), 'supervisorctl', 'pid', 'app'), 'supervisorctl pid').trim();
-    // The whole process group supervisord started: `npm start` runs node as a child, and a crash is node dying.
+    // The whole process group supervisord started: `sh -c "<scripts.start>"` runs node as a child, and a crash is node dying.
     ok(docker('exec', container('node'), 'bash', '-c', `kill -KILL -- -${pid}`), 'kill the app');
     const crash = await waitFor('a crash notification', () => notifications('node').slice(before).find((n) => n.type === 'crash'));
     expect(crash).toMatchObject({ type: 'crash', process: 'app', expected: false });

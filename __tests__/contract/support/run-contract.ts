@@ -37,6 +37,8 @@ export interface RunImageSpec {
 }
 
 export interface RunContext {
+  /** The image under test. */
+  image: string;
   container: string;
   volume: RunVolume;
   port: number;
@@ -55,7 +57,7 @@ export function describeRunImage(spec: RunImageSpec): void {
       const volume = new RunVolume({ environment: { PORT: String(port), HOST: '127.0.0.1', ...spec.environment } });
       spec.prepareApp(volume.path('app'));
       const container = startContainer(ref, volume, { network: 'host', extraArgs: spec.extraArgs });
-      context = { container, volume, port };
+      context = { image: ref, container, volume, port };
       const answer = await waitForHttp(port, '/', 3 * MINUTES);
       if (answer.status !== 200) {
         const tail = (file: string) => volume.read(file).slice(-3000);
