@@ -15,6 +15,10 @@
 #               (names, ports and image prefixes of their own)
 # A test that needs the engine to itself (a host reboot) first waits for the test files running beside it:
 # MODULUS_ENGINE_LOCK, see harness/engine-lock.ts.
+#
+# CI stops a run at 90 minutes and prints nothing of what was running. Past MODULUS_TEST_DEADLINE_MINUTES (80) this
+# prints where each jest run is (harness/current-test-reporter.js), the machine's processes and containers, then
+# stops the jest runs and starts no new phase, so that the summary still prints.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +26,7 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 readonly QUICKSTART=__tests__/e2e/quickstart.test.ts
 readonly APP_FILES=(__tests__/e2e/hosts.test.ts __tests__/e2e/deploy.test.ts)
+readonly DEADLINE_MINUTES="${MODULUS_TEST_DEADLINE_MINUTES:-80}"
 started=$SECONDS
 status=0
 
@@ -30,6 +35,11 @@ phase() {
   local name="$1"
   shift
   local start=$SECONDS outcome=ok
+  if [[ -e "$results/deadline" ]]; then
+    echo "=== [$name] not started: past the deadline"
+    printf '%-22s %5ds  %-6s\n' "$name" 0 SKIPPED >>"$results/phases"
+    return 1
+  fi
   echo "=== [$name] $*"
   "$@" || outcome=FAILED
   printf '%-22s %5ds  %-6s  minutes %3d to %3d\n' "$name" $((SECONDS - start)) "$outcome" $(((start - started) / 60)) $(((SECONDS - started) / 60)) >>"$results/phases"
@@ -42,7 +52,8 @@ phase() {
 jest_run() {
   local report="$1" project="$2"
   shift 2
-  npx jest "$@" --selectProjects "$project" --runInBand --verbose --json --outputFile "$results/$report.json"
+  MODULUS_CURRENT_TEST="$results/current-$report" npx jest "$@" --selectProjects "$project" --runInBand --verbose \
+    --reporters default --reporters ./harness/current-test-reporter.js --json --outputFile "$results/$report.json"
 }
 
 # shellcheck disable=SC2317 # called through phase
@@ -154,6 +165,37 @@ sample_cpu() {
   done
 }
 
+# descendants PID: the processes below PID, deepest first.
+# shellcheck disable=SC2317 # called through deadline
+descendants() {
+  local child
+  for child in $(pgrep -P "$1"); do
+    descendants "$child"
+    echo "$child"
+  done
+}
+
+# At the deadline: where each jest run is, what runs on the machine; then the jest runs (and what they started) stop.
+# shellcheck disable=SC2317 # run in the background
+deadline() {
+  local current pid
+  # Its own output elsewhere: killed with this function, it must not hold the run's output open.
+  sleep $((DEADLINE_MINUTES * 60)) >/dev/null 2>&1
+  touch "$results/deadline"
+  echo "=== deadline: ${DEADLINE_MINUTES} minutes passed (MODULUS_TEST_DEADLINE_MINUTES); where each jest run is:"
+  for current in "$results"/current-*; do
+    [[ -e "$current" ]] && echo "${current##*/current-}: $(<"$current")"
+  done
+  echo "=== the processes on the machine"
+  ps -e --forest -o pid,etimes,args | cut -c1-300 | grep -v ' \[' | head -200
+  echo "=== the containers"
+  docker ps -a --format '{{.Names}}  {{.Status}}  {{.Command}}' | head -100 || true
+  for pid in $(pgrep -f -- "--outputFile $results/"); do
+    # shellcheck disable=SC2046 # one pid per word
+    kill $(descendants "$pid") "$pid" 2>/dev/null || true
+  done
+}
+
 # Runs a stream (in the background, below), each line of its output prefixed with its name.
 prefixed() {
   local name="$1"
@@ -163,6 +205,8 @@ prefixed() {
 
 sample_cpu &
 sampler=$!
+deadline &
+watchdog=$!
 phase lint lint || status=1
 export MODULUS_ENGINE_LOCK="$results/engine.lock"
 # The engine, root image and images (Debian packages and npm, much of it waiting on the network) beside the Go
@@ -182,7 +226,7 @@ wait "$terraform" || status=1
 wait "$quickstart" || status=1
 wait "$apps" || status=1
 wait "$suites" || status=1
-kill "$sampler" 2>/dev/null || true
+kill "$sampler" "$watchdog" 2>/dev/null || true
 
 node --require ./scripts/typescript-loader.js harness/warm-images.ts --remove || true
 echo "=== timing summary (the streams ran side by side; in all $((SECONDS - started))s)"

@@ -462,11 +462,20 @@ describe('the router image: an app with instances on several hosts (replicas)', 
   const started: Record<string, ChildProcess> = {};
   const logOf = (name: string) => path.join(work, `gamma-${name}.log`);
   const methods = (name: string) => (fs.existsSync(logOf(name)) ? fs.readFileSync(logOf(name), 'utf8').split('\n').filter(Boolean) : []);
-  const start = (name: keyof typeof PORTS, resets: boolean) => {
-    started[name]?.kill('SIGKILL');
+  // The server it replaces has exited before it binds the port (else it could fail to bind, and the old one serve on);
+  // it answers its health check before this returns.
+  const start = async (name: keyof typeof PORTS, resets: boolean) => {
+    const previous = started[name];
+    if (previous && previous.exitCode === null && previous.signalCode === null) {
+      const exited = new Promise((resolve) => previous.once('exit', resolve));
+      previous.kill('SIGKILL');
+      await exited;
+    }
     fs.rmSync(logOf(name), { force: true });
     started[name] = spawn('python3', ['-c', SERVER, name, String(PORTS[name]), logOf(name), resets ? 'yes' : 'no'], { stdio: 'ignore' });
     servers.push(started[name]);
+    const health = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://127.0.0.1:${PORTS[name]}/health`];
+    for (let tries = 0; tries < 50 && spawnSync('curl', health, { encoding: 'utf8' }).stdout !== '200'; tries++) await sleep(100);
   };
   const request = (method: string) => {
     const host = `gamma.${DOMAIN}`;
@@ -479,8 +488,9 @@ describe('the router image: an app with instances on several hosts (replicas)', 
     const [status, seconds] = lines.pop()!.split(' ');
     return { status: Number(status) || 0, body: lines.join('\n'), ms: Math.round(Number(seconds) * 1000) };
   };
+  /** Both servers run (the ones started last) and the router counts both UP. */
   const bothUp = async () => {
-    for (let tries = 0; tries < 100; tries++) {
+    for (let tries = 0; tries < 100 && Object.values(started).every((server) => server.exitCode === null); tries++) {
       const states = ['one', 'two'].map((name) => dockerRun(['exec', CONTAINER, 'modulus-router-server', 'show', 'app-gamma', name]).stdout);
       if (states.every((state) => state.startsWith('UP'))) return true;
       await sleep(100);
@@ -500,8 +510,8 @@ describe('the router image: an app with instances on several hosts (replicas)', 
   });
 
   it('sends a GET that one instance reset to another, and never sends a POST twice', async () => {
-    start('one', false);
-    start('two', true);
+    await start('one', false);
+    await start('two', true);
     expect(await bothUp()).toBe(true);
     const gets = Array.from({ length: 6 }, () => request('GET'));
     expect(gets.map(({ status, body }) => ({ status, body }))).toEqual(Array(6).fill({ status: 200, body: 'this is one\n' }));
@@ -515,7 +525,7 @@ describe('the router image: an app with instances on several hosts (replicas)', 
   });
 
   it('sends a GET that a hung instance leaves unanswered to another after retryGetAfterMillis', async () => {
-    start('two', false);
+    await start('two', false);
     expect(await bothUp()).toBe(true);
     started.two.kill('SIGSTOP');
     try {
