@@ -14,12 +14,15 @@
 set -euo pipefail
 
 readonly PROGRAM=host-keys
+readonly SCAN_TYPES=rsa,ecdsa,ed25519,ecdsa-sk,ed25519-sk SCAN_CONNECTIONS=5
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 # shellcheck source-path=SCRIPTDIR source=messages.sh
 source "${HERE}/messages.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
+# shellcheck source-path=SCRIPTDIR source=ssh-client.sh
+source "${HERE}/ssh-client.sh"
 
 fingerprint() {
   ssh-keygen -l -f - <<<"$1" 2>/dev/null | awk '{ print $2 }'
@@ -39,13 +42,25 @@ main() {
   keys=$(query_text "${query}" host_keys) || fail 2 "Docker host ${where}: invalid host_keys"
   valid_host_key_lines "${keys}" || fail 2 "Docker host ${where}: host_keys is not 'TYPE BASE64' lines"
 
-  local scan
-  scan=$(ssh-keyscan -T 10 -p "${port}" -- "${address}" 2>&1 || true)
+  # ssh-keyscan connects once per key type, all at once, and writes the banner of each connection the host
+  # answered. A connection the host dropped (ssh-client.sh) is a type missing from its answer: the scan is made
+  # again and the answers add up.
+  local scan="" answer banners attempt=1
+  while true; do
+    answer=$(ssh-keyscan -T 10 -t "${SCAN_TYPES}" -p "${port}" -- "${address}" 2>&1 || true)
+    scan+="${answer}"$'\n'
+    banners=$(grep -c '^# .* SSH-' <<<"${answer}" || true)
+    if ! { ((banners > 0 && banners < SCAN_CONNECTIONS)) || grep -q ': Connection closed by remote host$' <<<"${answer}"; } ||
+      ! again_after_drop "${attempt}" "${where}"; then
+      break
+    fi
+    attempt=$((attempt + 1))
+  done
   # ssh-keyscan writes the server's banner as a comment line once connected.
   grep -q '^# .* SSH-' <<<"${scan}" ||
     fail 1 "cannot reach Docker host ${where}: no SSH banner from ssh-keyscan (connection refused, or timed out after 10 s)"
   local offered type key offered_key first=""
-  offered=$(awk '$1 !~ /^#/ { print $2 " " $3 }' <<<"${scan}")
+  offered=$(awk '$1 !~ /^#/ && NF == 3 { print $2 " " $3 }' <<<"${scan}")
   while read -r type key; do
     offered_key=$(awk -v type="${type}" '$1 == type { print $2; exit }' <<<"${offered}")
     [[ -n "${offered_key}" ]] || continue

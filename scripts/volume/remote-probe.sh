@@ -115,13 +115,18 @@ main() {
   write_bundle "${query}" "${dir}/bundle"
 
   # What the host's probe names (a container id) and the field a container outside the state turns into a token.
-  local answer status=0 kind=volume script=modulus-volume.sh id_field=run_container token_field=health
+  local answer status kind=volume script=modulus-volume.sh id_field=run_container token_field=health attempt=1
   if [[ "$(query_value "${query}" probe)" == router ]]; then
     kind=router script=modulus-router.sh id_field=container token_field=orphan
   fi
-  answer=$(tar -C "${dir}/bundle" -c . |
-    ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
-      -- "${user}@${ssh_address}" "$(remote_command "${user}" "${script}")" 2>"${dir}/stderr") || status=$?
+  while true; do
+    status=0
+    answer=$(tar -C "${dir}/bundle" -c . |
+      ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
+        -- "${user}@${ssh_address}" "$(remote_command "${user}" "${script}")" 2>"${dir}/stderr") || status=$?
+    retry_dropped "${status}" "${attempt}" "${dir}/stderr" "${where}" || break
+    attempt=$((attempt + 1))
+  done
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by remote-probe.sh and ssh-step.sh (on the Terraform machine): the options of an OpenSSH client that
+# Sourced by remote-probe.sh, ssh-step.sh and host-keys.sh (on the Terraform machine): the options of an OpenSSH client that
 # trusts only a Docker host's pinned keys and never asks (BatchMode).
 #
 # ssh_client_options DIR WHERE TRANSPORT
@@ -11,6 +11,27 @@
 
 # shellcheck disable=SC2034 # for the scripts that source this file
 SSH_BASE_OPTIONS=(-T -o BatchMode=yes -o LogLevel=ERROR)
+
+# A stock sshd closes new connections before its banner while more than MaxStartups (10 by default) are not yet
+# logged in, and a plan or deploy opens that many at once (Terraform runs ten steps and probes side by side). Such
+# a connection ran nothing on the host, so it is tried again: SSH_ATTEMPTS in all, after 1, 2 and 4 s.
+readonly SSH_ATTEMPTS=4
+
+# again_after_drop ATTEMPT WHERE: when attempts are left after ATTEMPT, says that the host dropped it and waits
+# 2^(ATTEMPT-1) s and up to 0.9 s more (connections dropped together do not come back together); else fails.
+again_after_drop() {
+  local attempt=$1 where=$2
+  ((attempt < SSH_ATTEMPTS)) || return 1
+  log "Docker host ${where} closed the connection before its SSH banner (sshd's MaxStartups?): attempt ${attempt} of ${SSH_ATTEMPTS}, again in $((1 << (attempt - 1))) s"
+  sleep "$((1 << (attempt - 1))).$((RANDOM % 10))"
+}
+
+# retry_dropped STATUS ATTEMPT STDERR_FILE WHERE: again_after_drop when ssh exited 255 because the host closed the
+# connection before its banner (ssh's stderr in STDERR_FILE); else fails at once.
+retry_dropped() {
+  local status=$1 attempt=$2 stderr=$3 where=$4
+  ((status == 255)) && grep -q '^kex_exchange_identification: ' -- "${stderr}" && again_after_drop "${attempt}" "${where}"
+}
 
 ssh_client_options() {
   local dir=$1 where=$2 transport=$3

@@ -99,10 +99,19 @@ main() {
     printf '%s=%s\n' "${variable}" "$(printf '%s' "${value}" | base64 -w 0)" >>"${bundle}/step.env"
   done
 
-  local status=0
-  tar -c -h -C "${bundle}" . |
-    ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${port}" -o ConnectTimeout="${timeout}" \
-      -- "${user}@${address}" "$(remote_command "${user}" "${staging}" "${script}" "${command}")" || status=$?
+  # ssh's stderr goes on as it comes, and into a file, to tell a connection dropped before the banner.
+  local status attempt=1
+  while true; do
+    status=0
+    {
+      tar -c -h -C "${bundle}" . |
+        ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${port}" -o ConnectTimeout="${timeout}" \
+          -- "${user}@${address}" "$(remote_command "${user}" "${staging}" "${script}" "${command}")" 2>&1 1>&3 3>&- |
+        tee -- "${dir}/stderr" >&2
+    } 3>&1 || status=$?
+    retry_dropped "${status}" "${attempt}" "${dir}/stderr" "${where}" || break
+    attempt=$((attempt + 1))
+  done
   ((status != 255)) || fail 255 "cannot reach Docker host ${where}, or the connection broke (ssh exit 255)"
   return "${status}"
 }

@@ -34,6 +34,9 @@ AllowTcpForwarding no
 AllowAgentForwarding no
 PermitTunnel no
 PidFile /run/sshd.pid
+# Stock: 10:30:100. A deploy opens more connections at once than that (the Docker provider's engine connections,
+# which nothing retries, beside the steps and probes), as the README says of production hosts.
+MaxStartups 100:30:200
 CONF
 # Debian's sshd_config leaves Port/ListenAddress unset, so the drop-in above decides them.
 /usr/sbin/sshd -t
