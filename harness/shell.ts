@@ -9,16 +9,26 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a bash script; never throws on a non-zero exit. */
-export function bash(script: string, options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Run {
+/**
+ * A script that runs longer is stopped (SIGTERM to bash): a synchronous call holds jest's own timeouts, so without
+ * this a hung script (a registry that stopped answering) would hold the whole run silently.
+ */
+const BASH_TIMEOUT_MS = 40 * 60_000;
+
+/** Runs a bash script; never throws on a non-zero exit (status null when a signal ended it, e.g. the time limit). */
+export function bash(script: string, options: { cwd?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Run {
+  const timeoutMs = options.timeoutMs ?? BASH_TIMEOUT_MS;
   const result = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, CI: '1', ...options.env },
     encoding: 'utf8',
     maxBuffer: 256 << 20,
     input: options.input,
+    timeout: timeoutMs,
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  const stderr = timedOut ? `${result.stderr}\nharness: stopped after ${timeoutMs / 60_000} minutes (the harness's limit for one script)\n` : result.stderr;
+  return { status: result.status, stdout: result.stdout, stderr };
 }
 
 /** Fails with the command's whole output when it did not exit 0; returns stdout. */

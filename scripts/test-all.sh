@@ -175,7 +175,8 @@ descendants() {
   done
 }
 
-# At the deadline: where each jest run is, what runs on the machine; then the jest runs (and what they started) stop.
+# At the deadline: where each jest run is, what runs on the machine; then the jest runs (and what they started) stop,
+# and a minute later everything else below this script.
 # shellcheck disable=SC2317 # run in the background
 deadline() {
   local current pid
@@ -194,6 +195,12 @@ deadline() {
     # shellcheck disable=SC2046 # one pid per word
     kill $(descendants "$pid") "$pid" 2>/dev/null || true
   done
+  # Whatever still holds a stream a minute later (a phase that is no jest run, a process holding a stream's output
+  # open) stops too, so that the run ends with its summary.
+  sleep 60 >/dev/null 2>&1
+  for pid in $(descendants "$$"); do
+    [[ "$pid" == "$BASHPID" ]] || kill "$pid" 2>/dev/null || true
+  done
 }
 
 # Runs a stream (in the background, below), each line of its output prefixed with its name.
@@ -209,6 +216,9 @@ deadline &
 watchdog=$!
 phase lint lint || status=1
 export MODULUS_ENGINE_LOCK="$results/engine.lock"
+# A registry that stops answering fails the npm call (and its test) within minutes: npm's defaults wait 5 minutes
+# for each request and try it three times, while a test blocked in a synchronous call holds jest's own timeouts.
+export npm_config_fetch_timeout=60000 npm_config_fetch_retry_maxtimeout=20000
 # The engine, root image and images (Debian packages and npm, much of it waiting on the network) beside the Go
 # builds (CPU).
 prefixed toolchain ready images engine_and_images &
