@@ -27,7 +27,7 @@ export function bash(script: string, options: { cwd?: string; env?: Record<strin
     timeout: timeoutMs,
   });
   const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-  const stderr = timedOut ? `${result.stderr}\nharness: stopped after ${timeoutMs / 60_000} minutes (the harness's limit for one script)\n` : result.stderr;
+  const stderr = timedOut ? `${result.stderr}\nharness: stopped after ${timeoutMs / 1000} s (the harness's limit for one script)\n` : result.stderr;
   return { status: result.status, stdout: result.stdout, stderr };
 }
 
