@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by remote-probe.sh, ssh-step.sh and host-keys.sh (on the Terraform machine): the options of an OpenSSH client that
-# trusts only a Docker host's pinned keys and never asks (BatchMode).
+# Sourced by remote-probe.sh, ssh-step.sh and host-keys.sh (on the Terraform machine): the options of an OpenSSH
+# client that trusts only a Docker host's pinned keys and never asks (BatchMode), and its retries.
 #
 # ssh_client_options DIR WHERE TRANSPORT
 #   writes DIR/known_hosts from PINNED_HOST_KEYS ("TYPE BASE64" lines) and sets SSH_OPTIONS:
