@@ -18,7 +18,7 @@
 #
 # CI stops a run at 90 minutes and prints nothing of what was running. Past MODULUS_TEST_DEADLINE_MINUTES (80) this
 # prints where each jest run is (harness/current-test-reporter.js), the machine's processes and containers, then
-# stops the jest runs and starts no new phase, so that the summary still prints.
+# stops the jest runs (a minute later, anything else below it) and starts no new phase: the summary still prints.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -236,7 +236,8 @@ wait "$terraform" || status=1
 wait "$quickstart" || status=1
 wait "$apps" || status=1
 wait "$suites" || status=1
-kill "$sampler" "$watchdog" 2>/dev/null || true
+# shellcheck disable=SC2046 # one pid per word; their sleeps too
+kill "$sampler" "$watchdog" $(pgrep -P "$sampler") $(pgrep -P "$watchdog") 2>/dev/null || true
 
 node --require ./scripts/typescript-loader.js harness/warm-images.ts --remove || true
 echo "=== timing summary (the streams ran side by side; in all $((SECONDS - started))s)"
