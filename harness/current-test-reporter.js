@@ -4,6 +4,8 @@
 const fs = require('fs');
 const path = require('path');
 
+const file = (test) => path.relative(process.cwd(), test.path);
+
 class CurrentTestReporter {
   constructor() {
     this.file = process.env.MODULUS_CURRENT_TEST;
@@ -14,19 +16,19 @@ class CurrentTestReporter {
   }
 
   onTestFileStart(test) {
-    this.write(`${path.relative(process.cwd(), test.path)} (starting: its environment and first hooks)`);
+    this.write(`${file(test)} (starting: its environment and first hooks)`);
   }
 
   onTestCaseStart(test, testCase) {
-    this.write(`${path.relative(process.cwd(), test.path)} › ${testCase.fullName}`);
+    this.write(`${file(test)} › ${testCase.fullName}`);
   }
 
   onTestCaseResult(test, testCase) {
-    this.write(`${path.relative(process.cwd(), test.path)} after "${testCase.fullName}" (${testCase.status}): its next test or hooks`);
+    this.write(`${file(test)} after "${testCase.fullName}" (${testCase.status}): its next test or hooks`);
   }
 
   onTestFileResult(test) {
-    this.write(`${path.relative(process.cwd(), test.path)} done: the next file`);
+    this.write(`${file(test)} done: the next file`);
   }
 }
 

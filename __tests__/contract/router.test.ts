@@ -14,6 +14,7 @@ import { ModulusRouter } from '../../lib/router';
 import { buildImage, docker, dockerRun, REPO_ROOT, ROOT_IMAGE } from './support/docker';
 import { removeTempDirs, tempDir } from './support/build';
 import { startProbing } from '../../harness/probe';
+import { waitFor } from '../../harness/shell';
 
 jest.setTimeout(300_000);
 
@@ -475,7 +476,7 @@ describe('the router image: an app with instances on several hosts (replicas)', 
     started[name] = spawn('python3', ['-c', SERVER, name, String(PORTS[name]), logOf(name), resets ? 'yes' : 'no'], { stdio: 'ignore' });
     servers.push(started[name]);
     const health = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://127.0.0.1:${PORTS[name]}/health`];
-    for (let tries = 0; tries < 50 && spawnSync('curl', health, { encoding: 'utf8' }).stdout !== '200'; tries++) await sleep(100);
+    await waitFor(`test server ${name} answering on ${PORTS[name]}`, () => (spawnSync('curl', health, { encoding: 'utf8' }).stdout === '200' ? true : undefined), 5_000);
   };
   const request = (method: string) => {
     const host = `gamma.${DOMAIN}`;

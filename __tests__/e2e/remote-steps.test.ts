@@ -9,7 +9,7 @@ import { destroyProvisioners, hostKeyCheck, privateKeyPreconditions, probeProgra
 import { parseHostKeys } from '../../lib/private/host-keys';
 import { escapeTemplate } from '../../lib/private/terraform-values';
 import { externalProvider, nullProvider } from '../../lib/private/providers';
-import { bash, docker, ok, REPO_ROOT, Run } from '../../harness/shell';
+import { bash, docker, ok, REPO_ROOT, Run, waitFor } from '../../harness/shell';
 import { ROOT_IMAGE, startTestbed, Testbed } from '../../harness/testbed';
 import { writeSourceArchive } from '../../lib/private/source-archive';
 
@@ -272,19 +272,19 @@ describe('remote host steps over SSH (host B)', () => {
     expect(refused.stderr).toContain(`remote-probe: error: cannot reach Docker host 'host-b' (root@${hostB.sshHost}:${hostB.sshPort})`);
   });
 
-  it("a stock sshd's MaxStartups dropping connections before its banner: the host key check, the probe and the steps try again, and the apply succeeds", () => {
+  it("a stock sshd's MaxStartups dropping connections before its banner: the host key check, the probe and the steps try again, and the apply succeeds", async () => {
     const { hostB } = testbed();
     // sshd drops every new connection while one is not yet logged in (stock: 10:30:100; the testbed raises it).
     // sshd keeps the last MaxStartups it reads (unlike most keywords): this drop-in comes after the testbed's.
     const dropIn = '/etc/ssh/sshd_config.d/zz-max-startups.conf';
-    const reload = (change: string, what: string) => {
+    const reload = async (change: string, what: string) => {
       ok(docker('exec', hostB.container, 'bash', '-c', `${change} && sshd -t && kill -HUP "$(cat /run/sshd.pid)"`), what);
       // sshd re-executes itself on SIGHUP: it answers again a moment later.
-      for (let tries = 0; tries < 50 && hostB.ssh('true').status !== 0; tries++) bash('sleep 0.1');
+      await waitFor(`B's sshd after ${what}`, () => (hostB.ssh('true').status === 0 ? true : undefined), 5_000);
     };
     const drops = () => (ok(docker('exec', hostB.container, 'cat', '/var/log/sshd.log'), "B's sshd log").match(/past MaxStartups/g) ?? []).length;
     const before = drops();
-    reload(`echo "MaxStartups 1:100:1" >${dropIn}`, 'MaxStartups 1 on B');
+    await reload(`echo "MaxStartups 1:100:1" >${dropIn}`, 'MaxStartups 1 on B');
     let apply: Run;
     try {
       // Three steps at once (none with a sensitive value: Terraform prints what they say), after the plan's host key
@@ -293,7 +293,7 @@ describe('remote host steps over SSH (host B)', () => {
       const replaced = ['RemovalPolicy', 'Input', 'Mount'].map((id) => `-replace=${addresses.find((address) => new RegExp(`^null_resource\\.${id}(_[0-9A-F]{8})?$`).test(address))}`);
       apply = tf(`apply -input=false -auto-approve ${replaced.join(' ')}`);
     } finally {
-      reload(`rm ${dropIn}`, "B's own MaxStartups again");
+      await reload(`rm ${dropIn}`, "B's own MaxStartups again");
     }
     console.log(`MaxStartups 1 on B: ${drops() - before} connections dropped during the apply`);
     ok(apply, 'apply with MaxStartups 1');

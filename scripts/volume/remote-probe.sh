@@ -68,6 +68,13 @@ write_bundle() {
   cp -- "${HERE}"/*.sh "${HERE}/limits.env" "${HERE}/rules.env" "${HERE}/forbidden-roots" "${bundle}/"
 }
 
+# probe_once: one connection that sends the bundle and runs the probe (main's locals).
+probe_once() {
+  tar -C "${dir}/bundle" -c . |
+    ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
+      -- "${user}@${ssh_address}" "$(remote_command "${user}" "${script}")" 2>"${dir}/stderr"
+}
+
 main() {
   local query
   query=$(cat)
@@ -115,18 +122,11 @@ main() {
   write_bundle "${query}" "${dir}/bundle"
 
   # What the host's probe names (a container id) and the field a container outside the state turns into a token.
-  local answer status kind=volume script=modulus-volume.sh id_field=run_container token_field=health attempt=1
+  local answer status=0 kind=volume script=modulus-volume.sh id_field=run_container token_field=health
   if [[ "$(query_value "${query}" probe)" == router ]]; then
     kind=router script=modulus-router.sh id_field=container token_field=orphan
   fi
-  while true; do
-    status=0
-    answer=$(tar -C "${dir}/bundle" -c . |
-      ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${ssh_port}" -o ConnectTimeout=10 \
-        -- "${user}@${ssh_address}" "$(remote_command "${user}" "${script}")" 2>"${dir}/stderr") || status=$?
-    retry_dropped "${status}" "${attempt}" "${dir}/stderr" "${where}" || break
-    attempt=$((attempt + 1))
-  done
+  answer=$(retrying_drops "${dir}/stderr" "${where}" probe_once) || status=$?
   if ((status == 255)); then
     fail 1 "cannot reach Docker host ${where}: $(tr '\n' ' ' <"${dir}/stderr" | sed 's/[[:space:]]*$//')"
   elif ((status != 0)); then

@@ -26,11 +26,20 @@ again_after_drop() {
   sleep "$((1 << (attempt - 1))).$((RANDOM % 10))"
 }
 
-# retry_dropped STATUS ATTEMPT STDERR_FILE WHERE: again_after_drop when ssh exited 255 because the host closed the
-# connection before its banner (ssh's stderr in STDERR_FILE); else fails at once.
-retry_dropped() {
-  local status=$1 attempt=$2 stderr=$3 where=$4
-  ((status == 255)) && grep -q '^kex_exchange_identification: ' -- "${stderr}" && again_after_drop "${attempt}" "${where}"
+# retrying_drops STDERR_FILE WHERE COMMAND...: runs COMMAND (one ssh connection, its stderr into STDERR_FILE) again
+# while it fails because the host closed the connection before its banner, up to SSH_ATTEMPTS times in all;
+# returns its last status.
+retrying_drops() {
+  local stderr=$1 where=$2 attempt=1 status
+  shift 2
+  while true; do
+    status=0
+    "$@" || status=$?
+    if ((status != 255)) || ! grep -q '^kex_exchange_identification: ' -- "${stderr}" || ! again_after_drop "${attempt}" "${where}"; then
+      return "${status}"
+    fi
+    attempt=$((attempt + 1))
+  done
 }
 
 ssh_client_options() {

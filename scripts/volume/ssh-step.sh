@@ -48,6 +48,17 @@ remote_command() {
     "${sudo}bash ${staging}/scripts/remote-step.sh ${script} ${command}"
 }
 
+# send_step: one connection that sends the bundle and runs the step (main's locals). ssh's stderr goes on as it
+# comes, and into a file, to tell a connection dropped before the banner.
+send_step() {
+  {
+    tar -c -h -C "${bundle}" . |
+      ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${port}" -o ConnectTimeout="${timeout}" \
+        -- "${user}@${address}" "$(remote_command "${user}" "${staging}" "${script}" "${command}")" 2>&1 1>&3 3>&- |
+      tee -- "${dir}/stderr" >&2
+  } 3>&1
+}
+
 main() {
   local script="${1:-}" command="${2:-}"
   check_step_usage ssh-step.sh "$@"
@@ -99,19 +110,8 @@ main() {
     printf '%s=%s\n' "${variable}" "$(printf '%s' "${value}" | base64 -w 0)" >>"${bundle}/step.env"
   done
 
-  # ssh's stderr goes on as it comes, and into a file, to tell a connection dropped before the banner.
-  local status attempt=1
-  while true; do
-    status=0
-    {
-      tar -c -h -C "${bundle}" . |
-        ssh "${SSH_OPTIONS[@]}" "${SSH_BASE_OPTIONS[@]}" -p "${port}" -o ConnectTimeout="${timeout}" \
-          -- "${user}@${address}" "$(remote_command "${user}" "${staging}" "${script}" "${command}")" 2>&1 1>&3 3>&- |
-        tee -- "${dir}/stderr" >&2
-    } 3>&1 || status=$?
-    retry_dropped "${status}" "${attempt}" "${dir}/stderr" "${where}" || break
-    attempt=$((attempt + 1))
-  done
+  local status=0
+  retrying_drops "${dir}/stderr" "${where}" send_step || status=$?
   ((status != 255)) || fail 255 "cannot reach Docker host ${where}, or the connection broke (ssh exit 255)"
   return "${status}"
 }
