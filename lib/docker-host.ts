@@ -13,7 +13,7 @@ import { HostKey, parseHostKeys } from './private/host-keys';
 import { hostPattern } from './private/host-rules';
 import { EngineSsh, hostKeyCheck, SshAccess } from './private/host-steps';
 import { externalProvider } from './private/providers';
-import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateInteger } from './private/validation';
+import { HIDDEN, invalid, IPV4_PATTERN, requireLiteral, validateEnum, validateInteger } from './private/validation';
 import { reportsInvalidProps } from './private/synth-errors';
 
 /** How Terraform reaches a host's shell to make its app volumes and process limits (SSH, key pinned both ways). */
@@ -57,6 +57,21 @@ export interface HostVolumeSettings {
   readonly lvm?: LvmThinPool;
 }
 
+/** What happens on a host to an image it pulled from a registry when its pull leaves the Terraform state. */
+export enum ImageRemovalPolicy {
+  /**
+   * Remove it (`docker rmi --force` of its `repository@digest`): the host keeps only what it runs. A destroy, a
+   * new digest or an app moved away frees the space at once; the next deploy here pulls every layer again.
+   */
+  DESTROY = 'destroy',
+  /**
+   * Keep it, with its layers: the next deploy of these images here pulls nothing, and that of a new digest only
+   * the layers the host has never had (the shared bases stay). Space is reclaimed by `docker image prune --all`
+   * on the host, which removes the images no container uses.
+   */
+  RETAIN = 'retain',
+}
+
 export interface DockerHostProps {
   /**
    * The host's name: its docker provider's alias and how messages name it. A lowercase letter, then lowercase
@@ -95,6 +110,14 @@ export interface DockerHostProps {
 
   /** Registries the host pulls from (the provider's `registry_auth`). @default [] */
   readonly registries?: ImageRegistry[];
+
+  /**
+   * What happens to an image pulled here when its pull leaves the state (a destroy, a new digest, the last app
+   * using it moved away). RETAIN keeps a host warm: a second host deploys as fast as the build host once it has
+   * held the images.
+   * @default ImageRemovalPolicy.DESTROY
+   */
+  readonly imageRemovalPolicy?: ImageRemovalPolicy;
 
   /**
    * The IPv4 address at which the other hosts' routers reach the apps of this host (instances of a replicated app,
@@ -136,6 +159,9 @@ export class DockerHost extends Construct {
   public readonly appAddress?: string;
   /** @internal SSH access for the volume steps of a remote host. */
   public readonly _access?: SshAccess;
+
+  /** What happens to the images pulled here (DockerHostProps.imageRemovalPolicy). */
+  public readonly imageRemovalPolicy: ImageRemovalPolicy;
 
   private readonly pulled = new Map<string, PulledImage>();
 
@@ -185,6 +211,7 @@ export class DockerHost extends Construct {
     this.volumeRoot = validateVolumeRoot(this, 'volumes.root', volumes.root ?? DEFAULT_VOLUME_HOST_ROOT);
     this.volumeBackend = volumes.backend;
     this.volumeLvm = volumes.lvm;
+    this.imageRemovalPolicy = validateEnum(this, 'imageRemovalPolicy', props.imageRemovalPolicy ?? ImageRemovalPolicy.DESTROY, ImageRemovalPolicy, 'ImageRemovalPolicy');
 
     this.resource = new DockerProvider(this, 'Provider', {
       alias: this.hostName,
@@ -207,7 +234,11 @@ export class DockerHost extends Construct {
     let pulled = this.pulled.get(key);
     if (!pulled) {
       const pulls = (this.node.tryFindChild('Pulls') as Construct | undefined) ?? new Construct(this, 'Pulls');
-      pulled = new PulledImage(pulls, image.node.id, { image, provider: this.resource });
+      pulled = new PulledImage(pulls, image.node.id, {
+        image,
+        provider: this.resource,
+        keepLocally: this.imageRemovalPolicy === ImageRemovalPolicy.RETAIN,
+      });
       this.pulled.set(key, pulled);
     }
     return pulled.imageId;

@@ -14,7 +14,7 @@ export {
   ContainerSecurityPolicyProps,
 } from './container-policy';
 export { invalidProp, invalidSetting, ValidationError } from './errors';
-export { DockerHost, DockerHostProps, DockerHostTls, HostVolumeSettings, SshProvisioning } from './docker-host';
+export { DockerHost, DockerHostProps, ImageRemovalPolicy, DockerHostTls, HostVolumeSettings, SshProvisioning } from './docker-host';
 export { DEFAULT_ROOT_IMAGE, ImageDefinition, ImageHierarchy, ImageHierarchyProps } from './image-hierarchy';
 export {
   ImageRegistry,

@@ -13,7 +13,7 @@ import { RegistrySettings } from './registry-settings';
  *       { "hostName": "b", "engine": "ssh://deploy@b.example.com",
  *         "sshOptions": ["-i", "/ci/keys/b", "-o", "UserKnownHostsFile=/ci/known_hosts"],
  *         "provisioning": { "user": "deploy", "address": "b.example.com", "hostKeys": "[b.example.com]:22 ssh-ed25519 AAAA...\n[b.example.com]:22 ecdsa-sha2-nistp256 AAAA..." },
- *         "volumes": { "root": "/var/lib/modulus/volumes" },
+ *         "volumes": { "root": "/var/lib/modulus/volumes" }, "imageRemovalPolicy": "retain",
  *         "router": { "httpPort": 18000 },
  *         "languages": ["static", "php"] }
  *     ]

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
 import { App, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { DockerHost, ImageRemovalPolicy } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PulledImage, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { pinProvider } from '../../lib/private/providers';
@@ -56,25 +57,34 @@ interface Addresses {
   container: string;
 }
 
-/** Synthesizes the stack into `outdir`: providers A (unix socket) and B (ssh://), both with the registry's auth. */
-function synth(): Addresses {
-  const { registry: tb, hostB } = testbed();
-  const app = new App({ outdir, skipValidation: false });
-  const stack = new TerraformStack(app, STACK);
+/**
+ * A stack in `outdir` with the testbed's registry (the password a sensitive variable), provider A (this machine's
+ * engine, which builds) and the two-image chain on A, named `<registry>/<prefix><name>:<id>`.
+ */
+function registryStack(app: App, name: string, prefix: string) {
+  const { registry: tb } = testbed();
+  const stack = new TerraformStack(app, name);
   pinProvider(stack, 'docker');
   const password = new TerraformVariable(stack, 'registry_password', { type: 'string', sensitive: true, description: 'registry password (TF_VAR_registry_password)' });
   const registry = new ImageRegistry(stack, 'registry', { address: tb.address, username: tb.username, password: password.stringValue, protocol: RegistryProtocol.HTTP });
   const a = new DockerProvider(stack, 'a', { alias: 'a', host: 'unix:///var/run/docker.sock', registryAuth: [registry.registryAuth()] });
-  const b = new DockerProvider(stack, 'b', { alias: 'b', host: hostB.dockerHost, sshOpts: [...hostB.sshOpts], registryAuth: [registry.registryAuth()] });
-
   const tree = new ImageHierarchy(stack, 'images', {
     rootImage: ROOT_IMAGE,
     images: [{ name: 'parent' }, { name: 'leaf', parent: 'parent' }],
     imagesDirectory,
-    repositoryPrefix: registry.repositoryPrefix(PREFIX),
+    repositoryPrefix: registry.repositoryPrefix(prefix),
     tag: id,
   });
   for (const image of tree.images) image.resource.provider = a;
+  return { stack, registry, tree };
+}
+
+/** Synthesizes the stack into `outdir`: providers A (unix socket) and B (ssh://), both with the registry's auth. */
+function synth(): Addresses {
+  const { hostB } = testbed();
+  const app = new App({ outdir, skipValidation: false });
+  const { stack, registry, tree } = registryStack(app, STACK, PREFIX);
+  const b = new DockerProvider(stack, 'b', { alias: 'b', host: hostB.dockerHost, sshOpts: [...hostB.sshOpts], registryAuth: [registry.registryAuth()] });
   // Each image after its parent: the leaf's push mounts the shared layers instead of uploading them again.
   const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy: tree });
   const pushes = { parent: pushed.image('parent'), leaf: pushed.image('leaf') };
@@ -285,5 +295,53 @@ describe('a hierarchy built on A, pushed, pulled by digest on B', () => {
     expect(images(onB('image', 'ls', '-q', '--digests', '--filter', filter))).toBe('');
     expect(onB('container', 'inspect', CONTAINER).status).not.toBe(0);
     expect(ok(onB('ps', '-aq'), 'ps on B').trim()).toBe('');
+  });
+});
+
+describe('a host with ImageRemovalPolicy.RETAIN keeps what it pulled', () => {
+  const WARM = 'registry-images-warm';
+  const warmDir = path.join(outdir, 'stacks', WARM);
+  const WARM_PREFIX = 'modulus-e2e-reg-warm/';
+  const warmTerraform = (args: string) =>
+    bash(`source "$ENV_SH"\nterraform ${args} -no-color`, { cwd: warmDir, env: { ENV_SH, TF_VAR_registry_password: testbed().registry.password, TF_IN_AUTOMATION: '1' } });
+  /** Blob downloads from the leaf's repository the registry has answered so far (its log, one line per request). */
+  const leafBlobGets = () => testbed().registry.log().split('\n').filter((line) => line.includes('http.request.method=GET') && line.includes(`/v2/${WARM_PREFIX}leaf/blobs/`)).length;
+  let reference = '';
+
+  beforeAll(() => {
+    const { hostB } = testbed();
+    const app = new App({ outdir, skipValidation: false });
+    const { stack, registry, tree } = registryStack(app, WARM, WARM_PREFIX);
+    const b = new DockerHost(stack, 'b', { hostName: 'b', engine: hostB.dockerHost, sshOptions: [...hostB.sshOpts], registries: [registry], imageRemovalPolicy: ImageRemovalPolicy.RETAIN });
+    const leaf = new PushedHierarchy(stack, 'pushed', { registry, hierarchy: tree, keepRemotely: false }).image('leaf');
+    new TerraformOutput(stack, 'leaf_image_id_on_b', { value: b.pulledImageId(leaf) });
+    new TerraformOutput(stack, 'leaf_reference', { value: leaf.reference });
+    app.synth();
+    ok(warmTerraform('init -input=false'), 'terraform init (warm)');
+  });
+
+  afterAll(() => {
+    warmTerraform('destroy -input=false -auto-approve');
+    if (reference) onB('image', 'rm', '--force', reference);
+  });
+
+  it('destroying the pull leaves the image on B; pulling it again downloads nothing', () => {
+    ok(warmTerraform('apply -input=false -auto-approve'), 'first apply');
+    const first = JSON.parse(ok(warmTerraform('output -json'), 'output')) as Record<string, { value: string }>;
+    reference = first.leaf_reference.value;
+    const downloads = leafBlobGets();
+    expect(downloads).toBeGreaterThan(0);
+
+    const pull = ok(warmTerraform('state list'), 'state list').split('\n').find((address) => /^docker_image\.b_Pulls_leaf_/.test(address));
+    expect(pull).toBeDefined();
+    ok(warmTerraform(`destroy -input=false -auto-approve -target=${pull}`), 'destroy of the pull');
+    expect(ok(warmTerraform('state list'), 'state list')).not.toContain(pull);
+    expect(ok(onB('image', 'inspect', '--format', '{{.Id}}', reference), 'the image on B after the destroy').trim()).toBe(first.leaf_image_id_on_b.value);
+
+    ok(warmTerraform('apply -input=false -auto-approve'), 'second apply');
+    const second = JSON.parse(ok(warmTerraform('output -json'), 'output')) as Record<string, { value: string }>;
+    expect(second.leaf_reference.value).toBe(reference);
+    expect(second.leaf_image_id_on_b.value).toBe(first.leaf_image_id_on_b.value);
+    expect(leafBlobGets()).toBe(downloads);
   });
 });

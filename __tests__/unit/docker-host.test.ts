@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
 import { ModulusApp } from '../../lib/app';
-import { DockerHost, DockerHostProps } from '../../lib/docker-host';
+import { DockerHost, DockerHostProps, ImageRemovalPolicy } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { ModulusRouter } from '../../lib/router';
@@ -59,6 +59,10 @@ describe('DockerHost: validation', () => {
     [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: 'k', hostKeys: HOST_KEY } }, 'test/Host: invalid provisioning.privateKey (value hidden): give a sensitive token (e.g. a TerraformVariable with sensitive: true), not the key text'],
     [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: KEY_TOKEN, hostKey: 'AAAA' } }, "test/Host: invalid provisioning.hostKey line 1 'AAAA': give '[host]:port TYPE BASE64' or 'TYPE BASE64' lines"],
     [{ provisioning: { user: 'root', address: '127.0.0.1', privateKey: KEY_TOKEN, hostKey: HOST_KEY, hostKeys: HOST_KEY } }, `test/Host: invalid provisioning.hostKey '${HOST_KEY}': leave it out: give the keys in hostKeys only`],
+    [
+      { imageRemovalPolicy: 'keep' as ImageRemovalPolicy },
+      "test/Host: invalid imageRemovalPolicy 'keep': use one of ImageRemovalPolicy.DESTROY ('destroy'), ImageRemovalPolicy.RETAIN ('retain')",
+    ],
   ])('refuses %j', (props, message) => {
     expect(errorMessage(host(props))).toContain(message);
   });
@@ -145,6 +149,19 @@ describe('DockerHost: apps on two hosts', () => {
     const pushedReference = (name: string) => `127.0.0.1:5000/modulus/${name}@\${docker_registry_image.${Object.keys(json.resource.docker_registry_image).find((key) => key.startsWith(`Pushed_${name}_`))}.sha256_digest}`;
     expect(byHost('a')).toEqual(['build-node', 'run-node'].map(pushedReference).sort());
     expect(byHost('b')).toEqual(['build-php', 'build-static', 'run-php', 'run-static'].map(pushedReference).sort());
+    // ImageRemovalPolicy.DESTROY by default: a host keeps only what it runs.
+    for (const image of pulls as any[]) expect({ name: image.name, keep_locally: image.keep_locally, force_remove: image.force_remove }).toEqual({ name: image.name, keep_locally: false, force_remove: true });
+  });
+
+  it('keeps the images pulled on a host with ImageRemovalPolicy.RETAIN, and only there', () => {
+    const warm = platform({ imageRemovalPolicy: ImageRemovalPolicy.RETAIN });
+    app(warm.stack, 'web', 'node', warm.a, warm.pushed);
+    app(warm.stack, 'docs', 'static', warm.b, warm.pushed);
+    const images = Object.values(JSON.parse(Testing.synth(warm.stack)).resource.docker_image as Record<string, any>).filter((image) => /@/.test(image.name));
+    const kept = (alias: string) => images.filter((image) => image.provider === `docker.${alias}`).map((image) => image.keep_locally);
+    expect(kept('b')).toEqual([true, true]);
+    expect(kept('a')).toEqual([false, false]);
+    expect(warm.b.imageRemovalPolicy).toBe(ImageRemovalPolicy.RETAIN);
   });
 
   /** Where the Terraform state will hold the key: resource triggers and data source queries that name it. */
