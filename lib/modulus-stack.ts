@@ -6,6 +6,7 @@ import { previousLogicalId, renamedChild } from './private/moves';
 import { nullProvider, pinProvider } from './private/providers';
 import { addSynthError, checkedSynthesizer, continuingSynthesizer, reportThrownValidationErrors } from './private/synth-errors';
 import { withoutTokenTraces } from './private/stack-traces';
+import { withTokenPartsResolution } from './private/token-parts';
 import { invalid } from './private/validation';
 import { addStateBackend, StateBackend, StateBackendType } from './state-backend';
 
@@ -87,11 +88,21 @@ export class ModulusStack extends TerraformStack {
 
   /**
    * TerraformStack's, which resolves every token of the stack once before it is written, without cdktf's token traces
-   * (see withoutTokenTraces). Not an API of its own.
+   * (see withoutTokenTraces) and resolving only the parts that hold tokens (see withTokenPartsResolution). Not an API
+   * of its own.
    * @internal
    */
   public prepareStack(): void {
-    withoutTokenTraces(() => super.prepareStack());
+    withoutTokenTraces(() => withTokenPartsResolution(() => super.prepareStack()));
+  }
+
+  /**
+   * TerraformStack's, resolving only the parts that hold tokens (see withTokenPartsResolution): the same JSON. Not
+   * an API of its own.
+   * @internal
+   */
+  public toTerraform(): any {
+    return withTokenPartsResolution(() => super.toTerraform());
   }
 
   /**

@@ -23,6 +23,7 @@ const EXPORTED_VALUES = [
   'DockerHost',
   'ImageHierarchy',
   'ImageRegistry',
+  'ImageRemovalPolicy',
   'LANGUAGES',
   'ModulusApp',
   'ModulusImage',
