@@ -105,6 +105,12 @@ describe('env.sh', () => {
     expect(sdkLevel({ TF_LOG_SDK: 'info' })).toBe('[info]');
   });
 
+  it("has Terraform and the providers collect garbage less often (GOGC=400) unless GOGC is set", () => {
+    const gogc = (value: string) => ok(withToolchain('printf "[%s]" "${GOGC-}"', { env: { GOGC: value } }), 'env');
+    expect(gogc('')).toBe('[400]');
+    expect(gogc('100')).toBe('[100]');
+  });
+
   it('holds exactly kreuzwerker/docker 3.6.2, hashicorp/null 3.2.4 and hashicorp/external 2.3.5, one executable each', () => {
     const mirror = path.join(toolchain.cache, 'mirror/registry.terraform.io');
     const held = fs
