@@ -9,6 +9,7 @@ import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
 import { ModulusRouter } from '../../lib/router';
 import { errorMessage, sourceFolder } from './support/app-runtime';
+import { appsOnPushedImages } from './support/fixtures';
 import { tempDir } from './support/temp';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx2bS0wZHVtbXkta2V5LWZvci10ZXN0cy1vbmx5';
@@ -162,6 +163,25 @@ describe('DockerHost: apps on two hosts', () => {
     expect(kept('b')).toEqual([true, true]);
     expect(kept('a')).toEqual([false, false]);
     expect(warm.b.imageRemovalPolicy).toBe(ImageRemovalPolicy.RETAIN);
+  });
+
+  it("takes the policy from the apps stack's hosts (a platform file's \"imageRemovalPolicy\": \"retain\")", () => {
+    const { app: other } = appsOnPushedImages('modulus-host-retain-', {
+      hosts: [
+        { hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] },
+        {
+          hostName: 'b',
+          engine: 'ssh://root@127.0.0.1:2222',
+          provisioning: { user: 'root', address: '127.0.0.1', port: 2222, hostKeys: `[127.0.0.1]:2222 ${HOST_KEY}` },
+          imageRemovalPolicy: 'retain' as ImageRemovalPolicy,
+          languages: ['static'],
+        },
+      ],
+    });
+    other.synth();
+    const stack = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    const kept = Object.values(stack.resource.docker_image as Record<string, any>).map((image) => [image.provider, image.keep_locally]);
+    expect(kept.sort()).toEqual([['docker.a', false], ['docker.a', false], ['docker.b', true], ['docker.b', true]]);
   });
 
   /** Where the Terraform state will hold the key: resource triggers and data source queries that name it. */
