@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, Fn, ITerraformDependable, Lazy, TerraformAsset } from 'cdktf';
+import { Fn, ITerraformDependable, Lazy } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Construct } from 'constructs';
 import { AppVolume } from './app-volume';
@@ -14,6 +14,7 @@ import { nullProvider } from './private/providers';
 import { validateEnvNames } from './private/names';
 import { dockerEnv, escapeTemplate, secretStepValues } from './private/terraform-values';
 import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
+import { stackSourceArchive } from './private/source-assets';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
 import { runContainerName } from './run-container';
 import { Language } from './standard-images';
@@ -245,13 +246,9 @@ export class BuildJob extends Construct {
       );
     }
     this.sourceHash = hashDirectory(sourcePath);
-    // Our own content hash names the asset: cdktf's default hashes file contents only, so renaming a file would
-    // not change it. The asset path in the JSON is relative and content-addressed.
-    const asset = new TerraformAsset(this, 'Source', {
-      path: sourceArchive(sourcePath, this.sourceHash),
-      type: AssetType.FILE,
-      assetHash: this.sourceHash.slice(0, 32).toUpperCase(),
-    });
+    // Our own content hash names the archive: cdktf's hashes file contents only, so renaming a file would not change
+    // it. Its path in the JSON is relative and content-addressed.
+    const archive = stackSourceArchive(this, sourceArchive(sourcePath, this.sourceHash), this.sourceHash);
 
     // Secrets: a sensitive hash in the triggers (a new value builds again), the values only in the step's
     // sensitive environment.
@@ -266,7 +263,7 @@ export class BuildJob extends Construct {
       triggers: inputTriggers,
       environment: inputEnv,
       dependsOn: volume.ready,
-      uploads: [{ source: asset.path, env: 'MODULUS_SOURCE' }],
+      uploads: [{ source: archive, env: 'MODULUS_SOURCE' }],
     });
 
     this.containerName = buildContainerName(volume.appName);

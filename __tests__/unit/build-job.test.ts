@@ -91,7 +91,7 @@ describe('BuildJob: the build container', () => {
     const input = resource(json, 'null_resource', 'Build_Input');
     const [copy] = localExecs(input);
     expect(copy.command).toMatch(/^bash assets\/ModulusVolumeScript\/[0-9A-F]{32}\/modulus-volume\.sh prepare-build$/);
-    expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/Build_Source_[0-9A-F]{8}\/[0-9A-F]{32}\/[0-9a-f]{64}\.tar$/);
+    expect(copy.environment.MODULUS_SOURCE).toMatch(/^assets\/SourceArchives_Asset_[0-9A-F]{8}\/[0-9A-F]{32}\/[0-9a-f]{64}\.tar$/);
     expect(copy.environment.MODULUS_IMAGE).toBe('run-image');
     expect(input.triggers).toMatchObject({ source_sha256: job.sourceHash, image: IMAGE });
     expect(input.depends_on).toEqual(
