@@ -264,6 +264,26 @@ describe('loopfile volume: supervisor.conf', () => {
     expect(fs.readFileSync(conf, 'utf8')).toBe(ok(volumeScript('render-config', root, env)).stdout);
   });
 
+  it('ends once it has the bytes the host counted, though its stdin never ends (docker run -i may not pass the end on)', async () => {
+    const folder = fs.mkdtempSync(path.join(TEMP, 'fed-'));
+    fs.chownSync(folder, 441, 444);
+    const inVolume = fs.readFileSync(path.resolve(__dirname, '../../scripts/volume/in-volume.sh'), 'utf8');
+    const step = spawn('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '441:444', '--mount', `type=bind,source=${folder},target=/mnt`, '--workdir', '/mnt', ROOT_IMAGE, 'bash', '-c', inVolume, 'in-volume', 'write-file', 'supervisor.conf', '10'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    // 10 bytes, and the pipe left open: a step that waited for the end of its input would still run after a minute.
+    step.stdin.write('[app]\nx=1\n');
+    const exited = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => resolve('still running after 60 s'), 60_000);
+      step.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? -1);
+      });
+    });
+    step.stdin.destroy();
+    step.kill();
+    expect(exited).toBe(0);
+    expect(fs.readFileSync(path.join(folder, 'supervisor.conf'), 'utf8')).toBe('[app]\nx=1\n');
+  }, 120_000);
+
   it('is read back unchanged by supervisord in the run-base image', () => {
     const root = path.join(TEMP, 'parse');
     const conf = ok(volumeScript('render-config', root, env)).stdout;

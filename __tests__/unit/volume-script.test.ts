@@ -373,7 +373,10 @@ describe('volume script, lvm-thin through stand-in commands: the exact command l
     const key = 'c0ffee'.padEnd(64, '0');
     expect(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: 'C0FFEE' }).stderr).toContain('invalid MODULUS_BUILD_KEY');
     const prepare = ok(machine.run('prepare-build', { MODULUS_SOURCE: source, MODULUS_BUILD_KEY: key, MODULUS_BUILD_SECRET_NAMES: 'NPM_TOKEN', MODULUS_BUILD_SECRET_NPM_TOKEN: 's3cret=' }));
-    expect([prepare.changes, prepare.volumeSteps]).toEqual([[], ['prepare-build', 'write-file .build-secrets', 'write-file .build-key']]);
+    // Each step that reads stdin gets the byte count of what it is sent, and reads no more (not waiting for its end).
+    const secretsBytes = fs.statSync(path.join(machine.mnt, '.build-secrets')).size;
+    expect(secretsBytes).toBeGreaterThan(0);
+    expect([prepare.changes, prepare.volumeSteps]).toEqual([[], [`prepare-build ${fs.statSync(source).size}`, `write-file .build-secrets ${secretsBytes}`, 'write-file .build-key 65']]);
     expect(fs.readFileSync(path.join(machine.mnt, '.build-key'), 'utf8')).toBe(`${key}\n`);
     expect(fs.readdirSync(path.join(machine.mnt, 'input'))).toEqual(['lib']);
     expect(fs.readdirSync(path.join(machine.mnt, 'output'))).toEqual([]);

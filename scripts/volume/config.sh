@@ -172,6 +172,6 @@ cmd_write_config() {
   require_image write-config
   lock
   require_mounted
-  printf '%s\n' "${conf}" | in_volume write-file supervisor.conf || fail 1 "cannot write supervisor.conf of app '${APP}'"
+  in_volume_text "${conf}"$'\n' write-file supervisor.conf || fail 1 "cannot write supervisor.conf of app '${APP}'"
   log "wrote supervisor.conf for app '${APP}'"
 }

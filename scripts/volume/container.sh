@@ -19,3 +19,20 @@ in_volume() {
     --mount "type=bind,source=$(mount_dir),target=/mnt" --workdir /mnt --entrypoint /bin/bash \
     "${IMAGE}" -c "$(<"${HERE}/in-volume.sh")" in-volume "$@"
 }
+
+# in_volume_fed FILE COMMAND [ARG...]: in_volume COMMAND with FILE on its stdin and FILE's size in bytes as its
+# last argument, so that the command reads exactly that much and ends without waiting for the end of its input:
+# docker run -i does not always pass that on, and the step would then wait for ever (moby/moby#29421).
+in_volume_fed() {
+  local file=$1 size
+  shift
+  size=$(stat -c %s -- "${file}")
+  in_volume "$@" "${size}" <"${file}"
+}
+
+# in_volume_text TEXT COMMAND [ARG...]: in_volume_fed with TEXT (its bytes, not a file).
+in_volume_text() {
+  local text=$1 LC_ALL=C
+  shift
+  printf '%s' "${text}" | in_volume "$@" "${#text}"
+}

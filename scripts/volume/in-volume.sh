@@ -7,11 +7,12 @@
 #
 # Usage (inside the container): in-volume COMMAND [ARG...]
 #   layout                 the standard folders, supervisor.conf placeholder and the marker the run image checks
-#   prepare-build          empty input/ and output/, unpack the tar archive on stdin into input/
+#   prepare-build BYTES    empty input/ and output/, unpack the tar archive on stdin (BYTES long) into input/
 #   export RELEASE         a tar archive of the release on stdout: .releases/RELEASE once staged, else output/
-#   receive RELEASE        a release built elsewhere (the tar archive on stdin) into output/, emptied first, then
+#   receive RELEASE BYTES  a release built elsewhere (the tar archive on stdin) into output/, emptied first, then
 #                          staged as RELEASE; when RELEASE is staged already, stdin is read and nothing changes
-#   write-file NAME        stdin to NAME (supervisor.conf, .build-secrets or .build-key), 0600, replaced atomically
+#   write-file NAME BYTES  stdin to NAME (supervisor.conf, .build-secrets or .build-key), 0600, replaced atomically
+# Commands that read stdin read the BYTES the host counted, and end with them (see input).
 #   stage RELEASE          move output/ to .releases/RELEASE (unless it is there already), new empty output/;
 #                          the build's key (.output-key) to .releases/RELEASE.key
 #   switch RELEASE         point app at .releases/RELEASE in one rename; prints the release app pointed at before
@@ -69,11 +70,19 @@ cmd_layout() {
   fi
 }
 
+# input BYTES: the first BYTES bytes of stdin, which the host sends and counts. The command ends once it has them,
+# not waiting for the end of its input: docker run -i does not always pass that on (moby/moby#29421).
+input() {
+  [[ "$1" =~ ^[0-9]{1,15}$ ]] || die "invalid input size '$1'"
+  head -c "$1"
+}
+
 cmd_prepare_build() {
+  local bytes=$1
   rm -rf -- input output
   mkdir -m 0750 input output
   # Modes from the archive, less the umask (nothing for others); owner mop, whatever the archive says.
-  tar -x --no-same-owner --no-same-permissions -C input -f -
+  input "${bytes}" | tar -x --no-same-owner --no-same-permissions -C input -f -
 }
 
 # staged RELEASE: whether .releases/RELEASE is a staged release (a folder, not a link).
@@ -91,20 +100,20 @@ cmd_export() {
 }
 
 cmd_receive() {
-  local release=$1
+  local release=$1 bytes=$2
   valid_release "${release}"
   if staged "${release}"; then
-    cat >/dev/null
+    input "${bytes}" >/dev/null
     return 0
   fi
   rm -rf -- output
   mkdir -m 0750 output
-  tar -x --no-same-owner --no-same-permissions -C output -f -
+  input "${bytes}" | tar -x --no-same-owner --no-same-permissions -C output -f -
   cmd_stage "${release}"
 }
 
 cmd_write_file() {
-  local name=$1
+  local name=$1 bytes=$2
   case "${name}" in
     supervisor.conf | .build-secrets | .build-key) ;;
     *) die "write-file: unknown file '${name}'" ;;
@@ -113,8 +122,9 @@ cmd_write_file() {
   rm -rf -- "${temporary}"
   (
     umask 077
-    cat >"${temporary}"
+    input "${bytes}" >"${temporary}"
   )
+  [[ "$(stat -c %s -- "${temporary}")" == "${bytes}" ]] || die "write-file: ${name}: the input ended before its ${bytes} bytes"
   mv -f -T -- "${temporary}" "${name}"
 }
 
@@ -212,10 +222,10 @@ main() {
   shift || true
   case "${command}" in
     layout) cmd_layout ;;
-    prepare-build) cmd_prepare_build ;;
+    prepare-build) cmd_prepare_build "${1:-}" ;;
     export) cmd_export "${1:-}" ;;
-    receive) cmd_receive "${1:-}" ;;
-    write-file) cmd_write_file "${1:-}" ;;
+    receive) cmd_receive "${1:-}" "${2:-}" ;;
+    write-file) cmd_write_file "${1:-}" "${2:-}" ;;
     stage) cmd_stage "${1:-}" ;;
     switch) cmd_switch "${1:-}" ;;
     current) cmd_current ;;

@@ -19,11 +19,11 @@ cmd_prepare_build() {
   secrets=$(render_build_secrets)
   lock
   require_mounted
-  in_volume prepare-build <"${source}" || fail 1 "cannot copy the source of app '${APP}' into input/"
+  in_volume_fed "${source}" prepare-build || fail 1 "cannot copy the source of app '${APP}' into input/"
   # Always written, so secrets a previous deploy gave are gone when this one gives none.
-  printf '%s' "${secrets:+${secrets}$'\n'}" | in_volume write-file .build-secrets || fail 1 "cannot write the build secrets of app '${APP}'"
+  in_volume_text "${secrets:+${secrets}$'\n'}" write-file .build-secrets || fail 1 "cannot write the build secrets of app '${APP}'"
   # The build reuses a release kept in the volume under this key instead of building it again.
-  printf '%s\n' "${key}" | in_volume write-file .build-key || fail 1 "cannot write the build key of app '${APP}'"
+  in_volume_text "${key}"$'\n' write-file .build-key || fail 1 "cannot write the build key of app '${APP}'"
   log "copied the source of app '${APP}' into input/"
 }
 
@@ -485,7 +485,7 @@ cmd_receive_release() {
   require_image receive
   lock
   require_mounted
-  in_volume receive "${release}" <"${archive}" || fail 1 "cannot unpack release ${release} of app '${APP}' (built by another instance)"
+  in_volume_fed "${archive}" receive "${release}" || fail 1 "cannot unpack release ${release} of app '${APP}' (built by another instance)"
   log "received release ${release} of app '${APP}' (staged; its publish serves it)"
 }
 
