@@ -48,7 +48,7 @@ try {
   const sizeMiB = process.env.MODULUS_VOLUME_SIZE_MIB ? Number(process.env.MODULUS_VOLUME_SIZE_MIB) : undefined;
   const firstPort = process.env.MODULUS_FIRST_PORT ? Number(process.env.MODULUS_FIRST_PORT) : undefined;
   new AppsStack(app, 'apps', {
-    images: images.pushed ?? images.hierarchy,
+    images: images.hierarchy,
     languages,
     hosts: platform.hosts,
     registry: platform.registry,

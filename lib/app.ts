@@ -297,8 +297,7 @@ export class ModulusApp extends Construct {
       const given = props[`${kind}Image`];
       if (given !== undefined) return given;
       if (images instanceof ImageHierarchy) return images.image(wanted[kind]).imageId;
-      const pushed = images!.image(wanted[kind]);
-      return host ? host.pulledImageId(pushed) : pushed.image.imageId;
+      return images!.imageIdOn(wanted[kind], host);
     };
     // Only the first instance builds: the others need no build image.
     return { build: builds ? image('build') : undefined, run: image('run') };

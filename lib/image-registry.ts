@@ -3,6 +3,7 @@ import { DockerProvider, DockerProviderRegistryAuth } from '@cdktf/provider-dock
 import { RegistryImage } from '@cdktf/provider-docker/lib/registry-image';
 import { TerraformProvider, TerraformStack, Token } from 'cdktf';
 import { Construct } from 'constructs';
+import type { DockerHost } from './docker-host';
 import { isValidRepository } from './docker-reference';
 import { ImageHierarchy } from './image-hierarchy';
 import { ModulusImage } from './modulus-image';
@@ -243,49 +244,79 @@ export interface PushedHierarchyProps {
    * @default true
    */
   readonly keepRemotely?: boolean;
+  /**
+   * Push an image only when something asks for it (`image(name)`: an app or router whose host pulls it), after
+   * its parents; an image no host pulls is never pushed. In the stack of the apps, next to their pulls, each pull
+   * then starts as soon as its image is up, while the others are still being pushed and the build host's own
+   * apps deploy. `false` pushes every image of the hierarchy.
+   * @default false
+   */
+  readonly onDemand?: boolean;
 }
 
 /**
- * Every image of an ImageHierarchy pushed, each after its parent (shared layers go up once). A leaf change
- * re-pushes only the leaf.
+ * The images of an ImageHierarchy pushed, each after its parent (shared layers go up once): all of them, or with
+ * `onDemand` those asked for and their parents. A leaf change re-pushes only the leaf.
  */
 @reportsInvalidProps
 export class PushedHierarchy extends Construct {
+  /** The build host's engine address, when `provider` is a DockerProvider with a literal `host`. */
+  public readonly buildEngine?: string;
   private readonly byName = new Map<string, PushedImage>();
+  private readonly hierarchy: ImageHierarchy;
+  private readonly props: PushedHierarchyProps;
 
   constructor(scope: Construct, id: string, props: PushedHierarchyProps) {
     super(scope, id);
-    const { hierarchy } = props;
-    const push = (image: ModulusImage): PushedImage => {
-      const name = hierarchy.names.find((candidate) => hierarchy.image(candidate) === image)!;
-      const existing = this.byName.get(name);
-      if (existing) return existing;
-      const parent = image.parentImage ? push(image.parentImage) : undefined;
-      const pushed = new PushedImage(this, name, {
-        registry: props.registry,
-        image,
-        provider: props.provider,
-        keepRemotely: props.keepRemotely,
-        after: parent ? [parent] : [],
-      });
-      this.byName.set(name, pushed);
-      return pushed;
-    };
-    for (const image of hierarchy.images) push(image);
+    this.hierarchy = props.hierarchy;
+    this.props = props;
+    const host = props.provider instanceof DockerProvider ? props.provider.host : undefined;
+    this.buildEngine = host !== undefined && !Token.isUnresolved(host) ? host : undefined;
+    if (!props.onDemand) for (const image of props.hierarchy.images) this.push(image);
   }
 
-  /** The push of the image called `name`; throws, listing the known names, when there is none. */
+  /**
+   * The id of the image called `name` for the containers of `host`: the built image itself where it was built
+   * (no host: the stack's engine; or a host whose engine is `buildEngine`), else pulled on `host` by its pushed
+   * digest (pushed first, with `onDemand`).
+   */
+  public imageIdOn(name: string, host: DockerHost | undefined): string {
+    if (host === undefined || (this.buildEngine !== undefined && host.engine === this.buildEngine)) {
+      const built = this.hierarchy.tryImage(name);
+      if (!built) throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
+      return built.imageId;
+    }
+    return host.pulledImageId(this.image(name));
+  }
+
+  /** The push of the image called `name` (with `onDemand`, made now if it is not yet); throws, listing the names, when the hierarchy has no such image. */
   public image(name: string): PushedImage {
-    const pushed = this.byName.get(name);
-    if (!pushed) {
+    const image = this.hierarchy.tryImage(name);
+    if (!image) {
       throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
     }
-    return pushed;
+    return this.push(image);
   }
 
-  /** Names of all pushed images, sorted. */
+  /** Names of the images it pushes (with `onDemand`, those it pushes once asked for), sorted. */
   public get names(): string[] {
-    return [...this.byName.keys()].sort();
+    return [...this.hierarchy.names].sort();
+  }
+
+  private push(image: ModulusImage): PushedImage {
+    const name = this.hierarchy.names.find((candidate) => this.hierarchy.image(candidate) === image)!;
+    const existing = this.byName.get(name);
+    if (existing) return existing;
+    const parent = image.parentImage ? this.push(image.parentImage) : undefined;
+    const pushed = new PushedImage(this, name, {
+      registry: this.props.registry,
+      image,
+      provider: this.props.provider,
+      keepRemotely: this.props.keepRemotely,
+      after: parent ? [parent] : [],
+    });
+    this.byName.set(name, pushed);
+    return pushed;
   }
 }
 

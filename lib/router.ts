@@ -347,8 +347,7 @@ export class ModulusRouter extends Construct {
   private imageOf(images: ImageHierarchy | PushedHierarchy | undefined, host: DockerHost | undefined): string | undefined {
     if (images instanceof PushedHierarchy) {
       if (!images.names.includes(ROUTER_IMAGE.name)) return undefined;
-      const pushed = images.image(ROUTER_IMAGE.name);
-      return host ? host.pulledImageId(pushed) : pushed.image.imageId;
+      return images.imageIdOn(ROUTER_IMAGE.name, host);
     }
     if (images !== undefined && host !== undefined && !host.isLocal) {
       throw invalid(this, 'images', images, `give a PushedHierarchy: host '${host.hostName}' (${host.engine}) is not this machine and pulls its images from a registry`);

@@ -6,7 +6,7 @@ import { AppVolumeOptions } from '../lib/app-volume';
 import { ContainerSecurityPolicy } from '../lib/container-policy';
 import { DockerHost, DockerHostProps, SshProvisioning } from '../lib/docker-host';
 import { ImageHierarchy } from '../lib/image-hierarchy';
-import { PushedHierarchy } from '../lib/image-registry';
+import { ImageRegistry, PushedHierarchy } from '../lib/image-registry';
 import { ModulusStack, ModulusStackProps } from '../lib/modulus-stack';
 import { NetworkMode } from '../lib/network-mode';
 import { packageRoot } from '../lib/package-root';
@@ -76,8 +76,9 @@ export interface AppsStackRouter {
 
 export interface AppsStackProps extends ModulusStackProps {
   /**
-   * Where the build and run images come from: the images stack's hierarchy, or its pushes to a registry (which
-   * each app's host pulls by digest).
+   * Where the build and run images come from: the images stack's hierarchy (built on this stack's engine), or
+   * pushes of it to a registry. With a hierarchy and `registry`, this stack pushes the images its hosts pull,
+   * each after its parent, and each host pulls them by digest as soon as they are up.
    */
   readonly images: ImageHierarchy | PushedHierarchy;
   /**
@@ -90,7 +91,11 @@ export interface AppsStackProps extends ModulusStackProps {
    * @default none: every app on the stack's engine
    */
   readonly hosts?: readonly AppsStackHost[];
-  /** The registry the hosts pull from (each host's registry credentials). @default none */
+  /**
+   * The registry the hosts pull from (each host's registry credentials), and that this stack's engine pushes
+   * `images` to when it is a hierarchy (the images stack's `registry`).
+   * @default none
+   */
   readonly registry?: RegistrySettings;
   /**
    * Network of the apps and their builds. HOST (the apps bind 127.0.0.1 on their own port) suits engines without
@@ -134,6 +139,7 @@ export class AppsStack extends ModulusStack {
   constructor(scope: Construct, id: string, props: AppsStackProps) {
     super(scope, id, props);
     const registry = props.registry ? registryOf(this, props.registry) : undefined;
+    const images = registry && props.images instanceof ImageHierarchy ? this.pushOnDemand(registry, props.images) : props.images;
     const placement = new Map<Language, DockerHost[]>();
     const portOffsets = new Map<DockerHost, number>();
     // Hosts with a volume root of their own keep it; `volumeRoot` is for the others (and the stack's engine).
@@ -162,10 +168,10 @@ export class AppsStack extends ModulusStack {
     const languages = props.languages ?? (props.hosts ? [...placement.keys()] : LANGUAGES);
     const tls = props.router?.tls ? this.tlsVariables() : undefined;
     if (props.router && languages.some((language) => !placement.has(language))) {
-      this.router = this.createRouter('router', props.router, props.images, undefined, tls);
+      this.router = this.createRouter('router', props.router, images, undefined, tls);
     }
     for (const [host, settings] of hostRouters) {
-      this.hostRouters[host.hostName] = this.createRouter(`router-${host.hostName}`, { ...props.router!, ...settings }, props.images, host, tls);
+      this.hostRouters[host.hostName] = this.createRouter(`router-${host.hostName}`, { ...props.router!, ...settings }, images, host, tls);
     }
     // The router in front of each app: its host's, or the stack engine's; a replicated app's, that of its first host.
     const routerOf = (language: Language) => {
@@ -207,7 +213,7 @@ export class AppsStack extends ModulusStack {
         appName,
         language,
         source: path.join(packageRoot(), 'samples', language),
-        images: props.images,
+        images,
         host,
         networkMode: props.networkMode,
         environment: { MODULUS_SAMPLE: language },
@@ -228,6 +234,15 @@ export class AppsStack extends ModulusStack {
       });
     });
     Aspects.of(this).add(new ContainerSecurityPolicy());
+  }
+
+  /**
+   * The hierarchy's images pushed from this stack's engine, the build host, as the hosts ask for them: beside the
+   * pulls, which then start as soon as their image is up.
+   */
+  private pushOnDemand(registry: ImageRegistry, hierarchy: ImageHierarchy): PushedHierarchy {
+    this.dockerProvider.registryAuth = [registry.registryAuth()];
+    return new PushedHierarchy(this, 'Pushed', { registry, hierarchy, provider: this.dockerProvider, onDemand: true });
   }
 
   /** The certificate and key of every router of the stack: sensitive variables. */

@@ -202,6 +202,17 @@ describe('apps on two hosts, images through a registry', () => {
     expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
   });
 
+  it('pushes only what B pulls, with the parents: no node image in the registry, no pull on A', async () => {
+    const { registry } = testbed();
+    const authorization = `Basic ${Buffer.from(`${registry.username}:${registry.password}`).toString('base64')}`;
+    const catalog = await fetch(`http://${registry.address}/v2/_catalog?n=1000`, { headers: { authorization } });
+    const { repositories } = (await catalog.json()) as { repositories: string[] };
+    const ours = repositories.filter((repository) => repository.startsWith(PREFIX)).map((repository) => repository.slice(PREFIX.length));
+    expect(ours.sort()).toEqual(['base', 'build-base', 'build-php', 'build-static', 'router', 'run-base', 'run-php', 'run-static']);
+    expect(creationSeconds(deployOutput, /^docker_image\.a_Pulls_/)).toEqual([]);
+    expect(creationSeconds(deployOutput, /^docker_image\.b_Pulls_/)).toHaveLength(5);
+  });
+
   it('runs byte-identical images: B pulled the digest pushed from A', () => {
     const { hostB } = testbed();
     const onB = ok(hostB.docker(['inspect', '-f', '{{.Image}}', 'modulus-app-sample-static']), 'inspect on B').trim();
@@ -224,14 +235,18 @@ describe('apps on two hosts, images through a registry', () => {
     expect(output(fill)).toContain('No space left on device');
   });
 
-  it('npm run ctl reaches an app on B (not a container of the same name on A)', () => {
+  it('npm run ctl reaches an app on B (not a container of the same name on A)', async () => {
     // A decoy on A without supervisorctl: a ctl that talked to A would fail.
     ok(docker('run', '-d', '--name', 'modulus-app-sample-static', '--network', 'none', env.MODULUS_ROOT_IMAGE, 'sleep', 'infinity'), 'decoy on A');
     try {
-      const run = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
-      expect(run.status).toBe(0);
-      // Behind B's router: two slots, the serving one running.
-      expect(run.stdout).toMatch(/^app-(blue|green)\s+RUNNING\s+pid \d+/m);
+      // Behind B's router: two slots, the serving one running (once seen STARTING right after the test above
+      // filled the volume: supervisord had restarted it).
+      const running = /^app-(blue|green)\s+RUNNING\s+pid \d+/m;
+      const run = await waitFor('sample-static RUNNING on B, through ctl', () => {
+        const status = bash('npm run --silent ctl -- sample-static status', { cwd: checkout, env });
+        return status.status === 0 && running.test(status.stdout) ? status : undefined;
+      }, 30_000);
+      expect(run.stdout).toMatch(running);
       const stopped = bash('npm run --silent ctl -- sample-static stop && npm run --silent ctl -- sample-static status', { cwd: checkout, env });
       expect(stopped.status).toBe(3);
       expect(stopped.stdout).toMatch(/^app-blue\s+STOPPED/m);

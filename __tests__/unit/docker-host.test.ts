@@ -181,7 +181,47 @@ describe('DockerHost: apps on two hosts', () => {
     other.synth();
     const stack = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
     const kept = Object.values(stack.resource.docker_image as Record<string, any>).map((image) => [image.provider, image.keep_locally]);
-    expect(kept.sort()).toEqual([['docker.a', false], ['docker.a', false], ['docker.b', true], ['docker.b', true]]);
+    expect(kept.sort()).toEqual([['docker.b', true], ['docker.b', true]]);
+  });
+
+  it("runs a host's apps on the built images when its engine is the stack's, the build host: no push, no pull", () => {
+    const { app: other } = appsOnPushedImages('modulus-host-built-', { hosts: [{ hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] }] });
+    other.synth();
+    const stack = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    expect(stack.resource.docker_image).toBeUndefined();
+    expect(stack.resource.docker_registry_image).toBeUndefined();
+    const images = Object.values(stack.resource.docker_container as Record<string, any>).map((container) => [container.provider, container.image]);
+    expect(images.sort()).toEqual([
+      ['docker.a', expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-images\.outputs\.cross-stack-output-docker_imageHierarchy_build-node_Image_[0-9A-F]{8}image_id\}$/)],
+      ['docker.a', expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-images\.outputs\.cross-stack-output-docker_imageHierarchy_run-node_Image_[0-9A-F]{8}image_id\}$/)],
+    ]);
+  });
+
+  it('the apps stack pushes what its hosts pull and their parents, from its own engine, beside the pulls', () => {
+    const { app: other } = appsOnPushedImages('modulus-host-pushes-', {
+      hosts: [
+        {
+          hostName: 'b',
+          engine: 'ssh://root@127.0.0.1:2222',
+          provisioning: { user: 'root', address: '127.0.0.1', port: 2222, hostKeys: `[127.0.0.1]:2222 ${HOST_KEY}` },
+          languages: ['static'],
+        },
+      ],
+    });
+    other.synth();
+    const read = (name: string) => JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', name, 'cdk.tf.json'), 'utf8'));
+    const apps = read('apps');
+    const pushes = apps.resource.docker_registry_image as Record<string, any>;
+    const pushed = Object.keys(pushes).map((key) => key.replace(/^Pushed_(.*)_[0-9A-F]{8}$/, '$1'));
+    expect(pushed.sort()).toEqual(['base', 'build-base', 'build-static', 'run-base', 'run-static']);
+    // From the stack's engine (its default provider), with the registry's credentials as a variable.
+    expect(Object.values(pushes).map((push) => push.provider)).toEqual(Array(5).fill('docker'));
+    expect(apps.provider.docker.find((provider: any) => provider.alias === undefined).registry_auth).toEqual([
+      { address: 'http://127.0.0.1:5000', username: 'ci', password: '${var.registry_password}' },
+    ]);
+    const pulls = Object.values(apps.resource.docker_image as Record<string, any>).map((pull) => pull.name.replace(/^127\.0\.0\.1:5000\/modulus\/(.*)@\$\{docker_registry_image\.Pushed_(.*)_[0-9A-F]{8}\.sha256_digest\}$/, '$1 $2'));
+    expect(pulls.sort()).toEqual(['build-static build-static', 'run-static run-static']);
+    expect(read('images').resource.docker_registry_image).toBeUndefined();
   });
 
   /** Where the Terraform state will hold the key: resource triggers and data source queries that name it. */
@@ -302,3 +342,4 @@ describe('DockerHost: a real private key and password stay out of everything syn
     }
   });
 });
+

@@ -198,7 +198,7 @@ describe('PushedImage and PulledImage: validation', () => {
     expect(new PulledImage(stack, 'on-a', { image: pushed, provider: a }).reference).toContain('@');
   });
 
-  it("checks the stack's default provider when the image has none (the images stack's path), and the ImagesStack gives it the registry", () => {
+  it("checks the stack's default provider when the image has none", () => {
     const { stack, registry } = stackWith();
     const dir = makeImagesDirectory(['leaf']);
     const image = new ModulusImage(stack, 'leaf', { repository: `${ADDRESS}/modulus/leaf`, directory: `${dir}/leaf`, parent: 'debian:bookworm-slim' });
@@ -206,9 +206,18 @@ describe('PushedImage and PulledImage: validation', () => {
     expect(() => new PushedImage(stack, 'pushed', { registry, image })).toThrow("stack/pushed: invalid provider (construct stack/docker): give a provider whose registryAuth has an entry for '127.0.0.1:5000'");
     defaultProvider.registryAuth = [registry.registryAuth()];
     expect(new PushedImage(stack, 'pushed-ok', { registry, image }).resource.provider).toBeUndefined();
+  });
 
-    const images = new ImagesStack(Testing.app(), 'images', { registry: { address: ADDRESS, username: 'ci', protocol: RegistryProtocol.HTTP } });
-    expect(images.pushed?.names.length).toBeGreaterThan(0);
+  it('the ImagesStack names its images for the registry and pushes none: it declares no password and no registry_auth', () => {
+    const images = new ImagesStack(Testing.app(), 'images', {
+      registry: { address: ADDRESS, username: 'ci', protocol: RegistryProtocol.HTTP },
+      imagesDirectory: makeImagesDirectory(),
+    });
+    expect(images.hierarchy.image('run-node').imageRef).toBe(`${ADDRESS}/modulus/run-node:latest`);
+    const json = JSON.parse(Testing.synth(images));
+    expect(json.resource.docker_registry_image).toBeUndefined();
+    expect(json.variable).toBeUndefined();
+    expect(json.provider.docker[0].registry_auth).toBeUndefined();
   });
 
   it('pulls a literal reference only when it is pinned by a sha256 digest', () => {
@@ -224,7 +233,7 @@ describe('PushedImage and PulledImage: validation', () => {
 });
 
 describe('PushedHierarchy', () => {
-  function tree() {
+  function tree(options: { onDemand?: boolean; asked?: string[] } = {}) {
     const { stack, registry } = stackWith();
     const a = new DockerProvider(stack, 'a', { alias: 'a', registryAuth: [registry.registryAuth()] });
     const hierarchy = new ImageHierarchy(stack, 'images', {
@@ -234,7 +243,8 @@ describe('PushedHierarchy', () => {
       repositoryPrefix: registry.repositoryPrefix('modulus/'),
     });
     for (const image of hierarchy.images) image.resource.provider = a;
-    const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy });
+    const pushed = new PushedHierarchy(stack, 'pushed', { registry, hierarchy, onDemand: options.onDemand });
+    for (const name of options.asked ?? []) pushed.image(name);
     return { stack, pushed, json: JSON.parse(Testing.synth(stack)) };
   }
 
@@ -254,5 +264,17 @@ describe('PushedHierarchy', () => {
 
   it('names the known images when asked for an unknown one', () => {
     expect(() => tree().pushed.image('run-php')).toThrow("stack/pushed: invalid image name 'run-php': give one of the pushed images: base, build-base, run-base, run-node");
+    expect(() => tree({ onDemand: true }).pushed.image('run-php')).toThrow("stack/pushed: invalid image name 'run-php': give one of the pushed images: base, build-base, run-base, run-node");
+  });
+
+  it('onDemand: pushes only the images asked for and their parents, each once, after its parent', () => {
+    const { pushed, json } = tree({ onDemand: true, asked: ['run-node', 'run-base', 'run-node'] });
+    expect(pushed.names).toEqual(['base', 'build-base', 'run-base', 'run-node']);
+    const pushes = json.resource.docker_registry_image as Record<string, any>;
+    const keyOf = (name: string) => Object.keys(pushes).find((key) => key.startsWith(`pushed_${name}_`))!;
+    expect(Object.keys(pushes).map((key) => key.replace(/_[0-9A-F]+$/, '')).sort()).toEqual(['pushed_base', 'pushed_run-base', 'pushed_run-node']);
+    expect(pushes[keyOf('run-node')].depends_on).toEqual([`docker_registry_image.${keyOf('run-base')}`]);
+    expect(pushes[keyOf('run-base')].depends_on).toEqual([`docker_registry_image.${keyOf('base')}`]);
+    expect(tree({ onDemand: true }).json.resource?.docker_registry_image).toBeUndefined();
   });
 });

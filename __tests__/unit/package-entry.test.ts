@@ -182,15 +182,19 @@ describe('the packed package in the other examples and in a cdktf CLI run', () =
     packed = packPackage(tempDir('modulus-pack-examples-'));
   });
 
-  it('synthesizes examples/two-hosts: the tree pushed from the images stack, one app on each host', () => {
+  it('synthesizes examples/two-hosts: the tree built in the images stack, pushed by the apps stack for B, one app on each host', () => {
     const project = copyFixture(tempDir('modulus-two-hosts-'), path.join(REPO_ROOT, 'examples', 'two-hosts'));
     installPacked(project, packed);
     compileProject(project);
     execFileSync('node', ['main.js'], { cwd: project, stdio: 'pipe' });
     const stack = (name: string) => JSON.parse(fs.readFileSync(path.join(project, 'cdktf.out', 'stacks', name, 'cdk.tf.json'), 'utf8'));
     const images = stack('images');
-    expect(Object.keys(images.resource.docker_registry_image)).toHaveLength(7);
+    expect(images.resource.docker_registry_image).toBeUndefined();
     const apps = stack('apps');
+    // What B pulls (static) and the parents: not build-node and run-node, which A runs as built.
+    const pushes = Object.keys(apps.resource.docker_registry_image).map((key) => key.replace(/^Pushed_(.*)_[0-9A-F]{8}$/, '$1'));
+    expect(pushes.sort()).toEqual(['base', 'build-base', 'build-static', 'run-base', 'run-static']);
+    expect(Object.values<any>(apps.resource.docker_image).map((pull) => pull.provider)).toEqual(['docker.b', 'docker.b']);
     // The stack's own provider (no alias) and one aliased provider a host.
     expect(apps.provider.docker.map((provider: any) => [provider.alias, provider.host]).sort()).toEqual([
       [undefined, 'unix:///var/run/docker.sock'],

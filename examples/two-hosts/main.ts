@@ -1,6 +1,7 @@
 /**
- * Two Docker hosts: the image tree is built on the machine running Terraform, pushed to a registry, and each app
- * runs on the host it names (a: this machine's engine; b: a remote engine over SSH, its volume made over SSH).
+ * Two Docker hosts: the image tree is built on the machine running Terraform, and each app runs on the host it
+ * names (a: this machine's engine, on the built images; b: a remote engine over SSH, its volume made over SSH, on
+ * the images the apps stack pushes to a registry for it and B pulls by digest).
  * Secrets come at plan/apply time: TF_VAR_registry_password, TF_VAR_ssh_private_key_b.
  */
 import * as path from 'path';
@@ -25,32 +26,32 @@ const hostBKeys = setting('EXAMPLE_HOST_B_KEYS', `${hostB} ssh-ed25519 AAAAC3Nza
 const app = new App();
 
 const images = new ModulusStack(app, 'images');
-const pushPassword = new TerraformVariable(images, 'registry_password', { type: 'string', sensitive: true });
-const registry = new ImageRegistry(images, 'Registry', {
-  address: registryAddress,
-  username: 'ci',
-  password: pushPassword.stringValue,
-  protocol: RegistryProtocol.HTTPS,
-});
-images.dockerProvider.registryAuth = [registry.registryAuth()];
 const tree = new ImageHierarchy(images, 'Hierarchy', {
-  repositoryPrefix: registry.repositoryPrefix('modulus/'),
+  // Named for the registry, which the apps stack pushes them to.
+  repositoryPrefix: `${registryAddress}/modulus/`,
   // The shared bases and the two languages the apps use.
   images: STANDARD_IMAGES.filter((image) => ['base', 'build-base', 'run-base', 'build-node', 'run-node', 'build-static', 'run-static'].includes(image.name)),
 });
-const pushed = new PushedHierarchy(images, 'Pushed', { registry, hierarchy: tree });
 
 const apps = new ModulusStack(app, 'apps');
-const pullPassword = new TerraformVariable(apps, 'registry_password', { type: 'string', sensitive: true });
-const pulls = new ImageRegistry(apps, 'Registry', { address: registryAddress, username: 'ci', password: pullPassword.stringValue });
+const password = new TerraformVariable(apps, 'registry_password', { type: 'string', sensitive: true });
+const registry = new ImageRegistry(apps, 'Registry', {
+  address: registryAddress,
+  username: 'ci',
+  password: password.stringValue,
+  protocol: RegistryProtocol.HTTPS,
+});
+// The apps stack's engine is the build host's: it pushes what the other hosts pull, as they ask for it.
+apps.dockerProvider.registryAuth = [registry.registryAuth()];
+const pushed = new PushedHierarchy(apps, 'Pushed', { registry, hierarchy: tree, provider: apps.dockerProvider, onDemand: true });
 const sshKey = new TerraformVariable(apps, 'ssh_private_key_b', { type: 'string', sensitive: true });
-const a = new DockerHost(apps, 'a', { hostName: 'a', engine: 'unix:///var/run/docker.sock', registries: [pulls] });
+const a = new DockerHost(apps, 'a', { hostName: 'a', engine: 'unix:///var/run/docker.sock' });
 const b = new DockerHost(apps, 'b', {
   hostName: 'b',
   engine: `ssh://deploy@${hostB}`,
   provisioning: { user: 'deploy', address: hostB, privateKey: sshKey.stringValue, hostKeys: hostBKeys },
   volumes: { root: '/srv/modulus/volumes' },
-  registries: [pulls],
+  registries: [registry],
 });
 new ModulusApp(apps, 'web', { appName: 'web', language: 'node', source: path.join(__dirname, 'web'), images: pushed, host: a });
 new ModulusApp(apps, 'docs', { appName: 'docs', language: 'static', source: path.join(__dirname, 'docs'), images: pushed, host: b });

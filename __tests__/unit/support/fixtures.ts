@@ -49,13 +49,13 @@ export function resourceKey(json: SynthesizedStack, image: string): string {
 }
 
 /**
- * An app (its own outdir, validation skipped) with the images stack pushed to a registry on 127.0.0.1:5000 (the
- * router image included) and an apps stack on those images: host networking, the first port 19000, then `props`.
+ * An app (its own outdir, validation skipped) with the images stack named for a registry on 127.0.0.1:5000 (the
+ * router image included) and an apps stack that pushes them there: host networking, the first port 19000, then `props`.
  */
 export function appsOnPushedImages(outdirPrefix: string, props: Partial<AppsStackProps>): { app: App; apps: AppsStack } {
   const app = new App({ outdir: tempDir(outdirPrefix), skipValidation: true });
   const registry = { address: '127.0.0.1:5000', username: 'ci', protocol: 'http' as never };
   const images = new ImagesStack(app, 'images', { additionalImages: [ROUTER_IMAGE], registry });
-  const apps = new AppsStack(app, 'apps', { images: images.pushed!, registry, networkMode: NetworkMode.HOST, firstPort: 19000, ...props });
+  const apps = new AppsStack(app, 'apps', { images: images.hierarchy, registry, networkMode: NetworkMode.HOST, firstPort: 19000, ...props });
   return { app, apps };
 }
