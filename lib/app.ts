@@ -50,6 +50,17 @@ export interface ModulusAppProps {
   readonly host?: DockerHost;
 
   /**
+   * The host that builds the app's releases, when not the app's own: a host of this machine's engine (`unix://`),
+   * usually the build host of the images. The build runs there, in a volume of its own of the app's size (its
+   * source, output and build cache; `volume`'s options apply), and each release reaches the app's host as it
+   * reaches a replica: exported once, uploaded over SSH and published under the same release id. The app's host
+   * then needs no build image: with a PushedHierarchy it pulls only the run image. Not with `replicas`, whose
+   * first host builds.
+   * @default the app's host
+   */
+  readonly buildHost?: DockerHost;
+
+  /**
    * Build image id or reference, e.g. a ModulusImage's `imageId`; takes precedence over `images`.
    * @default the `build-<language>` image of `images`
    */
@@ -130,7 +141,7 @@ export interface ModulusAppProps {
 export class ModulusApp extends Construct {
   /** The first instance's volume. */
   public readonly volume: AppVolume;
-  /** The build, on the first instance's host. */
+  /** The build: on `buildHost`, else on the first instance's host. */
   public readonly build: BuildJob;
   /** The first instance's run container. */
   public readonly run: RunContainer;
@@ -160,13 +171,28 @@ export class ModulusApp extends Construct {
     }
     const release = props.router || placement ? releaseSettings(this, props.release ?? {}, port) : undefined;
     const instances = placement ?? [{ host: props.host, port, router: props.router }];
-    const images = instances.map((instance, index) => this.resolveImages(language, props, instance.host, index === 0));
+    const buildHost = this.separateBuildHost(props);
+    const images = instances.map((instance, index) => this.resolveImages(language, props, instance.host, index === 0 && buildHost === undefined));
+    const builderImages = buildHost && this.resolveImages(language, props, buildHost, true);
 
     // Each part takes its options whole: a new option of a part reaches it without a change here.
     // Under withoutTokenTraces: cdktf's traces of the tokens the parts make were most of a large synth's time.
     const parts = withoutTokenTraces(() => {
       const placed: AppInstance[] = [];
-      let build: BuildJob | undefined;
+      // On a build host of its own (under `build-<host name>`: another build host is another build), the build's
+      // volume is not an instance's: every instance receives its releases.
+      const builder = buildHost && new Construct(this, `build-${buildHost.hostName}`);
+      let build: BuildJob | undefined =
+        builder &&
+        new BuildJob(builder, 'Build', {
+          ...props.build,
+          // No app runs in it: its supervisor.conf holds none of the app's environment (nor its secrets).
+          volume: new AppVolume(builder, 'Volume', { ...props.volume, appName, image: builderImages!.run, host: buildHost }),
+          image: builderImages!.build!,
+          language,
+          source: props.source,
+          networkMode: props.networkMode,
+        });
       const batchSize = placement ? validateInteger(this, 'replicas.batchSize', props.replicas!.batchSize ?? 1, 1, instances.length) : 1;
       instances.forEach((instance, index) => {
         // The first instance keeps the ids of an app on one host; the others are under `instance-<host name>`.
@@ -187,6 +213,7 @@ export class ModulusApp extends Construct {
         // A rolling release: each batch of instances publishes after the one before has.
         const previousBatch = placed.filter((_, other) => Math.floor(other / batchSize) === Math.floor(index / batchSize) - 1).map((other) => other.published);
         let published: NullResource;
+        const builds = build === undefined;
         if (build === undefined) {
           build = new BuildJob(scope, 'Build', {
             ...props.build,
@@ -208,8 +235,8 @@ export class ModulusApp extends Construct {
           image: images[index].run,
           language,
           networkMode: props.networkMode,
-          build: index === 0 ? build : undefined,
-          _published: index === 0 ? undefined : published,
+          build: builds ? build : undefined,
+          _published: builds ? undefined : published,
           _standby: release
             ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseEnv && { environment: releaseEnv, dependsOn: routerServing } }
             : undefined,
@@ -237,6 +264,21 @@ export class ModulusApp extends Construct {
     } else if (props.maintenance !== undefined) {
       throw invalid(this, 'maintenance', props.maintenance, 'leave it out, or give router: the router answers for an app in maintenance');
     }
+  }
+
+  /** `buildHost` when it is not the app's host: a DockerHost of this machine's engine, without `replicas`. */
+  private separateBuildHost(props: ModulusAppProps): DockerHost | undefined {
+    const buildHost = props.buildHost;
+    if (buildHost === undefined || buildHost === props.host) return undefined;
+    if (!(buildHost instanceof DockerHost)) throw invalid(this, 'buildHost', buildHost, 'give a DockerHost');
+    refuseRefusedConstructs(this, { buildHost });
+    if (props.replicas !== undefined) {
+      throw invalid(this, 'buildHost', buildHost.hostName, 'leave it out: with replicas, the first of replicas.hosts builds each release');
+    }
+    if (!buildHost.isLocal) {
+      throw invalid(this, 'buildHost', buildHost.hostName, "give a host of this machine's engine (unix://): each release reaches the app's host through this machine");
+    }
+    return buildHost;
   }
 
   /** Every router of `replicas` gets every slot of every instance: its own host's as blue/green, others' by host. */

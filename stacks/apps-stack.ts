@@ -31,6 +31,13 @@ export interface AppsStackHost extends Omit<DockerHostProps, 'provisioning' | 'r
    */
   readonly languages: readonly Language[];
   /**
+   * The host that builds the apps of this host, when not this one: the name of a host of `hosts` with a
+   * `unix://` engine (ModulusAppProps.buildHost). This host then pulls no build image. Its replicated apps are
+   * built by their first host.
+   * @default this host
+   */
+  readonly buildHost?: string;
+  /**
    * Added to the port of a replicated sample's instance on this host, for hosts that share one network (a test
    * bed): its two slots keep their ports apart from the other instances'.
    * @default 0
@@ -145,7 +152,8 @@ export class AppsStack extends ModulusStack {
     // Hosts with a volume root of their own keep it; `volumeRoot` is for the others (and the stack's engine).
     const ownVolumeRoot = new Set((props.hosts ?? []).filter((host) => host.volumes?.root !== undefined).map((host) => host.hostName));
     const hostRouters = new Map<DockerHost, AppsStackHostRouter>();
-    for (const [index, { languages, provisioning, router, replicaPortOffset, ...host }] of (props.hosts ?? []).entries()) {
+    const buildHostNames = new Map<DockerHost, { index: number; name: string }>();
+    for (const [index, { languages, provisioning, router, replicaPortOffset, buildHost, ...host }] of (props.hosts ?? []).entries()) {
       const privateKey = provisioning
         ? new TerraformVariable(this, `ssh_private_key_${host.hostName.replace(/-/g, '_')}`, {
             type: 'string',
@@ -155,9 +163,12 @@ export class AppsStack extends ModulusStack {
         : undefined;
       const dockerHost = new DockerHost(this, host.hostName, {
         ...host,
+        // `volumeRoot` is the root of a host without its own (also for the volumes of the builds it runs for others).
+        volumes: props.volumeRoot !== undefined && host.volumes?.root === undefined ? { ...host.volumes, root: props.volumeRoot } : host.volumes,
         provisioning: provisioning && privateKey ? { ...provisioning, privateKey } : undefined,
         registries: registry ? [registry] : undefined,
       });
+      if (buildHost !== undefined) buildHostNames.set(dockerHost, { index, name: buildHost });
       if (router !== undefined) {
         if (!props.router) throw invalidProp(this, `hosts[${index}].router`, router, "leave it out, or give the stack's router (its domain): the host's router serves that domain");
         hostRouters.set(dockerHost, router);
@@ -165,6 +176,16 @@ export class AppsStack extends ModulusStack {
       portOffsets.set(dockerHost, replicaPortOffset ?? 0);
       for (const language of languages) placement.set(language, [...(placement.get(language) ?? []), dockerHost]);
     }
+    const dockerHosts = [...portOffsets.keys()];
+    const buildHostOf = (host: DockerHost): DockerHost | undefined => {
+      const named = buildHostNames.get(host);
+      if (named === undefined) return undefined;
+      const found = dockerHosts.find((candidate) => candidate.hostName === named.name);
+      if (!found) {
+        throw invalidProp(this, `hosts[${named.index}].buildHost`, named.name, `give the name of a host of hosts: ${dockerHosts.map((candidate) => candidate.hostName).join(', ')}`);
+      }
+      return found;
+    };
     const languages = props.languages ?? (props.hosts ? [...placement.keys()] : LANGUAGES);
     const tls = props.router?.tls ? this.tlsVariables() : undefined;
     if (props.router && languages.some((language) => !placement.has(language))) {
@@ -215,6 +236,7 @@ export class AppsStack extends ModulusStack {
         source: path.join(packageRoot(), 'samples', language),
         images,
         host,
+        buildHost: host && buildHostOf(host),
         networkMode: props.networkMode,
         environment: { MODULUS_SAMPLE: language },
         volume: {

@@ -14,13 +14,14 @@ import { RegistrySettings } from './registry-settings';
  *         "sshOptions": ["-i", "/ci/keys/b", "-o", "UserKnownHostsFile=/ci/known_hosts"],
  *         "provisioning": { "user": "deploy", "address": "b.example.com", "hostKeys": "[b.example.com]:22 ssh-ed25519 AAAA...\n[b.example.com]:22 ecdsa-sha2-nistp256 AAAA..." },
  *         "volumes": { "root": "/var/lib/modulus/volumes" }, "imageRemovalPolicy": "retain",
- *         "router": { "httpPort": 18000 },
+ *         "router": { "httpPort": 18000 }, "buildHost": "a",
  *         "languages": ["static", "php"] }
  *     ]
  *   }
  *
  * A host's `router` puts a router there in front of its apps when MODULUS_ROUTER_DOMAIN is set (its address and
- * ports; the domain, TLS and maintenance are the stack's). Secrets are not in it: the registry password comes from TF_VAR_registry_password and each host's SSH key
+ * ports; the domain, TLS and maintenance are the stack's); its `buildHost` names the host (of this machine's engine)
+ * that builds its apps. Secrets are not in it: the registry password comes from TF_VAR_registry_password and each host's SSH key
  * from TF_VAR_ssh_private_key_<hostName>. The constructs validate every field (DockerHost, ImageRegistry).
  */
 export interface PlatformFile {

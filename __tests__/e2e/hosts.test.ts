@@ -280,6 +280,40 @@ describe('apps on two hosts, images through a registry', () => {
     expect(viaRouter('static').body).toContain('released on B');
   });
 
+  it("moving B's builds to A (buildHost): one deploy builds there, B publishes the delivered releases behind its router, no request fails, B keeps no build", async () => {
+    const { hostB, registry } = testbed();
+    const platform = JSON.parse(fs.readFileSync(PLATFORM, 'utf8'));
+    platform.hosts[1] = { ...platform.hosts[1], buildHost: 'a' };
+    fs.writeFileSync(PLATFORM, JSON.stringify(platform, null, 2));
+    const probing = startProbing(ROUTER.httpPort, 100, `sample-static.${ROUTER.domain}`);
+    let probes: Probe[] = [];
+    try {
+      await sleep(500);
+      ok(stacks('deploy images apps'), "deploy with B's builds on A");
+      await sleep(500);
+    } finally {
+      probes = await probing.stop();
+    }
+    console.log(`builds moved to A: sample-static through B's router, ${probes.length} probes every 100 ms, ${probes.filter((probe) => probe.status !== 200).length} failed`);
+    expect(probes.length).toBeGreaterThan(20);
+    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+    const names = (host: 'a' | 'b') => containersOn(host).map((line) => line.split(' ')[0].replace(/-\d{14}$/, ''));
+    expect(names('a')).toEqual(['modulus-app-sample-node', 'modulus-build-sample-node', 'modulus-build-sample-php', 'modulus-build-sample-static']);
+    expect(names('b')).toEqual(['modulus-app-sample-php', 'modulus-app-sample-static']);
+    // B no longer holds a build image (its pulls were destroyed), and serves the release A built.
+    const imagesOnB = ok(hostB.docker(['images', '--format', '{{.Repository}}']), 'images on B').split('\n');
+    expect(imagesOnB.filter((repository) => repository.startsWith(`${registry.address}/${PREFIX}build-`))).toEqual([]);
+    for (const language of PLACEMENT.b) {
+      const build = containersOn('a').find((line) => line.startsWith(`modulus-build-sample-${language}-`))!.split(' ')[0];
+      const release = ok(docker('inspect', '-f', '{{.Id}}', build), `build of ${language} on A`).trim();
+      const served = ok(hostB.docker(['exec', `modulus-app-sample-${language}`, 'readlink', '/mnt/app']), `app/ of ${language} on B`).trim();
+      expect({ language, served }).toEqual({ language, served: `.releases/${release}` });
+      // Behind B's router: the serving slot is blue or green.
+      expect({ language, status: viaRouter(language).status }).toEqual({ language, status: 200 });
+    }
+    expect(viaRouter('static').body).toContain('released on B');
+  });
+
   it('a host that cannot be reached fails the plan, naming it; the other host is untouched', async () => {
     const { hostB } = testbed();
     const nodeBefore = runContainer('a', 'node');

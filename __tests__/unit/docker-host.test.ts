@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
 import { ModulusApp } from '../../lib/app';
+import { AppVolume } from '../../lib/app-volume';
 import { DockerHost, DockerHostProps, ImageRemovalPolicy } from '../../lib/docker-host';
 import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { ImageRegistry, PushedHierarchy, RegistryProtocol } from '../../lib/image-registry';
@@ -343,3 +344,74 @@ describe('DockerHost: a real private key and password stay out of everything syn
   });
 });
 
+describe('ModulusApp: buildHost', () => {
+  it("builds on the build host, delivers each release to the app's host and pulls no build image there", () => {
+    const { stack, pushed, a, b } = platform();
+    const docs = new ModulusApp(stack, 'docs', { appName: 'docs', language: 'static', source, images: pushed, host: b, buildHost: a, environment: { GREETING: 'from docs' } });
+    const json = JSON.parse(Testing.synth(stack));
+    // The app's environment is in its own volume's supervisor.conf only: no app runs in the build's volume.
+    const stepsWith = (text: string) => Object.entries(json.resource.null_resource as Record<string, any>).filter(([, step]) => JSON.stringify(step).includes(text)).map(([key]) => key.replace(/_[0-9A-F]{8}$/, ''));
+    expect(stepsWith('from docs')).toEqual(['docs_Volume_Config']);
+    const containers = Object.values(json.resource.docker_container as Record<string, any>).map((container) => [container.name.replace(/-\$\{.*$/, ''), container.provider]);
+    expect(containers.sort()).toEqual([
+      ['modulus-app-docs', 'docker.b'],
+      ['modulus-build-docs', 'docker.a'],
+    ]);
+    // B pulls the run image only; A builds with the build image it pulled (PushedHierarchy without a provider).
+    const pulls = Object.values(json.resource.docker_image as Record<string, any>).filter((image) => /@/.test(image.name));
+    expect(pulls.map((image) => [image.provider, image.name.replace(/@.*$/, '')]).sort()).toEqual([
+      ['docker.a', '127.0.0.1:5000/modulus/build-static'],
+      ['docker.a', '127.0.0.1:5000/modulus/run-static'],
+      ['docker.b', '127.0.0.1:5000/modulus/run-static'],
+    ]);
+    const steps = Object.keys(json.resource.null_resource as Record<string, any>).map((key) => key.replace(/_[0-9A-F]{8}$/, ''));
+    expect(steps).toEqual(expect.arrayContaining(['docs_build-a_Volume', 'docs_build-a_Build_Input', 'docs_build-a_Build_Export', 'docs_Receive', 'docs_Publish', 'docs_build-a_Build_Delivered']));
+    // The build's volume is made on A (locally), the app's on B (over SSH).
+    const commandOf = (name: string) => json.resource.null_resource[Object.keys(json.resource.null_resource).find((key) => key.startsWith(`${name}_`))!].provisioner[0]['local-exec'].command;
+    expect(commandOf('docs_build-a_Volume')).not.toMatch(/ssh-step\.sh/);
+    expect(commandOf('docs_Volume')).toMatch(/ssh-step\.sh/);
+    expect(docs.node.tryFindChild('build-a')?.node.tryFindChild('Volume')).toBeInstanceOf(AppVolume);
+    expect(docs.instances.map((instance) => instance.volume)).toEqual([docs.volume]);
+    // B's run container starts after B's publish of the delivered release.
+    const run = Object.values(json.resource.docker_container as Record<string, any>).find((container) => container.name === 'modulus-app-docs')!;
+    expect(run.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.docs_Publish_[0-9A-F]{8}$/)]));
+  });
+
+  it('is the app host when it names it: one volume, built there', () => {
+    const { stack, pushed, b } = platform();
+    const docs = new ModulusApp(stack, 'docs', { appName: 'docs', language: 'static', source, images: pushed, host: b, buildHost: b });
+    expect(docs.node.children.map((child) => child.node.id)).not.toContain('build-b');
+    expect(docs.instances[0].run.node.scope).toBe(docs);
+  });
+
+  it('refuses a remote build host, and anything but a DockerHost (with replicas: replicas.test.ts)', () => {
+    const { stack, pushed, a, b } = platform();
+    expect(errorMessage(() => new ModulusApp(stack, 'docs', { appName: 'docs', language: 'static', source, images: pushed, host: a, buildHost: b }))).toBe(
+      "test/docs: invalid buildHost 'b': give a host of this machine's engine (unix://): each release reaches the app's host through this machine",
+    );
+    expect(errorMessage(() => new ModulusApp(stack, 'blog', { appName: 'blog', language: 'php', source, images: pushed, host: b, buildHost: 'a' as never }))).toBe("test/blog: invalid buildHost 'a': give a DockerHost");
+  });
+
+  it("the apps stack builds a host's apps on its buildHost: the build images are not pushed", () => {
+    const hostB = {
+      hostName: 'b',
+      engine: 'ssh://root@127.0.0.1:2222',
+      provisioning: { user: 'root', address: '127.0.0.1', port: 2222, hostKeys: `[127.0.0.1]:2222 ${HOST_KEY}` },
+      languages: ['static' as const],
+    };
+    const { app: other } = appsOnPushedImages('modulus-host-buildhost-', {
+      volumeRoot: '/srv/modulus-test/volumes',
+      hosts: [{ hostName: 'a', engine: 'unix:///var/run/docker.sock', languages: ['node'] }, { ...hostB, buildHost: 'a' }],
+    });
+    other.synth();
+    const apps = JSON.parse(fs.readFileSync(path.join(other.outdir, 'stacks', 'apps', 'cdk.tf.json'), 'utf8'));
+    const pushed = Object.keys(apps.resource.docker_registry_image).map((key) => key.replace(/^Pushed_(.*)_[0-9A-F]{8}$/, '$1'));
+    expect(pushed.sort()).toEqual(['base', 'run-base', 'run-static']);
+    // The build's volume under the stack's volumeRoot, as A's own apps'.
+    const buildVolume = Object.entries(apps.resource.null_resource as Record<string, any>).find(([key]) => /^sample-static_build-a_Volume_/.test(key))![1];
+    expect(JSON.stringify(buildVolume)).toContain('/srv/modulus-test/volumes/sample-static');
+    expect(errorMessage(() => appsOnPushedImages('modulus-host-buildhost-', { hosts: [{ ...hostB, buildHost: 'c' }] }))).toBe(
+      "apps: invalid hosts[0].buildHost 'c': give the name of a host of hosts: b",
+    );
+  });
+});

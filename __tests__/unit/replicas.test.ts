@@ -189,6 +189,7 @@ describe('ModulusApp replicas: validation', () => {
     ['a port of another host', (p) => replicated(p, { ports: { c: 1 } }), 'test/web: invalid replicas.ports.c 1: give ports of the instances\' hosts only: a, b'],
     ['a batch larger than the instances', (p) => replicated(p, { batchSize: 3 }), 'test/web: invalid replicas.batchSize 3: use a whole number from 1 to 2'],
     ['a retry beyond the server timeout', (p) => replicated(p, { retryGetAfterMillis: 90_000 }), 'test/web: invalid replicas.retryGetAfterMillis 90000: use a whole number from 100 to 60000'],
+    ['a build host of its own', (p) => replicated(p, {}, { buildHost: p.a }), "test/web: invalid buildHost 'a': leave it out: with replicas, the first of replicas.hosts builds each release"],
   ];
   it.each(cases)('%s', (_, make, message) => {
     expect(errorMessage(() => make(platform()))).toContain(message);
