@@ -208,7 +208,7 @@ describe('PushedImage and PulledImage: validation', () => {
     expect(new PushedImage(stack, 'pushed-ok', { registry, image }).resource.provider).toBeUndefined();
   });
 
-  it('the ImagesStack names its images for the registry and pushes none: it declares no password and no registry_auth', () => {
+  it("the ImagesStack names its images for the registry and pushes none; its provider keeps the registry's credentials (for an earlier release's pushes in its state)", () => {
     const images = new ImagesStack(Testing.app(), 'images', {
       registry: { address: ADDRESS, username: 'ci', protocol: RegistryProtocol.HTTP },
       imagesDirectory: makeImagesDirectory(),
@@ -216,8 +216,8 @@ describe('PushedImage and PulledImage: validation', () => {
     expect(images.hierarchy.image('run-node').imageRef).toBe(`${ADDRESS}/modulus/run-node:latest`);
     const json = JSON.parse(Testing.synth(images));
     expect(json.resource.docker_registry_image).toBeUndefined();
-    expect(json.variable).toBeUndefined();
-    expect(json.provider.docker[0].registry_auth).toBeUndefined();
+    expect(Object.keys(json.variable)).toEqual(['registry_password']);
+    expect(json.provider.docker[0].registry_auth).toEqual([{ address: `http://${ADDRESS}`, username: 'ci', password: '${var.registry_password}' }]);
   });
 
   it('pulls a literal reference only when it is pinned by a sha256 digest', () => {
