@@ -25,10 +25,10 @@ function deployOnce(checkout: Checkout): { ms: number; output: string } {
 /**
  * The same three apps (node, static, php) deployed from empty state on one host, then across two: node on engine
  * A, static and php on host B (a second engine reached over SSH), built on A (`buildHost`), the run images pushed
- * to a registry and pulled by digest. Images are built on A in every deploy (from Docker's layer cache, warm for all). Two hosts are deployed
- * twice: cold (a new registry and a new host B: the first deploy of a host) and warm (the same registry and B after
- * the first deploy was destroyed, B keeping what it pulled with ImageRemovalPolicy.RETAIN, as A keeps its layer
- * cache: a platform's steady state). Goal: two hosts ≤ 1.3× one host.
+ * to a registry and pulled by digest. Images are built on A in every deploy (from Docker's layer cache, warm for
+ * all). Two hosts are deployed twice: cold (a new registry and a new host B: the first deploy of a host) and warm
+ * (the same registry and B after the first deploy was destroyed, B keeping what it pulled with
+ * ImageRemovalPolicy.RETAIN, as A keeps its layer cache: a platform's steady state). Goal: two hosts ≤ 1.3× one host.
  */
 export async function twoHostsAgainstOne(): Promise<void> {
   console.log(`\n# ${NAME} (bench/hosts.ts)`);

@@ -163,7 +163,7 @@ export class ModulusApp extends Construct {
       }
     }
     if (props.router !== undefined && !(props.router instanceof ModulusRouter)) throw invalid(this, 'router', props.router, 'give a ModulusRouter');
-    refuseRefusedConstructs(this, { images: props.images, host: props.host, router: props.router });
+    refuseRefusedConstructs(this, { images: props.images, host: props.host, buildHost: props.buildHost, router: props.router });
     const port = props.run?.port ?? 8080;
     const placement = props.replicas === undefined ? undefined : replicaPlacement(this, props, port);
     if (props.release !== undefined && props.router === undefined && placement === undefined) {
@@ -271,7 +271,6 @@ export class ModulusApp extends Construct {
     const buildHost = props.buildHost;
     if (buildHost === undefined || buildHost === props.host) return undefined;
     if (!(buildHost instanceof DockerHost)) throw invalid(this, 'buildHost', buildHost, 'give a DockerHost');
-    refuseRefusedConstructs(this, { buildHost });
     if (props.replicas !== undefined) {
       throw invalid(this, 'buildHost', buildHost.hostName, 'leave it out: with replicas, the first of replicas.hosts builds each release');
     }

@@ -282,25 +282,29 @@ export class PushedHierarchy extends Construct {
    */
   public imageIdOn(name: string, host: DockerHost | undefined): string {
     if (host === undefined || (this.buildEngine !== undefined && host.engine === this.buildEngine)) {
-      const built = this.hierarchy.tryImage(name);
-      if (!built) throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
-      return built.imageId;
+      return this.builtImage(name).imageId;
     }
     return host.pulledImageId(this.image(name));
   }
 
-  /** The push of the image called `name` (with `onDemand`, made now if it is not yet); throws, listing the names, when the hierarchy has no such image. */
+  /**
+   * The push of the image called `name` (with `onDemand`, made now if it is not yet); throws, listing the names,
+   * when the hierarchy has no such image.
+   */
   public image(name: string): PushedImage {
-    const image = this.hierarchy.tryImage(name);
-    if (!image) {
-      throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
-    }
-    return this.push(image);
+    return this.push(this.builtImage(name));
   }
 
   /** Names of the images it pushes (with `onDemand`, those it pushes once asked for), sorted. */
   public get names(): string[] {
     return [...this.hierarchy.names].sort();
+  }
+
+  /** The hierarchy's image called `name`; throws, listing the names, when there is none. */
+  private builtImage(name: string): ModulusImage {
+    const image = this.hierarchy.tryImage(name);
+    if (!image) throw invalid(this, 'image name', name, `give one of the pushed images: ${this.names.join(', ')}`);
+    return image;
   }
 
   private push(image: ModulusImage): PushedImage {
