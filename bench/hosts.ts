@@ -37,7 +37,7 @@ export async function twoHostsAgainstOne(): Promise<void> {
     bed = await startTestbed();
     const { registry, hostB } = bed;
     const one = deployOnce(mainCheckout('one-host', 'modulus-bench-one/', { MODULUS_LANGUAGES: LANGUAGES.join(','), MODULUS_FIRST_PORT: '18380' }));
-    console.log(`  one host (A): ${formatMs(one.ms)}`);
+    console.log(`  one host (A): ${formatMs(one.ms)}; Ready steps: ${readyWaits(one.output)}`);
 
     const platform = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-platform-')), 'platform.json');
     fs.writeFileSync(
@@ -90,4 +90,11 @@ function report(what: string, ms: number, output: string): void {
   console.log(`  two hosts, ${what} (node on A; static, php on B): ${formatMs(ms)}`);
   console.log(`    pushes: ${pushes.length}, ${sum(pushes)} s summed (longest ${Math.max(0, ...pushes)} s); they run in parallel where the tree allows`);
   console.log(`    pulls on A: ${pullsA.length}, ${sum(pullsA)} s summed; pulls on B: ${pullsB.length}, ${sum(pullsB)} s summed (longest ${Math.max(0, ...pullsB)} s)`);
+  console.log(`    run containers' Ready steps, waits until the app answered: ${readyWaits(output)}`);
+}
+
+/** `app (waited N s)` for each Ready step that printed its wait (scripts/volume/ready.sh). */
+function readyWaits(output: string): string {
+  const waits = [...output.matchAll(/app '([a-z0-9-]+)' answers in its run container \S+ \(waited ([\d.]+) s\)/g)];
+  return waits.length === 0 ? 'none printed' : waits.map(([, app, seconds]) => `${app} ${seconds} s`).join(', ');
 }

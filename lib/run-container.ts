@@ -78,11 +78,14 @@ export interface HttpHealthCheck {
   /** Failures during this time after start do not count. @default 30 */
   readonly startPeriodSeconds?: number;
   /**
-   * Whether the deploy waits until the container is healthy (and fails if it does not get there).
+   * Whether the deploy waits until the app answers the check's request, and fails if it does not within
+   * `waitTimeoutSeconds` or supervisord gives the app up. A step of its own (`Ready`) asks from inside the new
+   * container every 0.1 s: Docker 20.10's first probe comes only after `intervalSeconds`, and Docker's health
+   * status follows then.
    * @default true
    */
   readonly waitForHealthy?: boolean;
-  /** How long the deploy waits for health. @default 120 */
+  /** How long the deploy waits for the app to answer. @default 120 */
   readonly waitTimeoutSeconds?: number;
 }
 
@@ -238,6 +241,11 @@ export class RunContainer extends Construct {
   public readonly hostAddress?: { readonly ip: string; readonly port: number };
   /** Where the app's host reaches the app's second slot (an app behind a router), as `hostAddress`. */
   public readonly standbyHostAddress?: { readonly ip: string; readonly port: number };
+  /**
+   * What to depend on for a serving app: the `Ready` step, which ends once a new container's app answers (with
+   * `healthCheck.waitForHealthy`), else the container.
+   */
+  public readonly ready: ITerraformDependable;
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -286,8 +294,7 @@ export class RunContainer extends Construct {
     const logOptions = validateLogOptions(this, props.logOptions ?? { 'max-size': '10m', 'max-file': '3' });
 
     let healthcheck: ContainerHealthcheck | undefined;
-    let wait = false;
-    let waitTimeout: number | undefined;
+    let readiness: { path: string; timeoutSeconds: number; waitTimeoutSeconds: number } | undefined;
     if (props.healthCheck !== false) {
       const check = props.healthCheck ?? {};
       const path = check.path ?? '/';
@@ -311,8 +318,9 @@ export class RunContainer extends Construct {
         retries,
         startPeriod: `${startPeriod}s`,
       };
-      wait = check.waitForHealthy ?? true;
-      if (wait) waitTimeout = validateInteger(this, 'healthCheck.waitTimeoutSeconds', check.waitTimeoutSeconds ?? 120, 1, 3600);
+      if (check.waitForHealthy ?? true) {
+        readiness = { path, timeoutSeconds: timeout, waitTimeoutSeconds: validateInteger(this, 'healthCheck.waitTimeoutSeconds', check.waitTimeoutSeconds ?? 120, 1, 3600) };
+      }
     }
 
     this.containerName = runContainerName(volume.appName);
@@ -359,8 +367,6 @@ export class RunContainer extends Construct {
         ...extraMounts.map((mount) => ({ type: 'bind', source: mount.source, target: mount.target, readOnly: mount.readOnly ?? true })),
       ],
       healthcheck,
-      wait,
-      waitTimeout,
       logDriver: 'json-file',
       logOpts: logOptions,
       labels,
@@ -388,16 +394,39 @@ export class RunContainer extends Construct {
       // `terraform apply -replace` of the Handover step replaces the container too. An override: cdktf 0.21 renders
       // `replaceTriggeredBy` as an interpolation, which Terraform refuses (hashicorp/terraform-cdk#3196).
       this.resource.addOverride('lifecycle.replace_triggered_by', [`${handover.terraformResourceType}.${handover.friendlyUniqueId}`]);
+      this.ready = this.readyStep(volume, readiness, standby.port);
       volume._scriptStep(this, 'TakeOver', {
         command: 'take-over',
         triggers: { container: this.resource.id },
         environment,
-        dependsOn: [this.resource, ...standby.release.dependsOn],
+        dependsOn: [this.ready, ...standby.release.dependsOn],
       });
     } else {
       this.resource = new Container(this, 'Container', { ...settings, provider: volume.host?.resource, dependsOn });
+      this.ready = this.readyStep(volume, readiness, standby?.port);
     }
     this.node.defaultChild = this.resource;
+  }
+
+  /** The step that waits for a new container's app to answer (either slot), on the volume's host. */
+  private readyStep(
+    volume: AppVolume,
+    readiness: { path: string; timeoutSeconds: number; waitTimeoutSeconds: number } | undefined,
+    standbyPort: number | undefined,
+  ): ITerraformDependable {
+    if (readiness === undefined) return this.resource;
+    return volume._scriptStep(this, 'Ready', {
+      command: 'await-ready',
+      triggers: { container: this.resource.id },
+      environment: {
+        MODULUS_RUN_CONTAINER: this.containerName,
+        MODULUS_READY_PORTS: [this.port, ...(standbyPort === undefined ? [] : [standbyPort])].join(' '),
+        MODULUS_HEALTH_PATH: readiness.path,
+        MODULUS_HEALTH_TIMEOUT_SECONDS: String(readiness.timeoutSeconds),
+        MODULUS_READY_TIMEOUT_SECONDS: String(readiness.waitTimeoutSeconds),
+      },
+      dependsOn: [this.resource],
+    });
   }
 }
 

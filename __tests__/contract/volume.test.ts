@@ -398,6 +398,71 @@ describe('npm run ctl for an app with two slots (behind a router)', () => {
   });
 });
 
+describe("await-ready: the deploy's wait for a new run container's app", () => {
+  // One volume and one container name; each case starts a run container whose app is a command of its own.
+  const name = runContainerName('readytest');
+  let root: string;
+  let runBase: string;
+
+  beforeAll(() => {
+    runBase = buildImage('run-base');
+    root = createVolume('readytest', 64);
+  }, 1_800_000);
+
+  afterAll(() => {
+    dockerRun(['rm', '-f', name]);
+  });
+
+  /** A run container (as RunContainer makes it, Docker's health check every 15 s) whose app is `command`. */
+  function startApp(command: string): void {
+    const conf = ok(volumeScript('render-config', root)).stdout.replace('command=start\n', `command=bash -c ${JSON.stringify(command)}\n`);
+    fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
+    fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
+    fs.writeFileSync(path.join(mnt(root), 'log', 'app.log'), '');
+    fs.chownSync(path.join(mnt(root), 'log', 'app.log'), 441, 444);
+    dockerRun(['rm', '-f', name]);
+    docker(['run', '-d', '--name', name, '--network', 'none', '--user', '441:444', '--read-only', '--cap-drop', 'ALL',
+      '--security-opt', 'no-new-privileges:true', '--init', '-e', 'TINI_SUBREAPER=1', '-v', `${mnt(root)}:/mnt`,
+      '--health-cmd', 'curl -sS -o /dev/null --max-time 5 http://127.0.0.1:9100/', '--health-interval', '15s', runBase]);
+  }
+
+  const awaitReady = (env: Record<string, string> = {}) =>
+    volumeScript('await-ready', root, {
+      MODULUS_IMAGE: runBase,
+      MODULUS_RUN_CONTAINER: name,
+      MODULUS_READY_PORTS: '9100',
+      MODULUS_HEALTH_TIMEOUT_SECONDS: '2',
+      MODULUS_READY_TIMEOUT_SECONDS: '60',
+      ...env,
+    });
+
+  it("ends once the app answers on either port, before Docker's first health probe", () => {
+    startApp('sleep 1; exec python3 -m http.server 9100 --bind 127.0.0.1');
+    const ready = ok(awaitReady({ MODULUS_READY_PORTS: '9101 9100', MODULUS_HEALTH_PATH: '/?ready=1' }));
+    expect(ready.stderr).toMatch(/answers in its run container modulus-app-readytest \(waited \d+\.\d s\)/);
+    expect(docker(['inspect', '-f', '{{.State.Health.Status}}', name]).trim()).toBe('starting');
+    expect(docker(['exec', name, 'cat', '/mnt/log/app.log'])).toContain('GET /?ready=1 HTTP/1.1" 200');
+  });
+
+  const NO_ANSWER = "app 'readytest' did not answer on http://127.0.0.1:9100/ within 3 s";
+  // The last: ends on its own (a hung step would be killed after 120 s: status -1), bounded by the timeout and the
+  // calls' own bounds: the probe's (the time left + 5 s), then supervisord's (5 s).
+  it.each([
+    ["fails with the app's last log lines once supervisord gives the app up", 'echo "e2e: cannot start"; exit 1', '60',
+      "app 'readytest' did not start in its run container modulus-app-readytest: supervisord gave it up (FATAL)", 'e2e: cannot start'],
+    ["fails after its timeout when the app never answers, with the app's last log lines", 'echo "e2e: listening nowhere"; exec sleep 600', '3',
+      NO_ANSWER, 'e2e: listening nowhere'],
+    ['an app that stops every probe and every call to supervisord (SIGSTOP) cannot hold the deploy: it fails at its timeout',
+      'echo "e2e: stopping curl"; while :; do pkill -STOP -x curl; sleep 0.02; done', '3', NO_ANSWER, 'e2e: stopping curl'],
+  ])('%s', (_name, command, timeoutSeconds, reason, logLine) => {
+    startApp(command);
+    const failed = awaitReady({ MODULUS_READY_TIMEOUT_SECONDS: timeoutSeconds });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain(reason);
+    expect(failed.stderr).toContain(`  | ${logLine}`);
+  });
+});
+
 describe('the run image and an unmounted volume (a host reboot)', () => {
   const line = "modulus: /mnt is not the app's volume (not mounted on the host?): refusing to start\n";
   let runBase: string;

@@ -273,6 +273,8 @@ describe('one cdktf deploy', () => {
     const output = deployStacks();
     expect(output).toMatch(/Apply complete! Resources: \d+ added, \d+ changed, \d+ destroyed\./);
     expect(output).not.toMatch(/^\s*(\S+\s+)?Error/m);
+    // Each new run container's Ready step ended once its app answered, not at Docker's first health probe.
+    for (const language of LANGUAGES) expect(output).toMatch(new RegExp(`app 'sample-${language}' answers in its run container ${container(language)} \\(waited \\d+\\.\\d s\\)`));
   });
 
   it('built all the standard images', () => {

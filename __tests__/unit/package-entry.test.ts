@@ -166,7 +166,7 @@ describe('the packed package', () => {
     const folder = path.join(consumer, 'cdktf.out', 'stacks', 'python', script);
     expect(fs.readdirSync(folder).sort()).toEqual([
       'README.md', 'boot.sh', 'config.sh', 'container.sh', 'device.sh', 'forbidden-roots', 'handover.sh', 'host-keys.sh', 'in-volume.sh', 'layout.sh', 'limits.env', 'messages.sh',
-      'modulus-process-limit.sh', 'modulus-router.sh', 'modulus-volume.sh', 'orphan.sh', 'query.sh', 'remote-probe.sh', 'remote-step.sh', 'roots.sh', 'rules.env', 'ssh-client.sh', 'ssh-step.sh', 'staging.sh', 'step-usage.sh',
+      'modulus-process-limit.sh', 'modulus-router.sh', 'modulus-volume.sh', 'orphan.sh', 'query.sh', 'ready.sh', 'remote-probe.sh', 'remote-step.sh', 'roots.sh', 'rules.env', 'ssh-client.sh', 'ssh-step.sh', 'staging.sh', 'step-usage.sh',
     ]);
   });
 });

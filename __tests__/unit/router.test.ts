@@ -467,6 +467,9 @@ describe('ModulusRouter: health-gated releases', () => {
       expect(exec.environment).toMatchObject({ MODULUS_APP: 'shop', MODULUS_RUN_CONTAINER: 'modulus-app-shop', MODULUS_SLOT_PORTS: '19001 19501', MODULUS_ROUTER_BACKEND: 'app-shop' });
     }
     expect(takeOver.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_TakeOver_/));
+    // After the new container's app answers on either slot (with nothing to hand over, take-over does not wait).
+    expect(takeOver.depends_on).toContainEqual(expect.stringMatching(/^null_resource\.shop_Run_Ready_/));
+    expect(localExecs(resource(json, 'null_resource', 'shop_Run_Ready'))[0].environment).toMatchObject({ MODULUS_READY_PORTS: '19001 19501', MODULUS_HEALTH_PATH: '/' });
     // Terraform creates every resource the container depends on before destroying its old object too: the router,
     // whose name is fixed, is one of them, and is replaced that way itself (its own hand-over).
     const ancestors = new Set<string>();

@@ -67,7 +67,8 @@ describe('RunContainer: secure defaults', () => {
     // No destroy step: the Volume's destroy removes the limit (a second one would need a remote host's SSH key).
     expect(rest).toEqual([]);
     expect(resource(synthRun({ processLimit: 64 }).json, 'null_resource', 'Vol_Mount').triggers.pids_max).toBe('64');
-    expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => key.startsWith('Run_'))).toEqual([]);
+    // Of its own, only the step that waits for the app to answer.
+    expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => key.startsWith('Run_'))).toEqual([resourceKey(json, 'null_resource', 'Run_Ready')]);
   });
 
   it('the build runs under the same cgroup: it waits for the mount step that sets the process limit', () => {
@@ -112,7 +113,24 @@ describe('RunContainer: secure defaults', () => {
       retries: 3,
       start_period: '30s',
     });
-    expect(container).toMatchObject({ wait: true, wait_timeout: 120 });
+    // Not Docker's wait: its first probe comes only after the interval. The Ready step asks the app every 0.1 s.
+    expect(container.wait).toBeUndefined();
+    const ready = resource(json, 'null_resource', 'Run_Ready');
+    expect(ready.triggers.container).toBe(`\${docker_container.${resourceKey(json, 'docker_container', 'Run_Container')}.id}`);
+    expect(ready.depends_on).toEqual([`docker_container.${resourceKey(json, 'docker_container', 'Run_Container')}`]);
+    const [step, ...rest] = localExecs(ready);
+    expect(rest).toEqual([]);
+    expect(step.command).toMatch(/\/modulus-volume\.sh await-ready$/);
+    expect(step.environment).toMatchObject({
+      MODULUS_APP: 'shop',
+      MODULUS_IMAGE: 'run-image',
+      MODULUS_RUN_CONTAINER: 'modulus-app-shop',
+      MODULUS_READY_PORTS: '8080',
+      MODULUS_HEALTH_PATH: '/',
+      MODULUS_HEALTH_TIMEOUT_SECONDS: '5',
+      MODULUS_READY_TIMEOUT_SECONDS: '120',
+    });
+    expect(run.ready).toBe(run.node.findChild('Ready'));
   });
 
   it('publishes the port on the host loopback with the default bridge network', () => {
@@ -141,7 +159,7 @@ describe('RunContainer: options', () => {
   });
 
   it('custom port, publication, memory, restart, health check, init and logs', () => {
-    const { container } = synthRun({
+    const { json, container } = synthRun({
       port: 3000,
       publish: { hostIp: '0.0.0.0', hostPort: 80 },
       memoryMiB: 1024,
@@ -151,15 +169,24 @@ describe('RunContainer: options', () => {
       logOptions: { 'max-size': '1m' },
     });
     expect(container.ports).toEqual([{ internal: 3000, external: 80, ip: '0.0.0.0', protocol: 'tcp' }]);
-    expect(container).toMatchObject({ memory: 1024, memory_swap: 1024, restart: 'on-failure', init: false, log_opts: { 'max-size': '1m' }, wait_timeout: 30 });
+    expect(container).toMatchObject({ memory: 1024, memory_swap: 1024, restart: 'on-failure', init: false, log_opts: { 'max-size': '1m' } });
+    expect(localExecs(resource(json, 'null_resource', 'Run_Ready'))[0].environment).toMatchObject({
+      MODULUS_READY_PORTS: '3000',
+      MODULUS_HEALTH_PATH: '/healthz?deep=1',
+      MODULUS_HEALTH_TIMEOUT_SECONDS: '2',
+      MODULUS_READY_TIMEOUT_SECONDS: '30',
+    });
     expect(container.env).toEqual(['HOST=0.0.0.0', 'PORT=3000', 'SERVO_SIZE=1024']);
     expect(container.healthcheck.test.at(-1)).toBe('http://127.0.0.1:3000/healthz?deep=1');
   });
 
-  it('no health check: nothing to wait for', () => {
-    const { container } = synthRun({ healthCheck: false });
-    expect(container.healthcheck).toBeUndefined();
-    expect(container.wait).toBe(false);
+  it('no health check, or no wait for it: no Ready step, and the container is what to depend on', () => {
+    for (const healthCheck of [false, { waitForHealthy: false }] as const) {
+      const { json, run, container } = synthRun({ healthCheck });
+      expect(container.healthcheck === undefined).toBe(healthCheck === false);
+      expect(Object.keys(resourcesOf(json, 'null_resource')).filter((key) => key.startsWith('Run_'))).toEqual([]);
+      expect(run.ready).toBe(run.resource);
+    }
   });
 
   it('publish: false publishes nothing on a bridge', () => {

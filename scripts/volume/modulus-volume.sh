@@ -33,6 +33,10 @@
 #                  the idle slot (handover.sh).
 #   take-over      after it: once the new container's slot passes its health check, it takes the requests, the
 #                  old slot drains and the old container stops.
+#   await-ready    after a run container MODULUS_RUN_CONTAINER is created: until its app answers HTTP on one of
+#                  MODULUS_READY_PORTS at MODULUS_HEALTH_PATH, asked from inside the container every 0.1 s; fails
+#                  with the app's last log lines when supervisord gives it up, or after
+#                  MODULUS_READY_TIMEOUT_SECONDS (ready.sh).
 #   destroy        remove the app's process limit, then with the recorded policy `destroy`: unmount and
 #                  delete the volume; with `retain` (the default, also when no policy was recorded): keep the
 #                  volume as it is. Superseded (another MODULUS_RESOURCE_ID recorded by a later create):
@@ -67,7 +71,7 @@
 # limits.env (size limits), rules.env (names and paths), device.sh (the block device: loopfile or lvm-thin), container.sh (running
 # in-volume.sh as mop in a container that sees only the volume: root never touches a path inside it),
 # layout.sh (the folders inside the volume), config.sh (supervisor.conf), staging.sh (prepare-build, publish),
-# handover.sh (a run container replaced beside the serving one), query.sh (the probe's query, shared with remote-probe.sh), orphan.sh (a run container outside the state) and boot.sh (boot records, the boot unit, boot, probe).
+# handover.sh (a run container replaced beside the serving one), ready.sh (a new run container's app answers), query.sh (the probe's query, shared with remote-probe.sh), orphan.sh (a run container outside the state) and boot.sh (boot records, the boot unit, boot, probe).
 #
 # Environment:
 #   MODULUS_APP              app name (required): APP_NAME_PATTERN of rules.env
@@ -138,7 +142,7 @@ readonly BOOT_DIR="${MODULUS_BOOT_DIR:-/usr/local/lib/modulus}"
 readonly SYSTEMD_DIR="${MODULUS_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly BOOT_UNIT="${SYSTEMD_DIR}/modulus-volumes.service"
 # Every file the boot unit's copy needs: the two scripts and all they source.
-readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh handover.sh query.sh orphan.sh boot.sh)
+readonly BOOT_FILES=(modulus-volume.sh modulus-process-limit.sh messages.sh limits.env rules.env roots.sh forbidden-roots device.sh container.sh in-volume.sh layout.sh config.sh staging.sh handover.sh ready.sh query.sh orphan.sh boot.sh)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly HERE
 readonly PROGRAM=modulus-volume
@@ -158,6 +162,8 @@ source "${HERE}/config.sh"
 source "${HERE}/staging.sh"
 # shellcheck source-path=SCRIPTDIR source=handover.sh
 source "${HERE}/handover.sh"
+# shellcheck source-path=SCRIPTDIR source=ready.sh
+source "${HERE}/ready.sh"
 # shellcheck source-path=SCRIPTDIR source=query.sh
 source "${HERE}/query.sh"
 # shellcheck source-path=SCRIPTDIR source=orphan.sh
@@ -406,7 +412,7 @@ cmd_status() {
 main() {
   local command="${1:-}"
   case "${command}" in
-    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive | publish | hand-over | take-over | destroy | status | mount | apply-settings) ;;
+    create | resize | set-policy | write-config | render-config | prepare-build | export-release | receive | publish | hand-over | take-over | await-ready | destroy | status | mount | apply-settings) ;;
     boot)
       cmd_boot
       return
@@ -416,7 +422,7 @@ main() {
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       return 0
       ;;
-    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive, publish, hand-over, take-over, destroy, status, mount, apply-settings, boot or probe" ;;
+    *) fail 2 "unknown command '${command}'; use create, resize, set-policy, write-config, render-config, prepare-build, export-release, receive, publish, hand-over, take-over, await-ready, destroy, status, mount, apply-settings, boot or probe" ;;
   esac
   validate_common
   if [[ "${command}" != "status" && "${command}" != "render-config" && "${command}" != "probe" && "$(id -u)" != "0" ]]; then
@@ -434,6 +440,7 @@ main() {
     publish) cmd_publish ;;
     hand-over) cmd_hand_over ;;
     take-over) cmd_take_over ;;
+    await-ready) cmd_await_ready ;;
     destroy) cmd_destroy ;;
     status) cmd_status ;;
     mount) cmd_mount ;;

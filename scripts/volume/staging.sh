@@ -79,6 +79,7 @@ render_build_secrets() {
 # supervisor_call METHOD [NAME [WAIT]]: one XML-RPC call to supervisord in the app's run container, through its
 # control socket as the container sees it (where its image's read-only supervisord.conf puts it: /dev/shm, the
 # container's own, since 0.4; /mnt/home before). Prints the response; fails when supervisord does not answer.
+# The app can stop the curl (it runs as the app's user): `timeout` bounds the call, at SUPERVISOR_CALL_SECONDS.
 supervisor_call() {
   local method=$1 params=""
   if (($# > 1)); then
@@ -87,8 +88,9 @@ supervisor_call() {
   if (($# > 2)); then
     params+="<param><value><boolean>$3</boolean></value></param>"
   fi
+  # shellcheck disable=SC2016 # expanded by the container's sh
   printf '<?xml version="1.0"?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>' "${method}" "${params}" |
-    docker exec -i -- "${RUN_CONTAINER}" sh -c 'exec curl --silent --show-error --max-time 300 \
+    timeout --kill-after=5 "${SUPERVISOR_CALL_SECONDS:-310}" docker exec -i -- "${RUN_CONTAINER}" sh -c 'exec curl --silent --show-error --max-time 300 \
       --unix-socket "$(sed -n "s/^file=//p" /etc/supervisor/supervisord.conf)" \
       -H "Content-Type: text/xml" --data-binary @- http://supervisord/RPC2'
 }
