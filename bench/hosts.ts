@@ -12,11 +12,22 @@ const LANGUAGES = ['node', 'static', 'php'];
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
-/** Deploys images and apps from empty state in `checkout`, then tears it down; returns the deploy's time and output. */
-function deployOnce(checkout: Checkout): { ms: number; output: string } {
+/** CPU time the whole machine has spent busy so far, in seconds (/proc/stat: all but idle and iowait; USER_HZ 100). */
+function machineCpuSeconds(): number {
+  const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/**
+ * Deploys images and apps from empty state in `checkout`, then tears it down; returns the deploy's time, the CPU
+ * time the machine spent meanwhile (host B's engine included: it runs on the same cores) and the output.
+ */
+function deployOnce(checkout: Checkout): { ms: number; cpuSeconds: number; output: string } {
   try {
+    const cpuBefore = machineCpuSeconds();
     const deploy = cdktf(checkout, ['deploy', 'images', 'apps', '--auto-approve']);
-    return { ms: deploy.ms, output: deploy.stdout };
+    return { ms: deploy.ms, cpuSeconds: machineCpuSeconds() - cpuBefore, output: deploy.stdout };
   } finally {
     teardown(checkout, ['apps', 'images']);
   }
@@ -37,7 +48,7 @@ export async function twoHostsAgainstOne(): Promise<void> {
     bed = await startTestbed();
     const { registry, hostB } = bed;
     const one = deployOnce(mainCheckout('one-host', 'modulus-bench-one/', { MODULUS_LANGUAGES: LANGUAGES.join(','), MODULUS_FIRST_PORT: '18380' }));
-    console.log(`  one host (A): ${formatMs(one.ms)}; Ready steps: ${readyWaits(one.output)}`);
+    console.log(`  one host (A): ${formatMs(one.ms)}, ${cpu(one)}; Ready steps: ${readyWaits(one.output)}`);
 
     const platform = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modulus-bench-platform-')), 'platform.json');
     fs.writeFileSync(
@@ -70,9 +81,9 @@ export async function twoHostsAgainstOne(): Promise<void> {
         }),
       );
     const cold = twoHosts();
-    report('cold: a new registry and host B', cold.ms, cold.output);
+    report('cold: a new registry and host B', cold);
     const warm = twoHosts();
-    report('warm: the same registry and B, which kept the images it pulled', warm.ms, warm.output);
+    report('warm: the same registry and B, which kept the images it pulled', warm);
     fs.rmSync(path.dirname(platform), { recursive: true, force: true });
     verdict(NAME, 'deploy across two hosts / on one host (same apps, empty state), host B and the registry cold', cold.ms / one.ms, { max: GOAL_RATIO }, '×');
     verdict(NAME, 'deploy across two hosts / on one host (same apps, empty state), host B and the registry warm', warm.ms / one.ms, { max: GOAL_RATIO }, '×');
@@ -83,11 +94,18 @@ export async function twoHostsAgainstOne(): Promise<void> {
   }
 }
 
-function report(what: string, ms: number, output: string): void {
+/** The deploy's CPU time and the least time `os.cpus()` cores need for it. */
+function cpu(deploy: { cpuSeconds: number }): string {
+  const cores = os.cpus().length;
+  return `${deploy.cpuSeconds.toFixed(1)} CPU-s (at least ${(deploy.cpuSeconds / cores).toFixed(1)} s on ${cores} cores)`;
+}
+
+function report(what: string, deploy: { ms: number; cpuSeconds: number; output: string }): void {
+  const { ms, output } = deploy;
   const pushes = creationSeconds(output, /^docker_registry_image\./);
   const pullsA = creationSeconds(output, /^docker_image\.a_Pulls_/);
   const pullsB = creationSeconds(output, /^docker_image\.b_Pulls_/);
-  console.log(`  two hosts, ${what} (node on A; static, php on B): ${formatMs(ms)}`);
+  console.log(`  two hosts, ${what} (node on A; static, php on B): ${formatMs(ms)}, ${cpu(deploy)}`);
   console.log(`    pushes: ${pushes.length}, ${sum(pushes)} s summed (longest ${Math.max(0, ...pushes)} s); they run in parallel where the tree allows`);
   console.log(`    pulls on A: ${pullsA.length}, ${sum(pullsA)} s summed; pulls on B: ${pullsB.length}, ${sum(pullsB)} s summed (longest ${Math.max(0, ...pullsB)} s)`);
   console.log(`    run containers' Ready steps, waits until the app answered: ${readyWaits(output)}`);
