@@ -241,6 +241,9 @@ export class ModulusApp extends Construct {
             ? { port: standbyPort!, hostPort: release.standbyHostPort, release: releaseEnv && { environment: releaseEnv, dependsOn: routerServing } }
             : undefined,
         });
+        // A delivered release restarted in place waits for the app to answer there too (the build's own instance:
+        // RunContainer's `build`).
+        if (!builds && !releaseEnv) build._awaitAnswerIn(volume, run._readinessEnvironment);
         placed.push({ host: instance.host, volume, run, published });
       });
       return { instances: placed, build: build! };

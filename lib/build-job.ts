@@ -16,7 +16,7 @@ import { dockerEnv, escapeTemplate, secretStepValues } from './private/terraform
 import { sourceLinkProblems, writeSourceArchive } from './private/source-archive';
 import { stackSourceArchive } from './private/source-assets';
 import { HIDDEN, invalid, requireLiteral, validateInteger } from './private/validation';
-import { runContainerName } from './run-container';
+import { READINESS_VARIABLES, ReadinessEnvironment, runContainerName } from './run-container';
 import { Language } from './standard-images';
 import { reportsInvalidProps } from './private/synth-errors';
 
@@ -92,8 +92,8 @@ export interface BuildJobProps extends BuildJobOptions {
   readonly networkMode?: NetworkMode;
 
   /**
-   * @internal An app behind a router (ModulusApp): the publish step's environment for health-gated releases, and
-   * what it comes after (the router serving).
+   * @internal ModulusApp: the publish step's environment (for health-gated releases behind a router, or how an app
+   * restarted in place is asked whether it answers) and what it comes after (the router serving).
    */
   readonly _release?: { readonly environment: Record<string, string>; readonly dependsOn: ITerraformDependable[] };
 }
@@ -200,6 +200,8 @@ export class BuildJob extends Construct {
   public readonly published: NullResource;
   private readonly volume: AppVolume;
   private delivery?: Delivery;
+  /** By volume, how its publish asks whether the restarted app answers (`_awaitAnswerIn`). */
+  private readonly awaitedAnswers = new Map<AppVolume, ReadinessEnvironment>();
 
   public constructor(scope: Construct, id: string, props: BuildJobProps) {
     super(scope, id);
@@ -341,9 +343,26 @@ export class BuildJob extends Construct {
     this.published = volume._scriptStep(this, 'Publish', {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
-      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), ...props._release?.environment },
+      environment: {
+        MODULUS_RELEASE: this.resource.id,
+        MODULUS_RUN_CONTAINER: runContainerName(volume.appName),
+        ...(props._release ? props._release.environment : this.answerEnvironment(volume)),
+      },
       dependsOn: [this.resource, ...(props._release?.dependsOn ?? [])],
     });
+  }
+
+  /**
+   * @internal The publish step of `volume` (this build's, or an instance's it delivers to) restarts the app in place
+   * and then waits until it answers as `readiness` says (its RunContainer's), not for supervisord's `startsecs`.
+   */
+  public _awaitAnswerIn(volume: AppVolume, readiness: ReadinessEnvironment): void {
+    this.awaitedAnswers.set(volume, readiness);
+  }
+
+  /** MODULUS_READY_PORTS and the rest for `volume`'s publish, read once its RunContainer has given them (empty: none). */
+  private answerEnvironment(volume: AppVolume): Record<string, string> {
+    return Object.fromEntries(READINESS_VARIABLES.map((name) => [name, Lazy.stringValue({ produce: () => this.awaitedAnswers.get(volume)?.[name] ?? '' })]));
   }
 
   /**
@@ -369,7 +388,12 @@ export class BuildJob extends Construct {
     const publish = volume._scriptStep(scope, 'Publish', {
       command: 'publish',
       triggers: { build: this.resource.id, source_sha256: this.sourceHash },
-      environment: { MODULUS_RELEASE: this.resource.id, MODULUS_RUN_CONTAINER: runContainerName(volume.appName), MODULUS_RELEASE_RECEIVED: 'true', ...release.environment },
+      environment: {
+        MODULUS_RELEASE: this.resource.id,
+        MODULUS_RUN_CONTAINER: runContainerName(volume.appName),
+        MODULUS_RELEASE_RECEIVED: 'true',
+        ...(Object.keys(release.environment).length > 0 ? release.environment : this.answerEnvironment(volume)),
+      },
       dependsOn: [received, ...volume.ready, ...release.dependsOn],
     });
     delivery.delivered.dependsOn = [...(delivery.delivered.dependsOn ?? []), addressOf(received)];

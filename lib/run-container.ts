@@ -214,6 +214,11 @@ export interface RunContainerProps extends RunContainerOptions {
 
 export { runContainerName };
 
+/** @internal The variables of RunContainer's `_readinessEnvironment` (scripts/volume/ready.sh). */
+export const READINESS_VARIABLES = ['MODULUS_READY_PORTS', 'MODULUS_HEALTH_PATH', 'MODULUS_HEALTH_TIMEOUT_SECONDS', 'MODULUS_READY_TIMEOUT_SECONDS'] as const;
+/** @internal How a step asks whether the app answers; empty when nothing is to be asked. */
+export type ReadinessEnvironment = Partial<Record<(typeof READINESS_VARIABLES)[number], string>>;
+
 /**
  * The container that serves an app: a run-<language> image with the app's volume at /mnt, running
  * supervisord (which starts `start` from /mnt/supervisor.conf) as mop (441:444), with a read-only root file
@@ -246,6 +251,11 @@ export class RunContainer extends Construct {
    * `healthCheck.waitForHealthy`), else the container.
    */
   public readonly ready: ITerraformDependable;
+  /**
+   * @internal How a step asks whether the app answers (ready.sh: MODULUS_READY_PORTS and the rest), from the health
+   * check; empty without `healthCheck.waitForHealthy`. The `Ready` step's, and an in-place publish's.
+   */
+  public readonly _readinessEnvironment: ReadinessEnvironment;
 
   public constructor(scope: Construct, id: string, props: RunContainerProps) {
     super(scope, id);
@@ -324,6 +334,14 @@ export class RunContainer extends Construct {
     }
 
     this.containerName = runContainerName(volume.appName);
+    this._readinessEnvironment = readiness
+      ? {
+          MODULUS_READY_PORTS: [this.port, ...(standby ? [standby.port] : [])].join(' '),
+          MODULUS_HEALTH_PATH: readiness.path,
+          MODULUS_HEALTH_TIMEOUT_SECONDS: String(readiness.timeoutSeconds),
+          MODULUS_READY_TIMEOUT_SECONDS: String(readiness.waitTimeoutSeconds),
+        }
+      : {};
     const { min: minProcesses, max: maxProcesses } = processLimitRange();
     const processLimit = validateInteger(this, 'processLimit', props.processLimit ?? 512, minProcesses, maxProcesses);
     // Applied by the volume's Mount step, on the volume's host, before the build and this container (both run
@@ -374,6 +392,8 @@ export class RunContainer extends Construct {
       destroyGraceSeconds: 10,
       cgroupParent: `/modulus/${volume.appName}`,
     };
+    // The build's publish restarts the app in place (no second slot): it waits for the answer this container's does.
+    if (props.build && !standby) props.build._awaitAnswerIn(volume, this._readinessEnvironment);
     const dependsOn = [...volume.ready, ...(props.build ? [props.build.published] : []), ...(props._published ? [props._published] : [])];
     if (standby?.release && networkMode === NetworkMode.HOST) {
       // Replaced beside the serving container, which serves until the new one's slot has taken over; a bridge's
@@ -394,7 +414,7 @@ export class RunContainer extends Construct {
       // `terraform apply -replace` of the Handover step replaces the container too. An override: cdktf 0.21 renders
       // `replaceTriggeredBy` as an interpolation, which Terraform refuses (hashicorp/terraform-cdk#3196).
       this.resource.addOverride('lifecycle.replace_triggered_by', [`${handover.terraformResourceType}.${handover.friendlyUniqueId}`]);
-      this.ready = this.readyStep(volume, readiness, standby.port);
+      this.ready = this.readyStep(volume);
       volume._scriptStep(this, 'TakeOver', {
         command: 'take-over',
         triggers: { container: this.resource.id },
@@ -403,28 +423,18 @@ export class RunContainer extends Construct {
       });
     } else {
       this.resource = new Container(this, 'Container', { ...settings, provider: volume.host?.resource, dependsOn });
-      this.ready = this.readyStep(volume, readiness, standby?.port);
+      this.ready = this.readyStep(volume);
     }
     this.node.defaultChild = this.resource;
   }
 
   /** The step that waits for a new container's app to answer (either slot), on the volume's host. */
-  private readyStep(
-    volume: AppVolume,
-    readiness: { path: string; timeoutSeconds: number; waitTimeoutSeconds: number } | undefined,
-    standbyPort: number | undefined,
-  ): ITerraformDependable {
-    if (readiness === undefined) return this.resource;
+  private readyStep(volume: AppVolume): ITerraformDependable {
+    if (Object.keys(this._readinessEnvironment).length === 0) return this.resource;
     return volume._scriptStep(this, 'Ready', {
       command: 'await-ready',
       triggers: { container: this.resource.id },
-      environment: {
-        MODULUS_RUN_CONTAINER: this.containerName,
-        MODULUS_READY_PORTS: [this.port, ...(standbyPort === undefined ? [] : [standbyPort])].join(' '),
-        MODULUS_HEALTH_PATH: readiness.path,
-        MODULUS_HEALTH_TIMEOUT_SECONDS: String(readiness.timeoutSeconds),
-        MODULUS_READY_TIMEOUT_SECONDS: String(readiness.waitTimeoutSeconds),
-      },
+      environment: { MODULUS_RUN_CONTAINER: this.containerName, ...this._readinessEnvironment },
       dependsOn: [this.resource],
     });
   }

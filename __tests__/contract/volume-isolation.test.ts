@@ -63,6 +63,11 @@ function startRunContainer(root: string, name: string): void {
     .stdout.replace('command=start\n', `command=bash -c "v=$(cat /mnt/app/version); [ \\"$v\\" != broken ] || exit 1; echo serving $v; exec sleep infinity"\n`)
     .replace('startsecs=10', 'startsecs=1')
     .replace('startretries=5', 'startretries=0');
+  startSupervised(root, name, conf);
+}
+
+/** A run container like RunContainer's, with supervisord from run-base and the supervisor.conf `conf`. */
+function startSupervised(root: string, name: string, conf: string): void {
   fs.writeFileSync(path.join(mnt(root), 'supervisor.conf'), conf, { mode: 0o600 });
   fs.chownSync(path.join(mnt(root), 'supervisor.conf'), 441, 444);
   dockerRun(['rm', '-f', name]);
@@ -86,7 +91,7 @@ function build(root: string, version: string): void {
 const servedVersion = (root: string) => fs.readFileSync(path.join(mnt(root), 'app', 'version'), 'utf8');
 
 afterAll(() => {
-  for (const name of ['modulus-app-attacker', 'modulus-app-neighbour', 'modulus-app-switch']) dockerRun(['rm', '-f', name]);
+  for (const name of ['modulus-app-attacker', 'modulus-app-neighbour', 'modulus-app-switch', 'modulus-app-answer']) dockerRun(['rm', '-f', name]);
   for (const root of roots) {
     if (isMounted(mnt(root))) spawnSync('umount', [mnt(root)]);
     for (const device of loopDevices(root)) spawnSync('losetup', ['-d', device]);
@@ -432,6 +437,56 @@ describe('publish: a switch between whole releases', () => {
     expect(servedVersion(root)).toBe('after-crashes');
     expect(appInfo(name)).toMatch(/RUNNING/);
     docker(['update', '--restart', 'no', name]);
+  });
+});
+
+describe("publish with the run container's health check: started once the new build answers", () => {
+  const name = 'modulus-app-answer';
+  const port = '9110';
+  let root: string;
+  const publish = (release: string) =>
+    script('publish', root, {
+      MODULUS_RELEASE: release,
+      MODULUS_RUN_CONTAINER: name,
+      MODULUS_READY_PORTS: port,
+      MODULUS_HEALTH_PATH: '/',
+      MODULUS_HEALTH_TIMEOUT_SECONDS: '2',
+      MODULUS_READY_TIMEOUT_SECONDS: '60',
+    });
+
+  beforeAll(() => {
+    root = createVolume('answer');
+    build(root, 'v0');
+    ok(script('publish', root, { MODULUS_RELEASE: 'v0', MODULUS_RUN_CONTAINER: name }));
+    // supervisord's own settings (startsecs=10): the app serves HTTP on the port, or exits when it is the broken build.
+    const conf = ok(script('render-config', root)).stdout.replace(
+      'command=start\n',
+      `command=bash -c "v=$(cat /mnt/app/version); [ \\"$v\\" != broken ] || exit 1; echo serving $v; exec python3 -m http.server ${port} --bind 127.0.0.1"\n`,
+    );
+    startSupervised(root, name, conf);
+  });
+
+  afterAll(() => {
+    dockerRun(['rm', '-f', name]);
+  });
+
+  it('ends once the new build answers, before supervisord calls it started (startsecs, 10 s)', () => {
+    build(root, 'v1');
+    const run = ok(publish('v1'));
+    expect(run.stderr).toMatch(/the new build of app 'answer' answers \(waited \d+\.\d s\)/);
+    expect(appInfo(name)).toMatch(/^app\s+STARTING/);
+    expect(servedVersion(root)).toBe('v1');
+    expect(docker(['exec', name, 'cat', '/mnt/log/app.log'])).toContain('serving v1');
+  });
+
+  it('a build that exits before it answers is switched back: the previous release serves again and publish fails', () => {
+    build(root, 'broken');
+    const run = publish('broken');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/the new build of app 'answer' did not start: supervisord has it (BACKOFF|FATAL) before it answered on http:\/\/127\.0\.0\.1:9110\//);
+    expect(run.stderr).toContain('app/ is back on release v1, the new one stays in .releases/broken');
+    expect(servedVersion(root)).toBe('v1');
+    expect(docker(['exec', name, 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`])).toBe('200');
   });
 });
 

@@ -444,12 +444,12 @@ describe("await-ready: the deploy's wait for a new run container's app", () => {
     expect(docker(['exec', name, 'cat', '/mnt/log/app.log'])).toContain('GET /?ready=1 HTTP/1.1" 200');
   });
 
-  const NO_ANSWER = "app 'readytest' did not answer on http://127.0.0.1:9100/ within 3 s";
+  const NO_ANSWER = "app 'readytest' is not ready in its run container modulus-app-readytest: it did not answer on http://127.0.0.1:9100/ within 3 s";
   // The last: ends on its own (a hung step would be killed after 120 s: status -1), bounded by the timeout and the
   // calls' own bounds: the probe's (the time left + 5 s), then supervisord's (5 s).
   it.each([
     ["fails with the app's last log lines once supervisord gives the app up", 'echo "e2e: cannot start"; exit 1', '60',
-      "app 'readytest' did not start in its run container modulus-app-readytest: supervisord gave it up (FATAL)", 'e2e: cannot start'],
+      "app 'readytest' is not ready in its run container modulus-app-readytest: supervisord has it FATAL before it answered on http://127.0.0.1:9100/", 'e2e: cannot start'],
     ["fails after its timeout when the app never answers, with the app's last log lines", 'echo "e2e: listening nowhere"; exec sleep 600', '3',
       NO_ANSWER, 'e2e: listening nowhere'],
     ['an app that stops every probe and every call to supervisord (SIGSTOP) cannot hold the deploy: it fails at its timeout',

@@ -339,8 +339,10 @@ describe('one cdktf deploy', () => {
         '  setInterval(() => chunks.push(Buffer.alloc(64 << 20, 1)), 50);\n' +
         '});\n',
     );
-    deployStacks();
+    const output = deployStacks();
     expect((await waitForHttp(ports.node)).status).toBe(200);
+    // Published once the new build answered, not after supervisord's startsecs (10 s).
+    expect(output).toMatch(/the new build of app 'sample-node' answers \(waited \d+\.\d s\)/);
     const outage = longestOutage(await probing.stop());
     const replaced = containerIds().filter((line) => !before.includes(line)).map((line) => line.split(' ')[0]);
     expect(replaced).toEqual([expect.stringMatching(/^modulus-build-sample-node-\d{14}$/)]);

@@ -6,7 +6,7 @@ import { ImageHierarchy } from '../../lib/image-hierarchy';
 import { NetworkMode } from '../../lib/network-mode';
 import { STANDARD_IMAGES } from '../../lib/standard-images';
 import { addImageFolder, makeImagesDirectory } from './support/fixtures';
-import { annotations, errorMessage, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
+import { annotations, errorMessage, localExecs, resource, resourceKey, resourcesOf, sourceFolder, synthStack } from './support/app-runtime';
 
 const SOURCE = sourceFolder({ 'package.json': '{"name":"hello","scripts":{"start":"node index.js"}}\n', 'index.js': 'require("http")\n' });
 
@@ -52,6 +52,17 @@ describe('ModulusApp: volume → build → run', () => {
     expect(resource(json, 'null_resource', 'Hello_Build_Publish').triggers.build).toBe(
       `\${docker_container.${resourceKey(json, 'docker_container', 'Hello_Build_Container')}.id}`,
     );
+  });
+
+  it("has the publish step, which restarts the app in place, wait until it answers its run container's check", () => {
+    const publish = localExecs(resource(json, 'null_resource', 'Hello_Build_Publish'))[0];
+    const ready = localExecs(resource(json, 'null_resource', 'Hello_Run_Ready'))[0];
+    const readiness = { MODULUS_READY_PORTS: '8080', MODULUS_HEALTH_PATH: '/', MODULUS_HEALTH_TIMEOUT_SECONDS: '5', MODULUS_READY_TIMEOUT_SECONDS: '120' };
+    expect(publish.environment).toMatchObject(readiness);
+    expect(ready.environment).toMatchObject(readiness);
+    // Without a check to wait for, publish waits for supervisord as before: the variables are empty.
+    const unchecked = synthApp({ run: { healthCheck: { waitForHealthy: false } } }).json;
+    expect(localExecs(resource(unchecked, 'null_resource', 'Hello_Build_Publish'))[0].environment).toMatchObject({ MODULUS_READY_PORTS: '' });
   });
 
   it('applies the network mode to build and run', () => {

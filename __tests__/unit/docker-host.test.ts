@@ -375,6 +375,9 @@ describe('ModulusApp: buildHost', () => {
     // B's run container starts after B's publish of the delivered release.
     const run = Object.values(json.resource.docker_container as Record<string, any>).find((container) => container.name === 'modulus-app-docs')!;
     expect(run.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^null_resource\.docs_Publish_[0-9A-F]{8}$/)]));
+    // B's publish restarts the app in place, then waits until it answers B's run container's check.
+    const envOf = (name: string) => json.resource.null_resource[Object.keys(json.resource.null_resource).find((key) => key.startsWith(`${name}_`))!].provisioner[0]['local-exec'].environment;
+    expect(envOf('docs_Publish')).toMatchObject({ MODULUS_READY_PORTS: '8080', MODULUS_READY_TIMEOUT_SECONDS: '120' });
   });
 
   it('is the app host when it names it: one volume, built there', () => {

@@ -450,8 +450,11 @@ describe('ModulusRouter: health-gated releases', () => {
     });
     // After the router of this deploy serves alone, with its routes: a release talks to that one.
     expect(resource(json, 'null_resource', 'shop_Build_Publish').depends_on).toContainEqual(expect.stringMatching(/^null_resource\.Router_TakeOver_/));
-    // An app without a router restarts in place, as before.
-    expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|HEALTH|ROUTER/.test(name))).toEqual([]);
+    // An app without a router restarts in place, and waits until it answers its run container's check.
+    expect(Object.keys(step('alone', 'Build_Publish').environment).filter((name) => /SLOT|ROUTER|HEALTH_(STATUS|INTERVAL)/.test(name))).toEqual([]);
+    expect(step('alone', 'Build_Publish').environment).toMatchObject({ MODULUS_READY_PORTS: expect.stringMatching(/^\d+$/) });
+    // Behind a router the release's own settings decide: nothing else to wait for.
+    expect(Object.keys(publish.environment).filter((name) => name.startsWith('MODULUS_READY_'))).toEqual([]);
   });
 
   it('replaces the run container of a host-networked app beside the serving one: hand over, create, take over, then destroy', () => {

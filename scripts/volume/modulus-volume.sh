@@ -26,8 +26,10 @@
 #                  and stage it (.releases/<id>) without publishing it.
 #   publish        stage the build's output/ as release MODULUS_RELEASE (.releases/<id>) (with
 #                  MODULUS_RELEASE_RECEIVED=true: the one `receive` staged), point app at it
-#                  in one rename and restart the app in its run container (docker exec); when the new build
-#                  does not start, point app back at the release before and fail. Re-runnable at any point.
+#                  in one rename and restart the app in its run container (docker exec), started once it
+#                  answers as await-ready asks (with MODULUS_READY_PORTS; else after supervisord's startsecs);
+#                  when the new build does not start, point app back at the release before and fail.
+#                  Re-runnable at any point.
 #   hand-over      before a new run container of an app behind a router (host networking) is created beside the
 #                  serving one: the serving one gives up its name MODULUS_RUN_CONTAINER and the new one starts
 #                  the idle slot (handover.sh).
@@ -104,8 +106,11 @@
 #   MODULUS_RELEASE_ARCHIVE  export-release, receive: the release's tar archive
 #   MODULUS_RELEASE_RECEIVED publish: true when `receive` staged the release (another instance built it)
 #   MODULUS_RELEASE_MAX_MIB  export-release: the largest archive accepted
-#   MODULUS_RUN_CONTAINER    publish, mount, apply-settings, hand-over, take-over: the name of the app's run
-#                            container
+#   MODULUS_RUN_CONTAINER    publish, mount, apply-settings, hand-over, take-over, await-ready: the name of the
+#                            app's run container
+#   MODULUS_READY_PORTS      await-ready, publish (optional there): the app's port (and its second slot's), asked
+#                            with MODULUS_HEALTH_PATH, MODULUS_HEALTH_TIMEOUT_SECONDS (each try) and
+#                            MODULUS_READY_TIMEOUT_SECONDS (in all) (ready.sh)
 #   MODULUS_SLOT_PORTS       write-config, publish: an app behind a router: the ports of its blue and green slots
 #                            ([program:app-blue], [program:app-green]); publish then starts a release in the idle
 #                            slot and switches when it passes its health check (staging.sh). With it, publish

@@ -208,9 +208,11 @@ process_call() {
   fi
 }
 
-# Restart the app in its run container (supervisord's stopProcess + startProcess, which waits until the app
-# counts as started). Nothing to do before the run container exists: it starts whatever app links to. Returns
-# non-zero with the reason in FAILURE when the app did not start or supervisord did not answer.
+# Restart the app in its run container (supervisord's stopProcess + startProcess). Started means: it answers HTTP
+# (MODULUS_READY_PORTS, read_readiness: the run container's health check) on a port its container holds, before
+# any exit; without a check, what supervisord calls started (startsecs, 10 s). Nothing to do before the run
+# container exists: it starts whatever app links to. Returns non-zero with the reason in FAILURE when the app did
+# not start or supervisord did not answer.
 restart_app() {
   ensure_supervisord || return 1
   if [[ "${STATE}" == absent ]]; then
@@ -222,9 +224,18 @@ restart_app() {
     return 0
   fi
   process_call supervisor.stopProcess app 1 || { FAILURE="cannot stop app '${APP}': ${FAILURE}"; return 1; }
-  if ! process_call supervisor.startProcess app 1; then
+  if ((${#READY_URLS[@]} == 0)); then
+    # No HTTP check: started once supervisord calls it so, after startsecs.
+    if ! process_call supervisor.startProcess app 1; then
+      FAILURE="the new build of app '${APP}' did not start: ${FAILURE} (see /mnt/log/app.log)"
+      return 1
+    fi
+  elif ! process_call supervisor.startProcess app 0 || ! await_answer "BACKOFF FATAL EXITED STOPPED" || ! own_listener_on "${READY_PORTS[0]}" "app '${APP}'"; then
+    # Started once it answers, on a port its own container holds; an exit before that is a failed start.
     FAILURE="the new build of app '${APP}' did not start: ${FAILURE} (see /mnt/log/app.log)"
     return 1
+  else
+    log "the new build of app '${APP}' answers (waited ${READY_WAITED} s)"
   fi
   RESTARTED=1
 }
@@ -294,24 +305,27 @@ slot_health() {
 
 # With host networking every app shares the host's ports, and another app could answer on an idle slot's port.
 # own_listener SLOT: whether every socket listening on the slot's port belongs to a process of the run container
-# (its pid namespace, which no process of another container can join), as root on the host sees it. Returns
-# non-zero with the reason in FAILURE. Apps on a bridge have ports of their own: nothing to check.
-own_listener() {
-  local slot=$1 port mode container_pid own pid namespace pids=()
+# (own_listener_on).
+own_listener() { own_listener_on "$(slot_port "$1")" "the $1 slot of app '${APP}'"; }
+
+# own_listener_on PORT WHAT: whether every socket listening on PORT (WHAT's, e.g. "app 'shop'") belongs to a process
+# of the run container (its pid namespace, which no process of another container can join), as root on the host
+# sees it. Returns non-zero with the reason in FAILURE. Apps on a bridge have ports of their own: nothing to check.
+own_listener_on() {
+  local port=$1 what=$2 mode container_pid own pid namespace pids=()
   read -r mode container_pid < <(docker inspect --type container -f '{{.HostConfig.NetworkMode}} {{.State.Pid}}' -- "${RUN_CONTAINER}") ||
     { FAILURE="cannot inspect the run container ${RUN_CONTAINER}"; return 1; }
   [[ "${mode}" == host ]] || return 0
-  port=$(slot_port "${slot}")
   own=$(readlink "/proc/${container_pid}/ns/pid") || { FAILURE="cannot read the pid namespace of the run container ${RUN_CONTAINER}"; return 1; }
   mapfile -t pids < <(ss -H -l -t -n -p "sport = :${port}" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
   if ((${#pids[@]} == 0)); then
-    FAILURE="no process of the run container ${RUN_CONTAINER} listens on port ${port}, the ${slot} slot of app '${APP}'"
+    FAILURE="no process of the run container ${RUN_CONTAINER} listens on port ${port}, ${what}"
     return 1
   fi
   for pid in "${pids[@]}"; do
     namespace=$(readlink "/proc/${pid}/ns/pid" 2>/dev/null) || namespace=gone
     if [[ "${namespace}" != "${own}" ]]; then
-      FAILURE="port ${port} of the ${slot} slot of app '${APP}' is held by a process outside its run container (host pid ${pid}): with host networking apps share the host's ports, and another app answered in its place"
+      FAILURE="port ${port} of ${what} is held by a process outside its run container (host pid ${pid}): with host networking apps share the host's ports, and another app answered in its place"
       return 1
     fi
   done
@@ -496,9 +510,12 @@ cmd_publish() {
   local release="${RELEASE}"
   read_run_container
   local slots=false
+  READY_URLS=()
   if [[ -n "${MODULUS_SLOT_PORTS:-}" ]]; then
     read_release_settings
     slots=true
+  elif [[ -n "${MODULUS_READY_PORTS:-}" ]]; then
+    read_readiness
   fi
   local received="${MODULUS_RELEASE_RECEIVED:-false}"
   [[ "${received}" == true || "${received}" == false ]] || fail 2 "invalid MODULUS_RELEASE_RECEIVED '${received}': true or false"
