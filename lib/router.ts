@@ -281,8 +281,8 @@ export class ModulusRouter extends Construct {
         retries: 3,
         startPeriod: '5s',
       },
-      wait: true,
-      waitTimeout: 60,
+      // Not Docker's wait (its first probe comes only after the interval): the Routes step waits for HAProxy's
+      // master, and TakeOver for the health URL, asked from inside the new container.
       logDriver: 'json-file',
       logOpts: props.logOptions ?? { 'max-size': '10m', 'max-file': '3' },
       labels: [{ label: 'org.modulus.role', value: 'router' }, { label: 'org.modulus.domain', value: this.domain }],

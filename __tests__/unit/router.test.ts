@@ -124,9 +124,11 @@ describe('ModulusRouter: the container', () => {
     expect(other.triggers.settings_sha256).not.toBe(handover.triggers.settings_sha256);
   });
 
-  it('is healthy when HAProxy answers its monitor path, and the deploy waits for it', () => {
+  it('is healthy when HAProxy answers its monitor path, and the deploy waits for it in TakeOver, not for Docker', () => {
     expect(container.healthcheck.test).toEqual(['CMD', 'curl', '-fsS', '-o', '/dev/null', '--noproxy', '*', '--max-time', '2', 'http://127.0.0.1:18000/.modulus/router-health']);
-    expect(container.wait).toBe(true);
+    // Docker 20.10 probes first after the interval (10 s): the deploy would wait that long for every new router.
+    expect(container.wait).toBeUndefined();
+    expect(localExecs(resource(json, 'null_resource', 'Router_TakeOver'))[0].environment).toMatchObject({ MODULUS_ROUTER_HEALTH_URL: 'http://127.0.0.1:18000/.modulus/router-health' });
     expect(container.env).toEqual(['MODULUS_ROUTER_HTTP_BIND=0.0.0.0:18000', 'TINI_SUBREAPER=1']);
   });
 });
