@@ -880,9 +880,9 @@ describe('one cdktf deploy', () => {
     /**
      * A deploy killed while it replaces `name` beside the serving container: `terraform apply -replace` of the
      * Handover step whose address matches `handover`, SIGKILLed once Docker has the new container under the name
-     * (the old one renamed, still serving; Terraform never recorded the new one, the provider waits for its health
-     * check before it returns). `whileKilled` checks the state in between; then the next deploy recovers. Probes
-     * `host` through the router throughout: none may fail. Returns the recovering deploy's output and the ids.
+     * (the old one renamed, still serving; Terraform never recorded the new one). `whileKilled` checks the state in
+     * between; then the next deploy recovers. Probes `host` through the router throughout (at least 5 s of them):
+     * none may fail. Returns the recovering deploy's output and the ids.
      */
     async function killedReplacement(
       name: string,
@@ -932,7 +932,7 @@ describe('one cdktf deploy', () => {
       expect({ status: plan.status, plan: plan.status === 0 ? '' : plan.stdout }).toEqual({ status: 0, plan: '' });
       const failed = probes!.filter((probe) => probe.status !== 200);
       console.log(`killed during the replacement of ${name}: ${probes!.length} probes of ${host} through the router every 100 ms, ${failed.length} failed; recovered in ${Math.round((Date.now() - started) / 1000)} s`);
-      expect(probes!.length).toBeGreaterThan(100);
+      expect(probes!.length).toBeGreaterThan(50);
       expect(failed).toEqual([]);
       return { before, orphan, output };
     }
