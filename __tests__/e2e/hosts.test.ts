@@ -389,7 +389,8 @@ describe('apps on two hosts, images through a registry', () => {
       for (const port of [ROUTER_A, ROUTER.httpPort]) expect({ port, status: nodeVia(port).status }).toEqual({ port, status: 200 });
       // ctl: one instance by its host; the bare name asks for one.
       const onB = bash('npm run --silent ctl -- sample-node@b status', { cwd: checkout, env });
-      expect({ status: onB.status, serving: /^app-(blue|green)\s+RUNNING/m.test(onB.stdout) }).toEqual({ status: 0, serving: true });
+      // The deploy ends once the app answers; supervisord calls it RUNNING 10 s after its start (startsecs).
+      expect({ status: onB.status, serving: /^app-(blue|green)\s+(RUNNING|STARTING)/m.test(onB.stdout) }).toEqual({ status: 0, serving: true });
       const bare = bash('npm run --silent ctl -- sample-node status', { cwd: checkout, env });
       expect({ status: bare.status, stderr: bare.stderr.trim() }).toEqual({ status: 2, stderr: "ctl: app 'sample-node' runs as 2 instances (on hosts a, b): name one, e.g. sample-node@a" });
       const plan = terraform('apps', 'plan -input=false -lock=false -detailed-exitcode');

@@ -441,6 +441,15 @@ describe('volume script, loopfile through stand-in commands', () => {
     expect([fs.statSync(image).size, modeOf(image), fs.existsSync(`${image}.new`)]).toEqual([512 * 1048576, '0600', false]);
   });
 
+  it('destroy: a loop device the kernel clears between the listing and the detach counts as detached', () => {
+    const machine = host({});
+    ok(machine.run('create', { MODULUS_SIZE_MIB: '512' }));
+    ok(machine.run('set-policy', { MODULUS_REMOVAL_POLICY: 'destroy' }));
+    const run = ok(machine.run('destroy', { STUB_AUTOCLEAR_LATE: '1' }));
+    expect(run.changes).toEqual(expect.arrayContaining([`umount -- ${machine.mnt}`, 'losetup -d /dev/loop7']));
+    expect(fs.existsSync(machine.root)).toBe(false);
+  });
+
   it('grows by extending the file, refreshing the loop device and resizing online', () => {
     const machine = host({});
     ok(machine.run('create', { MODULUS_SIZE_MIB: '2048' }));

@@ -172,9 +172,13 @@ delete_volume() {
     loopfile)
       local img device
       img=$(image_file)
-      # mount -o loop sets autoclear, so unmounting detaches the loop device; detach leftovers anyway.
+      # mount -o loop sets autoclear, so unmounting detaches the loop device; detach leftovers anyway. The kernel
+      # may clear one between the listing and the detach: gone is what this wants.
       while read -r device; do
-        [[ -n "${device}" ]] && losetup -d "${device}"
+        [[ -n "${device}" ]] || continue
+        if ! losetup -d "${device}" 2>/dev/null && losetup -j "${img}" -O NAME -n 2>/dev/null | grep -qxF -- "${device}"; then
+          fail 1 "cannot detach ${device} from the volume of app '${APP}'"
+        fi
       done < <(losetup -j "${img}" -O NAME -n 2>/dev/null || true)
       rm -f -- "${img}" "${img}.new"
       ;;

@@ -105,8 +105,14 @@ case "${COMMAND}" in
     record="$(mount_record "$(last_arg "$@")")"
     [[ -f "${record}" ]] || { echo "umount: $(last_arg "$@"): not mounted" >&2 && exit 32; }
     move_files "$(last_arg "$@")" "${STATE}/files/$(store_of "$(<"${record}")")"
-    # mount -o loop sets autoclear: unmounting detaches the loop device.
-    rm -f -- "${STATE}/loop/$(basename "$(<"${record}")")" "${record}"
+    # mount -o loop sets autoclear: unmounting detaches the loop device (with STUB_AUTOCLEAR_LATE, only once
+    # something asks to detach it, which then fails: the kernel came first).
+    if [[ -n "${STUB_AUTOCLEAR_LATE:-}" ]]; then
+      touch -- "${STATE}/loop/$(basename "$(<"${record}")").clearing"
+    else
+      rm -f -- "${STATE}/loop/$(basename "$(<"${record}")")"
+    fi
+    rm -f -- "${record}"
     ;;
   mountpoint) [[ -f "$(mount_record "$(last_arg "$@")")" ]] ;;
   findmnt)
@@ -117,10 +123,17 @@ case "${COMMAND}" in
   losetup)
     case "$1" in
       --set-capacity) ;;
-      -d) rm -- "${STATE}/loop/${2#/dev/}" ;;
+      -d)
+        if [[ -f "${STATE}/loop/${2#/dev/}.clearing" ]]; then
+          rm -f -- "${STATE}/loop/${2#/dev/}" "${STATE}/loop/${2#/dev/}.clearing"
+          echo "losetup: $2: detach failed: No such device or address" >&2
+          exit 1
+        fi
+        rm -- "${STATE}/loop/${2#/dev/}"
+        ;;
       -j)
         for loop in "${STATE}"/loop/*; do
-          if [[ -f "${loop}" && "$(<"${loop}")" == "$(realpath -- "$2")" ]]; then
+          if [[ -f "${loop}" && "${loop}" != *.clearing && "$(<"${loop}")" == "$(realpath -- "$2")" ]]; then
             printf '/dev/%s\n' "${loop##*/}"
           fi
         done
