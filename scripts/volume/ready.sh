@@ -8,7 +8,7 @@
 # behind a router) at MODULUS_HEALTH_PATH counts, as in the container's own health check.
 #
 # The probe runs as the app's user in the app's container, where the app can stop or slow it: every call into the
-# container is bounded by `timeout` here, and only its exit status counts.
+# container is bounded (in_run_container, staging.sh), and only its exit status counts.
 
 readonly READY_INTERVAL=0.1
 # Tries of one probe call, then a look at supervisord's state.
@@ -53,7 +53,7 @@ await_answer() {
     # One call tries READY_TRIES times, each try taking at most READY_MAX per URL; never far past the deadline.
     bound=$((READY_TRIES * (1 + READY_MAX * ${#READY_URLS[@]}) + 5))
     ((bound <= deadline - SECONDS + 5)) || bound=$((deadline - SECONDS + 5))
-    if timeout --kill-after=5 "${bound}" docker exec -- "${RUN_CONTAINER}" bash -c "${READY_PROBE}" ready \
+    if in_run_container "${bound}" bash -c "${READY_PROBE}" ready \
       "${READY_INTERVAL}" "${READY_TRIES}" "${READY_MAX}" "${READY_URLS[@]}" >/dev/null 2>&1; then
       READY_WAITED=$(elapsed_since "${started}")
       return 0

@@ -76,10 +76,22 @@ render_build_secrets() {
   done
 }
 
+# in_run_container SECONDS [-i] COMMAND...: `docker exec` of COMMAND in the app's run container, killed after SECONDS.
+# What it starts runs as the app's user, whom the app can stop (SIGSTOP): a timer of its own (curl's) never fires.
+in_run_container() {
+  local seconds=$1 interactive=()
+  shift
+  if [[ "$1" == -i ]]; then
+    interactive=(-i)
+    shift
+  fi
+  timeout --kill-after=5 "${seconds}" docker exec "${interactive[@]}" -- "${RUN_CONTAINER}" "$@"
+}
+
 # supervisor_call METHOD [NAME [WAIT]]: one XML-RPC call to supervisord in the app's run container, through its
 # control socket as the container sees it (where its image's read-only supervisord.conf puts it: /dev/shm, the
 # container's own, since 0.4; /mnt/home before). Prints the response; fails when supervisord does not answer.
-# The app can stop the curl (it runs as the app's user): `timeout` bounds the call, at SUPERVISOR_CALL_SECONDS.
+# Bounded at SUPERVISOR_CALL_SECONDS (in_run_container).
 supervisor_call() {
   local method=$1 params=""
   if (($# > 1)); then
@@ -90,7 +102,7 @@ supervisor_call() {
   fi
   # shellcheck disable=SC2016 # expanded by the container's sh
   printf '<?xml version="1.0"?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>' "${method}" "${params}" |
-    timeout --kill-after=5 "${SUPERVISOR_CALL_SECONDS:-310}" docker exec -i -- "${RUN_CONTAINER}" sh -c 'exec curl --silent --show-error --max-time 300 \
+    in_run_container "${SUPERVISOR_CALL_SECONDS:-310}" -i sh -c 'exec curl --silent --show-error --max-time 300 \
       --unix-socket "$(sed -n "s/^file=//p" /etc/supervisor/supervisord.conf)" \
       -H "Content-Type: text/xml" --data-binary @- http://supervisord/RPC2'
 }
@@ -296,7 +308,7 @@ seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 # The HTTP status the slot answers its health check with, from inside the run container ("000": no answer).
 slot_health() {
   local code
-  code=$(docker exec -- "${RUN_CONTAINER}" curl --silent --output /dev/null --write-out '%{http_code}' --noproxy '*' \
+  code=$(in_run_container "$(((MODULUS_HEALTH_TIMEOUT_MS + 999) / 1000 + 5))" curl --silent --output /dev/null --write-out '%{http_code}' --noproxy '*' \
     --max-time "$(seconds "${MODULUS_HEALTH_TIMEOUT_MS}")" \
     "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" 2>/dev/null) || true
   [[ "${code}" =~ ^[0-9]{3}$ ]] || code=000
